@@ -1,0 +1,3 @@
+//! Programme dates and their German presentation.
+
+pub mod german;

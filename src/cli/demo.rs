@@ -1,0 +1,123 @@
+//! `postbote demo`: the sample applications in examples/ flow through a local
+//! Maildir, SQLite and the file transport; the mails written are listed.
+
+use super::lists::print_outbox;
+use crate::config::settings::{Settings, SourceKind, TransportKind};
+use crate::config::{Config, Programme};
+use crate::intake::worker::sweep;
+use crate::mailbox::MailSource;
+use crate::mailbox::maildir::MaildirSource;
+use crate::startup::App;
+use crate::store::{applications, outbox};
+use anyhow::{Context, bail};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+use tokio_util::sync::CancellationToken;
+
+pub async fn run(demo_config: &Path, dir: &Path, examples: &Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        if !dir.join("postbote.sqlite").exists() && std::fs::read_dir(dir)?.next().is_some() {
+            bail!(
+                "{} exists and is not a demo folder; choose another --dir",
+                dir.display()
+            );
+        }
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear {}", dir.display()))?;
+    }
+    let mut settings = Settings::load(demo_config, std::env::vars())?;
+    settings.storage.database = dir.join("postbote.sqlite");
+    settings.mailbox.source = SourceKind::Maildir;
+    let maildir = dir.join("Maildir");
+    if let Some(m) = settings.maildir.as_mut() {
+        m.path = maildir.clone();
+    }
+    settings.smtp.transport = TransportKind::File;
+    settings.smtp.file_dir = Some(dir.join("sent"));
+    let programme = Programme::load(&settings.programme.file)?;
+    let count = deliver_examples(examples, &maildir)?;
+    println!(
+        "Delivered {count} sample mails from {} into {}",
+        examples.display(),
+        maildir.display()
+    );
+
+    let app = App::build(Config {
+        settings,
+        programme,
+        path: demo_config.to_path_buf(),
+    })
+    .await?;
+    let mut source = MaildirSource::new(
+        &maildir,
+        &app.settings.mailbox.processed_folder,
+        Duration::from_secs(1),
+    );
+    source.connect().await?;
+    let stats = sweep(&app, &mut source, &CancellationToken::new()).await?;
+    let sent = app.sender()?.run_once().await?;
+    println!(
+        "Intake: {} mails seen, {} stored, {} moved to the processed folder; {} mails written\n",
+        stats.seen, stats.stored, stats.moved, sent
+    );
+
+    println!("Applications:");
+    for a in applications::list(&app.store).await? {
+        println!(
+            "  {}  {:<34} {}{}",
+            a.reference,
+            a.applicant,
+            a.state,
+            if a.late {
+                "  (LATE: flagged for staff)"
+            } else {
+                ""
+            }
+        );
+    }
+    let kept = source.scan().await?.len();
+    println!("\nLeft in the inbox for staff: {kept} mail(s)\n");
+    println!("Outbox:");
+    print_outbox(&outbox::list(&app.store).await?);
+    println!("\nMails written to {}:", dir.join("sent").display());
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("sent"))?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    for f in files {
+        println!("  {}", f.display());
+    }
+    app.store.close().await;
+    Ok(())
+}
+
+/// Copies examples/*.eml into Maildir/new, dating each file by its Date
+/// header (the demo's stand-in for the server's arrival time).
+fn deliver_examples(examples: &Path, maildir: &Path) -> anyhow::Result<usize> {
+    MaildirSource::ensure(maildir)?;
+    let mut files: Vec<_> = std::fs::read_dir(examples)
+        .with_context(|| format!("cannot read {}", examples.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    files.sort();
+    for (i, path) in files.iter().enumerate() {
+        let raw = std::fs::read(path)?;
+        let target = maildir
+            .join("new")
+            .join(format!("{}.demo{i:03}.postbote", 1_780_000_000 + i));
+        std::fs::write(&target, &raw)?;
+        let date = mail_parser::MessageParser::default()
+            .parse_headers(&raw)
+            .and_then(|m| m.date().map(|d| d.to_timestamp()))
+            .map(|t| SystemTime::UNIX_EPOCH + Duration::from_secs(t.max(0) as u64));
+        if let Some(t) = date {
+            std::fs::File::options()
+                .write(true)
+                .open(&target)?
+                .set_modified(t)?;
+        }
+    }
+    Ok(files.len())
+}

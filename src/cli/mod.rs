@@ -1,0 +1,139 @@
+//! The administrator's commands. Staff use mail; the CLI is for whoever runs
+//! the server.
+
+mod demo;
+mod lists;
+mod status;
+
+use crate::config::Config;
+use crate::config::settings::LogFormat;
+use crate::startup::{self, App};
+use crate::telemetry;
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "postbote",
+    version,
+    about = "Email-driven workflow daemon for training programmes"
+)]
+pub struct Cli {
+    /// The settings file.
+    #[arg(
+        long,
+        short,
+        env = "POSTBOTE_CONFIG",
+        default_value = "config/postbote.toml",
+        global = true
+    )]
+    pub config: PathBuf,
+    /// Log as JSON lines instead of readable text.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon until SIGTERM or SIGINT.
+    Run,
+    /// Validate the settings and the programme, and print the programme.
+    CheckConfig,
+    /// Mailbox health, counts by state and the outbox queue; exits 1 when unhealthy.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List applications.
+    Applications {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List outgoing mail (queued, sent, failed, suppressed).
+    Outbox {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the sample applications in examples/ through a Maildir, SQLite and
+    /// the file transport in a local folder, and list the mails written.
+    Demo {
+        /// Working folder (wiped and recreated).
+        #[arg(long, default_value = "demo-run")]
+        dir: PathBuf,
+        /// The demo settings.
+        #[arg(long, default_value = "config/demo.toml")]
+        demo_config: PathBuf,
+        /// Folder with the sample .eml files.
+        #[arg(long, default_value = "examples")]
+        examples: PathBuf,
+    },
+}
+
+/// Runs the command; the exit code is 0 on success, 1 on unhealthy status, 2 on errors.
+pub async fn main(cli: Cli) -> ExitCode {
+    let format = if cli.log_json {
+        LogFormat::Json
+    } else {
+        LogFormat::Text
+    };
+    let filter = if matches!(cli.command, Command::Run) {
+        "info"
+    } else {
+        "warn"
+    };
+    telemetry::init(format, filter);
+    match dispatch(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Demo {
+        dir,
+        demo_config,
+        examples,
+    } = &cli.command
+    {
+        return demo::run(demo_config, dir, examples)
+            .await
+            .map(|_| ExitCode::SUCCESS);
+    }
+    let config = Config::load(&cli.config)?;
+    match cli.command {
+        Command::CheckConfig => {
+            println!("{}: valid", config.path.display());
+            println!("{}", config.programme.render_summary());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run => {
+            let app = App::build(config).await?;
+            let shutdown = CancellationToken::new();
+            let signal = shutdown.clone();
+            tokio::spawn(async move {
+                if let Err(e) = startup::wait_for_signal().await {
+                    tracing::error!(error = %e, "signal handling failed");
+                }
+                signal.cancel();
+            });
+            startup::run(app, shutdown).await.context("daemon failed")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { json } => status::run(&config, json).await,
+        Command::Applications { json } => lists::applications(&config, json)
+            .await
+            .map(|_| ExitCode::SUCCESS),
+        Command::Outbox { json } => lists::outbox(&config, json)
+            .await
+            .map(|_| ExitCode::SUCCESS),
+        Command::Demo { .. } => Ok(ExitCode::SUCCESS),
+    }
+}

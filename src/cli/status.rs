@@ -1,0 +1,124 @@
+//! `postbote status`: mailbox health, counts by state, the outbox queue.
+//! Exits 1 when unhealthy, so a monitoring system can watch it.
+
+use crate::config::Config;
+use crate::store::{Store, health, messages, outbox, parse_ts};
+use chrono::Utc;
+use serde::Serialize;
+use std::process::ExitCode;
+
+#[derive(Debug, Serialize)]
+struct Status {
+    healthy: bool,
+    problems: Vec<String>,
+    warnings: Vec<String>,
+    last_mailbox_check: Option<String>,
+    last_mailbox_error: Option<(String, String)>,
+    messages: Vec<(String, i64)>,
+    outbox: Vec<(String, i64)>,
+    applications: i64,
+    late_applications: i64,
+}
+
+pub async fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
+    let s = &config.settings;
+    let store = Store::open(&s.storage.database).await?;
+    let now = Utc::now();
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+    let last_ok = health::get(&store, health::MAILBOX_OK)
+        .await?
+        .map(|(v, _)| v);
+    match last_ok.as_deref().and_then(parse_ts) {
+        None => problems.push("no successful mailbox check yet".to_string()),
+        Some(t) if (now - t).num_seconds() > s.health.mailbox_stale_after_secs as i64 => problems
+            .push(format!(
+                "last successful mailbox check {} minutes ago (limit {})",
+                (now - t).num_minutes(),
+                s.health.mailbox_stale_after_secs / 60
+            )),
+        Some(_) => {}
+    }
+    let last_error = health::get(&store, health::MAILBOX_ERROR).await?;
+    let message_counts = messages::counts(&store).await?;
+    for (state, n) in &message_counts {
+        if state.starts_with("failed") {
+            problems.push(format!(
+                "{n} message(s) could not be processed (see the mailbox and the staff notice)"
+            ));
+        }
+    }
+    let (outbox_counts, oldest_queued) = outbox::summary(&store).await?;
+    if let Some(t) = oldest_queued
+        && (now - t).num_seconds() > s.health.outbox_stuck_after_secs as i64
+    {
+        problems.push(format!(
+            "outgoing mail waiting for {} minutes",
+            (now - t).num_minutes()
+        ));
+    }
+    for (state, n) in &outbox_counts {
+        match state.as_str() {
+            "failed" => warnings.push(format!("{n} mail(s) failed permanently (postbote outbox)")),
+            "suppressed" => warnings.push(format!("{n} mail(s) suppressed by the daily cap")),
+            _ => {}
+        }
+    }
+    let (applications, late): (i64, i64) =
+        sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(late), 0) FROM applications")
+            .fetch_one(store.pool())
+            .await?;
+    let status = Status {
+        healthy: problems.is_empty(),
+        problems,
+        warnings,
+        last_mailbox_check: last_ok,
+        last_mailbox_error: last_error,
+        messages: message_counts,
+        outbox: outbox_counts,
+        applications,
+        late_applications: late,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print(&status);
+    }
+    Ok(if status.healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print(s: &Status) {
+    println!(
+        "health:       {}",
+        if s.healthy { "OK" } else { "UNHEALTHY" }
+    );
+    for p in &s.problems {
+        println!("  problem:    {p}");
+    }
+    for w in &s.warnings {
+        println!("  warning:    {w}");
+    }
+    println!(
+        "mailbox:      last successful check {}",
+        s.last_mailbox_check.as_deref().unwrap_or("never")
+    );
+    if let Some((e, at)) = &s.last_mailbox_error {
+        println!("              last error at {at}: {e}");
+    }
+    println!(
+        "applications: {} ({} late)",
+        s.applications, s.late_applications
+    );
+    let join = |v: &[(String, i64)]| {
+        v.iter()
+            .map(|(k, n)| format!("{k}={n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!("messages:     {}", join(&s.messages));
+    println!("outbox:       {}", join(&s.outbox));
+}

@@ -1,0 +1,433 @@
+//! The daemon settings, `postbote.toml`. Every key is documented in
+//! `config/postbote.example.toml`.
+
+use super::{ConfigError, overrides, secret};
+use crate::domain::EmailAddress;
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub instance: InstanceSettings,
+    pub mailbox: MailboxSettings,
+    pub imap: Option<ImapSettings>,
+    pub maildir: Option<MaildirSettings>,
+    pub smtp: SmtpSettings,
+    pub storage: StorageSettings,
+    pub mail: MailSettings,
+    #[serde(default)]
+    pub staff: StaffSettings,
+    pub programme: ProgrammeSettings,
+    pub templates: TemplateSettings,
+    #[serde(default)]
+    pub health: HealthSettings,
+    #[serde(default)]
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceSettings {
+    /// Names this installation in the loop-detection header.
+    pub name: String,
+    /// Domain of the Message-IDs we generate.
+    pub domain: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    Imap,
+    Maildir,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxSettings {
+    pub source: SourceKind,
+    #[serde(default = "default_inbox")]
+    pub folder: String,
+    /// Where handled mail is moved.
+    pub processed_folder: String,
+    /// Larger messages are not downloaded; they stay for staff.
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: u64,
+}
+
+/// Transport security for IMAP and SMTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// Implicit TLS (IMAPS 993, SMTPS 465).
+    Tls,
+    /// STARTTLS upgrade (IMAP 143, submission 587).
+    Starttls,
+    /// No encryption: allowed only to loopback.
+    Plain,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub username: String,
+    pub password_file: Option<PathBuf>,
+    #[serde(skip)]
+    pub password: Option<SecretString>,
+    pub ca_file: Option<PathBuf>,
+    #[serde(default = "default_true")]
+    pub use_idle: bool,
+    #[serde(default = "default_idle_renew")]
+    pub idle_renew_secs: u64,
+    #[serde(default = "default_poll")]
+    pub poll_interval_secs: u64,
+    #[serde(default = "default_backoff_initial_ms")]
+    pub backoff_initial_ms: u64,
+    #[serde(default = "default_backoff_max")]
+    pub backoff_max_secs: u64,
+    /// Append a copy of every sent mail here (empty: off).
+    #[serde(default)]
+    pub sent_folder: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaildirSettings {
+    pub path: PathBuf,
+    #[serde(default = "default_poll")]
+    pub poll_interval_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    Smtp,
+    File,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub transport: TransportKind,
+    #[serde(default)]
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    #[serde(default = "default_security")]
+    pub security: Security,
+    pub username: Option<String>,
+    pub password_file: Option<PathBuf>,
+    #[serde(skip)]
+    pub password: Option<SecretString>,
+    pub ca_file: Option<PathBuf>,
+    #[serde(default = "default_pool")]
+    pub pool_max: u32,
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+    #[serde(default = "default_retry_initial")]
+    pub retry_initial_secs: u64,
+    #[serde(default = "default_retry_max")]
+    pub retry_max_secs: u64,
+    /// For `transport = "file"`: the folder for .eml files.
+    pub file_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSettings {
+    pub database: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    pub from_address: EmailAddress,
+    pub from_name: String,
+    pub reply_to: Option<EmailAddress>,
+    #[serde(default = "default_daily_cap")]
+    pub daily_cap_per_recipient: u32,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffSettings {
+    /// Mail from these addresses is staff mail (never treated as an application).
+    #[serde(default)]
+    pub addresses: Vec<EmailAddress>,
+    /// Who gets notices (late applications, quarantined mail).
+    #[serde(default)]
+    pub notify: Vec<EmailAddress>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgrammeSettings {
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSettings {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthSettings {
+    #[serde(default = "default_stale")]
+    pub mailbox_stale_after_secs: u64,
+    #[serde(default = "default_stuck")]
+    pub outbox_stuck_after_secs: u64,
+}
+
+impl Default for HealthSettings {
+    fn default() -> Self {
+        HealthSettings {
+            mailbox_stale_after_secs: default_stale(),
+            outbox_stuck_after_secs: default_stuck(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    #[serde(default)]
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `postbote=debug`.
+    #[serde(default)]
+    pub filter: Option<String>,
+}
+
+fn default_inbox() -> String {
+    "INBOX".into()
+}
+fn default_max_message_bytes() -> u64 {
+    40 * 1024 * 1024
+}
+fn default_true() -> bool {
+    true
+}
+fn default_idle_renew() -> u64 {
+    25 * 60
+}
+fn default_poll() -> u64 {
+    60
+}
+fn default_backoff_initial_ms() -> u64 {
+    500
+}
+fn default_backoff_max() -> u64 {
+    300
+}
+fn default_smtp_port() -> u16 {
+    587
+}
+fn default_security() -> Security {
+    Security::Starttls
+}
+fn default_pool() -> u32 {
+    4
+}
+fn default_timeout() -> u64 {
+    30
+}
+fn default_retry_initial() -> u64 {
+    30
+}
+fn default_retry_max() -> u64 {
+    3600
+}
+fn default_daily_cap() -> u32 {
+    5
+}
+fn default_stale() -> u64 {
+    15 * 60
+}
+fn default_stuck() -> u64 {
+    3600
+}
+
+impl Settings {
+    /// Reads `path`, applies `POSTBOTE_*` overrides from `vars`, validates.
+    pub fn load(
+        path: &Path,
+        vars: impl Iterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            file: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path, vars)
+    }
+
+    /// Parses settings text; `path` anchors relative paths and names the file in errors.
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        vars: impl Iterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let mut root: toml::Value = text
+            .parse::<toml::Table>()
+            .map(toml::Value::Table)
+            .map_err(|e| ConfigError::invalid(path, "(syntax)", e.message().to_string()))?;
+        secret::refuse_clear_passwords(&root, path)?;
+        overrides::apply(&mut root, vars, path)?;
+        let imap_pw = take_password(&mut root, "imap");
+        let smtp_pw = take_password(&mut root, "smtp");
+        let mut settings: Settings = serde_path_to_error::deserialize(root).map_err(|e| {
+            let key = e.path().to_string();
+            ConfigError::invalid(path, key, e.inner().to_string())
+        })?;
+        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        settings.anchor_paths(&base);
+        if let Some(imap) = settings.imap.as_mut() {
+            imap.password = secret::resolve(
+                imap_pw,
+                imap.password_file.as_deref(),
+                path,
+                "imap.password",
+            )?;
+        }
+        settings.smtp.password = secret::resolve(
+            smtp_pw,
+            settings.smtp.password_file.as_deref(),
+            path,
+            "smtp.password",
+        )?;
+        settings.validate(path)?;
+        Ok(settings)
+    }
+
+    fn anchor_paths(&mut self, base: &Path) {
+        let anchor = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        anchor(&mut self.storage.database);
+        anchor(&mut self.programme.file);
+        anchor(&mut self.templates.dir);
+        if let Some(m) = self.maildir.as_mut() {
+            anchor(&mut m.path);
+        }
+        if let Some(i) = self.imap.as_mut() {
+            i.password_file.as_mut().map(anchor);
+            i.ca_file.as_mut().map(anchor);
+        }
+        self.smtp.password_file.as_mut().map(anchor);
+        self.smtp.ca_file.as_mut().map(anchor);
+        self.smtp.file_dir.as_mut().map(anchor);
+    }
+
+    fn validate(&self, file: &Path) -> Result<(), ConfigError> {
+        let bad = |key: &str, reason: &str| Err(ConfigError::invalid(file, key, reason));
+        match self.mailbox.source {
+            SourceKind::Imap if self.imap.is_none() => {
+                return bad("imap", "mailbox.source is \"imap\" but [imap] is missing");
+            }
+            SourceKind::Maildir if self.maildir.is_none() => {
+                return bad(
+                    "maildir",
+                    "mailbox.source is \"maildir\" but [maildir] is missing",
+                );
+            }
+            _ => {}
+        }
+        if let Some(imap) = &self.imap {
+            if imap.security == Security::Plain && !is_loopback(&imap.host) {
+                return bad(
+                    "imap.security",
+                    "plaintext IMAP is allowed only to loopback",
+                );
+            }
+            if imap.idle_renew_secs == 0 || imap.idle_renew_secs >= 29 * 60 {
+                return bad(
+                    "imap.idle_renew_secs",
+                    "must be between 1 and 1739 (RFC 2177: under 29 minutes)",
+                );
+            }
+            if self.mailbox.source == SourceKind::Imap && imap.password.is_none() {
+                return bad(
+                    "imap.password",
+                    "no password: set imap.password_file or POSTBOTE_IMAP__PASSWORD",
+                );
+            }
+        }
+        match self.smtp.transport {
+            TransportKind::Smtp => {
+                if self.smtp.host.is_empty() {
+                    return bad("smtp.host", "required when smtp.transport is \"smtp\"");
+                }
+                if self.smtp.security == Security::Plain && !is_loopback(&self.smtp.host) {
+                    return bad(
+                        "smtp.security",
+                        "plaintext SMTP is allowed only to loopback",
+                    );
+                }
+                if self.smtp.username.is_some() && self.smtp.password.is_none() {
+                    return bad(
+                        "smtp.password",
+                        "smtp.username is set but no password: set smtp.password_file or POSTBOTE_SMTP__PASSWORD",
+                    );
+                }
+            }
+            TransportKind::File if self.smtp.file_dir.is_none() => {
+                return bad("smtp.file_dir", "required when smtp.transport is \"file\"");
+            }
+            TransportKind::File => {}
+        }
+        if self.smtp.retry_initial_secs == 0
+            || self.smtp.retry_max_secs < self.smtp.retry_initial_secs
+        {
+            return bad(
+                "smtp.retry_max_secs",
+                "must be at least smtp.retry_initial_secs, which must be > 0",
+            );
+        }
+        if self.mail.daily_cap_per_recipient == 0 {
+            return bad("mail.daily_cap_per_recipient", "must be at least 1");
+        }
+        if self.instance.domain.is_empty()
+            || self
+                .instance
+                .domain
+                .contains(['<', '>', '@', ' ', '\r', '\n'])
+        {
+            return bad("instance.domain", "must be a plain domain name");
+        }
+        Ok(())
+    }
+}
+
+/// Pulls `section.password` (only ever set by an environment override) out of the tree.
+fn take_password(root: &mut toml::Value, section: &str) -> Option<String> {
+    let table = root.get_mut(section)?.as_table_mut()?;
+    match table.remove("password")? {
+        toml::Value::String(s) => Some(s),
+        other => Some(other.to_string()),
+    }
+}
+
+/// True for `localhost` and loopback IP literals.
+pub fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}

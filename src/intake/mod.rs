@@ -1,0 +1,11 @@
+//! Intake: store every message raw (content-addressed) before acting on it,
+//! deduplicate by location, content and Message-ID, classify, then hand it to
+//! the workflow.
+
+pub mod classify;
+pub mod parse;
+pub mod process;
+pub mod worker;
+
+pub use classify::{Class, classify};
+pub use parse::Incoming;

@@ -1,0 +1,101 @@
+//! The facts postbote reads from an incoming mail. Everything here comes from
+//! untrusted input: header text is sanitised, addresses are parsed.
+
+use crate::domain::{EmailAddress, HeaderText};
+use crate::outbox::compose::clean_id;
+use mail_parser::{MessageParser, MimeHeaders};
+
+/// An incoming mail, reduced to what intake and the workflow use.
+#[derive(Debug, Clone, Default)]
+pub struct Incoming {
+    pub message_id: Option<String>,
+    /// The From address, when it parses as one.
+    pub from: Option<EmailAddress>,
+    /// The From header as written (sanitised), for staff.
+    pub from_raw: Option<String>,
+    pub from_name: Option<String>,
+    pub reply_to: Option<EmailAddress>,
+    pub subject: String,
+    pub references: Vec<String>,
+    pub attachments: Vec<String>,
+    /// The start of the text body, for classification.
+    pub body_start: String,
+    /// Every header as (lower-case name, raw value).
+    pub headers: Vec<(String, String)>,
+    /// `type/subtype` of the root part, lower case.
+    pub content_type: String,
+}
+
+const MAX_BODY_START: usize = 4096;
+
+impl Incoming {
+    /// Parses a raw message; None when it is not a mail at all.
+    pub fn parse(raw: &[u8]) -> Option<Incoming> {
+        let msg = MessageParser::default().parse(raw)?;
+        let first_addr = |a: Option<&mail_parser::Address>| {
+            a.and_then(|a| a.first())
+                .and_then(|a| a.address())
+                .map(str::to_string)
+        };
+        let from_text = first_addr(msg.from());
+        let from_name = msg
+            .from()
+            .map(|a| a.iter().filter_map(|x| x.name()).collect::<Vec<_>>().join(", "))
+            .map(|n| HeaderText::sanitize(&n, 120).to_string())
+            .filter(|n| !n.is_empty());
+        let references = msg
+            .references()
+            .as_text_list()
+            .map(|l| l.iter().filter_map(|r| clean_id(r)).take(50).collect())
+            .unwrap_or_default();
+        let attachments = msg
+            .attachments()
+            .map(|p| {
+                HeaderText::sanitize(p.attachment_name().unwrap_or("(ohne Namen)"), 120).to_string()
+            })
+            .take(100)
+            .collect();
+        let body_start: String = msg
+            .body_text(0)
+            .map(|b| b.chars().take(MAX_BODY_START).collect())
+            .unwrap_or_default();
+        let content_type = msg
+            .root_part()
+            .content_type()
+            .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("")).to_ascii_lowercase())
+            .unwrap_or_else(|| "text/plain".into());
+        let headers = msg
+            .headers_raw()
+            .take(500)
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        Some(Incoming {
+            message_id: msg.message_id().and_then(clean_id),
+            from: from_text
+                .as_deref()
+                .and_then(|a| EmailAddress::parse(a).ok()),
+            from_raw: from_text.map(|f| HeaderText::sanitize(&f, 200).to_string()),
+            from_name,
+            reply_to: first_addr(msg.reply_to()).and_then(|a| EmailAddress::parse(&a).ok()),
+            subject: HeaderText::sanitize(msg.subject().unwrap_or(""), 250).to_string(),
+            references,
+            attachments,
+            body_start,
+            headers,
+            content_type,
+        })
+    }
+
+    /// The first value of a header (name in any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn has_header(&self, name: &str) -> bool {
+        self.header(name).is_some()
+    }
+}

@@ -1,0 +1,158 @@
+//! One stored message, processed in one transaction: classification, the
+//! workflow's state change, its outbox rows and the message's new state.
+
+use super::{Class, Incoming, classify};
+use crate::startup::App;
+use crate::store::messages::{self, Handled};
+use crate::store::parse_ts;
+use crate::workflow::{applications, notices};
+use anyhow::Context;
+use chrono::Utc;
+use tracing::Instrument;
+
+/// What to do with the message in the mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Handled: move it to the processed folder.
+    Move,
+    /// Not understood, or for a human: leave it where staff see it.
+    Keep,
+}
+
+impl Disposition {
+    fn from_db(s: Option<&str>) -> Disposition {
+        if s == Some("move") {
+            Disposition::Move
+        } else {
+            Disposition::Keep
+        }
+    }
+    fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Move => "move",
+            Disposition::Keep => "keep",
+        }
+    }
+}
+
+/// Attempts before a message that keeps failing is marked `failed` for staff.
+pub const MAX_ATTEMPTS: i64 = 3;
+
+/// Processes stored message `row` unless that already happened. Errors are
+/// recorded on the message (and reported to staff after [`MAX_ATTEMPTS`]);
+/// only storage errors are returned.
+pub async fn process(app: &App, row: i64) -> anyhow::Result<Disposition> {
+    let (raw, internal_date, state) = messages::load(&app.store, row).await?;
+    if state != "received" {
+        let d: Option<String> = sqlx::query_scalar("SELECT disposition FROM messages WHERE id = ?")
+            .bind(row)
+            .fetch_one(app.store.pool())
+            .await?;
+        return Ok(Disposition::from_db(d.as_deref()));
+    }
+    let received = parse_ts(&internal_date).unwrap_or_else(Utc::now);
+    let incoming = Incoming::parse(&raw);
+    let span = tracing::info_span!(
+        "message",
+        row,
+        message_id = incoming
+            .as_ref()
+            .and_then(|m| m.message_id.as_deref())
+            .unwrap_or("-"),
+        application = tracing::field::Empty,
+    );
+    let result = handle(app, row, incoming.as_ref(), received)
+        .instrument(span.clone())
+        .await;
+    match result {
+        Ok(d) => {
+            app.outbox_signal.notify_one();
+            Ok(d)
+        }
+        Err(e) => {
+            let error = format!("{e:#}");
+            span.in_scope(|| tracing::error!(error = %error, "processing failed"));
+            messages::set_error(&app.store, row, &error, MAX_ATTEMPTS).await?;
+            let (_, _, state) = messages::load(&app.store, row).await?;
+            if state == "failed" {
+                let mut tx = app.store.begin().await?;
+                notices::processing_failed(app, &mut tx, row, incoming.as_ref(), received, &error)
+                    .await?;
+                tx.commit().await.context("cannot queue failure notice")?;
+                app.outbox_signal.notify_one();
+            }
+            Ok(Disposition::Keep)
+        }
+    }
+}
+
+async fn handle(
+    app: &App,
+    row: i64,
+    incoming: Option<&Incoming>,
+    received: chrono::DateTime<Utc>,
+) -> anyhow::Result<Disposition> {
+    let mut tx = app.store.begin().await?;
+    let Some(mail) = incoming else {
+        let h = Handled {
+            state: "processed",
+            class: "other",
+            reason: "not a parseable mail",
+            disposition: "keep",
+            application_id: None,
+            duplicate_of: None,
+        };
+        messages::set_handled(&mut tx, row, &h).await?;
+        tx.commit().await?;
+        tracing::warn!("unparseable mail left in the mailbox for staff");
+        return Ok(Disposition::Keep);
+    };
+    if let Some(id) = &mail.message_id
+        && let Some((original, disposition)) =
+            messages::earlier_with_message_id(&mut tx, row, id).await?
+    {
+        let d = Disposition::from_db(disposition.as_deref());
+        let h = Handled {
+            state: "duplicate",
+            class: "duplicate",
+            reason: "Message-ID seen before",
+            disposition: d.as_str(),
+            application_id: None,
+            duplicate_of: Some(original),
+        };
+        messages::set_handled(&mut tx, row, &h).await?;
+        tx.commit().await?;
+        tracing::info!(original, "duplicate Message-ID: not acted on again");
+        return Ok(d);
+    }
+    let class = classify(mail, &app.rules);
+    let (disposition, application_id) = match &class {
+        Class::Application => (
+            Disposition::Move,
+            Some(applications::receive(app, &mut tx, row, mail, received).await?),
+        ),
+        Class::Automatic(reason) => {
+            tracing::info!(%reason, "automatic mail: recorded, never answered");
+            (Disposition::Move, None)
+        }
+        Class::Staff | Class::Other(_) => (Disposition::Keep, None),
+    };
+    let h = Handled {
+        state: "processed",
+        class: class.name(),
+        reason: class.reason(),
+        disposition: disposition.as_str(),
+        application_id,
+        duplicate_of: None,
+    };
+    messages::set_handled(&mut tx, row, &h).await?;
+    tx.commit()
+        .await
+        .context("cannot commit processed message")?;
+    tracing::info!(
+        class = class.name(),
+        disposition = disposition.as_str(),
+        "message processed"
+    );
+    Ok(disposition)
+}

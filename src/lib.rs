@@ -1,0 +1,23 @@
+//! postbote: an email-driven workflow daemon for training programmes.
+//!
+//! A mail flows through the crate in this order:
+//!
+//! 1. [`mailbox`] reads it from IMAP (or a Maildir) without relying on `\Seen`;
+//! 2. [`intake`] stores it raw (content-addressed), deduplicates and classifies it;
+//! 3. [`workflow`] decides what it means for an application and queues replies;
+//! 4. [`outbox`] renders, queues (in the same transaction) and sends them over SMTP.
+//!
+//! Beside the flow: [`calendar`] (programme dates, German formatting), [`config`],
+//! [`store`] (SQLite), [`cli`] (the administrator's commands) and [`startup`] (boot order).
+
+pub mod calendar;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod intake;
+pub mod mailbox;
+pub mod outbox;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod workflow;

@@ -1,0 +1,244 @@
+//! Builds the MIME message for an outbox row: threading, automatic-mail
+//! markers and a stable Message-ID derived from the idempotency key.
+
+use super::render::Rendered;
+use crate::domain::{EmailAddress, HeaderText};
+use crate::store::outbox::NewMail;
+use anyhow::Context;
+use lettre::message::header::{Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use sha2::{Digest, Sha256};
+
+/// RFC 3834: a reply to a message is `auto-replied`, anything else `auto-generated`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Automatic {
+    Replied,
+    Generated,
+}
+
+macro_rules! text_header {
+    ($ty:ident, $name:literal) => {
+        #[derive(Debug, Clone)]
+        struct $ty(String);
+        impl Header for $ty {
+            fn name() -> HeaderName {
+                HeaderName::new_from_ascii_str($name)
+            }
+            fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+                Ok($ty(s.to_string()))
+            }
+            fn display(&self) -> HeaderValue {
+                HeaderValue::new(Self::name(), self.0.clone())
+            }
+        }
+    };
+}
+
+text_header!(AutoSubmitted, "Auto-Submitted");
+text_header!(AutoResponseSuppress, "X-Auto-Response-Suppress");
+text_header!(LoopMarker, "X-Postbote-Loop");
+
+/// The loop-detection header we put on every mail, and look for on incoming mail.
+pub const LOOP_HEADER: &str = "X-Postbote-Loop";
+
+/// What the workflow asks to send.
+pub struct Draft<'a> {
+    pub idempotency_key: String,
+    pub purpose: &'a str,
+    pub application_id: Option<i64>,
+    pub to: &'a EmailAddress,
+    pub to_name: Option<&'a str>,
+    pub rendered: Rendered,
+    pub automatic: Automatic,
+    /// The Message-ID we answer (without angle brackets), if any.
+    pub in_reply_to: Option<&'a str>,
+    /// The References of the answered mail (without angle brackets).
+    pub references: &'a [String],
+}
+
+#[derive(Debug, Clone)]
+pub struct Composer {
+    from: Mailbox,
+    reply_to: Option<Mailbox>,
+    domain: String,
+    instance: String,
+}
+
+impl Composer {
+    pub fn new(
+        from: &EmailAddress,
+        from_name: &str,
+        reply_to: Option<&EmailAddress>,
+        domain: &str,
+        instance: &str,
+    ) -> anyhow::Result<Composer> {
+        let mailbox = |a: &EmailAddress, name: Option<&str>| -> anyhow::Result<Mailbox> {
+            let address = a
+                .as_str()
+                .parse()
+                .with_context(|| format!("bad address {a}"))?;
+            Ok(Mailbox::new(
+                name.map(|n| HeaderText::sanitize(n, 120).to_string()),
+                address,
+            ))
+        };
+        Ok(Composer {
+            from: mailbox(from, Some(from_name))?,
+            reply_to: reply_to.map(|r| mailbox(r, None)).transpose()?,
+            domain: domain.to_string(),
+            instance: HeaderText::sanitize(instance, 60).to_string(),
+        })
+    }
+
+    pub fn from_address(&self) -> String {
+        self.from.email.to_string()
+    }
+
+    /// The Message-ID for an idempotency key: the same key always gives the same id.
+    pub fn message_id_for(&self, key: &str) -> String {
+        let digest = hex::encode(Sha256::digest(format!("{}\n{key}", self.instance)));
+        format!("{}.postbote@{}", &digest[..32], self.domain)
+    }
+
+    /// Renders the MIME message and wraps it as an outbox row.
+    pub fn compose(&self, draft: Draft<'_>) -> anyhow::Result<NewMail> {
+        let message_id = self.message_id_for(&draft.idempotency_key);
+        let to_name = draft
+            .to_name
+            .map(|n| HeaderText::sanitize(n, 120).to_string());
+        let to_address = draft
+            .to
+            .as_str()
+            .parse()
+            .with_context(|| format!("bad recipient {}", draft.to))?;
+        let subject = HeaderText::sanitize(&draft.rendered.subject, 250);
+        let mut builder = lettre::Message::builder()
+            .from(self.from.clone())
+            .to(Mailbox::new(to_name, to_address))
+            .subject(subject.as_str())
+            .message_id(Some(format!("<{message_id}>")))
+            .header(AutoSubmitted(
+                match draft.automatic {
+                    Automatic::Replied => "auto-replied",
+                    Automatic::Generated => "auto-generated",
+                }
+                .to_string(),
+            ))
+            .header(AutoResponseSuppress("All".to_string()))
+            .header(LoopMarker(self.instance.clone()));
+        if let Some(r) = &self.reply_to {
+            builder = builder.reply_to(r.clone());
+        }
+        if let Some(parent) = draft.in_reply_to.and_then(clean_id) {
+            let mut chain: Vec<String> = draft
+                .references
+                .iter()
+                .filter_map(|r| clean_id(r))
+                .collect();
+            chain.push(parent.clone());
+            // NOTE: keep References short; the first and the last 9 ids suffice (RFC 5322 3.6.4).
+            if chain.len() > 10 {
+                let first = chain[0].clone();
+                chain = std::iter::once(first)
+                    .chain(chain[chain.len() - 9..].iter().cloned())
+                    .collect();
+            }
+            let refs = chain
+                .iter()
+                .map(|r| format!("<{r}>"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            builder = builder.in_reply_to(format!("<{parent}>")).references(refs);
+        }
+        let message = builder
+            .multipart(MultiPart::alternative_plain_html(
+                draft.rendered.text.clone(),
+                draft.rendered.html.clone(),
+            ))
+            .context("cannot build outgoing message")?;
+        Ok(NewMail {
+            idempotency_key: draft.idempotency_key,
+            message_id,
+            purpose: draft.purpose.to_string(),
+            application_id: draft.application_id,
+            env_from: self.from_address(),
+            env_to: draft.to.to_string(),
+            subject: subject.to_string(),
+            raw: message.formatted(),
+        })
+    }
+}
+
+/// A Message-ID from untrusted input, without brackets, or None when unusable.
+pub fn clean_id(raw: &str) -> Option<String> {
+    let id = raw.trim().trim_start_matches('<').trim_end_matches('>');
+    let ok = !id.is_empty()
+        && id.len() <= 250
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>');
+    ok.then(|| id.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn composer() -> Composer {
+        let from = EmailAddress::parse("projekt@ews.test").unwrap();
+        Composer::new(
+            &from,
+            "EWS 7 Projektteam",
+            None,
+            "ews.test",
+            "postbote-test",
+        )
+        .unwrap()
+    }
+
+    fn rendered(subject: &str) -> Rendered {
+        Rendered {
+            subject: subject.into(),
+            text: "Hallo".into(),
+            html: "<p>Hallo</p>".into(),
+        }
+    }
+
+    #[test]
+    fn marks_replies_as_automatic_and_threads_them() {
+        let to = EmailAddress::parse("kaemmerei@stadt.test").unwrap();
+        let refs = vec!["older@stadt.test".to_string()];
+        let mail = composer()
+            .compose(Draft {
+                idempotency_key: "confirmation:1".into(),
+                purpose: "confirmation",
+                application_id: Some(1),
+                to: &to,
+                to_name: Some("Stadt\r\nBcc: evil@x.test"),
+                rendered: rendered("Ihre Bewerbung\r\nBcc: evil@x.test"),
+                automatic: Automatic::Replied,
+                in_reply_to: Some("<abc@stadt.test>"),
+                references: &refs,
+            })
+            .unwrap();
+        let text = String::from_utf8(mail.raw.clone()).unwrap();
+        assert!(text.contains("Auto-Submitted: auto-replied\r\n"));
+        assert!(text.contains("X-Auto-Response-Suppress: All\r\n"));
+        assert!(text.contains("In-Reply-To: <abc@stadt.test>\r\n"));
+        assert!(text.contains("References: <older@stadt.test> <abc@stadt.test>\r\n"));
+        assert!(
+            !text.lines().any(|l| l.starts_with("Bcc:")),
+            "header injected:\n{text}"
+        );
+        assert_eq!(mail.message_id, composer().message_id_for("confirmation:1"));
+        assert!(text.contains(&format!("Message-ID: <{}>", mail.message_id)));
+    }
+
+    #[test]
+    fn rejects_unusable_message_ids() {
+        assert_eq!(clean_id("<a@b>"), Some("a@b".into()));
+        assert_eq!(clean_id("a b@c"), None);
+        assert_eq!(clean_id("a@b\r\nX: y"), None);
+        assert_eq!(clean_id(""), None);
+    }
+}

@@ -1,0 +1,73 @@
+//! Templates in `templates/`: `<name>.subject.hbs`, `<name>.txt.hbs` and
+//! `<name>.html.hbs`. Staff edit them without recompiling; the daemon checks all
+//! of them at startup in strict mode, so a misspelt variable stops the start.
+
+use anyhow::{Context, anyhow};
+use handlebars::Handlebars;
+use serde::Serialize;
+use std::path::Path;
+
+/// A rendered mail: subject, text part and HTML part.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+pub struct Templates {
+    text: Handlebars<'static>,
+    html: Handlebars<'static>,
+}
+
+impl Templates {
+    /// Loads the named templates from `dir` and renders each with its sample
+    /// context in strict mode: a variable the code does not provide is an error.
+    pub fn load(dir: &Path, samples: &[(&str, serde_json::Value)]) -> anyhow::Result<Templates> {
+        let mut text = Handlebars::new();
+        text.set_strict_mode(true);
+        text.register_escape_fn(handlebars::no_escape);
+        let mut html = Handlebars::new();
+        html.set_strict_mode(true);
+        for (name, _) in samples {
+            for suffix in ["subject", "txt", "html"] {
+                let registry = if suffix == "html" {
+                    &mut html
+                } else {
+                    &mut text
+                };
+                let file = dir.join(format!("{name}.{suffix}.hbs"));
+                let source = std::fs::read_to_string(&file)
+                    .with_context(|| format!("cannot read template {}", file.display()))?;
+                registry
+                    .register_template_string(&format!("{name}.{suffix}"), source)
+                    .with_context(|| format!("template {} does not parse", file.display()))?;
+            }
+        }
+        let templates = Templates { text, html };
+        for (name, sample) in samples {
+            templates.render(name, sample).with_context(|| {
+                format!(
+                    "template {name} in {} failed its startup check",
+                    dir.display()
+                )
+            })?;
+        }
+        Ok(templates)
+    }
+
+    /// Renders the three parts of template `name`.
+    pub fn render<C: Serialize>(&self, name: &str, context: &C) -> anyhow::Result<Rendered> {
+        let part = |reg: &Handlebars<'static>, suffix: &str| {
+            reg.render(&format!("{name}.{suffix}"), context)
+                .map_err(|e| anyhow!("{name}.{suffix}.hbs: {e}"))
+        };
+        let subject = part(&self.text, "subject")?;
+        let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+        Ok(Rendered {
+            subject,
+            text: part(&self.text, "txt")?,
+            html: part(&self.html, "html")?,
+        })
+    }
+}

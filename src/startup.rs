@@ -1,0 +1,161 @@
+//! Boot order: open the database and migrate, check the templates, start the
+//! intake and the sender, wait for SIGTERM/SIGINT, then a grace period.
+
+use crate::config::Config;
+use crate::config::Programme;
+use crate::config::settings::{Settings, SourceKind};
+use crate::intake::classify::Rules;
+use crate::intake::worker::{self, Backoff};
+use crate::mailbox::imap::ImapSource;
+use crate::mailbox::maildir::MaildirSource;
+use crate::outbox::sender::SentCopy;
+use crate::outbox::{Composer, Sender, Templates, Transport};
+use crate::store::Store;
+use crate::workflow::mails;
+use anyhow::Context;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// Everything the stages share.
+pub struct App {
+    pub store: Store,
+    pub settings: Settings,
+    pub programme: Programme,
+    pub templates: Templates,
+    pub composer: Composer,
+    pub rules: Rules,
+    /// Wakes the sender when the intake queued mail.
+    pub outbox_signal: Arc<Notify>,
+}
+
+/// How long running work may take to finish after a shutdown signal.
+pub const GRACE: Duration = Duration::from_secs(30);
+
+impl App {
+    /// Opens and migrates the database, and checks every template.
+    pub async fn build(config: Config) -> anyhow::Result<Arc<App>> {
+        let Config {
+            settings,
+            programme,
+            ..
+        } = config;
+        let store = Store::open(&settings.storage.database).await?;
+        let templates = Templates::load(&settings.templates.dir, &mails::samples())?;
+        let mail = &settings.mail;
+        let composer = Composer::new(
+            &mail.from_address,
+            &mail.from_name,
+            mail.reply_to.as_ref(),
+            &settings.instance.domain,
+            &settings.instance.name,
+        )?;
+        let mut own_addresses = vec![mail.from_address.clone()];
+        own_addresses.extend(mail.reply_to.clone());
+        let rules = Rules {
+            own_addresses,
+            own_domain: settings.instance.domain.clone(),
+            instance: settings.instance.name.clone(),
+            staff: settings.staff.addresses.clone(),
+        };
+        Ok(Arc::new(App {
+            store,
+            settings,
+            programme,
+            templates,
+            composer,
+            rules,
+            outbox_signal: Arc::new(Notify::new()),
+        }))
+    }
+
+    /// The outbox sender for these settings.
+    pub fn sender(&self) -> anyhow::Result<Sender> {
+        let s = &self.settings.smtp;
+        let transport = Transport::from_settings(s)?;
+        let sent_copy = self
+            .settings
+            .imap
+            .as_ref()
+            .filter(|i| !i.sent_folder.is_empty() && i.password.is_some())
+            .map(|i| SentCopy {
+                imap: i.clone(),
+                folder: i.sent_folder.clone(),
+            });
+        Ok(Sender::new(
+            self.store.clone(),
+            transport,
+            self.outbox_signal.clone(),
+            (
+                Duration::from_secs(s.retry_initial_secs),
+                Duration::from_secs(s.retry_max_secs),
+            ),
+            s.pool_max as usize,
+            sent_copy,
+        ))
+    }
+}
+
+/// Runs the intake and the sender until `shutdown`, then waits up to [`GRACE`].
+pub async fn run(app: Arc<App>, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let sender = app.sender()?;
+    let sender_task = tokio::spawn(sender.run(shutdown.clone()));
+    let intake_app = app.clone();
+    let intake_shutdown = shutdown.clone();
+    let intake_task = tokio::spawn(async move {
+        let app = &*intake_app;
+        let s = &app.settings;
+        match s.mailbox.source {
+            SourceKind::Imap => {
+                let Some(imap) = s.imap.clone() else {
+                    tracing::error!("mailbox.source is imap but [imap] is missing");
+                    return;
+                };
+                let backoff = Backoff::new(
+                    Duration::from_millis(imap.backoff_initial_ms),
+                    Duration::from_secs(imap.backoff_max_secs),
+                );
+                let source = ImapSource::new(imap, &s.mailbox.folder, &s.mailbox.processed_folder);
+                worker::run(app, source, backoff, intake_shutdown).await;
+            }
+            SourceKind::Maildir => {
+                let Some(md) = s.maildir.clone() else {
+                    tracing::error!("mailbox.source is maildir but [maildir] is missing");
+                    return;
+                };
+                let source = MaildirSource::new(
+                    &md.path,
+                    &s.mailbox.processed_folder,
+                    Duration::from_secs(md.poll_interval_secs),
+                );
+                let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+                worker::run(app, source, backoff, intake_shutdown).await;
+            }
+        }
+    });
+    tracing::info!("postbote running");
+    shutdown.cancelled().await;
+    tracing::info!("shutting down: finishing the message in hand");
+    let both = async {
+        let _ = intake_task.await;
+        let _ = sender_task.await;
+    };
+    if tokio::time::timeout(GRACE, both).await.is_err() {
+        tracing::warn!("grace period over; stopping anyway");
+    }
+    app.store.close().await;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+    Ok(())
+}

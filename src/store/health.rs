@@ -1,0 +1,37 @@
+//! Health facts: the last successful mailbox check, the last mailbox error.
+
+use super::{Store, now};
+use anyhow::Context;
+use sqlx::Row;
+
+pub const MAILBOX_OK: &str = "mailbox.last_ok";
+pub const MAILBOX_ERROR: &str = "mailbox.last_error";
+
+pub async fn set(store: &Store, key: &str, value: &str) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO health (key, value, updated_at) VALUES (?, ?, ?) \
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    )
+    .bind(key)
+    .bind(value)
+    .bind(now())
+    .execute(store.pool())
+    .await
+    .context("cannot record health")?;
+    Ok(())
+}
+
+/// The value and when it was written.
+pub async fn get(store: &Store, key: &str) -> anyhow::Result<Option<(String, String)>> {
+    let row = sqlx::query("SELECT value, updated_at FROM health WHERE key = ?")
+        .bind(key)
+        .fetch_optional(store.pool())
+        .await
+        .context("cannot read health")?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+/// Records a successful mailbox check.
+pub async fn mailbox_ok(store: &Store) -> anyhow::Result<()> {
+    set(store, MAILBOX_OK, &now()).await
+}

@@ -1,0 +1,253 @@
+//! Incoming messages: raw bytes by SHA-256, and where each was seen.
+
+use super::{Store, Tx, now, ts};
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+/// Where a message sits: (source, folder, UIDVALIDITY, UID). For Maildir the
+/// validity is 0 and the UID is the file's unique name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub source: &'static str,
+    pub folder: String,
+    pub validity: i64,
+    pub uid: String,
+}
+
+/// What we already know about a location.
+#[derive(Debug, Clone)]
+pub struct Known {
+    pub message_row: i64,
+    pub state: String,
+    pub disposition: Option<String>,
+    pub moved: bool,
+}
+
+/// Header facts read before storing, all from untrusted input.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub message_id: Option<String>,
+    pub from_address: Option<String>,
+    pub subject: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreOutcome {
+    /// A message we had never seen.
+    New(i64),
+    /// The same bytes were stored before (for example after a UIDVALIDITY change).
+    SameContent(i64),
+}
+
+impl StoreOutcome {
+    pub fn row(self) -> i64 {
+        match self {
+            StoreOutcome::New(r) | StoreOutcome::SameContent(r) => r,
+        }
+    }
+}
+
+pub fn sha256_hex(raw: &[u8]) -> String {
+    hex::encode(Sha256::digest(raw))
+}
+
+/// Looks a location up.
+pub async fn known(store: &Store, loc: &Location) -> anyhow::Result<Option<Known>> {
+    let row = sqlx::query(
+        "SELECT l.message_row, l.moved_at, m.state, m.disposition FROM mailbox_locations l \
+         JOIN messages m ON m.id = l.message_row \
+         WHERE l.source = ? AND l.folder = ? AND l.validity = ? AND l.uid = ?",
+    )
+    .bind(loc.source)
+    .bind(&loc.folder)
+    .bind(loc.validity)
+    .bind(&loc.uid)
+    .fetch_optional(store.pool())
+    .await
+    .context("cannot look up mailbox location")?;
+    Ok(row.map(|r| Known {
+        message_row: r.get(0),
+        moved: r.get::<Option<String>, _>(1).is_some(),
+        state: r.get(2),
+        disposition: r.get(3),
+    }))
+}
+
+/// Stores the raw message and its location in one durable transaction. Nothing
+/// acts on a message before this has committed.
+pub async fn store_incoming(
+    store: &Store,
+    loc: &Location,
+    raw: &[u8],
+    internal_date: DateTime<Utc>,
+    summary: &Summary,
+) -> anyhow::Result<StoreOutcome> {
+    let sha = sha256_hex(raw);
+    let now = now();
+    let mut tx = store.begin().await?;
+    sqlx::query(
+        "INSERT OR IGNORE INTO raw_messages (sha256, size, bytes, stored_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(&sha)
+    .bind(raw.len() as i64)
+    .bind(raw)
+    .bind(&now)
+    .execute(&mut *tx)
+    .await
+    .context("cannot store raw message")?;
+    let inserted = sqlx::query(
+        "INSERT OR IGNORE INTO messages (sha256, message_id, from_address, subject, internal_date, received_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&sha)
+    .bind(&summary.message_id)
+    .bind(&summary.from_address)
+    .bind(&summary.subject)
+    .bind(ts(internal_date))
+    .bind(&now)
+    .execute(&mut *tx)
+    .await
+    .context("cannot store message row")?
+    .rows_affected();
+    let row: i64 = sqlx::query_scalar("SELECT id FROM messages WHERE sha256 = ?")
+        .bind(&sha)
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT OR IGNORE INTO mailbox_locations (source, folder, validity, uid, message_row, seen_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(loc.source)
+    .bind(&loc.folder)
+    .bind(loc.validity)
+    .bind(&loc.uid)
+    .bind(row)
+    .bind(&now)
+    .execute(&mut *tx)
+    .await
+    .context("cannot record mailbox location")?;
+    tx.commit()
+        .await
+        .context("cannot commit incoming message")?;
+    Ok(if inserted == 1 {
+        StoreOutcome::New(row)
+    } else {
+        StoreOutcome::SameContent(row)
+    })
+}
+
+pub async fn mark_moved(store: &Store, loc: &Location) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE mailbox_locations SET moved_at = ? \
+         WHERE source = ? AND folder = ? AND validity = ? AND uid = ?",
+    )
+    .bind(now())
+    .bind(loc.source)
+    .bind(&loc.folder)
+    .bind(loc.validity)
+    .bind(&loc.uid)
+    .execute(store.pool())
+    .await
+    .context("cannot mark message as moved")?;
+    Ok(())
+}
+
+/// Messages stored but not yet processed (after a crash, or a failed attempt).
+pub async fn unprocessed(store: &Store) -> anyhow::Result<Vec<i64>> {
+    sqlx::query_scalar("SELECT id FROM messages WHERE state = 'received' ORDER BY id")
+        .fetch_all(store.pool())
+        .await
+        .context("cannot list unprocessed messages")
+}
+
+/// The stored message: raw bytes and INTERNALDATE.
+pub async fn load(store: &Store, row: i64) -> anyhow::Result<(Vec<u8>, String, String)> {
+    let r = sqlx::query(
+        "SELECT r.bytes, m.internal_date, m.state FROM messages m \
+         JOIN raw_messages r ON r.sha256 = m.sha256 WHERE m.id = ?",
+    )
+    .bind(row)
+    .fetch_one(store.pool())
+    .await
+    .with_context(|| format!("cannot load message {row}"))?;
+    Ok((r.get(0), r.get(1), r.get(2)))
+}
+
+/// An earlier, different message with the same Message-ID and sender.
+pub async fn earlier_with_message_id(
+    tx: &mut Tx<'_>,
+    row: i64,
+    message_id: &str,
+) -> anyhow::Result<Option<(i64, Option<String>)>> {
+    let r = sqlx::query(
+        "SELECT id, disposition FROM messages WHERE message_id = ? AND id < ? \
+         AND state IN ('processed', 'duplicate') ORDER BY id LIMIT 1",
+    )
+    .bind(message_id)
+    .bind(row)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(r.map(|r| (r.get(0), r.get(1))))
+}
+
+/// Records how a message was handled, inside the transaction that acted on it.
+pub struct Handled<'a> {
+    pub state: &'a str,
+    pub class: &'a str,
+    pub reason: &'a str,
+    pub disposition: &'a str,
+    pub application_id: Option<i64>,
+    pub duplicate_of: Option<i64>,
+}
+
+pub async fn set_handled(tx: &mut Tx<'_>, row: i64, h: &Handled<'_>) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE messages SET state = ?, class = ?, class_reason = ?, disposition = ?, \
+         application_id = ?, duplicate_of = ?, processed_at = ?, error = NULL WHERE id = ?",
+    )
+    .bind(h.state)
+    .bind(h.class)
+    .bind(h.reason)
+    .bind(h.disposition)
+    .bind(h.application_id)
+    .bind(h.duplicate_of)
+    .bind(now())
+    .bind(row)
+    .execute(&mut **tx)
+    .await
+    .context("cannot record message handling")?;
+    Ok(())
+}
+
+/// Records a processing failure. After `max_attempts` the message is `failed`
+/// (kept in the mailbox, shown by `status`); before that it is retried.
+pub async fn set_error(
+    store: &Store,
+    row: i64,
+    error: &str,
+    max_attempts: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE messages SET attempts = attempts + 1, error = ?, \
+         state = CASE WHEN attempts + 1 >= ? THEN 'failed' ELSE state END WHERE id = ?",
+    )
+    .bind(error)
+    .bind(max_attempts)
+    .bind(row)
+    .execute(store.pool())
+    .await
+    .context("cannot record processing error")?;
+    Ok(())
+}
+
+/// Counts by state, then by class, for `status`.
+pub async fn counts(store: &Store) -> anyhow::Result<Vec<(String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT state || COALESCE('/' || class, ''), COUNT(*) FROM messages GROUP BY 1 ORDER BY 1",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+}

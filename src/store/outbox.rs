@@ -1,0 +1,212 @@
+//! The transactional outbox. A row is written in the transaction of the state
+//! change that causes it; its idempotency key makes a second write a no-op.
+
+use super::{Store, Tx, now, parse_ts, ts};
+use anyhow::Context;
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+/// A fully rendered mail, ready to queue.
+#[derive(Debug, Clone)]
+pub struct NewMail {
+    pub idempotency_key: String,
+    pub message_id: String,
+    pub purpose: String,
+    pub application_id: Option<i64>,
+    pub env_from: String,
+    pub env_to: String,
+    pub subject: String,
+    pub raw: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Enqueued {
+    Queued(i64),
+    /// The idempotency key was used before: nothing new was queued.
+    AlreadyQueued,
+    /// Recorded but not to be sent (the recipient's daily cap was reached).
+    Suppressed(i64),
+}
+
+/// Queues `mail` inside `tx`. Past `daily_cap` mails to one recipient within
+/// 24 hours, the row is stored as `suppressed`: a backstop against loops.
+pub async fn enqueue(tx: &mut Tx<'_>, mail: &NewMail, daily_cap: u32) -> anyhow::Result<Enqueued> {
+    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM outbox WHERE idempotency_key = ?")
+        .bind(&mail.idempotency_key)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if exists.is_some() {
+        return Ok(Enqueued::AlreadyQueued);
+    }
+    let now = Utc::now();
+    let recent: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE env_to = ? AND created_at > ? AND state != 'suppressed'",
+    )
+    .bind(&mail.env_to)
+    .bind(ts(now - Duration::hours(24)))
+    .fetch_one(&mut **tx)
+    .await?;
+    let capped = recent >= i64::from(daily_cap);
+    let (state, note) = if capped {
+        (
+            "suppressed",
+            Some(format!(
+                "daily cap of {daily_cap} mails to this recipient reached"
+            )),
+        )
+    } else {
+        ("queued", None)
+    };
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO outbox (idempotency_key, message_id, purpose, application_id, env_from, env_to, \
+         subject, raw, state, next_attempt_at, last_error, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(&mail.idempotency_key)
+    .bind(&mail.message_id)
+    .bind(&mail.purpose)
+    .bind(mail.application_id)
+    .bind(&mail.env_from)
+    .bind(&mail.env_to)
+    .bind(&mail.subject)
+    .bind(&mail.raw)
+    .bind(state)
+    .bind(ts(now))
+    .bind(note)
+    .bind(ts(now))
+    .fetch_one(&mut **tx)
+    .await
+    .context("cannot queue outgoing mail")?;
+    Ok(if capped {
+        Enqueued::Suppressed(id)
+    } else {
+        Enqueued::Queued(id)
+    })
+}
+
+/// A queued mail whose time has come.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Due {
+    pub id: i64,
+    pub message_id: String,
+    pub purpose: String,
+    pub env_from: String,
+    pub env_to: String,
+    pub raw: Vec<u8>,
+    pub attempts: i64,
+}
+
+pub async fn due(store: &Store, limit: i64) -> anyhow::Result<Vec<Due>> {
+    sqlx::query_as(
+        "SELECT id, message_id, purpose, env_from, env_to, raw, attempts FROM outbox \
+         WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+    )
+    .bind(now())
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await
+    .context("cannot read due outbox rows")
+}
+
+/// When the next queued mail falls due.
+pub async fn next_due_at(store: &Store) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let t: Option<String> =
+        sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'queued'")
+            .fetch_one(store.pool())
+            .await?;
+    Ok(t.as_deref().and_then(parse_ts))
+}
+
+pub async fn mark_sent(store: &Store, id: i64) -> anyhow::Result<()> {
+    sqlx::query("UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?")
+        .bind(now())
+        .bind(id)
+        .execute(store.pool())
+        .await
+        .context("cannot mark mail as sent")?;
+    Ok(())
+}
+
+pub async fn mark_retry(
+    store: &Store,
+    id: i64,
+    error: &str,
+    next: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?")
+        .bind(error)
+        .bind(ts(next))
+        .bind(id)
+        .execute(store.pool())
+        .await
+        .context("cannot reschedule mail")?;
+    Ok(())
+}
+
+pub async fn mark_failed(store: &Store, id: i64, error: &str) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
+    )
+    .bind(error)
+    .bind(id)
+    .execute(store.pool())
+    .await
+    .context("cannot mark mail as failed")?;
+    Ok(())
+}
+
+pub async fn mark_copied(store: &Store, id: i64) -> anyhow::Result<()> {
+    sqlx::query("UPDATE outbox SET copied_to_sent = 1 WHERE id = ?")
+        .bind(id)
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
+
+/// One row as `postbote outbox` shows it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub purpose: String,
+    pub env_to: String,
+    pub subject: String,
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: String,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub sent_at: Option<String>,
+    pub message_id: String,
+}
+
+pub async fn list(store: &Store) -> anyhow::Result<Vec<OutboxEntry>> {
+    sqlx::query_as(
+        "SELECT id, purpose, env_to, subject, state, attempts, next_attempt_at, last_error, \
+         created_at, sent_at, message_id FROM outbox ORDER BY id",
+    )
+    .fetch_all(store.pool())
+    .await
+    .context("cannot list outbox")
+}
+
+/// The raw bytes of one queued or sent mail.
+pub async fn raw(store: &Store, id: i64) -> anyhow::Result<Vec<u8>> {
+    sqlx::query_scalar("SELECT raw FROM outbox WHERE id = ?")
+        .bind(id)
+        .fetch_one(store.pool())
+        .await
+        .context("cannot read outbox mail")
+}
+
+/// (state, count), and the creation time of the oldest queued mail.
+pub async fn summary(store: &Store) -> anyhow::Result<(Vec<(String, i64)>, Option<DateTime<Utc>>)> {
+    let counts: Vec<(String, i64)> =
+        sqlx::query_as("SELECT state, COUNT(*) FROM outbox GROUP BY state ORDER BY state")
+            .fetch_all(store.pool())
+            .await?;
+    let oldest: Option<String> =
+        sqlx::query_scalar("SELECT MIN(created_at) FROM outbox WHERE state = 'queued'")
+            .fetch_one(store.pool())
+            .await?;
+    Ok((counts, oldest.as_deref().and_then(parse_ts)))
+}

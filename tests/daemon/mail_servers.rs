@@ -1,0 +1,915 @@
+//! Private, real mail servers for integration tests and benchmarks.
+//!
+//! [`MailServers::start`] launches a Dovecot (IMAP + LMTP) and a Postfix (SMTP) instance
+//! that belong to the calling test alone: their configuration, queue, mail store, sockets
+//! and logs live in one temporary directory and they listen on free loopback ports. Postfix
+//! delivers every accepted message, for any domain, over LMTP into Dovecot; nothing ever
+//! leaves the machine (`default_transport = error`). Dovecot accepts any user name with the
+//! password [`PASSWORD`]. Dropping the [`MailServers`] stops both and removes the directory.
+//!
+//! Requirements: root, and the Debian packages installed by `scripts/install-test-deps.sh`
+//! (dovecot-imapd, dovecot-lmtpd, postfix). No system-wide configuration is needed: both
+//! daemons run from the private configuration only (Postfix needs
+//! `alternate_config_directories` only for its set-gid tools such as `sendmail`/`postdrop`,
+//! which this harness never uses).
+//!
+//! This module must not depend on the `postbote` library: a benchmark includes it via
+//! `#[path]`.
+//!
+//! Set `POSTBOTE_KEEP_MAIL_SERVERS=1` to keep the temporary directory (configs, logs, mail)
+//! after the test for inspection; its path is printed to stderr.
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::fs;
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::io::{BufRead, BufReader, ErrorKind, Write as _};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result, anyhow, bail};
+use futures::TryStreamExt;
+
+/// The password Dovecot accepts for every user.
+pub const PASSWORD: &str = "secret";
+
+const HOST: &str = "127.0.0.1";
+/// How long a (re)start may take before it counts as failed.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a graceful stop may take before the process group is killed.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+/// Bound for a single IMAP helper call (connect + login + command).
+const IMAP_OP_TIMEOUT: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(10);
+const WAIT_FOR_MAIL_POLL: Duration = Duration::from_millis(50);
+/// Parent of all instance directories; also used to clean up after killed test processes.
+const PARENT_DIR_NAME: &str = "postbote-mail-servers";
+
+/// Ports handed out by this process and not yet released (avoids duplicates between tests
+/// running in parallel threads).
+static RESERVED_PORTS: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
+/// A private Dovecot + Postfix pair; see the module documentation.
+#[derive(Debug)]
+pub struct MailServers {
+    pub imap_port: u16,
+    pub smtp_port: u16,
+    pub lmtp_port: u16,
+    dovecot_conf: PathBuf,
+    dovecot_base_dir: PathBuf,
+    dovecot_log: PathBuf,
+    postfix_config_dir: PathBuf,
+    postfix_queue_dir: PathBuf,
+    postfix_log: PathBuf,
+    dovecot_bin: PathBuf,
+    postfix_bin: PathBuf,
+    /// Declared last so that it is removed after the servers are stopped in `Drop`.
+    dir: tempfile::TempDir,
+}
+
+impl MailServers {
+    /// Starts Dovecot and Postfix and waits (bounded) until IMAP, LMTP and SMTP answer with
+    /// their greeting. Blocking.
+    pub fn start() -> Result<MailServers> {
+        ensure_root()?;
+        let dovecot_bin = find_binary("dovecot")?;
+        let postfix_bin = find_binary("postfix")?;
+        let parent = parent_dir()?;
+        sweep_stale_instances(&parent);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match Self::try_start(&parent, &dovecot_bin, &postfix_bin) {
+                Ok(servers) => return Ok(servers),
+                // Another process may have taken a port between our check and the server's
+                // bind; try again with fresh ports.
+                Err(err) if attempt < 3 && format!("{err:#}").contains("in use") => {
+                    eprintln!("mail_servers: retrying start after port clash: {err:#}");
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    fn try_start(parent: &Path, dovecot_bin: &Path, postfix_bin: &Path) -> Result<MailServers> {
+        let dir = tempfile::Builder::new()
+            .prefix("run-")
+            .tempdir_in(parent)
+            .with_context(|| format!("creating instance directory in {}", parent.display()))?;
+        let root = dir.path().to_path_buf();
+        set_mode(&root, 0o755)?;
+        fs::write(root.join("owner.pid"), std::process::id().to_string())
+            .context("writing owner.pid")?;
+
+        let ports = reserve_ports(3)?;
+        let mut servers = MailServers {
+            imap_port: ports[0],
+            lmtp_port: ports[1],
+            smtp_port: ports[2],
+            dovecot_conf: root.join("dovecot/dovecot.conf"),
+            dovecot_base_dir: root.join("dovecot/run"),
+            dovecot_log: root.join("dovecot.log"),
+            postfix_config_dir: root.join("postfix/etc"),
+            postfix_queue_dir: root.join("postfix/queue"),
+            postfix_log: root.join("postfix.log"),
+            dovecot_bin: dovecot_bin.to_path_buf(),
+            postfix_bin: postfix_bin.to_path_buf(),
+            dir,
+        };
+        if std::env::var_os("POSTBOTE_KEEP_MAIL_SERVERS").is_some_and(|v| !v.is_empty()) {
+            servers.dir.disable_cleanup(true);
+            eprintln!("mail_servers: keeping {}", root.display());
+        }
+        servers.write_dovecot_config()?;
+        servers.write_postfix_config()?;
+        servers.start_dovecot()?;
+        servers.start_postfix()?;
+        Ok(servers)
+    }
+
+    // ---------------------------------------------------------------- Dovecot
+
+    /// Stops Dovecot gracefully (IMAP clients get `* BYE`); returns once its ports refuse
+    /// connections. Does nothing if it is not running.
+    pub fn stop_dovecot(&self) -> Result<()> {
+        self.stop_dovecot_within(STOP_GRACE)
+    }
+
+    fn stop_dovecot_within(&self, grace: Duration) -> Result<()> {
+        let pid_file = self.dovecot_base_dir.join("master.pid");
+        if let Some(pid) = read_pid(&pid_file) {
+            // Dovecot's master waits about a second for its `log` child after all other
+            // children are gone; killing that child once it is the only one left makes the
+            // stop take ~0.1 s instead of ~1.5 s.
+            stop_process_group(pid, &["log"], grace).context("stopping Dovecot")?;
+        }
+        // Dovecot removes the pid file on a clean exit, not after SIGKILL; a stale file whose
+        // pid is an unreaped zombie would make the next start fail with "already running".
+        let _ = fs::remove_file(&pid_file);
+        wait_port_closed(self.imap_port, START_TIMEOUT).context("Dovecot IMAP port")?;
+        wait_port_closed(self.lmtp_port, START_TIMEOUT).context("Dovecot LMTP port")?;
+        Ok(())
+    }
+
+    /// Starts Dovecot (again) on the same ports; returns once IMAP and LMTP greet. Does
+    /// nothing if it is already running.
+    pub fn start_dovecot(&self) -> Result<()> {
+        if read_pid(&self.dovecot_base_dir.join("master.pid")).is_some_and(is_alive) {
+            return Ok(());
+        }
+        let output = Command::new(&self.dovecot_bin)
+            .arg("-c")
+            .arg(&self.dovecot_conf)
+            .output()
+            .with_context(|| format!("running {}", self.dovecot_bin.display()))?;
+        if !output.status.success() {
+            bail!(
+                "`dovecot -c {}` failed ({}): {}{}\n--- dovecot log ---\n{}",
+                self.dovecot_conf.display(),
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr),
+                tail(&self.dovecot_log(), 30)
+            );
+        }
+        let deadline = Instant::now() + START_TIMEOUT;
+        wait_greeting(self.imap_port, "* OK", deadline)
+            .and_then(|()| wait_greeting(self.lmtp_port, "220", deadline))
+            .with_context(|| {
+                format!(
+                    "Dovecot did not become ready\n--- dovecot log ---\n{}",
+                    tail(&self.dovecot_log(), 30)
+                )
+            })
+    }
+
+    fn write_dovecot_config(&self) -> Result<()> {
+        let root = self.dir.path();
+        let dovecot_dir = root.join("dovecot");
+        let state_dir = dovecot_dir.join("state");
+        let mail_dir = root.join("mail");
+        for dir in [&dovecot_dir, &self.dovecot_base_dir, &state_dir, &mail_dir] {
+            fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            set_mode(dir, 0o755)?;
+        }
+        // Mail is stored as the `mail` user: Dovecot refuses to access mail as root.
+        chown(&mail_dir, "mail:mail")?;
+        let conf = format!(
+            r#"# Private Dovecot instance of the postbote test harness.
+base_dir = {base_dir}
+state_dir = {state_dir}
+log_path = {log}
+instance_name = postbote-test
+hostname = imap.postbote.test
+listen = {HOST}
+protocols = imap lmtp
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+first_valid_uid = 1
+mail_location = maildir:{mail}/%d/%n
+mail_fsync = never
+mail_max_userip_connections = 1000
+default_process_limit = 500
+default_client_limit = 5000
+
+namespace inbox {{
+  inbox = yes
+  separator = /
+}}
+
+passdb {{
+  driver = static
+  args = password={PASSWORD}
+}}
+userdb {{
+  driver = static
+  args = uid=mail gid=mail home={mail}/%d/%n allow_all_users=yes
+}}
+
+service imap-login {{
+  inet_listener imap {{
+    address = {HOST}
+    port = {imap}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = {HOST}
+    port = {lmtp}
+  }}
+}}
+"#,
+            base_dir = self.dovecot_base_dir.display(),
+            state_dir = state_dir.display(),
+            log = self.dovecot_log.display(),
+            mail = mail_dir.display(),
+            imap = self.imap_port,
+            lmtp = self.lmtp_port,
+        );
+        fs::write(&self.dovecot_conf, conf).context("writing dovecot.conf")
+    }
+
+    // ---------------------------------------------------------------- Postfix
+
+    /// Stops Postfix; returns once the SMTP port refuses connections. Mail already accepted
+    /// stays queued and is delivered after [`MailServers::start_postfix`]. Does nothing if it
+    /// is not running.
+    pub fn stop_postfix(&self) -> Result<()> {
+        self.stop_postfix_within(STOP_GRACE)
+    }
+
+    fn stop_postfix_within(&self, grace: Duration) -> Result<()> {
+        if let Some(pid) = read_pid(&self.postfix_queue_dir.join("pid/master.pid")) {
+            // `postfix stop` would poll with `sleep 1`; signalling the master directly is
+            // equivalent (it terminates its process group) and immediate.
+            stop_process_group(pid, &[], grace).context("stopping Postfix")?;
+        }
+        wait_port_closed(self.smtp_port, START_TIMEOUT).context("Postfix SMTP port")
+    }
+
+    /// Starts Postfix (again) on the same port; returns once SMTP greets. Does nothing if it
+    /// is already running.
+    pub fn start_postfix(&self) -> Result<()> {
+        if read_pid(&self.postfix_queue_dir.join("pid/master.pid")).is_some_and(is_alive) {
+            return Ok(());
+        }
+        let output = Command::new(&self.postfix_bin)
+            .arg("-c")
+            .arg(&self.postfix_config_dir)
+            .arg("start")
+            .output()
+            .with_context(|| format!("running {}", self.postfix_bin.display()))?;
+        if !output.status.success() {
+            // Postfix reports errors to its maillog_file rather than to stderr.
+            bail!(
+                "`postfix -c {} start` failed ({}): {}{}\n--- postfix log ---\n{}",
+                self.postfix_config_dir.display(),
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr),
+                tail(&self.postfix_log(), 30)
+            );
+        }
+        wait_greeting(self.smtp_port, "220", Instant::now() + START_TIMEOUT).with_context(|| {
+            format!(
+                "Postfix did not become ready\n--- postfix log ---\n{}",
+                tail(&self.postfix_log(), 30)
+            )
+        })
+    }
+
+    fn write_postfix_config(&self) -> Result<()> {
+        let postfix_dir = self.dir.path().join("postfix");
+        for dir in [
+            &postfix_dir,
+            &self.postfix_config_dir,
+            &self.postfix_queue_dir,
+        ] {
+            fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            set_mode(dir, 0o755)?;
+        }
+        // The queue lives outside the config dir: `postfix start` warns about every file in
+        // the config dir that is not owned by root.
+        let main_cf = format!(
+            r#"# Private Postfix instance of the postbote test harness.
+compatibility_level = 3.6
+queue_directory = {queue}
+data_directory = {data}
+maillog_file = {log}
+maillog_file_prefixes = {prefix}
+myhostname = smtp.postbote.test
+mydomain = postbote.test
+myorigin = postbote.test
+mydestination =
+relay_domains =
+relayhost =
+inet_interfaces = {HOST}
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_banner = $myhostname ESMTP postbote-test
+smtpd_peername_lookup = no
+biff = no
+alias_maps =
+alias_database =
+local_recipient_maps =
+local_transport = error:local delivery is disabled in tests
+# Leave message headers as the client sent them (no added Message-ID/Date/From), as a
+# remote mail server would.
+local_header_rewrite_clients =
+# Every domain is a virtual mailbox domain delivered to the private Dovecot via LMTP.
+virtual_mailbox_domains = static:all
+virtual_mailbox_maps = static:ok
+smtpd_reject_unlisted_recipient = no
+virtual_transport = lmtp:inet:{HOST}:{lmtp}
+lmtp_connection_cache_on_demand = no
+# Nothing may leave the machine.
+default_transport = error:outbound mail is disabled in tests
+relay_transport = error:outbound mail is disabled in tests
+# Retry quickly when Dovecot was stopped by a test.
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
+"#,
+            queue = self.postfix_queue_dir.display(),
+            data = postfix_dir.join("data").display(),
+            log = self.postfix_log.display(),
+            prefix = self.dir.path().display(),
+            lmtp = self.lmtp_port,
+        );
+        let master_cf = format!(
+            r#"# service  type  private unpriv chroot wakeup maxproc command
+{HOST}:{smtp} inet n - n - - smtpd
+pickup     unix  n - n 60 1 pickup
+cleanup    unix  n - n - 0 cleanup
+qmgr       unix  n - n 300 1 qmgr
+rewrite    unix  - - n - - trivial-rewrite
+bounce     unix  - - n - 0 bounce
+defer      unix  - - n - 0 bounce
+trace      unix  - - n - 0 bounce
+verify     unix  - - n - 1 verify
+flush      unix  n - n 1000? 0 flush
+proxymap   unix  - - n - - proxymap
+proxywrite unix  - - n - 1 proxymap
+smtp       unix  - - n - - smtp
+relay      unix  - - n - - smtp
+showq      unix  n - n - - showq
+error      unix  - - n - - error
+retry      unix  - - n - - error
+discard    unix  - - n - - discard
+lmtp       unix  - - n - - lmtp
+anvil      unix  - - n - 1 anvil
+scache     unix  - - n - 1 scache
+postlog    unix-dgram n - n - 1 postlogd
+"#,
+            smtp = self.smtp_port,
+        );
+        fs::write(self.postfix_config_dir.join("main.cf"), main_cf).context("writing main.cf")?;
+        fs::write(self.postfix_config_dir.join("master.cf"), master_cf).context("writing master.cf")
+    }
+
+    // ---------------------------------------------------------------- clients
+
+    /// Submits `raw` through our Postfix with the given envelope. An empty `from` is the null
+    /// sender (`MAIL FROM:<>`).
+    pub async fn send(&self, from: &str, to: &[&str], raw: &[u8]) -> Result<()> {
+        use lettre::address::{Address, Envelope};
+        use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+        let from = if from.is_empty() {
+            None
+        } else {
+            Some(
+                from.parse::<Address>()
+                    .with_context(|| format!("invalid sender {from:?}"))?,
+            )
+        };
+        let to = to
+            .iter()
+            .map(|rcpt| {
+                rcpt.parse::<Address>()
+                    .with_context(|| format!("invalid recipient {rcpt:?}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let envelope = Envelope::new(from, to).context("building SMTP envelope")?;
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(HOST)
+            .port(self.smtp_port)
+            .timeout(Some(Duration::from_secs(30)))
+            .build();
+        let result = transport.send_raw(&envelope, raw).await;
+        transport.shutdown().await;
+        result.with_context(|| {
+            format!(
+                "SMTP submission to {HOST}:{} failed\n--- postfix log ---\n{}",
+                self.smtp_port,
+                tail(&self.postfix_log(), 20)
+            )
+        })?;
+        Ok(())
+    }
+
+    /// All messages (full RFC 822 text, in sequence order) of `user`'s `folder`, read without
+    /// changing flags. A missing or empty folder gives an empty Vec.
+    pub async fn fetch_all(&self, user: &str, folder: &str) -> Result<Vec<Vec<u8>>> {
+        let op = async {
+            let mut session = self.imap_login(user).await?;
+            let mailbox = match session.examine(folder).await {
+                Ok(mailbox) => mailbox,
+                // NO [NONEXISTENT] Mailbox doesn't exist
+                Err(async_imap::error::Error::No(_)) => {
+                    let _ = session.logout().await;
+                    return Ok(Vec::new());
+                }
+                Err(err) => return Err(anyhow!(err).context(format!("EXAMINE {folder:?}"))),
+            };
+            let mut messages = Vec::new();
+            if mailbox.exists > 0 {
+                let mut fetches = session
+                    .fetch("1:*", "BODY.PEEK[]")
+                    .await
+                    .with_context(|| format!("FETCH in {folder:?}"))?;
+                while let Some(fetch) = fetches
+                    .try_next()
+                    .await
+                    .with_context(|| format!("reading FETCH responses in {folder:?}"))?
+                {
+                    let body = fetch
+                        .body()
+                        .with_context(|| format!("FETCH response without BODY[]: {fetch:?}"))?
+                        .to_vec();
+                    messages.push((fetch.message, body));
+                }
+            }
+            let _ = session.logout().await;
+            messages.sort_by_key(|(seq, _)| *seq);
+            Ok(messages.into_iter().map(|(_, body)| body).collect())
+        };
+        tokio::time::timeout(IMAP_OP_TIMEOUT, op)
+            .await
+            .map_err(|_| anyhow!("IMAP fetch timed out after {IMAP_OP_TIMEOUT:?}"))?
+            .with_context(|| format!("fetching {user}/{folder} over IMAP"))
+    }
+
+    /// Polls [`MailServers::fetch_all`] until `folder` holds at least `count` messages and
+    /// returns them all; fails after `timeout` with the server logs in the error.
+    pub async fn wait_for_mail(
+        &self,
+        user: &str,
+        folder: &str,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<Vec<Vec<u8>>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let last = match self.fetch_all(user, folder).await {
+                Ok(messages) if messages.len() >= count => return Ok(messages),
+                Ok(messages) => format!("{} message(s)", messages.len()),
+                Err(err) => format!("error: {err:#}"),
+            };
+            if Instant::now() >= deadline {
+                bail!(
+                    "timed out after {timeout:?} waiting for {count} message(s) in {user}/{folder}; \
+                     last poll: {last}\n--- postfix log (tail) ---\n{}\n--- dovecot log (tail) ---\n{}",
+                    tail(&self.postfix_log(), 40),
+                    tail(&self.dovecot_log(), 20)
+                );
+            }
+            tokio::time::sleep(WAIT_FOR_MAIL_POLL).await;
+        }
+    }
+
+    /// Stores `raw` in `user`'s `folder` with IMAP APPEND, creating the folder if needed.
+    pub async fn append(&self, user: &str, folder: &str, raw: &[u8]) -> Result<()> {
+        let op = async {
+            let mut session = self.imap_login(user).await?;
+            if !folder.eq_ignore_ascii_case("INBOX") {
+                match session.create(folder).await {
+                    // NO [ALREADYEXISTS] Mailbox already exists
+                    Ok(()) | Err(async_imap::error::Error::No(_)) => {}
+                    Err(err) => return Err(anyhow!(err).context(format!("CREATE {folder:?}"))),
+                }
+            }
+            session
+                .append(folder, None, None, raw)
+                .await
+                .with_context(|| format!("APPEND to {folder:?}"))?;
+            let _ = session.logout().await;
+            Ok(())
+        };
+        tokio::time::timeout(IMAP_OP_TIMEOUT, op)
+            .await
+            .map_err(|_| anyhow!("IMAP append timed out after {IMAP_OP_TIMEOUT:?}"))?
+            .with_context(|| format!("appending to {user}/{folder} over IMAP"))
+    }
+
+    async fn imap_login(&self, user: &str) -> Result<async_imap::Session<tokio::net::TcpStream>> {
+        let stream = tokio::net::TcpStream::connect((HOST, self.imap_port))
+            .await
+            .with_context(|| format!("connecting to IMAP {HOST}:{}", self.imap_port))?;
+        let mut client = async_imap::Client::new(stream);
+        client
+            .read_response()
+            .await
+            .context("reading IMAP greeting")?
+            .context("IMAP server closed the connection before its greeting")?;
+        client
+            .login(user, PASSWORD)
+            .await
+            .map_err(|(err, _client)| anyhow!(err))
+            .with_context(|| format!("IMAP LOGIN as {user:?}"))
+    }
+
+    // ---------------------------------------------------------------- accessors
+
+    /// The Postfix log (every queue ID, delivery attempt and error).
+    pub fn postfix_log(&self) -> String {
+        fs::read_to_string(&self.postfix_log).unwrap_or_default()
+    }
+
+    /// The Dovecot log (logins, LMTP deliveries, errors).
+    pub fn dovecot_log(&self) -> String {
+        fs::read_to_string(&self.dovecot_log).unwrap_or_default()
+    }
+
+    pub fn imap_addr(&self) -> (String, u16) {
+        (HOST.to_string(), self.imap_port)
+    }
+
+    pub fn smtp_addr(&self) -> (String, u16) {
+        (HOST.to_string(), self.smtp_port)
+    }
+
+    pub fn lmtp_addr(&self) -> (String, u16) {
+        (HOST.to_string(), self.lmtp_port)
+    }
+
+    /// The instance directory (configs, logs, queue and maildirs).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for MailServers {
+    fn drop(&mut self) {
+        let grace = Duration::from_secs(2);
+        if let Err(err) = self.stop_postfix_within(grace) {
+            eprintln!("mail_servers: stopping Postfix on drop: {err:#}");
+        }
+        if let Err(err) = self.stop_dovecot_within(grace) {
+            eprintln!("mail_servers: stopping Dovecot on drop: {err:#}");
+        }
+        release_ports(&[self.imap_port, self.lmtp_port, self.smtp_port]);
+    }
+}
+
+// -------------------------------------------------------------------- environment
+
+fn ensure_root() -> Result<()> {
+    let status = fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
+    let euid = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1))
+        .context("no Uid line in /proc/self/status")?;
+    if euid != "0" {
+        bail!(
+            "MailServers needs root (it runs private Dovecot and Postfix instances); euid is {euid}"
+        );
+    }
+    Ok(())
+}
+
+fn find_binary(name: &str) -> Result<PathBuf> {
+    let path_var = std::env::var_os("PATH").unwrap_or_default();
+    ["/usr/sbin", "/usr/local/sbin", "/sbin"]
+        .iter()
+        .map(PathBuf::from)
+        .chain(std::env::split_paths(&path_var))
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+        .with_context(|| {
+            format!("`{name}` not found; install the test dependencies with scripts/install-test-deps.sh")
+        })
+}
+
+fn parent_dir() -> Result<PathBuf> {
+    // Dovecot's unix sockets live below this directory; keep the path short (sun_path is
+    // limited to 108 bytes).
+    let mut base = std::env::temp_dir();
+    if base.as_os_str().len() > 40 {
+        base = PathBuf::from("/tmp");
+    }
+    let parent = base.join(PARENT_DIR_NAME);
+    fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
+    set_mode(&parent, 0o755)?;
+    Ok(parent)
+}
+
+/// Kills the servers of instance directories whose owning process died without dropping
+/// its `MailServers` (e.g. a test binary killed by a signal) and removes the directories.
+fn sweep_stale_instances(parent: &Path) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let dir = entry.path();
+        let owner = fs::read_to_string(dir.join("owner.pid"))
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok());
+        let stale = match owner {
+            Some(pid) => !is_alive(pid),
+            // Being created right now, or left half-initialised long ago.
+            None => entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| SystemTime::now().duration_since(t).ok())
+                .is_some_and(|age| age > Duration::from_secs(600)),
+        };
+        if !stale {
+            continue;
+        }
+        for pid_file in ["dovecot/run/master.pid", "postfix/queue/pid/master.pid"] {
+            if let Some(pid) = read_pid(&dir.join(pid_file))
+                && proc_stat(pid).is_some_and(|stat| stat.pgrp == pid)
+            {
+                let _ = signal(&format!("-{pid}"), "KILL");
+            }
+        }
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .with_context(|| format!("chmod {mode:o} {}", path.display()))
+}
+
+fn chown(path: &Path, owner: &str) -> Result<()> {
+    let status = Command::new("chown")
+        .arg(owner)
+        .arg(path)
+        .status()
+        .context("running chown")?;
+    if !status.success() {
+        bail!("chown {owner} {} failed: {status}", path.display());
+    }
+    Ok(())
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+// -------------------------------------------------------------------- ports
+
+/// Reserves `count` distinct free loopback ports.
+///
+/// Ports are drawn at random from below the kernel's ephemeral range: a port inside it could,
+/// while its server is stopped, be taken as the local port of some outgoing connection
+/// (including a TCP self-connect to that very port), which would make the restart fail.
+fn reserve_ports(count: usize) -> Result<Vec<u16>> {
+    let ephemeral_low = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (20000u16, ephemeral_low.min(40000));
+    let mut reserved = RESERVED_PORTS
+        .lock()
+        .map_err(|_| anyhow!("port registry poisoned"))?;
+    let mut listeners = Vec::new();
+    let mut ports = Vec::new();
+    let random = RandomState::new();
+    let mut tries = 0u64;
+    while ports.len() < count {
+        tries += 1;
+        let port = if high > low + 1000 && tries < 2000 {
+            let mut hasher = random.build_hasher();
+            hasher.write_u64(tries);
+            let span = u64::from(high - low);
+            low + u16::try_from(hasher.finish() % span).context("port out of range")?
+        } else if tries < 4000 {
+            // Unusual port range configuration: let the kernel choose.
+            TcpListener::bind((HOST, 0))
+                .and_then(|l| l.local_addr())
+                .context("binding 127.0.0.1:0")?
+                .port()
+        } else {
+            bail!("could not find {count} free loopback ports");
+        };
+        if reserved.contains(&port) || ports.contains(&port) {
+            continue;
+        }
+        if let Ok(listener) = TcpListener::bind((HOST, port)) {
+            listeners.push(listener);
+            ports.push(port);
+        }
+    }
+    reserved.extend(ports.iter().copied());
+    Ok(ports)
+}
+
+fn release_ports(ports: &[u16]) {
+    if let Ok(mut reserved) = RESERVED_PORTS.lock() {
+        for port in ports {
+            reserved.remove(port);
+        }
+    }
+}
+
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+}
+
+/// Waits until a server on `port` sends a greeting starting with `prefix`, then says goodbye.
+fn wait_greeting(port: u16, prefix: &str, deadline: Instant) -> Result<()> {
+    loop {
+        let last = match read_greeting(port) {
+            Ok(line) if line.starts_with(prefix) => return Ok(()),
+            Ok(line) => format!("unexpected greeting {line:?}"),
+            Err(err) => format!("{err:#}"),
+        };
+        if Instant::now() >= deadline {
+            bail!("{HOST}:{port} did not greet with {prefix:?} in time (last: {last})");
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+fn read_greeting(port: u16) -> Result<String> {
+    let stream = TcpStream::connect_timeout(&loopback(port), Duration::from_secs(1))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let goodbye: &[u8] = if line.starts_with('*') {
+        b"a LOGOUT\r\n"
+    } else {
+        b"QUIT\r\n"
+    };
+    let mut stream = stream;
+    let _ = stream.write_all(goodbye);
+    // Let the server answer so that it does not log a lost connection.
+    let mut ignored = String::new();
+    let _ = reader.read_line(&mut ignored);
+    Ok(line.trim_end().to_string())
+}
+
+fn wait_port_closed(port: u16, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match TcpStream::connect_timeout(&loopback(port), Duration::from_secs(1)) {
+            Err(err) if err.kind() == ErrorKind::ConnectionRefused => return Ok(()),
+            _ if Instant::now() >= deadline => {
+                bail!("{HOST}:{port} still accepts connections {timeout:?} after stopping")
+            }
+            _ => std::thread::sleep(POLL),
+        }
+    }
+}
+
+// -------------------------------------------------------------------- processes
+
+#[derive(Debug)]
+struct ProcStat {
+    state: char,
+    pgrp: u32,
+    comm: String,
+}
+
+fn proc_stat(pid: u32) -> Option<ProcStat> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let comm = text.get(open + 1..close)?.to_string();
+    let mut fields = text.get(close + 1..)?.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let _ppid = fields.next()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    Some(ProcStat { state, pgrp, comm })
+}
+
+/// Alive and not a zombie (the container's init may reap daemonized processes late).
+fn is_alive(pid: u32) -> bool {
+    proc_stat(pid).is_some_and(|stat| !matches!(stat.state, 'Z' | 'X'))
+}
+
+/// Live (non-zombie) members of process group `pgid`, as (pid, comm).
+fn group_members(pgid: u32) -> Vec<(u32, String)> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| Some((pid, proc_stat(pid)?)))
+        .filter(|(_, stat)| stat.pgrp == pgid && !matches!(stat.state, 'Z' | 'X'))
+        .map(|(pid, stat)| (pid, stat.comm))
+        .collect()
+}
+
+/// Sends `sig` to `target` (a pid, or `-pgid` for a process group) via the shell's `kill`
+/// builtin, which exists even where procps does not.
+fn signal(target: &str, sig: &str) -> Result<()> {
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -s {sig} -- {target}"))
+        .output()
+        .context("running sh -c kill")?;
+    if !output.status.success() {
+        bail!(
+            "kill -s {sig} {target}: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// SIGTERMs the daemon master `pid` (leader of its own process group) and waits until the
+/// whole group is gone; members named in `lingering` are SIGKILLed once only they keep the
+/// master waiting. After `grace`, the group is SIGKILLed.
+fn stop_process_group(pid: u32, lingering: &[&str], grace: Duration) -> Result<()> {
+    let Some(stat) = proc_stat(pid) else {
+        return Ok(());
+    };
+    if matches!(stat.state, 'Z' | 'X') {
+        return Ok(());
+    }
+    if stat.pgrp != pid {
+        bail!(
+            "pid {pid} ({}) is not a daemon master (process group {})",
+            stat.comm,
+            stat.pgrp
+        );
+    }
+    // The master may have exited just now.
+    let _ = signal(&pid.to_string(), "TERM");
+    let mut deadline = Instant::now() + grace;
+    let mut killed = false;
+    loop {
+        let members = group_members(pid);
+        if members.is_empty() {
+            return Ok(());
+        }
+        let master_alive = members.iter().any(|(p, _)| *p == pid);
+        let others: Vec<&(u32, String)> = members.iter().filter(|(p, _)| *p != pid).collect();
+        if master_alive
+            && !others.is_empty()
+            && others
+                .iter()
+                .all(|(_, comm)| lingering.contains(&comm.as_str()))
+        {
+            for (other, _) in others {
+                let _ = signal(&other.to_string(), "KILL");
+            }
+        }
+        if Instant::now() >= deadline {
+            if killed {
+                let mut survivors = String::new();
+                for (p, comm) in &members {
+                    let _ = write!(survivors, " {p}({comm})");
+                }
+                bail!("process group {pid} survived SIGKILL:{survivors}");
+            }
+            let _ = signal(&format!("-{pid}"), "KILL");
+            killed = true;
+            deadline = Instant::now() + Duration::from_secs(5);
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+fn read_pid(path: &Path) -> Option<u32> {
+    fs::read_to_string(path).ok()?.trim().parse().ok()
+}
