@@ -431,3 +431,113 @@ pub fn is_loopback(host: &str) -> bool {
             .map(|ip| ip.is_loopback())
             .unwrap_or(false)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+[instance]
+name = "t"
+domain = "ews.test"
+[mailbox]
+source = "imap"
+processed_folder = "Done"
+[imap]
+host = "127.0.0.1"
+port = 143
+security = "plain"
+username = "projekt@ews.test"
+[smtp]
+transport = "file"
+file_dir = "out"
+[storage]
+database = "db.sqlite"
+[mail]
+from_address = "projekt@ews.test"
+from_name = "Projekt"
+[programme]
+file = "ews7.toml"
+[templates]
+dir = "../templates"
+"#;
+
+    fn vars(list: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    fn err(text: &str, env: &[(&str, &str)]) -> String {
+        Settings::parse(text, Path::new("/etc/postbote/p.toml"), vars(env))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn loads_with_an_environment_password_and_anchors_paths() {
+        let s = Settings::parse(
+            BASE,
+            Path::new("/etc/postbote/p.toml"),
+            vars(&[
+                ("POSTBOTE_IMAP__PASSWORD", "pw"),
+                ("POSTBOTE_IMAP__PORT", "1143"),
+            ]),
+        )
+        .unwrap();
+        let imap = s.imap.unwrap();
+        assert_eq!(imap.port, 1143);
+        assert!(imap.password.is_some());
+        assert_eq!(s.storage.database, Path::new("/etc/postbote/db.sqlite"));
+        assert_eq!(s.programme.file, Path::new("/etc/postbote/ews7.toml"));
+    }
+
+    #[test]
+    fn the_password_never_appears_in_debug_output() {
+        let s = Settings::parse(
+            BASE,
+            Path::new("p.toml"),
+            vars(&[("POSTBOTE_IMAP__PASSWORD", "hunter2-geheim")]),
+        )
+        .unwrap();
+        assert!(!format!("{s:?}").contains("hunter2-geheim"));
+    }
+
+    #[test]
+    fn refuses_unknown_keys_naming_file_and_key() {
+        let text = BASE.replace("port = 143", "port = 143\nprot = 1");
+        let e = err(&text, &[("POSTBOTE_IMAP__PASSWORD", "pw")]);
+        assert!(
+            e.contains("/etc/postbote/p.toml") && e.contains("imap") && e.contains("prot"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn refuses_a_clear_password_in_the_file() {
+        let text = BASE.replace("port = 143", "port = 143\npassword = \"x\"");
+        let e = err(&text, &[]);
+        assert!(
+            e.contains("imap.password") && e.contains("must not stand in the config file"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn refuses_plaintext_to_a_remote_host_and_a_missing_password() {
+        let remote = BASE.replace("host = \"127.0.0.1\"", "host = \"imap.example.org\"");
+        assert!(err(&remote, &[("POSTBOTE_IMAP__PASSWORD", "pw")]).contains("only to loopback"));
+        assert!(err(BASE, &[]).contains("no password"));
+    }
+
+    #[test]
+    fn refuses_bad_addresses() {
+        let text = BASE.replace(
+            "from_address = \"projekt@ews.test\"",
+            "from_address = \"projekt@ews.test\\r\\nBcc: x@y.de\"",
+        );
+        let e = err(&text, &[("POSTBOTE_IMAP__PASSWORD", "pw")]);
+        assert!(e.contains("mail.from_address"), "{e}");
+    }
+}

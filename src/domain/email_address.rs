@@ -14,7 +14,7 @@ pub struct InvalidAddress(String);
 impl EmailAddress {
     /// Accepts `local@domain` with no whitespace, control characters or brackets.
     pub fn parse(raw: &str) -> Result<EmailAddress, InvalidAddress> {
-        let s = raw.trim();
+        let s = raw.trim_matches(' ');
         let bad = || InvalidAddress(raw.chars().take(80).collect());
         if s.len() > 254 || s.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err(bad());

@@ -37,10 +37,16 @@ impl Incoming {
                 .and_then(|a| a.address())
                 .map(str::to_string)
         };
-        let from_text = first_addr(msg.from());
+        let from_text =
+            first_addr(msg.from()).or_else(|| msg.header_raw("From").and_then(address_in_raw));
         let from_name = msg
             .from()
-            .map(|a| a.iter().filter_map(|x| x.name()).collect::<Vec<_>>().join(", "))
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
             .map(|n| HeaderText::sanitize(&n, 120).to_string())
             .filter(|n| !n.is_empty());
         let references = msg
@@ -97,5 +103,34 @@ impl Incoming {
 
     pub fn has_header(&self, name: &str) -> bool {
         self.header(name).is_some()
+    }
+}
+
+/// NOTE: mail-parser gives up on some malformed From headers (an unquoted comma
+/// in the display name); fall back to the text in angle brackets, or a bare
+/// token with an '@'.
+fn address_in_raw(raw: &str) -> Option<String> {
+    if let (Some(start), Some(end)) = (raw.rfind('<'), raw.rfind('>'))
+        && start < end
+    {
+        return Some(raw[start + 1..end].trim().to_string());
+    }
+    raw.split(|c: char| c.is_whitespace() || c == ',' || c == ';')
+        .find(|t| t.contains('@'))
+        .map(|t| t.trim_matches(|c| c == '"' || c == '\'').to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Incoming;
+
+    #[test]
+    fn unquoted_comma_in_display_name_still_finds_the_address() {
+        let raw = b"From: Kreis Nord, Ehrenamtsb\xc3\xbcro <ehrenamt@kreis-nord.example>\r\nSubject: x\r\n\r\nbody";
+        let m = Incoming::parse(raw).unwrap();
+        assert_eq!(
+            m.from.as_ref().map(|a| a.as_str()),
+            Some("ehrenamt@kreis-nord.example")
+        );
     }
 }

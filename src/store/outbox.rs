@@ -210,3 +210,60 @@ pub async fn summary(store: &Store) -> anyhow::Result<(Vec<(String, i64)>, Optio
             .await?;
     Ok((counts, oldest.as_deref().and_then(parse_ts)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mail(key: &str, to: &str) -> NewMail {
+        NewMail {
+            idempotency_key: key.into(),
+            message_id: format!("{key}@ews.test"),
+            purpose: "test".into(),
+            application_id: None,
+            env_from: "projekt@ews.test".into(),
+            env_to: to.into(),
+            subject: "s".into(),
+            raw: b"raw".to_vec(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_idempotency_key_queues_once_and_the_daily_cap_suppresses_loops() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.sqlite")).await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        assert!(matches!(
+            enqueue(&mut tx, &mail("k1", "a@x.test"), 2).await.unwrap(),
+            Enqueued::Queued(_)
+        ));
+        assert_eq!(
+            enqueue(&mut tx, &mail("k1", "a@x.test"), 2).await.unwrap(),
+            Enqueued::AlreadyQueued
+        );
+        assert!(matches!(
+            enqueue(&mut tx, &mail("k2", "a@x.test"), 2).await.unwrap(),
+            Enqueued::Queued(_)
+        ));
+        assert!(matches!(
+            enqueue(&mut tx, &mail("k3", "a@x.test"), 2).await.unwrap(),
+            Enqueued::Suppressed(_)
+        ));
+        assert!(matches!(
+            enqueue(&mut tx, &mail("k4", "b@x.test"), 2).await.unwrap(),
+            Enqueued::Queued(_)
+        ));
+        tx.commit().await.unwrap();
+        assert_eq!(due(&store, 10).await.unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_rolled_back_transaction_queues_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.sqlite")).await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        enqueue(&mut tx, &mail("k1", "a@x.test"), 5).await.unwrap();
+        tx.rollback().await.unwrap();
+        assert!(due(&store, 10).await.unwrap().is_empty());
+    }
+}

@@ -1,0 +1,246 @@
+//! `spawn_app()`: private Dovecot + Postfix, a config in a temp dir, and the
+//! daemon running in-process against them. Typed helpers for the tests.
+
+use crate::mail_servers::MailServers;
+use postbote::config::{Config, Programme, Settings};
+use postbote::startup::{self, App};
+use postbote::store::Store;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// The project mailbox the daemon watches.
+pub const PROJECT: &str = "projekt@ews.test";
+/// A staff member who gets notices.
+pub const STAFF: &str = "leitung@ews.test";
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var("TEST_LOG").is_ok() {
+        postbote::telemetry::init(Default::default(), "postbote=debug,info");
+    }
+});
+
+/// Which programme the daemon runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deadline {
+    /// The shipped EWS 7 dates moved eleven years ahead (same weekdays): every
+    /// application sent now is on time.
+    Future,
+    /// The shipped EWS 7 dates as they are: every application sent now is late.
+    Past,
+}
+
+pub struct TestApp {
+    pub servers: MailServers,
+    pub dir: TempDir,
+    pub config_path: PathBuf,
+    daemon: Option<(JoinHandle<()>, CancellationToken)>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Deadline::Future, "").await
+}
+
+/// Starts servers and daemon. `extra` is appended to the settings TOML.
+pub async fn spawn_app_with(deadline: Deadline, extra: &str) -> TestApp {
+    LazyLock::force(&TRACING);
+    let servers = tokio::task::spawn_blocking(MailServers::start)
+        .await
+        .expect("join")
+        .expect("mail servers start");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config_path = write_config(dir.path(), &servers, deadline, extra);
+    let mut app = TestApp { servers, dir, config_path, daemon: None };
+    app.start_daemon().await;
+    app
+}
+
+fn write_config(dir: &Path, servers: &MailServers, deadline: Deadline, extra: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let programme = std::fs::read_to_string(root.join("config/ews7.toml")).expect("ews7.toml");
+    let programme = match deadline {
+        Deadline::Future => programme.replace("2026-", "2037-").replace("2027-", "2038-"),
+        Deadline::Past => programme,
+    };
+    std::fs::write(dir.join("programme.toml"), programme).expect("write programme");
+    std::fs::write(dir.join("imap.password"), "secret\n").expect("write password");
+    let (imap_host, imap_port) = servers.imap_addr();
+    let (smtp_host, smtp_port) = servers.smtp_addr();
+    let templates = root.join("templates");
+    let toml = format!(
+        r#"
+[instance]
+name = "postbote-test"
+domain = "ews.test"
+
+[mailbox]
+source = "imap"
+processed_folder = "Postbote/Verarbeitet"
+
+[imap]
+host = "{imap_host}"
+port = {imap_port}
+security = "plain"
+username = "{PROJECT}"
+password_file = "imap.password"
+backoff_initial_ms = 100
+backoff_max_secs = 1
+
+[smtp]
+transport = "smtp"
+host = "{smtp_host}"
+port = {smtp_port}
+security = "plain"
+timeout_secs = 5
+retry_initial_secs = 1
+retry_max_secs = 2
+
+[storage]
+database = "postbote.sqlite"
+
+[mail]
+from_address = "{PROJECT}"
+from_name = "Projektteam EWS 7"
+
+[staff]
+addresses = ["{STAFF}"]
+notify = ["{STAFF}"]
+
+[programme]
+file = "programme.toml"
+
+[templates]
+dir = "{templates}"
+{extra}
+"#,
+        templates = templates.display()
+    );
+    let path = dir.join("postbote.toml");
+    std::fs::write(&path, toml).expect("write config");
+    path
+}
+
+impl TestApp {
+    pub fn config(&self) -> Config {
+        let settings = Settings::load(&self.config_path, std::iter::empty()).expect("settings");
+        let programme = Programme::load(&settings.programme.file).expect("programme");
+        Config { settings, programme, path: self.config_path.clone() }
+    }
+
+    /// Starts the daemon in-process (a fresh App, as after a restart).
+    pub async fn start_daemon(&mut self) {
+        assert!(self.daemon.is_none(), "daemon already running");
+        let app: Arc<App> = App::build(self.config()).await.expect("app builds");
+        let token = CancellationToken::new();
+        let t = token.clone();
+        let handle = tokio::spawn(async move {
+            startup::run(app, t).await.expect("daemon run");
+        });
+        self.daemon = Some((handle, token));
+    }
+
+    /// Stops the daemon the way SIGTERM does, and waits for it.
+    pub async fn stop_daemon(&mut self) {
+        if let Some((handle, token)) = self.daemon.take() {
+            token.cancel();
+            tokio::time::timeout(Duration::from_secs(40), handle)
+                .await
+                .expect("daemon stops within the grace period")
+                .expect("daemon task");
+        }
+    }
+
+    /// A store handle on the daemon's database, for assertions.
+    pub async fn store(&self) -> Store {
+        Store::open(&self.dir.path().join("postbote.sqlite")).await.expect("store")
+    }
+
+    /// Sends a raw mail through Postfix to the project mailbox.
+    pub async fn deliver(&self, from: &str, raw: &str) {
+        self.servers.send(from, &[PROJECT], raw.as_bytes()).await.expect("postfix accepts the mail");
+    }
+
+    /// Waits until `user` has at least `count` mails in INBOX.
+    pub async fn wait_for_mail(&self, user: &str, count: usize) -> Vec<String> {
+        self.servers
+            .wait_for_mail(user, "INBOX", count, Duration::from_secs(30))
+            .await
+            .expect("mail arrives")
+            .into_iter()
+            .map(|m| String::from_utf8_lossy(&m).into_owned())
+            .collect()
+    }
+
+    pub async fn mails_in(&self, user: &str, folder: &str) -> Vec<String> {
+        self.servers
+            .fetch_all(user, folder)
+            .await
+            .expect("fetch")
+            .into_iter()
+            .map(|m| String::from_utf8_lossy(&m).into_owned())
+            .collect()
+    }
+
+    /// Polls an SQL count until it reaches `want` (or the deadline passes).
+    pub async fn wait_for_count(&self, sql: &str, want: i64) -> i64 {
+        let store = self.store().await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let n: i64 = sqlx::query_scalar(sql).fetch_one(store.pool()).await.expect(sql);
+            if n >= want || Instant::now() > deadline {
+                store.close().await;
+                return n;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        let store = self.store().await;
+        let n = sqlx::query_scalar(sql).fetch_one(store.pool()).await.expect(sql);
+        store.close().await;
+        n
+    }
+}
+
+/// A municipality's application: a text part and two attachments.
+pub fn application(from: &str, name: &str, message_id: &str) -> String {
+    let pdf = "JVBERi0xLjQKJSBzYW1wbGUKJSVFT0YK";
+    format!(
+        "From: {name} <{from}>\r\nTo: {PROJECT}\r\nSubject: Bewerbung EWS 7 - {name}\r\n\
+         Message-ID: <{message_id}>\r\nDate: Mon, 15 Jun 2026 09:00:00 +0200\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+         --b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nAnbei unsere Bewerbung.\r\n\
+         --b1\r\nContent-Type: application/pdf; name=\"Fragebogen.pdf\"\r\nContent-Disposition: attachment; filename=\"Fragebogen.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{pdf}\r\n\
+         --b1\r\nContent-Type: application/pdf; name=\"Motivationsschreiben.pdf\"\r\nContent-Disposition: attachment; filename=\"Motivationsschreiben.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{pdf}\r\n\
+         --b1--\r\n"
+    )
+}
+
+/// The value of a header in a raw mail (first occurrence, unfolded).
+pub fn header(raw: &str, name: &str) -> Option<String> {
+    let mut lines = raw.split("\r\n").peekable();
+    let prefix = format!("{}:", name.to_ascii_lowercase());
+    while let Some(line) = lines.next() {
+        if line.is_empty() {
+            return None;
+        }
+        if line.to_ascii_lowercase().starts_with(&prefix) {
+            let mut value = line[prefix.len()..].trim().to_string();
+            while let Some(next) = lines.peek() {
+                if next.starts_with(' ') || next.starts_with('\t') {
+                    value.push(' ');
+                    value.push_str(next.trim());
+                    lines.next();
+                } else {
+                    break;
+                }
+            }
+            return Some(value);
+        }
+    }
+    None
+}

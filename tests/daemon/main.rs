@@ -1,0 +1,12 @@
+//! Integration tests against real servers: private Dovecot (IMAP + LMTP) and
+//! Postfix instances on loopback, real SQLite, the daemon in-process.
+
+mod helpers;
+mod mail_servers;
+
+mod auto_replies;
+mod cli;
+mod end_to_end;
+mod outages;
+mod restarts;
+mod servers_smoke;
