@@ -58,7 +58,7 @@ pub async fn spawn_app_with(deadline: Deadline, extra: &str) -> TestApp {
     app
 }
 
-fn write_config(dir: &Path, servers: &MailServers, deadline: Deadline, extra: &str) -> PathBuf {
+pub fn write_config(dir: &Path, servers: &MailServers, deadline: Deadline, extra: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let programme = std::fs::read_to_string(root.join("config/ews7.toml")).expect("ews7.toml");
     let programme = match deadline {

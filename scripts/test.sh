@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it, on a fresh Debian machine:
+# installs Dovecot and Postfix if missing, then lints and runs every test
+# (unit tests, and integration tests against private Dovecot/Postfix instances).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-test-deps.sh
+cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked -- --test-threads="${POSTBOTE_TEST_THREADS:-4}"
