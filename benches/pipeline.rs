@@ -9,7 +9,6 @@
 //! Run: `cargo bench --bench pipeline` (as root; needs scripts/install-test-deps.sh).
 //! Environment: BENCH_LATENCY_MAILS (100), BENCH_BACKLOG (1000), BENCH_ATTACHMENT_KB (64).
 
-#[allow(dead_code)]
 #[path = "../tests/daemon/mail_servers.rs"]
 mod mail_servers;
 
@@ -26,7 +25,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 struct Daemon {
@@ -45,7 +47,8 @@ impl Daemon {
     }
 
     fn status_kb(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
         status
             .lines()
             .find(|l| l.starts_with(field))
@@ -55,7 +58,9 @@ impl Daemon {
     }
 
     fn stop(mut self) -> Result<()> {
-        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status()?;
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
         let deadline = Instant::now() + Duration::from_secs(40);
         while Instant::now() < deadline {
             if self.child.try_wait()?.is_some() {
@@ -117,7 +122,13 @@ async fn main() -> Result<()> {
 
     // (c) idle: the daemon after its first sweep, settled.
     let daemon = Daemon::start(&config)?;
-    wait_count(&store, "SELECT COUNT(*) FROM health WHERE key = 'mailbox.last_ok'", 1, Duration::from_secs(30)).await?;
+    wait_count(
+        &store,
+        "SELECT COUNT(*) FROM health WHERE key = 'mailbox.last_ok'",
+        1,
+        Duration::from_secs(30),
+    )
+    .await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle_rss = daemon.status_kb("VmRSS:");
 
@@ -146,7 +157,13 @@ async fn main() -> Result<()> {
     let fill_started = Instant::now();
     for i in 0..backlog {
         let from = format!("amt{i}@gemeinde.test");
-        servers.append(PROJECT, "INBOX", application(&from, &format!("bl-{i}@gemeinde.test"), kb).as_bytes()).await?;
+        servers
+            .append(
+                PROJECT,
+                "INBOX",
+                application(&from, &format!("bl-{i}@gemeinde.test"), kb).as_bytes(),
+            )
+            .await?;
     }
     let fill = fill_started.elapsed();
     let mail_size = application("amt0@gemeinde.test", "x", kb).len();
@@ -175,15 +192,46 @@ async fn main() -> Result<()> {
     println!("postbote pipeline benchmark (release build, real Dovecot + Postfix on loopback)");
     println!("| measure | value | goal |");
     println!("|---|---|---|");
-    println!("| (a) Postfix accept -> confirmation in IMAP, p50 ({latency_mails} mails) | {:.0} ms | <= 1000 ms |", percentile(&latencies, 0.50).as_secs_f64() * 1e3);
-    println!("| (a) same, p99 | {:.0} ms | |", percentile(&latencies, 0.99).as_secs_f64() * 1e3);
-    println!("| (a) same, max | {:.0} ms | |", latencies.last().map(|d| d.as_secs_f64() * 1e3).unwrap_or(0.0));
-    println!("| (b) backlog of {backlog} applications ({} KiB each, 2 attachments): all confirmed | {:.1} s | |", mail_size / 1024, backlog_time.as_secs_f64());
-    println!("| (b) throughput | {:.1} mails/s | |", backlog as f64 / backlog_time.as_secs_f64());
-    println!("| (c) RSS idle (after start) | {:.1} MiB | |", idle_rss as f64 / 1024.0);
-    println!("| (c) RSS idle (after the backlog) | {:.1} MiB | |", idle_after as f64 / 1024.0);
-    println!("| (c) RSS peak (VmHWM during the backlog) | {:.1} MiB | |", peak_rss as f64 / 1024.0);
-    println!("(filling the inbox by IMAP APPEND took {:.1} s; outbox rows: {total_sent}, expected {want})", fill.as_secs_f64());
+    println!(
+        "| (a) Postfix accept -> confirmation in IMAP, p50 ({latency_mails} mails) | {:.0} ms | <= 1000 ms |",
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3
+    );
+    println!(
+        "| (a) same, p99 | {:.0} ms | |",
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3
+    );
+    println!(
+        "| (a) same, max | {:.0} ms | |",
+        latencies
+            .last()
+            .map(|d| d.as_secs_f64() * 1e3)
+            .unwrap_or(0.0)
+    );
+    println!(
+        "| (b) backlog of {backlog} applications ({} KiB each, 2 attachments): all confirmed | {:.1} s | |",
+        mail_size / 1024,
+        backlog_time.as_secs_f64()
+    );
+    println!(
+        "| (b) throughput | {:.1} mails/s | |",
+        backlog as f64 / backlog_time.as_secs_f64()
+    );
+    println!(
+        "| (c) RSS idle (after start) | {:.1} MiB | |",
+        idle_rss as f64 / 1024.0
+    );
+    println!(
+        "| (c) RSS idle (after the backlog) | {:.1} MiB | |",
+        idle_after as f64 / 1024.0
+    );
+    println!(
+        "| (c) RSS peak (VmHWM during the backlog) | {:.1} MiB | |",
+        peak_rss as f64 / 1024.0
+    );
+    println!(
+        "(filling the inbox by IMAP APPEND took {:.1} s; outbox rows: {total_sent}, expected {want})",
+        fill.as_secs_f64()
+    );
     if total_sent != want {
         bail!("expected exactly {want} outbox rows, found {total_sent}");
     }

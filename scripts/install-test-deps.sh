@@ -1,24 +1,92 @@
 #!/usr/bin/env bash
-# Installs the Debian packages that the test suite needs (real Dovecot and Postfix).
-# Idempotent: does nothing when everything is present. Needs root (or sudo).
+# Installs what the test suite needs on Debian 12: real Dovecot (IMAP + LMTP) and Postfix,
+# which tests/daemon/mail_servers.rs starts as private instances, plus sqlite3.
+#
+# Idempotent (does nothing when everything is present) and non-interactive: it runs on a
+# brand-new machine with CI=true and no stdin. Needs root, or sudo without a password
+# prompt when stdin is not a terminal.
+#
+# Nothing else is configured system-wide: the harness runs both daemons from private
+# configuration directories as root and needs neither /etc/postfix/main.cf nor
+# `alternate_config_directories` (only Postfix's set-gid tools such as sendmail/postqueue
+# would). The packaged system services are kept from starting; the tests never use them.
 set -euo pipefail
-need=()
-command -v dovecot >/dev/null 2>&1 || need+=(dovecot-imapd dovecot-lmtpd)
-[ -x /usr/lib/dovecot/lmtp ] || need+=(dovecot-lmtpd)
-command -v postfix >/dev/null 2>&1 || need+=(postfix)
-command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
-if [ ${#need[@]} -eq 0 ]; then
-  echo "test dependencies present"
-  exit 0
+
+packages=(dovecot-imapd dovecot-lmtpd postfix sqlite3)
+
+installed() {
+  [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]
+}
+
+missing=()
+for pkg in "${packages[@]}"; do
+  installed "$pkg" || missing+=("$pkg")
+done
+
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+  if [ -t 0 ]; then SUDO=(sudo); else SUDO=(sudo -n); fi
+else
+  SUDO=()
 fi
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
-echo "postfix postfix/mailname string postbote.test" | $SUDO debconf-set-selections
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
-# The packaged services are not needed: the tests start private instances.
-$SUDO service dovecot stop >/dev/null 2>&1 || true
-$SUDO postfix stop >/dev/null 2>&1 || true
-echo "installed: ${need[*]}"
+
+as_root() {
+  if [ "$(id -u)" -ne 0 ] && [ ${#SUDO[@]} -eq 0 ]; then
+    echo "install-test-deps: need root or sudo to run: $*" >&2
+    exit 1
+  fi
+  "${SUDO[@]}" "$@"
+}
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-test-deps: installing ${missing[*]}"
+  # "No configuration": no /etc/postfix/main.cf, so no system Postfix is ever started.
+  as_root debconf-set-selections <<'EOF'
+postfix postfix/main_mailer_type select No configuration
+postfix postfix/mailname string postbote.test
+EOF
+  # Keep maintainer scripts from starting the packaged daemons (Debian's policy-rc.d
+  # mechanism, honoured by invoke-rc.d and deb-systemd-invoke); removed again on exit.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+    as_root chmod 755 "$policy"
+    trap 'as_root rm -f "$policy"' EXIT
+  fi
+  apt_env=(env DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true)
+  apt_opts=(-o Acquire::Retries=3 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+  as_root "${apt_env[@]}" apt-get "${apt_opts[@]}" update -qq </dev/null
+  as_root "${apt_env[@]}" apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends \
+    "${missing[@]}" </dev/null
+fi
+
+# Stop packaged daemons that may have been started by an earlier install or at boot; the
+# tests start their own instances.
+if [ -x /usr/sbin/dovecot ] && [ -e /run/dovecot/master.pid ]; then
+  as_root /usr/sbin/dovecot stop >/dev/null 2>&1 || true
+fi
+if [ -x /usr/sbin/postfix ] && [ -f /etc/postfix/main.cf ]; then
+  as_root /usr/sbin/postfix stop >/dev/null 2>&1 || true
+fi
+
+# Sanity check of what tests/daemon/mail_servers.rs relies on.
+problems=()
+for path in /usr/sbin/dovecot /usr/lib/dovecot/imap /usr/lib/dovecot/imap-login \
+  /usr/lib/dovecot/lmtp /usr/sbin/postfix /usr/lib/postfix/sbin/master; do
+  [ -x "$path" ] || problems+=("missing $path")
+done
+for user in mail postfix dovecot dovenull; do
+  getent passwd "$user" >/dev/null || problems+=("missing user $user")
+done
+getent group postdrop >/dev/null || problems+=("missing group postdrop")
+if [ ${#problems[@]} -gt 0 ]; then
+  printf 'install-test-deps: %s\n' "${problems[@]}" >&2
+  exit 1
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-test-deps: installed ${missing[*]}"
+else
+  echo "install-test-deps: test dependencies present"
+fi

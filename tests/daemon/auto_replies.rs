@@ -5,7 +5,11 @@ async fn an_out_of_office_reply_to_a_confirmation_gets_no_answer() {
     // Arrange: an application, confirmed.
     let app = spawn_app().await;
     let applicant = "buergermeister@gemeinde.test";
-    app.deliver(applicant, &application(applicant, "Gemeinde Lindenau", "bw-2@gemeinde.test")).await;
+    app.deliver(
+        applicant,
+        &application(applicant, "Gemeinde Lindenau", "bw-2@gemeinde.test"),
+    )
+    .await;
     let confirmation = app.wait_for_mail(applicant, 1).await.remove(0);
     let our_id = header(&confirmation, "Message-ID").unwrap();
     // Act: the town hall's Exchange answers with an out-of-office reply (with a
@@ -24,7 +28,11 @@ async fn an_out_of_office_reply_to_a_confirmation_gets_no_answer() {
     app.deliver(applicant, &exchange).await;
     app.deliver(applicant, &gmail).await;
     // Assert: both recorded as automatic, nothing queued, nothing sent.
-    assert_eq!(app.wait_for_count("SELECT COUNT(*) FROM messages WHERE class = 'automatic'", 2).await, 2);
+    assert_eq!(
+        app.wait_for_count("SELECT COUNT(*) FROM messages WHERE class = 'automatic'", 2)
+            .await,
+        2
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM outbox").await, 1);
     assert_eq!(app.mails_in(applicant, "INBOX").await.len(), 1);
 }

@@ -2,14 +2,21 @@ use crate::helpers::{application, spawn_app};
 use std::process::Command;
 
 fn postbote(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_postbote")).args(args).output().expect("run postbote")
+    Command::new(env!("CARGO_BIN_EXE_postbote"))
+        .args(args)
+        .output()
+        .expect("run postbote")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_is_healthy_after_a_mailbox_check_and_lists_work() {
     let app = spawn_app().await;
     let applicant = "kaemmerei@stadt.test";
-    app.deliver(applicant, &application(applicant, "Stadt", "cli-1@stadt.test")).await;
+    app.deliver(
+        applicant,
+        &application(applicant, "Stadt", "cli-1@stadt.test"),
+    )
+    .await;
     app.wait_for_mail(applicant, 1).await;
     let config = app.config_path.to_str().unwrap();
     let status = postbote(&["--config", config, "status"]);
@@ -48,12 +55,16 @@ fn status_is_unhealthy_without_any_mailbox_check() {
     let text = String::from_utf8_lossy(&check.stdout);
     assert!(text.contains("Do., 27.08.2026"), "{text}");
     // The faithful transcription of the seed (with its weekday slip) is refused.
-    let faithful = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("config/ews7.toml", "tests/fixtures/config/ews7-faithful.toml");
+    let faithful = std::fs::read_to_string(&config).unwrap().replace(
+        "config/ews7.toml",
+        "tests/fixtures/config/ews7-faithful.toml",
+    );
     std::fs::write(&config, faithful).unwrap();
     let refused = postbote(&["--config", config.to_str().unwrap(), "check-config"]);
     assert_eq!(refused.status.code(), Some(2));
     let err = String::from_utf8_lossy(&refused.stderr);
-    assert!(err.contains("ews7-faithful.toml") && err.contains("modules[2].days[0].weekday"), "{err}");
+    assert!(
+        err.contains("ews7-faithful.toml") && err.contains("modules[2].days[0].weekday"),
+        "{err}"
+    );
 }

@@ -53,7 +53,12 @@ pub async fn spawn_app_with(deadline: Deadline, extra: &str) -> TestApp {
         .expect("mail servers start");
     let dir = tempfile::tempdir().expect("tempdir");
     let config_path = write_config(dir.path(), &servers, deadline, extra);
-    let mut app = TestApp { servers, dir, config_path, daemon: None };
+    let mut app = TestApp {
+        servers,
+        dir,
+        config_path,
+        daemon: None,
+    };
     app.start_daemon().await;
     app
 }
@@ -62,7 +67,9 @@ pub fn write_config(dir: &Path, servers: &MailServers, deadline: Deadline, extra
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let programme = std::fs::read_to_string(root.join("config/ews7.toml")).expect("ews7.toml");
     let programme = match deadline {
-        Deadline::Future => programme.replace("2026-", "2037-").replace("2027-", "2038-"),
+        Deadline::Future => programme
+            .replace("2026-", "2037-")
+            .replace("2027-", "2038-"),
         Deadline::Past => programme,
     };
     std::fs::write(dir.join("programme.toml"), programme).expect("write programme");
@@ -127,7 +134,11 @@ impl TestApp {
     pub fn config(&self) -> Config {
         let settings = Settings::load(&self.config_path, std::iter::empty()).expect("settings");
         let programme = Programme::load(&settings.programme.file).expect("programme");
-        Config { settings, programme, path: self.config_path.clone() }
+        Config {
+            settings,
+            programme,
+            path: self.config_path.clone(),
+        }
     }
 
     /// Starts the daemon in-process (a fresh App, as after a restart).
@@ -155,12 +166,17 @@ impl TestApp {
 
     /// A store handle on the daemon's database, for assertions.
     pub async fn store(&self) -> Store {
-        Store::open(&self.dir.path().join("postbote.sqlite")).await.expect("store")
+        Store::open(&self.dir.path().join("postbote.sqlite"))
+            .await
+            .expect("store")
     }
 
     /// Sends a raw mail through Postfix to the project mailbox.
     pub async fn deliver(&self, from: &str, raw: &str) {
-        self.servers.send(from, &[PROJECT], raw.as_bytes()).await.expect("postfix accepts the mail");
+        self.servers
+            .send(from, &[PROJECT], raw.as_bytes())
+            .await
+            .expect("postfix accepts the mail");
     }
 
     /// Waits until `user` has at least `count` mails in INBOX.
@@ -189,7 +205,10 @@ impl TestApp {
         let store = self.store().await;
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let n: i64 = sqlx::query_scalar(sql).fetch_one(store.pool()).await.expect(sql);
+            let n: i64 = sqlx::query_scalar(sql)
+                .fetch_one(store.pool())
+                .await
+                .expect(sql);
             if n >= want || Instant::now() > deadline {
                 store.close().await;
                 return n;
@@ -200,7 +219,10 @@ impl TestApp {
 
     pub async fn count(&self, sql: &str) -> i64 {
         let store = self.store().await;
-        let n = sqlx::query_scalar(sql).fetch_one(store.pool()).await.expect(sql);
+        let n = sqlx::query_scalar(sql)
+            .fetch_one(store.pool())
+            .await
+            .expect(sql);
         store.close().await;
         n
     }
@@ -243,4 +265,12 @@ pub fn header(raw: &str, name: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// The decoded Subject of a raw mail.
+pub fn subject(raw: &str) -> String {
+    mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .and_then(|m| m.subject().map(str::to_string))
+        .unwrap_or_default()
 }

@@ -8,18 +8,30 @@ async fn with_smtp_down_mail_is_queued_then_delivered_once_smtp_is_back() {
     app.servers.stop_postfix().unwrap();
     let applicant = "kaemmerei@stadt.test";
     let raw = application(applicant, "Stadt Musterhausen", "bw-3@stadt.test");
-    app.servers.append(PROJECT, "INBOX", raw.as_bytes()).await.unwrap();
+    app.servers
+        .append(PROJECT, "INBOX", raw.as_bytes())
+        .await
+        .unwrap();
     // Act: the daemon queues the confirmation and fails to send it at least once.
     let failed = app
-        .wait_for_count("SELECT COUNT(*) FROM outbox WHERE state = 'queued' AND attempts >= 1", 1)
+        .wait_for_count(
+            "SELECT COUNT(*) FROM outbox WHERE state = 'queued' AND attempts >= 1",
+            1,
+        )
         .await;
     assert_eq!(failed, 1, "the send attempt should fail while SMTP is down");
     app.servers.start_postfix().unwrap();
     // Assert: delivered exactly once.
     let mails = app.wait_for_mail(applicant, 1).await;
     assert_eq!(mails.len(), 1);
-    assert_eq!(app.wait_for_count("SELECT COUNT(*) FROM outbox WHERE state = 'sent'", 1).await, 1);
-    let last_error = app.count("SELECT COUNT(*) FROM outbox WHERE last_error IS NULL").await;
+    assert_eq!(
+        app.wait_for_count("SELECT COUNT(*) FROM outbox WHERE state = 'sent'", 1)
+            .await,
+        1
+    );
+    let last_error = app
+        .count("SELECT COUNT(*) FROM outbox WHERE last_error IS NULL")
+        .await;
     assert_eq!(last_error, 1);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.mails_in(applicant, "INBOX").await.len(), 1);
@@ -30,15 +42,22 @@ async fn after_an_imap_server_restart_the_daemon_reconnects_and_carries_on() {
     // Arrange
     let app = spawn_app().await;
     let first = "a@stadt.test";
-    app.deliver(first, &application(first, "Stadt A", "bw-4@stadt.test")).await;
+    app.deliver(first, &application(first, "Stadt A", "bw-4@stadt.test"))
+        .await;
     app.wait_for_mail(first, 1).await;
     // Act: Dovecot goes away; the daemon notices and records the error.
     app.servers.stop_dovecot().unwrap();
-    let errors = app.wait_for_count("SELECT COUNT(*) FROM health WHERE key = 'mailbox.last_error'", 1).await;
+    let errors = app
+        .wait_for_count(
+            "SELECT COUNT(*) FROM health WHERE key = 'mailbox.last_error'",
+            1,
+        )
+        .await;
     assert_eq!(errors, 1, "the lost connection should be recorded");
     app.servers.start_dovecot().unwrap();
     let second = "b@stadt.test";
-    app.deliver(second, &application(second, "Stadt B", "bw-5@stadt.test")).await;
+    app.deliver(second, &application(second, "Stadt B", "bw-5@stadt.test"))
+        .await;
     // Assert
     app.wait_for_mail(second, 1).await;
     assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 2);

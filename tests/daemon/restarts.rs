@@ -10,8 +10,13 @@ use tokio_util::sync::CancellationToken;
 
 /// Waits until the daemon completed a mailbox sweep after `since`.
 async fn wait_for_sweep_after(app: &TestApp, since: &str) {
-    let sql = format!("SELECT COUNT(*) FROM health WHERE key = 'mailbox.last_ok' AND value > '{since}'");
-    assert_eq!(app.wait_for_count(&sql, 1).await, 1, "no sweep after restart");
+    let sql =
+        format!("SELECT COUNT(*) FROM health WHERE key = 'mailbox.last_ok' AND value > '{since}'");
+    assert_eq!(
+        app.wait_for_count(&sql, 1).await,
+        1,
+        "no sweep after restart"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,16 +25,37 @@ async fn a_daemon_restarted_mid_stream_processes_nothing_twice() {
     let mut app = spawn_app().await;
     let who = |i: usize| format!("amt{i}@stadt.test");
     for i in 0..6 {
-        app.deliver(&who(i), &application(&who(i), &format!("Stadt {i}"), &format!("mid-{i}@stadt.test"))).await;
+        app.deliver(
+            &who(i),
+            &application(
+                &who(i),
+                &format!("Stadt {i}"),
+                &format!("mid-{i}@stadt.test"),
+            ),
+        )
+        .await;
     }
-    app.wait_for_count("SELECT COUNT(*) FROM outbox WHERE state = 'sent'", 1).await;
+    app.wait_for_count("SELECT COUNT(*) FROM outbox WHERE state = 'sent'", 1)
+        .await;
     app.stop_daemon().await;
     // Act: more mail while it is down, then two restarts.
     for i in 6..10 {
-        app.deliver(&who(i), &application(&who(i), &format!("Stadt {i}"), &format!("mid-{i}@stadt.test"))).await;
+        app.deliver(
+            &who(i),
+            &application(
+                &who(i),
+                &format!("Stadt {i}"),
+                &format!("mid-{i}@stadt.test"),
+            ),
+        )
+        .await;
     }
     app.start_daemon().await;
-    assert_eq!(app.wait_for_count("SELECT COUNT(*) FROM outbox WHERE state = 'sent'", 10).await, 10);
+    assert_eq!(
+        app.wait_for_count("SELECT COUNT(*) FROM outbox WHERE state = 'sent'", 10)
+            .await,
+        10
+    );
     app.stop_daemon().await;
     let since = postbote::store::now();
     app.start_daemon().await;
@@ -38,7 +64,12 @@ async fn a_daemon_restarted_mid_stream_processes_nothing_twice() {
     assert_eq!(app.count("SELECT COUNT(*) FROM outbox").await, 10);
     assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 10);
     for i in 0..10 {
-        assert_eq!(app.wait_for_mail(&who(i), 1).await.len(), 1, "{} got a second mail", who(i));
+        assert_eq!(
+            app.wait_for_mail(&who(i), 1).await.len(),
+            1,
+            "{} got a second mail",
+            who(i)
+        );
     }
     assert!(app.mails_in(PROJECT, "INBOX").await.is_empty());
 }
@@ -76,27 +107,57 @@ async fn a_crash_between_commit_and_move_and_a_new_uid_for_the_same_mail_repeat_
     let applicant = "kaemmerei@stadt.test";
     let raw = application(applicant, "Stadt Musterhausen", "crash-1@stadt.test");
     app.deliver(applicant, &raw).await;
-    app.servers.wait_for_mail(PROJECT, "INBOX", 1, Duration::from_secs(20)).await.unwrap();
+    app.servers
+        .wait_for_mail(PROJECT, "INBOX", 1, Duration::from_secs(20))
+        .await
+        .unwrap();
     // Act 1: a run that commits, then dies before the MOVE.
     let config: Config = app.config();
     let imap = config.settings.imap.clone().unwrap();
     let one_shot = App::build(config).await.unwrap();
     let mut source = CrashBeforeMove(ImapSource::new(imap, "INBOX", "Postbote/Verarbeitet"));
     source.connect().await.unwrap();
-    assert!(sweep(&one_shot, &mut source, &CancellationToken::new()).await.is_err());
+    assert!(
+        sweep(&one_shot, &mut source, &CancellationToken::new())
+            .await
+            .is_err()
+    );
     one_shot.store.close().await;
-    assert_eq!(app.count("SELECT COUNT(*) FROM outbox").await, 1, "the confirmation is queued with the commit");
-    assert_eq!(app.mails_in(PROJECT, "INBOX").await.len(), 1, "not moved yet");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox").await,
+        1,
+        "the confirmation is queued with the commit"
+    );
+    assert_eq!(
+        app.mails_in(PROJECT, "INBOX").await.len(),
+        1,
+        "not moved yet"
+    );
     // Act 2: the daemon starts again.
     app.start_daemon().await;
     app.wait_for_mail(applicant, 1).await;
-    let moved = app.servers.wait_for_mail(PROJECT, "Postbote/Verarbeitet", 1, Duration::from_secs(20)).await.unwrap();
+    let moved = app
+        .servers
+        .wait_for_mail(PROJECT, "Postbote/Verarbeitet", 1, Duration::from_secs(20))
+        .await
+        .unwrap();
     // Act 3: the same bytes reappear under a new UID (as after a UIDVALIDITY
     // change), and the municipality's server delivers the same mail again.
-    app.servers.append(PROJECT, "INBOX", &moved[0]).await.unwrap();
+    app.servers
+        .append(PROJECT, "INBOX", &moved[0])
+        .await
+        .unwrap();
     app.deliver(applicant, &raw).await;
-    assert_eq!(app.wait_for_count("SELECT COUNT(*) FROM messages WHERE state = 'duplicate'", 1).await, 1);
-    assert_eq!(app.wait_for_count("SELECT COUNT(*) FROM mailbox_locations", 3).await, 3);
+    assert_eq!(
+        app.wait_for_count("SELECT COUNT(*) FROM messages WHERE state = 'duplicate'", 1)
+            .await,
+        1
+    );
+    assert_eq!(
+        app.wait_for_count("SELECT COUNT(*) FROM mailbox_locations", 3)
+            .await,
+        3
+    );
     // Assert: one confirmation, one application, nothing left in the inbox.
     let inbox_empty = {
         let deadline = std::time::Instant::now() + Duration::from_secs(20);

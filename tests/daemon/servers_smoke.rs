@@ -142,6 +142,15 @@ async fn mail_servers_deliver_and_restart() {
         .send(FROM, &[TO], &message("while-dovecot-down"))
         .await
         .expect("send while dovecot is down");
+    let deadline = Instant::now() + WAIT;
+    while !servers.postfix_log().contains("status=deferred") {
+        assert!(
+            Instant::now() < deadline,
+            "Postfix never deferred the mail:\n{}",
+            servers.postfix_log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let t = Instant::now();
     servers.start_dovecot().expect("start dovecot");
     eprintln!("timing: start_dovecot() took {:?}", t.elapsed());

@@ -1,4 +1,0 @@
-#[path = "daemon/mail_servers.rs"]
-mod mail_servers;
-#[path = "daemon/servers_smoke.rs"]
-mod servers_smoke;
