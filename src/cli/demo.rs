@@ -54,6 +54,7 @@ pub async fn run(demo_config: &Path, dir: &Path, examples: &Path) -> anyhow::Res
     );
     source.connect().await?;
     let stats = sweep(&app, &mut source, &CancellationToken::new()).await?;
+    crate::store::health::mailbox_ok(&app.store).await?;
     let sent = app.sender()?.run_once().await?;
     println!(
         "Intake: {} mails seen, {} stored, {} moved to the processed folder; {} mails written\n",
@@ -87,6 +88,10 @@ pub async fn run(demo_config: &Path, dir: &Path, examples: &Path) -> anyhow::Res
     for f in files {
         println!("  {}", f.display());
     }
+    println!(
+        "\nInspect with: postbote --config {} status | applications | outbox",
+        demo_config.display()
+    );
     app.store.close().await;
     Ok(())
 }

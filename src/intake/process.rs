@@ -36,7 +36,7 @@ impl Disposition {
 }
 
 /// Attempts before a message that keeps failing is marked `failed` for staff.
-pub const MAX_ATTEMPTS: i64 = 3;
+pub const MAX_ATTEMPTS: i64 = 5;
 
 /// Processes stored message `row` unless that already happened. Errors are
 /// recorded on the message (and reported to staff after [`MAX_ATTEMPTS`]);

@@ -36,6 +36,9 @@ impl Backoff {
     }
 }
 
+/// How soon a sweep runs again when a message failed processing.
+pub const RETRY_PROCESSING: Duration = Duration::from_secs(5);
+
 /// Counts from one sweep.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Sweep {
@@ -91,6 +94,14 @@ async fn connect_and_watch<S: MailSource>(
         }
         if shutdown.is_cancelled() {
             return Ok(());
+        }
+        // A message whose processing failed (and will be retried) must not
+        // wait for the next mail: sweep again soon.
+        if !messages::unprocessed(&app.store).await?.is_empty() {
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(RETRY_PROCESSING) => continue,
+            }
         }
         if source.wait(shutdown).await? == Wake::Shutdown {
             return Ok(());

@@ -71,3 +71,62 @@ impl Templates {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflow::mails::samples;
+
+    fn copy_templates(to: &Path) {
+        let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        for e in std::fs::read_dir(from).unwrap().flatten() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_shipped_templates_pass_the_startup_check_and_escape_html() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let t = Templates::load(&dir, &samples()).unwrap();
+        let mut sample = samples()[0].1.clone();
+        sample["attachments"] = serde_json::json!(["<script>x</script>.pdf"]);
+        let r = t.render("confirmation", &sample).unwrap();
+        assert!(r.html.contains("&lt;script&gt;"));
+        assert!(
+            r.text.contains("<script>x</script>.pdf"),
+            "text parts are not HTML-escaped"
+        );
+        assert!(r.text.contains("automatisch erstellt"));
+        assert!(!r.subject.contains('\n'));
+    }
+
+    #[test]
+    fn a_misspelt_variable_stops_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        copy_templates(dir.path());
+        let file = dir.path().join("confirmation.txt.hbs");
+        let text = std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("{{reference}}", "{{referenz}}");
+        std::fs::write(&file, text).unwrap();
+        let err = Templates::load(dir.path(), &samples())
+            .err()
+            .expect("must refuse");
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("confirmation") && msg.contains("referenz"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_missing_template_stops_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        copy_templates(dir.path());
+        std::fs::remove_file(dir.path().join("confirmation_late.html.hbs")).unwrap();
+        let err = Templates::load(dir.path(), &samples())
+            .err()
+            .expect("must refuse");
+        assert!(format!("{err:#}").contains("confirmation_late.html.hbs"));
+    }
+}

@@ -55,8 +55,17 @@ impl Store {
         &self.pool
     }
 
+    /// Begins a write transaction.
+    ///
+    /// NOTE: `BEGIN IMMEDIATE` takes the write lock up front. A deferred
+    /// transaction that reads first and writes later fails with
+    /// SQLITE_BUSY_SNAPSHOT ("database is locked", code 517) when another
+    /// connection wrote in between, and the busy timeout cannot help.
     pub async fn begin(&self) -> anyhow::Result<Tx<'static>> {
-        self.pool.begin().await.context("cannot begin transaction")
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .context("cannot begin transaction")
     }
 
     pub async fn close(&self) {

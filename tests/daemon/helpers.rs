@@ -37,6 +37,8 @@ pub struct TestApp {
     pub servers: MailServers,
     pub dir: TempDir,
     pub config_path: PathBuf,
+    /// `POSTBOTE_*` overrides applied on top of the config file.
+    pub env: Vec<(String, String)>,
     daemon: Option<(JoinHandle<()>, CancellationToken)>,
 }
 
@@ -46,6 +48,12 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts servers and daemon. `extra` is appended to the settings TOML.
 pub async fn spawn_app_with(deadline: Deadline, extra: &str) -> TestApp {
+    spawn_app_with_env(deadline, extra, &[]).await
+}
+
+/// Like [`spawn_app_with`], with `POSTBOTE_<SECTION>__<KEY>` overrides, e.g.
+/// `("POSTBOTE_IMAP__USE_IDLE", "false")`.
+pub async fn spawn_app_with_env(deadline: Deadline, extra: &str, env: &[(&str, &str)]) -> TestApp {
     LazyLock::force(&TRACING);
     let servers = tokio::task::spawn_blocking(MailServers::start)
         .await
@@ -53,10 +61,15 @@ pub async fn spawn_app_with(deadline: Deadline, extra: &str) -> TestApp {
         .expect("mail servers start");
     let dir = tempfile::tempdir().expect("tempdir");
     let config_path = write_config(dir.path(), &servers, deadline, extra);
+    let env = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let mut app = TestApp {
         servers,
         dir,
         config_path,
+        env,
         daemon: None,
     };
     app.start_daemon().await;
@@ -132,7 +145,8 @@ dir = "{templates}"
 
 impl TestApp {
     pub fn config(&self) -> Config {
-        let settings = Settings::load(&self.config_path, std::iter::empty()).expect("settings");
+        let settings =
+            Settings::load(&self.config_path, self.env.clone().into_iter()).expect("settings");
         let programme = Programme::load(&settings.programme.file).expect("programme");
         Config {
             settings,

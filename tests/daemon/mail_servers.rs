@@ -16,6 +16,14 @@
 //! This module must not depend on the `postbote` library: a benchmark includes it via
 //! `#[path]`.
 //!
+//! [`MailServers::start_with_tls`] starts the same pair with TLS on top, for tests of
+//! encrypted connections: a throwaway CA (see [`MailServers::ca_file`]) and a certificate for
+//! `localhost` / `127.0.0.1`; STARTTLS on the IMAP and SMTP ports (optional, so the plain
+//! helpers below keep working), implicit TLS on the extra ports [`MailServers::imaps_port`]
+//! and [`MailServers::smtps_port`], and SMTP AUTH (any user, password [`PASSWORD`]) through
+//! Dovecot's auth service. It needs the `openssl` command (Debian package `openssl`, part of
+//! every standard installation).
+//!
 //! Set `POSTBOTE_KEEP_MAIL_SERVERS=1` to keep the temporary directory (configs, logs, mail)
 //! after the test for inspection; its path is printed to stderr.
 // Included via `#[path]` by several test and bench targets, each using a part of it; some
@@ -66,6 +74,13 @@ pub struct MailServers {
     pub imap_port: u16,
     pub smtp_port: u16,
     pub lmtp_port: u16,
+    /// Dovecot's implicit-TLS IMAP port (only with [`MailServers::start_with_tls`]).
+    pub imaps_port: Option<u16>,
+    /// Postfix's implicit-TLS SMTP ("smtps", wrapper mode) port (only with
+    /// [`MailServers::start_with_tls`]).
+    pub smtps_port: Option<u16>,
+    /// TLS material and Dovecot's auth port for Postfix SASL; `None` without TLS.
+    tls: Option<TlsSetup>,
     dovecot_conf: PathBuf,
     dovecot_base_dir: PathBuf,
     dovecot_log: PathBuf,
@@ -82,6 +97,21 @@ impl MailServers {
     /// Starts Dovecot and Postfix and waits (bounded) until IMAP, LMTP and SMTP answer with
     /// their greeting. Blocking.
     pub fn start() -> Result<MailServers> {
+        Self::start_inner(None)
+    }
+
+    /// Like [`MailServers::start`], with TLS: a fresh throwaway CA ([`MailServers::ca_file`])
+    /// and server certificate for `localhost` and `127.0.0.1`; STARTTLS offered on the IMAP
+    /// and SMTP ports; implicit TLS on [`MailServers::imaps_port`] and
+    /// [`MailServers::smtps_port`]; SMTP AUTH (PLAIN/LOGIN, any user, password [`PASSWORD`])
+    /// on both SMTP ports. Plain connections keep working, so all helpers below do too.
+    /// Needs the `openssl` command. Blocking.
+    pub fn start_with_tls() -> Result<MailServers> {
+        let openssl = find_openssl()?;
+        Self::start_inner(Some(&openssl))
+    }
+
+    fn start_inner(openssl: Option<&Path>) -> Result<MailServers> {
         ensure_root()?;
         let dovecot_bin = find_binary("dovecot")?;
         let postfix_bin = find_binary("postfix")?;
@@ -90,7 +120,7 @@ impl MailServers {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match Self::try_start(&parent, &dovecot_bin, &postfix_bin) {
+            match Self::try_start(&parent, &dovecot_bin, &postfix_bin, openssl) {
                 Ok(servers) => return Ok(servers),
                 // Another process may have taken a port between our check and the server's
                 // bind; try again with fresh ports.
@@ -102,7 +132,12 @@ impl MailServers {
         }
     }
 
-    fn try_start(parent: &Path, dovecot_bin: &Path, postfix_bin: &Path) -> Result<MailServers> {
+    fn try_start(
+        parent: &Path,
+        dovecot_bin: &Path,
+        postfix_bin: &Path,
+        openssl: Option<&Path>,
+    ) -> Result<MailServers> {
         let dir = tempfile::Builder::new()
             .prefix("run-")
             .tempdir_in(parent)
@@ -112,11 +147,14 @@ impl MailServers {
         fs::write(root.join("owner.pid"), std::process::id().to_string())
             .context("writing owner.pid")?;
 
-        let ports = reserve_ports(3)?;
+        let ports = reserve_ports(if openssl.is_some() { 6 } else { 3 })?;
         let mut servers = MailServers {
             imap_port: ports[0],
             lmtp_port: ports[1],
             smtp_port: ports[2],
+            imaps_port: ports.get(3).copied(),
+            smtps_port: ports.get(4).copied(),
+            tls: None,
             dovecot_conf: root.join("dovecot/dovecot.conf"),
             dovecot_base_dir: root.join("dovecot/run"),
             dovecot_log: root.join("dovecot.log"),
@@ -131,8 +169,25 @@ impl MailServers {
             servers.dir.disable_cleanup(true);
             eprintln!("mail_servers: keeping {}", root.display());
         }
+        if let Some(openssl) = openssl {
+            let dir = root.join("tls");
+            fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            set_mode(&dir, 0o755)?;
+            let (ca_cert, ca_key) = create_ca(openssl, &dir, "ca")?;
+            let (server_cert, server_key) = create_server_cert(openssl, &dir, &ca_cert, &ca_key)?;
+            servers.tls = Some(TlsSetup {
+                ca_cert,
+                server_cert,
+                server_key,
+                auth_port: ports[5],
+            });
+        }
         servers.write_dovecot_config()?;
         servers.write_postfix_config()?;
+        // Both masters bind all their listeners (IMAPS, Dovecot's auth port, SMTPS too) before
+        // their start command returns, or fail it ("Address already in use" from Dovecot, a
+        // bare "mail system startup failed" from Postfix); so the greeting checks of the plain
+        // ports suffice.
         servers.start_dovecot()?;
         servers.start_postfix()?;
         Ok(servers)
@@ -159,6 +214,12 @@ impl MailServers {
         let _ = fs::remove_file(&pid_file);
         wait_port_closed(self.imap_port, START_TIMEOUT).context("Dovecot IMAP port")?;
         wait_port_closed(self.lmtp_port, START_TIMEOUT).context("Dovecot LMTP port")?;
+        if let Some(port) = self.imaps_port {
+            wait_port_closed(port, START_TIMEOUT).context("Dovecot IMAPS port")?;
+        }
+        if let Some(tls) = &self.tls {
+            wait_port_closed(tls.auth_port, START_TIMEOUT).context("Dovecot auth port")?;
+        }
         Ok(())
     }
 
@@ -205,6 +266,33 @@ impl MailServers {
         }
         // Mail is stored as the `mail` user: Dovecot refuses to access mail as root.
         chown(&mail_dir, "mail:mail")?;
+        // Without TLS the implicit-TLS listener is disabled (port 0) and nothing else changes.
+        let (ssl, imaps, auth_service) = match (&self.tls, self.imaps_port) {
+            (Some(tls), Some(imaps)) => (
+                format!(
+                    "ssl = yes\nssl_cert = <{}\nssl_key = <{}",
+                    tls.server_cert.display(),
+                    tls.server_key.display(),
+                ),
+                format!("address = {HOST}\n    port = {imaps}\n    ssl = yes"),
+                // Postfix's SMTP AUTH asks Dovecot's auth service (smtpd_sasl_type = dovecot).
+                format!(
+                    r#"service auth {{
+  inet_listener postfix-sasl {{
+    address = {HOST}
+    port = {port}
+  }}
+}}
+"#,
+                    port = tls.auth_port
+                ),
+            ),
+            _ => (
+                "ssl = no".to_string(),
+                "port = 0".to_string(),
+                String::new(),
+            ),
+        };
         let conf = format!(
             r#"# Private Dovecot instance of the postbote test harness.
 base_dir = {base_dir}
@@ -214,7 +302,7 @@ instance_name = postbote-test
 hostname = imap.postbote.test
 listen = {HOST}
 protocols = imap lmtp
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -245,7 +333,7 @@ service imap-login {{
     port = {imap}
   }}
   inet_listener imaps {{
-    port = 0
+    {imaps}
   }}
 }}
 service lmtp {{
@@ -254,7 +342,7 @@ service lmtp {{
     port = {lmtp}
   }}
 }}
-"#,
+{auth_service}"#,
             base_dir = self.dovecot_base_dir.display(),
             state_dir = state_dir.display(),
             log = self.dovecot_log.display(),
@@ -283,7 +371,11 @@ service lmtp {{
             // equivalent (it terminates its process group) and immediate.
             stop_process_group(pid, &[], grace).context("stopping Postfix")?;
         }
-        wait_port_closed(self.smtp_port, START_TIMEOUT).context("Postfix SMTP port")
+        wait_port_closed(self.smtp_port, START_TIMEOUT).context("Postfix SMTP port")?;
+        if let Some(port) = self.smtps_port {
+            wait_port_closed(port, START_TIMEOUT).context("Postfix SMTPS port")?;
+        }
+        Ok(())
     }
 
     /// Starts Postfix (again) on the same port; returns once SMTP greets. Does nothing if it
@@ -340,6 +432,37 @@ service lmtp {{
             fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             set_mode(dir, 0o755)?;
         }
+        // TLS mode: STARTTLS (optional) and SMTP AUTH via Dovecot on the SMTP port, plus an
+        // implicit-TLS listener. `tlsmgr` is required: it seeds smtpd's PRNG, and without it
+        // smtpd logs "no entropy for TLS key generation: disabling TLS support" (no STARTTLS,
+        // wrapper-mode connections dropped) after ~1 s of retries.
+        let (tls_main, tls_master) = match (&self.tls, self.smtps_port) {
+            (Some(tls), Some(smtps)) => (
+                format!(
+                    r#"# TLS and SMTP AUTH (MailServers::start_with_tls).
+smtpd_tls_cert_file = {cert}
+smtpd_tls_key_file = {key}
+smtpd_tls_security_level = may
+smtpd_tls_loglevel = 1
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = inet:{HOST}:{auth}
+"#,
+                    cert = tls.server_cert.display(),
+                    key = tls.server_key.display(),
+                    auth = tls.auth_port,
+                ),
+                format!(
+                    r#"{HOST}:{smtps} inet n - n - - smtpd
+  -o syslog_name=postfix/smtps
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_tls_security_level=encrypt
+tlsmgr     unix  - - n 1000? 1 tlsmgr
+"#
+                ),
+            ),
+            _ => (String::new(), String::new()),
+        };
         // The queue lives outside the config dir: `postfix start` warns about every file in
         // the config dir that is not owned by root.
         let main_cf = format!(
@@ -381,7 +504,7 @@ relay_transport = error:outbound mail is disabled in tests
 queue_run_delay = 1s
 minimal_backoff_time = 1s
 maximal_backoff_time = 2s
-"#,
+{tls_main}"#,
             queue = self.postfix_queue_dir.display(),
             data = postfix_dir.join("data").display(),
             log = self.postfix_log.display(),
@@ -412,7 +535,7 @@ lmtp       unix  - - n - - lmtp
 anvil      unix  - - n - 1 anvil
 scache     unix  - - n - 1 scache
 postlog    unix-dgram n - n - 1 postlogd
-"#,
+{tls_master}"#,
             smtp = self.smtp_port,
         );
         for (name, text) in [("main.cf", main_cf), ("master.cf", master_cf)] {
@@ -609,6 +732,13 @@ postlog    unix-dgram n - n - 1 postlogd
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
+
+    /// The PEM certificate of the throwaway CA that issued the servers' certificate (only
+    /// with [`MailServers::start_with_tls`]); a client that trusts it can verify both
+    /// servers as `localhost` or `127.0.0.1`.
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.tls.as_ref().map(|tls| tls.ca_cert.as_path())
+    }
 }
 
 impl Drop for MailServers {
@@ -621,6 +751,16 @@ impl Drop for MailServers {
             eprintln!("mail_servers: stopping Dovecot on drop: {err:#}");
         }
         release_ports(&[self.imap_port, self.lmtp_port, self.smtp_port]);
+        release_ports(
+            &[
+                self.imaps_port,
+                self.smtps_port,
+                self.tls.as_ref().map(|tls| tls.auth_port),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>(),
+        );
     }
 }
 
@@ -652,6 +792,157 @@ fn find_binary(name: &str) -> Result<PathBuf> {
         .with_context(|| {
             format!("`{name}` not found; install the test dependencies with scripts/install-test-deps.sh")
         })
+}
+
+fn find_openssl() -> Result<PathBuf> {
+    find_binary("openssl").context(
+        "MailServers::start_with_tls needs the `openssl` command (Debian package `openssl`)",
+    )
+}
+
+// -------------------------------------------------------------------- TLS material
+
+/// Certificates of a TLS-enabled instance, plus the port of Dovecot's auth service that
+/// Postfix uses for SMTP AUTH.
+#[derive(Debug)]
+struct TlsSetup {
+    ca_cert: PathBuf,
+    server_cert: PathBuf,
+    server_key: PathBuf,
+    auth_port: u16,
+}
+
+/// Our own OpenSSL configuration, so that neither the system's `openssl.cnf` nor its
+/// defaults matter. The extensions are what rustls/webpki insist on: a CA with
+/// `basicConstraints CA:TRUE`, an end-entity certificate with a subjectAltName (the CN is
+/// ignored) and, since an EKU is present, `serverAuth`.
+const OPENSSL_CNF: &str = r#"[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = postbote test
+[ca_ext]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[server_ext]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+"#;
+
+/// Validity of the throwaway certificates; they live as long as one test.
+const CERT_DAYS: &str = "2";
+/// `openssl req` arguments for a new, unencrypted ECDSA P-256 key (generated in
+/// milliseconds, unlike RSA).
+const NEW_P256_KEY: [&str; 5] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+];
+
+/// Creates a fresh self-signed CA (P-256) in `dir` as `<name>.pem` / `<name>.key` and returns
+/// both paths.
+fn create_ca(openssl: &Path, dir: &Path, name: &str) -> Result<(PathBuf, PathBuf)> {
+    let cnf = write_openssl_cnf(dir)?;
+    let cert = dir.join(format!("{name}.pem"));
+    let key = dir.join(format!("{name}.key"));
+    run_openssl(
+        Command::new(openssl)
+            .args(["req", "-x509", "-config"])
+            .arg(&cnf)
+            .args(["-extensions", "ca_ext"])
+            .args(NEW_P256_KEY)
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .args(["-days", CERT_DAYS, "-subj"])
+            .arg(format!(
+                "/CN=postbote test CA {name} {}",
+                std::process::id()
+            )),
+    )
+    .with_context(|| format!("creating the test CA {}", cert.display()))?;
+    Ok((cert, key))
+}
+
+/// Creates a fresh throwaway CA in `dir` and returns its PEM certificate: a client that
+/// trusts only this CA must reject the servers of [`MailServers::start_with_tls`] (unknown
+/// issuer). Blocking.
+pub fn create_untrusted_ca(dir: &Path) -> Result<PathBuf> {
+    let openssl = find_openssl()?;
+    Ok(create_ca(&openssl, dir, "untrusted-ca")?.0)
+}
+
+/// Issues `server.pem` / `server.key` in `dir` for `localhost` and `127.0.0.1`, signed by the
+/// CA `ca_cert` / `ca_key`.
+fn create_server_cert(
+    openssl: &Path,
+    dir: &Path,
+    ca_cert: &Path,
+    ca_key: &Path,
+) -> Result<(PathBuf, PathBuf)> {
+    let cnf = write_openssl_cnf(dir)?;
+    let csr = dir.join("server.csr");
+    let cert = dir.join("server.pem");
+    let key = dir.join("server.key");
+    run_openssl(
+        Command::new(openssl)
+            .args(["req", "-new", "-config"])
+            .arg(&cnf)
+            .args(NEW_P256_KEY)
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&csr)
+            .args(["-subj", "/CN=localhost"]),
+    )
+    .context("creating the server key and CSR")?;
+    run_openssl(
+        Command::new(openssl)
+            .args(["x509", "-req", "-in"])
+            .arg(&csr)
+            .arg("-CA")
+            .arg(ca_cert)
+            .arg("-CAkey")
+            .arg(ca_key)
+            .args(["-set_serial", "2", "-days", CERT_DAYS])
+            .arg("-extfile")
+            .arg(&cnf)
+            .args(["-extensions", "server_ext", "-out"])
+            .arg(&cert),
+    )
+    .context("signing the server certificate")?;
+    set_mode(&key, 0o600)?;
+    Ok((cert, key))
+}
+
+fn write_openssl_cnf(dir: &Path) -> Result<PathBuf> {
+    let path = dir.join("openssl.cnf");
+    fs::write(&path, OPENSSL_CNF).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+fn run_openssl(command: &mut Command) -> Result<()> {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {command:?}"))?;
+    if !output.status.success() {
+        bail!(
+            "{command:?} failed ({}): {}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout).trim(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(())
 }
 
 fn parent_dir() -> Result<PathBuf> {

@@ -10,3 +10,4 @@ mod end_to_end;
 mod outages;
 mod restarts;
 mod servers_smoke;
+mod tls;

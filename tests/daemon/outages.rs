@@ -62,3 +62,41 @@ async fn after_an_imap_server_restart_the_daemon_reconnects_and_carries_on() {
     app.wait_for_mail(second, 1).await;
     assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_idle_the_daemon_polls_and_copies_sent_mail_to_the_sent_folder() {
+    // Arrange: IDLE off (as on a server without it), a Sent folder configured;
+    // both through POSTBOTE_* environment overrides.
+    let app = crate::helpers::spawn_app_with_env(
+        crate::helpers::Deadline::Future,
+        "",
+        &[
+            ("POSTBOTE_IMAP__USE_IDLE", "false"),
+            ("POSTBOTE_IMAP__POLL_INTERVAL_SECS", "1"),
+            ("POSTBOTE_IMAP__SENT_FOLDER", "Sent"),
+        ],
+    )
+    .await;
+    let applicant = "kaemmerei@stadt.test";
+    // Act
+    app.deliver(
+        applicant,
+        &application(applicant, "Stadt", "poll-1@stadt.test"),
+    )
+    .await;
+    // Assert
+    let confirmation = app.wait_for_mail(applicant, 1).await.remove(0);
+    let copies = app
+        .servers
+        .wait_for_mail(PROJECT, "Sent", 1, Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert_eq!(copies.len(), 1);
+    let id = crate::helpers::header(&confirmation, "Message-ID").unwrap();
+    assert!(String::from_utf8_lossy(&copies[0]).contains(&id));
+    assert_eq!(
+        app.wait_for_count("SELECT COUNT(*) FROM outbox WHERE copied_to_sent = 1", 1)
+            .await,
+        1
+    );
+}
