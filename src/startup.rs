@@ -41,6 +41,14 @@ impl App {
             programme,
             ..
         } = config;
+        // NOTE: check CA files now, so a wrong one stops the start instead of
+        // showing up later as an endless "UnknownIssuer" retry loop.
+        if let Some(ca) = settings.imap.as_ref().and_then(|i| i.ca_file.as_ref()) {
+            crate::mailbox::tls::ca_certificates(ca)?;
+        }
+        if let Some(ca) = &settings.smtp.ca_file {
+            crate::mailbox::tls::ca_certificates(ca)?;
+        }
         let store = Store::open(&settings.storage.database).await?;
         let templates = Templates::load(&settings.templates.dir, &mails::samples())?;
         let mail = &settings.mail;

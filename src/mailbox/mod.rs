@@ -3,7 +3,7 @@
 
 pub mod imap;
 pub mod maildir;
-mod tls;
+pub mod tls;
 
 use crate::store::messages::Location;
 use chrono::{DateTime, Utc};

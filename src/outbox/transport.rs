@@ -85,6 +85,7 @@ fn smtp(s: &SmtpSettings) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> 
     if s.security != Security::Plain {
         let mut params = TlsParameters::builder(s.host.clone());
         if let Some(ca) = &s.ca_file {
+            crate::mailbox::tls::ca_certificates(ca)?;
             let pem = std::fs::read(ca).with_context(|| format!("cannot read {}", ca.display()))?;
             params = params.add_root_certificate(
                 Certificate::from_pem(&pem)

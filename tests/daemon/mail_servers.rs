@@ -124,7 +124,11 @@ impl MailServers {
                 Ok(servers) => return Ok(servers),
                 // Another process may have taken a port between our check and the server's
                 // bind; try again with fresh ports.
-                Err(err) if attempt < 3 && format!("{err:#}").contains("in use") => {
+                Err(err)
+                    if attempt < 3
+                        && (format!("{err:#}").contains("in use")
+                            || format!("{err:#}").contains("mail system startup failed")) =>
+                {
                     eprintln!("mail_servers: retrying start after port clash: {err:#}");
                 }
                 Err(err) => return Err(err),
