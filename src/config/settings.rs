@@ -51,9 +51,6 @@ pub struct MailboxSettings {
     pub folder: String,
     /// Where handled mail is moved.
     pub processed_folder: String,
-    /// Larger messages are not downloaded; they stay for staff.
-    #[serde(default = "default_max_message_bytes")]
-    pub max_message_bytes: u64,
 }
 
 /// Transport security for IMAP and SMTP.
@@ -213,9 +210,6 @@ pub struct LogSettings {
 
 fn default_inbox() -> String {
     "INBOX".into()
-}
-fn default_max_message_bytes() -> u64 {
-    40 * 1024 * 1024
 }
 fn default_true() -> bool {
     true

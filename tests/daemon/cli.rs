@@ -68,3 +68,59 @@ fn status_is_unhealthy_without_any_mailbox_check() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postbote_run_confirms_mail_and_stops_cleanly_on_sigterm() {
+    // Arrange: servers and config, but the daemon as its own process this time.
+    let mut app = spawn_app().await;
+    app.stop_daemon().await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_postbote"))
+        .args([
+            "--config",
+            app.config_path.to_str().unwrap(),
+            "--log-json",
+            "run",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let applicant = "kaemmerei@stadt.test";
+    app.deliver(
+        applicant,
+        &application(applicant, "Stadt", "sig-1@stadt.test"),
+    )
+    .await;
+    app.wait_for_mail(applicant, 1).await;
+    // Act
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "postbote did not stop after SIGTERM"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    // Assert: a clean exit, JSON log lines carrying the Message-ID, no password.
+    assert!(exit.success(), "exit status {exit:?}");
+    let mut logs = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();
+    assert!(logs.contains("SIGTERM received"), "{logs}");
+    assert!(
+        logs.lines().all(|l| l.trim_start().starts_with('{')),
+        "not JSON: {logs}"
+    );
+    assert!(
+        logs.contains("sig-1@stadt.test"),
+        "Message-ID missing from the logs"
+    );
+    assert!(!logs.contains("secret"), "a password leaked into the logs");
+}

@@ -49,6 +49,9 @@ use futures::TryStreamExt;
 /// The password Dovecot accepts for every user.
 pub const PASSWORD: &str = "secret";
 
+/// Postfix rejects this recipient with `550 5.1.1`: a permanent delivery failure.
+pub const UNKNOWN_RECIPIENT: &str = "unbekannt@stadt.test";
+
 const HOST: &str = "127.0.0.1";
 /// How long a (re)start may take before it counts as failed.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -499,6 +502,8 @@ local_header_rewrite_clients =
 virtual_mailbox_domains = static:all
 virtual_mailbox_maps = static:ok
 smtpd_reject_unlisted_recipient = no
+# A mailbox that does not exist, for tests of permanent delivery failures.
+smtpd_recipient_restrictions = check_recipient_access inline:{{ {{ {UNKNOWN_RECIPIENT} = 550 5.1.1 User unknown }} }}, permit_mynetworks, reject
 virtual_transport = lmtp:inet:{HOST}:{lmtp}
 lmtp_connection_cache_on_demand = no
 # Nothing may leave the machine.

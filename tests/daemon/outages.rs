@@ -100,3 +100,38 @@ async fn without_idle_the_daemon_polls_and_copies_sent_mail_to_the_sent_folder()
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_delivery_failure_is_recorded_not_retried_and_shown_by_status() {
+    // Arrange: an application whose sender's mailbox does not exist (550 5.1.1).
+    let app = spawn_app().await;
+    let applicant = crate::mail_servers::UNKNOWN_RECIPIENT;
+    app.servers
+        .append(
+            PROJECT,
+            "INBOX",
+            application(applicant, "Stadt", "perm-1@stadt.test").as_bytes(),
+        )
+        .await
+        .unwrap();
+    // Act
+    let failed = app
+        .wait_for_count("SELECT COUNT(*) FROM outbox WHERE state = 'failed'", 1)
+        .await;
+    // Assert
+    assert_eq!(failed, 1);
+    let store = app.store().await;
+    let (attempts, error): (i64, String) =
+        sqlx::query_as("SELECT attempts, last_error FROM outbox WHERE state = 'failed'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(attempts, 1, "a permanent failure is not retried");
+    assert!(error.contains("550"), "{error}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_postbote"))
+        .args(["--config", app.config_path.to_str().unwrap(), "status"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("failed permanently"), "{text}");
+}
