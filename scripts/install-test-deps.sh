@@ -12,7 +12,7 @@
 # would). The packaged system services are kept from starting; the tests never use them.
 set -euo pipefail
 
-packages=(dovecot-imapd dovecot-lmtpd postfix sqlite3)
+packages=(dovecot-imapd dovecot-lmtpd postfix sqlite3 openssl ca-certificates)
 
 installed() {
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]

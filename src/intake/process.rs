@@ -20,7 +20,8 @@ pub enum Disposition {
 }
 
 impl Disposition {
-    fn from_db(s: Option<&str>) -> Disposition {
+    /// Reads the stored disposition; anything but "move" keeps the mail.
+    pub fn from_db(s: Option<&str>) -> Disposition {
         if s == Some("move") {
             Disposition::Move
         } else {

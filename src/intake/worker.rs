@@ -129,7 +129,9 @@ pub async fn sweep<S: MailSource>(
         }
         let disposition = match messages::known(&app.store, &loc).await? {
             Some(k) if k.moved => continue,
-            Some(k) => process(app, k.message_row).await?,
+            Some(k) if k.state == "received" => process(app, k.message_row).await?,
+            // Known and handled: no need to load the raw message again.
+            Some(k) => Disposition::from_db(k.disposition.as_deref()),
             None => {
                 let Some(fetched) = source.fetch(&loc).await? else {
                     continue;
