@@ -13,6 +13,7 @@
 pub mod calendar;
 pub mod cli;
 pub mod config;
+pub mod documents;
 pub mod domain;
 pub mod intake;
 pub mod mailbox;
