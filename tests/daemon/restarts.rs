@@ -19,37 +19,31 @@ async fn wait_for_sweep_after(app: &TestApp, since: &str) {
     );
 }
 
+fn who(i: usize) -> String {
+    format!("amt{i}@stadt.test")
+}
+
+async fn deliver_applications(app: &TestApp, range: std::ops::Range<usize>) {
+    for i in range {
+        let raw = application(
+            &who(i),
+            &format!("Stadt {i}"),
+            &format!("mid-{i}@stadt.test"),
+        );
+        app.deliver(&who(i), &raw).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_daemon_restarted_mid_stream_processes_nothing_twice() {
     // Arrange: six applications arrive; the daemon is stopped after the first confirmation.
     let mut app = spawn_app().await;
-    let who = |i: usize| format!("amt{i}@stadt.test");
-    for i in 0..6 {
-        app.deliver(
-            &who(i),
-            &application(
-                &who(i),
-                &format!("Stadt {i}"),
-                &format!("mid-{i}@stadt.test"),
-            ),
-        )
-        .await;
-    }
+    deliver_applications(&app, 0..6).await;
     app.wait_for_count("SELECT COUNT(*) FROM outbox WHERE state = 'sent'", 1)
         .await;
     app.stop_daemon().await;
     // Act: more mail while it is down, then two restarts.
-    for i in 6..10 {
-        app.deliver(
-            &who(i),
-            &application(
-                &who(i),
-                &format!("Stadt {i}"),
-                &format!("mid-{i}@stadt.test"),
-            ),
-        )
-        .await;
-    }
+    deliver_applications(&app, 6..10).await;
     app.start_daemon().await;
     assert_eq!(
         app.wait_for_count("SELECT COUNT(*) FROM outbox WHERE state = 'sent'", 10)

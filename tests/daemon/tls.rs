@@ -162,26 +162,34 @@ fn assert_is_confirmation(mail: &[u8], message_id: &str) {
     );
 }
 
+/// Overrides for (host, port, security) of IMAP and SMTP, with the test CA and AUTH.
+fn tls_env(
+    servers: &MailServers,
+    imap: (&str, u16, &str),
+    smtp: (&str, u16, &str),
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("POSTBOTE_IMAP__HOST", imap.0.to_string()),
+        ("POSTBOTE_IMAP__PORT", imap.1.to_string()),
+        ("POSTBOTE_IMAP__SECURITY", imap.2.to_string()),
+        ("POSTBOTE_IMAP__CA_FILE", ca_file(servers)),
+        ("POSTBOTE_SMTP__HOST", smtp.0.to_string()),
+        ("POSTBOTE_SMTP__PORT", smtp.1.to_string()),
+        ("POSTBOTE_SMTP__SECURITY", smtp.2.to_string()),
+        ("POSTBOTE_SMTP__CA_FILE", ca_file(servers)),
+        ("POSTBOTE_SMTP__USERNAME", PROJECT.to_string()),
+        ("POSTBOTE_SMTP__PASSWORD", PASSWORD.to_string()),
+    ]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_application_is_confirmed_over_implicit_tls_imap_and_starttls_smtp_with_auth() {
     // Arrange: IMAP on the IMAPS port, SMTP with STARTTLS and AUTH on the SMTP port, both
     // verified against the throwaway CA as "localhost".
     let servers = start_tls_servers().await;
-    let env = vec![
-        ("POSTBOTE_IMAP__HOST", "localhost".to_string()),
-        (
-            "POSTBOTE_IMAP__PORT",
-            servers.imaps_port.expect("imaps port").to_string(),
-        ),
-        ("POSTBOTE_IMAP__SECURITY", "tls".to_string()),
-        ("POSTBOTE_IMAP__CA_FILE", ca_file(&servers)),
-        ("POSTBOTE_SMTP__HOST", "localhost".to_string()),
-        ("POSTBOTE_SMTP__PORT", servers.smtp_port.to_string()),
-        ("POSTBOTE_SMTP__SECURITY", "starttls".to_string()),
-        ("POSTBOTE_SMTP__CA_FILE", ca_file(&servers)),
-        ("POSTBOTE_SMTP__USERNAME", PROJECT.to_string()),
-        ("POSTBOTE_SMTP__PASSWORD", PASSWORD.to_string()),
-    ];
+    let imap = ("localhost", servers.imaps_port.expect("imaps port"), "tls");
+    let smtp = ("localhost", servers.smtp_port, "starttls");
+    let env = tls_env(&servers, imap, smtp);
     let app = spawn_daemon(servers, env).await;
     let applicant = "kaemmerei@stadt.test";
     // Act
@@ -218,21 +226,9 @@ async fn an_application_is_confirmed_over_starttls_imap_and_implicit_tls_smtp() 
     // Arrange: IMAP upgraded with STARTTLS on the plain IMAP port, SMTP on the implicit-TLS
     // port with AUTH; addressed as 127.0.0.1 (the certificate's IP subjectAltName).
     let servers = start_tls_servers().await;
-    let env = vec![
-        ("POSTBOTE_IMAP__HOST", "127.0.0.1".to_string()),
-        ("POSTBOTE_IMAP__PORT", servers.imap_port.to_string()),
-        ("POSTBOTE_IMAP__SECURITY", "starttls".to_string()),
-        ("POSTBOTE_IMAP__CA_FILE", ca_file(&servers)),
-        ("POSTBOTE_SMTP__HOST", "127.0.0.1".to_string()),
-        (
-            "POSTBOTE_SMTP__PORT",
-            servers.smtps_port.expect("smtps port").to_string(),
-        ),
-        ("POSTBOTE_SMTP__SECURITY", "tls".to_string()),
-        ("POSTBOTE_SMTP__CA_FILE", ca_file(&servers)),
-        ("POSTBOTE_SMTP__USERNAME", PROJECT.to_string()),
-        ("POSTBOTE_SMTP__PASSWORD", PASSWORD.to_string()),
-    ];
+    let imap = ("127.0.0.1", servers.imap_port, "starttls");
+    let smtp = ("127.0.0.1", servers.smtps_port.expect("smtps port"), "tls");
+    let env = tls_env(&servers, imap, smtp);
     let app = spawn_daemon(servers, env).await;
     let applicant = "buergermeister@dorf.test";
     // Act
