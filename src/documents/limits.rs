@@ -37,7 +37,9 @@ pub fn read_capped(reader: impl Read, max: u64, what: &str) -> Result<Vec<u8>, E
         .read_to_end(&mut out)
         .map_err(|e| ExtractError::Malformed(format!("{what}: {e}")))?;
     if n as u64 > max {
-        return Err(ExtractError::Limit(format!("{what} decompresses to more than {max} bytes")));
+        return Err(ExtractError::Limit(format!(
+            "{what} decompresses to more than {max} bytes"
+        )));
     }
     Ok(out)
 }
@@ -50,6 +52,9 @@ mod tests {
     fn reading_stops_past_the_cap() {
         let data = vec![0u8; 1000];
         assert_eq!(read_capped(&data[..], 1000, "x").unwrap().len(), 1000);
-        assert!(matches!(read_capped(&data[..], 999, "x"), Err(ExtractError::Limit(_))));
+        assert!(matches!(
+            read_capped(&data[..], 999, "x"),
+            Err(ExtractError::Limit(_))
+        ));
     }
 }

@@ -2,7 +2,13 @@
 //! municipalities send. Extractors are pure functions over bytes with hard
 //! limits; they are not wired into the intake yet.
 
+pub mod archive;
+pub mod docx;
+pub mod glyphs;
+pub mod isolate;
 pub mod limits;
+pub mod odt;
+pub mod pdf;
 
 pub use limits::Limits;
 

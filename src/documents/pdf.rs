@@ -1,0 +1,822 @@
+//! PDF: page count, text and AcroForm fields, read with lopdf.
+//!
+//! lopdf has no forms module, so the AcroForm tree is walked here: Catalog
+//! `/AcroForm` → `/Fields` → `/Kids`, reading `/T` (partial names joined with
+//! '.'), the inheritable `/FT`, `/V` and `/Ff`, `/TU` (tooltip) and each widget's
+//! `/AS` and `/AP /N`. A box is checked when its value is a name other than
+//! `/Off`; the on-name varies (`/Yes`, `/On`, `/Ja`, ...).
+//!
+//! The parser runs through [`run_isolated`], so a panic in lopdf becomes
+//! [`ExtractError::Malformed`] and a hang past [`PARSE_BUDGET`] becomes
+//! [`ExtractError::Limit`].
+//!
+//! An image-only scan yields empty text and no fields; that is not an error.
+//! The caller decides from that that a human must look at it.
+
+use super::isolate::run_isolated;
+use super::{Checkbox, CheckboxKind, ExtractError, Extracted, Field, Limits};
+use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
+use std::collections::HashSet;
+use std::time::Duration;
+
+/// How long lopdf may take over one document.
+pub const PARSE_BUDGET: Duration = Duration::from_secs(10);
+
+/// Nesting of `/Kids` below `/Fields` that is still read; deeper is a limit.
+pub const MAX_FIELD_DEPTH: usize = 32;
+
+/// Field and widget dictionaries visited in one form; more is a limit.
+pub const MAX_FIELD_NODES: usize = 10_000;
+
+/// Field flags (PDF 32000-1, table 226).
+const FF_RADIO: i64 = 1 << 15;
+const FF_PUSHBUTTON: i64 = 1 << 16;
+
+/// Reads page count, text and AcroForm fields from a PDF.
+///
+/// Errors: input over `limits.max_input_bytes`, decompressed content over
+/// `limits.max_entry_bytes` or text over `limits.max_total_bytes` →
+/// `Limit`; not a PDF or damaged beyond repair → `Malformed`; encrypted
+/// (also with an empty user password) → `Encrypted`; an XFA form →
+/// `Unsupported("XFA form")`.
+pub fn extract(bytes: &[u8], limits: &Limits) -> Result<Extracted, ExtractError> {
+    if bytes.len() as u64 > limits.max_input_bytes {
+        return Err(ExtractError::Limit(format!(
+            "PDF is larger than {} bytes",
+            limits.max_input_bytes
+        )));
+    }
+    let bytes = bytes.to_vec();
+    let limits = *limits;
+    run_isolated(PARSE_BUDGET, move || extract_inner(&bytes, &limits))
+}
+
+fn extract_inner(bytes: &[u8], limits: &Limits) -> Result<Extracted, ExtractError> {
+    let max_decompressed = usize::try_from(limits.max_entry_bytes).unwrap_or(usize::MAX);
+    let doc = Document::load_mem_with_options(
+        bytes,
+        LoadOptions::with_max_decompressed_size(max_decompressed),
+    )
+    .map_err(|e| load_error(bytes, e))?;
+    if doc.trailer.has(b"Encrypt") || doc.was_encrypted() {
+        return Err(ExtractError::Encrypted);
+    }
+
+    let (fields, checkboxes) = read_form(&doc)?;
+
+    let pages = doc.get_pages();
+    let mut text = String::new();
+    for &number in pages.keys() {
+        match doc.extract_text_with_limit(&[number], max_decompressed) {
+            Ok(page_text) => {
+                if !text.is_empty() && !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                text.push_str(&page_text);
+            }
+            Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded {
+                ..
+            })) => {
+                return Err(ExtractError::Limit(format!(
+                    "page {number} decompresses to more than {max_decompressed} bytes"
+                )));
+            }
+            Err(e) => tracing::debug!(page = number, error = %e, "no text from PDF page"),
+        }
+        if text.len() as u64 > limits.max_total_bytes {
+            return Err(ExtractError::Limit(format!(
+                "PDF text is longer than {} bytes",
+                limits.max_total_bytes
+            )));
+        }
+    }
+
+    Ok(Extracted {
+        text,
+        checkboxes,
+        fields,
+        pages: Some(u32::try_from(pages.len()).unwrap_or(u32::MAX)),
+    })
+}
+
+fn load_error(bytes: &[u8], e: lopdf::Error) -> ExtractError {
+    match e {
+        lopdf::Error::Decryption(_)
+        | lopdf::Error::InvalidPassword
+        | lopdf::Error::AlreadyEncrypted => ExtractError::Encrypted,
+        lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { .. }) => {
+            ExtractError::Limit(format!("PDF content decompresses too far: {e}"))
+        }
+        // lopdf reports some encrypted files it cannot open as parse errors.
+        _ if contains(bytes, b"/Encrypt") => ExtractError::Encrypted,
+        _ => ExtractError::Malformed(format!("not a readable PDF: {e}")),
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+// ---------------------------------------------------------------------------
+// AcroForm
+
+fn read_form(doc: &Document) -> Result<(Vec<Field>, Vec<Checkbox>), ExtractError> {
+    let mut walk = FormWalk {
+        doc,
+        seen: HashSet::new(),
+        nodes: 0,
+        fields: Vec::new(),
+        checkboxes: Vec::new(),
+    };
+    let Ok(catalog) = doc.catalog() else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let Some(Object::Dictionary(acroform)) =
+        catalog.get(b"AcroForm").ok().and_then(|o| deref(doc, o))
+    else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    if acroform.has(b"XFA") {
+        return Err(ExtractError::Unsupported("XFA form".into()));
+    }
+    let Some(Object::Array(roots)) = acroform.get(b"Fields").ok().and_then(|o| deref(doc, o))
+    else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    for root in roots {
+        if let Some(dict) = walk.node(root)? {
+            walk.visit(dict, "", Inherited::default(), 0)?;
+        }
+    }
+    Ok((walk.fields, walk.checkboxes))
+}
+
+/// Follows references; `None` for a dangling one or a reference loop.
+fn deref<'a>(doc: &'a Document, obj: &'a Object) -> Option<&'a Object> {
+    doc.dereference(obj).ok().map(|(_, o)| o)
+}
+
+/// Attributes a field passes on to its kids (PDF 32000-1, 12.7.3.1).
+#[derive(Clone, Copy, Default)]
+struct Inherited<'a> {
+    ft: Option<&'a [u8]>,
+    v: Option<&'a Object>,
+    ff: i64,
+}
+
+struct FormWalk<'a> {
+    doc: &'a Document,
+    /// Indirect field and widget objects already visited: a second visit
+    /// (a `/Kids` cycle or a shared kid) is skipped.
+    seen: HashSet<ObjectId>,
+    nodes: usize,
+    fields: Vec<Field>,
+    checkboxes: Vec<Checkbox>,
+}
+
+impl<'a> FormWalk<'a> {
+    /// The dictionary behind a `/Fields` or `/Kids` entry, or `None` if it is
+    /// not one or was visited before.
+    fn node(&mut self, obj: &'a Object) -> Result<Option<&'a Dictionary>, ExtractError> {
+        let Ok((id, obj)) = self.doc.dereference(obj) else {
+            return Ok(None);
+        };
+        if let Some(id) = id
+            && !self.seen.insert(id)
+        {
+            return Ok(None);
+        }
+        self.nodes += 1;
+        if self.nodes > MAX_FIELD_NODES {
+            return Err(ExtractError::Limit(format!(
+                "form has more than {MAX_FIELD_NODES} fields and widgets"
+            )));
+        }
+        Ok(match obj {
+            Object::Dictionary(dict) => Some(dict),
+            _ => None,
+        })
+    }
+
+    fn get(&self, dict: &'a Dictionary, key: &[u8]) -> Option<&'a Object> {
+        dict.get(key).ok().and_then(|o| deref(self.doc, o))
+    }
+
+    fn visit(
+        &mut self,
+        dict: &'a Dictionary,
+        parent: &str,
+        inherited: Inherited<'a>,
+        depth: usize,
+    ) -> Result<(), ExtractError> {
+        if depth > MAX_FIELD_DEPTH {
+            return Err(ExtractError::Limit(format!(
+                "form fields nest deeper than {MAX_FIELD_DEPTH}"
+            )));
+        }
+        let name = match self.get(dict, b"T").and_then(text_string) {
+            Some(partial) if parent.is_empty() => partial,
+            Some(partial) => format!("{parent}.{partial}"),
+            None => parent.to_string(),
+        };
+        let inherited = Inherited {
+            ft: match self.get(dict, b"FT") {
+                Some(Object::Name(ft)) => Some(ft.as_slice()),
+                _ => inherited.ft,
+            },
+            v: self.get(dict, b"V").or(inherited.v),
+            ff: match self.get(dict, b"Ff") {
+                Some(Object::Integer(ff)) => *ff,
+                _ => inherited.ff,
+            },
+        };
+
+        // Kids are either fields (with /T) or this field's widgets.
+        let mut child_fields = Vec::new();
+        let mut widgets = Vec::new();
+        let mut has_kids = false;
+        if let Some(Object::Array(kids)) = self.get(dict, b"Kids") {
+            for kid in kids {
+                has_kids = true;
+                if let Some(kid) = self.node(kid)? {
+                    if kid.has(b"T") {
+                        child_fields.push(kid);
+                    } else {
+                        widgets.push(kid);
+                    }
+                }
+            }
+        }
+        for child in &child_fields {
+            self.visit(child, &name, inherited, depth + 1)?;
+        }
+        if !child_fields.is_empty() && widgets.is_empty() {
+            return Ok(());
+        }
+        if !has_kids {
+            // Field and widget merged into one dictionary.
+            widgets.push(dict);
+        }
+        let tooltip = self.get(dict, b"TU").and_then(text_string);
+        self.terminal(name, tooltip, inherited, &widgets);
+        Ok(())
+    }
+
+    fn terminal(
+        &mut self,
+        name: String,
+        tooltip: Option<String>,
+        inherited: Inherited<'a>,
+        widgets: &[&'a Dictionary],
+    ) {
+        let ft = inherited.ft.or(match inherited.v {
+            // No /FT (sloppy producers): guess from the value.
+            Some(Object::String(..)) => Some(b"Tx".as_slice()),
+            Some(Object::Name(_)) => Some(b"Btn".as_slice()),
+            _ if widgets.iter().any(|w| w.has(b"AS")) => Some(b"Btn".as_slice()),
+            _ => None,
+        });
+        match ft {
+            Some(b"Tx" | b"Ch") => self.fields.push(Field {
+                name,
+                value: inherited
+                    .v
+                    .map(|v| value_text(self.doc, v))
+                    .unwrap_or_default(),
+            }),
+            Some(b"Btn") if inherited.ff & FF_PUSHBUTTON == 0 => {
+                let label = tooltip.filter(|t| !t.trim().is_empty()).unwrap_or(name);
+                self.button(label, inherited, widgets);
+            }
+            _ => {} // signatures, push buttons, unknown types
+        }
+    }
+
+    fn button(&mut self, label: String, inherited: Inherited<'a>, widgets: &[&'a Dictionary]) {
+        let value = match inherited.v {
+            Some(Object::Name(v)) => Some(v.as_slice()),
+            _ => None,
+        };
+        // Each widget's on-state name and its current appearance state.
+        let states: Vec<_> = widgets
+            .iter()
+            .map(|w| (self.on_state(w), self.appearance_state(w)))
+            .collect();
+        let mut on_names: Vec<&[u8]> = Vec::new();
+        for on in states.iter().filter_map(|(on, _)| *on) {
+            if !on_names.contains(&on) {
+                on_names.push(on);
+            }
+        }
+        let radio = inherited.ff & FF_RADIO != 0;
+        if on_names.is_empty() || (!radio && on_names.len() == 1) {
+            let checked = match value {
+                Some(v) => v != b"Off",
+                None => states.iter().any(|(_, st)| st.is_some_and(|s| s != b"Off")),
+            };
+            self.checkboxes.push(Checkbox {
+                label,
+                checked,
+                kind: CheckboxKind::AcroForm,
+            });
+            return;
+        }
+        // A radio group (or boxes sharing a name): one checkbox per option.
+        for on in on_names {
+            let checked = match value {
+                Some(v) => v == on,
+                None => states
+                    .iter()
+                    .any(|(o, st)| *o == Some(on) && *st == Some(on)),
+            };
+            self.checkboxes.push(Checkbox {
+                label: format!("{label}: {}", name_text(on)),
+                checked,
+                kind: CheckboxKind::AcroForm,
+            });
+        }
+    }
+
+    /// The name a widget's "on" appearance has: the key of `/AP /N` other
+    /// than `/Off`, else `/AS` if it is not `/Off`.
+    fn on_state(&self, widget: &'a Dictionary) -> Option<&'a [u8]> {
+        if let Some(Object::Dictionary(ap)) = self.get(widget, b"AP")
+            && let Some(Object::Dictionary(normal)) = self.get(ap, b"N")
+            && let Some((key, _)) = normal.iter().find(|(k, _)| k.as_slice() != b"Off")
+        {
+            return Some(key.as_slice());
+        }
+        self.appearance_state(widget).filter(|s| *s != b"Off")
+    }
+
+    fn appearance_state(&self, widget: &'a Dictionary) -> Option<&'a [u8]> {
+        match self.get(widget, b"AS") {
+            Some(Object::Name(s)) => Some(s.as_slice()),
+            _ => None,
+        }
+    }
+}
+
+/// The value of a text or choice field as text.
+fn value_text(doc: &Document, v: &Object) -> String {
+    match v {
+        Object::String(..) => text_string(v).unwrap_or_default(),
+        Object::Name(n) => name_text(n),
+        Object::Array(items) => items
+            .iter()
+            .filter_map(|item| deref(doc, item))
+            .map(|item| value_text(doc, item))
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(", "),
+        Object::Integer(i) => i.to_string(),
+        Object::Real(r) => r.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Decodes a PDF text string: UTF-16BE or UTF-8 with a byte order mark, else
+/// PDFDocEncoding (falling back to Latin-1 for codes it leaves undefined).
+fn text_string(obj: &Object) -> Option<String> {
+    let Object::String(bytes, _) = obj else {
+        return None;
+    };
+    let text = match bytes.as_slice() {
+        [0xFE, 0xFF, rest @ ..] => {
+            let units: Vec<u16> = rest
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect();
+            String::from_utf16_lossy(&units)
+        }
+        [0xEF, 0xBB, 0xBF, rest @ ..] => String::from_utf8_lossy(rest).into_owned(),
+        _ => lopdf::decode_text_string(obj)
+            .unwrap_or_else(|_| bytes.iter().map(|&b| char::from(b)).collect()),
+    };
+    Some(text.trim_end_matches('\0').to_string())
+}
+
+/// A PDF name as text: UTF-8 if it is, else Latin-1.
+fn name_text(name: &[u8]) -> String {
+    match std::str::from_utf8(name) {
+        Ok(s) => s.to_string(),
+        Err(_) => name.iter().map(|&b| char::from(b)).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lopdf::{Stream, StringFormat, dictionary};
+    use std::time::Instant;
+
+    const HELLO_PAGE: &[u8] = b"BT /F1 12 Tf 72 700 Td (Anmeldung EWS 7) Tj ET";
+
+    /// A PDF with one page per content stream (Helvetica as /F1) and, if
+    /// `form` returns one, that dictionary as the catalog's /AcroForm.
+    fn build_pdf(
+        page_contents: &[&[u8]],
+        form: impl FnOnce(&mut Document) -> Option<Dictionary>,
+    ) -> Document {
+        let mut doc = Document::with_version("1.5");
+        let pages_id = doc.new_object_id();
+        let font_id = doc.add_object(dictionary! {
+            "Type" => "Font",
+            "Subtype" => "Type1",
+            "BaseFont" => "Helvetica",
+        });
+        let mut kids = Vec::new();
+        for content in page_contents {
+            let content_id = doc.add_object(Stream::new(dictionary! {}, content.to_vec()));
+            let page_id = doc.add_object(dictionary! {
+                "Type" => "Page",
+                "Parent" => pages_id,
+                "Contents" => content_id,
+                "Resources" => dictionary! { "Font" => dictionary! { "F1" => font_id } },
+                "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+            });
+            kids.push(Object::Reference(page_id));
+        }
+        let count = kids.len() as i64;
+        doc.objects.insert(
+            pages_id,
+            Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => count }),
+        );
+        let mut catalog = dictionary! { "Type" => "Catalog", "Pages" => pages_id };
+        if let Some(acroform) = form(&mut doc) {
+            catalog.set("AcroForm", acroform);
+        }
+        let catalog_id = doc.add_object(catalog);
+        doc.trailer.set("Root", catalog_id);
+        doc
+    }
+
+    fn save(mut doc: Document) -> Vec<u8> {
+        let mut out = Vec::new();
+        doc.save_to(&mut out).unwrap();
+        out
+    }
+
+    fn literal(bytes: &[u8]) -> Object {
+        Object::String(bytes.to_vec(), StringFormat::Literal)
+    }
+
+    fn utf16(text: &str) -> Object {
+        let mut bytes = vec![0xFE, 0xFF];
+        for unit in text.encode_utf16() {
+            bytes.extend_from_slice(&unit.to_be_bytes());
+        }
+        Object::String(bytes, StringFormat::Hexadecimal)
+    }
+
+    fn checkbox_widget(doc: &mut Document, on: &str, state: &str) -> Object {
+        let on_ap = doc.add_object(Stream::new(dictionary! {}, Vec::new()));
+        let off_ap = doc.add_object(Stream::new(dictionary! {}, Vec::new()));
+        Object::Reference(doc.add_object(dictionary! {
+            "Type" => "Annot",
+            "Subtype" => "Widget",
+            "AS" => state,
+            "AP" => dictionary! { "N" => dictionary! { on => on_ap, "Off" => off_ap } },
+        }))
+    }
+
+    fn registration_form(doc: &mut Document) -> Option<Dictionary> {
+        let mut fields = Vec::new();
+        let mut add = |doc: &mut Document, dict: Dictionary| {
+            fields.push(Object::Reference(doc.add_object(dict)));
+        };
+        add(
+            doc,
+            dictionary! { "T" => literal(b"stadt"), "FT" => "Tx", "V" => utf16("Stadt Münster") },
+        );
+        add(
+            doc,
+            dictionary! { "T" => literal(b"stadt_latin1"), "FT" => "Tx", "V" => literal(b"Stadt M\xfcnster") },
+        );
+        add(doc, dictionary! { "T" => literal(b"leer"), "FT" => "Tx" });
+        add(
+            doc,
+            dictionary! {
+                "T" => literal(b"kb_yes"), "FT" => "Btn", "V" => "Yes", "AS" => "Yes", "Subtype" => "Widget",
+            },
+        );
+        add(
+            doc,
+            dictionary! { "T" => literal(b"kb_on"), "FT" => "Btn", "V" => "On", "AS" => "On" },
+        );
+        add(
+            doc,
+            dictionary! {
+                "T" => literal(b"kb_ja"), "FT" => "Btn", "V" => "Ja", "TU" => utf16("Ich nehme teil (ja)"),
+            },
+        );
+        add(
+            doc,
+            dictionary! { "T" => literal(b"kb_off"), "FT" => "Btn", "V" => "Off", "AS" => "Off" },
+        );
+        let widget = checkbox_widget(doc, "Ja", "Ja");
+        add(
+            doc,
+            dictionary! { "T" => literal(b"kb_widget"), "FT" => "Btn", "Kids" => vec![widget] },
+        );
+        let widget = checkbox_widget(doc, "Ja", "Off");
+        add(
+            doc,
+            dictionary! { "T" => literal(b"kb_widget_off"), "FT" => "Btn", "Kids" => vec![widget] },
+        );
+        let mo = doc.add_object(
+            dictionary! { "T" => literal(b"mo"), "FT" => "Tx", "V" => literal(b"10:00") },
+        );
+        let di = doc.add_object(dictionary! { "T" => literal(b"di"), "FT" => "Btn", "V" => "Yes" });
+        add(
+            doc,
+            dictionary! { "T" => literal(b"termine"), "Kids" => vec![mo.into(), di.into()] },
+        );
+        let frau = checkbox_widget(doc, "Frau", "Frau");
+        let herr = checkbox_widget(doc, "Herr", "Off");
+        add(
+            doc,
+            dictionary! {
+                "T" => literal(b"anrede"), "FT" => "Btn", "Ff" => FF_RADIO, "V" => "Frau",
+                "Kids" => vec![frau, herr],
+            },
+        );
+        add(
+            doc,
+            dictionary! { "T" => literal(b"senden"), "FT" => "Btn", "Ff" => FF_PUSHBUTTON },
+        );
+        add(
+            doc,
+            dictionary! { "T" => literal(b"ohne_ap"), "FT" => "Btn", "Ff" => FF_RADIO, "V" => "Off" },
+        );
+        add(
+            doc,
+            dictionary! { "T" => literal(b"unterschrift"), "FT" => "Sig" },
+        );
+        Some(dictionary! { "Fields" => fields })
+    }
+
+    fn checkbox(label: &str, checked: bool) -> Checkbox {
+        Checkbox {
+            label: label.into(),
+            checked,
+            kind: CheckboxKind::AcroForm,
+        }
+    }
+
+    fn field(name: &str, value: &str) -> Field {
+        Field {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn reads_text_fields_checkboxes_and_page_text_of_a_registration_form() {
+        let pdf = save(build_pdf(&[HELLO_PAGE], registration_form));
+        let got = extract(&pdf, &Limits::default()).unwrap();
+        assert_eq!(got.pages, Some(1));
+        assert!(got.text.contains("Anmeldung EWS 7"), "{:?}", got.text);
+        assert_eq!(
+            got.fields,
+            vec![
+                field("stadt", "Stadt Münster"),
+                field("stadt_latin1", "Stadt Münster"),
+                field("leer", ""),
+                field("termine.mo", "10:00"),
+            ]
+        );
+        assert_eq!(
+            got.checkboxes,
+            vec![
+                checkbox("kb_yes", true),
+                checkbox("kb_on", true),
+                checkbox("Ich nehme teil (ja)", true),
+                checkbox("kb_off", false),
+                checkbox("kb_widget", true),
+                checkbox("kb_widget_off", false),
+                checkbox("termine.di", true),
+                checkbox("anrede: Frau", true),
+                checkbox("anrede: Herr", false),
+                checkbox("ohne_ap", false),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_image_only_scan_is_read_with_empty_text_not_an_error() {
+        let pdf = save(build_pdf(&[b""], |_| None));
+        let got = extract(&pdf, &Limits::default()).unwrap();
+        assert_eq!(got.text.trim(), "");
+        assert!(got.fields.is_empty() && got.checkboxes.is_empty());
+        assert_eq!(got.pages, Some(1));
+    }
+
+    #[test]
+    fn counts_the_pages_of_a_two_page_letter() {
+        let pdf = save(build_pdf(
+            &[HELLO_PAGE, b"BT /F1 12 Tf 72 700 Td (Seite zwei) Tj ET"],
+            |_| None,
+        ));
+        let got = extract(&pdf, &Limits::default()).unwrap();
+        assert_eq!(got.pages, Some(2));
+        assert!(got.text.contains("Anmeldung EWS 7"), "{:?}", got.text);
+        assert!(got.text.contains("Seite zwei"), "{:?}", got.text);
+    }
+
+    #[test]
+    fn random_bytes_are_malformed() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let noise: Vec<u8> = (0..4096)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        assert!(matches!(
+            extract(&noise, &Limits::default()),
+            Err(ExtractError::Malformed(_))
+        ));
+        assert!(matches!(
+            extract(b"", &Limits::default()),
+            Err(ExtractError::Malformed(_))
+        ));
+        assert!(matches!(
+            extract(b"Sehr geehrte Damen und Herren", &Limits::default()),
+            Err(ExtractError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn a_truncated_pdf_never_crashes_the_daemon() {
+        let pdf = save(build_pdf(&[HELLO_PAGE], registration_form));
+        let start = Instant::now();
+        let (mut ok, mut panicked) = (0, 0);
+        for len in 0..pdf.len() {
+            match extract(&pdf[..len], &Limits::default()) {
+                Ok(_) => ok += 1,
+                Err(ExtractError::Malformed(m)) if m.starts_with("parser panicked") => {
+                    panicked += 1
+                }
+                Err(_) => {}
+            }
+        }
+        eprintln!(
+            "{} bytes, truncations: {ok} read, {panicked} lopdf panics caught, {:?}",
+            pdf.len(),
+            start.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_corrupted_pdf_never_crashes_the_daemon() {
+        let pdf = save(build_pdf(&[HELLO_PAGE], registration_form));
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..300 {
+            let mut damaged = pdf.clone();
+            for _ in 0..1 + next() % 8 {
+                let at = (next() % damaged.len() as u64) as usize;
+                damaged[at] = next() as u8;
+            }
+            // Ok or any error is fine; returning at all is the point.
+            let _ = extract(&damaged, &Limits::default());
+        }
+    }
+
+    #[test]
+    fn input_over_the_size_limit_is_refused_before_parsing() {
+        let pdf = save(build_pdf(&[HELLO_PAGE], |_| None));
+        let limits = Limits {
+            max_input_bytes: pdf.len() as u64 - 1,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            extract(&pdf, &limits),
+            Err(ExtractError::Limit(_))
+        ));
+    }
+
+    #[test]
+    fn a_password_protected_pdf_is_reported_as_encrypted() {
+        let mut doc = build_pdf(&[HELLO_PAGE], registration_form);
+        doc.trailer.set(
+            "ID",
+            vec![literal(b"0123456789abcdef"), literal(b"0123456789abcdef")],
+        );
+        let state = lopdf::EncryptionState::try_from(lopdf::EncryptionVersion::V2 {
+            document: &doc,
+            owner_password: "amt",
+            user_password: "geheim",
+            key_length: 128,
+            permissions: lopdf::Permissions::all(),
+        })
+        .unwrap();
+        doc.encrypt(&state).unwrap();
+        let pdf = save(doc);
+        assert_eq!(
+            extract(&pdf, &Limits::default()),
+            Err(ExtractError::Encrypted)
+        );
+    }
+
+    #[test]
+    fn an_owner_password_only_pdf_is_still_reported_as_encrypted() {
+        // Readable with the empty user password, but postbote does not read
+        // encrypted documents at all (see `extract`).
+        let mut doc = build_pdf(&[HELLO_PAGE], registration_form);
+        doc.trailer.set(
+            "ID",
+            vec![literal(b"0123456789abcdef"), literal(b"0123456789abcdef")],
+        );
+        let state = lopdf::EncryptionState::try_from(lopdf::EncryptionVersion::V2 {
+            document: &doc,
+            owner_password: "amt",
+            user_password: "",
+            key_length: 128,
+            permissions: lopdf::Permissions::PRINTABLE,
+        })
+        .unwrap();
+        doc.encrypt(&state).unwrap();
+        let pdf = save(doc);
+        assert_eq!(
+            extract(&pdf, &Limits::default()),
+            Err(ExtractError::Encrypted)
+        );
+    }
+
+    #[test]
+    fn a_bare_encrypt_entry_in_the_trailer_is_reported_as_encrypted() {
+        let mut doc = build_pdf(&[HELLO_PAGE], |_| None);
+        let encrypt = doc.add_object(dictionary! {
+            "Filter" => "Standard", "V" => 1, "R" => 2, "P" => -4,
+            "O" => literal(&[7; 32]), "U" => literal(&[9; 32]),
+        });
+        doc.trailer.set("Encrypt", encrypt);
+        doc.trailer.set(
+            "ID",
+            vec![literal(b"abcdefghabcdefgh"), literal(b"abcdefghabcdefgh")],
+        );
+        let pdf = save(doc);
+        assert_eq!(
+            extract(&pdf, &Limits::default()),
+            Err(ExtractError::Encrypted)
+        );
+    }
+
+    #[test]
+    fn an_xfa_form_is_unsupported() {
+        let pdf = save(build_pdf(&[HELLO_PAGE], |doc| {
+            let xfa = doc.add_object(Stream::new(dictionary! {}, b"<xdp:xdp/>".to_vec()));
+            Some(dictionary! { "Fields" => Vec::<Object>::new(), "XFA" => xfa })
+        }));
+        assert_eq!(
+            extract(&pdf, &Limits::default()),
+            Err(ExtractError::Unsupported("XFA form".into()))
+        );
+    }
+
+    #[test]
+    fn a_cycle_in_form_kids_terminates() {
+        let pdf = save(build_pdf(&[HELLO_PAGE], |doc| {
+            let a = doc.new_object_id();
+            let b = doc.new_object_id();
+            doc.objects.insert(
+                a,
+                Object::Dictionary(dictionary! { "T" => literal(b"a"), "FT" => "Tx", "V" => literal(b"x"), "Kids" => vec![b.into()] }),
+            );
+            doc.objects.insert(
+                b,
+                Object::Dictionary(dictionary! { "T" => literal(b"b"), "Kids" => vec![a.into()] }),
+            );
+            Some(dictionary! { "Fields" => vec![a.into(), b.into()] })
+        }));
+        let got = extract(&pdf, &Limits::default()).unwrap();
+        // "a.b" is reached once; its kid "a" was seen and is skipped, so
+        // "a.b" is a field with no widgets of its own, inheriting /V "x".
+        assert_eq!(got.fields, vec![field("a.b", "x")]);
+    }
+
+    #[test]
+    fn an_absurdly_deep_field_tree_is_a_limit_not_a_stack_overflow() {
+        let pdf = save(build_pdf(&[HELLO_PAGE], |doc| {
+            let mut kid = doc.add_object(dictionary! { "T" => literal(b"x"), "FT" => "Tx" });
+            for _ in 0..200 {
+                kid = doc
+                    .add_object(dictionary! { "T" => literal(b"x"), "Kids" => vec![kid.into()] });
+            }
+            Some(dictionary! { "Fields" => vec![kid.into()] })
+        }));
+        assert!(matches!(
+            extract(&pdf, &Limits::default()),
+            Err(ExtractError::Limit(_))
+        ));
+    }
+}
