@@ -30,6 +30,9 @@ pub struct App {
     pub outbox_signal: Arc<Notify>,
 }
 
+/// How often due reminders are looked for.
+pub const REMINDER_TICK: Duration = Duration::from_secs(15 * 60);
+
 /// How long running work may take to finish after a shutdown signal.
 pub const GRACE: Duration = Duration::from_secs(30);
 
@@ -142,12 +145,28 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) -> anyhow::Result<(
             }
         }
     });
+    let reminder_app = app.clone();
+    let reminder_shutdown = shutdown.clone();
+    let reminder_task = tokio::spawn(async move {
+        loop {
+            if let Err(e) =
+                crate::workflow::reminders::queue_due(&reminder_app, chrono::Utc::now()).await
+            {
+                tracing::error!(error = %format!("{e:#}"), "reminder pass failed");
+            }
+            tokio::select! {
+                _ = reminder_shutdown.cancelled() => return,
+                _ = tokio::time::sleep(REMINDER_TICK) => {}
+            }
+        }
+    });
     tracing::info!("postbote running");
     shutdown.cancelled().await;
     tracing::info!("shutting down: finishing the message in hand");
     let both = async {
         let _ = intake_task.await;
         let _ = sender_task.await;
+        let _ = reminder_task.await;
     };
     if tokio::time::timeout(GRACE, both).await.is_err() {
         tracing::warn!("grace period over; stopping anyway");

@@ -1,7 +1,8 @@
 //! `postbote applications` and `postbote outbox`.
 
 use crate::config::Config;
-use crate::store::{Store, applications, outbox};
+use crate::store::{Store, applications, documents, outbox};
+use std::process::ExitCode;
 
 pub async fn applications(config: &Config, json: bool) -> anyhow::Result<()> {
     let store = Store::open(&config.settings.storage.database).await?;
@@ -55,4 +56,85 @@ pub fn print_outbox(rows: &[outbox::OutboxEntry]) {
         }
     }
     println!("{} mail(s)", rows.len());
+}
+
+/// `postbote applications show ID`.
+pub async fn show_application(config: &Config, id: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let store = Store::open(&config.settings.storage.database).await?;
+    let Some(app) = applications::list(&store)
+        .await?
+        .into_iter()
+        .find(|a| a.reference.eq_ignore_ascii_case(id) || a.id.to_string() == id)
+    else {
+        eprintln!("no application {id}");
+        return Ok(ExitCode::from(2));
+    };
+    let (docs, facts) = documents::list(&store, app.id).await?;
+    if json {
+        let v = serde_json::json!({"application": app, "documents": docs, "facts": facts});
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{}  {}", app.reference, app.applicant);
+    println!(
+        "  municipality: {}",
+        app.municipality.as_deref().unwrap_or("(not read)")
+    );
+    println!(
+        "  received:     {} (UTC){}",
+        app.received_at,
+        if app.late { "  LATE" } else { "" }
+    );
+    println!(
+        "  complete:     {}",
+        if app.complete { "yes" } else { "no" }
+    );
+    println!("  mails:        {}", app.message_count);
+    println!("documents:");
+    for d in &docs {
+        let state = match (&d.problem, d.superseded_by) {
+            (_, Some(by)) => format!("superseded by #{by}"),
+            (Some(p), None) => format!("NEEDS A HUMAN: {p}"),
+            (None, None) => "read".to_string(),
+        };
+        let pages = d
+            .pages
+            .map(|p| format!(", {p} page(s)"))
+            .unwrap_or_default();
+        println!(
+            "  #{:<4} {:<13} {:<5} {}{pages}  [{state}]",
+            d.id, d.role, d.format, d.name
+        );
+        if let Some(json) = &d.extracted
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(json)
+        {
+            for f in v["fields"].as_array().into_iter().flatten() {
+                println!(
+                    "         field {} = {}",
+                    f["name"].as_str().unwrap_or(""),
+                    f["value"].as_str().unwrap_or("")
+                );
+            }
+            for c in v["checkboxes"].as_array().into_iter().flatten() {
+                let mark = if c["checked"].as_bool().unwrap_or(false) {
+                    "[x]"
+                } else {
+                    "[ ]"
+                };
+                println!(
+                    "         {mark} {} ({})",
+                    c["label"].as_str().unwrap_or(""),
+                    c["kind"].as_str().unwrap_or("")
+                );
+            }
+        }
+    }
+    println!("facts (value, confidence, source):");
+    for f in &facts {
+        println!(
+            "  {:<22} {:<14} {:<6} {}",
+            f.name, f.value, f.confidence, f.source
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -39,6 +39,13 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ApplicationsAction {
+    /// Everything about one application (by id or reference such as EWS7-0003):
+    /// documents, extracted facts with their source and confidence, flags.
+    Show { id: String },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the daemon until SIGTERM or SIGINT.
     Run,
@@ -49,10 +56,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List applications.
+    /// List applications, or show one with everything read from its documents.
     Applications {
-        #[arg(long)]
+        #[arg(long, global = true)]
         json: bool,
+        #[command(subcommand)]
+        action: Option<ApplicationsAction>,
     },
     /// List outgoing mail (queued, sent, failed, suppressed).
     Outbox {
@@ -128,9 +137,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { json } => status::run(&config, json).await,
-        Command::Applications { json } => lists::applications(&config, json)
+        Command::Applications { json, action: None } => lists::applications(&config, json)
             .await
             .map(|_| ExitCode::SUCCESS),
+        Command::Applications {
+            json,
+            action: Some(ApplicationsAction::Show { id }),
+        } => lists::show_application(&config, &id, json).await,
         Command::Outbox { json } => lists::outbox(&config, json)
             .await
             .map(|_| ExitCode::SUCCESS),

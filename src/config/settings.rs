@@ -25,6 +25,28 @@ pub struct Settings {
     pub health: HealthSettings,
     #[serde(default)]
     pub log: LogSettings,
+    #[serde(default)]
+    pub workflow: WorkflowSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowSettings {
+    /// Days before the deadline when incomplete applications get a reminder (0: never).
+    #[serde(default = "default_reminder_days")]
+    pub incomplete_reminder_days: u32,
+}
+
+impl Default for WorkflowSettings {
+    fn default() -> Self {
+        WorkflowSettings {
+            incomplete_reminder_days: default_reminder_days(),
+        }
+    }
+}
+
+fn default_reminder_days() -> u32 {
+    3
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -2,13 +2,17 @@
 //! municipalities send. Extractors are pure functions over bytes with hard
 //! limits; they are not wired into the intake yet.
 
+pub mod analyse;
 pub mod archive;
+pub mod dates;
 pub mod docx;
+pub mod forms;
 pub mod glyphs;
 pub mod isolate;
 pub mod limits;
 pub mod odt;
 pub mod pdf;
+pub mod tnef;
 
 pub use limits::Limits;
 

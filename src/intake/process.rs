@@ -2,6 +2,8 @@
 //! workflow's state change, its outbox rows and the message's new state.
 
 use super::{Class, Incoming, classify};
+use crate::documents::Limits;
+use crate::documents::analyse::{Analysis, analyse};
 use crate::startup::App;
 use crate::store::messages::{self, Handled};
 use crate::store::parse_ts;
@@ -62,7 +64,7 @@ pub async fn process(app: &App, row: i64) -> anyhow::Result<Disposition> {
             .unwrap_or("-"),
         application = tracing::field::Empty,
     );
-    let result = handle(app, row, incoming.as_ref(), received)
+    let result = handle(app, row, &raw, incoming.as_ref(), received)
         .instrument(span.clone())
         .await;
     match result {
@@ -90,11 +92,22 @@ pub async fn process(app: &App, row: i64) -> anyhow::Result<Disposition> {
 async fn handle(
     app: &App,
     row: i64,
+    raw: &[u8],
     incoming: Option<&Incoming>,
     received: chrono::DateTime<Utc>,
 ) -> anyhow::Result<Disposition> {
+    let class = incoming.map(|m| classify(m, &app.rules));
+    // Documents are read before the transaction: extraction may take seconds.
+    let analysis = if class == Some(Class::Application) {
+        let raw = raw.to_vec();
+        tokio::task::spawn_blocking(move || analyse(&raw, &Limits::default()))
+            .await
+            .context("document analysis task failed")?
+    } else {
+        Analysis::default()
+    };
     let mut tx = app.store.begin().await?;
-    let Some(mail) = incoming else {
+    let (Some(mail), Some(class)) = (incoming, class) else {
         let h = Handled {
             state: "processed",
             class: "other",
@@ -126,11 +139,10 @@ async fn handle(
         tracing::info!(original, "duplicate Message-ID: not acted on again");
         return Ok(d);
     }
-    let class = classify(mail, &app.rules);
     let (disposition, application_id) = match &class {
         Class::Application => (
             Disposition::Move,
-            Some(applications::receive(app, &mut tx, row, mail, received).await?),
+            Some(applications::receive(app, &mut tx, row, mail, received, &analysis).await?),
         ),
         Class::Automatic(reason) => {
             tracing::info!(%reason, "automatic mail: recorded, never answered");

@@ -16,10 +16,12 @@ pub struct Application {
     pub late: bool,
     pub state: String,
     pub message_count: i64,
+    pub complete: bool,
+    pub municipality: Option<String>,
 }
 
-const COLUMNS: &str =
-    "id, reference, applicant, applicant_name, subject, received_at, late, state, message_count";
+const COLUMNS: &str = "id, reference, applicant, applicant_name, subject, received_at, late, state, \
+                       message_count, complete, municipality";
 
 pub async fn find_by_applicant(
     tx: &mut Tx<'_>,
@@ -73,6 +75,28 @@ pub async fn create(tx: &mut Tx<'_>, new: &NewApplication<'_>) -> anyhow::Result
         .fetch_one(&mut **tx)
         .await
         .context("cannot read new application")
+}
+
+pub async fn find_by_municipality(
+    tx: &mut Tx<'_>,
+    municipality: &str,
+) -> anyhow::Result<Option<Application>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM applications WHERE municipality = ? COLLATE NOCASE"
+    ))
+    .bind(municipality)
+    .fetch_optional(&mut **tx)
+    .await
+    .context("cannot look up application by municipality")
+}
+
+pub async fn set_municipality(tx: &mut Tx<'_>, id: i64, municipality: &str) -> anyhow::Result<()> {
+    sqlx::query("UPDATE applications SET municipality = ? WHERE id = ?")
+        .bind(municipality)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 pub async fn add_message(tx: &mut Tx<'_>, id: i64) -> anyhow::Result<()> {

@@ -4,6 +4,7 @@
 //! is what "accepted" means before we touch the mail on the server.
 
 pub mod applications;
+pub mod documents;
 pub mod health;
 pub mod messages;
 pub mod outbox;

@@ -1,33 +1,55 @@
 //! Applications: the first mail of a new application creates it and queues a
-//! confirmation (a late one gets its own template and a notice to staff).
+//! confirmation saying what arrived and what is missing (a late one gets its
+//! own template and a notice to staff). A later mail from the same sender, or
+//! naming the same municipality in its questionnaire, merges into it and gets
+//! an updated confirmation when it brings documents.
 
+use super::review::{self, Review};
 use super::{mails, notices};
 use crate::calendar::german;
+use crate::documents::analyse::{Analysis, Role};
 use crate::intake::Incoming;
 use crate::outbox::compose::{Automatic, Draft};
 use crate::startup::App;
 use crate::store::Tx;
-use crate::store::applications::{self, NewApplication};
+use crate::store::applications::{self, Application, NewApplication};
 use crate::store::outbox::{self, Enqueued};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
-/// Records an application mail; returns the application id.
+/// Records an application mail with its documents; returns the application id.
 pub async fn receive(
     app: &App,
     tx: &mut Tx<'_>,
     message_row: i64,
     mail: &Incoming,
     received: DateTime<Utc>,
+    analysis: &Analysis,
 ) -> anyhow::Result<i64> {
     let from = mail
         .from
         .as_ref()
         .context("application without a sender address")?;
-    if let Some(existing) = applications::find_by_applicant(tx, &from.key()).await? {
-        applications::add_message(tx, existing.id).await?;
-        tracing::info!(application = %existing.reference, "follow-up mail attached to application");
-        return Ok(existing.id);
+    let municipality = municipality_of(analysis);
+    let existing = match applications::find_by_applicant(tx, &from.key()).await? {
+        Some(a) => Some(a),
+        None => match &municipality {
+            Some(m) => applications::find_by_municipality(tx, m).await?,
+            None => None,
+        },
+    };
+    if let Some(existing) = existing {
+        return follow_up(
+            app,
+            tx,
+            message_row,
+            mail,
+            received,
+            analysis,
+            existing,
+            municipality,
+        )
+        .await;
     }
     let late = !app.programme.is_on_time(received);
     let prefix: String = app
@@ -36,32 +58,100 @@ pub async fn receive(
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .collect();
-    let application = applications::create(
-        tx,
-        &NewApplication {
-            prefix: &prefix,
-            applicant: &from.key(),
-            applicant_name: mail.from_name.as_deref(),
-            subject: Some(&mail.subject),
-            first_message: message_row,
-            received_at: received,
-            late,
-        },
-    )
-    .await?;
+    let new = NewApplication {
+        prefix: &prefix,
+        applicant: &from.key(),
+        applicant_name: mail.from_name.as_deref(),
+        subject: Some(&mail.subject),
+        first_message: message_row,
+        received_at: received,
+        late,
+    };
+    let application = applications::create(tx, &new).await?;
     tracing::Span::current().record("application", application.reference.as_str());
-    let context = confirmation_context(app, &application.reference, mail, received);
+    if let Some(m) = &municipality {
+        applications::set_municipality(tx, application.id, m).await?;
+    }
+    let review = review::record(tx, application.id, message_row, analysis, &app.programme).await?;
     let template = if late {
         "confirmation_late"
     } else {
         "confirmation"
     };
-    let rendered = app.templates.render(template, &context)?;
+    let key = format!("confirmation:{}", application.id);
+    let confirmation = Confirm {
+        reference: &application.reference,
+        application_id: application.id,
+        key,
+        template,
+    };
+    queue_confirmation(app, tx, mail, received, &review, confirmation).await?;
+    applications::set_state(tx, application.id, "confirmed").await?;
+    if late {
+        notices::late_application(app, tx, &application, mail, received).await?;
+    }
+    tracing::info!(application = %application.reference, late, complete = review.complete, "new application recorded, confirmation queued");
+    Ok(application.id)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn follow_up(
+    app: &App,
+    tx: &mut Tx<'_>,
+    message_row: i64,
+    mail: &Incoming,
+    received: DateTime<Utc>,
+    analysis: &Analysis,
+    existing: Application,
+    municipality: Option<String>,
+) -> anyhow::Result<i64> {
+    applications::add_message(tx, existing.id).await?;
+    tracing::Span::current().record("application", existing.reference.as_str());
+    if let Some(m) = &municipality {
+        applications::set_municipality(tx, existing.id, m).await?;
+    }
+    let review = review::record(tx, existing.id, message_row, analysis, &app.programme).await?;
+    if !analysis.documents.is_empty() && !existing.late {
+        let key = format!("update:{}:{message_row}", existing.id);
+        let c = Confirm {
+            reference: &existing.reference,
+            application_id: existing.id,
+            key,
+            template: "confirmation_update",
+        };
+        queue_confirmation(app, tx, mail, received, &review, c).await?;
+    }
+    tracing::info!(application = %existing.reference, complete = review.complete, "follow-up mail merged into application");
+    Ok(existing.id)
+}
+
+/// Which confirmation to queue, under which idempotency key.
+struct Confirm<'a> {
+    reference: &'a str,
+    application_id: i64,
+    key: String,
+    template: &'a str,
+}
+
+async fn queue_confirmation(
+    app: &App,
+    tx: &mut Tx<'_>,
+    mail: &Incoming,
+    received: DateTime<Utc>,
+    review: &Review,
+    c: Confirm<'_>,
+) -> anyhow::Result<()> {
+    let from = mail
+        .from
+        .as_ref()
+        .context("application without a sender address")?;
+    let context = confirmation_context(app, c.reference, mail, received, review);
+    let rendered = app.templates.render(c.template, &context)?;
     let to = mail.reply_to.as_ref().unwrap_or(from);
     let draft = Draft {
-        idempotency_key: format!("confirmation:{}", application.id),
-        purpose: template,
-        application_id: Some(application.id),
+        idempotency_key: c.key,
+        purpose: c.template,
+        application_id: Some(c.application_id),
         to,
         to_name: mail.from_name.as_deref(),
         rendered,
@@ -78,12 +168,42 @@ pub async fn receive(
     if let Enqueued::Suppressed(_) = queued {
         tracing::warn!(to = %to, "confirmation suppressed: daily cap reached");
     }
-    applications::set_state(tx, application.id, "confirmed").await?;
-    if late {
-        notices::late_application(app, tx, &application, mail, received).await?;
+    Ok(())
+}
+
+/// The municipality named in a questionnaire: its `kommune_name` form field,
+/// or a line "Name der Kommune: …" in its text.
+pub fn municipality_of(analysis: &Analysis) -> Option<String> {
+    for doc in analysis
+        .documents
+        .iter()
+        .filter(|d| d.role == Role::Questionnaire)
+    {
+        let Some(ex) = &doc.extracted else { continue };
+        if let Some(f) = ex
+            .fields
+            .iter()
+            .find(|f| f.name.ends_with("kommune_name") && !f.value.trim().is_empty())
+        {
+            return Some(normalise(&f.value));
+        }
+        for line in ex.text.lines() {
+            for label in ["Name der Kommune:", "Kommune:"] {
+                if let Some(rest) = line.trim().strip_prefix(label)
+                    && !rest.trim().is_empty()
+                {
+                    return Some(normalise(rest));
+                }
+            }
+        }
     }
-    tracing::info!(application = %application.reference, late, "new application recorded, confirmation queued");
-    Ok(application.id)
+    None
+}
+
+fn normalise(name: &str) -> String {
+    crate::domain::HeaderText::sanitize(name.trim(), 120)
+        .as_str()
+        .to_string()
 }
 
 fn confirmation_context(
@@ -91,9 +211,15 @@ fn confirmation_context(
     reference: &str,
     mail: &Incoming,
     received: DateTime<Utc>,
+    review: &Review,
 ) -> mails::Confirmation {
     let p = &app.programme;
     mails::Confirmation {
+        complete: review.complete,
+        missing: review.missing.clone(),
+        unreadable: review.unreadable.clone(),
+        documents: review.documents.clone(),
+        interview_choices: review.interview_choices.clone(),
         programme: p.name.clone(),
         short_name: p.short_name.clone(),
         reference: reference.to_string(),

@@ -6,6 +6,11 @@ use serde::Serialize;
 /// `confirmation` and `confirmation_late`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Confirmation {
+    pub complete: bool,
+    pub missing: Vec<String>,
+    pub unreadable: Vec<String>,
+    pub documents: Vec<String>,
+    pub interview_choices: Vec<String>,
     pub programme: String,
     pub short_name: String,
     pub reference: String,
@@ -15,6 +20,17 @@ pub struct Confirmation {
     pub deadline: String,
     pub attachments: Vec<String>,
     pub interview_days: Vec<String>,
+    pub contact_name: String,
+    pub contact_address: String,
+}
+
+/// `reminder_incomplete`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reminder {
+    pub short_name: String,
+    pub reference: String,
+    pub deadline: String,
+    pub missing: Vec<String>,
     pub contact_name: String,
     pub contact_address: String,
 }
@@ -48,6 +64,11 @@ fn json<T: Serialize>(v: &T) -> serde_json::Value {
 /// Every template with a sample context (names match files in templates/).
 pub fn samples() -> Vec<(&'static str, serde_json::Value)> {
     let confirmation = Confirmation {
+        complete: false,
+        missing: vec!["Fragebogen".into()],
+        unreadable: vec!["Scan.jpg".into()],
+        documents: vec!["Motivationsschreiben: Motivation.pdf".into()],
+        interview_choices: vec!["Mo., 29.06.2026: möglich".into()],
         programme: "Entwicklungswerkstatt".into(),
         short_name: "EWS 7".into(),
         reference: "EWS7-0001".into(),
@@ -76,9 +97,19 @@ pub fn samples() -> Vec<(&'static str, serde_json::Value)> {
         received: "Mo., 15.06.2026, 10:00 Uhr".into(),
         error: "example".into(),
     };
+    let reminder = Reminder {
+        short_name: "EWS 7".into(),
+        reference: "EWS7-0001".into(),
+        deadline: "Fr., 19.06.2026".into(),
+        missing: vec!["Fragebogen".into()],
+        contact_name: "Projektteam".into(),
+        contact_address: "projekt@example.org".into(),
+    };
     vec![
+        ("reminder_incomplete", json(&reminder)),
         ("confirmation", json(&confirmation)),
         ("confirmation_late", json(&confirmation)),
+        ("confirmation_update", json(&confirmation)),
         ("staff_late_application", json(&late)),
         ("staff_processing_failed", json(&failure)),
     ]

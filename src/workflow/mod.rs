@@ -5,3 +5,5 @@
 pub mod applications;
 pub mod mails;
 pub mod notices;
+pub mod reminders;
+pub mod review;

@@ -6,7 +6,9 @@ mod mail_servers;
 
 mod auto_replies;
 mod cli;
+mod documents;
 mod end_to_end;
+mod fixtures;
 mod outages;
 mod restarts;
 mod servers_smoke;

@@ -1,0 +1,347 @@
+//! From a raw application mail to its documents: walks the attachments
+//! (including ZIP archives, winmail.dat and forwarded mails), detects each
+//! format by its bytes, runs the extractor, and names each document's role.
+//! Nothing here touches the file system: names are display strings only.
+
+use super::{ExtractError, Extracted, Limits, archive, docx, glyphs, odt, pdf};
+use crate::domain::HeaderText;
+use mail_parser::{Message, MessageParser, MimeHeaders};
+use serde::Serialize;
+
+/// What a document is for the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Questionnaire,
+    Motivation,
+    Other,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Questionnaire => "questionnaire",
+            Role::Motivation => "motivation",
+            Role::Other => "other",
+        }
+    }
+}
+
+/// The detected format, by magic bytes first, then by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Pdf,
+    Docx,
+    Odt,
+    Zip,
+    Tnef,
+    Text,
+    Image,
+    WordBinary,
+    Unknown,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Pdf => "pdf",
+            Format::Docx => "docx",
+            Format::Odt => "odt",
+            Format::Zip => "zip",
+            Format::Tnef => "tnef",
+            Format::Text => "text",
+            Format::Image => "image",
+            Format::WordBinary => "doc",
+            Format::Unknown => "unknown",
+        }
+    }
+}
+
+/// One document found in the mail.
+#[derive(Debug, Clone, Serialize)]
+pub struct Document {
+    /// Display name, e.g. `unterlagen.zip › Fragebogen.docx`.
+    pub name: String,
+    pub format: Format,
+    pub role: Role,
+    pub sha256: String,
+    pub size: usize,
+    /// The extraction, or why a human must look at the file.
+    pub extracted: Option<Extracted>,
+    pub problem: Option<String>,
+}
+
+impl Document {
+    pub fn readable(&self) -> bool {
+        self.problem.is_none()
+    }
+}
+
+/// Everything read from one mail.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Analysis {
+    pub documents: Vec<Document>,
+    /// The text of the mail body (for dates written in the mail itself).
+    pub body: String,
+}
+
+/// Analyses a raw mail. Never fails: what cannot be read is reported per document.
+pub fn analyse(raw: &[u8], limits: &Limits) -> Analysis {
+    let parser = MessageParser::default();
+    let Some(message) = parser.parse(raw) else {
+        return Analysis::default();
+    };
+    let mut out = Analysis {
+        body: message
+            .body_text(0)
+            .map(|b| b.chars().take(20_000).collect())
+            .unwrap_or_default(),
+        documents: Vec::new(),
+    };
+    walk_message(&message, "", 0, limits, &mut out.documents);
+    out
+}
+
+fn walk_message(
+    message: &Message<'_>,
+    prefix: &str,
+    depth: u32,
+    limits: &Limits,
+    out: &mut Vec<Document>,
+) {
+    for (i, part) in message.attachments().enumerate() {
+        if out.len() >= limits.max_zip_entries {
+            return;
+        }
+        let name = part
+            .attachment_name()
+            .map(|n| HeaderText::sanitize(n, 120).to_string())
+            .unwrap_or_else(|| format!("Anhang {}", i + 1));
+        let shown = join(prefix, &name);
+        if let Some(inner) = part.message() {
+            if depth < limits.max_depth {
+                walk_message(
+                    inner,
+                    &join(prefix, "weitergeleitete E-Mail"),
+                    depth + 1,
+                    limits,
+                    out,
+                );
+            }
+            continue;
+        }
+        let ctype = part
+            .content_type()
+            .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("")).to_ascii_lowercase())
+            .unwrap_or_default();
+        add_file(&shown, &ctype, part.contents(), depth, limits, out);
+    }
+}
+
+fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix} › {name}")
+    }
+}
+
+/// Detects the format of one file, unpacks containers, extracts documents.
+fn add_file(
+    name: &str,
+    ctype: &str,
+    bytes: &[u8],
+    depth: u32,
+    limits: &Limits,
+    out: &mut Vec<Document>,
+) {
+    let format = detect(name, ctype, bytes);
+    match format {
+        Format::Zip if depth < limits.max_depth => match archive::entries(bytes, limits) {
+            Ok(entries) => {
+                for e in entries.into_iter().filter(|e| !e.is_dir) {
+                    add_file(&join(name, &e.name), "", &e.data, depth + 1, limits, out);
+                }
+                return;
+            }
+            Err(e) => return out.push(unreadable(name, format, bytes, &e.to_string())),
+        },
+        Format::Tnef if depth < limits.max_depth => match super::tnef::attachments(bytes, limits) {
+            Ok(files) => {
+                for f in files {
+                    let ctype = f.mime_type.unwrap_or_default();
+                    add_file(
+                        &join(name, &f.name),
+                        &ctype,
+                        &f.data,
+                        depth + 1,
+                        limits,
+                        out,
+                    );
+                }
+                return;
+            }
+            Err(e) => return out.push(unreadable(name, format, bytes, &e.to_string())),
+        },
+        _ => {}
+    }
+    let result = match format {
+        Format::Pdf => pdf::extract(bytes, limits),
+        Format::Docx => docx::extract(bytes, limits),
+        Format::Odt => odt::extract(bytes, limits),
+        Format::Text => Ok(text_document(bytes)),
+        Format::Image => Err(ExtractError::Unsupported("image (photo or scan)".into())),
+        Format::WordBinary => Err(ExtractError::Unsupported("Word 97-2003 .doc".into())),
+        Format::Zip | Format::Tnef => Err(ExtractError::Limit("archive nested too deeply".into())),
+        Format::Unknown => Err(ExtractError::Unsupported(format!(
+            "unknown file type ({ctype})"
+        ))),
+    };
+    let mut doc = match result {
+        Ok(extracted) => {
+            let problem = (extracted.text.trim().is_empty()
+                && extracted.fields.is_empty()
+                && extracted.checkboxes.is_empty())
+            .then(|| "no text: probably a scan or photo".to_string());
+            Document {
+                name: name.to_string(),
+                format,
+                role: Role::Other,
+                sha256: crate::store::messages::sha256_hex(bytes),
+                size: bytes.len(),
+                extracted: Some(extracted),
+                problem,
+            }
+        }
+        Err(e) => unreadable(name, format, bytes, &e.to_string()),
+    };
+    doc.role = role_of(&doc);
+    out.push(doc);
+}
+
+fn unreadable(name: &str, format: Format, bytes: &[u8], problem: &str) -> Document {
+    let mut d = Document {
+        name: name.to_string(),
+        format,
+        role: Role::Other,
+        sha256: crate::store::messages::sha256_hex(bytes),
+        size: bytes.len(),
+        extracted: None,
+        problem: Some(problem.to_string()),
+    };
+    d.role = role_of(&d);
+    d
+}
+
+fn text_document(bytes: &[u8]) -> Extracted {
+    let text: String = String::from_utf8_lossy(bytes)
+        .chars()
+        .take(200_000)
+        .collect();
+    Extracted {
+        checkboxes: glyphs::checkboxes_in_text(&text),
+        text,
+        fields: Vec::new(),
+        pages: None,
+    }
+}
+
+/// Detects a format by magic bytes, then by name and content type.
+pub fn detect(name: &str, ctype: &str, bytes: &[u8]) -> Format {
+    let lower = name.to_lowercase();
+    if bytes.starts_with(b"%PDF") {
+        return Format::Pdf;
+    }
+    // NOTE: containers first: a winmail.dat or a ZIP holds "%PDF-" near its start too.
+    if super::tnef::looks_like_tnef(bytes) {
+        return Format::Tnef;
+    }
+    if archive::looks_like_zip(bytes) {
+        return match archive::read_member(bytes, "mimetype", &Limits::default()) {
+            Ok(Some(m)) if m.starts_with(b"application/vnd.oasis.opendocument.text") => Format::Odt,
+            _ if lower.ends_with(".docx")
+                || lower.ends_with(".docm")
+                || ctype.contains("wordprocessingml") =>
+            {
+                Format::Docx
+            }
+            _ if matches!(
+                archive::read_member(bytes, "word/document.xml", &Limits::default()),
+                Ok(Some(_))
+            ) =>
+            {
+                Format::Docx
+            }
+            _ => Format::Zip,
+        };
+    }
+    if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
+        return Format::WordBinary;
+    }
+    if super::tnef::looks_like_tnef(bytes)
+        || lower.ends_with("winmail.dat")
+        || ctype == "application/ms-tnef"
+    {
+        return Format::Tnef;
+    }
+    // Some scanners and mail gateways put bytes before the PDF header.
+    if bytes.len() > 8
+        && bytes[..bytes.len().min(1024)]
+            .windows(5)
+            .any(|w| w == b"%PDF-")
+    {
+        return Format::Pdf;
+    }
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF])
+        || bytes.starts_with(b"\x89PNG")
+        || bytes.starts_with(b"II*\0")
+        || bytes.starts_with(b"MM\0*")
+        || ctype.starts_with("image/")
+    {
+        return Format::Image;
+    }
+    if ctype.starts_with("text/plain") || lower.ends_with(".txt") {
+        return Format::Text;
+    }
+    Format::Unknown
+}
+
+/// Names a document's role by its name, then by its content.
+pub fn role_of(doc: &Document) -> Role {
+    let name = doc.name.to_lowercase();
+    if name.contains("fragebogen")
+        || name.contains("questionnaire")
+        || name.contains("bewerbungsbogen")
+    {
+        return Role::Questionnaire;
+    }
+    if name.contains("motivation") || name.contains("anschreiben") {
+        return Role::Motivation;
+    }
+    let Some(ex) = &doc.extracted else {
+        return Role::Other;
+    };
+    let text = ex.text.to_lowercase();
+    let form_like = ex.checkboxes.len() >= 3 || ex.fields.len() >= 3;
+    if text.contains("fragebogen") && form_like {
+        return Role::Questionnaire;
+    }
+    if form_like
+        && (text.contains("einwohnerzahl")
+            || text.contains("terminvorschl")
+            || text.contains("kennenlerngespr"))
+    {
+        return Role::Questionnaire;
+    }
+    if text.contains("motivationsschreiben")
+        || text.contains("motivation")
+        || text.contains("sehr geehrte")
+    {
+        return Role::Motivation;
+    }
+    if text.contains("fragebogen") {
+        return Role::Questionnaire;
+    }
+    Role::Other
+}

@@ -1,0 +1,80 @@
+//! A reminder to applicants whose application is incomplete, a configurable
+//! number of days before the deadline. Keyed per application: sent once.
+
+use super::mails;
+use crate::calendar::german;
+use crate::domain::EmailAddress;
+use crate::outbox::compose::{Automatic, Draft};
+use crate::startup::App;
+use crate::store::outbox;
+use chrono::{DateTime, Duration, Utc};
+
+/// Queues the reminders that are due at `now`; returns how many were queued.
+pub async fn queue_due(app: &App, now: DateTime<Utc>) -> anyhow::Result<usize> {
+    let days = app.settings.workflow.incomplete_reminder_days;
+    let end = app.programme.deadline_end.with_timezone(&Utc);
+    if days == 0 || now > end || now < end - Duration::days(i64::from(days)) {
+        return Ok(0);
+    }
+    let open: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT id, reference, applicant FROM applications WHERE complete = 0 AND late = 0 ORDER BY id",
+    )
+    .fetch_all(app.store.pool())
+    .await?;
+    let mut queued = 0;
+    for (id, reference, applicant) in open {
+        let Ok(to) = EmailAddress::parse(&applicant) else {
+            continue;
+        };
+        let mut tx = app.store.begin().await?;
+        let roles: Vec<(String,)> = sqlx::query_as(
+            "SELECT role FROM documents WHERE application_id = ? AND superseded_by IS NULL AND problem IS NULL",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let has = |r: &str| roles.iter().any(|(x,)| x == r);
+        let mut missing = Vec::new();
+        if !has("questionnaire") {
+            missing.push("Fragebogen".to_string());
+        }
+        if !has("motivation") {
+            missing.push("einseitiges Motivationsschreiben".to_string());
+        }
+        let context = mails::Reminder {
+            short_name: app.programme.short_name.clone(),
+            reference: reference.clone(),
+            deadline: german::format_date(app.programme.deadline),
+            missing,
+            contact_name: app.settings.mail.from_name.clone(),
+            contact_address: app.settings.mail.from_address.to_string(),
+        };
+        let rendered = app.templates.render("reminder_incomplete", &context)?;
+        let draft = Draft {
+            idempotency_key: format!("reminder-incomplete:{id}"),
+            purpose: "reminder_incomplete",
+            application_id: Some(id),
+            to: &to,
+            to_name: None,
+            rendered,
+            automatic: Automatic::Generated,
+            in_reply_to: None,
+            references: &[],
+        };
+        let result = outbox::enqueue(
+            &mut tx,
+            &app.composer.compose(draft)?,
+            app.settings.mail.daily_cap_per_recipient,
+        )
+        .await?;
+        tx.commit().await?;
+        if matches!(result, outbox::Enqueued::Queued(_)) {
+            queued += 1;
+            tracing::info!(application = %reference, "reminder for incomplete application queued");
+        }
+    }
+    if queued > 0 {
+        app.outbox_signal.notify_one();
+    }
+    Ok(queued)
+}

@@ -1,0 +1,171 @@
+//! Reviews an application's documents: what arrived, what is missing, what a
+//! human must look at, and which interview dates suit the applicant.
+
+use crate::calendar::german;
+use crate::config::Programme;
+use crate::documents::analyse::{Analysis, Role};
+use crate::documents::dates::{self, Confidence, DateChoice};
+use crate::store::Tx;
+use crate::store::documents::{self, NewFact};
+
+/// The state of an application after a mail, for the confirmation.
+#[derive(Debug, Clone, Default)]
+pub struct Review {
+    pub complete: bool,
+    /// German names of the missing documents.
+    pub missing: Vec<String>,
+    /// Names of files that could not be read.
+    pub unreadable: Vec<String>,
+    /// "Fragebogen: name.pdf" lines for the current documents.
+    pub documents: Vec<String>,
+    /// "Mo., 29.06.2026: möglich" lines.
+    pub interview_choices: Vec<String>,
+    /// Things staff should look at (German).
+    pub flags: Vec<String>,
+}
+
+fn confidence(c: Confidence) -> &'static str {
+    match c {
+        Confidence::High => "high",
+        Confidence::Medium => "medium",
+        Confidence::Low => "low",
+    }
+}
+
+fn role_de(role: &str) -> &'static str {
+    match role {
+        "questionnaire" => "Fragebogen",
+        "motivation" => "Motivationsschreiben",
+        _ => "Weitere Unterlage",
+    }
+}
+
+/// Interview-date choices found in this mail (questionnaire checkboxes, then
+/// the questionnaire's text and the mail body).
+pub fn choices(analysis: &Analysis, programme: &Programme) -> Vec<DateChoice> {
+    let days: Vec<_> = programme
+        .interview_days
+        .iter()
+        .map(|d| d.slot.start.date_naive())
+        .collect();
+    let mut all = Vec::new();
+    for doc in analysis
+        .documents
+        .iter()
+        .filter(|d| d.role == Role::Questionnaire)
+    {
+        if let Some(ex) = &doc.extracted {
+            let boxes = dates::choices_from_checkboxes(&ex.checkboxes, &days);
+            // NOTE: a form with not a single date ticked was not filled in
+            // there; it says nothing, rather than "no date suits us".
+            if ex.checkboxes.is_empty() {
+                all.extend(dates::choices_from_text(&ex.text, &days));
+            } else if boxes.iter().any(|c| c.available) {
+                all.extend(boxes);
+            }
+        }
+    }
+    all.extend(dates::choices_from_text(&analysis.body, &days));
+    dates::merge(all)
+}
+
+/// Stores this mail's documents and facts, then reviews the whole application.
+pub async fn record(
+    tx: &mut Tx<'_>,
+    application_id: i64,
+    message_row: i64,
+    analysis: &Analysis,
+    programme: &Programme,
+) -> anyhow::Result<Review> {
+    documents::insert(tx, application_id, message_row, &analysis.documents).await?;
+    for c in choices(analysis, programme) {
+        let name = format!("interview:{}", c.day);
+        let value = if c.available {
+            "möglich"
+        } else {
+            "nicht möglich"
+        };
+        let fact = NewFact {
+            name: &name,
+            value,
+            source: &c.source,
+            confidence: confidence(c.confidence),
+        };
+        documents::add_fact(tx, application_id, message_row, &fact).await?;
+    }
+    let current = documents::current(tx, application_id).await?;
+    let mut review = Review::default();
+    let has = |role: &str, readable: bool| {
+        current
+            .iter()
+            .any(|d| d.role == role && (!readable || d.problem.is_none()))
+    };
+    for d in &current {
+        let (role, name) = (d.role.as_str(), &d.name);
+        review.documents.push(format!("{}: {name}", role_de(role)));
+        if let Some(p) = &d.problem {
+            // Files of unknown type that are not application documents are only
+            // shown to staff; anything else we ask the applicant to send again.
+            if role != "other" || d.format != "unknown" {
+                review.unreadable.push(name.clone());
+            }
+            review.flags.push(format!("{name}: {p}"));
+        }
+        if role == "motivation" && d.pages.is_some_and(|p| p > 1) {
+            let pages = d.pages.unwrap_or_default();
+            review.flags.push(format!(
+                "Motivationsschreiben hat {pages} Seiten (erbeten: eine Seite)"
+            ));
+            let fact = NewFact {
+                name: "flag:letter_pages",
+                value: &pages.to_string(),
+                source: name,
+                confidence: "high",
+            };
+            documents::add_fact(tx, application_id, message_row, &fact).await?;
+        }
+    }
+    if !has("questionnaire", false) {
+        review.missing.push("Fragebogen".into());
+    }
+    if !has("motivation", false) {
+        review
+            .missing
+            .push("einseitiges Motivationsschreiben".into());
+    }
+    review.complete = has("questionnaire", true) && has("motivation", true);
+    review.interview_choices = current_choices(tx, application_id).await?;
+    sqlx::query("UPDATE applications SET complete = ? WHERE id = ?")
+        .bind(review.complete)
+        .bind(application_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(review)
+}
+
+/// The latest value of each interview-date fact, formatted in German.
+async fn current_choices(tx: &mut Tx<'_>, application_id: i64) -> anyhow::Result<Vec<String>> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT name, value, confidence FROM facts WHERE application_id = ? AND name LIKE 'interview:%' \
+         AND id IN (SELECT MAX(id) FROM facts WHERE application_id = ? AND name LIKE 'interview:%' GROUP BY name) \
+         ORDER BY name",
+    )
+    .bind(application_id)
+    .bind(application_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(name, value, conf)| {
+            let day =
+                chrono::NaiveDate::parse_from_str(name.strip_prefix("interview:")?, "%Y-%m-%d")
+                    .ok()?;
+            let unsure = if conf == "low" {
+                " (bitte bestätigen)"
+            } else {
+                ""
+            };
+            Some(format!("{}: {value}{unsure}", german::format_date(day)))
+        })
+        .collect())
+}

@@ -1,0 +1,336 @@
+//! Part 2 through the real pipeline: mail in through Postfix and Dovecot,
+//! documents read, application record and confirmation out.
+
+use crate::fixtures::{
+    filled_docx, filled_pdf, forwarded, mail, pdf_letter, winmail_dat, zip_bomb, zip_of,
+};
+use crate::helpers::{TestApp, spawn_app};
+use chrono::NaiveDate;
+
+const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+
+fn days(app: &TestApp) -> Vec<NaiveDate> {
+    app.config()
+        .programme
+        .interview_days
+        .iter()
+        .map(|d| d.slot.start.date_naive())
+        .collect()
+}
+
+async fn body_of_confirmation(app: &TestApp, to: &str, n: usize) -> String {
+    let mails = app.wait_for_mail(to, n).await;
+    let parsed = mail_parser::MessageParser::default()
+        .parse(mails[n - 1].as_bytes())
+        .expect("mail");
+    parsed
+        .body_text(0)
+        .map(|b| b.to_string())
+        .unwrap_or_default()
+}
+
+async fn facts(app: &TestApp, application: i64) -> Vec<(String, String, String)> {
+    let store = app.store().await;
+    let rows = sqlx::query_as(
+        "SELECT name, value, confidence FROM facts WHERE application_id = ? ORDER BY name",
+    )
+    .bind(application)
+    .fetch_all(store.pool())
+    .await
+    .expect("facts");
+    store.close().await;
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_docx_form_and_a_pdf_letter_make_a_complete_application_with_the_ticked_dates() {
+    // Arrange: the questionnaire postbote ships, filled in; a one-page letter.
+    let app = spawn_app().await;
+    let d = days(&app);
+    let form = filled_docx(&app.config().programme, &[d[0], d[2]], "Stadt Musterhausen");
+    let letter = pdf_letter("Motivationsschreiben der Stadt Musterhausen", 1);
+    let from = "engagement@musterhausen.test";
+    let raw = mail(
+        from,
+        "docx-1@musterhausen.test",
+        "Bewerbung EWS 7",
+        "Anbei unsere Unterlagen.",
+        &[
+            ("Fragebogen_EWS7.docx", DOCX, form),
+            ("Motivationsschreiben.pdf", "application/pdf", letter),
+        ],
+    );
+    // Act
+    app.deliver(from, &raw).await;
+    // Assert
+    let body = body_of_confirmation(&app, from, 1).await;
+    assert!(body.contains("vollständig"), "{body}");
+    assert!(!body.contains("Es fehlt noch"), "{body}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM applications WHERE complete = 1")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM applications WHERE municipality = 'Stadt Musterhausen'")
+            .await,
+        0,
+        "DOCX fields are not read yet: municipality comes from PDF forms"
+    );
+    let f = facts(&app, 1).await;
+    let yes: Vec<_> = f
+        .iter()
+        .filter(|(n, v, _)| n.starts_with("interview:") && v == "möglich")
+        .map(|(n, _, _)| n.clone())
+        .collect();
+    assert_eq!(
+        yes,
+        vec![format!("interview:{}", d[0]), format!("interview:{}", d[2])],
+        "{f:?}"
+    );
+    assert!(
+        f.iter()
+            .filter(|(n, _, _)| n.starts_with("interview:"))
+            .all(|(_, _, c)| c == "high"),
+        "{f:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_letter_is_requested_and_a_follow_up_completes_the_application() {
+    // Arrange: first only the questionnaire (our fillable PDF).
+    let app = spawn_app().await;
+    let d = days(&app);
+    let from = "hauptamt@lindenau.test";
+    let form = filled_pdf(&app.config().programme, &[d[1]], "Gemeinde Lindenau");
+    app.deliver(
+        from,
+        &mail(
+            from,
+            "pdf-1@lindenau.test",
+            "Bewerbung",
+            "Fragebogen anbei.",
+            &[("Fragebogen.pdf", "application/pdf", form)],
+        ),
+    )
+    .await;
+    let first = body_of_confirmation(&app, from, 1).await;
+    assert!(
+        first.contains("Es fehlt noch") && first.contains("Motivationsschreiben"),
+        "{first}"
+    );
+    // Act: the letter follows in a second mail, from another address of the same
+    // municipality, as a two-page PDF.
+    let colleague = "buergermeister@lindenau.test";
+    let form_again = filled_pdf(&app.config().programme, &[d[1]], "Gemeinde Lindenau");
+    let letter = pdf_letter("Motivationsschreiben Gemeinde Lindenau", 2);
+    app.deliver(
+        colleague,
+        &mail(
+            colleague,
+            "pdf-2@lindenau.test",
+            "Nachtrag Bewerbung",
+            "Hier das Schreiben.",
+            &[
+                ("Fragebogen.pdf", "application/pdf", form_again),
+                ("Motivationsschreiben.pdf", "application/pdf", letter),
+            ],
+        ),
+    )
+    .await;
+    // Assert: one application, complete; the older questionnaire superseded; the
+    // two-page letter flagged for staff.
+    let update = body_of_confirmation(&app, colleague, 1).await;
+    assert!(update.contains("vollständig"), "{update}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications WHERE complete = 1 AND municipality = 'Gemeinde Lindenau'").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM documents WHERE role = 'questionnaire' AND superseded_by IS NOT NULL").await, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM facts WHERE name = 'flag:letter_pages' AND value = '2'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_of_a_printout_is_kept_for_a_human_and_the_applicant_asked_for_a_readable_file() {
+    let app = spawn_app().await;
+    let from = "rathaus@dorf.test";
+    let jpeg = [&[0xFF, 0xD8, 0xFF, 0xE0][..], &[0u8; 2048]].concat();
+    app.deliver(
+        from,
+        &mail(
+            from,
+            "jpg-1@dorf.test",
+            "Bewerbung",
+            "Foto vom Fragebogen anbei",
+            &[("IMG_2041.jpg", "image/jpeg", jpeg)],
+        ),
+    )
+    .await;
+    let body = body_of_confirmation(&app, from, 1).await;
+    assert!(
+        body.contains("nicht automatisch lesen") && body.contains("IMG_2041.jpg"),
+        "{body}"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM documents WHERE problem IS NOT NULL")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM applications WHERE complete = 0")
+            .await,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zip_with_both_documents_a_traversal_name_and_dates_in_the_mail_body_is_read() {
+    let app = spawn_app().await;
+    let d = days(&app);
+    let from = "kreis@nord.test";
+    let form = filled_docx(&app.config().programme, &[], "Kreis Nord");
+    let letter = pdf_letter("Motivationsschreiben Kreis Nord", 1);
+    let archive = zip_of(&[
+        ("Unterlagen/Fragebogen.docx", &form),
+        ("Unterlagen/Motivationsschreiben.pdf", &letter),
+        ("../../etc/passwd", b"root:x:0:0"),
+    ]);
+    let body = format!(
+        "Guten Tag, wir können am {} und am {} vormittags.",
+        d[0].format("%d.%m."),
+        d[3].format("%-d.%-m.")
+    );
+    app.deliver(
+        from,
+        &mail(
+            from,
+            "zip-1@nord.test",
+            "Bewerbung Kreis Nord",
+            &body,
+            &[("Unterlagen.zip", "application/zip", archive)],
+        ),
+    )
+    .await;
+    let confirmation = body_of_confirmation(&app, from, 1).await;
+    assert!(confirmation.contains("vollständig"), "{confirmation}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM documents WHERE name LIKE 'Unterlagen.zip › %'")
+            .await,
+        3
+    );
+    let f = facts(&app, 1).await;
+    let yes: Vec<_> = f
+        .iter()
+        .filter(|(_, v, _)| v == "möglich")
+        .map(|(n, _, _)| n.clone())
+        .collect();
+    assert_eq!(
+        yes,
+        vec![format!("interview:{}", d[0]), format!("interview:{}", d[3])],
+        "{body}: {f:?}"
+    );
+    assert!(!std::path::Path::new("/etc/passwd.postbote").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zip_bomb_is_refused_by_its_limit_and_the_daemon_carries_on() {
+    let app = spawn_app().await;
+    let from = "bomb@example.test";
+    app.deliver(
+        from,
+        &mail(
+            from,
+            "bomb-1@example.test",
+            "Bewerbung",
+            "x",
+            &[("Unterlagen.zip", "application/zip", zip_bomb(300))],
+        ),
+    )
+    .await;
+    let body = body_of_confirmation(&app, from, 1).await;
+    assert!(body.contains("nicht automatisch lesen"), "{body}");
+    let store = app.store().await;
+    let problem: String = sqlx::query_scalar("SELECT problem FROM documents")
+        .fetch_one(store.pool())
+        .await
+        .expect("doc");
+    assert!(problem.contains("limit"), "{problem}");
+    // Still alive: the next application is confirmed.
+    let next = "next@example.test";
+    app.deliver(
+        next,
+        &crate::helpers::application(next, "Stadt", "after-bomb@example.test"),
+    )
+    .await;
+    app.wait_for_mail(next, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn winmail_dat_and_forwarded_mails_are_unwrapped() {
+    let app = spawn_app().await;
+    let d = days(&app);
+    // Outlook's winmail.dat with our PDF form inside.
+    let from = "outlook@stadt-a.test";
+    let form = filled_pdf(&app.config().programme, &[d[4]], "Stadt A");
+    let tnef = winmail_dat("Fragebogen Stadt A.pdf", &form);
+    app.deliver(
+        from,
+        &mail(
+            from,
+            "tnef-1@stadt-a.test",
+            "Bewerbung",
+            "Siehe Anhang",
+            &[("winmail.dat", "application/ms-tnef", tnef)],
+        ),
+    )
+    .await;
+    app.wait_for_mail(from, 1).await;
+    let store = app.store().await;
+    let docs: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT name, role, problem FROM documents ORDER BY id")
+            .fetch_all(store.pool())
+            .await
+            .expect("documents");
+    assert!(
+        docs.iter()
+            .any(|(n, r, p)| n == "winmail.dat › Fragebogen Stadt A.pdf"
+                && r == "questionnaire"
+                && p.is_none()),
+        "{docs:?}"
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM facts WHERE name = 'interview:{}' AND value = 'möglich'",
+            d[4]
+        ))
+        .await,
+        1
+    );
+    // A colleague forwards the original application mail.
+    let inner = mail(
+        "amt@stadt-b.test",
+        "orig-1@stadt-b.test",
+        "Bewerbung",
+        "Original",
+        &[(
+            "Motivationsschreiben.pdf",
+            "application/pdf",
+            pdf_letter("Motivation Stadt B", 1),
+        )],
+    );
+    let fwd_from = "vorzimmer@stadt-b.test";
+    app.deliver(fwd_from, &forwarded(fwd_from, "fwd-1@stadt-b.test", &inner))
+        .await;
+    app.wait_for_mail(fwd_from, 1).await;
+    let docs: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT name, role, problem FROM documents ORDER BY id")
+            .fetch_all(store.pool())
+            .await
+            .expect("documents");
+    let forwarded_letter = docs.iter().any(|(n, r, p)| {
+        r == "motivation" && n.starts_with("weitergeleitete E-Mail › ") && p.is_none()
+    });
+    assert!(forwarded_letter, "{docs:?}");
+}

@@ -1,0 +1,217 @@
+//! Documents as municipalities send them, made by the test code: our own
+//! questionnaire filled in, letters, archives, winmail.dat, scans.
+
+use chrono::NaiveDate;
+use lopdf::content::{Content, Operation};
+use lopdf::{Document, Object, Stream, dictionary};
+use postbote::config::Programme;
+use postbote::documents::forms;
+use std::io::{Read, Write};
+
+/// Our DOCX questionnaire with `days` ticked and the municipality filled in.
+pub fn filled_docx(programme: &Programme, days: &[NaiveDate], kommune: &str) -> Vec<u8> {
+    let blank = forms::questionnaire(programme).expect("form").docx;
+    rewrite_zip_member(&blank, "word/document.xml", |xml| {
+        let mut xml = xml.to_string();
+        for day in days {
+            let tag = format!(r#"<w:tag w:val="termin_{}"/>"#, day.format("%Y_%m_%d"));
+            let at = xml.find(&tag).expect("date checkbox in form");
+            let rest = xml[at..].replacen(
+                r#"<w14:checked w14:val="0"/>"#,
+                r#"<w14:checked w14:val="1"/>"#,
+                1,
+            );
+            let rest = rest.replacen("<w:t>☐</w:t>", "<w:t>☒</w:t>", 1);
+            xml = format!("{}{}", &xml[..at], rest);
+        }
+        let tag = r#"<w:tag w:val="kommune_name"/>"#;
+        let at = xml.find(tag).expect("kommune field");
+        let rest = xml[at..].replacen(forms::PLACEHOLDER, kommune, 1);
+        format!("{}{}", &xml[..at], rest)
+    })
+}
+
+/// Our PDF questionnaire with `days` ticked (on-state /Ja) and the municipality filled in.
+pub fn filled_pdf(programme: &Programme, days: &[NaiveDate], kommune: &str) -> Vec<u8> {
+    let blank = forms::questionnaire(programme).expect("form").pdf;
+    let mut doc = Document::load_mem(&blank).expect("our pdf loads");
+    let wanted: Vec<String> = days
+        .iter()
+        .map(|d| format!("termin_{}", d.format("%Y_%m_%d")))
+        .collect();
+    let ids: Vec<_> = doc.objects.keys().cloned().collect();
+    for id in ids {
+        let Ok(dict) = doc.get_object_mut(id).and_then(|o| o.as_dict_mut()) else {
+            continue;
+        };
+        let Ok(name) = dict
+            .get(b"T")
+            .and_then(|t| t.as_str())
+            .map(|t| String::from_utf8_lossy(t).to_string())
+        else {
+            continue;
+        };
+        if wanted.contains(&name) {
+            dict.set("V", Object::Name(b"Ja".to_vec()));
+            dict.set("AS", Object::Name(b"Ja".to_vec()));
+        } else if name == "kommune_name" {
+            dict.set("V", Object::string_literal(kommune));
+        }
+    }
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("save pdf");
+    out
+}
+
+/// A PDF letter with `pages` pages of text.
+pub fn pdf_letter(text: &str, pages: usize) -> Vec<u8> {
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let font = doc.add_object(dictionary! {
+        "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica", "Encoding" => "WinAnsiEncoding",
+    });
+    let mut kids = Vec::new();
+    for p in 0..pages {
+        let content = Content {
+            operations: vec![
+                Operation::new("BT", vec![]),
+                Operation::new("Tf", vec!["F1".into(), 12.into()]),
+                Operation::new("Td", vec![72.into(), 720.into()]),
+                Operation::new(
+                    "Tj",
+                    vec![Object::string_literal(format!("{text} (Seite {})", p + 1))],
+                ),
+                Operation::new("ET", vec![]),
+            ],
+        };
+        let stream = doc.add_object(Stream::new(
+            dictionary! {},
+            content.encode().expect("content"),
+        ));
+        let page = doc.add_object(dictionary! {
+            "Type" => "Page", "Parent" => pages_id, "Contents" => stream,
+            "Resources" => dictionary! { "Font" => dictionary! { "F1" => font } },
+            "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+        });
+        kids.push(page.into());
+    }
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(
+            dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => pages as i64 },
+        ),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("save pdf");
+    out
+}
+
+/// A ZIP archive of (name, bytes).
+pub fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in files {
+        w.start_file(*name, opts).expect("zip entry");
+        w.write_all(bytes).expect("zip write");
+    }
+    w.finish().expect("zip finish").into_inner()
+}
+
+/// A ZIP with one member that inflates to `mb` MiB of zeros.
+pub fn zip_bomb(mb: usize) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    w.start_file("Fragebogen.docx", opts).expect("zip entry");
+    let chunk = vec![0u8; 1024 * 1024];
+    for _ in 0..mb {
+        w.write_all(&chunk).expect("zip write");
+    }
+    w.finish().expect("zip finish").into_inner()
+}
+
+fn rewrite_zip_member(zip_bytes: &[u8], member: &str, f: impl Fn(&str) -> String) -> Vec<u8> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes)).expect("zip");
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).expect("entry");
+        let name = entry.name().expect("entry name").to_string();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).expect("read");
+        if name == member {
+            data = f(&String::from_utf8(data).expect("utf-8 xml")).into_bytes();
+        }
+        out.start_file(name, opts).expect("start");
+        out.write_all(&data).expect("write");
+    }
+    out.finish().expect("finish").into_inner()
+}
+
+/// A minimal TNEF container (winmail.dat) holding one attachment.
+pub fn winmail_dat(name: &str, data: &[u8]) -> Vec<u8> {
+    fn attr(out: &mut Vec<u8>, level: u8, id: u32, data: &[u8]) {
+        out.push(level);
+        out.extend(id.to_le_bytes());
+        out.extend((data.len() as u32).to_le_bytes());
+        out.extend(data);
+        let sum = data.iter().fold(0u16, |s, b| s.wrapping_add(u16::from(*b)));
+        out.extend(sum.to_le_bytes());
+    }
+    let mut out = Vec::new();
+    out.extend(0x223E_9F78u32.to_le_bytes());
+    out.extend(0x0001u16.to_le_bytes());
+    attr(&mut out, 1, 0x0008_9006, &0x0001_0000u32.to_le_bytes()); // attTnefVersion
+    attr(&mut out, 2, 0x0006_9002, &[0u8; 14]); // attAttachRendData
+    let mut title = name.as_bytes().to_vec();
+    title.push(0);
+    attr(&mut out, 2, 0x0001_8010, &title); // attAttachTitle
+    attr(&mut out, 2, 0x0006_800F, data); // attAttachData
+    out
+}
+
+/// A mail with a text body and attachments, as Outlook would send it.
+pub fn mail(
+    from: &str,
+    message_id: &str,
+    subject: &str,
+    body: &str,
+    attachments: &[(&str, &str, Vec<u8>)],
+) -> String {
+    use base64::Engine;
+    let mut parts = format!(
+        "--XYZ\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n"
+    );
+    for (name, ctype, bytes) in attachments {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(76)
+            .map(|c| std::str::from_utf8(c).unwrap_or(""))
+            .collect();
+        parts.push_str(&format!(
+            "--XYZ\r\nContent-Type: {ctype}; name=\"{name}\"\r\nContent-Disposition: attachment; filename=\"{name}\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+            lines.join("\r\n")
+        ));
+    }
+    parts.push_str("--XYZ--\r\n");
+    format!(
+        "From: Stadtverwaltung <{from}>\r\nTo: projekt@ews.test\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"XYZ\"\r\n\r\n{parts}"
+    )
+}
+
+/// Wraps a whole mail as a forwarded attachment (message/rfc822).
+pub fn forwarded(from: &str, message_id: &str, inner: &str) -> String {
+    format!(
+        "From: Weiterleitung <{from}>\r\nTo: projekt@ews.test\r\nSubject: WG: Bewerbung EWS 7\r\nMessage-ID: <{message_id}>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"FWD\"\r\n\r\n\
+         --FWD\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nAnbei die weitergeleitete Bewerbung.\r\n\
+         --FWD\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment; filename=\"Bewerbung.eml\"\r\n\r\n{inner}\r\n--FWD--\r\n"
+    )
+}
