@@ -64,10 +64,10 @@ pub async fn run(demo_config: &Path, dir: &Path, examples: &Path) -> anyhow::Res
     println!("Applications:");
     for a in applications::list(&app.store).await? {
         println!(
-            "  {}  {:<34} {}{}",
+            "  {}  {:<34} {:<10}{}",
             a.reference,
             a.applicant,
-            a.state,
+            if a.complete { "complete" } else { "incomplete" },
             if a.late {
                 "  (LATE: flagged for staff)"
             } else {
@@ -89,7 +89,7 @@ pub async fn run(demo_config: &Path, dir: &Path, examples: &Path) -> anyhow::Res
         println!("  {}", f.display());
     }
     println!(
-        "\nInspect with: postbote --config {} status | applications | outbox",
+        "\nInspect with: postbote --config {} status | applications [show EWS7-0002] | outbox",
         demo_config.display()
     );
     app.store.close().await;

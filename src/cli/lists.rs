@@ -13,14 +13,14 @@ pub async fn applications(config: &Config, json: bool) -> anyhow::Result<()> {
     }
     println!(
         "{:<10} {:<36} {:<10} {:<5} {:>5}  received (UTC)",
-        "reference", "applicant", "state", "late", "mails"
+        "reference", "applicant", "documents", "late", "mails"
     );
     for a in &rows {
         println!(
             "{:<10} {:<36} {:<10} {:<5} {:>5}  {}",
             a.reference,
             a.applicant,
-            a.state,
+            if a.complete { "complete" } else { "incomplete" },
             if a.late { "LATE" } else { "" },
             a.message_count,
             &a.received_at[..a.received_at.len().min(19)]

@@ -68,6 +68,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write the blank questionnaire (DOCX with content-control checkboxes and a
+    /// fillable PDF) with the interview dates of the programme config.
+    Forms {
+        /// Output folder.
+        #[arg(long, default_value = "forms")]
+        out: PathBuf,
+    },
     /// Run the sample applications in examples/ through a Maildir, SQLite and
     /// the file transport in a local folder, and list the mails written.
     Demo {
@@ -118,6 +125,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let config = Config::load(&cli.config)?;
     match cli.command {
+        Command::Forms { out } => {
+            for path in crate::documents::forms::write_questionnaire(&config.programme, &out)? {
+                println!("{}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::CheckConfig => {
             println!("{}: valid", config.path.display());
             println!("{}", config.programme.render_summary());
