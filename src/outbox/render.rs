@@ -88,8 +88,12 @@ mod tests {
     fn the_shipped_templates_pass_the_startup_check_and_escape_html() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
         let t = Templates::load(&dir, &samples()).unwrap();
-        let mut sample = samples()[0].1.clone();
-        sample["attachments"] = serde_json::json!(["<script>x</script>.pdf"]);
+        let mut sample = samples()
+            .into_iter()
+            .find(|(n, _)| *n == "confirmation")
+            .map(|(_, v)| v)
+            .unwrap();
+        sample["documents"] = serde_json::json!(["Fragebogen: <script>x</script>.pdf"]);
         let r = t.render("confirmation", &sample).unwrap();
         assert!(r.html.contains("&lt;script&gt;"));
         assert!(
