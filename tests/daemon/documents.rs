@@ -334,3 +334,57 @@ async fn winmail_dat_and_forwarded_mails_are_unwrapped() {
     });
     assert!(forwarded_letter, "{docs:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incomplete_application_gets_one_reminder_days_before_the_deadline() {
+    // Arrange: an application with only the letter.
+    let app = spawn_app().await;
+    let from = "amt@unvollstaendig.test";
+    let letter = pdf_letter("Motivationsschreiben", 1);
+    app.deliver(
+        from,
+        &mail(
+            from,
+            "inc-1@unvollstaendig.test",
+            "Bewerbung",
+            "Anbei.",
+            &[("Motivationsschreiben.pdf", "application/pdf", letter)],
+        ),
+    )
+    .await;
+    app.wait_for_mail(from, 1).await;
+    let one = postbote::startup::App::build(app.config())
+        .await
+        .expect("app");
+    let end = one.programme.deadline_end.with_timezone(&chrono::Utc);
+    // Act and assert, with the clock under test control.
+    let queue = |days: i64| {
+        postbote::workflow::reminders::queue_due(&one, end - chrono::Duration::days(days))
+    };
+    assert_eq!(
+        queue(5).await.expect("too early"),
+        0,
+        "default: 3 days before the deadline"
+    );
+    assert_eq!(queue(2).await.expect("due"), 1);
+    assert_eq!(queue(1).await.expect("again"), 0, "a reminder is sent once");
+    one.sender()
+        .expect("sender")
+        .run_once()
+        .await
+        .expect("send");
+    let mails = app.wait_for_mail(from, 2).await;
+    let reminder = mails
+        .iter()
+        .find(|m| crate::helpers::subject(m).starts_with("Erinnerung"))
+        .expect("reminder arrives");
+    let text = mail_parser::MessageParser::default()
+        .parse(reminder.as_bytes())
+        .and_then(|m| m.body_text(0).map(|b| b.to_string()))
+        .unwrap_or_default();
+    assert!(
+        text.contains("Fragebogen") && !text.contains("Motivationsschreiben\n"),
+        "{text}"
+    );
+    assert_eq!(queue(-1).await.expect("after the deadline"), 0);
+}

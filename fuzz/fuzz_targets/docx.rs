@@ -1,0 +1,9 @@
+//! `documents::docx::extract` on arbitrary bytes (ZIP + WordprocessingML).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let result = postbote::documents::docx::extract(data, &postbote_fuzz::limits());
+    postbote_fuzz::show(|| format!("{result:#?}"));
+});
