@@ -388,3 +388,140 @@ async fn an_incomplete_application_gets_one_reminder_days_before_the_deadline() 
     );
     assert_eq!(queue(-1).await.expect("after the deadline"), 0);
 }
+
+/// The interview dates stored as "möglich" for the application of `from`.
+async fn dates_possible(app: &TestApp, from: &str) -> Vec<String> {
+    let store = app.store().await;
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT f.name FROM facts f JOIN applications a ON a.id = f.application_id \
+         WHERE a.applicant = ? AND f.value = 'möglich' ORDER BY f.name",
+    )
+    .bind(from)
+    .fetch_all(store.pool())
+    .await
+    .expect("facts");
+    store.close().await;
+    rows.into_iter().map(|(n,)| n).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odt_forms_legacy_word_fields_glyph_tables_and_ticked_text_lists_are_read() {
+    let app = spawn_app().await;
+    let d = days(&app);
+    let want = vec![format!("interview:{}", d[1]), format!("interview:{}", d[4])];
+    let text_list = format!(
+        "Fragebogen\nTermine:\n[ ] {}\n[x] {}\n[ ] {}\n[ ] {}\n[x] {}\n",
+        d[0].format("%d.%m.%Y"),
+        d[1].format("%d.%m.%Y"),
+        d[2].format("%d.%m.%Y"),
+        d[3].format("%d.%m.%Y"),
+        d[4].format("%d.%m.%Y")
+    );
+    let cases: Vec<(&str, &str, &str, Vec<u8>)> = vec![
+        (
+            "odt@a.test",
+            "Fragebogen.odt",
+            "application/vnd.oasis.opendocument.text",
+            crate::fixtures::odt_questionnaire(&d, &[d[1], d[4]]),
+        ),
+        (
+            "legacy@b.test",
+            "Fragebogen.docx",
+            DOCX,
+            crate::fixtures::docx_questionnaire(&d, &[d[1], d[4]], false),
+        ),
+        (
+            "glyphs@c.test",
+            "Fragebogen.docx",
+            DOCX,
+            crate::fixtures::docx_questionnaire(&d, &[d[1], d[4]], true),
+        ),
+        (
+            "text@d.test",
+            "Fragebogen.txt",
+            "text/plain",
+            text_list.into_bytes(),
+        ),
+    ];
+    for (i, (from, name, ctype, bytes)) in cases.iter().enumerate() {
+        let raw = mail(
+            from,
+            &format!("fmt-{i}@x.test"),
+            "Bewerbung",
+            "Anbei der Fragebogen.",
+            &[(name, ctype, bytes.clone())],
+        );
+        app.deliver(from, &raw).await;
+    }
+    for (from, name, _, _) in &cases {
+        app.wait_for_mail(from, 1).await;
+        assert_eq!(dates_possible(&app, from).await, want, "{from}: {name}");
+    }
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM documents WHERE role = 'questionnaire' AND problem IS NULL"
+        )
+        .await,
+        4
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scanned_pdf_a_malformed_mail_and_a_20_mb_attachment_are_handled() {
+    let app = spawn_app().await;
+    // A scan without text: stored, marked for a human, the applicant asked.
+    let from = "scan@e.test";
+    app.deliver(
+        from,
+        &mail(
+            from,
+            "scan-1@e.test",
+            "Bewerbung",
+            "Scan anbei",
+            &[(
+                "Fragebogen.pdf",
+                "application/pdf",
+                crate::fixtures::scanned_pdf(),
+            )],
+        ),
+    )
+    .await;
+    let body = body_of_confirmation(&app, from, 1).await;
+    assert!(body.contains("nicht automatisch lesen"), "{body}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM documents WHERE problem LIKE '%scan%'")
+            .await,
+        1
+    );
+    // A malformed MIME mail (unterminated multipart, broken base64): no crash.
+    let broken = "From: kaputt@f.test\r\nTo: projekt@ews.test\r\nSubject: Bewerbung\r\nMessage-ID: <broken-1@f.test>\r\n\
+                  MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n--B\r\nContent-Type: application/pdf; name=\"x.pdf\"\r\n\
+                  Content-Transfer-Encoding: base64\r\n\r\n%%%not base64%%%\r\n--B\r\nContent-Type: text/plain\r\n\r\nunterminated";
+    app.deliver("kaputt@f.test", broken).await;
+    app.wait_for_mail("kaputt@f.test", 1).await;
+    // A 20 MB attachment (by IMAP APPEND: Postfix's default size limit is 10 MB).
+    let big = "big@g.test";
+    let pdf = [
+        pdf_letter("Motivationsschreiben", 1),
+        vec![b' '; 20 * 1024 * 1024],
+    ]
+    .concat();
+    let raw = mail(
+        big,
+        "big-1@g.test",
+        "Bewerbung",
+        "Großer Anhang",
+        &[("Motivationsschreiben.pdf", "application/pdf", pdf)],
+    );
+    app.servers
+        .append(crate::helpers::PROJECT, "INBOX", raw.as_bytes())
+        .await
+        .expect("append");
+    app.wait_for_mail(big, 1).await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM messages WHERE state = 'failed'")
+            .await,
+        0
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM documents WHERE role = 'motivation' AND size > 20000000 AND problem IS NULL").await, 1);
+}

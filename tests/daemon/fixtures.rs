@@ -215,3 +215,106 @@ pub fn forwarded(from: &str, message_id: &str, inner: &str) -> String {
          --FWD\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment; filename=\"Bewerbung.eml\"\r\n\r\n{inner}\r\n--FWD--\r\n"
     )
 }
+
+/// A questionnaire as somebody else's ODT form: one `form:checkbox` per day.
+pub fn odt_questionnaire(days: &[NaiveDate], ticked: &[NaiveDate]) -> Vec<u8> {
+    let mut controls = String::new();
+    let mut paragraphs = String::new();
+    for (i, d) in days.iter().enumerate() {
+        let state = if ticked.contains(d) {
+            "checked"
+        } else {
+            "unchecked"
+        };
+        controls.push_str(&format!(
+            r#"<form:checkbox form:name="tag{i}" form:control-implementation="ooo:com.sun.star.form.component.CheckBox" xml:id="c{i}" form:id="c{i}" form:current-state="{state}" form:label="Termin am {}"/>"#,
+            d.format("%d.%m.%Y")
+        ));
+        paragraphs.push_str(&format!(
+            r#"<text:p><draw:control draw:control="c{i}"/>Termin am {}</text:p>"#,
+            d.format("%d.%m.%Y")
+        ));
+    }
+    let content = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" xmlns:form="urn:oasis:names:tc:opendocument:xmlns:form:1.0" xmlns:xml="http://www.w3.org/XML/1998/namespace" office:version="1.3"><office:body><office:text><office:forms><form:form form:name="Standard">{controls}</form:form></office:forms><text:h>Fragebogen zur Bewerbung</text:h><text:p>Name der Kommune: Gemeinde Odtstadt</text:p>{paragraphs}</office:text></office:body></office:document-content>"#
+    );
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    w.start_file("mimetype", stored).expect("entry");
+    w.write_all(b"application/vnd.oasis.opendocument.text")
+        .expect("write");
+    w.start_file("content.xml", stored).expect("entry");
+    w.write_all(content.as_bytes()).expect("write");
+    w.finish().expect("finish").into_inner()
+}
+
+/// A Word document with legacy form-field checkboxes (`w:ffData/w:checkBox`),
+/// or with plain ☒/☐ glyphs in a table when `glyphs` is set.
+pub fn docx_questionnaire(days: &[NaiveDate], ticked: &[NaiveDate], glyphs: bool) -> Vec<u8> {
+    let mut body = String::from("<w:p><w:r><w:t>Fragebogen zur Bewerbung</w:t></w:r></w:p>");
+    if glyphs {
+        body.push_str("<w:tbl>");
+    }
+    for d in days {
+        let on = ticked.contains(d);
+        let label = format!("Termin {}", d.format("%d.%m.%Y"));
+        if glyphs {
+            let mark = if on { "☒" } else { "☐" };
+            body.push_str(&format!(
+                "<w:tr><w:tc><w:p><w:r><w:t>{mark}</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>{label}</w:t></w:r></w:p></w:tc></w:tr>"
+            ));
+        } else {
+            let checked = if on {
+                r#"<w:checked/>"#
+            } else {
+                r#"<w:checked w:val="0"/>"#
+            };
+            body.push_str(&format!(
+                r#"<w:p><w:r><w:fldChar w:fldCharType="begin"><w:ffData><w:name w:val="K{}"/><w:checkBox><w:sizeAuto/><w:default w:val="0"/>{checked}</w:checkBox></w:ffData></w:fldChar></w:r><w:r><w:instrText> FORMCHECKBOX </w:instrText></w:r><w:r><w:fldChar w:fldCharType="end"/></w:r><w:r><w:t xml:space="preserve"> {label}</w:t></w:r></w:p>"#,
+                d.format("%m%d")
+            ));
+        }
+    }
+    if glyphs {
+        body.push_str("</w:tbl>");
+    }
+    let document = format!(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>{body}</w:body></w:document>"#
+    );
+    zip_of(&[
+        ("[Content_Types].xml", br#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>"#),
+        ("word/document.xml", document.as_bytes()),
+    ])
+}
+
+/// A PDF whose only page is an image: what a scanner produces.
+pub fn scanned_pdf() -> Vec<u8> {
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let image = doc.add_object(Stream::new(
+        dictionary! { "Type" => "XObject", "Subtype" => "Image", "Width" => 64, "Height" => 64,
+        "ColorSpace" => "DeviceGray", "BitsPerComponent" => 8 },
+        vec![128u8; 64 * 64],
+    ));
+    let contents = doc.add_object(Stream::new(
+        dictionary! {},
+        b"q 500 0 0 700 40 60 cm /Im1 Do Q".to_vec(),
+    ));
+    let page = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages_id, "Contents" => contents,
+        "Resources" => dictionary! { "XObject" => dictionary! { "Im1" => image } },
+        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+    });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(
+            dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1 },
+        ),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("save pdf");
+    out
+}
