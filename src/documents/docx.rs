@@ -52,7 +52,7 @@ pub fn extract(bytes: &[u8], limits: &Limits) -> Result<Extracted, ExtractError>
     Ok(Extracted {
         text: doc.text,
         checkboxes: doc.checkboxes,
-        fields: Vec::new(),
+        fields: doc.fields,
         pages: Some(app_pages.unwrap_or(estimate)),
     })
 }
@@ -158,6 +158,12 @@ struct Sdt {
     in_checkbox: bool,
     is_checkbox: bool,
     checked: bool,
+    /// `w:tag`, the machine name of a text content control.
+    tag: Option<String>,
+    /// `w:showingPlcHdr`: the control shows its placeholder, so it is empty.
+    placeholder: bool,
+    /// The text typed into the control.
+    value: String,
 }
 
 #[derive(Debug, Default)]
@@ -168,6 +174,7 @@ struct Legacy {
 
 struct Parsed {
     text: String,
+    fields: Vec<super::Field>,
     checkboxes: Vec<super::Checkbox>,
     page_breaks: u32,
     rendered_breaks: u32,
@@ -180,6 +187,8 @@ struct State {
     /// The text scanned for boxes: controls as FIELD_MARK, their glyphs left out.
     scan: String,
     fields: Vec<FieldBox>,
+    /// Filled-in text content controls, by tag.
+    text_fields: Vec<super::Field>,
     sdts: Vec<Sdt>,
     legacy: Option<Legacy>,
     in_t: bool,
@@ -200,6 +209,15 @@ impl State {
             return;
         }
         let hide_glyphs = self.in_checkbox_content();
+        if let Some(sdt) = self
+            .sdts
+            .iter_mut()
+            .rev()
+            .find(|x| !x.in_pr && !x.is_checkbox && x.tag.is_some())
+            && sdt.value.len() < 4096
+        {
+            sdt.value.push_str(s);
+        }
         for c in s.chars() {
             let c = match c {
                 FIELD_MARK => '\u{FFFD}',
@@ -361,7 +379,17 @@ fn parse_document(xml: &str) -> Result<Parsed, ExtractError> {
                     }
                 }
                 "sdt" => {
-                    st.sdts.pop();
+                    if let Some(sdt) = st.sdts.pop()
+                        && !sdt.is_checkbox
+                        && let Some(tag) = sdt.tag
+                    {
+                        let value = if sdt.placeholder {
+                            String::new()
+                        } else {
+                            tidy_text(&sdt.value)
+                        };
+                        st.text_fields.push(super::Field { name: tag, value });
+                    }
                 }
                 "checkBox" => {
                     if let Some(l) = st.legacy.take() {
@@ -393,6 +421,7 @@ fn parse_document(xml: &str) -> Result<Parsed, ExtractError> {
     let checkboxes = checkboxes_with_fields(&st.scan, &st.fields);
     Ok(Parsed {
         text: tidy_text(&st.shown),
+        fields: st.text_fields,
         checkboxes,
         page_breaks: st.page_breaks,
         rendered_breaks: st.rendered_breaks,
@@ -402,6 +431,17 @@ fn parse_document(xml: &str) -> Result<Parsed, ExtractError> {
 /// Elements that matter whether written `<x/>` or `<x></x>`.
 fn on_empty(st: &mut State, e: &BytesStart<'_>) {
     match e.local_name().as_ref() {
+        "tag" => {
+            if let Some(s) = st.sdts.last_mut().filter(|s| s.in_pr) {
+                s.tag = attr(e, "val")
+                    .map(|t| t.chars().filter(|c| !c.is_control()).take(100).collect());
+            }
+        }
+        "showingPlcHdr" => {
+            if let Some(s) = st.sdts.last_mut().filter(|s| s.in_pr) {
+                s.placeholder = !matches!(attr(e, "val").as_deref(), Some("0" | "false" | "off"));
+            }
+        }
         "checked" => {
             let val = attr(e, "val");
             if let Some(s) = st.sdts.last_mut().filter(|s| s.in_checkbox) {
@@ -472,8 +512,8 @@ pub(crate) fn tidy_text(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::documents::Checkbox;
     use crate::documents::archive::tests::{build_zip, zero_bomb};
+    use crate::documents::{Checkbox, Field};
 
     const NS: &str = r#"xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" xmlns:w14="http://schemas.microsoft.com/office/word/2010/wordml""#;
 
@@ -867,5 +907,25 @@ mod tests {
         }
         let random: Vec<u8> = (0..4096).map(|_| next() as u8).collect();
         assert!(extract(&random, &Limits::default()).is_err());
+    }
+
+    #[test]
+    fn text_content_controls_become_named_fields_and_placeholders_read_as_empty() {
+        let filled = r#"<w:p><w:sdt><w:sdtPr><w:tag w:val="kommune_name"/></w:sdtPr><w:sdtContent><w:r><w:t>Stadt Münster</w:t></w:r></w:sdtContent></w:sdt></w:p>"#;
+        let empty = r#"<w:p><w:sdt><w:sdtPr><w:tag w:val="einwohnerzahl"/><w:showingPlcHdr/></w:sdtPr><w:sdtContent><w:r><w:t>Klicken oder tippen Sie hier, um Text einzugeben.</w:t></w:r></w:sdtContent></w:sdt></w:p>"#;
+        let ex = extract(&docx(&format!("{filled}{empty}")), &Limits::default()).unwrap();
+        assert_eq!(
+            ex.fields,
+            vec![
+                Field {
+                    name: "kommune_name".into(),
+                    value: "Stadt Münster".into()
+                },
+                Field {
+                    name: "einwohnerzahl".into(),
+                    value: String::new()
+                },
+            ]
+        );
     }
 }

@@ -74,8 +74,8 @@ async fn our_docx_form_and_a_pdf_letter_make_a_complete_application_with_the_tic
     assert_eq!(
         app.count("SELECT COUNT(*) FROM applications WHERE municipality = 'Stadt Musterhausen'")
             .await,
-        0,
-        "DOCX fields are not read yet: municipality comes from PDF forms"
+        1,
+        "read from the kommune_name content control of our DOCX form"
     );
     let f = facts(&app, 1).await;
     let yes: Vec<_> = f

@@ -26,7 +26,12 @@ pub fn filled_docx(programme: &Programme, days: &[NaiveDate], kommune: &str) -> 
         }
         let tag = r#"<w:tag w:val="kommune_name"/>"#;
         let at = xml.find(tag).expect("kommune field");
-        let rest = xml[at..].replacen(forms::PLACEHOLDER, kommune, 1);
+        // As Word does when typing into a control: no placeholder any more.
+        let rest = xml[at..].replacen("<w:showingPlcHdr/>", "", 1).replacen(
+            forms::PLACEHOLDER,
+            kommune,
+            1,
+        );
         format!("{}{}", &xml[..at], rest)
     })
 }
