@@ -78,6 +78,24 @@ pub async fn record(
     programme: &Programme,
 ) -> anyhow::Result<Review> {
     documents::insert(tx, application_id, message_row, &analysis.documents).await?;
+    for doc in analysis
+        .documents
+        .iter()
+        .filter(|d| d.role == Role::Questionnaire)
+    {
+        let Some(ex) = &doc.extracted else { continue };
+        for f in ex.fields.iter().filter(|f| !f.value.trim().is_empty()) {
+            let name = format!("field:{}", f.name);
+            let source = format!("{}: Formularfeld {}", doc.name, f.name);
+            let fact = NewFact {
+                name: &name,
+                value: &f.value,
+                source: &source,
+                confidence: "high",
+            };
+            documents::add_fact(tx, application_id, message_row, &fact).await?;
+        }
+    }
     for c in choices(analysis, programme) {
         let name = format!("interview:{}", c.day);
         let value = if c.available {
