@@ -23,6 +23,11 @@
 #   RUSTC_BOOTSTRAP=1 cargo fuzz run <target> fuzz/artifacts/<target>/<file>
 #   POSTBOTE_FUZZ_SHOW=1 RUSTC_BOOTSTRAP=1 cargo fuzz run <target> <file>   # print what was read
 #
+# Debug assertions and overflow checks are on (cargo-fuzz's default), as in
+# `cargo test`. FUZZ_NO_DEBUG_ASSERTIONS=1 builds like the daemon's release
+# build instead (cargo fuzz -O, kept apart in fuzz/target/no-debug-assertions/),
+# e.g. to get past a debug_assert! in a dependency.
+#
 # RUSTC_BOOTSTRAP=1: cargo-fuzz builds with nightly-only compiler flags
 # (-Zsanitizer=address and friends). This project uses the stable toolchain
 # only, and RUSTC_BOOTSTRAP=1 makes stable rustc accept those flags. It is
@@ -55,6 +60,13 @@ fi
 export RUSTC_BOOTSTRAP=1
 # The fuzz crate is a workspace of its own; keep its build out of target/.
 export CARGO_TARGET_DIR="$FUZZ/target"
+BUILD_ARGS=()
+MODE="debug assertions on"
+if [[ "${FUZZ_NO_DEBUG_ASSERTIONS:-0}" != 0 ]]; then
+    BUILD_ARGS=(-O)
+    MODE="no debug assertions"
+    export CARGO_TARGET_DIR="$FUZZ/target/no-debug-assertions"
+fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "== installing cargo-fuzz (cargo install cargo-fuzz --locked)"
@@ -69,9 +81,9 @@ cd "$ROOT"
 echo "== $(cargo fuzz --version), $(rustc --version)"
 echo "== seeds"
 python3 "$FUZZ/make_seeds.py" "$FUZZ/seeds"
-echo "== building ${TARGETS[*]} (ASan, release with debug assertions)"
+echo "== building ${TARGETS[*]} (ASan, optimised, $MODE)"
 for t in "${TARGETS[@]}"; do
-    cargo fuzz build "$t"
+    cargo fuzz build "${BUILD_ARGS[@]}" "$t"
 done
 
 mkdir -p "$FUZZ/logs"
@@ -83,7 +95,7 @@ for t in "${TARGETS[@]}"; do
     echo "== fuzzing $t for ${SECS}s (log: fuzz/logs/$t.log)"
     rc=0
     # The first corpus dir receives new inputs; the seeds are read only.
-    cargo fuzz run "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
+    cargo fuzz run "${BUILD_ARGS[@]}" "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
         -max_total_time="$SECS" -rss_limit_mb=2048 -timeout=10 \
         -print_final_stats=1 >"$log" 2>&1 || rc=$?
 
@@ -112,7 +124,7 @@ for t in "${TARGETS[@]}"; do
 done
 
 echo
-echo "== summary (${SECS}s per target)"
+echo "== summary (${SECS}s per target, $MODE)"
 printf '%s\n' "${summary[@]}"
 if ((failed)); then
     echo "== FAILED: reproduce with RUSTC_BOOTSTRAP=1 cargo fuzz run <target> <input>; logs in fuzz/logs/" >&2

@@ -111,68 +111,101 @@ impl App {
 /// Runs the intake and the sender until `shutdown`, then waits up to [`GRACE`].
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) -> anyhow::Result<()> {
     let sender = app.sender()?;
-    let sender_task = tokio::spawn(sender.run(shutdown.clone()));
-    let intake_app = app.clone();
-    let intake_shutdown = shutdown.clone();
-    let intake_task = tokio::spawn(async move {
-        let app = &*intake_app;
-        let s = &app.settings;
-        match s.mailbox.source {
-            SourceKind::Imap => {
-                let Some(imap) = s.imap.clone() else {
-                    tracing::error!("mailbox.source is imap but [imap] is missing");
-                    return;
-                };
-                let backoff = Backoff::new(
-                    Duration::from_millis(imap.backoff_initial_ms),
-                    Duration::from_secs(imap.backoff_max_secs),
-                );
-                let source = ImapSource::new(imap, &s.mailbox.folder, &s.mailbox.processed_folder);
-                worker::run(app, source, backoff, intake_shutdown).await;
-            }
-            SourceKind::Maildir => {
-                let Some(md) = s.maildir.clone() else {
-                    tracing::error!("mailbox.source is maildir but [maildir] is missing");
-                    return;
-                };
-                let source = MaildirSource::new(
-                    &md.path,
-                    &s.mailbox.processed_folder,
-                    Duration::from_secs(md.poll_interval_secs),
-                );
-                let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
-                worker::run(app, source, backoff, intake_shutdown).await;
-            }
-        }
+    let sd = shutdown.clone();
+    let sender_task = supervise("sender", shutdown.clone(), move || {
+        sender.clone().run(sd.clone())
     });
-    let reminder_app = app.clone();
-    let reminder_shutdown = shutdown.clone();
-    let reminder_task = tokio::spawn(async move {
-        loop {
-            if let Err(e) =
-                crate::workflow::reminders::queue_due(&reminder_app, chrono::Utc::now()).await
-            {
-                tracing::error!(error = %format!("{e:#}"), "reminder pass failed");
-            }
-            tokio::select! {
-                _ = reminder_shutdown.cancelled() => return,
-                _ = tokio::time::sleep(REMINDER_TICK) => {}
-            }
-        }
+    let (a, sd) = (app.clone(), shutdown.clone());
+    let intake_task = supervise("intake", shutdown.clone(), move || {
+        run_intake(a.clone(), sd.clone())
+    });
+    let (a, sd) = (app.clone(), shutdown.clone());
+    let reminder_task = supervise("reminders", shutdown.clone(), move || {
+        run_reminders(a.clone(), sd.clone())
     });
     tracing::info!("postbote running");
     shutdown.cancelled().await;
     tracing::info!("shutting down: finishing the message in hand");
-    let both = async {
+    let all = async {
         let _ = intake_task.await;
         let _ = sender_task.await;
         let _ = reminder_task.await;
     };
-    if tokio::time::timeout(GRACE, both).await.is_err() {
+    if tokio::time::timeout(GRACE, all).await.is_err() {
         tracing::warn!("grace period over; stopping anyway");
     }
     app.store.close().await;
     Ok(())
+}
+
+/// Runs a long-lived task and restarts it if it ends or panics before
+/// shutdown: the daemon never goes on half-dead.
+fn supervise<F, Fut>(
+    name: &'static str,
+    shutdown: CancellationToken,
+    make: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move {
+        loop {
+            let result = tokio::spawn(make()).await;
+            if shutdown.is_cancelled() {
+                return;
+            }
+            match result {
+                Ok(()) => tracing::error!(task = name, "task ended unexpectedly; restarting it"),
+                Err(e) => tracing::error!(task = name, error = %e, "task panicked; restarting it"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    })
+}
+
+async fn run_intake(app: Arc<App>, shutdown: CancellationToken) {
+    let app = &*app;
+    let s = &app.settings;
+    match s.mailbox.source {
+        SourceKind::Imap => {
+            let Some(imap) = s.imap.clone() else {
+                tracing::error!("mailbox.source is imap but [imap] is missing");
+                return shutdown.cancelled().await;
+            };
+            let backoff = Backoff::new(
+                Duration::from_millis(imap.backoff_initial_ms),
+                Duration::from_secs(imap.backoff_max_secs),
+            );
+            let source = ImapSource::new(imap, &s.mailbox.folder, &s.mailbox.processed_folder);
+            worker::run(app, source, backoff, shutdown).await;
+        }
+        SourceKind::Maildir => {
+            let Some(md) = s.maildir.clone() else {
+                tracing::error!("mailbox.source is maildir but [maildir] is missing");
+                return shutdown.cancelled().await;
+            };
+            let poll = Duration::from_secs(md.poll_interval_secs);
+            let source = MaildirSource::new(&md.path, &s.mailbox.processed_folder, poll);
+            let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+            worker::run(app, source, backoff, shutdown).await;
+        }
+    }
+}
+
+async fn run_reminders(app: Arc<App>, shutdown: CancellationToken) {
+    loop {
+        if let Err(e) = crate::workflow::reminders::queue_due(&app, chrono::Utc::now()).await {
+            tracing::error!(error = %format!("{e:#}"), "reminder pass failed");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(REMINDER_TICK) => {}
+        }
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -31,6 +31,14 @@ const MAX_BODY_START: usize = 4096;
 impl Incoming {
     /// Parses a raw message; None when it is not a mail at all.
     pub fn parse(raw: &[u8]) -> Option<Incoming> {
+        // NOTE: mail-parser 0.11 has debug_assert!s that malformed nesting can
+        // reach (found by fuzzing); a panic must never take the intake down.
+        std::panic::catch_unwind(|| Self::parse_unguarded(raw))
+            .ok()
+            .flatten()
+    }
+
+    fn parse_unguarded(raw: &[u8]) -> Option<Incoming> {
         let msg = MessageParser::default().parse(raw)?;
         let first_addr = |a: Option<&mail_parser::Address>| {
             a.and_then(|a| a.first())
