@@ -525,3 +525,103 @@ async fn a_scanned_pdf_a_malformed_mail_and_a_20_mb_attachment_are_handled() {
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM documents WHERE role = 'motivation' AND size > 20000000 AND problem IS NULL").await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_marks_in_tables_are_read_and_unreadable_files_go_to_a_human() {
+    let app = spawn_app().await;
+    let d = days(&app);
+    let want = vec![format!("interview:{}", d[0]), format!("interview:{}", d[2])];
+    let readable: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "x-table@h.test",
+            crate::fixtures::docx_table(&d, &[d[0], d[2]], "X", ""),
+        ),
+        (
+            "check-table@i.test",
+            crate::fixtures::docx_table(&d, &[d[0], d[2]], "✔", ""),
+        ),
+    ];
+    for (i, (from, bytes)) in readable.iter().enumerate() {
+        app.deliver(
+            from,
+            &mail(
+                from,
+                &format!("tab-{i}@x.test"),
+                "Bewerbung",
+                "Anbei.",
+                &[("Fragebogen.docx", DOCX, bytes.clone())],
+            ),
+        )
+        .await;
+    }
+    let doc_bytes = [
+        &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1][..],
+        &[0u8; 4096],
+    ]
+    .concat();
+    let unreadable: Vec<(&str, &str, &str, Vec<u8>, &str)> = vec![
+        (
+            "enc@j.test",
+            "Fragebogen.pdf",
+            "application/pdf",
+            crate::fixtures::encrypted_pdf(),
+            "encrypted",
+        ),
+        (
+            "doc@k.test",
+            "Fragebogen.doc",
+            "application/msword",
+            doc_bytes,
+            "Word 97-2003",
+        ),
+        (
+            "xfa@l.test",
+            "Fragebogen.pdf",
+            "application/pdf",
+            crate::fixtures::xfa_pdf(),
+            "XFA",
+        ),
+        (
+            "bomb@m.test",
+            "Fragebogen.docx",
+            DOCX,
+            crate::fixtures::docx_bomb(70),
+            "limit",
+        ),
+    ];
+    for (i, (from, name, ctype, bytes, _)) in unreadable.iter().enumerate() {
+        app.deliver(
+            from,
+            &mail(
+                from,
+                &format!("bad-{i}@x.test"),
+                "Bewerbung",
+                "Anbei.",
+                &[(name, ctype, bytes.clone())],
+            ),
+        )
+        .await;
+    }
+    for (from, _) in &readable {
+        app.wait_for_mail(from, 1).await;
+        assert_eq!(dates_possible(&app, from).await, want, "{from}");
+    }
+    for (from, name, _, _, why) in &unreadable {
+        let body = body_of_confirmation(&app, from, 1).await;
+        assert!(
+            body.contains("nicht automatisch lesen") && body.contains(name),
+            "{from}: {body}"
+        );
+        let store = app.store().await;
+        let problem: Option<String> = sqlx::query_scalar(
+            "SELECT d.problem FROM documents d JOIN applications a ON a.id = d.application_id WHERE a.applicant = ?",
+        )
+        .bind(from)
+        .fetch_one(store.pool())
+        .await
+        .expect("document");
+        store.close().await;
+        let problem = problem.unwrap_or_default();
+        assert!(problem.contains(why), "{from}: {problem}");
+    }
+}

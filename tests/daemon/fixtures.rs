@@ -323,3 +323,73 @@ pub fn scanned_pdf() -> Vec<u8> {
     doc.save_to(&mut out).expect("save pdf");
     out
 }
+
+/// A Word table with a mark (e.g. "X" or "✔") beside the ticked dates and
+/// `off` beside the others, as people type into somebody else's form.
+pub fn docx_table(days: &[NaiveDate], ticked: &[NaiveDate], on: &str, off: &str) -> Vec<u8> {
+    let mut rows = String::new();
+    for d in days {
+        let mark = if ticked.contains(d) { on } else { off };
+        rows.push_str(&format!(
+            "<w:tr><w:tc><w:p><w:r><w:t>Termin {}</w:t></w:r></w:p></w:tc><w:tc><w:p><w:r><w:t>{mark}</w:t></w:r></w:p></w:tc></w:tr>",
+            d.format("%d.%m.%Y")
+        ));
+    }
+    let document = format!(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>Fragebogen</w:t></w:r></w:p><w:tbl>{rows}</w:tbl></w:body></w:document>"#
+    );
+    zip_of(&[("word/document.xml", document.as_bytes())])
+}
+
+/// A PDF whose trailer names an /Encrypt dictionary.
+pub fn encrypted_pdf() -> Vec<u8> {
+    let mut doc = Document::load_mem(&pdf_letter("Vertraulich", 1)).expect("pdf");
+    let enc = doc.add_object(dictionary! { "Filter" => "Standard", "V" => 2, "R" => 3, "Length" => 128, "P" => -44,
+        "O" => Object::string_literal(vec![1u8; 32]), "U" => Object::string_literal(vec![2u8; 32]) });
+    doc.trailer.set("Encrypt", enc);
+    doc.trailer.set(
+        "ID",
+        vec![
+            Object::string_literal(vec![3u8; 16]),
+            Object::string_literal(vec![3u8; 16]),
+        ],
+    );
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("save");
+    out
+}
+
+/// A PDF form that is XFA, not AcroForm.
+pub fn xfa_pdf() -> Vec<u8> {
+    let mut doc = Document::load_mem(&pdf_letter("XFA-Formular", 1)).expect("pdf");
+    let xfa = doc.add_object(Stream::new(
+        dictionary! {},
+        b"<xdp:xdp xmlns:xdp=\"http://ns.adobe.com/xdp/\"/>".to_vec(),
+    ));
+    let form = doc.add_object(dictionary! { "Fields" => Vec::<Object>::new(), "XFA" => xfa });
+    let root = doc
+        .trailer
+        .get(b"Root")
+        .and_then(|r| r.as_reference())
+        .expect("root");
+    doc.get_object_mut(root)
+        .and_then(|o| o.as_dict_mut())
+        .expect("catalog")
+        .set("AcroForm", form);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("save");
+    out
+}
+
+/// A DOCX whose document.xml inflates to `mb` MiB.
+pub fn docx_bomb(mb: usize) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    w.start_file("word/document.xml", opts).expect("entry");
+    let chunk = vec![b' '; 1024 * 1024];
+    for _ in 0..mb {
+        w.write_all(&chunk).expect("write");
+    }
+    w.finish().expect("finish").into_inner()
+}
