@@ -88,6 +88,14 @@ pub struct Analysis {
 
 /// Analyses a raw mail. Never fails: what cannot be read is reported per document.
 pub fn analyse(raw: &[u8], limits: &Limits) -> Analysis {
+    if raw.len() > MAX_MESSAGE_BYTES {
+        let problem = format!(
+            "mail of {} MiB is over the limit of {} MiB",
+            raw.len() >> 20,
+            MAX_MESSAGE_BYTES >> 20
+        );
+        return whole_mail_problem(&problem);
+    }
     // NOTE: third-party parsers may panic on hostile input (mail-parser has
     // debug_assert!s that fuzzing reaches); the mail then goes to a human.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -95,7 +103,28 @@ pub fn analyse(raw: &[u8], limits: &Limits) -> Analysis {
     }))
     .unwrap_or_else(|_| {
         tracing::error!("document analysis panicked; the mail is left for a human");
-        Analysis::default()
+        whole_mail_problem("the mail could not be taken apart (parser failure)")
+    })
+}
+
+/// A whole mail larger than this is not taken apart; a human looks at it.
+pub const MAX_MESSAGE_BYTES: usize = 60 * 1024 * 1024;
+/// MIME parts in one mail (all levels); more is refused as a whole.
+pub const MAX_MIME_PARTS: usize = 1_000;
+
+fn whole_mail_problem(problem: &str) -> Analysis {
+    Analysis {
+        documents: vec![unreadable("(ganze E-Mail)", Format::Unknown, &[], problem)],
+        body: String::new(),
+    }
+}
+
+/// [`analyse`] on its own thread with a time budget, so that no extractor can
+/// hang the intake.
+pub fn analyse_isolated(raw: Vec<u8>, limits: Limits, budget: std::time::Duration) -> Analysis {
+    super::isolate::run_isolated(budget, move || Ok(analyse(&raw, &limits))).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "document analysis did not finish; the mail is left for a human");
+        whole_mail_problem(&e.to_string())
     })
 }
 
@@ -104,6 +133,13 @@ fn analyse_unguarded(raw: &[u8], limits: &Limits) -> Analysis {
     let Some(message) = parser.parse(raw) else {
         return Analysis::default();
     };
+    if message.parts.len() > MAX_MIME_PARTS {
+        let problem = format!(
+            "mail has {} MIME parts, over the limit of {MAX_MIME_PARTS}",
+            message.parts.len()
+        );
+        return whole_mail_problem(&problem);
+    }
     let mut out = Analysis {
         body: message
             .body_text(0)
@@ -369,5 +405,44 @@ mod tests {
         let raw = b"Content-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: message/rfc822\n\nContent-Type: message/rfc822\n\nSubject: a\n\n--B--\n";
         let _ = analyse(raw, &Limits::default());
         let _ = crate::intake::Incoming::parse(raw);
+    }
+
+    #[test]
+    fn an_oversized_mail_and_a_mail_with_too_many_parts_go_to_a_human() {
+        let big = vec![b'a'; MAX_MESSAGE_BYTES + 1];
+        let a = analyse(&big, &Limits::default());
+        assert!(
+            a.documents[0]
+                .problem
+                .as_deref()
+                .unwrap_or("")
+                .contains("over the limit")
+        );
+        let mut many = String::from("Content-Type: multipart/mixed; boundary=B\r\n\r\n");
+        for i in 0..=MAX_MIME_PARTS {
+            many.push_str(&format!(
+                "--B\r\nContent-Type: text/plain\r\n\r\npart {i}\r\n"
+            ));
+        }
+        many.push_str("--B--\r\n");
+        let a = analyse(many.as_bytes(), &Limits::default());
+        assert!(
+            a.documents[0]
+                .problem
+                .as_deref()
+                .unwrap_or("")
+                .contains("MIME parts"),
+            "{a:?}"
+        );
+    }
+
+    #[test]
+    fn the_isolated_analysis_returns_the_normal_result() {
+        let a = analyse_isolated(
+            b"Subject: x\r\n\r\nhi".to_vec(),
+            Limits::default(),
+            std::time::Duration::from_secs(5),
+        );
+        assert!(a.documents.is_empty(), "a quick mail is analysed normally");
     }
 }

@@ -3,7 +3,7 @@
 
 use super::{Class, Incoming, classify};
 use crate::documents::Limits;
-use crate::documents::analyse::{Analysis, analyse};
+use crate::documents::analyse::{Analysis, analyse_isolated};
 use crate::startup::App;
 use crate::store::messages::{self, Handled};
 use crate::store::parse_ts;
@@ -37,6 +37,9 @@ impl Disposition {
         }
     }
 }
+
+/// The longest the documents of one mail may take to read.
+pub const ANALYSIS_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Attempts before a message that keeps failing is marked `failed` for staff.
 pub const MAX_ATTEMPTS: i64 = 5;
@@ -100,9 +103,11 @@ async fn handle(
     // Documents are read before the transaction: extraction may take seconds.
     let analysis = if class == Some(Class::Application) {
         let raw = raw.to_vec();
-        tokio::task::spawn_blocking(move || analyse(&raw, &Limits::default()))
-            .await
-            .context("document analysis task failed")?
+        tokio::task::spawn_blocking(move || {
+            analyse_isolated(raw, Limits::default(), ANALYSIS_BUDGET)
+        })
+        .await
+        .context("document analysis task failed")?
     } else {
         Analysis::default()
     };
