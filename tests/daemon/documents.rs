@@ -540,6 +540,14 @@ async fn typed_marks_in_tables_are_read_and_unreadable_files_go_to_a_human() {
             "check-table@i.test",
             crate::fixtures::docx_table(&d, &[d[0], d[2]], "✔", ""),
         ),
+        (
+            "ballot@n.test",
+            crate::fixtures::docx_table(&d, &[d[0], d[2]], "☑", "☐"),
+        ),
+        (
+            "tick@o.test",
+            crate::fixtures::docx_table(&d, &[d[0], d[2]], "✓", ""),
+        ),
     ];
     for (i, (from, bytes)) in readable.iter().enumerate() {
         app.deliver(
@@ -553,6 +561,31 @@ async fn typed_marks_in_tables_are_read_and_unreadable_files_go_to_a_human() {
             ),
         )
         .await;
+    }
+    let programme = app.config().programme;
+    let pdfs: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "yes@p.test",
+            crate::fixtures::filled_pdf_with(&programme, &[d[0], d[2]], "Stadt P", "Yes"),
+        ),
+        (
+            "on@q.test",
+            crate::fixtures::filled_pdf_with(&programme, &[d[0], d[2]], "Stadt Q", "On"),
+        ),
+    ];
+    for (i, (from, bytes)) in pdfs.iter().enumerate() {
+        let raw = mail(
+            from,
+            &format!("on-{i}@x.test"),
+            "Bewerbung",
+            "Anbei.",
+            &[("Fragebogen.pdf", "application/pdf", bytes.clone())],
+        );
+        app.deliver(from, &raw).await;
+    }
+    for (from, _) in &pdfs {
+        app.wait_for_mail(from, 1).await;
+        assert_eq!(dates_possible(&app, from).await, want, "{from}");
     }
     let doc_bytes = [
         &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1][..],

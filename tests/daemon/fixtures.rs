@@ -38,6 +38,17 @@ pub fn filled_docx(programme: &Programme, days: &[NaiveDate], kommune: &str) -> 
 
 /// Our PDF questionnaire with `days` ticked (on-state /Ja) and the municipality filled in.
 pub fn filled_pdf(programme: &Programme, days: &[NaiveDate], kommune: &str) -> Vec<u8> {
+    filled_pdf_with(programme, days, kommune, "Ja")
+}
+
+/// Like [`filled_pdf`], with another on-state name (Acrobat in English writes
+/// /Yes, other tools /On).
+pub fn filled_pdf_with(
+    programme: &Programme,
+    days: &[NaiveDate],
+    kommune: &str,
+    on: &str,
+) -> Vec<u8> {
     let blank = forms::questionnaire(programme).expect("form").pdf;
     let mut doc = Document::load_mem(&blank).expect("our pdf loads");
     let wanted: Vec<String> = days
@@ -57,8 +68,8 @@ pub fn filled_pdf(programme: &Programme, days: &[NaiveDate], kommune: &str) -> V
             continue;
         };
         if wanted.contains(&name) {
-            dict.set("V", Object::Name(b"Ja".to_vec()));
-            dict.set("AS", Object::Name(b"Ja".to_vec()));
+            dict.set("V", Object::Name(on.as_bytes().to_vec()));
+            dict.set("AS", Object::Name(on.as_bytes().to_vec()));
         } else if name == "kommune_name" {
             dict.set("V", Object::string_literal(kommune));
         }
