@@ -172,7 +172,13 @@ async fn main() -> Result<()> {
     let want = (latency_mails + backlog) as i64;
     let mut peak_rss = 0;
     let deadline = Instant::now() + Duration::from_secs(1800);
-    while count(&store, "SELECT COUNT(*) FROM outbox WHERE state = 'sent'").await? < want {
+    while count(
+        &store,
+        "SELECT COUNT(*) FROM outbox WHERE state = 'sent' AND purpose = 'confirmation'",
+    )
+    .await?
+        < want
+    {
         peak_rss = peak_rss.max(daemon.status_kb("VmHWM:"));
         if Instant::now() > deadline {
             bail!("backlog not done in 30 minutes");
@@ -186,7 +192,11 @@ async fn main() -> Result<()> {
         daemon.status_kb("VmRSS:")
     };
     daemon.stop()?;
-    let total_sent = count(&store, "SELECT COUNT(*) FROM outbox").await?;
+    let total_sent = count(
+        &store,
+        "SELECT COUNT(*) FROM outbox WHERE purpose = 'confirmation'",
+    )
+    .await?;
 
     println!();
     println!("postbote pipeline benchmark (release build, real Dovecot + Postfix on loopback)");

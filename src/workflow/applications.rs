@@ -86,6 +86,17 @@ pub async fn receive(
         template,
     };
     queue_confirmation(app, tx, mail, received, &review, confirmation).await?;
+    let (reference, applicant) = (&application.reference, &application.applicant);
+    notices::needs_review(
+        app,
+        tx,
+        reference,
+        application.id,
+        applicant,
+        message_row,
+        &review.flags,
+    )
+    .await?;
     applications::set_state(tx, application.id, "confirmed").await?;
     if late {
         notices::late_application(app, tx, &application, mail, received).await?;
@@ -121,6 +132,17 @@ async fn follow_up(
         };
         queue_confirmation(app, tx, mail, received, &review, c).await?;
     }
+    let (reference, applicant) = (&existing.reference, &existing.applicant);
+    notices::needs_review(
+        app,
+        tx,
+        reference,
+        existing.id,
+        applicant,
+        message_row,
+        &review.flags,
+    )
+    .await?;
     tracing::info!(application = %existing.reference, complete = review.complete, "follow-up mail merged into application");
     Ok(existing.id)
 }

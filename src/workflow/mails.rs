@@ -35,6 +35,15 @@ pub struct Reminder {
     pub contact_address: String,
 }
 
+/// `staff_needs_review`: what a human should look at in an application.
+#[derive(Debug, Clone, Serialize)]
+pub struct StaffReview {
+    pub short_name: String,
+    pub reference: String,
+    pub applicant: String,
+    pub flags: Vec<String>,
+}
+
 /// `staff_late_application`.
 #[derive(Debug, Clone, Serialize)]
 pub struct StaffLate {
@@ -105,7 +114,14 @@ pub fn samples() -> Vec<(&'static str, serde_json::Value)> {
         contact_name: "Projektteam".into(),
         contact_address: "projekt@example.org".into(),
     };
+    let review = StaffReview {
+        short_name: "EWS 7".into(),
+        reference: "EWS7-0001".into(),
+        applicant: "kaemmerei@stadt.test".into(),
+        flags: vec!["IMG_2041.jpg: Foto".into()],
+    };
     vec![
+        ("staff_needs_review", json(&review)),
         ("reminder_incomplete", json(&reminder)),
         ("confirmation", json(&confirmation)),
         ("confirmation_late", json(&confirmation)),

@@ -100,3 +100,35 @@ pub async fn processing_failed(
     )
     .await
 }
+
+/// Tells staff what in an application needs a human: unreadable files,
+/// uncertain dates, an over-long letter. Once per mail.
+pub async fn needs_review(
+    app: &App,
+    tx: &mut Tx<'_>,
+    reference: &str,
+    application_id: i64,
+    applicant: &str,
+    message_row: i64,
+    flags: &[String],
+) -> anyhow::Result<()> {
+    if flags.is_empty() {
+        return Ok(());
+    }
+    let context = mails::StaffReview {
+        short_name: app.programme.short_name.clone(),
+        reference: reference.to_string(),
+        applicant: applicant.to_string(),
+        flags: flags.to_vec(),
+    };
+    let key = format!("staff-review:{application_id}:{message_row}");
+    to_staff(
+        app,
+        tx,
+        "staff_needs_review",
+        &key,
+        Some(application_id),
+        &context,
+    )
+    .await
+}

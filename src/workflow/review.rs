@@ -96,7 +96,15 @@ pub async fn record(
             documents::add_fact(tx, application_id, message_row, &fact).await?;
         }
     }
+    let mut unsure = Vec::new();
     for c in choices(analysis, programme) {
+        if c.confidence == Confidence::Low {
+            unsure.push(format!(
+                "Termin {} unsicher gelesen: {}",
+                german::format_date(c.day),
+                c.source
+            ));
+        }
         let name = format!("interview:{}", c.day);
         let value = if c.available {
             "möglich"
@@ -112,7 +120,10 @@ pub async fn record(
         documents::add_fact(tx, application_id, message_row, &fact).await?;
     }
     let current = documents::current(tx, application_id).await?;
-    let mut review = Review::default();
+    let mut review = Review {
+        flags: unsure,
+        ..Review::default()
+    };
     let has = |role: &str, readable: bool| {
         current
             .iter()

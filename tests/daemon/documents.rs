@@ -183,6 +183,14 @@ async fn a_photo_of_a_printout_is_kept_for_a_human_and_the_applicant_asked_for_a
             .await,
         1
     );
+    // Staff are told by mail what to look at.
+    let staff = app.wait_for_mail(crate::helpers::STAFF, 1).await;
+    assert!(
+        crate::helpers::subject(&staff[0]).contains("Bitte prüfen"),
+        "{}",
+        staff[0]
+    );
+    assert!(staff[0].contains("IMG_2041.jpg"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

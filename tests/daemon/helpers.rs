@@ -244,7 +244,8 @@ impl TestApp {
 
 /// A municipality's application: a text part and two attachments.
 pub fn application(from: &str, name: &str, message_id: &str) -> String {
-    let pdf = "JVBERi0xLjQKJSBzYW1wbGUKJSVFT0YK";
+    // A real one-page PDF with text, so that both documents are readable.
+    let pdf = "JVBERi0xLjQKMSAwIG9iago8PCAvVHlwZSAvQ2F0YWxvZyAvUGFnZXMgMiAwIFIgPj4KZW5kb2Jq\r\nCjIgMCBvYmoKPDwgL1R5cGUgL1BhZ2VzIC9LaWRzIFszIDAgUl0gL0NvdW50IDEgPj4KZW5kb2Jq\r\nCjMgMCBvYmoKPDwgL1R5cGUgL1BhZ2UgL1BhcmVudCAyIDAgUiAvTWVkaWFCb3ggWzAgMCA1OTUg\r\nODQyXSAvQ29udGVudHMgNCAwIFIgL1Jlc291cmNlcyA8PCAvRm9udCA8PCAvRjEgNSAwIFIgPj4g\r\nPj4gPj4KZW5kb2JqCjQgMCBvYmoKPDwgL0xlbmd0aCA1MiA+PgpzdHJlYW0KQlQgL0YxIDEyIFRm\r\nIDcyIDcyMCBUZCAoQmV3ZXJidW5nIGRlciBLb21tdW5lKSBUaiBFVAplbmRzdHJlYW0KZW5kb2Jq\r\nCjUgMCBvYmoKPDwgL1R5cGUgL0ZvbnQgL1N1YnR5cGUgL1R5cGUxIC9CYXNlRm9udCAvSGVsdmV0\r\naWNhID4+CmVuZG9iagp4cmVmCjAgNgowMDAwMDAwMDAwIDY1NTM1IGYgCjAwMDAwMDAwMDkgMDAw\r\nMDAgbiAKMDAwMDAwMDA1OCAwMDAwMCBuIAowMDAwMDAwMTE1IDAwMDAwIG4gCjAwMDAwMDAyNDEg\r\nMDAwMDAgbiAKMDAwMDAwMDM0MyAwMDAwMCBuIAp0cmFpbGVyCjw8IC9TaXplIDYgL1Jvb3QgMSAw\r\nIFIgPj4Kc3RhcnR4cmVmCjQxMwolJUVPRgo=";
     format!(
         "From: {name} <{from}>\r\nTo: {PROJECT}\r\nSubject: Bewerbung EWS 7 - {name}\r\n\
          Message-ID: <{message_id}>\r\nDate: Mon, 15 Jun 2026 09:00:00 +0200\r\nMIME-Version: 1.0\r\n\
