@@ -109,7 +109,11 @@ struct Painter {
 
 impl Painter {
     fn page(&mut self) -> &mut Page {
-        self.pages.last_mut().expect("at least one page")
+        if self.pages.is_empty() {
+            self.pages.push(Page::default());
+        }
+        let last = self.pages.len() - 1;
+        &mut self.pages[last]
     }
 
     /// Starts a new page unless `height` points are left on this one.
