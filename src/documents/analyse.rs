@@ -306,31 +306,12 @@ pub fn detect(name: &str, ctype: &str, bytes: &[u8]) -> Format {
         return Format::Tnef;
     }
     if archive::looks_like_zip(bytes) {
-        return match archive::read_member(bytes, "mimetype", &Limits::default()) {
-            Ok(Some(m)) if m.starts_with(b"application/vnd.oasis.opendocument.text") => Format::Odt,
-            _ if lower.ends_with(".docx")
-                || lower.ends_with(".docm")
-                || ctype.contains("wordprocessingml") =>
-            {
-                Format::Docx
-            }
-            _ if matches!(
-                archive::read_member(bytes, "word/document.xml", &Limits::default()),
-                Ok(Some(_))
-            ) =>
-            {
-                Format::Docx
-            }
-            _ => Format::Zip,
-        };
+        return zip_format(&lower, ctype, bytes);
     }
     if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
         return Format::WordBinary;
     }
-    if super::tnef::looks_like_tnef(bytes)
-        || lower.ends_with("winmail.dat")
-        || ctype == "application/ms-tnef"
-    {
+    if lower.ends_with("winmail.dat") || ctype == "application/ms-tnef" {
         return Format::Tnef;
     }
     // Some scanners and mail gateways put bytes before the PDF header.
@@ -353,6 +334,29 @@ pub fn detect(name: &str, ctype: &str, bytes: &[u8]) -> Format {
         return Format::Text;
     }
     Format::Unknown
+}
+
+/// ODT, DOCX or a plain archive, from one look at the ZIP directory (the
+/// extractor decompresses the document itself later, once).
+fn zip_format(lower_name: &str, ctype: &str, bytes: &[u8]) -> Format {
+    let docx_named = lower_name.ends_with(".docx")
+        || lower_name.ends_with(".docm")
+        || ctype.contains("wordprocessingml");
+    let Ok(mut zip) = archive::ZipReader::open(bytes, &Limits::default()) else {
+        return if docx_named {
+            Format::Docx
+        } else {
+            Format::Zip
+        };
+    };
+    if matches!(zip.read("mimetype"), Ok(Some(m)) if m.starts_with(b"application/vnd.oasis.opendocument.text"))
+    {
+        return Format::Odt;
+    }
+    if docx_named || zip.names().iter().any(|n| n == "word/document.xml") {
+        return Format::Docx;
+    }
+    Format::Zip
 }
 
 /// Names a document's role by its name, then by its content.
