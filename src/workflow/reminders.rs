@@ -27,20 +27,8 @@ pub async fn queue_due(app: &App, now: DateTime<Utc>) -> anyhow::Result<usize> {
             continue;
         };
         let mut tx = app.store.begin().await?;
-        let roles: Vec<(String,)> = sqlx::query_as(
-            "SELECT role FROM documents WHERE application_id = ? AND superseded_by IS NULL AND problem IS NULL",
-        )
-        .bind(id)
-        .fetch_all(&mut *tx)
-        .await?;
-        let has = |r: &str| roles.iter().any(|(x,)| x == r);
-        let mut missing = Vec::new();
-        if !has("questionnaire") {
-            missing.push("Fragebogen".to_string());
-        }
-        if !has("motivation") {
-            missing.push("einseitiges Motivationsschreiben".to_string());
-        }
+        let current = crate::store::documents::current(&mut tx, id).await?;
+        let missing = super::review::missing(&current, true);
         let context = mails::Reminder {
             short_name: app.programme.short_name.clone(),
             reference: reference.clone(),

@@ -40,6 +40,24 @@ fn role_de(role: &str) -> &'static str {
     }
 }
 
+/// German names of the required documents not among `current`; with
+/// `readable_only`, a document that could not be read counts as missing.
+pub fn missing(current: &[documents::Current], readable_only: bool) -> Vec<String> {
+    let has = |role: &str| {
+        current
+            .iter()
+            .any(|d| d.role == role && (!readable_only || d.problem.is_none()))
+    };
+    let mut out = Vec::new();
+    if !has("questionnaire") {
+        out.push("Fragebogen".to_string());
+    }
+    if !has("motivation") {
+        out.push("einseitiges Motivationsschreiben".to_string());
+    }
+    out
+}
+
 /// Interview-date choices found in this mail (questionnaire checkboxes, then
 /// the questionnaire's text and the mail body).
 pub fn choices(analysis: &Analysis, programme: &Programme) -> Vec<DateChoice> {
@@ -124,11 +142,6 @@ pub async fn record(
         flags: unsure,
         ..Review::default()
     };
-    let has = |role: &str, readable: bool| {
-        current
-            .iter()
-            .any(|d| d.role == role && (!readable || d.problem.is_none()))
-    };
     for d in &current {
         let (role, name) = (d.role.as_str(), &d.name);
         review.documents.push(format!("{}: {name}", role_de(role)));
@@ -154,15 +167,8 @@ pub async fn record(
             documents::add_fact(tx, application_id, message_row, &fact).await?;
         }
     }
-    if !has("questionnaire", false) {
-        review.missing.push("Fragebogen".into());
-    }
-    if !has("motivation", false) {
-        review
-            .missing
-            .push("einseitiges Motivationsschreiben".into());
-    }
-    review.complete = has("questionnaire", true) && has("motivation", true);
+    review.missing = missing(&current, false);
+    review.complete = missing(&current, true).is_empty();
     review.interview_choices = current_choices(tx, application_id).await?;
     sqlx::query("UPDATE applications SET complete = ? WHERE id = ?")
         .bind(review.complete)
