@@ -78,8 +78,7 @@ pub async fn process(app: &App, row: i64) -> anyhow::Result<Disposition> {
         Err(e) => {
             let error = format!("{e:#}");
             span.in_scope(|| tracing::error!(error = %error, "processing failed"));
-            messages::set_error(&app.store, row, &error, MAX_ATTEMPTS).await?;
-            let (_, _, state) = messages::load(&app.store, row).await?;
+            let state = messages::set_error(&app.store, row, &error, MAX_ATTEMPTS).await?;
             if state == "failed" {
                 let mut tx = app.store.begin().await?;
                 notices::processing_failed(app, &mut tx, row, incoming.as_ref(), received, &error)

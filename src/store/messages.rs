@@ -223,23 +223,23 @@ pub async fn set_handled(tx: &mut Tx<'_>, row: i64, h: &Handled<'_>) -> anyhow::
 
 /// Records a processing failure. After `max_attempts` the message is `failed`
 /// (kept in the mailbox, shown by `status`); before that it is retried.
+/// Returns the message's new state.
 pub async fn set_error(
     store: &Store,
     row: i64,
     error: &str,
     max_attempts: i64,
-) -> anyhow::Result<()> {
-    sqlx::query(
+) -> anyhow::Result<String> {
+    sqlx::query_scalar(
         "UPDATE messages SET attempts = attempts + 1, error = ?, \
-         state = CASE WHEN attempts + 1 >= ? THEN 'failed' ELSE state END WHERE id = ?",
+         state = CASE WHEN attempts + 1 >= ? THEN 'failed' ELSE state END WHERE id = ? RETURNING state",
     )
     .bind(error)
     .bind(max_attempts)
     .bind(row)
-    .execute(store.pool())
+    .fetch_one(store.pool())
     .await
-    .context("cannot record processing error")?;
-    Ok(())
+    .context("cannot record processing error")
 }
 
 /// Counts by state, then by class, for `status`.
