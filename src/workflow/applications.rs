@@ -68,11 +68,7 @@ pub async fn receive(
         late,
     };
     let application = applications::create(tx, &new).await?;
-    tracing::Span::current().record("application", application.reference.as_str());
-    if let Some(m) = &municipality {
-        applications::set_municipality(tx, application.id, m).await?;
-    }
-    let review = review::record(tx, application.id, message_row, analysis, &app.programme).await?;
+    let review = record_mail(app, tx, &application, message_row, analysis, &municipality).await?;
     let template = if late {
         "confirmation_late"
     } else {
@@ -86,17 +82,7 @@ pub async fn receive(
         template,
     };
     queue_confirmation(app, tx, mail, received, &review, confirmation).await?;
-    let (reference, applicant) = (&application.reference, &application.applicant);
-    notices::needs_review(
-        app,
-        tx,
-        reference,
-        application.id,
-        applicant,
-        message_row,
-        &review.flags,
-    )
-    .await?;
+    notices::needs_review(app, tx, &application, message_row, &review.flags).await?;
     applications::set_state(tx, application.id, "confirmed").await?;
     if late {
         notices::late_application(app, tx, &application, mail, received).await?;
@@ -117,11 +103,7 @@ async fn follow_up(
     municipality: Option<String>,
 ) -> anyhow::Result<i64> {
     applications::add_message(tx, existing.id).await?;
-    tracing::Span::current().record("application", existing.reference.as_str());
-    if let Some(m) = &municipality {
-        applications::set_municipality(tx, existing.id, m).await?;
-    }
-    let review = review::record(tx, existing.id, message_row, analysis, &app.programme).await?;
+    let review = record_mail(app, tx, &existing, message_row, analysis, &municipality).await?;
     if !analysis.documents.is_empty() && !existing.late {
         let key = format!("update:{}:{message_row}", existing.id);
         let c = Confirm {
@@ -132,19 +114,26 @@ async fn follow_up(
         };
         queue_confirmation(app, tx, mail, received, &review, c).await?;
     }
-    let (reference, applicant) = (&existing.reference, &existing.applicant);
-    notices::needs_review(
-        app,
-        tx,
-        reference,
-        existing.id,
-        applicant,
-        message_row,
-        &review.flags,
-    )
-    .await?;
+    notices::needs_review(app, tx, &existing, message_row, &review.flags).await?;
     tracing::info!(application = %existing.reference, complete = review.complete, "follow-up mail merged into application");
     Ok(existing.id)
+}
+
+/// What every application mail records: the span's reference, the
+/// municipality named, and the review of its documents.
+async fn record_mail(
+    app: &App,
+    tx: &mut Tx<'_>,
+    application: &Application,
+    message_row: i64,
+    analysis: &Analysis,
+    municipality: &Option<String>,
+) -> anyhow::Result<Review> {
+    tracing::Span::current().record("application", application.reference.as_str());
+    if let Some(m) = municipality {
+        applications::set_municipality(tx, application.id, m).await?;
+    }
+    review::record(tx, application.id, message_row, analysis, &app.programme).await
 }
 
 /// Which confirmation to queue, under which idempotency key.

@@ -106,9 +106,7 @@ pub async fn processing_failed(
 pub async fn needs_review(
     app: &App,
     tx: &mut Tx<'_>,
-    reference: &str,
-    application_id: i64,
-    applicant: &str,
+    application: &Application,
     message_row: i64,
     flags: &[String],
 ) -> anyhow::Result<()> {
@@ -117,17 +115,17 @@ pub async fn needs_review(
     }
     let context = mails::StaffReview {
         short_name: app.programme.short_name.clone(),
-        reference: reference.to_string(),
-        applicant: applicant.to_string(),
+        reference: application.reference.clone(),
+        applicant: application.applicant.clone(),
         flags: flags.to_vec(),
     };
-    let key = format!("staff-review:{application_id}:{message_row}");
+    let key = format!("staff-review:{}:{message_row}", application.id);
     to_staff(
         app,
         tx,
         "staff_needs_review",
         &key,
-        Some(application_id),
+        Some(application.id),
         &context,
     )
     .await
