@@ -68,6 +68,14 @@ pub fn to_berlin<T: TimeZone>(dt: &DateTime<T>) -> DateTime<Tz> {
     dt.with_timezone(&TZ)
 }
 
+/// A Berlin wall-clock time as an instant; None in the spring gap and the
+/// autumn fold (02:00–03:00 on the nights the clocks change).
+pub fn from_berlin(local: chrono::NaiveDateTime) -> Option<DateTime<chrono::Utc>> {
+    TZ.from_local_datetime(&local)
+        .single()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

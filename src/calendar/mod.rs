@@ -1,3 +1,4 @@
-//! Programme dates and their German presentation.
+//! Programme dates, their German presentation and iCalendar invitations.
 
 pub mod german;
+pub mod ics;

@@ -3,6 +3,7 @@
 
 mod demo;
 mod lists;
+mod staff;
 mod status;
 
 use crate::config::Config;
@@ -46,6 +47,72 @@ pub enum ApplicationsAction {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum InterviewsAction {
+    /// Show the interview plan (pinned, released and proposed slots, and who
+    /// has none) without sending anything.
+    Plan {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Release the plan: store it and queue the invitations (.ics) of every
+    /// interview not yet invited; ask applicants without a slot for other times.
+    Release,
+    /// Move (before release: pin) the interview of an application, e.g.
+    /// `move EWS7-0003 30.06.2026 10:00`. A released one gets an update (SEQUENCE+1).
+    Move {
+        reference: String,
+        date: String,
+        time: String,
+    },
+    /// Cancel the interview of an application (a released one gets a CANCEL).
+    Cancel { reference: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DecisionsAction {
+    /// List the decisions.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record accept, reject or waitlist; the notice is held for release and a
+    /// changed decision replaces it. With --correction after release, a
+    /// correction mail goes out at once.
+    Set {
+        reference: String,
+        /// accept | reject | waitlist
+        outcome: String,
+        /// Persons the municipality sends (1 or 2; only for accept).
+        #[arg(long, default_value_t = 1)]
+        persons: u8,
+        #[arg(long)]
+        correction: bool,
+    },
+    /// Show the held notices: count, recipients and text.
+    Preview {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the preview and, with --yes, release every held notice.
+    Release {
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ParticipantsAction {
+    /// List the roster.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import a roster CSV (columns kommune, name, email, optional rolle;
+    /// `;` or `,`; UTF-8 or Windows-1252). All rows or none.
+    Import { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the daemon until SIGTERM or SIGINT.
     Run,
@@ -67,6 +134,21 @@ pub enum Command {
     Outbox {
         #[arg(long)]
         json: bool,
+    },
+    /// The interview plan, its release, moves and cancellations.
+    Interviews {
+        #[command(subcommand)]
+        action: InterviewsAction,
+    },
+    /// Selection decisions and their notices (held until release).
+    Decisions {
+        #[command(subcommand)]
+        action: DecisionsAction,
+    },
+    /// The cohort's participant roster.
+    Participants {
+        #[command(subcommand)]
+        action: ParticipantsAction,
     },
     /// Write the blank questionnaire (DOCX with content-control checkboxes and a
     /// fillable PDF) with the interview dates of the programme config.
@@ -160,6 +242,33 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Outbox { json } => lists::outbox(&config, json)
             .await
             .map(|_| ExitCode::SUCCESS),
+        Command::Interviews { action } => match action {
+            InterviewsAction::Plan { json } => staff::plan(config, json).await,
+            InterviewsAction::Release => staff::release_invitations(config).await,
+            InterviewsAction::Move {
+                reference,
+                date,
+                time,
+            } => staff::move_interview(config, &reference, &date, &time).await,
+            InterviewsAction::Cancel { reference } => {
+                staff::cancel_interview(config, &reference).await
+            }
+        },
+        Command::Decisions { action } => match action {
+            DecisionsAction::List { json } => staff::list_decisions(config, json).await,
+            DecisionsAction::Set {
+                reference,
+                outcome,
+                persons,
+                correction,
+            } => staff::decide(config, &reference, &outcome, persons, correction).await,
+            DecisionsAction::Preview { json } => staff::preview_notices(config, json).await,
+            DecisionsAction::Release { yes } => staff::release_notices(config, yes).await,
+        },
+        Command::Participants { action } => match action {
+            ParticipantsAction::List { json } => staff::list_participants(config, json).await,
+            ParticipantsAction::Import { file } => staff::import_participants(config, &file).await,
+        },
         Command::Demo { .. } => Ok(ExitCode::SUCCESS),
     }
 }

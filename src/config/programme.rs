@@ -145,6 +145,29 @@ pub struct Programme {
     pub modules: Vec<Module>,
     /// The learning-group meetings, in order.
     pub learning_groups: Vec<LearningGroup>,
+    /// How interview slots are cut and where the talks take place.
+    pub interviews: InterviewRules,
+    /// The selection's capacity rules.
+    pub selection: SelectionRules,
+}
+
+/// `[interviews]`: slots of `interview_minutes`, a buffer between them, a cap per day.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InterviewRules {
+    /// Minutes between one talk's end and the next one's start.
+    pub buffer_minutes: u32,
+    /// At most this many talks per interview day.
+    pub max_per_day: u32,
+    /// The Zoom link of the talks (https://…).
+    pub zoom_link: String,
+}
+
+/// `[selection]`: at most `max_municipalities`, of which at most
+/// `max_two_person` send two persons.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SelectionRules {
+    pub max_municipalities: u32,
+    pub max_two_person: u32,
 }
 
 impl Programme {
@@ -296,6 +319,65 @@ mod raw {
         pub modules: Vec<Module>,
         #[serde(default)]
         pub learning_groups: Vec<LearningGroup>,
+        #[serde(default)]
+        pub interviews: Interviews,
+        #[serde(default)]
+        pub selection: Selection,
+    }
+
+    /// `[interviews]`.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Interviews {
+        #[serde(default = "default_buffer")]
+        pub buffer_minutes: u32,
+        #[serde(default = "default_per_day")]
+        pub max_per_day: u32,
+        #[serde(default)]
+        pub zoom_link: String,
+    }
+
+    impl Default for Interviews {
+        fn default() -> Self {
+            Interviews {
+                buffer_minutes: default_buffer(),
+                max_per_day: default_per_day(),
+                zoom_link: String::new(),
+            }
+        }
+    }
+
+    fn default_buffer() -> u32 {
+        10
+    }
+    fn default_per_day() -> u32 {
+        12
+    }
+
+    /// `[selection]`: the seed's rules are the defaults.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Selection {
+        #[serde(default = "default_max")]
+        pub max_municipalities: u32,
+        #[serde(default = "default_two")]
+        pub max_two_person: u32,
+    }
+
+    impl Default for Selection {
+        fn default() -> Self {
+            Selection {
+                max_municipalities: default_max(),
+                max_two_person: default_two(),
+            }
+        }
+    }
+
+    fn default_max() -> u32 {
+        15
+    }
+    fn default_two() -> u32 {
+        5
     }
 
     /// The last day to apply.
@@ -533,6 +615,8 @@ impl Validator<'_> {
         let interview_days = self.interview_days(&raw.interview_days, interview_minutes)?;
         let modules = self.modules(&raw.modules)?;
         let learning_groups = self.learning_groups(&raw.learning_groups)?;
+        let interviews = self.interview_rules(raw.interviews)?;
+        let selection = self.selection(raw.selection)?;
         let programme = Programme {
             name,
             short_name,
@@ -542,9 +626,54 @@ impl Validator<'_> {
             interview_days,
             modules,
             learning_groups,
+            interviews,
+            selection,
         };
         self.check_order(&programme)?;
         Ok(programme)
+    }
+
+    /// Refuses a per-day cap of 0, an hour-long buffer and a non-https link.
+    fn interview_rules(&self, raw: raw::Interviews) -> Result<InterviewRules, ConfigError> {
+        if raw.max_per_day == 0 || raw.max_per_day > 100 {
+            return Err(self.invalid("interviews.max_per_day", "must be between 1 and 100"));
+        }
+        if raw.buffer_minutes > 120 {
+            return Err(self.invalid("interviews.buffer_minutes", "must be at most 120"));
+        }
+        let zoom_link = raw.zoom_link.trim().to_string();
+        if !zoom_link.is_empty() && !zoom_link.starts_with("https://")
+            || zoom_link
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(self.invalid(
+                "interviews.zoom_link",
+                "must be an https:// link without spaces",
+            ));
+        }
+        Ok(InterviewRules {
+            buffer_minutes: raw.buffer_minutes,
+            max_per_day: raw.max_per_day,
+            zoom_link,
+        })
+    }
+
+    /// Refuses a two-person cap above the municipality cap.
+    fn selection(&self, raw: raw::Selection) -> Result<SelectionRules, ConfigError> {
+        if raw.max_municipalities == 0 {
+            return Err(self.invalid("selection.max_municipalities", "must be at least 1"));
+        }
+        if raw.max_two_person > raw.max_municipalities {
+            return Err(self.invalid(
+                "selection.max_two_person",
+                "must not exceed selection.max_municipalities",
+            ));
+        }
+        Ok(SelectionRules {
+            max_municipalities: raw.max_municipalities,
+            max_two_person: raw.max_two_person,
+        })
     }
 
     /// Refuses an empty (or blank) text value; returns it trimmed.

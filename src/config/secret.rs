@@ -12,6 +12,16 @@ pub(super) fn refuse_clear_passwords(root: &Value, file: &Path) -> Result<(), Co
     };
     for (section, value) in table {
         if let Value::Table(inner) = value
+            && inner.contains_key("command_secret")
+        {
+            return Err(ConfigError::invalid(
+                file,
+                format!("{section}.command_secret"),
+                "the command secret must not stand in the config file; use \
+                 staff.command_secret_file or POSTBOTE_STAFF__COMMAND_SECRET",
+            ));
+        }
+        if let Value::Table(inner) = value
             && inner.contains_key("password")
         {
             return Err(ConfigError::invalid(

@@ -169,6 +169,20 @@ pub struct MailSettings {
     pub reply_to: Option<EmailAddress>,
     #[serde(default = "default_daily_cap")]
     pub daily_cap_per_recipient: u32,
+    /// ORGANIZER of calendar invitations: a real mailbox that reads replies
+    /// (default: reply_to, else from_address).
+    pub organizer_address: Option<EmailAddress>,
+    pub organizer_name: Option<String>,
+}
+
+impl MailSettings {
+    /// The ORGANIZER address of invitations.
+    pub fn organizer(&self) -> &EmailAddress {
+        self.organizer_address
+            .as_ref()
+            .or(self.reply_to.as_ref())
+            .unwrap_or(&self.from_address)
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -180,6 +194,15 @@ pub struct StaffSettings {
     /// Who gets notices (late applications, quarantined mail).
     #[serde(default)]
     pub notify: Vec<EmailAddress>,
+    /// authserv-ids of the receiving servers whose Authentication-Results
+    /// header is trusted for staff commands (DKIM or SPF pass).
+    #[serde(default)]
+    pub trusted_authserv_ids: Vec<String>,
+    /// A file whose first line is the secret that authenticates staff
+    /// commands ("Kennwort: ..."); or POSTBOTE_STAFF__COMMAND_SECRET.
+    pub command_secret_file: Option<PathBuf>,
+    #[serde(skip)]
+    pub command_secret: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -303,6 +326,7 @@ impl Settings {
         overrides::apply(&mut root, vars, path)?;
         let imap_pw = take_password(&mut root, "imap");
         let smtp_pw = take_password(&mut root, "smtp");
+        let command_secret = take_key(&mut root, "staff", "command_secret");
         let mut settings: Settings = serde_path_to_error::deserialize(root).map_err(|e| {
             let key = e.path().to_string();
             ConfigError::invalid(path, key, e.inner().to_string())
@@ -322,6 +346,12 @@ impl Settings {
             settings.smtp.password_file.as_deref(),
             path,
             "smtp.password",
+        )?;
+        settings.staff.command_secret = secret::resolve(
+            command_secret,
+            settings.staff.command_secret_file.as_deref(),
+            path,
+            "staff.command_secret",
         )?;
         settings.validate(path)?;
         Ok(settings)
@@ -346,6 +376,7 @@ impl Settings {
         self.smtp.password_file.as_mut().map(anchor);
         self.smtp.ca_file.as_mut().map(anchor);
         self.smtp.file_dir.as_mut().map(anchor);
+        self.staff.command_secret_file.as_mut().map(anchor);
     }
 
     fn validate(&self, file: &Path) -> Result<(), ConfigError> {
@@ -413,6 +444,27 @@ impl Settings {
                 "must be at least smtp.retry_initial_secs, which must be > 0",
             );
         }
+        if self
+            .staff
+            .addresses
+            .iter()
+            .any(|a| a.key() == self.mail.from_address.key())
+        {
+            return bad(
+                "staff.addresses",
+                "must not contain mail.from_address: mail from our own address is never acted on",
+            );
+        }
+        let organizer = self.mail.organizer().local_part().to_ascii_lowercase();
+        if ["noreply", "no-reply", "donotreply", "do-not-reply"]
+            .iter()
+            .any(|n| organizer.starts_with(n))
+        {
+            return bad(
+                "mail.organizer_address",
+                "calendar invitations need a real ORGANIZER mailbox, not a no-reply address",
+            );
+        }
         if self.mail.daily_cap_per_recipient == 0 {
             return bad("mail.daily_cap_per_recipient", "must be at least 1");
         }
@@ -430,8 +482,12 @@ impl Settings {
 
 /// Pulls `section.password` (only ever set by an environment override) out of the tree.
 fn take_password(root: &mut toml::Value, section: &str) -> Option<String> {
+    take_key(root, section, "password")
+}
+
+fn take_key(root: &mut toml::Value, section: &str, key: &str) -> Option<String> {
     let table = root.get_mut(section)?.as_table_mut()?;
-    match table.remove("password")? {
+    match table.remove(key)? {
         toml::Value::String(s) => Some(s),
         other => Some(other.to_string()),
     }

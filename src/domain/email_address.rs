@@ -47,6 +47,11 @@ impl EmailAddress {
     pub fn local_part(&self) -> &str {
         self.0.rsplit_once('@').map(|(l, _)| l).unwrap_or(&self.0)
     }
+
+    /// The domain, lower case (as `parse` stores it).
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
+    }
 }
 
 impl TryFrom<String> for EmailAddress {
@@ -83,6 +88,7 @@ mod tests {
         let a = EmailAddress::parse(" Kaemmerei@Stadt-Musterhausen.DE ").unwrap();
         assert_eq!(a.as_str(), "Kaemmerei@stadt-musterhausen.de");
         assert_eq!(a.key(), "kaemmerei@stadt-musterhausen.de");
+        assert_eq!(a.domain(), "stadt-musterhausen.de");
     }
 
     #[test]

@@ -17,6 +17,9 @@ pub struct Incoming {
     pub reply_to: Option<EmailAddress>,
     pub subject: String,
     pub references: Vec<String>,
+    pub in_reply_to: Option<String>,
+    /// The mail carries an iTIP REPLY (an Outlook "Angenommen"/"Abgelehnt").
+    pub calendar_reply: bool,
     pub attachments: Vec<String>,
     /// The start of the text body, for classification.
     pub body_start: String,
@@ -62,6 +65,21 @@ impl Incoming {
             .as_text_list()
             .map(|l| l.iter().filter_map(|r| clean_id(r)).take(50).collect())
             .unwrap_or_default();
+        let in_reply_to = msg
+            .in_reply_to()
+            .as_text_list()
+            .and_then(|l| l.first().and_then(|r| clean_id(r)));
+        // NOTE: Outlook sends meeting responses as text/calendar with
+        // method=REPLY, usually without In-Reply-To.
+        let calendar_reply = msg.parts.iter().any(|p| {
+            p.content_type().is_some_and(|c| {
+                c.ctype().eq_ignore_ascii_case("text")
+                    && c.subtype()
+                        .is_some_and(|s| s.eq_ignore_ascii_case("calendar"))
+                    && c.attribute("method")
+                        .is_some_and(|m| m.eq_ignore_ascii_case("reply"))
+            })
+        });
         let attachments = msg
             .attachments()
             .map(|p| {
@@ -93,6 +111,8 @@ impl Incoming {
             reply_to: first_addr(msg.reply_to()).and_then(|a| EmailAddress::parse(&a).ok()),
             subject: HeaderText::sanitize(msg.subject().unwrap_or(""), 250).to_string(),
             references,
+            in_reply_to,
+            calendar_reply,
             attachments,
             body_start,
             headers,

@@ -7,7 +7,8 @@ use crate::documents::analyse::{Analysis, analyse_isolated};
 use crate::startup::App;
 use crate::store::messages::{self, Handled};
 use crate::store::parse_ts;
-use crate::workflow::{applications, notices};
+use crate::workflow::commands::execute;
+use crate::workflow::{applications, notices, replies};
 use anyhow::Context;
 use chrono::Utc;
 use tracing::Instrument;
@@ -142,6 +143,46 @@ async fn handle(
         tx.commit().await?;
         tracing::info!(original, "duplicate Message-ID: not acted on again");
         return Ok(d);
+    }
+    // NOTE: replies to invitations and notices come from applicants and may
+    // carry attachments; they are for staff, not a follow-up application.
+    let reply = match &class {
+        Class::Application | Class::Other(_) => {
+            replies::parent(&mut tx, mail).await?.or_else(|| {
+                mail.calendar_reply
+                    .then(|| ("interview_invitation".to_string(), None))
+            })
+        }
+        _ => None,
+    };
+    if let Some((purpose, application_id)) = reply {
+        replies::bring_to_staff(app, &mut tx, row, mail, &purpose, application_id).await?;
+        let h = Handled {
+            state: "processed",
+            class: "reply",
+            reason: "reply to an invitation or notice: brought to staff",
+            disposition: Disposition::Keep.as_str(),
+            application_id,
+            duplicate_of: None,
+        };
+        messages::set_handled(&mut tx, row, &h).await?;
+        tx.commit().await.context("cannot commit reply")?;
+        tracing::info!(%purpose, "reply brought to staff");
+        return Ok(Disposition::Keep);
+    }
+    if class == Class::Staff && execute::is_command_mail(mail) {
+        execute::handle(app, &mut tx, row, mail).await?;
+        let h = Handled {
+            state: "processed",
+            class: "command",
+            reason: "staff command mail",
+            disposition: Disposition::Move.as_str(),
+            application_id: None,
+            duplicate_of: None,
+        };
+        messages::set_handled(&mut tx, row, &h).await?;
+        tx.commit().await.context("cannot commit staff command")?;
+        return Ok(Disposition::Move);
     }
     let (disposition, application_id) = match &class {
         Class::Application => (

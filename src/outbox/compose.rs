@@ -5,8 +5,9 @@ use super::render::Rendered;
 use crate::domain::{EmailAddress, HeaderText};
 use crate::store::outbox::NewMail;
 use anyhow::Context;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::header::{Header, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use sha2::{Digest, Sha256};
 
 /// RFC 3834: a reply to a message is `auto-replied`, anything else `auto-generated`.
@@ -54,6 +55,18 @@ pub struct Draft<'a> {
     pub in_reply_to: Option<&'a str>,
     /// The References of the answered mail (without angle brackets).
     pub references: &'a [String],
+    /// An iCalendar object (iMIP, RFC 6047), sent inline and as `.ics` file.
+    pub calendar: Option<Calendar>,
+}
+
+/// The calendar part of a mail: the content type carries the iTIP method.
+#[derive(Debug, Clone)]
+pub struct Calendar {
+    /// e.g. `text/calendar; charset=UTF-8; method=REQUEST`
+    pub content_type: String,
+    pub ics: String,
+    /// The attachment's file name, e.g. `einladung.ics`.
+    pub file_name: String,
 }
 
 #[derive(Debug, Clone)]
@@ -150,12 +163,15 @@ impl Composer {
                 .join(" ");
             builder = builder.in_reply_to(format!("<{parent}>")).references(refs);
         }
-        let message = builder
-            .multipart(MultiPart::alternative_plain_html(
-                draft.rendered.text.clone(),
-                draft.rendered.html.clone(),
-            ))
-            .context("cannot build outgoing message")?;
+        let body = MultiPart::alternative_plain_html(
+            draft.rendered.text.clone(),
+            draft.rendered.html.clone(),
+        );
+        let message = match &draft.calendar {
+            None => builder.multipart(body),
+            Some(cal) => builder.multipart(with_calendar(body, cal)?),
+        }
+        .context("cannot build outgoing message")?;
         Ok(NewMail {
             idempotency_key: draft.idempotency_key,
             message_id,
@@ -167,6 +183,25 @@ impl Composer {
             raw: message.formatted(),
         })
     }
+}
+
+/// NOTE: the layout Google Calendar sends and Outlook and Thunderbird both
+/// understand: the text/calendar part (with `method=` in its content type)
+/// inside multipart/alternative, and the same object again as an `.ics`
+/// attachment for clients that only offer attachments.
+fn with_calendar(body: MultiPart, cal: &Calendar) -> anyhow::Result<MultiPart> {
+    let inline_type = ContentType::parse(&cal.content_type)
+        .with_context(|| format!("bad calendar content type {}", cal.content_type))?;
+    let file_type = ContentType::parse("application/ics").context("bad attachment content type")?;
+    let inline = SinglePart::builder()
+        .header(inline_type)
+        .header(ContentTransferEncoding::Base64)
+        .body(cal.ics.clone());
+    let attachment = Attachment::new(HeaderText::sanitize(&cal.file_name, 60).to_string())
+        .body(cal.ics.clone().into_bytes(), file_type);
+    Ok(MultiPart::mixed()
+        .multipart(body.singlepart(inline))
+        .singlepart(attachment))
 }
 
 /// A Message-ID from untrusted input, without brackets, or None when unusable.
@@ -219,6 +254,7 @@ mod tests {
                 automatic: Automatic::Replied,
                 in_reply_to: Some("<abc@stadt.test>"),
                 references: &refs,
+                calendar: None,
             })
             .unwrap();
         let text = String::from_utf8(mail.raw.clone()).unwrap();

@@ -33,7 +33,8 @@ pub struct Sender {
 }
 
 /// The longest the actor sleeps without looking at the queue.
-const MAX_IDLE: Duration = Duration::from_secs(60);
+/// Short, so mail queued by the CLI (another process) leaves within seconds.
+const MAX_IDLE: Duration = Duration::from_secs(5);
 
 impl Sender {
     pub fn new(

@@ -128,3 +128,33 @@ pub async fn list(store: &Store) -> anyhow::Result<Vec<Application>> {
         .await
         .context("cannot list applications")
 }
+
+pub async fn get(tx: &mut Tx<'_>, id: i64) -> anyhow::Result<Option<Application>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM applications WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+        .context("cannot read application")
+}
+
+/// Finds an application by its reference (`EWS7-0003`, any case) or plain id.
+pub async fn find(tx: &mut Tx<'_>, reference: &str) -> anyhow::Result<Option<Application>> {
+    let r = reference.trim();
+    if let Ok(id) = r.parse::<i64>() {
+        return get(tx, id).await;
+    }
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM applications WHERE reference = ? COLLATE NOCASE"
+    ))
+    .bind(r)
+    .fetch_optional(&mut **tx)
+    .await
+    .context("cannot look up application")
+}
+
+pub async fn list_tx(tx: &mut Tx<'_>) -> anyhow::Result<Vec<Application>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM applications ORDER BY id"))
+        .fetch_all(&mut **tx)
+        .await
+        .context("cannot list applications")
+}

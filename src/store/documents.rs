@@ -152,3 +152,19 @@ pub async fn list(
     .await?;
     Ok((docs, facts))
 }
+
+/// The latest value of every fact of an application: name → (value, confidence).
+pub async fn latest_facts(
+    tx: &mut Tx<'_>,
+    application_id: i64,
+) -> anyhow::Result<std::collections::BTreeMap<String, (String, String)>> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT name, value, confidence FROM facts WHERE id IN \
+         (SELECT MAX(id) FROM facts WHERE application_id = ? GROUP BY name)",
+    )
+    .bind(application_id)
+    .fetch_all(&mut **tx)
+    .await
+    .context("cannot read facts")?;
+    Ok(rows.into_iter().map(|(n, v, c)| (n, (v, c))).collect())
+}

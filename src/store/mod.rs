@@ -4,10 +4,13 @@
 //! is what "accepted" means before we touch the mail on the server.
 
 pub mod applications;
+pub mod decisions;
 pub mod documents;
 pub mod health;
+pub mod interviews;
 pub mod messages;
 pub mod outbox;
+pub mod participants;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};

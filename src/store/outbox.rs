@@ -31,36 +31,63 @@ pub enum Enqueued {
 /// Queues `mail` inside `tx`. Past `daily_cap` mails to one recipient within
 /// 24 hours, the row is stored as `suppressed`: a backstop against loops.
 pub async fn enqueue(tx: &mut Tx<'_>, mail: &NewMail, daily_cap: u32) -> anyhow::Result<Enqueued> {
-    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM outbox WHERE idempotency_key = ?")
-        .bind(&mail.idempotency_key)
-        .fetch_optional(&mut **tx)
-        .await?;
-    if exists.is_some() {
+    if key_used(tx, &mail.idempotency_key).await? {
         return Ok(Enqueued::AlreadyQueued);
     }
     let now = Utc::now();
     let recent: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM outbox WHERE env_to = ? AND created_at > ? AND state != 'suppressed'",
+        "SELECT COUNT(*) FROM outbox WHERE env_to = ? AND created_at > ? \
+         AND state NOT IN ('suppressed', 'held', 'withdrawn')",
     )
     .bind(&mail.env_to)
     .bind(ts(now - Duration::hours(24)))
     .fetch_one(&mut **tx)
     .await?;
-    let capped = recent >= i64::from(daily_cap);
-    let (state, note) = if capped {
-        (
-            "suppressed",
-            Some(format!(
-                "daily cap of {daily_cap} mails to this recipient reached"
-            )),
-        )
-    } else {
-        ("queued", None)
-    };
-    let id: i64 = sqlx::query_scalar(
+    if recent >= i64::from(daily_cap) {
+        let note = format!("daily cap of {daily_cap} mails to this recipient reached");
+        let id = insert(tx, mail, "suppressed", Some(&note), None).await?;
+        return Ok(Enqueued::Suppressed(id));
+    }
+    Ok(Enqueued::Queued(
+        insert(tx, mail, "queued", None, None).await?,
+    ))
+}
+
+/// Stores `mail` as `held`: it waits for staff to release `batch` (after a
+/// preview). The daily cap does not apply to mail a human releases.
+pub async fn enqueue_held(
+    tx: &mut Tx<'_>,
+    mail: &NewMail,
+    batch: &str,
+) -> anyhow::Result<Enqueued> {
+    if key_used(tx, &mail.idempotency_key).await? {
+        return Ok(Enqueued::AlreadyQueued);
+    }
+    Ok(Enqueued::Queued(
+        insert(tx, mail, "held", None, Some(batch)).await?,
+    ))
+}
+
+async fn key_used(tx: &mut Tx<'_>, key: &str) -> anyhow::Result<bool> {
+    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM outbox WHERE idempotency_key = ?")
+        .bind(key)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(exists.is_some())
+}
+
+async fn insert(
+    tx: &mut Tx<'_>,
+    mail: &NewMail,
+    state: &str,
+    note: Option<&str>,
+    batch: Option<&str>,
+) -> anyhow::Result<i64> {
+    let now = now();
+    sqlx::query_scalar(
         "INSERT INTO outbox (idempotency_key, message_id, purpose, application_id, env_from, env_to, \
-         subject, raw, state, next_attempt_at, last_error, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         subject, raw, state, next_attempt_at, last_error, created_at, batch) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(&mail.idempotency_key)
     .bind(&mail.message_id)
@@ -71,17 +98,66 @@ pub async fn enqueue(tx: &mut Tx<'_>, mail: &NewMail, daily_cap: u32) -> anyhow:
     .bind(&mail.subject)
     .bind(&mail.raw)
     .bind(state)
-    .bind(ts(now))
+    .bind(&now)
     .bind(note)
-    .bind(ts(now))
+    .bind(&now)
+    .bind(batch)
     .fetch_one(&mut **tx)
     .await
-    .context("cannot queue outgoing mail")?;
-    Ok(if capped {
-        Enqueued::Suppressed(id)
-    } else {
-        Enqueued::Queued(id)
-    })
+    .context("cannot queue outgoing mail")
+}
+
+/// Withdraws the held mail of `batch` for one application (a decision changed
+/// before release); returns how many rows.
+pub async fn withdraw_held(
+    tx: &mut Tx<'_>,
+    batch: &str,
+    application_id: i64,
+) -> anyhow::Result<u64> {
+    let r = sqlx::query(
+        "UPDATE outbox SET state = 'withdrawn' WHERE state = 'held' AND batch = ? AND application_id = ?",
+    )
+    .bind(batch)
+    .bind(application_id)
+    .execute(&mut **tx)
+    .await
+    .context("cannot withdraw held mail")?;
+    Ok(r.rows_affected())
+}
+
+/// Releases every held mail of `batch` for sending now; returns how many.
+pub async fn release_held(tx: &mut Tx<'_>, batch: &str) -> anyhow::Result<u64> {
+    let r = sqlx::query(
+        "UPDATE outbox SET state = 'queued', next_attempt_at = ? WHERE state = 'held' AND batch = ?",
+    )
+    .bind(now())
+    .bind(batch)
+    .execute(&mut **tx)
+    .await
+    .context("cannot release held mail")?;
+    Ok(r.rows_affected())
+}
+
+/// A mail waiting for release, for the preview.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Held {
+    pub id: i64,
+    pub purpose: String,
+    pub application_id: Option<i64>,
+    pub env_to: String,
+    pub subject: String,
+    pub raw: Vec<u8>,
+}
+
+pub async fn held(tx: &mut Tx<'_>, batch: &str) -> anyhow::Result<Vec<Held>> {
+    sqlx::query_as(
+        "SELECT id, purpose, application_id, env_to, subject, raw FROM outbox \
+         WHERE state = 'held' AND batch = ? ORDER BY application_id, id",
+    )
+    .bind(batch)
+    .fetch_all(&mut **tx)
+    .await
+    .context("cannot read held mail")
 }
 
 /// A queued mail whose time has come.

@@ -169,6 +169,7 @@ async fn queue_confirmation(
         automatic: Automatic::Replied,
         in_reply_to: mail.message_id.as_deref(),
         references: &mail.references,
+        calendar: None,
     };
     let queued = outbox::enqueue(
         tx,

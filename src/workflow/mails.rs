@@ -66,6 +66,79 @@ pub struct StaffFailure {
     pub error: String,
 }
 
+/// `interview_invitation`, `interview_update`, `interview_cancel`.
+#[derive(Debug, Clone, Serialize)]
+pub struct InterviewMail {
+    pub short_name: String,
+    pub programme: String,
+    pub reference: String,
+    pub municipality: String,
+    pub recipient_name: Option<String>,
+    /// e.g. "Mo., 29.06.2026, 09:00–09:20 Uhr"
+    pub when: String,
+    /// The time before a move, for `interview_update`.
+    pub previous_when: Option<String>,
+    pub zoom_link: String,
+    pub minutes: u32,
+    /// Everyone invited, e.g. "Erika Muster (erika@stadt.test)".
+    pub invited: Vec<String>,
+    pub contact_name: String,
+    pub contact_address: String,
+}
+
+/// `interview_no_slot`: no date ticked, or all ticked days full.
+#[derive(Debug, Clone, Serialize)]
+pub struct NoSlot {
+    pub short_name: String,
+    pub reference: String,
+    pub municipality: String,
+    pub nothing_ticked: bool,
+    pub interview_days: Vec<String>,
+    pub contact_name: String,
+    pub contact_address: String,
+}
+
+/// `decision_accept`, `decision_reject`, `decision_waitlist`, `decision_correction`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DecisionMail {
+    pub short_name: String,
+    pub programme: String,
+    pub reference: String,
+    pub municipality: String,
+    /// accept | reject | waitlist
+    pub outcome: String,
+    pub accepted: bool,
+    pub rejected: bool,
+    pub waitlisted: bool,
+    pub persons: i64,
+    /// The first in-person module, e.g. "1. Präsenzmodul, Do., 27.08.2026 – Fr., 28.08.2026, DJH …".
+    pub first_event: String,
+    pub contact_name: String,
+    pub contact_address: String,
+}
+
+/// `staff_notice`: one titled list for staff (replies that need a human,
+/// applicants without a slot, rejected commands).
+#[derive(Debug, Clone, Serialize)]
+pub struct StaffNotice {
+    pub short_name: String,
+    pub title: String,
+    pub intro: String,
+    pub lines: Vec<String>,
+    /// A quoted excerpt (for replies), may be empty.
+    pub excerpt: String,
+}
+
+/// `staff_command_result`: the reply to a staff command mail.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommandResult {
+    pub short_name: String,
+    pub authenticated_via: String,
+    pub done: Vec<String>,
+    pub refused: Vec<String>,
+    pub details: Vec<String>,
+}
+
 fn json<T: Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
@@ -120,7 +193,68 @@ pub fn samples() -> Vec<(&'static str, serde_json::Value)> {
         applicant: "kaemmerei@stadt.test".into(),
         flags: vec!["IMG_2041.jpg: Foto".into()],
     };
+    let interview = InterviewMail {
+        short_name: "EWS 7".into(),
+        programme: "Entwicklungswerkstatt".into(),
+        reference: "EWS7-0001".into(),
+        municipality: "Stadt Musterhausen".into(),
+        recipient_name: Some("Erika Muster".into()),
+        when: "Mo., 29.06.2026, 09:00–09:20 Uhr".into(),
+        previous_when: Some("Mo., 29.06.2026, 09:30–09:50 Uhr".into()),
+        zoom_link: "https://zoom.us/j/1".into(),
+        minutes: 20,
+        invited: vec!["Erika Muster (erika@stadt.test)".into()],
+        contact_name: "Projektteam".into(),
+        contact_address: "projekt@example.org".into(),
+    };
+    let no_slot = NoSlot {
+        short_name: "EWS 7".into(),
+        reference: "EWS7-0001".into(),
+        municipality: "Stadt Musterhausen".into(),
+        nothing_ticked: true,
+        interview_days: vec!["Mo., 29.06.2026, 09:00–13:00 Uhr".into()],
+        contact_name: "Projektteam".into(),
+        contact_address: "projekt@example.org".into(),
+    };
+    let decision = DecisionMail {
+        short_name: "EWS 7".into(),
+        programme: "Entwicklungswerkstatt".into(),
+        reference: "EWS7-0001".into(),
+        municipality: "Stadt Musterhausen".into(),
+        outcome: "accept".into(),
+        accepted: true,
+        rejected: false,
+        waitlisted: false,
+        persons: 2,
+        first_event: "1. Präsenzmodul: Do., 27.08.2026".into(),
+        contact_name: "Projektteam".into(),
+        contact_address: "projekt@example.org".into(),
+    };
+    let notice = StaffNotice {
+        short_name: "EWS 7".into(),
+        title: "Antwort auf eine Einladung".into(),
+        intro: "Bitte beantworten Sie diese Nachricht selbst.".into(),
+        lines: vec!["Von: erika@stadt.test".into()],
+        excerpt: "Der Termin passt leider nicht.".into(),
+    };
+    let result = CommandResult {
+        short_name: "EWS 7".into(),
+        authenticated_via: "DKIM".into(),
+        done: vec!["Zusage für EWS7-0001".into()],
+        refused: vec!["ABSAGE EWS7-0099: unbekannte Bewerbung".into()],
+        details: vec!["Mo., 29.06.2026, 09:00 Uhr: EWS7-0001".into()],
+    };
     vec![
+        ("interview_invitation", json(&interview)),
+        ("interview_update", json(&interview)),
+        ("interview_cancel", json(&interview)),
+        ("interview_no_slot", json(&no_slot)),
+        ("decision_accept", json(&decision)),
+        ("decision_reject", json(&decision)),
+        ("decision_waitlist", json(&decision)),
+        ("decision_correction", json(&decision)),
+        ("staff_notice", json(&notice)),
+        ("staff_command_result", json(&result)),
         ("staff_needs_review", json(&review)),
         ("reminder_incomplete", json(&reminder)),
         ("confirmation", json(&confirmation)),

@@ -2,8 +2,15 @@
 //! mails it causes. Each step writes its state change and its outbox rows in
 //! the caller's transaction.
 
+pub mod actions;
 pub mod applications;
+pub mod commands;
+pub mod interviews;
 pub mod mails;
 pub mod notices;
+pub mod participants;
+pub mod people;
 pub mod reminders;
+pub mod replies;
 pub mod review;
+pub mod selection;

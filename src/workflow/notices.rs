@@ -2,6 +2,7 @@
 
 use super::mails;
 use crate::calendar::german;
+use crate::domain::EmailAddress;
 use crate::intake::Incoming;
 use crate::outbox::compose::{Automatic, Draft};
 use crate::startup::App;
@@ -19,7 +20,28 @@ async fn to_staff<C: Serialize>(
     application_id: Option<i64>,
     context: &C,
 ) -> anyhow::Result<()> {
-    for staff in &app.settings.staff.notify {
+    to_each(
+        app,
+        tx,
+        &app.settings.staff.notify,
+        template,
+        key,
+        application_id,
+        context,
+    )
+    .await
+}
+
+async fn to_each<C: Serialize>(
+    app: &App,
+    tx: &mut Tx<'_>,
+    recipients: &[EmailAddress],
+    template: &str,
+    key: &str,
+    application_id: Option<i64>,
+    context: &C,
+) -> anyhow::Result<()> {
+    for staff in recipients {
         let rendered = app.templates.render(template, context)?;
         let draft = Draft {
             idempotency_key: format!("{key}:{}", staff.key()),
@@ -31,6 +53,7 @@ async fn to_staff<C: Serialize>(
             automatic: Automatic::Generated,
             in_reply_to: None,
             references: &[],
+            calendar: None,
         };
         outbox::enqueue(
             tx,
@@ -126,6 +149,100 @@ pub async fn needs_review(
         "staff_needs_review",
         &key,
         Some(application.id),
+        &context,
+    )
+    .await
+}
+
+/// A titled list for staff (`staff_notice`), keyed once by `key`.
+pub async fn staff(
+    app: &App,
+    tx: &mut Tx<'_>,
+    key: &str,
+    title: &str,
+    intro: &str,
+    lines: &[String],
+    excerpt: &str,
+) -> anyhow::Result<()> {
+    let context = mails::StaffNotice {
+        short_name: app.programme.short_name.clone(),
+        title: title.to_string(),
+        intro: intro.to_string(),
+        lines: lines.to_vec(),
+        excerpt: excerpt.to_string(),
+    };
+    to_staff(app, tx, "staff_notice", key, None, &context).await
+}
+
+/// Asks an applicant without an interview slot for other times; once per application.
+pub async fn no_slot(
+    app: &App,
+    tx: &mut Tx<'_>,
+    application: &Application,
+    nothing_ticked: bool,
+) -> anyhow::Result<usize> {
+    let Ok(to) = crate::domain::EmailAddress::parse(&application.applicant) else {
+        return Ok(0);
+    };
+    let people = super::people::of(tx, application).await?;
+    let context = mails::NoSlot {
+        short_name: app.programme.short_name.clone(),
+        reference: application.reference.clone(),
+        municipality: people.municipality,
+        nothing_ticked,
+        interview_days: app
+            .programme
+            .interview_days
+            .iter()
+            .map(|d| german::format_slot(&d.slot.start, &d.slot.end))
+            .collect(),
+        contact_name: app.settings.mail.from_name.clone(),
+        contact_address: app.settings.mail.from_address.to_string(),
+    };
+    let rendered = app.templates.render("interview_no_slot", &context)?;
+    let draft = Draft {
+        idempotency_key: format!("interview-no-slot:{}", application.id),
+        purpose: "interview_no_slot",
+        application_id: Some(application.id),
+        to: &to,
+        to_name: None,
+        rendered,
+        automatic: Automatic::Generated,
+        in_reply_to: None,
+        references: &[],
+        calendar: None,
+    };
+    let cap = super::interviews::invitations::staff_cap(app);
+    Ok(usize::from(matches!(
+        outbox::enqueue(tx, &app.composer.compose(draft)?, cap).await?,
+        outbox::Enqueued::Queued(_)
+    )))
+}
+
+/// A `staff_notice` to one staff address outside the notify list.
+pub async fn staff_to(
+    app: &App,
+    tx: &mut Tx<'_>,
+    to: &EmailAddress,
+    key: &str,
+    title: &str,
+    intro: &str,
+    lines: &[String],
+) -> anyhow::Result<()> {
+    let context = mails::StaffNotice {
+        short_name: app.programme.short_name.clone(),
+        title: title.to_string(),
+        intro: intro.to_string(),
+        lines: lines.to_vec(),
+        excerpt: String::new(),
+    };
+    to_each(
+        app,
+        tx,
+        std::slice::from_ref(to),
+        "staff_notice",
+        key,
+        None,
         &context,
     )
     .await

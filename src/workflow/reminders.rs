@@ -48,6 +48,7 @@ pub async fn queue_due(app: &App, now: DateTime<Utc>) -> anyhow::Result<usize> {
             automatic: Automatic::Generated,
             in_reply_to: None,
             references: &[],
+            calendar: None,
         };
         let result = outbox::enqueue(
             &mut tx,

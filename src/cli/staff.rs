@@ -1,0 +1,217 @@
+//! `postbote interviews`, `postbote decisions` and `postbote participants`:
+//! the administrator's side of what staff also do by mail.
+
+use crate::config::Config;
+use crate::startup::App;
+use crate::store::{decisions, participants};
+use crate::workflow::actions::{ActionError, ActionResult};
+use crate::workflow::interviews::schedule;
+use crate::workflow::participants::roster;
+use crate::workflow::selection::{self, Outcome, preview};
+use anyhow::Context;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Who acted, for the decision record.
+fn by() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "admin".into())
+    )
+}
+
+/// Prints a refusal and exits 1; storage errors propagate (exit 2).
+fn report(result: ActionResult<String>) -> anyhow::Result<ExitCode> {
+    match result {
+        Ok(done) => {
+            println!("{done}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(ActionError::Refused(why)) => {
+            eprintln!("refused: {why}");
+            Ok(ExitCode::from(1))
+        }
+        Err(ActionError::Storage(e)) => Err(e),
+    }
+}
+
+pub async fn plan(config: Config, json: bool) -> anyhow::Result<ExitCode> {
+    let app = App::build(config).await?;
+    let mut tx = app.store.begin().await?;
+    let schedule = schedule::current(&app, &mut tx).await?;
+    tx.rollback().await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&schedule)?);
+    } else {
+        for line in schedule.lines() {
+            println!("{line}");
+        }
+        println!(
+            "{} planned, {} without slot, {} not planned",
+            schedule.plan.assigned.len(),
+            schedule.plan.unplaced.len(),
+            schedule.skipped.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn release_invitations(config: Config) -> anyhow::Result<ExitCode> {
+    let app = App::build(config).await?;
+    let mut tx = app.store.begin().await?;
+    let released = schedule::release(&app, &mut tx).await?;
+    tx.commit().await.context("cannot release invitations")?;
+    println!(
+        "invited: {} ({} mails queued)",
+        released.invited.join(", "),
+        released.mails
+    );
+    for w in &released.without_slot {
+        println!("without slot: {w}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn move_interview(
+    config: Config,
+    reference: &str,
+    date: &str,
+    time: &str,
+) -> anyhow::Result<ExitCode> {
+    let Some(local) = schedule::parse_local(date, time) else {
+        eprintln!("refused: write the date as 2026-06-30 or 30.06.2026 and the time as 10:00");
+        return Ok(ExitCode::from(1));
+    };
+    let app = App::build(config).await?;
+    let mut tx = app.store.begin().await?;
+    let result = schedule::move_to(&app, &mut tx, reference, local).await;
+    finish(tx, result).await
+}
+
+pub async fn cancel_interview(config: Config, reference: &str) -> anyhow::Result<ExitCode> {
+    let app = App::build(config).await?;
+    let mut tx = app.store.begin().await?;
+    let result = schedule::cancel(&app, &mut tx, reference).await;
+    finish(tx, result).await
+}
+
+/// Commits on success, rolls back on refusal.
+async fn finish(
+    tx: crate::store::Tx<'static>,
+    result: ActionResult<String>,
+) -> anyhow::Result<ExitCode> {
+    if result.is_ok() {
+        tx.commit().await.context("cannot commit")?;
+    } else {
+        tx.rollback().await?;
+    }
+    report(result)
+}
+
+pub async fn decide(
+    config: Config,
+    reference: &str,
+    outcome: &str,
+    persons: u8,
+    correction: bool,
+) -> anyhow::Result<ExitCode> {
+    let Some(outcome) = Outcome::parse(outcome) else {
+        eprintln!("refused: the outcome is accept, reject or waitlist");
+        return Ok(ExitCode::from(1));
+    };
+    let app = App::build(config).await?;
+    let mut tx = app.store.begin().await?;
+    let result = if correction {
+        selection::correct(&app, &mut tx, reference, outcome, persons, &by()).await
+    } else {
+        selection::decide(&app, &mut tx, reference, outcome, persons, &by()).await
+    };
+    finish(tx, result).await
+}
+
+pub async fn list_decisions(config: Config, json: bool) -> anyhow::Result<ExitCode> {
+    let app = App::build(config).await?;
+    let rows = decisions::all(&app.store).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        for d in &rows {
+            println!(
+                "application {:<5} {:<9} persons {} revision {} notice {:<8} by {}",
+                d.application_id, d.outcome, d.persons, d.revision, d.notice, d.decided_by
+            );
+        }
+        println!("{} decision(s)", rows.len());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn preview_notices(config: Config, json: bool) -> anyhow::Result<ExitCode> {
+    let app = App::build(config).await?;
+    let mut tx = app.store.begin().await?;
+    let held = preview::held(&mut tx).await?;
+    tx.rollback().await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&held)?);
+    } else {
+        print!("{}", preview::render(&held));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Without `--yes` only the preview is printed: release is a deliberate act.
+pub async fn release_notices(config: Config, yes: bool) -> anyhow::Result<ExitCode> {
+    let app = App::build(config).await?;
+    let mut tx = app.store.begin().await?;
+    let held = preview::held(&mut tx).await?;
+    print!("{}", preview::render(&held));
+    if !yes {
+        tx.rollback().await?;
+        println!("\nNothing sent. Re-run with --yes to release these notices.");
+        return Ok(ExitCode::from(1));
+    }
+    let result = selection::release(&app, &mut tx).await.map(|r| {
+        format!(
+            "released {} notice(s); {} person(s) on the roster",
+            r.notices, r.participants
+        )
+    });
+    finish(tx, result).await
+}
+
+pub async fn list_participants(config: Config, json: bool) -> anyhow::Result<ExitCode> {
+    let app = App::build(config).await?;
+    let rows = participants::list(&app.store).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        for p in &rows {
+            println!(
+                "{:<30} {:<28} {:<36} {:<11} {:<9} {}",
+                p.municipality,
+                p.name.as_deref().unwrap_or(""),
+                p.email,
+                p.role,
+                p.source,
+                if p.active { "" } else { "inactive" }
+            );
+        }
+        println!("{} person(s)", rows.iter().filter(|p| p.active).count());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn import_participants(config: Config, file: &Path) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let app = App::build(config).await?;
+    match roster::import(&app.store, &bytes).await {
+        Ok(n) => {
+            println!("imported {n} person(s)");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("{e:#}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}

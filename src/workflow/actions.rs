@@ -1,0 +1,20 @@
+//! What a staff action (CLI or mail command) returns: done, refused with a
+//! reason staff can read, or a storage error that is worth retrying.
+
+/// The error of a staff action. Callers branch: a refusal is answered, a
+/// storage error is retried (or reported as a failure).
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    /// The action is not possible; the German text says why.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Storage(#[from] anyhow::Error),
+}
+
+pub type ActionResult<T> = Result<T, ActionError>;
+
+/// Refuses with a reason.
+pub fn refuse<T>(reason: impl Into<String>) -> ActionResult<T> {
+    Err(ActionError::Refused(reason.into()))
+}

@@ -1,0 +1,230 @@
+//! Carries out an authenticated staff command mail in the transaction of the
+//! message, and answers it: what was done, or why not. A mail that fails
+//! authentication changes nothing and is reported to staff.
+
+use super::{Command, Outcome, Verdict, Via, authenticate, parse};
+use crate::domain::EmailAddress;
+use crate::intake::Incoming;
+use crate::outbox::compose::{Automatic, Draft};
+use crate::startup::App;
+use crate::store::{Tx, now, outbox};
+use crate::workflow::actions::{ActionError, ActionResult};
+use crate::workflow::interviews::schedule;
+use crate::workflow::selection::{self, preview};
+use crate::workflow::{mails, notices};
+
+/// Whether a staff mail is meant as a command mail at all: it names a
+/// command, carries the secret, or says so in the subject. Other staff mail
+/// (a forwarded application, a question) stays for humans.
+pub fn is_command_mail(mail: &Incoming) -> bool {
+    let parsed = parse(&mail.body_start);
+    let subject = mail.subject.to_lowercase();
+    !parsed.commands.is_empty()
+        || parsed.secret.is_some()
+        || subject.contains("befehl")
+        || subject.starts_with("postbote")
+}
+
+fn via_text(via: Via) -> &'static str {
+    match via {
+        Via::Dkim => "DKIM",
+        Via::Spf => "SPF",
+        Via::Secret => "Kennwort",
+    }
+}
+
+/// Handles one command mail from a staff address.
+pub async fn handle(app: &App, tx: &mut Tx<'_>, row: i64, mail: &Incoming) -> anyhow::Result<()> {
+    let parsed = parse(&mail.body_start);
+    let Some(sender) = mail.from.clone() else {
+        return Ok(());
+    };
+    let staff = &app.settings.staff;
+    let verdict = authenticate(
+        mail,
+        &staff.trusted_authserv_ids,
+        staff.command_secret.as_ref(),
+        parsed.secret.as_deref(),
+    );
+    let via = match verdict {
+        Verdict::Rejected(reason) => {
+            tracing::warn!(sender = %sender, %reason, "staff command rejected: not authenticated");
+            record(tx, row, &sender, None, &format!("rejected: {reason}")).await?;
+            let lines = vec![
+                format!("Absender: {sender}"),
+                format!("Betreff: {}", mail.subject),
+                format!("Grund: {reason}"),
+            ];
+            let intro = "postbote hat eine Nachricht mit Befehlen abgelehnt und nichts verändert. \
+                         War sie von Ihnen, senden Sie sie bitte mit der Zeile \"Kennwort: …\" erneut.";
+            notices::staff(
+                app,
+                tx,
+                &format!("staff-command-rejected:{row}"),
+                "Befehl abgelehnt",
+                intro,
+                &lines,
+                "",
+            )
+            .await?;
+            if !staff.notify.iter().any(|n| n.key() == sender.key()) {
+                notices::staff_to(
+                    app,
+                    tx,
+                    &sender,
+                    &format!("staff-command-rejected:{row}:sender"),
+                    "Befehl abgelehnt",
+                    intro,
+                    &lines,
+                )
+                .await?;
+            }
+            return Ok(());
+        }
+        Verdict::Authenticated(via) => via,
+    };
+    let mut result = mails::CommandResult {
+        short_name: app.programme.short_name.clone(),
+        authenticated_via: via_text(via).into(),
+        done: Vec::new(),
+        refused: parsed
+            .errors
+            .iter()
+            .map(|e| format!("{}: {}", e.line, e.reason))
+            .collect(),
+        details: Vec::new(),
+    };
+    if parsed.commands.is_empty() && result.refused.is_empty() {
+        result
+            .refused
+            .push("Kein Befehl gefunden (eine Zeile je Befehl, am Anfang der Nachricht).".into());
+    }
+    let by = format!("mail:{sender}");
+    for command in &parsed.commands {
+        let outcome = run(app, tx, command, &by, &mut result.details).await;
+        match outcome {
+            Ok(done) => result.done.push(done),
+            Err(ActionError::Refused(why)) => result
+                .refused
+                .push(format!("{}: {why}", command.describe())),
+            Err(ActionError::Storage(e)) => return Err(e),
+        }
+    }
+    let summary = format!(
+        "via {}: done [{}]; refused [{}]",
+        via_text(via),
+        result.done.join("; "),
+        result.refused.join("; ")
+    );
+    tracing::info!(sender = %sender, %summary, "staff command handled");
+    record(tx, row, &sender, Some(via), &summary).await?;
+    let rendered = app.templates.render("staff_command_result", &result)?;
+    let draft = Draft {
+        idempotency_key: format!("staff-command:{row}"),
+        purpose: "staff_command_result",
+        application_id: None,
+        to: &sender,
+        to_name: None,
+        rendered,
+        automatic: Automatic::Replied,
+        in_reply_to: mail.message_id.as_deref(),
+        references: &mail.references,
+        calendar: None,
+    };
+    outbox::enqueue(
+        tx,
+        &app.composer.compose(draft)?,
+        app.settings.mail.daily_cap_per_recipient.max(50),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn run(
+    app: &App,
+    tx: &mut Tx<'_>,
+    command: &Command,
+    by: &str,
+    details: &mut Vec<String>,
+) -> ActionResult<String> {
+    let outcome = |o: Outcome| match o {
+        Outcome::Accept => selection::Outcome::Accept,
+        Outcome::Reject => selection::Outcome::Reject,
+        Outcome::Waitlist => selection::Outcome::Waitlist,
+    };
+    match command {
+        Command::ShowPlan => {
+            let s = schedule::current(app, tx).await?;
+            details.push("Gesprächsplan:".into());
+            details.extend(s.lines());
+            Ok(format!(
+                "Plan: {} Gespräche, {} ohne Termin",
+                s.plan.assigned.len(),
+                s.plan.unplaced.len()
+            ))
+        }
+        Command::ReleaseInvitations => {
+            let r = schedule::release(app, tx).await?;
+            details.extend(r.without_slot.iter().map(|w| format!("Ohne Termin: {w}")));
+            Ok(format!(
+                "Einladungen freigegeben: {} Gespräch(e), {} E-Mail(s)",
+                r.invited.len(),
+                r.mails
+            ))
+        }
+        Command::Preview => {
+            let held = preview::held(tx).await?;
+            details.push(preview::render(&held));
+            Ok(format!("Vorschau: {} Bescheid(e) warten", held.len()))
+        }
+        Command::ReleaseNotices => {
+            let r = selection::release(app, tx).await?;
+            Ok(format!(
+                "Bescheide freigegeben: {}; {} Person(en) in der Teilnehmendenliste",
+                r.notices, r.participants
+            ))
+        }
+        Command::Accept { reference, persons } => {
+            selection::decide(app, tx, reference, selection::Outcome::Accept, *persons, by).await
+        }
+        Command::Reject { reference } => {
+            selection::decide(app, tx, reference, selection::Outcome::Reject, 1, by).await
+        }
+        Command::Waitlist { reference } => {
+            selection::decide(app, tx, reference, selection::Outcome::Waitlist, 1, by).await
+        }
+        Command::Correct {
+            outcome: o,
+            reference,
+            persons,
+        } => selection::correct(app, tx, reference, outcome(*o), *persons, by).await,
+        Command::Move {
+            reference,
+            date,
+            time,
+        } => schedule::move_to(app, tx, reference, date.and_time(*time)).await,
+        Command::CancelInterview { reference } => schedule::cancel(app, tx, reference).await,
+    }
+}
+
+async fn record(
+    tx: &mut Tx<'_>,
+    row: i64,
+    sender: &EmailAddress,
+    via: Option<Via>,
+    summary: &str,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT OR IGNORE INTO staff_commands (message_row, sender, authenticated, via, summary, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(row)
+    .bind(sender.as_str())
+    .bind(via.is_some())
+    .bind(via.map(via_text))
+    .bind(summary.chars().take(2000).collect::<String>())
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,908 @@
+//! Reads staff commands from the text of a mail: one command per line, German
+//! words in any case, umlauts also as ae/oe/ue, applications named by their
+//! reference (`EWS7-0003`).
+//!
+//! The rules are strict so that the outcome is predictable:
+//! - lines are trimmed; empty lines are skipped;
+//! - reading stops at the first quoted line (`>`), signature delimiter (`-- `),
+//!   reply header ("Am … schrieb …", "On … wrote"), "-----Original" /
+//!   "-----Ursprüngliche Nachricht" or a line of underscores (Outlook);
+//! - a line `Kennwort: …` (or `Geheimwort: …`) carries the secret;
+//! - every other line must be a command, otherwise it is a [`LineError`];
+//! - at most [`MAX_COMMANDS`] commands and [`MAX_ERRORS`] errors are collected.
+//!
+//! Nothing here panics, whatever the input.
+
+use crate::calendar::german::format_date;
+use crate::domain::HeaderText;
+use chrono::{NaiveDate, NaiveTime};
+use std::fmt;
+
+/// The most commands one mail may carry; further lines are not executed.
+pub const MAX_COMMANDS: usize = 50;
+/// The most line errors reported for one mail.
+pub const MAX_ERRORS: usize = 20;
+/// How much of a line a [`LineError`] repeats.
+const MAX_LINE_SHOWN: usize = 200;
+/// The longest reference prefix accepted (`EWS7` has four).
+const MAX_PREFIX: usize = 16;
+/// The longest reference number accepted, in digits.
+const MAX_NUMBER_DIGITS: usize = 6;
+/// How a line carrying the secret is shown in errors: never the secret itself.
+const SECRET_LINE_SHOWN: &str = "Kennwort: ***";
+
+/// One staff command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// "FREIGEBEN EINLADUNGEN": release the interview invitations.
+    ReleaseInvitations,
+    /// "FREIGEBEN BESCHEIDE" or "FREIGEBEN ENTSCHEIDUNGEN": release the held
+    /// outcome notices.
+    ReleaseNotices,
+    /// "PLAN" or "PLAN GESPRÄCHE": reply with the interview plan.
+    ShowPlan,
+    /// "VORSCHAU" or "VORSCHAU BESCHEIDE": preview of the held notices.
+    Preview,
+    /// "ZUSAGE EWS7-0003 [2 PERSONEN]": accept, for 1 or 2 persons (default 1).
+    Accept { reference: String, persons: u8 },
+    /// "ABSAGE EWS7-0003".
+    Reject { reference: String },
+    /// "WARTELISTE EWS7-0003".
+    Waitlist { reference: String },
+    /// "VERSCHIEBEN EWS7-0003 30.06.2026 10:00": move the interview (or pin
+    /// it, before the invitations are released).
+    Move {
+        reference: String,
+        date: NaiveDate,
+        time: NaiveTime,
+    },
+    /// "STORNIEREN EWS7-0003": cancel the interview.
+    CancelInterview { reference: String },
+    /// "KORREKTUR ZUSAGE|ABSAGE|WARTELISTE EWS7-0003 [2 PERSONEN]": change a
+    /// decision whose notice was already released (sends a correction).
+    /// `persons` is 1 unless the outcome is [`Outcome::Accept`].
+    Correct {
+        outcome: Outcome,
+        reference: String,
+        persons: u8,
+    },
+}
+
+/// A decision on an application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Accept,
+    Reject,
+    Waitlist,
+}
+
+/// What [`parse`] found in a body.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Parsed {
+    pub commands: Vec<Command>,
+    pub errors: Vec<LineError>,
+    /// The text after `Kennwort:` (the first such line), trimmed. Never
+    /// shown by `Debug`.
+    pub secret: Option<String>,
+}
+
+/// A line that is not a valid command, with the reason for the reply mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    /// The line, sanitised (no control characters), at most 200 characters.
+    pub line: String,
+    /// Why it was not understood, in German.
+    pub reason: String,
+}
+
+impl fmt::Debug for Parsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Parsed")
+            .field("commands", &self.commands)
+            .field("errors", &self.errors)
+            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+impl Outcome {
+    /// The German word, as in the command: "Zusage", "Absage", "Warteliste".
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Accept => "Zusage",
+            Outcome::Reject => "Absage",
+            Outcome::Waitlist => "Warteliste",
+        }
+    }
+}
+
+impl Command {
+    /// The command in German for the reply, e.g. `Zusage für EWS7-0003 (2 Personen)`.
+    pub fn describe(&self) -> String {
+        match self {
+            Command::ReleaseInvitations => "Einladungen zu den Gesprächen freigeben".into(),
+            Command::ReleaseNotices => "Zurückgehaltene Bescheide freigeben".into(),
+            Command::ShowPlan => "Gesprächsplan senden".into(),
+            Command::Preview => "Vorschau der zurückgehaltenen Bescheide senden".into(),
+            Command::Accept { reference, persons } => {
+                format!("Zusage für {reference} ({})", persons_text(*persons))
+            }
+            Command::Reject { reference } => format!("Absage für {reference}"),
+            Command::Waitlist { reference } => format!("Warteliste für {reference}"),
+            Command::Move {
+                reference,
+                date,
+                time,
+            } => format!(
+                "Gesprächstermin für {reference} auf {}, {} Uhr legen",
+                format_date(*date),
+                time.format("%H:%M")
+            ),
+            Command::CancelInterview { reference } => {
+                format!("Gesprächstermin für {reference} stornieren")
+            }
+            Command::Correct {
+                outcome: Outcome::Accept,
+                reference,
+                persons,
+            } => format!(
+                "Korrektur: Zusage für {reference} ({})",
+                persons_text(*persons)
+            ),
+            Command::Correct {
+                outcome, reference, ..
+            } => format!("Korrektur: {} für {reference}", outcome.label()),
+        }
+    }
+
+    /// The application reference the command names, if any (upper case).
+    pub fn reference(&self) -> Option<&str> {
+        match self {
+            Command::ReleaseInvitations
+            | Command::ReleaseNotices
+            | Command::ShowPlan
+            | Command::Preview => None,
+            Command::Accept { reference, .. }
+            | Command::Reject { reference }
+            | Command::Waitlist { reference }
+            | Command::Move { reference, .. }
+            | Command::CancelInterview { reference }
+            | Command::Correct { reference, .. } => Some(reference),
+        }
+    }
+}
+
+fn persons_text(persons: u8) -> String {
+    if persons == 1 {
+        "1 Person".into()
+    } else {
+        format!("{persons} Personen")
+    }
+}
+
+/// Reads the commands, the line errors and the secret from a mail body.
+pub fn parse(body: &str) -> Parsed {
+    let mut out = Parsed::default();
+    // Once a cap is reached, later lines are only searched for the secret.
+    let mut capped = false;
+    for raw in body.lines() {
+        let line = raw.trim();
+        if ends_commands(line) {
+            break;
+        }
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(secret) = secret_line(line) {
+            match secret {
+                Some(s) => {
+                    if out.secret.is_none() {
+                        out.secret = Some(s);
+                    }
+                }
+                None => push_error(
+                    &mut out,
+                    SECRET_LINE_SHOWN,
+                    "Nach „Kennwort:“ fehlt das Kennwort.".into(),
+                ),
+            }
+            continue;
+        }
+        if capped {
+            continue;
+        }
+        if out.commands.len() >= MAX_COMMANDS {
+            push_error(
+                &mut out,
+                line,
+                format!(
+                    "Mehr als {MAX_COMMANDS} Befehle in einer Mail; diese und alle \
+                     folgenden Zeilen wurden nicht ausgeführt."
+                ),
+            );
+            capped = true;
+            continue;
+        }
+        if out.errors.len() >= MAX_ERRORS {
+            push_error(
+                &mut out,
+                line,
+                format!(
+                    "Mehr als {MAX_ERRORS} fehlerhafte Zeilen; diese und alle folgenden \
+                     Zeilen wurden nicht geprüft."
+                ),
+            );
+            capped = true;
+            continue;
+        }
+        match parse_line(line) {
+            Ok(command) => out.commands.push(command),
+            Err(reason) => push_error(&mut out, line, reason),
+        }
+    }
+    out
+}
+
+fn push_error(out: &mut Parsed, line: &str, reason: String) {
+    out.errors.push(LineError {
+        line: HeaderText::sanitize(line, MAX_LINE_SHOWN).to_string(),
+        reason,
+    });
+}
+
+/// Whether a (trimmed) line starts quoted text or a signature: nothing after
+/// it is read.
+fn ends_commands(line: &str) -> bool {
+    if line.starts_with('>') || line == "--" {
+        return true;
+    }
+    if line.starts_with("-----Original") || line.starts_with("-----Ursprüngliche Nachricht") {
+        return true;
+    }
+    if line.len() >= 10 && line.bytes().all(|b| b == b'_') {
+        return true;
+    }
+    let starts = |prefix: &str| {
+        line.get(..prefix.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(prefix))
+    };
+    (starts("Am ") && line.contains("schrieb")) || (starts("On ") && line.contains(" wrote"))
+}
+
+/// `Some(Some(secret))` for a `Kennwort: …` line, `Some(None)` when the
+/// secret is missing, `None` for any other line. Accepts `:`, `=` or a space
+/// after the word, so that a mistyped secret line is never echoed back.
+fn secret_line(line: &str) -> Option<Option<String>> {
+    for key in ["kennwort", "geheimwort"] {
+        let Some(head) = line.get(..key.len()) else {
+            continue;
+        };
+        if !head.eq_ignore_ascii_case(key) {
+            continue;
+        }
+        let rest = &line[key.len()..];
+        if !(rest.is_empty()
+            || rest.starts_with([':', '='])
+            || rest.starts_with(char::is_whitespace))
+        {
+            continue;
+        }
+        let rest = rest.trim_start();
+        let value = rest.strip_prefix([':', '=']).unwrap_or(rest).trim();
+        return Some((!value.is_empty()).then(|| value.to_string()));
+    }
+    None
+}
+
+const KNOWN: &str = "FREIGEBEN EINLADUNGEN, FREIGEBEN BESCHEIDE, PLAN, VORSCHAU, ZUSAGE, \
+                     ABSAGE, WARTELISTE, VERSCHIEBEN, STORNIEREN, KORREKTUR";
+
+/// At most this many words are looked at; longer lines are errors anyway.
+const MAX_WORDS: usize = 8;
+
+fn parse_line(line: &str) -> Result<Command, String> {
+    let line = line.trim_end_matches(['.', ',', ';', '!']);
+    let words: Vec<&str> = line.split_whitespace().take(MAX_WORDS + 1).collect();
+    let Some((first, rest)) = words.split_first() else {
+        return Err("Leere Zeile.".into());
+    };
+    if rest.len() >= MAX_WORDS {
+        return Err("Zu viele Wörter für einen Befehl.".into());
+    }
+    match norm(first).as_str() {
+        "freigeben" => match norm_all(rest).as_slice() {
+            [w] if w == "einladungen" => Ok(Command::ReleaseInvitations),
+            [w] if w == "bescheide" || w == "entscheidungen" => Ok(Command::ReleaseNotices),
+            _ => Err("Bitte „FREIGEBEN EINLADUNGEN“ oder „FREIGEBEN BESCHEIDE“ schreiben.".into()),
+        },
+        "plan" => match norm_all(rest).as_slice() {
+            [] => Ok(Command::ShowPlan),
+            [w] if w == "gespraeche" => Ok(Command::ShowPlan),
+            _ => Err("Bitte nur „PLAN“ oder „PLAN GESPRÄCHE“ schreiben.".into()),
+        },
+        "vorschau" => match norm_all(rest).as_slice() {
+            [] => Ok(Command::Preview),
+            [w] if w == "bescheide" => Ok(Command::Preview),
+            _ => Err("Bitte nur „VORSCHAU“ oder „VORSCHAU BESCHEIDE“ schreiben.".into()),
+        },
+        "zusage" => {
+            let (reference, rest) = reference(rest)?;
+            Ok(Command::Accept {
+                reference,
+                persons: persons(rest)?,
+            })
+        }
+        "absage" => {
+            let (reference, rest) = reference(rest)?;
+            nothing_more(rest)?;
+            Ok(Command::Reject { reference })
+        }
+        "warteliste" => {
+            let (reference, rest) = reference(rest)?;
+            nothing_more(rest)?;
+            Ok(Command::Waitlist { reference })
+        }
+        "stornieren" => {
+            let (reference, rest) = reference(rest)?;
+            nothing_more(rest)?;
+            Ok(Command::CancelInterview { reference })
+        }
+        "verschieben" => {
+            let (reference, rest) = reference(rest)?;
+            let Some((day, rest)) = rest.split_first() else {
+                return Err("Datum und Uhrzeit fehlen (z. B. 30.06.2026 10:00).".into());
+            };
+            Ok(Command::Move {
+                reference,
+                date: date(day)?,
+                time: time(rest)?,
+            })
+        }
+        "korrektur" => {
+            let Some((word, rest)) = rest.split_first() else {
+                return Err(
+                    "Nach KORREKTUR fehlt ZUSAGE, ABSAGE oder WARTELISTE und das Aktenzeichen."
+                        .into(),
+                );
+            };
+            let outcome = match norm(word).as_str() {
+                "zusage" => Outcome::Accept,
+                "absage" => Outcome::Reject,
+                "warteliste" => Outcome::Waitlist,
+                _ => {
+                    return Err(format!(
+                        "Nach KORREKTUR muss ZUSAGE, ABSAGE oder WARTELISTE stehen, nicht „{}“.",
+                        shown(word)
+                    ));
+                }
+            };
+            let (reference, rest) = reference(rest)?;
+            let persons = if outcome == Outcome::Accept {
+                persons(rest)?
+            } else {
+                nothing_more(rest)?;
+                1
+            };
+            Ok(Command::Correct {
+                outcome,
+                reference,
+                persons,
+            })
+        }
+        _ => Err(format!(
+            "Unbekannter Befehl „{}“. Bekannt sind: {KNOWN}.",
+            shown(first)
+        )),
+    }
+}
+
+/// A word in lower case with umlauts and ß written out (ä → ae, ß → ss).
+fn norm(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    for c in word.chars().flat_map(char::to_lowercase) {
+        match c {
+            'ä' => out.push_str("ae"),
+            'ö' => out.push_str("oe"),
+            'ü' => out.push_str("ue"),
+            'ß' => out.push_str("ss"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn norm_all(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| norm(w)).collect()
+}
+
+/// A word as repeated in an error reason: sanitised and short.
+fn shown(word: &str) -> String {
+    HeaderText::sanitize(word, 40).to_string()
+}
+
+fn nothing_more(rest: &[&str]) -> Result<(), String> {
+    if rest.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "Unerwartet nach dem Befehl: „{}“.",
+            shown(&rest.join(" "))
+        ))
+    }
+}
+
+/// The reference as the first word: `[A-Za-z0-9]+-\d{1,6}`, returned in
+/// upper case, with the words after it.
+fn reference<'a, 'b>(words: &'a [&'b str]) -> Result<(String, &'a [&'b str]), String> {
+    let Some((word, rest)) = words.split_first() else {
+        return Err("Das Aktenzeichen fehlt (z. B. EWS7-0003).".into());
+    };
+    let valid = word.split_once('-').is_some_and(|(prefix, number)| {
+        (1..=MAX_PREFIX).contains(&prefix.len())
+            && prefix.bytes().all(|b| b.is_ascii_alphanumeric())
+            && (1..=MAX_NUMBER_DIGITS).contains(&number.len())
+            && number.bytes().all(|b| b.is_ascii_digit())
+    });
+    if valid {
+        Ok((word.to_ascii_uppercase(), rest))
+    } else {
+        Err(format!(
+            "„{}“ ist kein Aktenzeichen (Form: EWS7-0003).",
+            shown(word)
+        ))
+    }
+}
+
+/// "", "2 PERSONEN", "ZWEI PERSONEN", "1 PERSON", "für 2 Personen".
+fn persons(rest: &[&str]) -> Result<u8, String> {
+    let words = norm_all(rest);
+    let words = match words.split_first() {
+        Some((first, tail)) if first == "fuer" => tail,
+        _ => words.as_slice(),
+    };
+    let bad = || {
+        Err(format!(
+            "Personenzahl nicht verstanden: „{}“ (erlaubt: 1 PERSON oder 2 PERSONEN).",
+            shown(&rest.join(" "))
+        ))
+    };
+    match words {
+        [] => Ok(1),
+        [count, unit] if unit == "person" || unit == "personen" => match count.as_str() {
+            "1" | "ein" | "eine" | "einer" => Ok(1),
+            "2" | "zwei" => Ok(2),
+            _ => bad(),
+        },
+        _ => bad(),
+    }
+}
+
+/// `30.06.2026` or `30.6.2026`; the date must exist.
+fn date(word: &str) -> Result<NaiveDate, String> {
+    let bad = || {
+        format!(
+            "Ungültiges Datum „{}“ (Form: TT.MM.JJJJ, z. B. 30.06.2026).",
+            shown(word)
+        )
+    };
+    let mut parts = word.split('.');
+    let (Some(d), Some(m), Some(y), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    let d = digits(d, 1, 2).ok_or_else(bad)?;
+    let m = digits(m, 1, 2).ok_or_else(bad)?;
+    let y = digits(y, 4, 4).ok_or_else(bad)?;
+    let y = i32::try_from(y).map_err(|_| bad())?;
+    NaiveDate::from_ymd_opt(y, m, d).ok_or_else(bad)
+}
+
+/// `10:00`, `10.00`, `9:30`, optionally followed by `Uhr`; or `10 Uhr`.
+fn time(rest: &[&str]) -> Result<NaiveTime, String> {
+    let (word, with_uhr) = match rest {
+        [] => return Err("Die Uhrzeit fehlt (z. B. 10:00).".into()),
+        [t] => (*t, false),
+        [t, uhr] if norm(uhr) == "uhr" => (*t, true),
+        _ => {
+            return Err(format!(
+                "Unerwartet nach der Uhrzeit: „{}“.",
+                shown(&rest.get(1..).unwrap_or_default().join(" "))
+            ));
+        }
+    };
+    let bad = || {
+        format!(
+            "Ungültige Uhrzeit „{}“ (Form: HH:MM, z. B. 10:00).",
+            shown(word)
+        )
+    };
+    let (h, m) = match word.split_once([':', '.']) {
+        Some((h, m)) => (h, digits(m, 2, 2).ok_or_else(bad)?),
+        None if with_uhr => (word, 0),
+        None => return Err(bad()),
+    };
+    let h = digits(h, 1, 2).ok_or_else(bad)?;
+    NaiveTime::from_hms_opt(h, m, 0).ok_or_else(bad)
+}
+
+/// An ASCII number of `min..=max` digits.
+fn digits(s: &str, min: usize, max: usize) -> Option<u32> {
+    if (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
+        s.parse().ok()
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(line: &str) -> Command {
+        let p = parse(line);
+        assert!(p.errors.is_empty(), "{line:?}: {:?}", p.errors);
+        assert_eq!(p.commands.len(), 1, "{line:?}");
+        p.commands[0].clone()
+    }
+
+    fn error(line: &str) -> String {
+        let p = parse(line);
+        assert!(p.commands.is_empty(), "{line:?}: {:?}", p.commands);
+        assert_eq!(p.errors.len(), 1, "{line:?}");
+        p.errors[0].reason.clone()
+    }
+
+    fn r(s: &str) -> String {
+        s.to_string()
+    }
+
+    #[test]
+    fn release_plan_and_preview() {
+        assert_eq!(one("FREIGEBEN EINLADUNGEN"), Command::ReleaseInvitations);
+        assert_eq!(one("freigeben einladungen"), Command::ReleaseInvitations);
+        assert_eq!(one("Freigeben Bescheide"), Command::ReleaseNotices);
+        assert_eq!(one("FREIGEBEN ENTSCHEIDUNGEN"), Command::ReleaseNotices);
+        assert_eq!(one("PLAN"), Command::ShowPlan);
+        assert_eq!(one("Plan Gespräche"), Command::ShowPlan);
+        assert_eq!(one("PLAN GESPRAECHE"), Command::ShowPlan);
+        assert_eq!(one("PLAN GESPRÄCHE"), Command::ShowPlan);
+        assert_eq!(one("VORSCHAU"), Command::Preview);
+        assert_eq!(one("Vorschau Bescheide"), Command::Preview);
+        assert!(error("FREIGEBEN").contains("FREIGEBEN EINLADUNGEN"));
+        assert!(error("FREIGEBEN ALLES").contains("FREIGEBEN BESCHEIDE"));
+        assert!(error("PLAN MORGEN").contains("PLAN"));
+    }
+
+    #[test]
+    fn decisions_with_persons() {
+        assert_eq!(
+            one("ZUSAGE EWS7-0003"),
+            Command::Accept {
+                reference: r("EWS7-0003"),
+                persons: 1
+            }
+        );
+        assert_eq!(
+            one("zusage ews7-0003 2 Personen"),
+            Command::Accept {
+                reference: r("EWS7-0003"),
+                persons: 2
+            }
+        );
+        assert_eq!(
+            one("Zusage EWS7-0003 zwei Personen."),
+            Command::Accept {
+                reference: r("EWS7-0003"),
+                persons: 2
+            }
+        );
+        assert_eq!(
+            one("ZUSAGE EWS7-12 für 1 Person"),
+            Command::Accept {
+                reference: r("EWS7-12"),
+                persons: 1
+            }
+        );
+        assert_eq!(
+            one("ABSAGE EWS7-0004"),
+            Command::Reject {
+                reference: r("EWS7-0004")
+            }
+        );
+        assert_eq!(
+            one("Warteliste EWS7-0005"),
+            Command::Waitlist {
+                reference: r("EWS7-0005")
+            }
+        );
+        assert_eq!(
+            one("STORNIEREN EWS7-0006"),
+            Command::CancelInterview {
+                reference: r("EWS7-0006")
+            }
+        );
+        assert!(error("ZUSAGE EWS7-0003 3 PERSONEN").contains("Personenzahl"));
+        assert!(error("ZUSAGE EWS7-0003 2").contains("Personenzahl"));
+        assert!(error("ABSAGE EWS7-0003 bitte").contains("Unerwartet"));
+    }
+
+    #[test]
+    fn reference_missing_or_malformed_is_an_error() {
+        assert!(error("ZUSAGE").contains("Aktenzeichen fehlt"));
+        assert!(error("ABSAGE").contains("Aktenzeichen fehlt"));
+        assert!(error("ZUSAGE 3").contains("kein Aktenzeichen"));
+        assert!(error("ZUSAGE EWS 7-0003").contains("kein Aktenzeichen"));
+        assert!(error("ZUSAGE EWS7-").contains("kein Aktenzeichen"));
+        assert!(error("ZUSAGE -0003").contains("kein Aktenzeichen"));
+        assert!(error("ZUSAGE EWS7-0003-1").contains("kein Aktenzeichen"));
+        assert!(error("ZUSAGE EWS7-1234567").contains("kein Aktenzeichen"));
+        assert!(error("ZUSAGE EWS7–0003").contains("kein Aktenzeichen"));
+        assert!(error("ZUSAGE ÄWS7-0003").contains("kein Aktenzeichen"));
+    }
+
+    #[test]
+    fn move_with_date_and_time_variants() {
+        let expected = Command::Move {
+            reference: r("EWS7-0003"),
+            date: NaiveDate::from_ymd_opt(2026, 6, 30).unwrap(),
+            time: NaiveTime::from_hms_opt(10, 0, 0).unwrap(),
+        };
+        for line in [
+            "VERSCHIEBEN EWS7-0003 30.06.2026 10:00",
+            "Verschieben ews7-0003 30.6.2026 10.00",
+            "verschieben EWS7-0003 30.06.2026 10:00 Uhr",
+            "VERSCHIEBEN EWS7-0003 30.06.2026 10 Uhr",
+            "  VERSCHIEBEN   EWS7-0003\t30.06.2026 10:00 Uhr.  ",
+        ] {
+            assert_eq!(one(line), expected, "{line}");
+        }
+        assert_eq!(
+            one("VERSCHIEBEN EWS7-0003 1.7.2026 9:30"),
+            Command::Move {
+                reference: r("EWS7-0003"),
+                date: NaiveDate::from_ymd_opt(2026, 7, 1).unwrap(),
+                time: NaiveTime::from_hms_opt(9, 30, 0).unwrap(),
+            }
+        );
+    }
+
+    #[test]
+    fn impossible_dates_and_times_are_errors() {
+        assert!(error("VERSCHIEBEN EWS7-0003 31.02.2026 10:00").contains("Ungültiges Datum"));
+        assert!(error("VERSCHIEBEN EWS7-0003 30.06.26 10:00").contains("Ungültiges Datum"));
+        assert!(error("VERSCHIEBEN EWS7-0003 2026-06-30 10:00").contains("Ungültiges Datum"));
+        assert!(error("VERSCHIEBEN EWS7-0003 30.06.2026 25:00").contains("Ungültige Uhrzeit"));
+        assert!(error("VERSCHIEBEN EWS7-0003 30.06.2026 10:7").contains("Ungültige Uhrzeit"));
+        assert!(error("VERSCHIEBEN EWS7-0003 30.06.2026 10").contains("Ungültige Uhrzeit"));
+        assert!(error("VERSCHIEBEN EWS7-0003 30.06.2026").contains("Uhrzeit fehlt"));
+        assert!(error("VERSCHIEBEN EWS7-0003").contains("Datum und Uhrzeit fehlen"));
+        assert!(error("VERSCHIEBEN EWS7-0003 30.06.2026 10:00 Uhr morgens").contains("Unerwartet"));
+    }
+
+    #[test]
+    fn corrections() {
+        assert_eq!(
+            one("KORREKTUR ZUSAGE EWS7-0003 2 PERSONEN"),
+            Command::Correct {
+                outcome: Outcome::Accept,
+                reference: r("EWS7-0003"),
+                persons: 2
+            }
+        );
+        assert_eq!(
+            one("Korrektur Absage EWS7-0003"),
+            Command::Correct {
+                outcome: Outcome::Reject,
+                reference: r("EWS7-0003"),
+                persons: 1
+            }
+        );
+        assert_eq!(
+            one("korrektur warteliste ews7-0003"),
+            Command::Correct {
+                outcome: Outcome::Waitlist,
+                reference: r("EWS7-0003"),
+                persons: 1
+            }
+        );
+        assert!(error("KORREKTUR ABSAGE EWS7-0003 2 PERSONEN").contains("Unerwartet"));
+        assert!(error("KORREKTUR").contains("fehlt"));
+        assert!(error("KORREKTUR VIELLEICHT EWS7-0003").contains("VIELLEICHT"));
+        assert!(error("KORREKTUR ZUSAGE").contains("Aktenzeichen fehlt"));
+    }
+
+    #[test]
+    fn unknown_words_are_errors_and_good_lines_still_count() {
+        let p = parse("Hallo,\n\nZUSAGE EWS7-0003\nABSAGE EWS7-0004\n");
+        assert_eq!(p.commands.len(), 2);
+        assert_eq!(p.errors.len(), 1);
+        assert_eq!(p.errors[0].line, "Hallo,");
+        assert!(p.errors[0].reason.starts_with("Unbekannter Befehl „Hallo“"));
+    }
+
+    #[test]
+    fn quoted_reply_and_signature_end_the_commands() {
+        let body = "ZUSAGE EWS7-0003\r\n\
+                    \r\n\
+                    Am 12.06.2026 um 10:00 schrieb postbote <ews@example.de>:\r\n\
+                    > ABSAGE EWS7-0004\r\n\
+                    > FREIGEBEN BESCHEIDE\r\n";
+        let p = parse(body);
+        assert_eq!(p.commands.len(), 1);
+        assert!(p.errors.is_empty());
+
+        let p = parse("PLAN\n> FREIGEBEN BESCHEIDE\nABSAGE EWS7-0004\n");
+        assert_eq!(p.commands, vec![Command::ShowPlan]);
+
+        let p = parse("VORSCHAU\n-- \nMax Mustermann\nABSAGE EWS7-0004\n");
+        assert_eq!(p.commands, vec![Command::Preview]);
+        assert!(p.errors.is_empty());
+
+        let p = parse("VORSCHAU\n--\nMax Mustermann\n");
+        assert_eq!(p.commands, vec![Command::Preview]);
+
+        for marker in [
+            "-----Original Message-----",
+            "-----Ursprüngliche Nachricht-----",
+            "________________________________",
+            "On Fri, Jun 12, 2026 at 10:00 AM postbote <ews@example.de> wrote:",
+        ] {
+            let p = parse(&format!("PLAN\n{marker}\nFREIGEBEN BESCHEIDE\n"));
+            assert_eq!(p.commands, vec![Command::ShowPlan], "{marker}");
+            assert!(p.errors.is_empty(), "{marker}");
+        }
+    }
+
+    #[test]
+    fn secret_line_is_captured_and_never_echoed() {
+        let p = parse("Kennwort: Sonnen Blume 42\nZUSAGE EWS7-0003\n");
+        assert_eq!(p.secret.as_deref(), Some("Sonnen Blume 42"));
+        assert_eq!(p.commands.len(), 1);
+        assert!(p.errors.is_empty());
+        assert!(!format!("{p:?}").contains("Sonnen"));
+
+        assert_eq!(parse("GEHEIMWORT:abc").secret.as_deref(), Some("abc"));
+        assert_eq!(parse("kennwort = abc").secret.as_deref(), Some("abc"));
+        assert_eq!(parse("Kennwort abc").secret.as_deref(), Some("abc"));
+        // the first one counts
+        assert_eq!(
+            parse("Kennwort: eins\nKennwort: zwei").secret.as_deref(),
+            Some("eins")
+        );
+        // after the quote marker, nothing counts
+        assert_eq!(parse("PLAN\n> Kennwort: alt").secret, None);
+
+        let p = parse("Kennwort:");
+        assert_eq!(p.secret, None);
+        assert_eq!(p.errors.len(), 1);
+        assert_eq!(p.errors[0].line, SECRET_LINE_SHOWN);
+
+        // "Kennwortänderung" is a word of its own, not a secret line
+        let p = parse("Kennwortänderung");
+        assert_eq!(p.secret, None);
+        assert_eq!(p.errors.len(), 1);
+    }
+
+    #[test]
+    fn caps_commands_and_errors_but_still_finds_the_secret() {
+        let mut body = String::new();
+        for i in 0..60 {
+            body.push_str(&format!("ABSAGE EWS7-{i:04}\n"));
+        }
+        body.push_str("Kennwort: s3cret\n");
+        let p = parse(&body);
+        assert_eq!(p.commands.len(), MAX_COMMANDS);
+        assert_eq!(p.errors.len(), 1);
+        assert!(p.errors[0].reason.contains("Mehr als 50 Befehle"));
+        assert_eq!(p.secret.as_deref(), Some("s3cret"));
+
+        let p = parse(&"Quatsch\n".repeat(100));
+        assert_eq!(p.errors.len(), MAX_ERRORS + 1);
+    }
+
+    #[test]
+    fn error_lines_are_sanitised_and_short() {
+        let long = format!("Unsinn\u{7}{}", "ü".repeat(1000));
+        let p = parse(&long);
+        assert_eq!(p.errors.len(), 1);
+        assert!(p.errors[0].line.chars().count() <= MAX_LINE_SHOWN);
+        assert!(!p.errors[0].line.contains('\u{7}'));
+        assert!(p.errors[0].reason.chars().count() < 400);
+    }
+
+    #[test]
+    fn describes_in_german() {
+        assert_eq!(
+            one("ZUSAGE EWS7-0003 2 PERSONEN").describe(),
+            "Zusage für EWS7-0003 (2 Personen)"
+        );
+        assert_eq!(
+            one("ZUSAGE EWS7-0003").describe(),
+            "Zusage für EWS7-0003 (1 Person)"
+        );
+        assert_eq!(
+            one("VERSCHIEBEN EWS7-0003 30.06.2026 10:00").describe(),
+            "Gesprächstermin für EWS7-0003 auf Di., 30.06.2026, 10:00 Uhr legen"
+        );
+        assert_eq!(
+            one("KORREKTUR ABSAGE EWS7-0003").describe(),
+            "Korrektur: Absage für EWS7-0003"
+        );
+        assert_eq!(
+            one("KORREKTUR ZUSAGE EWS7-0003").describe(),
+            "Korrektur: Zusage für EWS7-0003 (1 Person)"
+        );
+        assert_eq!(one("PLAN").reference(), None);
+        assert_eq!(one("ABSAGE ews7-0003").reference(), Some("EWS7-0003"));
+    }
+
+    #[test]
+    fn never_panics_on_garbage() {
+        let pieces = [
+            "ZUSAGE",
+            "VERSCHIEBEN",
+            "KORREKTUR",
+            "Kennwort",
+            ":",
+            "EWS7-",
+            "0003",
+            "31.02.",
+            "2026",
+            "10:",
+            "Uhr",
+            " ",
+            "\n",
+            "\r\n",
+            ">",
+            "-- ",
+            "ä",
+            "ß",
+            "€",
+            "𝄞",
+            "\u{0}",
+            "\u{202e}",
+            "(",
+            ")",
+            "\"",
+            "\\",
+            ";",
+            "=",
+            ".",
+            "-",
+            "Am ",
+            "schrieb",
+            "\t",
+            "PERSONEN",
+            "zwei",
+            "é",
+            "ǅ",
+            "İ",
+        ];
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..3000 {
+            let mut text = String::new();
+            let n = (state % 40) as usize;
+            for _ in 0..n {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                text.push_str(pieces[(state % pieces.len() as u64) as usize]);
+            }
+            let p = parse(&text);
+            assert!(p.commands.len() <= MAX_COMMANDS);
+            for e in &p.errors {
+                assert!(e.line.chars().count() <= MAX_LINE_SHOWN);
+            }
+            for c in &p.commands {
+                let _ = c.describe();
+            }
+        }
+        let long = format!("ZUSAGE {}-1 {}", "A".repeat(200_000), "ä".repeat(200_000));
+        assert_eq!(parse(&long).errors.len(), 1);
+        let many_words = "x ".repeat(100_000);
+        assert_eq!(parse(&many_words).errors.len(), 1);
+        let _ = parse(&"\n".repeat(100_000));
+        let _ = parse(&"Kennwort".repeat(10_000));
+    }
+}

@@ -1,0 +1,163 @@
+//! Invitation mails with an iCalendar object: REQUEST for a new or moved talk
+//! (same UID, SEQUENCE raised), CANCEL when it is called off. One mail per
+//! invited person, keyed by interview, version and recipient.
+
+use crate::calendar::{german, ics};
+use crate::outbox::compose::{Automatic, Calendar, Draft};
+use crate::startup::App;
+use crate::store::Tx;
+use crate::store::applications::Application;
+use crate::store::interviews::Interview;
+use crate::store::outbox;
+use crate::workflow::mails;
+use crate::workflow::people;
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Invite,
+    Update,
+    Cancel,
+}
+
+impl Kind {
+    fn template(self) -> &'static str {
+        match self {
+            Kind::Invite => "interview_invitation",
+            Kind::Update => "interview_update",
+            Kind::Cancel => "interview_cancel",
+        }
+    }
+}
+
+/// Staff-caused mails may exceed the applicants' daily cap a little.
+pub fn staff_cap(app: &App) -> u32 {
+    app.settings.mail.daily_cap_per_recipient.max(10)
+}
+
+/// "Mo., 29.06.2026, 09:00–09:20 Uhr"
+pub fn when(start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+    let (s, e) = (german::to_berlin(&start), german::to_berlin(&end));
+    format!(
+        "{}, {}–{} Uhr",
+        german::format_date(s.date_naive()),
+        s.format("%H:%M"),
+        e.format("%H:%M")
+    )
+}
+
+/// Queues the mails for `interview` in its current version; returns how many.
+pub async fn queue(
+    app: &App,
+    tx: &mut Tx<'_>,
+    application: &Application,
+    interview: &Interview,
+    kind: Kind,
+    previous: Option<(DateTime<Utc>, DateTime<Utc>)>,
+) -> anyhow::Result<usize> {
+    let (start, end) = interview
+        .start()
+        .zip(interview.end())
+        .context("interview has unreadable times")?;
+    let people = people::of(tx, application).await?;
+    let zoom = app.programme.interviews.zoom_link.clone();
+    let organizer = ics::Person {
+        name: Some(
+            app.settings
+                .mail
+                .organizer_name
+                .clone()
+                .unwrap_or_else(|| app.settings.mail.from_name.clone()),
+        ),
+        email: app.settings.mail.organizer().to_string(),
+    };
+    let attendees: Vec<ics::Person> = people
+        .invitees()
+        .iter()
+        .map(|p| ics::Person {
+            name: p.name.clone(),
+            email: p.email.to_string(),
+        })
+        .collect();
+    let short = &app.programme.short_name;
+    let event = ics::Event {
+        uid: interview.uid.clone(),
+        sequence: u32::try_from(interview.sequence).unwrap_or(0),
+        start: german::to_berlin(&start),
+        end: german::to_berlin(&end),
+        summary: format!("Kennenlerngespräch {short} – {}", people.municipality),
+        description: format!(
+            "Digitales Informations- und Kennenlerngespräch zur Bewerbung {} ({}) für die {short}.\nZoom: {zoom}",
+            application.reference, people.municipality
+        ),
+        location: (!zoom.is_empty()).then(|| format!("Zoom: {zoom}")),
+        url: (!zoom.is_empty()).then(|| zoom.clone()),
+        organizer,
+        attendees,
+        status: if kind == Kind::Cancel {
+            ics::Status::Cancelled
+        } else {
+            ics::Status::Confirmed
+        },
+    };
+    let method = if kind == Kind::Cancel {
+        ics::Method::Cancel
+    } else {
+        ics::Method::Request
+    };
+    let text = ics::calendar(method, &[event], Utc::now()).context("cannot write the .ics")?;
+    let invited: Vec<String> = people.invitees().iter().map(|p| p.display()).collect();
+    let mut queued = 0;
+    for person in people.invitees() {
+        let context = mails::InterviewMail {
+            short_name: short.clone(),
+            programme: app.programme.name.clone(),
+            reference: application.reference.clone(),
+            municipality: people.municipality.clone(),
+            recipient_name: person.name.clone(),
+            when: when(start, end),
+            previous_when: previous.map(|(s, e)| when(s, e)),
+            zoom_link: zoom.clone(),
+            minutes: app.programme.interview_minutes,
+            invited: invited.clone(),
+            contact_name: app.settings.mail.from_name.clone(),
+            contact_address: app.settings.mail.from_address.to_string(),
+        };
+        let rendered = app.templates.render(kind.template(), &context)?;
+        let draft = Draft {
+            idempotency_key: format!(
+                "interview:{}:{}:{}:{}",
+                interview.id,
+                kind.template(),
+                interview.sequence,
+                person.email.key()
+            ),
+            purpose: kind.template(),
+            application_id: Some(application.id),
+            to: &person.email,
+            to_name: person.name.as_deref(),
+            rendered,
+            automatic: Automatic::Generated,
+            in_reply_to: None,
+            references: &[],
+            calendar: Some(Calendar {
+                content_type: ics::content_type(method),
+                ics: text.clone(),
+                file_name: if kind == Kind::Cancel {
+                    "absage.ics".into()
+                } else {
+                    "einladung.ics".into()
+                },
+            }),
+        };
+        let mail = app.composer.compose(draft)?;
+        if matches!(
+            outbox::enqueue(tx, &mail, staff_cap(app)).await?,
+            outbox::Enqueued::Queued(_)
+        ) {
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}

@@ -1,0 +1,383 @@
+//! The interview schedule: the plan staff look at, its release, moves and
+//! cancellations. Each action is one transaction with its mails.
+
+use super::invitations::{self, Kind};
+use super::plan::{self, Candidate, Fixed, Plan, SlotRules};
+use crate::calendar::german;
+use crate::startup::App;
+use crate::store::applications;
+use crate::store::interviews::{self, Interview};
+use crate::store::{Tx, documents};
+use crate::workflow::actions::{ActionResult, refuse};
+use crate::workflow::notices;
+use chrono::{Duration, NaiveDate, NaiveDateTime, Utc};
+use serde::Serialize;
+use std::collections::HashMap;
+
+pub fn rules(app: &App) -> SlotRules {
+    SlotRules {
+        minutes: app.programme.interview_minutes,
+        buffer_minutes: app.programme.interviews.buffer_minutes,
+        max_per_day: app.programme.interviews.max_per_day,
+    }
+}
+
+/// The days an application ticked as possible (latest facts).
+async fn ticked(tx: &mut Tx<'_>, application_id: i64) -> anyhow::Result<Vec<NaiveDate>> {
+    let facts = documents::latest_facts(tx, application_id).await?;
+    Ok(facts
+        .iter()
+        .filter(|(_, (v, _))| v == "möglich")
+        .filter_map(|(n, _)| n.strip_prefix("interview:"))
+        .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .collect())
+}
+
+/// An application that is not planned, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    pub reference: String,
+    pub reason: String,
+}
+
+/// The plan with what staff need to read it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Schedule {
+    pub plan: Plan,
+    /// interview state by application id (pinned, released, cancelled).
+    pub states: HashMap<i64, String>,
+    pub skipped: Vec<Skipped>,
+}
+
+impl Schedule {
+    /// The plan as German lines for staff mail and the CLI.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for a in &self.plan.assigned {
+            let state = match self.states.get(&a.application_id).map(String::as_str) {
+                Some("released") => "eingeladen",
+                Some("pinned") => "festgelegt, noch nicht versandt",
+                _ => "geplant, noch nicht versandt",
+            };
+            out.push(format!(
+                "{}–{} Uhr: {} ({state})",
+                german::format_datetime(&a.slot.start).trim_end_matches(" Uhr"),
+                a.slot.end.format("%H:%M"),
+                a.reference
+            ));
+        }
+        for u in &self.plan.unplaced {
+            out.push(format!(
+                "Ohne Termin: {} ({})",
+                u.reference,
+                u.reason.text()
+            ));
+        }
+        for s in &self.skipped {
+            out.push(format!("Nicht eingeplant: {} ({})", s.reference, s.reason));
+        }
+        out
+    }
+}
+
+/// Computes the plan: pinned and released interviews stay; every complete,
+/// on-time application without an interview is placed on a ticked day.
+pub async fn current(app: &App, tx: &mut Tx<'_>) -> anyhow::Result<Schedule> {
+    let existing = interviews::all_tx(tx).await?;
+    let by_app: HashMap<i64, &Interview> = existing.iter().map(|i| (i.application_id, i)).collect();
+    let mut candidates = Vec::new();
+    let mut skipped = Vec::new();
+    let mut fixed = Vec::new();
+    let mut references = HashMap::new();
+    for a in applications::list_tx(tx).await? {
+        references.insert(a.id, a.reference.clone());
+        if let Some(i) = by_app.get(&a.id) {
+            if i.state != "cancelled"
+                && let Some(start) = i.start()
+            {
+                fixed.push(Fixed {
+                    application_id: a.id,
+                    start: german::to_berlin(&start),
+                });
+            } else if i.state == "cancelled" {
+                skipped.push(Skipped {
+                    reference: a.reference.clone(),
+                    reason: "Gespräch abgesagt".into(),
+                });
+            }
+            continue;
+        }
+        if a.late {
+            skipped.push(Skipped {
+                reference: a.reference.clone(),
+                reason: "nach der Frist eingegangen".into(),
+            });
+            continue;
+        }
+        if !a.complete {
+            skipped.push(Skipped {
+                reference: a.reference.clone(),
+                reason: "Unterlagen unvollständig".into(),
+            });
+            continue;
+        }
+        candidates.push(Candidate {
+            application_id: a.id,
+            reference: a.reference.clone(),
+            ticked: ticked(tx, a.id).await?,
+        });
+    }
+    let mut plan = plan::plan(
+        &app.programme.interview_days,
+        rules(app),
+        &candidates,
+        &fixed,
+    );
+    for a in &mut plan.assigned {
+        if a.reference.is_empty()
+            && let Some(r) = references.get(&a.application_id)
+        {
+            a.reference = r.clone();
+        }
+    }
+    let states = existing
+        .iter()
+        .map(|i| (i.application_id, i.state.clone()))
+        .collect();
+    Ok(Schedule {
+        plan,
+        states,
+        skipped,
+    })
+}
+
+/// What a release did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Released {
+    pub invited: Vec<String>,
+    pub mails: usize,
+    pub without_slot: Vec<String>,
+}
+
+fn uid(app: &App, application_id: i64) -> String {
+    format!(
+        "interview-{application_id}.{}@{}",
+        app.settings.instance.name, app.settings.instance.domain
+    )
+}
+
+/// Releases the plan: every planned or pinned interview is stored as
+/// released and its invitations are queued; applicants without a slot are
+/// asked for other times and staff are told. Running it again sends only
+/// what is new.
+pub async fn release(app: &App, tx: &mut Tx<'_>) -> anyhow::Result<Released> {
+    let schedule = current(app, tx).await?;
+    let mut out = Released::default();
+    for a in &schedule.plan.assigned {
+        if schedule.states.get(&a.application_id).map(String::as_str) == Some("released") {
+            continue;
+        }
+        let Some(application) = applications::get(tx, a.application_id).await? else {
+            continue;
+        };
+        let start = a.slot.start.with_timezone(&Utc);
+        let end = a.slot.end.with_timezone(&Utc);
+        let row = interviews::upsert(
+            tx,
+            &interviews::NewInterview {
+                application_id: application.id,
+                uid: &uid(app, application.id),
+                start,
+                end,
+                state: "released",
+                sequence: 0,
+                sent: true,
+            },
+        )
+        .await?;
+        out.mails += invitations::queue(app, tx, &application, &row, Kind::Invite, None).await?;
+        out.invited.push(application.reference.clone());
+    }
+    for u in &schedule.plan.unplaced {
+        let Some(application) = applications::get(tx, u.application_id).await? else {
+            continue;
+        };
+        out.mails += notices::no_slot(
+            app,
+            tx,
+            &application,
+            matches!(u.reason, plan::Reason::NoDateTicked),
+        )
+        .await?;
+        out.without_slot
+            .push(format!("{}: {}", application.reference, u.reason.text()));
+    }
+    if !out.without_slot.is_empty() {
+        notices::staff(
+            app,
+            tx,
+            &format!("staff-unplaced:{}", out.without_slot.join(",")),
+            "Bewerbungen ohne Gesprächstermin",
+            "Diese Bewerbungen haben keinen Gesprächstermin bekommen. Sie wurden gebeten, andere Zeiten zu nennen. Mit VERSCHIEBEN <Nummer> <Datum> <Uhrzeit> legen Sie einen Termin fest.",
+            &out.without_slot,
+            "",
+        )
+        .await?;
+    }
+    Ok(out)
+}
+
+/// Parses "2026-06-30", "30.06.2026" or "30.6.2026" and "10:00"/"10.00".
+pub fn parse_local(date: &str, time: &str) -> Option<NaiveDateTime> {
+    let d = NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d")
+        .or_else(|_| NaiveDate::parse_from_str(date.trim(), "%d.%m.%Y"))
+        .ok()?;
+    let t = time.trim().trim_end_matches("Uhr").trim().replace('.', ":");
+    let t = chrono::NaiveTime::parse_from_str(&t, "%H:%M").ok()?;
+    Some(d.and_time(t))
+}
+
+/// Moves (or, before release, pins) the interview of `reference` to `local`
+/// (Europe/Berlin). A released interview gets SEQUENCE+1 and an update mail.
+pub async fn move_to(
+    app: &App,
+    tx: &mut Tx<'_>,
+    reference: &str,
+    local: NaiveDateTime,
+) -> ActionResult<String> {
+    let Some(application) = applications::find(tx, reference).await? else {
+        return refuse(format!("{reference}: keine solche Bewerbung"));
+    };
+    let Some(start) = german::from_berlin(local) else {
+        return refuse(format!(
+            "{}: {local} gibt es in deutscher Zeit nicht eindeutig",
+            application.reference
+        ));
+    };
+    let end = start + Duration::minutes(i64::from(app.programme.interview_minutes));
+    let fits = app.programme.interview_days.iter().any(|d| {
+        d.slot.start.with_timezone(&Utc) <= start && end <= d.slot.end.with_timezone(&Utc)
+    });
+    if !fits {
+        return refuse(format!(
+            "{}: {} liegt nicht in einem Gesprächsfenster der Programmdatei",
+            application.reference,
+            german::format_datetime(&start)
+        ));
+    }
+    let buffer = Duration::minutes(i64::from(app.programme.interviews.buffer_minutes));
+    for other in interviews::all_tx(tx).await? {
+        if other.application_id == application.id || other.state == "cancelled" {
+            continue;
+        }
+        if let (Some(s), Some(e)) = (other.start(), other.end())
+            && s < end + buffer
+            && start < e + buffer
+        {
+            let reference = applications::get(tx, other.application_id)
+                .await?
+                .map(|a| a.reference)
+                .unwrap_or_default();
+            return refuse(format!(
+                "{}: {} überschneidet sich mit dem Gespräch von {reference}",
+                application.reference,
+                german::format_datetime(&start)
+            ));
+        }
+    }
+    let existing = interviews::for_application(tx, application.id).await?;
+    let (state, sequence, kind, previous) = match &existing {
+        Some(i) if i.sent => (
+            "released",
+            i.sequence + 1,
+            Some(if i.state == "cancelled" {
+                Kind::Invite
+            } else {
+                Kind::Update
+            }),
+            i.start().zip(i.end()).filter(|_| i.state != "cancelled"),
+        ),
+        _ => ("pinned", 0, None, None),
+    };
+    let row = interviews::upsert(
+        tx,
+        &interviews::NewInterview {
+            application_id: application.id,
+            uid: &existing
+                .as_ref()
+                .map(|i| i.uid.clone())
+                .unwrap_or_else(|| uid(app, application.id)),
+            start,
+            end,
+            state,
+            sequence,
+            sent: state == "released",
+        },
+    )
+    .await?;
+    let when = invitations::when(start, end);
+    match kind {
+        Some(kind) => {
+            invitations::queue(app, tx, &application, &row, kind, previous).await?;
+            Ok(format!(
+                "{} verschoben auf {when}; neue Einladung (SEQUENCE {sequence}) geht hinaus",
+                application.reference
+            ))
+        }
+        None => Ok(format!(
+            "{} festgelegt auf {when}; Versand mit FREIGEBEN EINLADUNGEN",
+            application.reference
+        )),
+    }
+}
+
+/// Cancels the interview of `reference`; a released one gets a CANCEL mail.
+pub async fn cancel(app: &App, tx: &mut Tx<'_>, reference: &str) -> ActionResult<String> {
+    let Some(application) = applications::find(tx, reference).await? else {
+        return refuse(format!("{reference}: keine solche Bewerbung"));
+    };
+    let existing = interviews::for_application(tx, application.id).await?;
+    if existing.as_ref().is_some_and(|i| i.state == "cancelled") {
+        return refuse(format!(
+            "{}: das Gespräch ist bereits abgesagt",
+            application.reference
+        ));
+    }
+    let now = Utc::now();
+    let (start, end) = existing
+        .as_ref()
+        .and_then(|i| i.start().zip(i.end()))
+        .unwrap_or((now, now));
+    let sent = existing.as_ref().is_some_and(|i| i.sent);
+    let sequence = existing
+        .as_ref()
+        .map_or(0, |i| i.sequence + i64::from(sent));
+    let row = interviews::upsert(
+        tx,
+        &interviews::NewInterview {
+            application_id: application.id,
+            uid: &existing
+                .as_ref()
+                .map(|i| i.uid.clone())
+                .unwrap_or_else(|| uid(app, application.id)),
+            start,
+            end,
+            state: "cancelled",
+            sequence,
+            sent,
+        },
+    )
+    .await?;
+    if sent {
+        invitations::queue(app, tx, &application, &row, Kind::Cancel, None).await?;
+        Ok(format!(
+            "{}: Gespräch abgesagt; Absage mit Kalenderdatei geht hinaus",
+            application.reference
+        ))
+    } else {
+        Ok(format!(
+            "{}: wird nicht eingeplant (noch keine Einladung versandt)",
+            application.reference
+        ))
+    }
+}

@@ -1,0 +1,90 @@
+//! Replies to what postbote sent about interviews and decisions ("passt
+//! leider nicht", a new date, an Outlook meeting response): recognised by
+//! In-Reply-To/References, brought to staff, never answered automatically.
+
+use super::notices;
+use crate::intake::Incoming;
+use crate::startup::App;
+use crate::store::Tx;
+
+/// The purposes whose replies need a human.
+const HUMAN_PURPOSES: &[&str] = &[
+    "interview_invitation",
+    "interview_update",
+    "interview_cancel",
+    "interview_no_slot",
+    "decision_accept",
+    "decision_reject",
+    "decision_waitlist",
+    "decision_correction",
+];
+
+/// The mail of ours this one answers: (purpose, application id).
+pub async fn parent(
+    tx: &mut Tx<'_>,
+    mail: &Incoming,
+) -> anyhow::Result<Option<(String, Option<i64>)>> {
+    let ids: Vec<&String> = mail
+        .in_reply_to
+        .iter()
+        .chain(mail.references.iter().rev())
+        .collect();
+    for id in ids {
+        let row: Option<(String, Option<i64>)> =
+            sqlx::query_as("SELECT purpose, application_id FROM outbox WHERE message_id = ?")
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if let Some((purpose, application)) = row
+            && HUMAN_PURPOSES.contains(&purpose.as_str())
+        {
+            return Ok(Some((purpose, application)));
+        }
+    }
+    Ok(None)
+}
+
+/// Tells staff at once, with an excerpt; once per message.
+pub async fn bring_to_staff(
+    app: &App,
+    tx: &mut Tx<'_>,
+    row: i64,
+    mail: &Incoming,
+    purpose: &str,
+    application_id: Option<i64>,
+) -> anyhow::Result<()> {
+    let reference = match application_id {
+        Some(id) => crate::store::applications::get(tx, id)
+            .await?
+            .map(|a| a.reference),
+        None => None,
+    };
+    let about = match purpose {
+        p if p.starts_with("interview") => "eine Einladung zum Kennenlerngespräch",
+        _ => "einen Bescheid",
+    };
+    let lines = vec![
+        format!(
+            "Von: {}",
+            mail.from_raw
+                .clone()
+                .unwrap_or_else(|| "(unbekannt)".into())
+        ),
+        format!("Betreff: {}", mail.subject),
+        format!(
+            "Bewerbung: {}",
+            reference.unwrap_or_else(|| "(nicht zugeordnet)".into())
+        ),
+    ];
+    let excerpt: String = mail.body_start.chars().take(1500).collect();
+    notices::staff(
+        app,
+        tx,
+        &format!("staff-reply:{row}"),
+        &format!("Antwort auf {about}"),
+        "Diese Antwort braucht Sie: postbote hat sie nicht beantwortet. Die E-Mail liegt im Posteingang.",
+        &lines,
+        excerpt.trim(),
+    )
+    .await
+}
