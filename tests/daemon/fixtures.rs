@@ -49,6 +49,16 @@ pub fn filled_pdf_with(
     kommune: &str,
     on: &str,
 ) -> Vec<u8> {
+    filled_pdf_fields(programme, days, &[("kommune_name", kommune)], on)
+}
+
+/// Our PDF questionnaire with `days` ticked and the named text fields filled.
+pub fn filled_pdf_fields(
+    programme: &Programme,
+    days: &[NaiveDate],
+    fields: &[(&str, &str)],
+    on: &str,
+) -> Vec<u8> {
     let blank = forms::questionnaire(programme).expect("form").pdf;
     let mut doc = Document::load_mem(&blank).expect("our pdf loads");
     let wanted: Vec<String> = days
@@ -70,8 +80,8 @@ pub fn filled_pdf_with(
         if wanted.contains(&name) {
             dict.set("V", Object::Name(on.as_bytes().to_vec()));
             dict.set("AS", Object::Name(on.as_bytes().to_vec()));
-        } else if name == "kommune_name" {
-            dict.set("V", Object::string_literal(kommune));
+        } else if let Some((_, value)) = fields.iter().find(|(f, _)| *f == name) {
+            dict.set("V", Object::string_literal(*value));
         }
     }
     let mut out = Vec::new();

@@ -128,6 +128,7 @@ from_name = "Projektteam EWS 7"
 [staff]
 addresses = ["{STAFF}"]
 notify = ["{STAFF}"]
+trusted_authserv_ids = ["mx.ews.test"]
 
 [programme]
 file = "programme.toml"
@@ -231,6 +232,17 @@ impl TestApp {
         }
     }
 
+    /// Runs the postbote binary with this app's config (and its overrides).
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_postbote"))
+            .arg("--config")
+            .arg(&self.config_path)
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .expect("run postbote")
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         let store = self.store().await;
         let n = sqlx::query_scalar(sql)
@@ -287,5 +299,13 @@ pub fn subject(raw: &str) -> String {
     mail_parser::MessageParser::default()
         .parse(raw.as_bytes())
         .and_then(|m| m.subject().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The decoded plain-text body of a raw mail.
+pub fn text(raw: &str) -> String {
+    mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
         .unwrap_or_default()
 }
