@@ -70,6 +70,17 @@ if [ -x /usr/sbin/postfix ] && [ -f /etc/postfix/main.cf ]; then
   as_root /usr/sbin/postfix stop >/dev/null 2>&1 || true
 fi
 
+# Python's icalendar reads back every .ics postbote writes (tests/daemon/interviews.rs
+# and the python check in src/calendar/ics.rs): an independent parser, not our own.
+if ! python3 -c 'import icalendar' >/dev/null 2>&1; then
+  echo "install-test-deps: installing Python icalendar"
+  if ! python3 -m pip install --quiet --disable-pip-version-check icalendar </dev/null; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      python3-icalendar </dev/null
+  fi
+fi
+python3 -c 'import icalendar' || { echo "install-test-deps: Python icalendar missing" >&2; exit 1; }
+
 # Sanity check of what tests/daemon/mail_servers.rs relies on.
 problems=()
 for path in /usr/sbin/dovecot /usr/lib/dovecot/imap /usr/lib/dovecot/imap-login \

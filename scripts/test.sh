@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
+# The .ics unit test must not skip silently when Python's icalendar is missing.
+export POSTBOTE_REQUIRE_ICALENDAR=1
 cargo test --locked -- --test-threads="${POSTBOTE_TEST_THREADS:-4}"

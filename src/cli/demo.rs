@@ -8,11 +8,17 @@ use crate::intake::worker::sweep;
 use crate::mailbox::MailSource;
 use crate::mailbox::maildir::MaildirSource;
 use crate::startup::App;
-use crate::store::{applications, outbox};
+use crate::store::{applications, outbox, participants};
+use crate::workflow::actions::ActionError;
+use crate::workflow::interviews::schedule;
+use crate::workflow::selection::{self, Outcome, preview};
 use anyhow::{Context, bail};
+use secrecy::SecretString;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 use tokio_util::sync::CancellationToken;
+
+const DEMO_SECRET: &str = "demo-kennwort";
 
 pub async fn run(demo_config: &Path, dir: &Path, examples: &Path) -> anyhow::Result<()> {
     if dir.exists() {
@@ -33,6 +39,8 @@ pub async fn run(demo_config: &Path, dir: &Path, examples: &Path) -> anyhow::Res
     }
     settings.smtp.transport = TransportKind::File;
     settings.smtp.file_dir = Some(dir.join("sent"));
+    // The demo's staff commands carry this secret ("Kennwort: ...").
+    settings.staff.command_secret = Some(SecretString::from(DEMO_SECRET));
     let programme = Programme::load(&settings.programme.file)?;
     let count = deliver_examples(examples, &maildir)?;
     println!(
@@ -75,6 +83,7 @@ pub async fn run(demo_config: &Path, dir: &Path, examples: &Path) -> anyhow::Res
             }
         );
     }
+    part3(&app, &mut source, &maildir).await?;
     let kept = source.scan().await?.len();
     println!("\nLeft in the inbox for staff: {kept} mail(s)\n");
     println!("Outbox:");
@@ -93,6 +102,75 @@ pub async fn run(demo_config: &Path, dir: &Path, examples: &Path) -> anyhow::Res
         demo_config.display()
     );
     app.store.close().await;
+    Ok(())
+}
+
+/// Interviews and selection: the plan, its release, a decision round with a
+/// preview, and the release by a staff command mail.
+async fn part3(app: &App, source: &mut MaildirSource, maildir: &Path) -> anyhow::Result<()> {
+    let mut tx = app.store.begin().await?;
+    let plan = schedule::current(app, &mut tx).await?;
+    println!("\nInterview plan (postbote interviews plan):");
+    for line in plan.lines() {
+        println!("  {line}");
+    }
+    let released = schedule::release(app, &mut tx).await?;
+    println!(
+        "Released (postbote interviews release): {} invited, {} mails queued\n",
+        released.invited.len(),
+        released.mails
+    );
+    let candidates: Vec<_> = applications::list_tx(&mut tx)
+        .await?
+        .into_iter()
+        .filter(|a| a.complete && !a.late)
+        .collect();
+    println!("Decisions (postbote decisions set ...):");
+    for (i, a) in candidates.iter().enumerate() {
+        let (outcome, persons) = match i {
+            0 => (Outcome::Accept, 2),
+            1 => (Outcome::Waitlist, 1),
+            _ => (Outcome::Reject, 1),
+        };
+        match selection::decide(app, &mut tx, &a.reference, outcome, persons, "demo").await {
+            Ok(done) => println!("  {done}"),
+            Err(ActionError::Refused(why)) => println!("  refused: {why}"),
+            Err(ActionError::Storage(e)) => return Err(e),
+        }
+    }
+    let held = preview::held(&mut tx).await?;
+    tx.commit().await?;
+    println!("\nPreview (postbote decisions preview):");
+    for n in &held {
+        println!("  #{} {} to {}: {}", n.id, n.purpose, n.to, n.subject);
+    }
+    let command = format!(
+        "From: Leitung <{staff}>\r\nTo: {to}\r\nSubject: Befehl\r\n\
+         Message-ID: <demo-command@leitung.example>\r\nDate: Mon, 06 Jul 2026 09:00:00 +0200\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nFREIGEBEN BESCHEIDE\r\nKennwort: {DEMO_SECRET}\r\n",
+        staff = app
+            .settings
+            .staff
+            .addresses
+            .first()
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
+        to = app.settings.mail.from_address,
+    );
+    std::fs::write(
+        maildir.join("new").join("1790000000.demo-command.postbote"),
+        command,
+    )?;
+    sweep(app, source, &CancellationToken::new()).await?;
+    let sent = app.sender()?.run_once().await?;
+    println!(
+        "\nStaff mail \"FREIGEBEN BESCHEIDE\" (with the secret) released the notices; {sent} more mails written"
+    );
+    println!("\nParticipants (postbote participants list):");
+    for p in participants::list(&app.store).await? {
+        println!("  {:<34} {:<36} {}", p.municipality, p.email, p.role);
+    }
+    println!();
     Ok(())
 }
 

@@ -171,10 +171,14 @@ pub async fn release_notices(config: Config, yes: bool) -> anyhow::Result<ExitCo
         return Ok(ExitCode::from(1));
     }
     let result = selection::release(&app, &mut tx).await.map(|r| {
-        format!(
-            "released {} notice(s); {} person(s) on the roster",
+        let mut text = format!(
+            "released {} notice(s); {} participant(s) on the roster",
             r.notices, r.participants
-        )
+        );
+        for line in &r.to_complete {
+            text.push_str(&format!("\nto complete: {line}"));
+        }
+        text
     });
     finish(tx, result).await
 }

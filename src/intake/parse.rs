@@ -6,7 +6,8 @@ use crate::outbox::compose::clean_id;
 use mail_parser::{MessageParser, MimeHeaders};
 
 /// An incoming mail, reduced to what intake and the workflow use.
-#[derive(Debug, Clone, Default)]
+/// `Debug` leaves out the body: a staff command mail carries a secret there.
+#[derive(Clone, Default)]
 pub struct Incoming {
     pub message_id: Option<String>,
     /// The From address, when it parses as one.
@@ -30,6 +31,18 @@ pub struct Incoming {
 }
 
 const MAX_BODY_START: usize = 4096;
+
+impl std::fmt::Debug for Incoming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Incoming")
+            .field("message_id", &self.message_id)
+            .field("from", &self.from)
+            .field("subject", &self.subject)
+            .field("attachments", &self.attachments)
+            .field("content_type", &self.content_type)
+            .finish_non_exhaustive()
+    }
+}
 
 impl Incoming {
     /// Parses a raw message; None when it is not a mail at all.
@@ -151,6 +164,27 @@ fn address_in_raw(raw: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::Incoming;
+
+    #[test]
+    fn debug_output_never_shows_the_body() {
+        let raw =
+            b"From: leitung@ews.test\r\nSubject: Befehl\r\n\r\nPLAN\r\nKennwort: streng-geheim\r\n";
+        let m = Incoming::parse(raw).unwrap();
+        assert!(m.body_start.contains("streng-geheim"));
+        assert!(!format!("{m:?}").contains("streng-geheim"));
+    }
+
+    #[test]
+    fn an_outlook_meeting_response_is_a_calendar_reply() {
+        let raw = b"From: a@stadt.test\r\nSubject: Angenommen: Kennenlerngespraech\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nok\r\n\
+--b\r\nContent-Type: text/calendar; charset=utf-8; method=REPLY\r\n\r\nBEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nEND:VCALENDAR\r\n--b--\r\n";
+        assert!(Incoming::parse(raw).unwrap().calendar_reply);
+        let plain = b"From: a@stadt.test\r\nSubject: x\r\nIn-Reply-To: <abc@ews.test>\r\n\r\nbody";
+        let m = Incoming::parse(plain).unwrap();
+        assert!(!m.calendar_reply);
+        assert_eq!(m.in_reply_to.as_deref(), Some("abc@ews.test"));
+    }
 
     #[test]
     fn unquoted_comma_in_display_name_still_finds_the_address() {

@@ -179,6 +179,7 @@ async fn run(
         }
         Command::ReleaseNotices => {
             let r = selection::release(app, tx).await?;
+            details.extend(r.to_complete.iter().cloned());
             Ok(format!(
                 "Bescheide freigegeben: {}; {} Person(en) in der Teilnehmendenliste",
                 r.notices, r.participants

@@ -381,3 +381,21 @@ pub async fn cancel(app: &App, tx: &mut Tx<'_>, reference: &str) -> ActionResult
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_local;
+
+    #[test]
+    fn staff_dates_and_times_parse_in_both_spellings() {
+        let want = chrono::NaiveDate::from_ymd_opt(2026, 6, 30)
+            .unwrap()
+            .and_hms_opt(10, 0, 0)
+            .unwrap();
+        assert_eq!(parse_local("30.06.2026", "10:00"), Some(want));
+        assert_eq!(parse_local("2026-06-30", "10.00 Uhr"), Some(want));
+        assert_eq!(parse_local("30.6.2026", "10:00"), Some(want));
+        assert_eq!(parse_local("31.02.2026", "10:00"), None);
+        assert_eq!(parse_local("30.06.2026", "25:00"), None);
+    }
+}

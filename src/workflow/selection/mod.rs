@@ -201,6 +201,8 @@ pub async fn correct(
 pub struct Released {
     pub notices: u64,
     pub participants: usize,
+    /// What staff must complete by hand (e.g. a second person without address).
+    pub to_complete: Vec<String>,
 }
 
 /// Releases every held notice (after the capacity check of the whole
@@ -228,7 +230,7 @@ pub async fn release(app: &App, tx: &mut Tx<'_>) -> ActionResult<Released> {
     let notices = outbox::release_held(tx, BATCH).await?;
     let mut out = Released {
         notices,
-        participants: 0,
+        ..Released::default()
     };
     for id in released {
         let Some(d) = all.iter().find(|d| d.application_id == id) else {
@@ -238,21 +240,24 @@ pub async fn release(app: &App, tx: &mut Tx<'_>) -> ActionResult<Released> {
             continue;
         }
         if let Some(application) = applications::get(tx, id).await? {
-            out.participants += enrol(tx, &application, d.persons).await?;
+            let added = enrol(tx, &application, d.persons).await?;
+            if d.persons == 2 && added < 2 {
+                out.to_complete.push(format!(
+                    "{}: Adresse der zweiten Person fehlt (postbote participants import)",
+                    application.reference
+                ));
+            }
+            out.participants += added;
         }
     }
     Ok(out)
 }
 
-/// Puts an accepted application's people on the roster; returns how many.
+/// Puts an accepted application's people on the roster; returns how many
+/// participants (supervisors are listed but not counted).
 async fn enrol(tx: &mut Tx<'_>, application: &Application, persons: i64) -> anyhow::Result<usize> {
     let people = people::of(tx, application).await?;
-    let mut added = 0;
-    let mut add = |name: Option<String>, email: String, role: &'static str| {
-        added += 1;
-        (name, email, role)
-    };
-    let mut rows = vec![add(
+    let mut rows = vec![(
         people.person.name.clone(),
         people.person.email.to_string(),
         "participant",
@@ -260,12 +265,13 @@ async fn enrol(tx: &mut Tx<'_>, application: &Application, persons: i64) -> anyh
     if persons == 2 && people.applicant.key() != people.person.email.key() {
         // NOTE: the questionnaire asks for the second person's name only; the
         // applicant's address stands in until staff import the real one.
-        rows.push(add(
+        rows.push((
             people.second_name.clone(),
             people.applicant.to_string(),
             "participant",
         ));
     }
+    let added = rows.len();
     if let Some(s) = &people.supervisor {
         rows.push((s.name.clone(), s.email.to_string(), "supervisor"));
     }
