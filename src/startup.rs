@@ -30,8 +30,8 @@ pub struct App {
     pub outbox_signal: Arc<Notify>,
 }
 
-/// How often due reminders are looked for.
-pub const REMINDER_TICK: Duration = Duration::from_secs(15 * 60);
+/// How often the scheduler looks for due reminders, digests and alarms.
+pub const SCHEDULER_TICK: Duration = Duration::from_secs(60);
 
 /// How long running work may take to finish after a shutdown signal.
 pub const GRACE: Duration = Duration::from_secs(30);
@@ -120,8 +120,8 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) -> anyhow::Result<(
         run_intake(a.clone(), sd.clone())
     });
     let (a, sd) = (app.clone(), shutdown.clone());
-    let reminder_task = supervise("reminders", shutdown.clone(), move || {
-        run_reminders(a.clone(), sd.clone())
+    let reminder_task = supervise("scheduler", shutdown.clone(), move || {
+        run_scheduler(a.clone(), sd.clone())
     });
     tracing::info!("postbote running");
     shutdown.cancelled().await;
@@ -196,14 +196,18 @@ async fn run_intake(app: Arc<App>, shutdown: CancellationToken) {
     }
 }
 
-async fn run_reminders(app: Arc<App>, shutdown: CancellationToken) {
+async fn run_scheduler(app: Arc<App>, shutdown: CancellationToken) {
     loop {
-        if let Err(e) = crate::workflow::reminders::queue_due(&app, chrono::Utc::now()).await {
-            tracing::error!(error = %format!("{e:#}"), "reminder pass failed");
+        match crate::calendar::scheduler::tick(&app, chrono::Utc::now()).await {
+            Ok(t) if t.reminders + t.event_mails + t.skipped > 0 || t.digest => {
+                tracing::info!(?t, "scheduler queued mail")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "scheduler pass failed"),
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(REMINDER_TICK) => {}
+            _ = tokio::time::sleep(SCHEDULER_TICK) => {}
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod demo;
 mod lists;
+mod plan;
 mod staff;
 mod status;
 
@@ -135,6 +136,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The timeline of every automated mail still to come (reminders before
+    /// modules and learning groups, digests, the incomplete-application
+    /// reminder), computed by the code that sends them.
+    Plan {
+        #[arg(long)]
+        json: bool,
+        /// Also list past ones (sent or skipped).
+        #[arg(long)]
+        all: bool,
+    },
     /// The interview plan, its release, moves and cancellations.
     Interviews {
         #[command(subcommand)]
@@ -242,6 +253,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Outbox { json } => lists::outbox(&config, json)
             .await
             .map(|_| ExitCode::SUCCESS),
+        Command::Plan { json, all } => plan::run(config, json, all).await,
         Command::Interviews { action } => match action {
             InterviewsAction::Plan { json } => staff::plan(config, json).await,
             InterviewsAction::Release => staff::release_invitations(config).await,

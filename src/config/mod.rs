@@ -4,6 +4,7 @@
 pub mod error;
 mod overrides;
 pub mod programme;
+pub mod schedule;
 mod secret;
 pub mod settings;
 

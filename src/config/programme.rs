@@ -68,6 +68,8 @@ pub enum EventStatus {
     Confirmed,
     /// The event is planned but not yet approved.
     Tentative,
+    /// The event was called off: everyone told gets a cancellation (.ics).
+    Cancelled,
 }
 
 /// A time span on one day, in Europe/Berlin; `end` is after `start`.
@@ -253,6 +255,7 @@ impl EventStatus {
         match self {
             EventStatus::Confirmed => "[confirmed]",
             EventStatus::Tentative => "[tentative]",
+            EventStatus::Cancelled => "[cancelled]",
         }
     }
 }

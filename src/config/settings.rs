@@ -27,6 +27,10 @@ pub struct Settings {
     pub log: LogSettings,
     #[serde(default)]
     pub workflow: WorkflowSettings,
+    #[serde(default)]
+    pub reminders: super::schedule::ReminderSettings,
+    #[serde(default)]
+    pub digest: super::schedule::DigestSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -224,6 +228,12 @@ pub struct HealthSettings {
     pub mailbox_stale_after_secs: u64,
     #[serde(default = "default_stuck")]
     pub outbox_stuck_after_secs: u64,
+    /// Staff get an alarm mail when no mailbox check succeeded for this long.
+    #[serde(default = "default_alarm_mailbox")]
+    pub alarm_mailbox_after_secs: u64,
+    /// ... or when an outgoing mail has been failing for this many hours.
+    #[serde(default = "default_alarm_outbox")]
+    pub alarm_outbox_failing_hours: u64,
 }
 
 impl Default for HealthSettings {
@@ -231,6 +241,8 @@ impl Default for HealthSettings {
         HealthSettings {
             mailbox_stale_after_secs: default_stale(),
             outbox_stuck_after_secs: default_stuck(),
+            alarm_mailbox_after_secs: default_alarm_mailbox(),
+            alarm_outbox_failing_hours: default_alarm_outbox(),
         }
     }
 }
@@ -297,6 +309,12 @@ fn default_stale() -> u64 {
 }
 fn default_stuck() -> u64 {
     3600
+}
+fn default_alarm_mailbox() -> u64 {
+    3600
+}
+fn default_alarm_outbox() -> u64 {
+    4
 }
 
 impl Settings {
@@ -463,6 +481,20 @@ impl Settings {
             return bad(
                 "mail.organizer_address",
                 "calendar invitations need a real ORGANIZER mailbox, not a no-reply address",
+            );
+        }
+        if let Err(e) = crate::calendar::cron::CronSchedule::parse(&self.digest.cron) {
+            return bad("digest.cron", &e.to_string());
+        }
+        if self.reminders.report_skipped_days > 366 {
+            return bad("reminders.report_skipped_days", "must be at most 366");
+        }
+        if self.health.alarm_outbox_failing_hours == 0
+            || self.health.alarm_outbox_failing_hours > 8760
+        {
+            return bad(
+                "health.alarm_outbox_failing_hours",
+                "must be between 1 and 8760",
             );
         }
         if self.mail.daily_cap_per_recipient == 0 {

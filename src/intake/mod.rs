@@ -2,6 +2,7 @@
 //! deduplicate by location, content and Message-ID, classify, then hand it to
 //! the workflow.
 
+pub mod bounce;
 pub mod classify;
 pub mod parse;
 pub mod process;

@@ -1,6 +1,7 @@
 //! One stored message, processed in one transaction: classification, the
 //! workflow's state change, its outbox rows and the message's new state.
 
+use super::bounce::{self, Bounce};
 use super::{Class, Incoming, classify};
 use crate::documents::Limits;
 use crate::documents::analyse::{Analysis, analyse_isolated};
@@ -147,12 +148,11 @@ async fn handle(
     // NOTE: replies to invitations and notices come from applicants and may
     // carry attachments; they are for staff, not a follow-up application.
     let reply = match &class {
-        Class::Application | Class::Other(_) => {
-            replies::parent(&mut tx, mail).await?.or_else(|| {
-                mail.calendar_reply
-                    .then(|| ("interview_invitation".to_string(), None))
-            })
-        }
+        Class::Application | Class::Other(_) => match replies::parent(&mut tx, mail).await? {
+            Some(p) => Some(p),
+            None if mail.calendar_reply => Some(("interview_invitation".to_string(), None)),
+            None => replies::absence_from_participant(&mut tx, mail).await?,
+        },
         _ => None,
     };
     if let Some((purpose, application_id)) = reply {
@@ -191,6 +191,14 @@ async fn handle(
         ),
         Class::Automatic(reason) => {
             tracing::info!(%reason, "automatic mail: recorded, never answered");
+            if let Some(b) = bounce::parse(raw) {
+                let matched = record_bounce(&mut tx, row, &b).await?;
+                tracing::warn!(
+                    matched,
+                    recipients = b.recipients.len(),
+                    "bounce recorded for the digest"
+                );
+            }
             (Disposition::Move, None)
         }
         Class::Staff | Class::Other(_) => (Disposition::Keep, None),
@@ -213,4 +221,47 @@ async fn handle(
         "message processed"
     );
     Ok(disposition)
+}
+
+/// Stores a bounce's failed recipients, matched to the outbox row it
+/// concerns by the original Message-ID; returns how many rows matched.
+async fn record_bounce(
+    tx: &mut crate::store::Tx<'_>,
+    row: i64,
+    b: &Bounce,
+) -> anyhow::Result<usize> {
+    let mut outbox_id: Option<i64> = None;
+    for id in &b.original_message_ids {
+        outbox_id = sqlx::query_scalar("SELECT id FROM outbox WHERE message_id = ?")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if outbox_id.is_some() {
+            break;
+        }
+    }
+    let mut matched = 0;
+    for r in b.recipients.iter().filter(|r| r.action == "failed") {
+        sqlx::query(
+            "INSERT OR IGNORE INTO bounces (message_row, outbox_id, address, action, status, diagnostic, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(row)
+        .bind(outbox_id)
+        .bind(&r.address)
+        .bind(&r.action)
+        .bind(&r.status)
+        .bind(&r.diagnostic)
+        .bind(crate::store::now())
+        .execute(&mut **tx)
+        .await?;
+        if let Some(id) = outbox_id {
+            sqlx::query("UPDATE outbox SET bounced = 1 WHERE id = ?")
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+            matched += 1;
+        }
+    }
+    Ok(matched)
 }

@@ -139,6 +139,44 @@ pub struct CommandResult {
     pub details: Vec<String>,
 }
 
+/// `event_reminder`, `event_announcement`, `event_update`, `event_cancel`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventMail {
+    pub short_name: String,
+    pub programme: String,
+    pub title: String,
+    pub is_module: bool,
+    /// Each day, e.g. "Do., 27.08.2026, 10:00–16:00 Uhr".
+    pub days: Vec<String>,
+    pub first_day: String,
+    pub place: Option<String>,
+    pub address: Option<String>,
+    pub zoom_link: Option<String>,
+    pub agenda: String,
+    /// For reminders: "14 Tage", "1 Stunde".
+    pub offset_text: Option<String>,
+    pub recipient_name: Option<String>,
+    pub contact_name: String,
+    pub contact_address: String,
+}
+
+/// `staff_digest`: what happened and what comes, for staff.
+#[derive(Debug, Clone, Serialize)]
+pub struct Digest {
+    pub short_name: String,
+    pub date: String,
+    pub since: String,
+    pub new_applications: Vec<String>,
+    pub needs_human: Vec<String>,
+    pub interviews: Vec<String>,
+    pub pending_decisions: Vec<String>,
+    pub sent: i64,
+    pub failed: Vec<String>,
+    pub bounces: Vec<String>,
+    pub upcoming: Vec<String>,
+    pub last_mailbox_check: String,
+}
+
 fn json<T: Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
@@ -244,7 +282,42 @@ pub fn samples() -> Vec<(&'static str, serde_json::Value)> {
         refused: vec!["ABSAGE EWS7-0099: unbekannte Bewerbung".into()],
         details: vec!["Mo., 29.06.2026, 09:00 Uhr: EWS7-0001".into()],
     };
+    let event = EventMail {
+        short_name: "EWS 7".into(),
+        programme: "Entwicklungswerkstatt".into(),
+        title: "1. Präsenzmodul".into(),
+        is_module: true,
+        days: vec!["Do., 27.08.2026, 10:00–16:00 Uhr".into()],
+        first_day: "Do., 27.08.2026".into(),
+        place: Some("DJH Jugendherberge Düsseldorf".into()),
+        address: Some("Düsseldorfer Str. 1, 40545 Düsseldorf".into()),
+        zoom_link: Some("https://zoom.us/j/1".into()),
+        agenda: "Kennenlernen".into(),
+        offset_text: Some("14 Tage".into()),
+        recipient_name: Some("Erika Muster".into()),
+        contact_name: "Projektteam".into(),
+        contact_address: "projekt@example.org".into(),
+    };
+    let digest = Digest {
+        short_name: "EWS 7".into(),
+        date: "Mo., 29.06.2026".into(),
+        since: "Fr., 26.06.2026, 07:30 Uhr".into(),
+        new_applications: vec!["EWS7-0001 Stadt Musterhausen: vollständig".into()],
+        needs_human: vec!["Frage von a@b.test".into()],
+        interviews: vec!["Mo., 29.06.2026, 09:00 Uhr: EWS7-0001".into()],
+        pending_decisions: vec!["2 Bescheide warten".into()],
+        sent: 3,
+        failed: vec!["x@y.test: 550".into()],
+        bounces: vec!["x@y.test: 5.1.1".into()],
+        upcoming: vec!["1. Präsenzmodul: 12 Teilnehmende".into()],
+        last_mailbox_check: "Mo., 29.06.2026, 07:29 Uhr".into(),
+    };
     vec![
+        ("event_reminder", json(&event)),
+        ("event_announcement", json(&event)),
+        ("event_update", json(&event)),
+        ("event_cancel", json(&event)),
+        ("staff_digest", json(&digest)),
         ("interview_invitation", json(&interview)),
         ("interview_update", json(&interview)),
         ("interview_cancel", json(&interview)),

@@ -1,0 +1,87 @@
+//! The health alarm: staff get a mail when no mailbox check has succeeded
+//! for `health.alarm_mailbox_after_secs`, or when an outgoing mail has been
+//! failing for `health.alarm_outbox_failing_hours`. One alarm per incident.
+//!
+//! NOTE: health facts are written on the wall clock, so the alarm compares
+//! with the wall clock, not the scheduler's (test-controlled) clock.
+
+use crate::startup::App;
+use crate::store::{health, parse_ts, ts};
+use crate::workflow::notices;
+use chrono::{Duration, Utc};
+
+/// The outgoing mail failing longest: (id, recipient, since, last error).
+pub async fn failing_outbox(
+    app: &App,
+    hours: u64,
+) -> anyhow::Result<Option<(i64, String, String, Option<String>)>> {
+    let hours = i64::try_from(hours.min(87_600)).unwrap_or(87_600);
+    let limit = Utc::now() - Duration::hours(hours);
+    Ok(sqlx::query_as(
+        "SELECT id, env_to, created_at, last_error FROM outbox WHERE state = 'queued' \
+         AND last_error IS NOT NULL AND created_at < ? ORDER BY created_at LIMIT 1",
+    )
+    .bind(ts(limit))
+    .fetch_optional(app.store.pool())
+    .await?)
+}
+
+/// Queues the alarms that apply now; returns how many incidents are open.
+pub async fn check(app: &App) -> anyhow::Result<usize> {
+    let h = &app.settings.health;
+    let now = Utc::now();
+    let mut open = 0;
+    let last_ok = health::get(&app.store, health::MAILBOX_OK).await?;
+    if let Some((value, _)) = &last_ok
+        && let Some(t) = parse_ts(value)
+        && (now - t).num_seconds() > i64::try_from(h.alarm_mailbox_after_secs).unwrap_or(i64::MAX)
+    {
+        open += 1;
+        let error = health::get(&app.store, health::MAILBOX_ERROR)
+            .await?
+            .map(|(e, at)| format!("Letzter Fehler ({at}): {e}"))
+            .unwrap_or_else(|| "Kein Fehler aufgezeichnet.".into());
+        let mut tx = app.store.begin().await?;
+        notices::staff(
+            app,
+            &mut tx,
+            &format!("alarm-mailbox:{value}"),
+            "ALARM: Postfach wird nicht mehr abgerufen",
+            &format!(
+                "postbote konnte das Postfach seit {} Minuten nicht abrufen. Neue Bewerbungen und Antworten bleiben liegen, bis das behoben ist.",
+                (now - t).num_minutes()
+            ),
+            &[
+                format!("Letzter erfolgreicher Abruf: {value}"),
+                error,
+                "Prüfen: postbote status".into(),
+            ],
+            "",
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    if let Some((id, to, since, error)) = failing_outbox(app, h.alarm_outbox_failing_hours).await? {
+        open += 1;
+        let mut tx = app.store.begin().await?;
+        notices::staff(
+            app,
+            &mut tx,
+            &format!("alarm-outbox:{id}"),
+            "ALARM: E-Mails werden nicht zugestellt",
+            &format!(
+                "Eine E-Mail wartet seit mehr als {} Stunden auf den Versand; postbote versucht es weiter.",
+                h.alarm_outbox_failing_hours
+            ),
+            &[
+                format!("An: {to}, in der Warteschlange seit {since}"),
+                format!("Fehler: {}", error.unwrap_or_default()),
+                "Prüfen: postbote outbox".into(),
+            ],
+            "",
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(open)
+}
