@@ -1,6 +1,7 @@
 //! Boot order: open the database and migrate, check the templates, start the
 //! intake and the sender, wait for SIGTERM/SIGINT, then a grace period.
 
+use crate::calendar::clock::Clock;
 use crate::config::Config;
 use crate::config::Programme;
 use crate::config::settings::{Settings, SourceKind};
@@ -10,7 +11,7 @@ use crate::mailbox::imap::ImapSource;
 use crate::mailbox::maildir::MaildirSource;
 use crate::outbox::sender::SentCopy;
 use crate::outbox::{Composer, Sender, Templates, Transport};
-use crate::store::Store;
+use crate::store::{Store, health};
 use crate::workflow::mails;
 use anyhow::Context;
 use std::sync::Arc;
@@ -28,6 +29,10 @@ pub struct App {
     pub rules: Rules,
     /// Wakes the sender when the intake queued mail.
     pub outbox_signal: Arc<Notify>,
+    /// The scheduler's clock (the wall clock, or a test's hand-set one).
+    pub clock: Clock,
+    /// Wakes the scheduler before its next tick (tests moving the clock).
+    pub scheduler_signal: Arc<Notify>,
 }
 
 /// How often the scheduler looks for due reminders, digests and alarms.
@@ -39,6 +44,11 @@ pub const GRACE: Duration = Duration::from_secs(30);
 impl App {
     /// Opens and migrates the database, and checks every template.
     pub async fn build(config: Config) -> anyhow::Result<Arc<App>> {
+        Self::build_with_clock(config, Clock::system()).await
+    }
+
+    /// Like [`App::build`], with the scheduler on `clock`.
+    pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
         let Config {
             settings,
             programme,
@@ -78,6 +88,8 @@ impl App {
             composer,
             rules,
             outbox_signal: Arc::new(Notify::new()),
+            clock,
+            scheduler_signal: Arc::new(Notify::new()),
         }))
     }
 
@@ -198,15 +210,24 @@ async fn run_intake(app: Arc<App>, shutdown: CancellationToken) {
 
 async fn run_scheduler(app: Arc<App>, shutdown: CancellationToken) {
     loop {
-        match crate::calendar::scheduler::tick(&app, chrono::Utc::now()).await {
-            Ok(t) if t.reminders + t.event_mails + t.skipped > 0 || t.digest => {
-                tracing::info!(?t, "scheduler queued mail")
+        let clock = app.clock.now();
+        match crate::calendar::scheduler::tick(&app, clock).await {
+            Ok(t) => {
+                if t.reminders + t.event_mails + t.skipped > 0 || t.digest {
+                    tracing::info!(?t, "scheduler queued mail");
+                }
+                let at = crate::store::ts(clock);
+                if let Err(e) =
+                    crate::store::health::set(&app.store, health::SCHEDULER_TICK, &at).await
+                {
+                    tracing::error!(error = %format!("{e:#}"), "cannot record the scheduler tick");
+                }
             }
-            Ok(_) => {}
             Err(e) => tracing::error!(error = %format!("{e:#}"), "scheduler pass failed"),
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
+            _ = app.scheduler_signal.notified() => {}
             _ = tokio::time::sleep(SCHEDULER_TICK) => {}
         }
     }

@@ -108,7 +108,8 @@ pub async fn build(
         ));
     }
     let sent: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM outbox WHERE state = 'sent' AND sent_at > ? AND sent_at <= ?",
+        "SELECT COUNT(*) FROM outbox WHERE state = 'sent' AND sent_at > ? AND sent_at <= ? \
+         AND purpose != 'staff_digest'",
     )
     .bind(&s)
     .bind(&u)

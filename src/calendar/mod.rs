@@ -1,6 +1,7 @@
 //! Programme dates, their German presentation and iCalendar invitations.
 
 pub mod alarm;
+pub mod clock;
 pub mod cron;
 pub mod digest;
 pub mod events;

@@ -137,7 +137,20 @@ async fn tell(
 pub async fn sync(app: &App, clock: DateTime<Utc>) -> anyhow::Result<usize> {
     let mut queued = 0;
     let everyone = recipients(app).await?;
+    let known: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT key, fingerprint, status FROM programme_events")
+            .fetch_all(app.store.pool())
+            .await?;
     for event in events::all(&app.programme) {
+        let fingerprint = event.fingerprint();
+        let status = event.status_str();
+        // Most passes change nothing: read without taking the write lock.
+        if known
+            .iter()
+            .any(|(k, f, st)| *k == event.key && *f == fingerprint && st == status)
+        {
+            continue;
+        }
         let mut tx = app.store.begin().await?;
         let stored: Option<(String, String, i64)> = sqlx::query_as(
             "SELECT fingerprint, status, sequence FROM programme_events WHERE key = ?",
@@ -145,8 +158,6 @@ pub async fn sync(app: &App, clock: DateTime<Utc>) -> anyhow::Result<usize> {
         .bind(&event.key)
         .fetch_optional(&mut *tx)
         .await?;
-        let fingerprint = event.fingerprint();
-        let status = event.status_str();
         let upcoming = event.start() > clock;
         let sequence = match &stored {
             None => 0,

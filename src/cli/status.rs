@@ -57,6 +57,22 @@ pub async fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
             (now - t).num_minutes()
         ));
     }
+    let failing_hours =
+        i64::try_from(s.health.alarm_outbox_failing_hours.min(8760)).unwrap_or(8760);
+    let failing: Option<(String, String)> = sqlx::query_as(
+        "SELECT env_to, created_at FROM outbox WHERE state = 'queued' AND last_error IS NOT NULL \
+         AND created_at < ? ORDER BY created_at LIMIT 1",
+    )
+    .bind(crate::store::ts(
+        now - chrono::Duration::hours(failing_hours),
+    ))
+    .fetch_optional(store.pool())
+    .await?;
+    if let Some((to, since)) = failing {
+        problems.push(format!(
+            "outgoing mail to {to} failing since {since} (over {failing_hours} h; staff were alarmed)"
+        ));
+    }
     for (state, n) in &outbox_counts {
         match state.as_str() {
             "failed" => warnings.push(format!("{n} mail(s) failed permanently (postbote outbox)")),

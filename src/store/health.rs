@@ -6,6 +6,8 @@ use sqlx::Row;
 
 pub const MAILBOX_OK: &str = "mailbox.last_ok";
 pub const MAILBOX_ERROR: &str = "mailbox.last_error";
+/// The scheduler clock of the last finished scheduler pass.
+pub const SCHEDULER_TICK: &str = "scheduler.last_tick";
 
 pub async fn set(store: &Store, key: &str, value: &str) -> anyhow::Result<()> {
     sqlx::query(

@@ -2,6 +2,8 @@
 //! daemon running in-process against them. Typed helpers for the tests.
 
 use crate::mail_servers::MailServers;
+use chrono::{DateTime, Utc};
+use postbote::calendar::clock::Clock;
 use postbote::config::{Config, Programme, Settings};
 use postbote::startup::{self, App};
 use postbote::store::Store;
@@ -40,6 +42,40 @@ pub struct TestApp {
     /// `POSTBOTE_*` overrides applied on top of the config file.
     pub env: Vec<(String, String)>,
     daemon: Option<(JoinHandle<()>, CancellationToken)>,
+    /// The scheduler clock under test control, if any.
+    pub clock: Option<Clock>,
+    /// The running daemon's App (for waking its scheduler).
+    running: Option<Arc<App>>,
+}
+
+/// Like [`spawn_app_with_env`], with the scheduler on a hand-set clock
+/// standing at `start`: tests move it with [`TestApp::tick_at`].
+pub async fn spawn_app_with_clock(
+    deadline: Deadline,
+    env: &[(&str, &str)],
+    start: DateTime<Utc>,
+) -> TestApp {
+    LazyLock::force(&TRACING);
+    let servers = tokio::task::spawn_blocking(MailServers::start)
+        .await
+        .expect("join")
+        .expect("mail servers start");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config_path = write_config(dir.path(), &servers, deadline, "");
+    let mut app = TestApp {
+        servers,
+        dir,
+        config_path,
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        daemon: None,
+        clock: Some(Clock::manual(start)),
+        running: None,
+    };
+    app.start_daemon().await;
+    app
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -71,6 +107,8 @@ pub async fn spawn_app_with_env(deadline: Deadline, extra: &str, env: &[(&str, &
         config_path,
         env,
         daemon: None,
+        clock: None,
+        running: None,
     };
     app.start_daemon().await;
     app
@@ -130,6 +168,10 @@ addresses = ["{STAFF}"]
 notify = ["{STAFF}"]
 trusted_authserv_ids = ["mx.ews.test"]
 
+[digest]
+# Off unless a test turns it on: a 07:30 digest must not land in other tests.
+enabled = false
+
 [programme]
 file = "programme.toml"
 
@@ -159,7 +201,11 @@ impl TestApp {
     /// Starts the daemon in-process (a fresh App, as after a restart).
     pub async fn start_daemon(&mut self) {
         assert!(self.daemon.is_none(), "daemon already running");
-        let app: Arc<App> = App::build(self.config()).await.expect("app builds");
+        let clock = self.clock.clone().unwrap_or_else(Clock::system);
+        let app: Arc<App> = App::build_with_clock(self.config(), clock)
+            .await
+            .expect("app builds");
+        self.running = Some(app.clone());
         let token = CancellationToken::new();
         let t = token.clone();
         let handle = tokio::spawn(async move {
@@ -168,8 +214,34 @@ impl TestApp {
         self.daemon = Some((handle, token));
     }
 
+    /// Moves the scheduler clock to `t`, wakes the daemon's scheduler and
+    /// waits until it finished a pass at that time.
+    pub async fn tick_at(&self, t: DateTime<Utc>) {
+        let clock = self.clock.as_ref().expect("spawn_app_with_clock");
+        clock.set(t);
+        let app = self.running.as_ref().expect("daemon running");
+        let want = postbote::store::ts(t);
+        let store = &app.store;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            app.scheduler_signal.notify_one();
+            let got = postbote::store::health::get(store, postbote::store::health::SCHEDULER_TICK)
+                .await
+                .expect("health");
+            if got.is_some_and(|(v, _)| v == want) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "scheduler did not tick at {want}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// Stops the daemon the way SIGTERM does, and waits for it.
     pub async fn stop_daemon(&mut self) {
+        self.running = None;
         if let Some((handle, token)) = self.daemon.take() {
             token.cancel();
             tokio::time::timeout(Duration::from_secs(40), handle)

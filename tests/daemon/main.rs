@@ -6,11 +6,13 @@ mod mail_servers;
 
 mod auto_replies;
 mod cli;
+mod digest;
 mod documents;
 mod end_to_end;
 mod fixtures;
 mod interviews;
 mod outages;
+mod programme_year;
 mod restarts;
 mod selection;
 mod servers_smoke;

@@ -1,0 +1,152 @@
+//! Part 4: the staff digest (new applications, questions, bounces matched to
+//! the outbox, nothing twice, nothing when empty) and the health alarm.
+
+use crate::helpers::{
+    Deadline, PROJECT, STAFF, application, header, spawn_app_with_clock, subject, text,
+};
+use chrono::{Duration, Utc};
+use postbote::calendar::cron::CronSchedule;
+
+/// A Postfix-style bounce of our mail `original` to `rcpt`.
+fn bounce(original: &str, rcpt: &str) -> String {
+    format!(
+        "From: MAILER-DAEMON@mx.stadt.test (Mail Delivery System)\r\nTo: {PROJECT}\r\n\
+         Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <bounce-1@mx.stadt.test>\r\n\
+         Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n\
+         --B\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you that your message could not be delivered.\r\n\
+         --B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.stadt.test\r\n\r\n\
+         Final-Recipient: rfc822; {rcpt}\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+         Diagnostic-Code: smtp; 550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown\r\n\r\n\
+         --B\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: {PROJECT}\r\nTo: {rcpt}\r\nSubject: x\r\n\
+         Message-ID: {original}\r\n\r\n--B--\r\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_digest_reports_what_happened_once_and_stays_silent_when_nothing_did() {
+    // Arrange: a digest every five minutes, the scheduler on a hand-set clock.
+    let cron = "0 */5 * * * *";
+    let now = Utc::now();
+    let app = spawn_app_with_clock(
+        Deadline::Future,
+        &[
+            ("POSTBOTE_DIGEST__ENABLED", "true"),
+            ("POSTBOTE_DIGEST__CRON", cron),
+        ],
+        now,
+    )
+    .await;
+    let applicant = "kaemmerei@stadt.test";
+    app.deliver(
+        applicant,
+        &application(applicant, "Stadt", "dg-1@stadt.test"),
+    )
+    .await;
+    let confirmation = app.wait_for_mail(applicant, 1).await.remove(0);
+    let question = "From: Frau Fragend <frage@dorf.test>\r\nTo: projekt@ews.test\r\n\
+                    Subject: Frage zur Fortbildung\r\nMessage-ID: <q-1@dorf.test>\r\n\r\nWann genau beginnt das?\r\n";
+    app.deliver("frage@dorf.test", question).await;
+    let original = header(&confirmation, "Message-ID").expect("message id");
+    app.deliver("MAILER-DAEMON@mx.stadt.test", &bounce(&original, applicant))
+        .await;
+    app.wait_for_count(
+        "SELECT COUNT(*) FROM bounces WHERE outbox_id IS NOT NULL",
+        1,
+    )
+    .await;
+    app.wait_for_count("SELECT COUNT(*) FROM messages WHERE class = 'other'", 1)
+        .await;
+
+    // Act: the next scheduled digest time, then the same again, then later.
+    let schedule = CronSchedule::parse(cron).unwrap();
+    let due = schedule.next_after(Utc::now()).unwrap();
+    app.tick_at(due).await;
+    app.tick_at(due + Duration::seconds(30)).await;
+
+    // Assert: one digest with the application, the question and the bounce.
+    let digests = app.wait_for_mail(STAFF, 1).await;
+    let digest = digests
+        .iter()
+        .find(|m| subject(m).contains("Übersicht"))
+        .expect("a digest");
+    let body = text(digest);
+    assert!(body.contains("EWS7-0001"), "{body}");
+    assert!(body.contains("vollständig"), "{body}");
+    assert!(body.contains("frage@dorf.test"), "{body}");
+    assert!(
+        body.contains(&format!("{applicant} ist nicht erreichbar (5.1.1)")),
+        "{body}"
+    );
+    assert!(body.contains("Letzter erfolgreicher Abruf"), "{body}");
+    assert_eq!(
+        app.count("SELECT bounced FROM outbox WHERE purpose = 'confirmation'")
+            .await,
+        1
+    );
+    // Nothing new since: the next run is skipped, no mail.
+    let skipped =
+        "SELECT COUNT(*) FROM programme_mails WHERE kind = 'digest' AND state = 'skipped'";
+    let before = app.count(skipped).await;
+    app.tick_at(schedule.next_after(due).unwrap()).await;
+    assert_eq!(app.count(skipped).await, before + 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE purpose = 'staff_digest'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_are_alarmed_when_outgoing_mail_keeps_failing_and_status_exits_non_zero() {
+    // Arrange: SMTP down, so the confirmation keeps failing.
+    let app = spawn_app_with_clock(Deadline::Future, &[], Utc::now()).await;
+    app.servers.stop_postfix().expect("stop postfix");
+    let applicant = "kaemmerei@stadt.test";
+    let raw = application(applicant, "Stadt", "alarm-1@stadt.test");
+    // Postfix is down: put the mail straight into the project mailbox.
+    app.servers
+        .append(PROJECT, "INBOX", raw.as_bytes())
+        .await
+        .expect("append");
+    app.wait_for_count(
+        "SELECT COUNT(*) FROM outbox WHERE purpose = 'confirmation' AND last_error IS NOT NULL",
+        1,
+    )
+    .await;
+    let healthy = app.cli(&["status"]);
+    assert!(
+        healthy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&healthy.stdout)
+    );
+    // The wall clock cannot be moved: the mail is made five hours old.
+    let store = app.store().await;
+    sqlx::query("UPDATE outbox SET created_at = ? WHERE purpose = 'confirmation'")
+        .bind(postbote::store::ts(Utc::now() - Duration::hours(5)))
+        .execute(store.pool())
+        .await
+        .unwrap();
+    store.close().await;
+
+    // Act: the scheduler's next pass, then SMTP comes back.
+    let status = app.cli(&["status"]);
+    app.tick_at(Utc::now()).await;
+    app.wait_for_count(
+        "SELECT COUNT(*) FROM outbox WHERE purpose = 'staff_notice' AND subject LIKE '%ALARM%'",
+        1,
+    )
+    .await;
+    app.servers.start_postfix().expect("start postfix");
+
+    // Assert: status says unhealthy; staff get the alarm once SMTP is back.
+    assert_eq!(status.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&status.stdout).contains("failing since"));
+    let staff = app.wait_for_mail(STAFF, 1).await;
+    assert!(
+        staff
+            .iter()
+            .any(|m| subject(m).contains("ALARM: E-Mails werden nicht zugestellt"))
+    );
+    app.wait_for_mail(applicant, 1).await;
+}
