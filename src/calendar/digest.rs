@@ -21,11 +21,12 @@ fn day(t: &str) -> String {
     parse_ts(t).map_or_else(|| t.to_string(), |t| german::format_datetime(&t))
 }
 
-/// Builds the digest for the period (since, until].
+/// Builds the digest for the period (since, until], titled with the date of `at`.
 pub async fn build(
     app: &App,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
+    at: DateTime<Utc>,
 ) -> anyhow::Result<mails::Digest> {
     let pool = app.store.pool();
     let (s, u) = (ts(since), ts(until));
@@ -171,7 +172,7 @@ pub async fn build(
         .map_or_else(|| "noch keiner".to_string(), |(v, _)| day(&v));
     Ok(mails::Digest {
         short_name: app.programme.short_name.clone(),
-        date: german::format_date(german::to_berlin(&until).date_naive()),
+        date: german::format_date(german::to_berlin(&at).date_naive()),
         since: german::format_datetime(&since),
         new_applications,
         needs_human,
@@ -208,27 +209,38 @@ pub async fn run(app: &App, clock: DateTime<Utc>) -> anyhow::Result<bool> {
         return Ok(false);
     };
     let key = format!("digest:{}", ts(due));
-    let pool = app.store.pool();
     let done: Option<String> =
         sqlx::query_scalar("SELECT state FROM programme_mails WHERE key = ?")
             .bind(&key)
-            .fetch_optional(pool)
+            .fetch_optional(app.store.pool())
             .await?;
     if done.is_some() {
         return Ok(false);
     }
     let previous: Option<String> =
         sqlx::query_scalar("SELECT MAX(due_at) FROM programme_mails WHERE kind = 'digest'")
-            .fetch_one(pool)
+            .fetch_one(app.store.pool())
             .await?;
     let since = previous
         .as_deref()
         .and_then(parse_ts)
         .unwrap_or(due - Duration::days(1));
+    send(app, due, since, clock).await
+}
+
+/// Builds and queues the digest scheduled at `due` for the period since
+/// `since`, keyed by `due`; records it as sent or (empty) skipped.
+pub async fn send(
+    app: &App,
+    due: DateTime<Utc>,
+    since: DateTime<Utc>,
+    clock: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    let key = format!("digest:{}", ts(due));
     // NOTE: the period is measured on the wall clock of the rows (when mail
     // came in or went out), the schedule on the scheduler's clock.
-    let digest = build(app, since, Utc::now().max(due)).await?;
-    let empty = is_empty(&digest) && !settings.send_empty;
+    let digest = build(app, since, Utc::now().max(due), due).await?;
+    let empty = is_empty(&digest) && !app.settings.digest.send_empty;
     let mut tx = app.store.begin().await?;
     if !empty {
         for staff in &app.settings.staff.notify {

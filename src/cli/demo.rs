@@ -2,6 +2,9 @@
 //! Maildir, SQLite and the file transport; the mails written are listed.
 
 use super::lists::print_outbox;
+use crate::calendar::clock::Clock;
+use crate::calendar::{events, german, scheduler, timeline};
+use crate::config::programme::EventStatus;
 use crate::config::settings::{Settings, SourceKind, TransportKind};
 use crate::config::{Config, Programme};
 use crate::intake::worker::sweep;
@@ -39,6 +42,12 @@ pub async fn run(demo_config: &Path, dir: &Path, examples: &Path) -> anyhow::Res
     }
     settings.smtp.transport = TransportKind::File;
     settings.smtp.file_dir = Some(dir.join("sent"));
+    // The year plays in seconds of wall-clock time: lift the loop backstop
+    // (mails per recipient per 24 h), which counts wall-clock time.
+    settings.mail.daily_cap_per_recipient = settings.mail.daily_cap_per_recipient.max(100);
+    // Part 4 shows one digest; daily ones in fast-forward would repeat the
+    // demo's rows (their times are wall-clock times).
+    settings.digest.enabled = false;
     // The demo's staff commands carry this secret ("Kennwort: ...").
     settings.staff.command_secret = Some(SecretString::from(DEMO_SECRET));
     let programme = Programme::load(&settings.programme.file)?;
@@ -49,12 +58,14 @@ pub async fn run(demo_config: &Path, dir: &Path, examples: &Path) -> anyhow::Res
         maildir.display()
     );
 
-    let app = App::build(Config {
+    let config = Config {
         settings,
         programme,
         path: demo_config.to_path_buf(),
-    })
-    .await?;
+    };
+    // The scheduler's clock stands still until part 4 plays the year.
+    let clock = Clock::manual(config.programme.deadline_end.with_timezone(&chrono::Utc));
+    let app = App::build_with_clock(config.clone(), clock.clone()).await?;
     let mut source = MaildirSource::new(
         &maildir,
         &app.settings.mailbox.processed_folder,
@@ -84,6 +95,7 @@ pub async fn run(demo_config: &Path, dir: &Path, examples: &Path) -> anyhow::Res
         );
     }
     part3(&app, &mut source, &maildir).await?;
+    part4(&app, config, &clock).await?;
     let kept = source.scan().await?.len();
     println!("\nLeft in the inbox for staff: {kept} mail(s)\n");
     println!("Outbox:");
@@ -171,6 +183,74 @@ async fn part3(app: &App, source: &mut MaildirSource, maildir: &Path) -> anyhow:
         println!("  {:<34} {:<36} {}", p.municipality, p.email, p.role);
     }
     println!();
+    Ok(())
+}
+
+/// The programme year in fast-forward: the scheduler runs at every reminder's
+/// due time on a hand-set clock; halfway, staff confirm the tentative
+/// module 3 (an announcement goes out) and a digest is shown.
+async fn part4(app: &App, config: Config, clock: &Clock) -> anyhow::Result<()> {
+    println!("The programme year in fast-forward (scheduler on a hand-set clock):");
+    let start = clock.now();
+    let ticks = |app: &App| -> Vec<chrono::DateTime<chrono::Utc>> {
+        let evs = events::all(&app.programme);
+        let mut t: Vec<_> = timeline::reminders(&evs, &app.settings.reminders, &["x@demo".into()])
+            .into_iter()
+            .map(|d| d.due + chrono::Duration::minutes(7))
+            .filter(|t| *t > start)
+            .collect();
+        t.dedup();
+        t
+    };
+    let mut played = 0;
+    let halfway = chrono::DateTime::parse_from_rfc3339("2027-01-01T00:00:00Z")
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or(start);
+    let mut run =
+        async |app: &App, until: Option<chrono::DateTime<chrono::Utc>>| -> anyhow::Result<()> {
+            for t in ticks(app) {
+                if until.is_some_and(|u| t > u) || (until.is_none() && t <= halfway) {
+                    continue;
+                }
+                clock.set(t);
+                let tick = scheduler::tick(app, t).await?;
+                let sent = app.sender()?.run_once().await?;
+                if tick.reminders + tick.event_mails > 0 {
+                    println!(
+                        "  {}  {} reminder(s), {} announcement/update(s), {sent} mail(s) written",
+                        german::format_datetime(&t),
+                        tick.reminders,
+                        tick.event_mails
+                    );
+                    played += 1;
+                }
+            }
+            Ok(())
+        };
+    run(app, Some(halfway)).await?;
+    // Staff confirm module 3 ("status = confirmed" in the programme file).
+    let mut confirmed = config;
+    for m in confirmed.programme.modules.iter_mut() {
+        if m.status == EventStatus::Tentative {
+            m.status = EventStatus::Confirmed;
+            println!("  (staff set {} to confirmed)", m.title);
+            break;
+        }
+    }
+    let app2 = App::build_with_clock(confirmed, clock.clone()).await?;
+    run(&app2, None).await?;
+    let digest_at = chrono::DateTime::parse_from_rfc3339("2027-01-11T06:30:00Z")
+        .map(|t| t.with_timezone(&chrono::Utc))?;
+    let since = digest_at - chrono::Duration::days(400);
+    crate::calendar::digest::send(&app2, digest_at, since, digest_at).await?;
+    let sent = app2.sender()?.run_once().await?;
+    println!(
+        "  and the staff digest of Mo., 11.01.2027, 07:30 Uhr (weekdays at 07:30): {sent} mail written"
+    );
+    println!(
+        "  {played} scheduler passes sent mail; run `postbote plan --all` to see the timeline\n"
+    );
+    app2.store.close().await;
     Ok(())
 }
 

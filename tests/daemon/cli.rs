@@ -124,3 +124,76 @@ async fn postbote_run_confirms_mail_and_stops_cleanly_on_sigterm() {
     );
     assert!(!logs.contains("secret"), "a password leaked into the logs");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_lists_every_reminder_of_the_seed_calendar() {
+    use crate::helpers::{Deadline, spawn_app_with};
+    // The shipped EWS 7 programme as it is (2026/2027), one participant.
+    let app = spawn_app_with(Deadline::Past, "").await;
+    let csv = app.dir.path().join("roster.csv");
+    std::fs::write(
+        &csv,
+        "kommune,name,email\nStadt A,Erika Muster,erika@stadt-a.test\n",
+    )
+    .unwrap();
+    assert!(
+        app.cli(&["participants", "import", csv.to_str().unwrap()])
+            .status
+            .success()
+    );
+    // Act
+    let out = app.cli(&["plan", "--all", "--json"]);
+    // Assert: each confirmed event with each default offset, each tentative
+    // one waiting for confirmation.
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lines: Vec<String> = plan
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["when_local"].as_str().unwrap(),
+                e["what"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let programme = app.config().programme;
+    for m in &programme.modules {
+        let confirmed = m.status == postbote::config::programme::EventStatus::Confirmed;
+        for offset in ["14 Tage", "2 Tage"] {
+            let found = lines
+                .iter()
+                .any(|l| l.contains(&format!("Erinnerung {offset} vorher: {}", m.title)));
+            assert_eq!(found, confirmed, "{} {offset}: {lines:#?}", m.title);
+        }
+        if !confirmed {
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l.contains(&format!("{}: unter Vorbehalt", m.title)))
+            );
+        }
+    }
+    for g in &programme.learning_groups {
+        let confirmed = g.status == postbote::config::programme::EventStatus::Confirmed;
+        for offset in ["2 Tage", "1 Stunde"] {
+            let found = lines
+                .iter()
+                .any(|l| l.contains(&format!("Erinnerung {offset} vorher: {}", g.title)));
+            assert_eq!(found, confirmed, "{} {offset}", g.title);
+        }
+    }
+    // The 1-hour reminder of the learning group after the October change.
+    assert!(
+        lines.contains(&"Mi., 11.11.2026, 08:00 Uhr Erinnerung 1 Stunde vorher: 2. Treffen digitale Lerngruppe".to_string()),
+        "{lines:#?}"
+    );
+    let text = String::from_utf8_lossy(&app.cli(&["plan", "--all"]).stdout).into_owned();
+    assert!(text.contains("participant(s) on the roster"), "{text}");
+}
