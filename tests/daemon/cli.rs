@@ -197,3 +197,33 @@ async fn plan_lists_every_reminder_of_the_seed_calendar() {
     let text = String::from_utf8_lossy(&app.cli(&["plan", "--all"]).stdout).into_owned();
     assert!(text.contains("participant(s) on the roster"), "{text}");
 }
+
+#[test]
+fn the_demo_runs_intake_interviews_selection_and_the_year() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("demo-run");
+    let out = Command::new(env!("CARGO_BIN_EXE_postbote"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["demo", "--dir", run.to_str().unwrap()])
+        .output()
+        .expect("run the demo");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "interview_invitation",
+        "decision_accept",
+        "staff_command_result",
+        "event_reminder",
+        "event_announcement",
+        "staff_digest",
+        "(staff set 3. Präsenzmodul to confirmed)",
+    ] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
+    }
+    let written = std::fs::read_dir(run.join("sent")).unwrap().count();
+    assert!(written >= 25, "{written} mails written");
+}
