@@ -8,7 +8,7 @@ use super::cron::CronSchedule;
 use super::events;
 use super::german;
 use crate::config::programme::EventStatus;
-use crate::outbox::compose::{Automatic, Draft};
+use crate::outbox::compose::Draft;
 use crate::startup::App;
 use crate::store::{health, outbox, parse_ts, ts};
 use crate::workflow::mails;
@@ -245,18 +245,13 @@ pub async fn send(
     if !empty {
         for staff in &app.settings.staff.notify {
             let rendered = app.templates.render("staff_digest", &digest)?;
-            let draft = Draft {
-                idempotency_key: format!("{key}:{}", staff.key()),
-                purpose: "staff_digest",
-                application_id: None,
-                to: staff,
-                to_name: None,
+            let draft = Draft::generated(
+                format!("{key}:{}", staff.key()),
+                "staff_digest",
+                None,
+                staff,
                 rendered,
-                automatic: Automatic::Generated,
-                in_reply_to: None,
-                references: &[],
-                calendar: None,
-            };
+            );
             outbox::enqueue(&mut tx, &app.composer.compose(draft)?, 50).await?;
         }
     }

@@ -5,7 +5,7 @@
 use super::events::{Event, Kind};
 use super::{german, ics};
 use crate::domain::EmailAddress;
-use crate::outbox::compose::{Automatic, Calendar, Draft};
+use crate::outbox::compose::{Calendar, Draft};
 use crate::startup::App;
 use crate::store::Tx;
 use crate::store::outbox;
@@ -47,6 +47,19 @@ pub struct Recipient {
     pub name: Option<String>,
 }
 
+/// The ORGANIZER of every .ics: a real mailbox that reads replies.
+pub fn organizer(app: &App) -> ics::Person {
+    let mail = &app.settings.mail;
+    ics::Person {
+        name: Some(
+            mail.organizer_name
+                .clone()
+                .unwrap_or_else(|| mail.from_name.clone()),
+        ),
+        email: mail.organizer().to_string(),
+    }
+}
+
 /// The .ics of an event: one VEVENT per day, UIDs stable per event and day.
 pub fn calendar(
     app: &App,
@@ -55,16 +68,7 @@ pub fn calendar(
     method: ics::Method,
     to: &Recipient,
 ) -> anyhow::Result<String> {
-    let organizer = ics::Person {
-        name: Some(
-            app.settings
-                .mail
-                .organizer_name
-                .clone()
-                .unwrap_or_else(|| app.settings.mail.from_name.clone()),
-        ),
-        email: app.settings.mail.organizer().to_string(),
-    };
+    let organizer = organizer(app);
     let attendee = ics::Person {
         name: to.name.clone(),
         email: to.email.to_string(),
@@ -166,15 +170,7 @@ pub async fn queue(app: &App, tx: &mut Tx<'_>, mail: Mail<'_>) -> anyhow::Result
     };
     let rendered = app.templates.render(what.template(), &context)?;
     let draft = Draft {
-        idempotency_key: key.to_string(),
-        purpose: what.template(),
-        application_id: None,
-        to: &to.email,
         to_name: to.name.as_deref(),
-        rendered,
-        automatic: Automatic::Generated,
-        in_reply_to: None,
-        references: &[],
         calendar: Some(Calendar {
             content_type: ics::content_type(method),
             ics: text,
@@ -184,6 +180,7 @@ pub async fn queue(app: &App, tx: &mut Tx<'_>, mail: Mail<'_>) -> anyhow::Result
                 "termin.ics".into()
             },
         }),
+        ..Draft::generated(key.to_string(), what.template(), None, &to.email, rendered)
     };
     let cap = app.settings.mail.daily_cap_per_recipient.max(10);
     Ok(matches!(

@@ -59,6 +59,31 @@ pub struct Draft<'a> {
     pub calendar: Option<Calendar>,
 }
 
+impl<'a> Draft<'a> {
+    /// An automatic mail (`auto-generated`) that answers nothing, without
+    /// a calendar part; override fields with `Draft { .., ..Draft::generated(..) }`.
+    pub fn generated(
+        idempotency_key: String,
+        purpose: &'a str,
+        application_id: Option<i64>,
+        to: &'a EmailAddress,
+        rendered: Rendered,
+    ) -> Draft<'a> {
+        Draft {
+            idempotency_key,
+            purpose,
+            application_id,
+            to,
+            to_name: None,
+            rendered,
+            automatic: Automatic::Generated,
+            in_reply_to: None,
+            references: &[],
+            calendar: None,
+        }
+    }
+}
+
 /// The calendar part of a mail: the content type carries the iTIP method.
 #[derive(Debug, Clone)]
 pub struct Calendar {

@@ -14,6 +14,17 @@ pub enum ActionError {
 
 pub type ActionResult<T> = Result<T, ActionError>;
 
+/// The application named by staff (reference or id), or a refusal.
+pub async fn application(
+    tx: &mut crate::store::Tx<'_>,
+    reference: &str,
+) -> ActionResult<crate::store::applications::Application> {
+    match crate::store::applications::find(tx, reference).await? {
+        Some(a) => Ok(a),
+        None => refuse(format!("{reference}: keine solche Bewerbung")),
+    }
+}
+
 /// Refuses with a reason.
 pub fn refuse<T>(reason: impl Into<String>) -> ActionResult<T> {
     Err(ActionError::Refused(reason.into()))

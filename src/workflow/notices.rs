@@ -164,14 +164,24 @@ pub async fn staff(
     lines: &[String],
     excerpt: &str,
 ) -> anyhow::Result<()> {
-    let context = mails::StaffNotice {
+    let context = notice(app, title, intro, lines, excerpt);
+    to_staff(app, tx, "staff_notice", key, None, &context).await
+}
+
+fn notice(
+    app: &App,
+    title: &str,
+    intro: &str,
+    lines: &[String],
+    excerpt: &str,
+) -> mails::StaffNotice {
+    mails::StaffNotice {
         short_name: app.programme.short_name.clone(),
         title: title.to_string(),
         intro: intro.to_string(),
         lines: lines.to_vec(),
         excerpt: excerpt.to_string(),
-    };
-    to_staff(app, tx, "staff_notice", key, None, &context).await
+    }
 }
 
 /// Asks an applicant without an interview slot for other times; once per application.
@@ -200,18 +210,13 @@ pub async fn no_slot(
         contact_address: app.settings.mail.from_address.to_string(),
     };
     let rendered = app.templates.render("interview_no_slot", &context)?;
-    let draft = Draft {
-        idempotency_key: format!("interview-no-slot:{}", application.id),
-        purpose: "interview_no_slot",
-        application_id: Some(application.id),
-        to: &to,
-        to_name: None,
+    let draft = Draft::generated(
+        format!("interview-no-slot:{}", application.id),
+        "interview_no_slot",
+        Some(application.id),
+        &to,
         rendered,
-        automatic: Automatic::Generated,
-        in_reply_to: None,
-        references: &[],
-        calendar: None,
-    };
+    );
     let cap = super::interviews::invitations::staff_cap(app);
     Ok(usize::from(matches!(
         outbox::enqueue(tx, &app.composer.compose(draft)?, cap).await?,
@@ -229,13 +234,7 @@ pub async fn staff_to(
     intro: &str,
     lines: &[String],
 ) -> anyhow::Result<()> {
-    let context = mails::StaffNotice {
-        short_name: app.programme.short_name.clone(),
-        title: title.to_string(),
-        intro: intro.to_string(),
-        lines: lines.to_vec(),
-        excerpt: String::new(),
-    };
+    let context = notice(app, title, intro, lines, "");
     to_each(
         app,
         tx,

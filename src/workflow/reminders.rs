@@ -4,7 +4,7 @@
 use super::mails;
 use crate::calendar::german;
 use crate::domain::EmailAddress;
-use crate::outbox::compose::{Automatic, Draft};
+use crate::outbox::compose::Draft;
 use crate::startup::App;
 use crate::store::outbox;
 use chrono::{DateTime, Duration, Utc};
@@ -38,18 +38,13 @@ pub async fn queue_due(app: &App, now: DateTime<Utc>) -> anyhow::Result<usize> {
             contact_address: app.settings.mail.from_address.to_string(),
         };
         let rendered = app.templates.render("reminder_incomplete", &context)?;
-        let draft = Draft {
-            idempotency_key: format!("reminder-incomplete:{id}"),
-            purpose: "reminder_incomplete",
-            application_id: Some(id),
-            to: &to,
-            to_name: None,
+        let draft = Draft::generated(
+            format!("reminder-incomplete:{id}"),
+            "reminder_incomplete",
+            Some(id),
+            &to,
             rendered,
-            automatic: Automatic::Generated,
-            in_reply_to: None,
-            references: &[],
-            calendar: None,
-        };
+        );
         let result = outbox::enqueue(
             &mut tx,
             &app.composer.compose(draft)?,

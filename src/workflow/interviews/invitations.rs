@@ -3,7 +3,7 @@
 //! invited person, keyed by interview, version and recipient.
 
 use crate::calendar::{german, ics};
-use crate::outbox::compose::{Automatic, Calendar, Draft};
+use crate::outbox::compose::{Calendar, Draft};
 use crate::startup::App;
 use crate::store::Tx;
 use crate::store::applications::Application;
@@ -62,16 +62,7 @@ pub async fn queue(
         .context("interview has unreadable times")?;
     let people = people::of(tx, application).await?;
     let zoom = app.programme.interviews.zoom_link.clone();
-    let organizer = ics::Person {
-        name: Some(
-            app.settings
-                .mail
-                .organizer_name
-                .clone()
-                .unwrap_or_else(|| app.settings.mail.from_name.clone()),
-        ),
-        email: app.settings.mail.organizer().to_string(),
-    };
+    let organizer = crate::calendar::notify::organizer(app);
     let attendees: Vec<ics::Person> = people
         .invitees()
         .iter()
@@ -125,22 +116,15 @@ pub async fn queue(
             contact_address: app.settings.mail.from_address.to_string(),
         };
         let rendered = app.templates.render(kind.template(), &context)?;
+        let key = format!(
+            "interview:{}:{}:{}:{}",
+            interview.id,
+            kind.template(),
+            interview.sequence,
+            person.email.key()
+        );
         let draft = Draft {
-            idempotency_key: format!(
-                "interview:{}:{}:{}:{}",
-                interview.id,
-                kind.template(),
-                interview.sequence,
-                person.email.key()
-            ),
-            purpose: kind.template(),
-            application_id: Some(application.id),
-            to: &person.email,
             to_name: person.name.as_deref(),
-            rendered,
-            automatic: Automatic::Generated,
-            in_reply_to: None,
-            references: &[],
             calendar: Some(Calendar {
                 content_type: ics::content_type(method),
                 ics: text.clone(),
@@ -150,6 +134,13 @@ pub async fn queue(
                     "einladung.ics".into()
                 },
             }),
+            ..Draft::generated(
+                key,
+                kind.template(),
+                Some(application.id),
+                &person.email,
+                rendered,
+            )
         };
         let mail = app.composer.compose(draft)?;
         if matches!(

@@ -8,7 +8,7 @@ use crate::startup::App;
 use crate::store::applications;
 use crate::store::interviews::{self, Interview};
 use crate::store::{Tx, documents};
-use crate::workflow::actions::{ActionResult, refuse};
+use crate::workflow::actions::{self, ActionResult, refuse};
 use crate::workflow::notices;
 use chrono::{Duration, NaiveDate, NaiveDateTime, Utc};
 use serde::Serialize;
@@ -159,6 +159,11 @@ pub struct Released {
     pub without_slot: Vec<String>,
 }
 
+/// The interview's UID: the stored one, or a new one for the application.
+fn uid_of(app: &App, existing: Option<&Interview>, application_id: i64) -> String {
+    existing.map_or_else(|| uid(app, application_id), |i| i.uid.clone())
+}
+
 fn uid(app: &App, application_id: i64) -> String {
     format!(
         "interview-{application_id}.{}@{}",
@@ -245,9 +250,7 @@ pub async fn move_to(
     reference: &str,
     local: NaiveDateTime,
 ) -> ActionResult<String> {
-    let Some(application) = applications::find(tx, reference).await? else {
-        return refuse(format!("{reference}: keine solche Bewerbung"));
-    };
+    let application = actions::application(tx, reference).await?;
     let Some(start) = german::from_berlin(local) else {
         return refuse(format!(
             "{}: {local} gibt es in deutscher Zeit nicht eindeutig",
@@ -303,10 +306,7 @@ pub async fn move_to(
         tx,
         &interviews::NewInterview {
             application_id: application.id,
-            uid: &existing
-                .as_ref()
-                .map(|i| i.uid.clone())
-                .unwrap_or_else(|| uid(app, application.id)),
+            uid: &uid_of(app, existing.as_ref(), application.id),
             start,
             end,
             state,
@@ -333,9 +333,7 @@ pub async fn move_to(
 
 /// Cancels the interview of `reference`; a released one gets a CANCEL mail.
 pub async fn cancel(app: &App, tx: &mut Tx<'_>, reference: &str) -> ActionResult<String> {
-    let Some(application) = applications::find(tx, reference).await? else {
-        return refuse(format!("{reference}: keine solche Bewerbung"));
-    };
+    let application = actions::application(tx, reference).await?;
     let existing = interviews::for_application(tx, application.id).await?;
     if existing.as_ref().is_some_and(|i| i.state == "cancelled") {
         return refuse(format!(
@@ -356,10 +354,7 @@ pub async fn cancel(app: &App, tx: &mut Tx<'_>, reference: &str) -> ActionResult
         tx,
         &interviews::NewInterview {
             application_id: application.id,
-            uid: &existing
-                .as_ref()
-                .map(|i| i.uid.clone())
-                .unwrap_or_else(|| uid(app, application.id)),
+            uid: &uid_of(app, existing.as_ref(), application.id),
             start,
             end,
             state: "cancelled",

@@ -9,7 +9,7 @@ pub mod preview;
 use crate::startup::App;
 use crate::store::applications::{self, Application};
 use crate::store::{Tx, decisions, outbox, participants};
-use crate::workflow::actions::{ActionResult, refuse};
+use crate::workflow::actions::{self, ActionResult, refuse};
 use crate::workflow::people;
 use serde::Serialize;
 
@@ -94,9 +94,7 @@ pub async fn decide(
     persons: u8,
     by: &str,
 ) -> ActionResult<String> {
-    let Some(application) = applications::find(tx, reference).await? else {
-        return refuse(format!("{reference}: keine solche Bewerbung"));
-    };
+    let application = actions::application(tx, reference).await?;
     let persons = persons_for(outcome, persons)?;
     if let Some(d) = decisions::get(tx, application.id).await?
         && d.notice == "released"
@@ -146,9 +144,7 @@ pub async fn correct(
     persons: u8,
     by: &str,
 ) -> ActionResult<String> {
-    let Some(application) = applications::find(tx, reference).await? else {
-        return refuse(format!("{reference}: keine solche Bewerbung"));
-    };
+    let application = actions::application(tx, reference).await?;
     let persons = persons_for(outcome, persons)?;
     let Some(previous) = decisions::get(tx, application.id).await? else {
         return refuse(format!(

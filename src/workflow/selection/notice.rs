@@ -4,7 +4,7 @@
 use super::Outcome;
 use crate::calendar::german;
 use crate::domain::EmailAddress;
-use crate::outbox::compose::{Automatic, Draft};
+use crate::outbox::compose::Draft;
 use crate::startup::App;
 use crate::store::Tx;
 use crate::store::applications::Application;
@@ -67,8 +67,8 @@ pub(super) async fn compose(
         format!("decision_{}", outcome.as_str())
     };
     let rendered = app.templates.render(&template, &context)?;
-    let draft = Draft {
-        idempotency_key: format!(
+    let draft = Draft::generated(
+        format!(
             "{}:{}:r{revision}",
             if correction {
                 "decision-correction"
@@ -77,15 +77,10 @@ pub(super) async fn compose(
             },
             application.id
         ),
-        purpose: &template,
-        application_id: Some(application.id),
-        to: &to,
-        to_name: None,
+        &template,
+        Some(application.id),
+        &to,
         rendered,
-        automatic: Automatic::Generated,
-        in_reply_to: None,
-        references: &[],
-        calendar: None,
-    };
+    );
     app.composer.compose(draft)
 }
