@@ -50,6 +50,25 @@ struct Decided<'a> {
     note: Option<&'a str>,
 }
 
+/// The decision on one reminder of the timeline.
+fn reminder<'a>(
+    d: &'a timeline::Due,
+    clock: DateTime<Utc>,
+    state: &'a str,
+    note: Option<&'a str>,
+) -> Decided<'a> {
+    Decided {
+        key: &d.key,
+        event_key: &d.event_key,
+        kind: "reminder",
+        recipient: &d.recipient,
+        due: d.due,
+        clock,
+        state,
+        note,
+    }
+}
+
 async fn record(tx: &mut Tx<'_>, d: Decided<'_>) -> anyhow::Result<()> {
     let Decided {
         key,
@@ -186,17 +205,8 @@ pub async fn sync(app: &App, clock: DateTime<Utc>) -> anyhow::Result<usize> {
                     let single = std::slice::from_ref(&event);
                     for d in timeline::reminders(single, &app.settings.reminders, &emails) {
                         if d.due <= clock {
-                            let decided = Decided {
-                                key: &d.key,
-                                event_key: &event.key,
-                                kind: "reminder",
-                                recipient: &d.recipient,
-                                due: d.due,
-                                clock,
-                                state: "skipped",
-                                note: Some("covered by the announcement"),
-                            };
-                            record(&mut tx, decided).await?;
+                            let note = Some("covered by the announcement");
+                            record(&mut tx, reminder(&d, clock, "skipped", note)).await?;
                         }
                     }
                 } else if changed && status != "cancelled" && upcoming {
@@ -293,17 +303,7 @@ pub async fn send_due(app: &App, clock: DateTime<Utc>) -> anyhow::Result<Pass> {
             } else {
                 "the event had begun"
             };
-            let decided = Decided {
-                key: &d.key,
-                event_key: &event_key,
-                kind: "reminder",
-                recipient: &recipient,
-                due: d.due,
-                clock,
-                state: "skipped",
-                note: Some(why),
-            };
-            record(&mut tx, decided).await?;
+            record(&mut tx, reminder(d, clock, "skipped", Some(why))).await?;
             if d.event_start > report_after {
                 pass.skipped.push(format!(
                     "{} ({} vorher) an {recipient}: {}",
@@ -327,17 +327,7 @@ pub async fn send_due(app: &App, clock: DateTime<Utc>) -> anyhow::Result<Pass> {
                 offset_text: Some(d.offset_text.clone()),
             };
             notify::queue(app, &mut tx, mail).await?;
-            let decided = Decided {
-                key: &d.key,
-                event_key: &event_key,
-                kind: "reminder",
-                recipient: &recipient,
-                due: d.due,
-                clock,
-                state: "sent",
-                note: None,
-            };
-            record(&mut tx, decided).await?;
+            record(&mut tx, reminder(&d, clock, "sent", None)).await?;
             pass.queued += 1;
             tracing::info!(event = %event_key, %recipient, due = %d.due, "reminder queued");
         }

@@ -4,7 +4,7 @@ use super::mails;
 use crate::calendar::german;
 use crate::domain::EmailAddress;
 use crate::intake::Incoming;
-use crate::outbox::compose::{Automatic, Draft};
+use crate::outbox::compose::Draft;
 use crate::startup::App;
 use crate::store::Tx;
 use crate::store::applications::Application;
@@ -43,18 +43,13 @@ async fn to_each<C: Serialize>(
 ) -> anyhow::Result<()> {
     for staff in recipients {
         let rendered = app.templates.render(template, context)?;
-        let draft = Draft {
-            idempotency_key: format!("{key}:{}", staff.key()),
-            purpose: template,
+        let draft = Draft::generated(
+            format!("{key}:{}", staff.key()),
+            template,
             application_id,
-            to: staff,
-            to_name: None,
+            staff,
             rendered,
-            automatic: Automatic::Generated,
-            in_reply_to: None,
-            references: &[],
-            calendar: None,
-        };
+        );
         outbox::enqueue(
             tx,
             &app.composer.compose(draft)?,

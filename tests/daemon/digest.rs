@@ -150,3 +150,50 @@ async fn staff_are_alarmed_when_outgoing_mail_keeps_failing_and_status_exits_non
     );
     app.wait_for_mail(applicant, 1).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_are_alarmed_once_when_the_mailbox_cannot_be_checked() {
+    // Arrange: alarm after 2 s without a successful mailbox check.
+    let app = spawn_app_with_clock(
+        Deadline::Future,
+        &[
+            ("POSTBOTE_HEALTH__ALARM_MAILBOX_AFTER_SECS", "2"),
+            ("POSTBOTE_HEALTH__MAILBOX_STALE_AFTER_SECS", "2"),
+        ],
+        Utc::now(),
+    )
+    .await;
+    app.wait_for_count(
+        "SELECT COUNT(*) FROM health WHERE key = 'mailbox.last_ok'",
+        1,
+    )
+    .await;
+    // Act: Dovecot goes away; two scheduler passes after the limit.
+    app.servers.stop_dovecot().expect("stop dovecot");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        let out = app.cli(&["status"]);
+        if out.status.code() == Some(1) {
+            break out;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "status stayed healthy"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    app.tick_at(Utc::now()).await;
+    app.tick_at(Utc::now() + Duration::seconds(1)).await;
+    // Assert: status unhealthy; one alarm for the incident, delivered once
+    // Dovecot is back.
+    assert!(String::from_utf8_lossy(&status.stdout).contains("last successful mailbox check"));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE subject LIKE '%ALARM: Postfach%'")
+            .await,
+        1
+    );
+    app.servers.start_dovecot().expect("start dovecot");
+    app.servers.flush_postfix_queue().expect("flush");
+    let staff = app.wait_for_mail(STAFF, 1).await;
+    assert!(staff.iter().any(|m| subject(m).contains("ALARM: Postfach")));
+}

@@ -134,13 +134,20 @@ async fn a_programme_year_in_fast_forward_sends_every_reminder_once_and_in_time(
         );
     }
 
-    // Act 2: restart mid-year with a changed config: module 3 confirmed,
-    // learning group 4 cancelled (never announced: nobody to tell).
+    // Act 2: restart mid-year with a changed config: module 3 and learning
+    // group 5 confirmed, learning group 4 cancelled (never announced: nobody
+    // to tell).
     app.stop_daemon().await;
     edit_programme(&app, |t| {
         let t = in_block(
             &t,
             "3. Präsenzmodul",
+            "status = \"tentative\"",
+            "status = \"confirmed\"",
+        );
+        let t = in_block(
+            &t,
+            "5. Treffen digitale Lerngruppe",
             "status = \"tentative\"",
             "status = \"confirmed\"",
         );
@@ -153,14 +160,16 @@ async fn a_programme_year_in_fast_forward_sends_every_reminder_once_and_in_time(
     });
     app.start_daemon().await;
     play(&app, "2037-12-31T00:00:00Z", "2038-01-12T00:00:00Z").await;
-    // Assert 2: the announcement of module 3 and the 2-day reminder of group 3.
-    app.wait_for_mail(P1, 10).await;
+    // Assert 2: the announcements of module 3 and group 5, and the 2-day
+    // reminder of group 3.
+    app.wait_for_mail(P1, 11).await;
     let announcement = reminder_mail(&app, P2, "Termin bestätigt: 3. Präsenzmodul").await;
     assert_eq!(read_ics(&announcement)["method"], "REQUEST");
     let lg3 = reminder_mail(&app, P1, "3. Treffen digitale Lerngruppe").await;
     let lg3_uid = read_ics(&lg3)["uid"].clone();
 
-    // Act 3: learning group 3 moves to 10:00 (restart), then postbote is down
+    // Act 3: learning group 3 moves to 10:00 and group 5 is cancelled
+    // (restart), then postbote is down
     // from 12 to 20 January: the 1-hour reminder and module 3's 14-day one
     // fall into the downtime.
     app.stop_daemon().await;
@@ -170,6 +179,12 @@ async fn a_programme_year_in_fast_forward_sends_every_reminder_once_and_in_time(
             "3. Treffen digitale Lerngruppe",
             "start = \"09:00\"",
             "start = \"10:00\"",
+        );
+        let t = in_block(
+            &t,
+            "5. Treffen digitale Lerngruppe",
+            "status = \"confirmed\"",
+            "status = \"cancelled\"",
         );
         in_block(
             &t,
@@ -181,13 +196,20 @@ async fn a_programme_year_in_fast_forward_sends_every_reminder_once_and_in_time(
     app.clock.as_ref().unwrap().set(utc("2038-01-12T11:00:00Z"));
     app.start_daemon().await;
     app.tick_at(utc("2038-01-12T11:00:00Z")).await;
-    let update = {
-        let mails = app.wait_for_mail(P1, 11).await;
-        mails
-            .into_iter()
-            .find(|m| subject(m).starts_with("Geänderter Termin"))
-            .expect("an update")
-    };
+    let mails = app.wait_for_mail(P1, 13).await;
+    let update = mails
+        .iter()
+        .find(|m| subject(m).starts_with("Geänderter Termin"))
+        .expect("an update")
+        .clone();
+    let cancel = mails
+        .iter()
+        .find(|m| subject(m).starts_with("Abgesagt: 5. Treffen"))
+        .expect("a cancellation of group 5");
+    let ics = read_ics(cancel);
+    assert_eq!(ics["method"], "CANCEL");
+    assert_eq!(ics["status"], "CANCELLED");
+    assert_eq!(ics["sequence"], 1);
     let ics = read_ics(&update);
     assert_eq!(ics["uid"], lg3_uid);
     assert_eq!(ics["sequence"], 1);
@@ -198,7 +220,7 @@ async fn a_programme_year_in_fast_forward_sends_every_reminder_once_and_in_time(
     app.tick_at(utc("2038-01-20T00:00:00Z")).await;
     // Assert 3: the 14-day reminder of module 3 is caught up (still useful);
     // the 1-hour reminder of group 3 is skipped and reported to staff.
-    app.wait_for_mail(P1, 12).await;
+    app.wait_for_mail(P1, 14).await;
     let report = app
         .mails_in(STAFF, "INBOX")
         .await
@@ -213,11 +235,11 @@ async fn a_programme_year_in_fast_forward_sends_every_reminder_once_and_in_time(
 
     // Act 4: the rest of the year.
     play(&app, "2038-01-20T00:00:00Z", "2038-08-31T00:00:00Z").await;
-    app.wait_for_mail(P1, 13).await;
-    app.wait_for_mail(P2, 13).await;
+    app.wait_for_mail(P1, 15).await;
+    app.wait_for_mail(P2, 15).await;
     app.wait_for_count(
         "SELECT COUNT(*) FROM outbox WHERE state = 'sent' AND purpose LIKE 'event%'",
-        26,
+        30,
     )
     .await;
 
@@ -228,7 +250,7 @@ async fn a_programme_year_in_fast_forward_sends_every_reminder_once_and_in_time(
         let inbox = app.mails_in(p, "INBOX").await;
         assert_eq!(
             inbox.len(),
-            13,
+            15,
             "{p}: {:?}",
             inbox.iter().map(|m| subject(m)).collect::<Vec<_>>()
         );
@@ -239,7 +261,7 @@ async fn a_programme_year_in_fast_forward_sends_every_reminder_once_and_in_time(
     assert_eq!(
         app.count("SELECT COUNT(*) FROM outbox WHERE purpose LIKE 'event%'")
             .await,
-        26,
+        30,
         "nothing queued twice"
     );
     let late = app
@@ -296,6 +318,6 @@ async fn a_programme_year_in_fast_forward_sends_every_reminder_once_and_in_time(
         assert!(std::time::Instant::now() < deadline, "{n} absence notices");
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    assert_eq!(app.mails_in(P1, "INBOX").await.len(), 13);
-    assert_eq!(app.mails_in(P2, "INBOX").await.len(), 13);
+    assert_eq!(app.mails_in(P1, "INBOX").await.len(), 15);
+    assert_eq!(app.mails_in(P2, "INBOX").await.len(), 15);
 }
