@@ -223,7 +223,12 @@ async fn run_scheduler(app: Arc<App>, shutdown: CancellationToken) {
                     tracing::error!(error = %format!("{e:#}"), "cannot record the scheduler tick");
                 }
             }
-            Err(e) => tracing::error!(error = %format!("{e:#}"), "scheduler pass failed"),
+            Err(e) => {
+                let error = format!("{e:#}");
+                tracing::error!(error = %error, "scheduler pass failed");
+                let _ =
+                    crate::store::health::set(&app.store, health::SCHEDULER_ERROR, &error).await;
+            }
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,

@@ -40,6 +40,14 @@ pub async fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
         Some(_) => {}
     }
     let last_error = health::get(&store, health::MAILBOX_ERROR).await?;
+    // A scheduler pass that failed after the last good one: reminders and
+    // digests may be stuck.
+    let tick = health::get(&store, health::SCHEDULER_TICK).await?;
+    if let Some((error, at)) = health::get(&store, health::SCHEDULER_ERROR).await?
+        && tick.as_ref().is_none_or(|(_, ok_at)| *ok_at < at)
+    {
+        problems.push(format!("the scheduler failed at {at}: {error}"));
+    }
     let message_counts = messages::counts(&store).await?;
     for (state, n) in &message_counts {
         if state.starts_with("failed") {

@@ -8,6 +8,8 @@ pub const MAILBOX_OK: &str = "mailbox.last_ok";
 pub const MAILBOX_ERROR: &str = "mailbox.last_error";
 /// The scheduler clock of the last finished scheduler pass.
 pub const SCHEDULER_TICK: &str = "scheduler.last_tick";
+/// The error of the last failed scheduler pass.
+pub const SCHEDULER_ERROR: &str = "scheduler.last_error";
 
 pub async fn set(store: &Store, key: &str, value: &str) -> anyhow::Result<()> {
     sqlx::query(
