@@ -150,7 +150,8 @@ pub async fn build(
     )
     .fetch_one(pool)
     .await?;
-    let upcoming = events::all(&app.programme)
+    let upcoming = events::load(app)
+        .await?
         .into_iter()
         .filter(|e| e.status != EventStatus::Cancelled)
         .filter(|e| e.start() > until && e.start() <= until + Duration::days(30))

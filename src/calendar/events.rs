@@ -4,6 +4,9 @@
 use super::german;
 use crate::config::Programme;
 use crate::config::programme::{EventStatus, Slot};
+use crate::startup::App;
+use crate::store::{Tx, now};
+use crate::workflow::actions::{ActionResult, refuse};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
@@ -100,4 +103,100 @@ pub fn all(programme: &Programme) -> Vec<Event> {
         .collect();
     out.sort_by_key(Event::start);
     out
+}
+
+fn rank(s: EventStatus) -> u8 {
+    match s {
+        EventStatus::Tentative => 0,
+        EventStatus::Confirmed => 1,
+        EventStatus::Cancelled => 2,
+    }
+}
+
+fn parse_status(s: &str) -> Option<EventStatus> {
+    match s {
+        "confirmed" => Some(EventStatus::Confirmed),
+        "cancelled" => Some(EventStatus::Cancelled),
+        "tentative" => Some(EventStatus::Tentative),
+        _ => None,
+    }
+}
+
+/// The events with the status staff set by mail applied: the more final of
+/// the programme file's status and the override wins.
+pub async fn load(app: &App) -> anyhow::Result<Vec<Event>> {
+    let overrides: Vec<(String, String)> =
+        sqlx::query_as("SELECT key, status FROM event_overrides")
+            .fetch_all(app.store.pool())
+            .await?;
+    let mut events = all(&app.programme);
+    for e in &mut events {
+        if let Some(status) = overrides
+            .iter()
+            .find(|(k, _)| *k == e.key)
+            .and_then(|(_, s)| parse_status(s))
+            && rank(status) > rank(e.status)
+        {
+            e.status = status;
+        }
+    }
+    Ok(events)
+}
+
+/// Staff confirm (or cancel) an event by mail; the scheduler's next pass
+/// sends the announcement (or the cancellation).
+pub async fn set_status(
+    app: &App,
+    tx: &mut Tx<'_>,
+    key: &str,
+    status: EventStatus,
+    by: &str,
+) -> ActionResult<String> {
+    let events = load(app).await?;
+    let Some(event) = events.iter().find(|e| e.key == key) else {
+        return refuse(format!(
+            "{key}: diesen Termin gibt es in der Programmdatei nicht"
+        ));
+    };
+    if rank(event.status) >= rank(status) {
+        return refuse(format!(
+            "{}: ist schon {}",
+            event.title,
+            match event.status {
+                EventStatus::Confirmed => "bestätigt",
+                EventStatus::Cancelled => "abgesagt",
+                EventStatus::Tentative => "unter Vorbehalt",
+            }
+        ));
+    }
+    let text = if status == EventStatus::Cancelled {
+        "cancelled"
+    } else {
+        "confirmed"
+    };
+    sqlx::query(
+        "INSERT INTO event_overrides (key, status, decided_by, decided_at) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (key) DO UPDATE SET status = excluded.status, decided_by = excluded.decided_by, \
+         decided_at = excluded.decided_at",
+    )
+    .bind(key)
+    .bind(text)
+    .bind(by)
+    .bind(now())
+    .execute(&mut **tx)
+    .await
+    .map_err(anyhow::Error::from)?;
+    Ok(if status == EventStatus::Cancelled {
+        format!(
+            "{} ({}) abgesagt; alle, die davon wissen, bekommen eine Absage mit Kalenderdatei",
+            event.title,
+            event.day_lines().join(" / ")
+        )
+    } else {
+        format!(
+            "{} ({}) bestätigt; alle Teilnehmenden bekommen eine Ankündigung mit Kalenderdatei",
+            event.title,
+            event.day_lines().join(" / ")
+        )
+    })
 }

@@ -6,7 +6,6 @@
 use super::events::{self, Event};
 use super::notify::{self, Recipient, What};
 use super::timeline;
-use crate::config::programme::EventStatus;
 use crate::domain::EmailAddress;
 use crate::startup::App;
 use crate::store::{Tx, now as now_text, ts};
@@ -160,7 +159,7 @@ pub async fn sync(app: &App, clock: DateTime<Utc>) -> anyhow::Result<usize> {
         sqlx::query_as("SELECT key, fingerprint, status FROM programme_events")
             .fetch_all(app.store.pool())
             .await?;
-    for event in events::all(&app.programme) {
+    for event in events::load(app).await? {
         let fingerprint = event.fingerprint();
         let status = event.status_str();
         // Most passes change nothing: read without taking the write lock.
@@ -256,7 +255,7 @@ fn addresses(told: &[String], roster: &[Recipient]) -> Vec<Recipient> {
 /// latest due one goes out (after downtime the earlier ones are superseded);
 /// reminders whose event has begun are skipped and reported to staff.
 pub async fn send_due(app: &App, clock: DateTime<Utc>) -> anyhow::Result<Pass> {
-    let events = events::all(&app.programme);
+    let events = events::load(app).await?;
     let roster = recipients(app).await?;
     let emails: Vec<String> = roster.iter().map(|r| r.email.key()).collect();
     let decided: HashSet<String> =
@@ -348,12 +347,4 @@ pub async fn send_due(app: &App, clock: DateTime<Utc>) -> anyhow::Result<Pass> {
         tx.commit().await?;
     }
     Ok(pass)
-}
-
-/// Tentative events, for `postbote plan`: no reminders until confirmed.
-pub fn waiting_for_confirmation(app: &App) -> Vec<Event> {
-    events::all(&app.programme)
-        .into_iter()
-        .filter(|e| e.status == EventStatus::Tentative)
-        .collect()
 }

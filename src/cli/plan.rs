@@ -32,7 +32,7 @@ pub async fn run(config: Config, json: bool, all: bool) -> anyhow::Result<ExitCo
             .await?
             .into_iter()
             .collect();
-    let evs = events::all(&app.programme);
+    let evs = events::load(&app).await?;
     // One line per event and offset, with its recipients.
     let mut grouped: BTreeMap<(chrono::DateTime<Utc>, String), Entry> = BTreeMap::new();
     // With no participants yet, still show when each reminder would go out.

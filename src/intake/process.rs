@@ -182,6 +182,8 @@ async fn handle(
         };
         messages::set_handled(&mut tx, row, &h).await?;
         tx.commit().await.context("cannot commit staff command")?;
+        // A confirmed or cancelled event: tell people now, not in a minute.
+        app.scheduler_signal.notify_one();
         return Ok(Disposition::Move);
     }
     let (disposition, application_id) = match &class {

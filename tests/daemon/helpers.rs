@@ -381,3 +381,33 @@ pub fn text(raw: &str) -> String {
         .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
         .unwrap_or_default()
 }
+
+/// Mails in `user`'s INBOX whose subject contains `needle`.
+pub async fn with_subject(app: &TestApp, user: &str, needle: &str) -> Vec<String> {
+    app.mails_in(user, "INBOX")
+        .await
+        .into_iter()
+        .filter(|m| subject(m).contains(needle))
+        .collect()
+}
+
+/// Waits until `user` has a mail whose subject contains `needle`.
+pub async fn wait_subject(app: &TestApp, user: &str, needle: &str) -> String {
+    wait_subjects(app, user, needle, 1).await.remove(0)
+}
+
+/// Waits until `user` has `n` mails whose subject contains `needle`.
+pub async fn wait_subjects(app: &TestApp, user: &str, needle: &str, n: usize) -> Vec<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = with_subject(app, user, needle).await;
+        if found.len() >= n {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no mail with '{needle}' for {user}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -4,7 +4,7 @@
 //! October DST change; a restart mid-year (confirming a tentative module,
 //! cancelling a learning group, moving another); downtime and catch-up.
 
-use crate::helpers::{Deadline, STAFF, TestApp, spawn_app_with_clock, subject, text};
+use crate::helpers::{Deadline, STAFF, TestApp, spawn_app_with_clock, subject, text, wait_subject};
 use crate::interviews::read_ics;
 use chrono::{DateTime, Duration, Utc};
 use postbote::calendar::{events, timeline};
@@ -22,7 +22,12 @@ fn utc(s: &str) -> DateTime<Utc> {
 /// a little late) and one tick a day, within (from, until].
 fn ticks(app: &TestApp, from: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DateTime<Utc>> {
     let config = app.config();
-    let evs = events::all(&config.programme);
+    // Tentative events too: staff may confirm one by mail (extra ticks are
+    // harmless, the scheduler decides what is due).
+    let mut evs = events::all(&config.programme);
+    for e in &mut evs {
+        e.status = postbote::config::programme::EventStatus::Confirmed;
+    }
     let people = vec![P1.to_string()];
     let mut set: BTreeSet<DateTime<Utc>> =
         timeline::reminders(&evs, &config.settings.reminders, &people)
@@ -80,7 +85,10 @@ async fn a_programme_year_in_fast_forward_sends_every_reminder_once_and_in_time(
     // participants and a supervisor on the roster, the clock after the deadline.
     let mut app = spawn_app_with_clock(
         Deadline::Future,
-        &[("POSTBOTE_MAIL__DAILY_CAP_PER_RECIPIENT", "100")],
+        &[
+            ("POSTBOTE_MAIL__DAILY_CAP_PER_RECIPIENT", "100"),
+            ("POSTBOTE_STAFF__COMMAND_SECRET", "jahr-2038"),
+        ],
         utc("2037-06-20T00:00:00Z"),
     )
     .await;
@@ -233,13 +241,36 @@ async fn a_programme_year_in_fast_forward_sends_every_reminder_once_and_in_time(
         text(&report)
     );
 
-    // Act 4: the rest of the year.
-    play(&app, "2038-01-20T00:00:00Z", "2038-08-31T00:00:00Z").await;
+    // Act 4: staff confirm learning group 6 by mail, then the rest of the year.
+    let command = format!(
+        "From: Leitung <{STAFF}>\r\nTo: projekt@ews.test\r\nSubject: Befehl\r\n\
+         Message-ID: <confirm-lg6@leitung.example>\r\n\r\nBESTÄTIGEN LERNGRUPPE 6\r\nKennwort: jahr-2038\r\n"
+    );
+    app.deliver(STAFF, &command).await;
+    app.wait_for_count(
+        "SELECT COUNT(*) FROM event_overrides WHERE key = 'learning-group-6'",
+        1,
+    )
+    .await;
     app.wait_for_mail(P1, 15).await;
-    app.wait_for_mail(P2, 15).await;
+    let reply = text(&wait_subject(&app, STAFF, "Ergebnis Ihres Befehls").await);
+    assert!(
+        reply.contains("6. Treffen digitale Lerngruppe") && reply.contains("bestätigt"),
+        "{reply}"
+    );
+    play(&app, "2038-01-20T00:00:00Z", "2038-08-31T00:00:00Z").await;
+    assert!(
+        app.mails_in(P2, "INBOX")
+            .await
+            .iter()
+            .any(|m| subject(m).starts_with("Termin bestätigt: 6. Treffen")),
+        "the announcement of group 6"
+    );
+    app.wait_for_mail(P1, 18).await;
+    app.wait_for_mail(P2, 18).await;
     app.wait_for_count(
         "SELECT COUNT(*) FROM outbox WHERE state = 'sent' AND purpose LIKE 'event%'",
-        30,
+        36,
     )
     .await;
 
@@ -250,18 +281,26 @@ async fn a_programme_year_in_fast_forward_sends_every_reminder_once_and_in_time(
         let inbox = app.mails_in(p, "INBOX").await;
         assert_eq!(
             inbox.len(),
-            15,
+            18,
             "{p}: {:?}",
             inbox.iter().map(|m| subject(m)).collect::<Vec<_>>()
         );
         assert!(!inbox.iter().any(|m| subject(m).contains("4. Präsenzmodul")));
         assert!(!inbox.iter().any(|m| subject(m).contains("4. Treffen")));
+        assert_eq!(
+            inbox
+                .iter()
+                .filter(|m| subject(m).contains("6. Treffen"))
+                .count(),
+            3,
+            "announcement and two reminders of group 6"
+        );
     }
     assert!(app.mails_in(BOSS, "INBOX").await.is_empty());
     assert_eq!(
         app.count("SELECT COUNT(*) FROM outbox WHERE purpose LIKE 'event%'")
             .await,
-        30,
+        36,
         "nothing queued twice"
     );
     let late = app
@@ -278,13 +317,14 @@ async fn a_programme_year_in_fast_forward_sends_every_reminder_once_and_in_time(
         )
         .await;
     assert_eq!(skipped, 2);
-    // 8 in 2037, group 3's 2-day one, module 3's 14-day (caught up) and 2-day one.
+    // 8 in 2037, group 3's 2-day one, module 3's 14-day (caught up) and
+    // 2-day one, group 6's two.
     assert_eq!(
         app.count(
             "SELECT COUNT(*) FROM programme_mails WHERE kind = 'reminder' AND state = 'sent'"
         )
         .await,
-        2 * 11
+        2 * 13
     );
 
     // Act 5: a participant answers a reminder ("kann leider nicht"); another
@@ -318,6 +358,6 @@ async fn a_programme_year_in_fast_forward_sends_every_reminder_once_and_in_time(
         assert!(std::time::Instant::now() < deadline, "{n} absence notices");
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    assert_eq!(app.mails_in(P1, "INBOX").await.len(), 15);
-    assert_eq!(app.mails_in(P2, "INBOX").await.len(), 15);
+    assert_eq!(app.mails_in(P1, "INBOX").await.len(), 18);
+    assert_eq!(app.mails_in(P2, "INBOX").await.len(), 18);
 }

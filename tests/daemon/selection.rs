@@ -2,9 +2,10 @@
 //! notice per municipality, capacity rules, staff commands by mail (spoofed,
 //! DKIM-authenticated, secret-authenticated), corrections, the roster.
 
-use crate::helpers::{Deadline, STAFF, TestApp, spawn_app_with_env, subject, text};
+use crate::helpers::{
+    Deadline, STAFF, TestApp, spawn_app_with_env, text, wait_subject, wait_subjects, with_subject,
+};
 use crate::interviews::{apply, days};
-use std::time::Duration;
 
 const SECRET: &str = "geheim-4711";
 
@@ -23,36 +24,6 @@ async fn command(app: &TestApp, id: &str, auth: &str, body: &str) {
          Message-ID: <{id}@leitung.example>\r\n{auth}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
     );
     app.deliver(STAFF, &raw).await;
-}
-
-/// Mails in `user`'s INBOX whose subject contains `needle`.
-async fn with_subject(app: &TestApp, user: &str, needle: &str) -> Vec<String> {
-    app.mails_in(user, "INBOX")
-        .await
-        .into_iter()
-        .filter(|m| subject(m).contains(needle))
-        .collect()
-}
-
-/// Waits until `user` has a mail whose subject contains `needle`.
-async fn wait_subject(app: &TestApp, user: &str, needle: &str) -> String {
-    wait_subjects(app, user, needle, 1).await.remove(0)
-}
-
-/// Waits until `user` has `n` mails whose subject contains `needle`.
-async fn wait_subjects(app: &TestApp, user: &str, needle: &str, n: usize) -> Vec<String> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let found = with_subject(app, user, needle).await;
-        if found.len() >= n {
-            return found;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no mail with '{needle}' for {user}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

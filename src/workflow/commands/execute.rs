@@ -3,6 +3,8 @@
 //! authentication changes nothing and is reported to staff.
 
 use super::{Command, Outcome, Verdict, Via, authenticate, parse};
+use crate::calendar::events;
+use crate::config::programme::EventStatus;
 use crate::domain::EmailAddress;
 use crate::intake::Incoming;
 use crate::outbox::compose::{Automatic, Draft};
@@ -205,6 +207,12 @@ async fn run(
             time,
         } => schedule::move_to(app, tx, reference, date.and_time(*time)).await,
         Command::CancelInterview { reference } => schedule::cancel(app, tx, reference).await,
+        Command::ConfirmEvent { event } => {
+            events::set_status(app, tx, event, EventStatus::Confirmed, by).await
+        }
+        Command::CancelEvent { event } => {
+            events::set_status(app, tx, event, EventStatus::Cancelled, by).await
+        }
     }
 }
 

@@ -66,6 +66,12 @@ pub enum Command {
         reference: String,
         persons: u8,
     },
+    /// "BESTÄTIGEN MODUL 3" or "BESTÄTIGEN LERNGRUPPE 4": a tentative event
+    /// takes place (participants get an announcement, then reminders).
+    ConfirmEvent { event: String },
+    /// "ABSAGEN MODUL 3": the event is called off (everyone told gets a
+    /// cancellation).
+    CancelEvent { event: String },
 }
 
 /// A decision on an application.
@@ -152,6 +158,8 @@ impl Command {
             Command::Correct {
                 outcome, reference, ..
             } => format!("Korrektur: {} für {reference}", outcome.label()),
+            Command::ConfirmEvent { event } => format!("Termin {} bestätigen", event_label(event)),
+            Command::CancelEvent { event } => format!("Termin {} absagen", event_label(event)),
         }
     }
 
@@ -161,7 +169,9 @@ impl Command {
             Command::ReleaseInvitations
             | Command::ReleaseNotices
             | Command::ShowPlan
-            | Command::Preview => None,
+            | Command::Preview
+            | Command::ConfirmEvent { .. }
+            | Command::CancelEvent { .. } => None,
             Command::Accept { reference, .. }
             | Command::Reject { reference }
             | Command::Waitlist { reference }
@@ -169,6 +179,36 @@ impl Command {
             | Command::CancelInterview { reference }
             | Command::Correct { reference, .. } => Some(reference),
         }
+    }
+}
+
+/// "module-3" → "Modul 3", "learning-group-4" → "Lerngruppe 4".
+fn event_label(key: &str) -> String {
+    if let Some(n) = key.strip_prefix("module-") {
+        format!("Modul {n}")
+    } else if let Some(n) = key.strip_prefix("learning-group-") {
+        format!("Lerngruppe {n}")
+    } else {
+        key.to_string()
+    }
+}
+
+/// "MODUL 3" / "PRÄSENZMODUL 3" / "LERNGRUPPE 4" as an event key.
+fn event_key(rest: &[&str]) -> Result<String, String> {
+    let hint = "Bitte z. B. „MODUL 3“ oder „LERNGRUPPE 4“ schreiben.";
+    let [kind, number] = rest else {
+        return Err(hint.into());
+    };
+    let number: u32 = number
+        .trim_end_matches('.')
+        .parse()
+        .ok()
+        .filter(|n| (1..=99).contains(n))
+        .ok_or_else(|| hint.to_string())?;
+    match norm(kind).as_str() {
+        "modul" | "praesenzmodul" => Ok(format!("module-{number}")),
+        "lerngruppe" | "treffen" => Ok(format!("learning-group-{number}")),
+        _ => Err(hint.into()),
     }
 }
 
@@ -295,7 +335,8 @@ fn secret_line(line: &str) -> Option<Option<String>> {
 }
 
 const KNOWN: &str = "FREIGEBEN EINLADUNGEN, FREIGEBEN BESCHEIDE, PLAN, VORSCHAU, ZUSAGE, \
-                     ABSAGE, WARTELISTE, VERSCHIEBEN, STORNIEREN, KORREKTUR";
+                     ABSAGE, WARTELISTE, VERSCHIEBEN, STORNIEREN, KORREKTUR, BESTÄTIGEN MODUL n, \
+                     ABSAGEN MODUL n";
 
 /// At most this many words are looked at; longer lines are errors anyway.
 const MAX_WORDS: usize = 8;
@@ -389,6 +430,12 @@ fn parse_line(line: &str) -> Result<Command, String> {
                 persons,
             })
         }
+        "bestaetigen" => Ok(Command::ConfirmEvent {
+            event: event_key(rest)?,
+        }),
+        "absagen" => Ok(Command::CancelEvent {
+            event: event_key(rest)?,
+        }),
         _ => Err(format!(
             "Unbekannter Befehl „{}“. Bekannt sind: {KNOWN}.",
             shown(first)
@@ -904,5 +951,28 @@ mod tests {
         assert_eq!(parse(&many_words).errors.len(), 1);
         let _ = parse(&"\n".repeat(100_000));
         let _ = parse(&"Kennwort".repeat(10_000));
+    }
+
+    #[test]
+    fn events_are_confirmed_and_cancelled_by_kind_and_number() {
+        let p = parse(
+            "Bestätigen Modul 3\nBESTAETIGEN LERNGRUPPE 4\nabsagen Präsenzmodul 2\nBESTÄTIGEN MODUL\n",
+        );
+        assert_eq!(
+            p.commands,
+            vec![
+                Command::ConfirmEvent {
+                    event: "module-3".into()
+                },
+                Command::ConfirmEvent {
+                    event: "learning-group-4".into()
+                },
+                Command::CancelEvent {
+                    event: "module-2".into()
+                },
+            ]
+        );
+        assert_eq!(p.errors.len(), 1);
+        assert_eq!(p.commands[0].describe(), "Termin Modul 3 bestätigen");
     }
 }
