@@ -2,7 +2,7 @@
 //! the outbox, nothing twice, nothing when empty) and the health alarm.
 
 use crate::helpers::{
-    Deadline, PROJECT, STAFF, application, header, spawn_app_with_clock, subject, text,
+    Deadline, PROJECT, STAFF, application, header, spawn_app_with_clock, text, wait_subject,
 };
 use chrono::{Duration, Utc};
 use postbote::calendar::cron::CronSchedule;
@@ -65,12 +65,8 @@ async fn the_digest_reports_what_happened_once_and_stays_silent_when_nothing_did
     app.tick_at(due + Duration::seconds(30)).await;
 
     // Assert: one digest with the application, the question and the bounce.
-    let digests = app.wait_for_mail(STAFF, 1).await;
-    let digest = digests
-        .iter()
-        .find(|m| subject(m).contains("Übersicht"))
-        .expect("a digest");
-    let body = text(digest);
+    let digest = wait_subject(&app, STAFF, "Übersicht").await;
+    let body = text(&digest);
     assert!(body.contains("EWS7-0001"), "{body}");
     assert!(body.contains("vollständig"), "{body}");
     assert!(body.contains("frage@dorf.test"), "{body}");
@@ -142,12 +138,7 @@ async fn staff_are_alarmed_when_outgoing_mail_keeps_failing_and_status_exits_non
     // Assert: status says unhealthy; staff get the alarm once SMTP is back.
     assert_eq!(status.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&status.stdout).contains("failing since"));
-    let staff = app.wait_for_mail(STAFF, 1).await;
-    assert!(
-        staff
-            .iter()
-            .any(|m| subject(m).contains("ALARM: E-Mails werden nicht zugestellt"))
-    );
+    wait_subject(&app, STAFF, "ALARM: E-Mails werden nicht zugestellt").await;
     app.wait_for_mail(applicant, 1).await;
 }
 
@@ -194,6 +185,5 @@ async fn staff_are_alarmed_once_when_the_mailbox_cannot_be_checked() {
     );
     app.servers.start_dovecot().expect("start dovecot");
     app.servers.flush_postfix_queue().expect("flush");
-    let staff = app.wait_for_mail(STAFF, 1).await;
-    assert!(staff.iter().any(|m| subject(m).contains("ALARM: Postfach")));
+    wait_subject(&app, STAFF, "ALARM: Postfach").await;
 }
