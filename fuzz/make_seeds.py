@@ -446,6 +446,36 @@ def mail_seeds(pdf, docx, odt, zips, tnef):
 # ---------------------------------------------------------------------------
 
 
+def bounce_seeds():
+    dsn = (
+        "From: MAILER-DAEMON@mx.stadt.test\r\nTo: projekt@ews.test\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=B\r\n\r\n"
+        "--B\r\nContent-Type: text/plain\r\n\r\nnot delivered\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n"
+        "Final-Recipient: rfc822; a@stadt.test\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 unknown\r\n\r\n"
+        "--B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <x.postbote@ews.test>\r\n\r\n--B--\r\n"
+    )
+    qmail = (
+        "From: MAILER-DAEMON@stadt.test\r\nSubject: failure notice\r\n\r\n"
+        "Hi. This is the qmail-send program at stadt.test.\r\n<a@stadt.test>:\r\nSorry, no mailbox here.\r\n"
+        "--- Below this line is a copy of the message.\r\n\r\nMessage-ID: <y.postbote@ews.test>\r\n"
+    )
+    return {"dsn.eml": dsn, "qmail.eml": qmail}
+
+
+def staff_seeds():
+    command = (
+        "From: Leitung <leitung@ews.test>\r\nSubject: Befehl\r\n"
+        "Authentication-Results: mx.ews.test; dkim=pass (ok) header.d=ews.test; spf=pass smtp.mailfrom=ews.test\r\n\r\n"
+        "ZUSAGE EWS7-0003 2 PERSONEN\r\nVERSCHIEBEN EWS7-0001 30.06.2026 10:00\r\nBESTÄTIGEN MODUL 3\r\n"
+        "Kennwort: geheim\r\n-- \r\nGruß\r\n"
+    )
+    csv = "Kommune;Name;E-Mail;Rolle\r\n\"Stadt A\";\"Muster, Erika\";erika@a.test;Teilnehmende\r\n"
+    return {"command.eml": command, "roster.csv": csv, "cp1252.csv": b"kommune,name,email\nD\xfcren,J\xfcrgen,j@d.test\n"}
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -466,6 +496,9 @@ def main():
         "tnef": tnef,
         "text": text,
         "mail": {**mails, **tnef},
+        "bounce": {**mails, **bounce_seeds()},
+        "staff": staff_seeds(),
+        "ics": {"plain": "Modul 1\x01Kennenlernen, Grundlagen; Rollen\nZeile 2\x01DJH\x01Erika Muster\x0130"},
     }
     for target, files in corpora.items():
         d = os.path.join(out, target)

@@ -7,6 +7,10 @@
 #   pdf docx odt zip tnef   the extractors on arbitrary bytes
 #   text                    glyphs::checkboxes_in_text and dates::* on text
 #   mail                    analyse::analyse on a whole raw mail
+#   bounce                  intake::bounce::parse on a whole raw mail
+#   staff                   command mails (parse, Authentication-Results,
+#                           authenticate) and roster CSV files
+#   ics                     the .ics writer with arbitrary text in every field
 # (sources in fuzz/fuzz_targets/, shared limits in fuzz/src/lib.rs).
 #
 # What it does: installs cargo-fuzz if it is missing, generates seed inputs
@@ -38,7 +42,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FUZZ="$ROOT/fuzz"
-ALL_TARGETS=(pdf docx odt zip tnef text mail)
+ALL_TARGETS=(pdf docx odt zip tnef text mail bounce staff ics)
 
 SECS="${1:-20}"
 if ! [[ "$SECS" =~ ^[1-9][0-9]*$ ]]; then

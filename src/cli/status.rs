@@ -18,6 +18,10 @@ struct Status {
     outbox: Vec<(String, i64)>,
     applications: i64,
     late_applications: i64,
+    interviews: Vec<(String, i64)>,
+    decisions: Vec<(String, i64)>,
+    participants: i64,
+    last_scheduler_pass: Option<String>,
 }
 
 pub async fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
@@ -92,6 +96,20 @@ pub async fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
         sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(late), 0) FROM applications")
             .fetch_one(store.pool())
             .await?;
+    let interviews: Vec<(String, i64)> =
+        sqlx::query_as("SELECT state, COUNT(*) FROM interviews GROUP BY state ORDER BY state")
+            .fetch_all(store.pool())
+            .await?;
+    let decisions: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT outcome || '/' || notice, COUNT(*) FROM decisions GROUP BY outcome, notice ORDER BY 1",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    let participants: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM participants WHERE active = 1 AND role = 'participant'",
+    )
+    .fetch_one(store.pool())
+    .await?;
     let status = Status {
         healthy: problems.is_empty(),
         problems,
@@ -102,6 +120,10 @@ pub async fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
         outbox: outbox_counts,
         applications,
         late_applications: late,
+        interviews,
+        decisions,
+        participants,
+        last_scheduler_pass: tick.map(|(_, at)| at),
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&status)?);
@@ -145,4 +167,11 @@ fn print(s: &Status) {
     };
     println!("messages:     {}", join(&s.messages));
     println!("outbox:       {}", join(&s.outbox));
+    println!("interviews:   {}", join(&s.interviews));
+    println!("decisions:    {}", join(&s.decisions));
+    println!("participants: {}", s.participants);
+    println!(
+        "scheduler:    last pass {}",
+        s.last_scheduler_pass.as_deref().unwrap_or("never")
+    );
 }
