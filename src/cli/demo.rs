@@ -50,7 +50,13 @@ pub async fn run(demo_config: &Path, dir: &Path, examples: &Path) -> anyhow::Res
     settings.digest.enabled = false;
     // The demo's staff commands carry this secret ("Kennwort: ...").
     settings.staff.command_secret = Some(SecretString::from(DEMO_SECRET));
-    let programme = Programme::load(&settings.programme.file)?;
+    let mut programme = Programme::load(&settings.programme.file)?;
+    // The shipped programme has placeholder Zoom links, which postbote
+    // refuses to send; the demo stands in a made-up one.
+    programme.interviews.zoom_link = "https://zoom.us/j/1234567890".into();
+    for g in &mut programme.learning_groups {
+        g.zoom_link = "https://zoom.us/j/1234567890".into();
+    }
     let count = deliver_examples(examples, &maildir)?;
     println!(
         "Delivered {count} sample mails from {} into {}",
@@ -126,7 +132,9 @@ async fn part3(app: &App, source: &mut MaildirSource, maildir: &Path) -> anyhow:
     for line in plan.lines() {
         println!("  {line}");
     }
-    let released = schedule::release(app, &mut tx).await?;
+    let released = schedule::release(app, &mut tx)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
         "Released (postbote interviews release): {} invited, {} mails queued\n",
         released.invited.len(),

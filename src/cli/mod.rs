@@ -226,6 +226,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::CheckConfig => {
             println!("{}: valid", config.path.display());
+            for w in config.programme.warnings() {
+                println!("warning: {w}");
+            }
             println!("{}", config.programme.render_summary());
             Ok(ExitCode::SUCCESS)
         }

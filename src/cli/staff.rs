@@ -59,7 +59,14 @@ pub async fn plan(config: Config, json: bool) -> anyhow::Result<ExitCode> {
 pub async fn release_invitations(config: Config) -> anyhow::Result<ExitCode> {
     let app = App::build(config).await?;
     let mut tx = app.store.begin().await?;
-    let released = schedule::release(&app, &mut tx).await?;
+    let released = match schedule::release(&app, &mut tx).await {
+        Ok(r) => r,
+        Err(ActionError::Refused(why)) => {
+            eprintln!("refused: {why}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(ActionError::Storage(e)) => return Err(e),
+    };
     tx.commit().await.context("cannot release invitations")?;
     println!(
         "invited: {} ({} mails queued)",

@@ -164,6 +164,35 @@ pub struct InterviewRules {
     pub zoom_link: String,
 }
 
+/// Whether a meeting link is missing or still the shipped placeholder
+/// ("…ZOOM-LINK-EINTRAGEN"): invitations must not go out with it.
+pub fn is_placeholder_link(link: &str) -> bool {
+    let l = link.trim().to_ascii_uppercase();
+    l.is_empty() || l.contains("EINTRAGEN") || l.contains("PLACEHOLDER")
+}
+
+impl Programme {
+    /// Warnings for `check-config`: placeholder links that would reach people.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if is_placeholder_link(&self.interviews.zoom_link) {
+            out.push(
+                "interviews.zoom_link is missing or a placeholder: invitations cannot be released"
+                    .to_string(),
+            );
+        }
+        for g in &self.learning_groups {
+            if is_placeholder_link(&g.zoom_link) {
+                out.push(format!(
+                    "learning group {} ({}): zoom_link is a placeholder; reminders would carry it",
+                    g.number, g.title
+                ));
+            }
+        }
+        out
+    }
+}
+
 /// `[selection]`: at most `max_municipalities`, of which at most
 /// `max_two_person` send two persons.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -1510,5 +1539,17 @@ days = [
         let json = serde_json::to_value(&p.modules[0]).expect("serializable");
         assert_eq!(json["days"][0]["start"], "2026-08-27T10:00:00+02:00");
         assert_eq!(json["status"], "confirmed");
+    }
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::is_placeholder_link;
+
+    #[test]
+    fn placeholder_links_are_recognised() {
+        assert!(is_placeholder_link(""));
+        assert!(is_placeholder_link("https://zoom.us/j/ZOOM-LINK-EINTRAGEN"));
+        assert!(!is_placeholder_link("https://zoom.us/j/1234567890"));
     }
 }

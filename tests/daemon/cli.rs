@@ -227,3 +227,38 @@ fn the_demo_runs_intake_interviews_selection_and_the_year() {
     let written = std::fs::read_dir(run.join("sent")).unwrap().count();
     assert!(written >= 25, "{written} mails written");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_are_not_released_with_a_placeholder_zoom_link() {
+    use crate::helpers::spawn_app;
+    let app = spawn_app().await;
+    let applicant = "kaemmerei@stadt.test";
+    app.deliver(
+        applicant,
+        &application(applicant, "Stadt", "zoom-1@stadt.test"),
+    )
+    .await;
+    app.wait_for_mail(applicant, 1).await;
+    let programme = app.dir.path().join("programme.toml");
+    let text = std::fs::read_to_string(&programme).unwrap();
+    std::fs::write(
+        &programme,
+        text.replace(
+            "https://zoom.us/j/1234567890",
+            "https://zoom.us/j/ZOOM-LINK-EINTRAGEN",
+        ),
+    )
+    .unwrap();
+    // Act
+    let check = app.cli(&["check-config"]);
+    let release = app.cli(&["interviews", "release"]);
+    // Assert
+    assert!(String::from_utf8_lossy(&check.stdout).contains("warning: interviews.zoom_link"));
+    assert_eq!(release.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&release.stderr).contains("Platzhalter"));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE purpose LIKE 'interview%'")
+            .await,
+        0
+    );
+}

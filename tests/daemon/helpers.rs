@@ -123,6 +123,11 @@ pub fn write_config(dir: &Path, servers: &MailServers, deadline: Deadline, extra
             .replace("2027-", "2038-"),
         Deadline::Past => programme,
     };
+    // The shipped Zoom links are placeholders, which release refuses.
+    let programme = programme.replace(
+        "https://zoom.us/j/ZOOM-LINK-EINTRAGEN",
+        "https://zoom.us/j/1234567890",
+    );
     std::fs::write(dir.join("programme.toml"), programme).expect("write programme");
     std::fs::write(dir.join("imap.password"), "secret\n").expect("write password");
     let (imap_host, imap_port) = servers.imap_addr();

@@ -175,7 +175,13 @@ fn uid(app: &App, application_id: i64) -> String {
 /// released and its invitations are queued; applicants without a slot are
 /// asked for other times and staff are told. Running it again sends only
 /// what is new.
-pub async fn release(app: &App, tx: &mut Tx<'_>) -> anyhow::Result<Released> {
+pub async fn release(app: &App, tx: &mut Tx<'_>) -> ActionResult<Released> {
+    if crate::config::programme::is_placeholder_link(&app.programme.interviews.zoom_link) {
+        return refuse(
+            "Der Zoom-Link der Gespräche fehlt oder ist noch der Platzhalter \
+             (interviews.zoom_link in der Programmdatei); nichts wurde versandt.",
+        );
+    }
     let schedule = current(app, tx).await?;
     let mut out = Released::default();
     for a in &schedule.plan.assigned {
