@@ -58,6 +58,20 @@ impl Event {
         hex::encode(h.finalize())[..16].to_string()
     }
 
+    /// A module's venue and address in one line, without repeating the
+    /// venue when the address starts with it.
+    pub fn venue(&self) -> Option<String> {
+        self.place.as_ref().map(|(place, address)| {
+            if address.trim().is_empty() {
+                place.clone()
+            } else if address.starts_with(place.as_str()) || place.trim().is_empty() {
+                address.clone()
+            } else {
+                format!("{place}, {address}")
+            }
+        })
+    }
+
     /// Each day on its own line, e.g. "Do., 27.08.2026, 10:00–16:00 Uhr".
     pub fn day_lines(&self) -> Vec<String> {
         self.days

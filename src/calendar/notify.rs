@@ -73,8 +73,8 @@ pub fn calendar(
         name: to.name.clone(),
         email: to.email.to_string(),
     };
-    let (location, url) = match (&event.place, &event.zoom_link) {
-        (Some((place, address)), _) => (Some(format!("{place}, {address}")), None),
+    let (location, url) = match (event.venue(), &event.zoom_link) {
+        (Some(venue), _) => (Some(venue), None),
         (None, Some(link)) => (Some(format!("Zoom: {link}")), Some(link.clone())),
         _ => (None, None),
     };
@@ -147,7 +147,6 @@ pub async fn queue(app: &App, tx: &mut Tx<'_>, mail: Mail<'_>) -> anyhow::Result
         ics::Method::Request
     };
     let text = calendar(app, event, sequence, method, to)?;
-    let (place, address) = event.place.clone().unzip();
     let context = mails::EventMail {
         short_name: app.programme.short_name.clone(),
         programme: app.programme.name.clone(),
@@ -159,8 +158,7 @@ pub async fn queue(app: &App, tx: &mut Tx<'_>, mail: Mail<'_>) -> anyhow::Result
             .first()
             .map(|d| german::format_date(german::to_berlin(&d.start).date_naive()))
             .unwrap_or_default(),
-        place,
-        address,
+        venue: event.venue(),
         zoom_link: event.zoom_link.clone(),
         agenda: event.agenda.clone(),
         offset_text,

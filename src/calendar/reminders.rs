@@ -323,7 +323,7 @@ pub async fn send_due(app: &App, clock: DateTime<Utc>) -> anyhow::Result<Pass> {
                 sequence,
                 to,
                 key: &d.key,
-                offset_text: Some(d.offset_text.clone()),
+                offset_text: Some(d.offset.german_dative()),
             };
             notify::queue(app, &mut tx, mail).await?;
             record(&mut tx, reminder(&d, clock, "sent", None)).await?;

@@ -57,6 +57,17 @@ impl Offset {
     }
 }
 
+impl Offset {
+    /// German dative, for "in 14 Tagen", "in 1 Stunde".
+    pub fn german_dative(self) -> String {
+        let text = self.german();
+        match text.strip_suffix(" Tage") {
+            Some(n) => format!("{n} Tagen"),
+            None => text,
+        }
+    }
+}
+
 impl fmt::Display for Offset {
     /// The compact form used in idempotency keys: "20160m".
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -147,6 +158,9 @@ mod tests {
         assert_eq!(Offset::parse("90m").unwrap().german(), "90 Minuten");
         assert_eq!(Offset::parse("2w").unwrap().german(), "14 Tage");
         assert_eq!(Offset::parse("1h").unwrap().to_string(), "60m");
+        assert_eq!(Offset::parse("14d").unwrap().german_dative(), "14 Tagen");
+        assert_eq!(Offset::parse("1d").unwrap().german_dative(), "1 Tag");
+        assert_eq!(Offset::parse("1h").unwrap().german_dative(), "1 Stunde");
         for bad in ["", "14", "d", "0h", "-1d", "3x", "400d"] {
             assert!(Offset::parse(bad).is_err(), "{bad}");
         }

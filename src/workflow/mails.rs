@@ -149,11 +149,11 @@ pub struct EventMail {
     /// Each day, e.g. "Do., 27.08.2026, 10:00–16:00 Uhr".
     pub days: Vec<String>,
     pub first_day: String,
-    pub place: Option<String>,
-    pub address: Option<String>,
+    /// A module's venue with its address, e.g. "DJH …, Düsseldorfer Str. 1, …".
+    pub venue: Option<String>,
     pub zoom_link: Option<String>,
     pub agenda: String,
-    /// For reminders: "14 Tage", "1 Stunde".
+    /// For reminders, in the dative: "14 Tagen", "1 Stunde".
     pub offset_text: Option<String>,
     pub recipient_name: Option<String>,
     pub contact_name: String,
@@ -289,11 +289,10 @@ pub fn samples() -> Vec<(&'static str, serde_json::Value)> {
         is_module: true,
         days: vec!["Do., 27.08.2026, 10:00–16:00 Uhr".into()],
         first_day: "Do., 27.08.2026".into(),
-        place: Some("DJH Jugendherberge Düsseldorf".into()),
-        address: Some("Düsseldorfer Str. 1, 40545 Düsseldorf".into()),
+        venue: Some("DJH Jugendherberge Düsseldorf, Düsseldorfer Str. 1, 40545 Düsseldorf".into()),
         zoom_link: Some("https://zoom.us/j/1".into()),
         agenda: "Kennenlernen".into(),
-        offset_text: Some("14 Tage".into()),
+        offset_text: Some("14 Tagen".into()),
         recipient_name: Some("Erika Muster".into()),
         contact_name: "Projektteam".into(),
         contact_address: "projekt@example.org".into(),
