@@ -464,9 +464,10 @@ fn is_affirmation(lower: &str) -> bool {
     )
 }
 
-/// Words that may stand in a date enumeration or a table row without saying
+/// Connectives and date nouns that may stand between the dates of an
+/// enumeration ("am 29. und 30.06.", "Termin 1 oder 2") without saying
 /// anything about availability.
-fn is_filler(lower: &str) -> bool {
+fn is_connective(lower: &str) -> bool {
     matches!(
         lower,
         "am" | "an"
@@ -484,25 +485,34 @@ fn is_filler(lower: &str) -> bool {
             | "sowohl"
             | "als"
             | "vom"
-            | "von"
-            | "ab"
-            | "bis"
-            | "um"
-            | "uhr"
-            | "h"
             | "termin"
             | "termine"
             | "tag"
-            | "tage"
             | "datum"
-            | "zoom"
-            | "digital"
-            | "via"
-            | "vormittag"
-            | "vormittags"
-            | "nachmittag"
-            | "nachmittags"
     )
+}
+
+/// Words that may stand in a date enumeration or a table row without saying
+/// anything about availability: the connectives, and words of time and place.
+fn is_filler(lower: &str) -> bool {
+    is_connective(lower)
+        || matches!(
+            lower,
+            "von"
+                | "ab"
+                | "bis"
+                | "um"
+                | "uhr"
+                | "h"
+                | "tage"
+                | "zoom"
+                | "digital"
+                | "via"
+                | "vormittag"
+                | "vormittags"
+                | "nachmittag"
+                | "nachmittags"
+        )
 }
 
 /// Capitalised words that start a new sentence after a date ending in ".":
@@ -1313,32 +1323,7 @@ fn is_mark(t: &Tok) -> bool {
 /// A clause that only enumerates dates ("Am 29.06.", "30.06. und"): no
 /// numbers besides the dates (such as "ab 10 Uhr") and only linking words.
 fn is_fragment(words: &[(usize, &Tok)], has_dates: bool, has_numbers: bool) -> bool {
-    has_dates
-        && !has_numbers
-        && words.iter().all(|(_, t)| {
-            matches!(
-                t.lower().as_str(),
-                "am" | "an"
-                    | "den"
-                    | "der"
-                    | "dem"
-                    | "die"
-                    | "und"
-                    | "oder"
-                    | "sowie"
-                    | "bzw"
-                    | "u"
-                    | "auch"
-                    | "ebenso"
-                    | "sowohl"
-                    | "als"
-                    | "vom"
-                    | "termin"
-                    | "termine"
-                    | "tag"
-                    | "datum"
-            )
-        })
+    has_dates && !has_numbers && words.iter().all(|(_, t)| is_connective(&t.lower()))
 }
 
 /// Reads one block of free text and appends its choices.
