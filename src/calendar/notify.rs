@@ -180,7 +180,7 @@ pub async fn queue(app: &App, tx: &mut Tx<'_>, mail: Mail<'_>) -> anyhow::Result
         }),
         ..Draft::generated(key.to_string(), what.template(), None, &to.email, rendered)
     };
-    let cap = app.settings.mail.daily_cap_per_recipient.max(10);
+    let cap = crate::workflow::notices::staff_caused_cap(app);
     Ok(matches!(
         outbox::enqueue(tx, &app.composer.compose(draft)?, cap).await?,
         outbox::Enqueued::Queued(_)

@@ -144,7 +144,7 @@ fn yes() -> bool {
     true
 }
 fn default_cron() -> String {
-    "0 30 7 * * Mon-Fri".into()
+    crate::calendar::cron::DEFAULT_DIGEST.into()
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Interviews that staff pinned or released. The plan for everyone else is
 //! computed on demand (`workflow::interviews::plan`).
 
-use super::{Store, Tx, now, parse_ts, ts};
+use super::{Tx, now, parse_ts, ts};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -30,15 +30,6 @@ impl Interview {
 }
 
 const COLUMNS: &str = "id, application_id, uid, start_at, end_at, state, sequence, sent";
-
-pub async fn all(store: &Store) -> anyhow::Result<Vec<Interview>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM interviews ORDER BY start_at, id"
-    ))
-    .fetch_all(store.pool())
-    .await
-    .context("cannot list interviews")
-}
 
 pub async fn all_tx(tx: &mut Tx<'_>) -> anyhow::Result<Vec<Interview>> {
     sqlx::query_as(&format!(

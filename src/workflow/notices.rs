@@ -12,6 +12,17 @@ use crate::store::outbox;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+/// The daily cap for mail that staff caused (invitations, corrections,
+/// programme mails): the applicants' cap, but at least 10.
+pub fn staff_caused_cap(app: &App) -> u32 {
+    app.settings.mail.daily_cap_per_recipient.max(10)
+}
+
+/// The daily cap for mail to staff (notices, command replies): at least 50.
+pub fn to_staff_cap(app: &App) -> u32 {
+    app.settings.mail.daily_cap_per_recipient.max(50)
+}
+
 async fn to_staff<C: Serialize>(
     app: &App,
     tx: &mut Tx<'_>,
@@ -50,12 +61,7 @@ async fn to_each<C: Serialize>(
             staff,
             rendered,
         );
-        outbox::enqueue(
-            tx,
-            &app.composer.compose(draft)?,
-            app.settings.mail.daily_cap_per_recipient.max(50),
-        )
-        .await?;
+        outbox::enqueue(tx, &app.composer.compose(draft)?, to_staff_cap(app)).await?;
     }
     Ok(())
 }
@@ -212,7 +218,7 @@ pub async fn no_slot(
         &to,
         rendered,
     );
-    let cap = super::interviews::invitations::staff_cap(app);
+    let cap = staff_caused_cap(app);
     Ok(usize::from(matches!(
         outbox::enqueue(tx, &app.composer.compose(draft)?, cap).await?,
         outbox::Enqueued::Queued(_)

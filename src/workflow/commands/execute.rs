@@ -136,7 +136,7 @@ pub async fn handle(app: &App, tx: &mut Tx<'_>, row: i64, mail: &Incoming) -> an
     outbox::enqueue(
         tx,
         &app.composer.compose(draft)?,
-        app.settings.mail.daily_cap_per_recipient.max(50),
+        notices::to_staff_cap(app),
     )
     .await?;
     Ok(())

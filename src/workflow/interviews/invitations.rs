@@ -9,8 +9,8 @@ use crate::store::Tx;
 use crate::store::applications::Application;
 use crate::store::interviews::Interview;
 use crate::store::outbox;
-use crate::workflow::mails;
 use crate::workflow::people;
+use crate::workflow::{mails, notices};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
@@ -29,11 +29,6 @@ impl Kind {
             Kind::Cancel => "interview_cancel",
         }
     }
-}
-
-/// Staff-caused mails may exceed the applicants' daily cap a little.
-pub fn staff_cap(app: &App) -> u32 {
-    app.settings.mail.daily_cap_per_recipient.max(10)
 }
 
 /// "Mo., 29.06.2026, 09:00–09:20 Uhr"
@@ -144,7 +139,7 @@ pub async fn queue(
         };
         let mail = app.composer.compose(draft)?;
         if matches!(
-            outbox::enqueue(tx, &mail, staff_cap(app)).await?,
+            outbox::enqueue(tx, &mail, notices::staff_caused_cap(app)).await?,
             outbox::Enqueued::Queued(_)
         ) {
             queued += 1;

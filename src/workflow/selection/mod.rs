@@ -10,7 +10,7 @@ use crate::startup::App;
 use crate::store::applications::{self, Application};
 use crate::store::{Tx, decisions, outbox, participants};
 use crate::workflow::actions::{self, ActionResult, refuse};
-use crate::workflow::people;
+use crate::workflow::{notices, people};
 use serde::Serialize;
 
 /// The outbox batch the notices wait in.
@@ -180,7 +180,7 @@ pub async fn correct(
     )
     .await?;
     let mail = notice::compose(app, tx, &application, outcome, persons, revision, true).await?;
-    outbox::enqueue(tx, &mail, app.settings.mail.daily_cap_per_recipient.max(10)).await?;
+    outbox::enqueue(tx, &mail, notices::staff_caused_cap(app)).await?;
     participants::deactivate_application(tx, application.id).await?;
     if outcome == Outcome::Accept {
         enrol(tx, &application, persons).await?;
