@@ -170,8 +170,10 @@ async fn handle(
         tracing::info!(%purpose, "reply brought to staff");
         return Ok(Disposition::Keep);
     }
-    if class == Class::Staff && execute::is_command_mail(mail) {
-        execute::handle(app, &mut tx, row, mail).await?;
+    if class == Class::Staff
+        && let Some(parsed) = execute::command_mail(mail)
+    {
+        execute::handle(app, &mut tx, row, mail, &parsed).await?;
         let h = Handled {
             state: "processed",
             class: "command",

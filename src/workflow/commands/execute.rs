@@ -2,7 +2,7 @@
 //! message, and answers it: what was done, or why not. A mail that fails
 //! authentication changes nothing and is reported to staff.
 
-use super::{Command, Outcome, Verdict, Via, authenticate, parse};
+use super::{Command, Outcome, Parsed, Verdict, Via, authenticate, parse};
 use crate::calendar::events;
 use crate::config::programme::EventStatus;
 use crate::domain::EmailAddress;
@@ -15,16 +15,17 @@ use crate::workflow::interviews::schedule;
 use crate::workflow::selection::{self, preview};
 use crate::workflow::{mails, notices};
 
-/// Whether a staff mail is meant as a command mail at all: it names a
-/// command, carries the secret, or says so in the subject. Other staff mail
-/// (a forwarded application, a question) stays for humans.
-pub fn is_command_mail(mail: &Incoming) -> bool {
+/// The commands of a staff mail, if it is meant as a command mail at all: it
+/// names a command, carries the secret, or says so in the subject. Other
+/// staff mail (a forwarded application, a question) stays for humans.
+pub fn command_mail(mail: &Incoming) -> Option<Parsed> {
     let parsed = parse(&mail.body_start);
     let subject = mail.subject.to_lowercase();
-    !parsed.commands.is_empty()
+    let meant = !parsed.commands.is_empty()
         || parsed.secret.is_some()
         || subject.contains("befehl")
-        || subject.starts_with("postbote")
+        || subject.starts_with("postbote");
+    meant.then_some(parsed)
 }
 
 fn via_text(via: Via) -> &'static str {
@@ -35,9 +36,14 @@ fn via_text(via: Via) -> &'static str {
     }
 }
 
-/// Handles one command mail from a staff address.
-pub async fn handle(app: &App, tx: &mut Tx<'_>, row: i64, mail: &Incoming) -> anyhow::Result<()> {
-    let parsed = parse(&mail.body_start);
+/// Handles one command mail from a staff address (see [`command_mail`]).
+pub async fn handle(
+    app: &App,
+    tx: &mut Tx<'_>,
+    row: i64,
+    mail: &Incoming,
+    parsed: &Parsed,
+) -> anyhow::Result<()> {
     let Some(sender) = mail.from.clone() else {
         return Ok(());
     };
