@@ -3,7 +3,7 @@
 //! participant; after downtime the still-useful ones are caught up and the
 //! rest are reported to staff.
 
-use super::events::{self, Event};
+use super::events::Event;
 use super::notify::{self, Recipient, What};
 use super::timeline;
 use crate::domain::EmailAddress;
@@ -150,16 +150,21 @@ async fn tell(
     Ok(n)
 }
 
-/// Compares the config with what postbote last acted on and tells people
-/// about confirmations, changes and cancellations.
-pub async fn sync(app: &App, clock: DateTime<Utc>) -> anyhow::Result<usize> {
+/// Compares the events (config and staff overrides, [`events::load`]) with
+/// what postbote last acted on and tells `everyone` on the roster about
+/// confirmations, changes and cancellations.
+pub async fn sync(
+    app: &App,
+    events: &[Event],
+    everyone: &[Recipient],
+    clock: DateTime<Utc>,
+) -> anyhow::Result<usize> {
     let mut queued = 0;
-    let everyone = recipients(app).await?;
     let known: Vec<(String, String, String)> =
         sqlx::query_as("SELECT key, fingerprint, status FROM programme_events")
             .fetch_all(app.store.pool())
             .await?;
-    for event in events::load(app).await? {
+    for event in events {
         let fingerprint = event.fingerprint();
         let status = event.status_str();
         // Most passes change nothing: read without taking the write lock.
@@ -184,24 +189,24 @@ pub async fn sync(app: &App, clock: DateTime<Utc>) -> anyhow::Result<usize> {
                 let seq = seq
                     + i64::from(changed || (status == "cancelled" && old_status != "cancelled"));
                 if status == "cancelled" && old_status != "cancelled" {
-                    let to = addresses(&told(&mut tx, &event.key).await?, &everyone);
+                    let to = addresses(&told(&mut tx, &event.key).await?, everyone);
                     if upcoming {
-                        queued += tell(app, &mut tx, &event, What::Cancel, seq, &to, clock).await?;
+                        queued += tell(app, &mut tx, event, What::Cancel, seq, &to, clock).await?;
                     }
                 } else if status == "confirmed" && old_status == "tentative" && upcoming {
                     queued += tell(
                         app,
                         &mut tx,
-                        &event,
+                        event,
                         What::Announcement,
                         seq,
-                        &everyone,
+                        everyone,
                         clock,
                     )
                     .await?;
                     // Reminders already due are covered by the announcement.
                     let emails: Vec<String> = everyone.iter().map(|r| r.email.key()).collect();
-                    let single = std::slice::from_ref(&event);
+                    let single = std::slice::from_ref(event);
                     for d in timeline::reminders(single, &app.settings.reminders, &emails) {
                         if d.due <= clock {
                             let note = Some("covered by the announcement");
@@ -209,8 +214,8 @@ pub async fn sync(app: &App, clock: DateTime<Utc>) -> anyhow::Result<usize> {
                         }
                     }
                 } else if changed && status != "cancelled" && upcoming {
-                    let to = addresses(&told(&mut tx, &event.key).await?, &everyone);
-                    queued += tell(app, &mut tx, &event, What::Update, seq, &to, clock).await?;
+                    let to = addresses(&told(&mut tx, &event.key).await?, everyone);
+                    queued += tell(app, &mut tx, event, What::Update, seq, &to, clock).await?;
                 }
                 seq
             }
@@ -254,9 +259,12 @@ fn addresses(told: &[String], roster: &[Recipient]) -> Vec<Recipient> {
 /// Sends the reminders due at `clock`. Per event and participant only the
 /// latest due one goes out (after downtime the earlier ones are superseded);
 /// reminders whose event has begun are skipped and reported to staff.
-pub async fn send_due(app: &App, clock: DateTime<Utc>) -> anyhow::Result<Pass> {
-    let events = events::load(app).await?;
-    let roster = recipients(app).await?;
+pub async fn send_due(
+    app: &App,
+    events: &[Event],
+    roster: &[Recipient],
+    clock: DateTime<Utc>,
+) -> anyhow::Result<Pass> {
     let emails: Vec<String> = roster.iter().map(|r| r.email.key()).collect();
     let decided: HashSet<String> =
         sqlx::query_scalar("SELECT key FROM programme_mails WHERE kind = 'reminder'")
@@ -265,7 +273,7 @@ pub async fn send_due(app: &App, clock: DateTime<Utc>) -> anyhow::Result<Pass> {
             .into_iter()
             .collect();
     let mut groups: BTreeMap<(String, String), Vec<timeline::Due>> = BTreeMap::new();
-    for d in timeline::reminders(&events, &app.settings.reminders, &emails) {
+    for d in timeline::reminders(events, &app.settings.reminders, &emails) {
         if d.due <= clock && !decided.contains(&d.key) {
             groups
                 .entry((d.event_key.clone(), d.recipient.clone()))

@@ -3,7 +3,7 @@
 //! (a whole programme year in fast-forward). Everything it queues is keyed,
 //! so any number of ticks and restarts sends nothing twice.
 
-use super::{alarm, digest, reminders};
+use super::{alarm, digest, events, reminders};
 use crate::startup::App;
 use chrono::{DateTime, Utc};
 
@@ -20,12 +20,16 @@ pub struct Tick {
 
 /// Runs every scheduled duty due at `clock`.
 pub async fn tick(app: &App, clock: DateTime<Utc>) -> anyhow::Result<Tick> {
+    // Read once: the config changes only at a restart, the roster and staff
+    // overrides only between passes.
+    let events = events::load(app).await?;
+    let roster = reminders::recipients(app).await?;
     let mut t = Tick {
         incomplete_reminders: crate::workflow::reminders::queue_due(app, clock).await?,
-        event_mails: reminders::sync(app, clock).await?,
+        event_mails: reminders::sync(app, &events, &roster, clock).await?,
         ..Tick::default()
     };
-    let pass = reminders::send_due(app, clock).await?;
+    let pass = reminders::send_due(app, &events, &roster, clock).await?;
     t.reminders = pass.queued;
     t.skipped = pass.skipped.len();
     t.digest = digest::run(app, clock).await?;
