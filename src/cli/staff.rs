@@ -59,24 +59,18 @@ pub async fn plan(config: Config, json: bool) -> anyhow::Result<ExitCode> {
 pub async fn release_invitations(config: Config) -> anyhow::Result<ExitCode> {
     let app = App::build(config).await?;
     let mut tx = app.store.begin().await?;
-    let released = match schedule::release(&app, &mut tx).await {
-        Ok(r) => r,
-        Err(ActionError::Refused(why)) => {
-            eprintln!("refused: {why}");
-            return Ok(ExitCode::from(1));
+    let result = schedule::release(&app, &mut tx).await.map(|r| {
+        let mut text = format!(
+            "invited: {} ({} mails queued)",
+            r.invited.join(", "),
+            r.mails
+        );
+        for w in &r.without_slot {
+            text.push_str(&format!("\nwithout slot: {w}"));
         }
-        Err(ActionError::Storage(e)) => return Err(e),
-    };
-    tx.commit().await.context("cannot release invitations")?;
-    println!(
-        "invited: {} ({} mails queued)",
-        released.invited.join(", "),
-        released.mails
-    );
-    for w in &released.without_slot {
-        println!("without slot: {w}");
-    }
-    Ok(ExitCode::SUCCESS)
+        text
+    });
+    finish(tx, result).await
 }
 
 pub async fn move_interview(
