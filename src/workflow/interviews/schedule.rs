@@ -91,33 +91,25 @@ pub async fn current(app: &App, tx: &mut Tx<'_>) -> anyhow::Result<Schedule> {
     let mut references = HashMap::new();
     for a in applications::list_tx(tx).await? {
         references.insert(a.id, a.reference.clone());
-        if let Some(i) = by_app.get(&a.id) {
-            if i.state != "cancelled"
-                && let Some(start) = i.start()
-            {
-                fixed.push(Fixed {
-                    application_id: a.id,
-                    start: german::to_berlin(&start),
-                });
-            } else if i.state == "cancelled" {
-                skipped.push(Skipped {
-                    reference: a.reference.clone(),
-                    reason: "Gespräch abgesagt".into(),
-                });
+        let not_planned = match by_app.get(&a.id) {
+            Some(i) if i.state == "cancelled" => Some("Gespräch abgesagt"),
+            Some(i) => {
+                if let Some(start) = i.start() {
+                    fixed.push(Fixed {
+                        application_id: a.id,
+                        start: german::to_berlin(&start),
+                    });
+                }
+                continue;
             }
-            continue;
-        }
-        if a.late {
+            None if a.late => Some("nach der Frist eingegangen"),
+            None if !a.complete => Some("Unterlagen unvollständig"),
+            None => None,
+        };
+        if let Some(reason) = not_planned {
             skipped.push(Skipped {
                 reference: a.reference.clone(),
-                reason: "nach der Frist eingegangen".into(),
-            });
-            continue;
-        }
-        if !a.complete {
-            skipped.push(Skipped {
-                reference: a.reference.clone(),
-                reason: "Unterlagen unvollständig".into(),
+                reason: reason.into(),
             });
             continue;
         }
