@@ -9,6 +9,7 @@ use crate::intake::classify::Rules;
 use crate::intake::worker::{self, Backoff};
 use crate::mailbox::imap::ImapSource;
 use crate::mailbox::maildir::MaildirSource;
+use crate::mailbox::{MailSource, SetupError};
 use crate::outbox::sender::SentCopy;
 use crate::outbox::{Composer, Sender, Templates, Transport};
 use crate::store::{Store, health};
@@ -72,10 +73,7 @@ impl App {
             &settings.instance.domain,
             &settings.instance.name,
         )?;
-        let mut own_addresses = vec![mail.from_address.clone()];
-        own_addresses.extend(mail.reply_to.clone());
         let rules = Rules {
-            own_addresses,
             own_domain: settings.instance.domain.clone(),
             instance: settings.instance.name.clone(),
             staff: settings.staff.addresses.clone(),
@@ -121,7 +119,10 @@ impl App {
 }
 
 /// Runs the intake and the sender until `shutdown`, then waits up to [`GRACE`].
+/// A folder that cannot be created or opened ([`SetupError`]) stops the
+/// start; a server that cannot be reached now does not (intake retries).
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) -> anyhow::Result<()> {
+    preflight(&app).await?;
     let sender = app.sender()?;
     let sd = shutdown.clone();
     let sender_task = supervise("sender", shutdown.clone(), move || {
@@ -177,6 +178,38 @@ where
             }
         }
     })
+}
+
+/// Connects to the IMAP mailbox once before the start: learns the server's
+/// folder layout, creates and subscribes the processed (and sent) folder, opens
+/// the watched one.
+async fn preflight(app: &App) -> anyhow::Result<()> {
+    let s = &app.settings;
+    let (SourceKind::Imap, Some(imap)) = (s.mailbox.source, s.imap.clone()) else {
+        return Ok(());
+    };
+    let sent = imap.sent_folder.clone();
+    let mut source = ImapSource::new(imap.clone(), &s.mailbox.folder, &s.mailbox.processed_folder);
+    let mut result = source.connect().await;
+    if result.is_ok() && !sent.is_empty() && imap.password.is_some() {
+        result = crate::mailbox::imap::prepare_folder(&imap, &sent, "imap.sent_folder").await;
+    }
+    match result {
+        Ok(()) => {
+            let (watched, processed) = source.server_folders();
+            tracing::info!(%watched, %processed, "mailbox folders ready");
+            Ok(())
+        }
+        Err(e) if e.downcast_ref::<SetupError>().is_some() => {
+            let error = format!("{e:#}");
+            let _ = health::mailbox_failed(&app.store, &error, true).await;
+            Err(e.context("the mailbox cannot work as configured"))
+        }
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "mailbox not reachable at start; intake keeps trying");
+            Ok(())
+        }
+    }
 }
 
 async fn run_intake(app: Arc<App>, shutdown: CancellationToken) {

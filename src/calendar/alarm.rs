@@ -1,6 +1,8 @@
 //! The health alarm: staff get a mail when no mailbox check has succeeded
-//! for `health.alarm_mailbox_after_secs`, or when an outgoing mail has been
-//! failing for `health.alarm_outbox_failing_hours`. One alarm per incident.
+//! for `health.alarm_mailbox_after_secs`, for every open mailbox problem of
+//! `intake::health` (the mailbox cannot be opened, mail waits unprocessed,
+//! moves or fetches keep failing), or when an outgoing mail has been failing
+//! for `health.alarm_outbox_failing_hours`. One alarm per incident.
 //!
 //! NOTE: health facts are written on the wall clock, so the alarm compares
 //! with the wall clock, not the scheduler's (test-controlled) clock.
@@ -56,6 +58,24 @@ pub async fn check(app: &App) -> anyhow::Result<usize> {
                 error,
                 "Prüfen: postbote status".into(),
             ],
+            "",
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    for p in
+        crate::intake::health::problems(&app.store, h, &app.settings.mailbox.processed_folder, now)
+            .await?
+    {
+        open += 1;
+        let mut tx = app.store.begin().await?;
+        notices::staff(
+            app,
+            &mut tx,
+            &format!("alarm-{}", p.incident),
+            &format!("ALARM: {}", p.title),
+            &p.intro,
+            &p.lines,
             "",
         )
         .await?;

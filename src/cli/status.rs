@@ -14,6 +14,8 @@ struct Status {
     warnings: Vec<String>,
     last_mailbox_check: Option<String>,
     last_mailbox_error: Option<(String, String)>,
+    /// Messages in the watched folder not done yet.
+    waiting_in_folder: usize,
     messages: Vec<(String, i64)>,
     outbox: Vec<(String, i64)>,
     applications: i64,
@@ -44,6 +46,12 @@ pub async fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
         Some(_) => {}
     }
     let last_error = health::get(&store, health::MAILBOX_ERROR).await?;
+    for p in
+        crate::intake::health::problems(&store, &s.health, &s.mailbox.processed_folder, now).await?
+    {
+        problems.push(p.summary);
+    }
+    let waiting = crate::store::waiting::all(&store).await?.len();
     // A scheduler pass that failed after the last good one: reminders and
     // digests may be stuck.
     let tick = health::get(&store, health::SCHEDULER_TICK).await?;
@@ -116,6 +124,7 @@ pub async fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
         warnings,
         last_mailbox_check: last_ok,
         last_mailbox_error: last_error,
+        waiting_in_folder: waiting,
         messages: message_counts,
         outbox: outbox_counts,
         applications,
@@ -155,6 +164,10 @@ fn print(s: &Status) {
     if let Some((e, at)) = &s.last_mailbox_error {
         println!("              last error at {at}: {e}");
     }
+    println!(
+        "              {} message(s) in the watched folder not done yet",
+        s.waiting_in_folder
+    );
     println!(
         "applications: {} ({} late)",
         s.applications, s.late_applications

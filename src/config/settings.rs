@@ -75,8 +75,18 @@ pub struct MailboxSettings {
     pub source: SourceKind,
     #[serde(default = "default_inbox")]
     pub folder: String,
-    /// Where handled mail is moved.
+    /// Where handled mail is moved. `/` separates levels whatever the
+    /// server uses; the name is translated to the server's namespace.
     pub processed_folder: String,
+    /// A message whose fetch or move the server refused is retried after
+    /// this long, doubling up to `retry_max_secs` ...
+    #[serde(default = "default_mailbox_retry_initial")]
+    pub retry_initial_secs: u64,
+    #[serde(default = "default_mailbox_retry_max")]
+    pub retry_max_secs: u64,
+    /// ... and left for a human (staff notice, `status` unhealthy) after this many attempts.
+    #[serde(default = "default_mailbox_attempts")]
+    pub max_attempts: u32,
 }
 
 /// Transport security for IMAP and SMTP.
@@ -234,6 +244,15 @@ pub struct HealthSettings {
     /// ... or when an outgoing mail has been failing for this many hours.
     #[serde(default = "default_alarm_outbox")]
     pub alarm_outbox_failing_hours: u64,
+    /// Mail that has waited in the watched folder unprocessed for longer
+    /// than this makes `status` unhealthy and raises an alarm.
+    #[serde(default = "default_unprocessed_after")]
+    pub unprocessed_after_secs: u64,
+    /// The mailbox failing to open (login, folders, SELECT) for longer than
+    /// this makes `status` unhealthy and raises an alarm; a folder that cannot
+    /// be created or opened does so at once.
+    #[serde(default = "default_mailbox_error_after")]
+    pub mailbox_error_after_secs: u64,
 }
 
 impl Default for HealthSettings {
@@ -243,6 +262,8 @@ impl Default for HealthSettings {
             outbox_stuck_after_secs: default_stuck(),
             alarm_mailbox_after_secs: default_alarm_mailbox(),
             alarm_outbox_failing_hours: default_alarm_outbox(),
+            unprocessed_after_secs: default_unprocessed_after(),
+            mailbox_error_after_secs: default_mailbox_error_after(),
         }
     }
 }
@@ -315,6 +336,21 @@ fn default_alarm_mailbox() -> u64 {
 }
 fn default_alarm_outbox() -> u64 {
     4
+}
+fn default_unprocessed_after() -> u64 {
+    900
+}
+fn default_mailbox_error_after() -> u64 {
+    300
+}
+fn default_mailbox_retry_initial() -> u64 {
+    30
+}
+fn default_mailbox_retry_max() -> u64 {
+    900
+}
+fn default_mailbox_attempts() -> u32 {
+    5
 }
 
 impl Settings {
@@ -462,15 +498,13 @@ impl Settings {
                 "must be at least smtp.retry_initial_secs, which must be > 0",
             );
         }
-        if self
-            .staff
-            .addresses
-            .iter()
-            .any(|a| a.key() == self.mail.from_address.key())
+        if self.mailbox.retry_initial_secs == 0
+            || self.mailbox.retry_max_secs < self.mailbox.retry_initial_secs
+            || self.mailbox.max_attempts == 0
         {
             return bad(
-                "staff.addresses",
-                "must not contain mail.from_address: mail from our own address is never acted on",
+                "mailbox.retry_max_secs",
+                "must be at least mailbox.retry_initial_secs, which must be > 0; mailbox.max_attempts must be > 0",
             );
         }
         let organizer = self.mail.organizer().local_part().to_ascii_lowercase();

@@ -4,6 +4,7 @@
 
 pub mod bounce;
 pub mod classify;
+pub mod health;
 pub mod parse;
 pub mod process;
 pub mod worker;

@@ -21,6 +21,8 @@ pub enum Disposition {
     Move,
     /// Not understood, or for a human: leave it where staff see it.
     Keep,
+    /// Processing failed and will be retried: not done yet.
+    Pending,
 }
 
 impl Disposition {
@@ -35,7 +37,7 @@ impl Disposition {
     fn as_str(self) -> &'static str {
         match self {
             Disposition::Move => "move",
-            Disposition::Keep => "keep",
+            Disposition::Keep | Disposition::Pending => "keep",
         }
     }
 }
@@ -87,8 +89,9 @@ pub async fn process(app: &App, row: i64) -> anyhow::Result<Disposition> {
                     .await?;
                 tx.commit().await.context("cannot queue failure notice")?;
                 app.outbox_signal.notify_one();
+                return Ok(Disposition::Keep);
             }
-            Ok(Disposition::Keep)
+            Ok(Disposition::Pending)
         }
     }
 }
@@ -204,6 +207,10 @@ async fn handle(
                 );
             }
             (Disposition::Move, None)
+        }
+        Class::Own(reason) => {
+            tracing::info!(%reason, "our own mail: left for staff, never answered");
+            (Disposition::Keep, None)
         }
         Class::Staff | Class::Other(_) => (Disposition::Keep, None),
     };

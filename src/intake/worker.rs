@@ -3,9 +3,14 @@
 
 use super::Incoming;
 use super::process::{Disposition, process};
-use crate::mailbox::{MailSource, Wake};
+use crate::mailbox::{MailSource, SetupError, SourceError, Wake};
 use crate::startup::App;
+use crate::store::messages::Location;
+use crate::store::waiting::{self, RetryPolicy, Stage};
 use crate::store::{health, messages};
+use crate::workflow::notices;
+use anyhow::Context;
+use chrono::Utc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -34,6 +39,10 @@ impl Backoff {
     pub fn reset(&mut self) {
         self.current = self.initial;
     }
+    /// The cap.
+    pub fn max(&self) -> Duration {
+        self.max
+    }
 }
 
 /// How soon a sweep runs again when a message failed processing.
@@ -45,9 +54,13 @@ pub struct Sweep {
     pub seen: usize,
     pub stored: usize,
     pub moved: usize,
+    /// Fetches and moves the server refused (recorded on the message).
+    pub failed: usize,
 }
 
 /// Runs until `shutdown`; never returns an error, only logs and retries.
+/// A [`SetupError`] (a folder that cannot be created or opened) is retried
+/// at the longest backoff: it needs a human, and `status` says so at once.
 pub async fn run<S: MailSource>(
     app: &App,
     mut source: S,
@@ -55,17 +68,24 @@ pub async fn run<S: MailSource>(
     shutdown: CancellationToken,
 ) {
     while !shutdown.is_cancelled() {
+        let mut delay = None;
         match connect_and_watch(app, &mut source, &mut backoff, &shutdown).await {
             Ok(()) => return,
             Err(e) => {
                 let error = format!("{e:#}");
-                tracing::warn!(source = source.kind(), %error, "mailbox connection lost; reconnecting");
-                if let Err(e) = health::set(&app.store, health::MAILBOX_ERROR, &error).await {
+                let setup = e.downcast_ref::<SetupError>().is_some();
+                if setup {
+                    tracing::error!(source = source.kind(), %error, "mailbox cannot work as configured; retrying");
+                    delay = Some(backoff.max());
+                } else {
+                    tracing::warn!(source = source.kind(), %error, "mailbox connection lost; reconnecting");
+                }
+                if let Err(e) = health::mailbox_failed(&app.store, &error, setup).await {
                     tracing::error!(error = %e, "cannot record mailbox error");
                 }
             }
         }
-        let delay = backoff.next_delay();
+        let delay = delay.unwrap_or_else(|| backoff.next_delay());
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(delay) => {}
@@ -84,11 +104,12 @@ async fn connect_and_watch<S: MailSource>(
         let sweep = sweep(app, source, shutdown).await?;
         backoff.reset();
         health::mailbox_ok(&app.store).await?;
-        if sweep.stored > 0 {
+        if sweep.stored > 0 || sweep.failed > 0 {
             tracing::info!(
                 seen = sweep.seen,
                 stored = sweep.stored,
                 moved = sweep.moved,
+                failed = sweep.failed,
                 "mailbox swept"
             );
         }
@@ -103,15 +124,39 @@ async fn connect_and_watch<S: MailSource>(
                 _ = tokio::time::sleep(RETRY_PROCESSING) => continue,
             }
         }
-        if source.wait(shutdown).await? == Wake::Shutdown {
+        // A refused fetch or move is due again: wake for it, or for new mail.
+        let at_most = match waiting::next_retry(&app.store).await? {
+            Some(t) => (t - Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .max(Duration::from_secs(1)),
+            None => Duration::from_secs(24 * 3600),
+        };
+        if source.wait(shutdown, at_most).await? == Wake::Shutdown {
             return Ok(());
         }
     }
 }
 
+/// The retry policy of single-message failures, from the settings.
+pub fn retry_policy(app: &App) -> RetryPolicy {
+    let m = &app.settings.mailbox;
+    let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 2_000));
+    RetryPolicy {
+        initial: secs(m.retry_initial_secs),
+        max: secs(m.retry_max_secs),
+        max_attempts: i64::from(m.max_attempts),
+    }
+}
+
 /// One pass: finish messages stored earlier but not processed (after a crash),
-/// then every message in the folder that is not known yet, then pending moves.
-/// Stops between messages when shutdown is requested.
+/// then every message in the folder that is not done yet: fetch and store the
+/// new ones, process what is unprocessed, move what is handled.
+///
+/// A refusal by the server for one message (fetch or move) is recorded on
+/// that message with its retry decision, and the sweep goes on with the
+/// next. Only a broken connection or a storage error ends the sweep. Stops
+/// between messages when shutdown is requested.
 pub async fn sweep<S: MailSource>(
     app: &App,
     source: &mut S,
@@ -123,18 +168,40 @@ pub async fn sweep<S: MailSource>(
     }
     let locations = source.scan().await?;
     stats.seen = locations.len();
+    let mut todo = Vec::new();
     for loc in locations {
+        match messages::known(&app.store, &loc).await? {
+            Some(k) if k.moved => {}
+            Some(k)
+                if k.state != "received"
+                    && Disposition::from_db(k.disposition.as_deref()) == Disposition::Keep => {}
+            known => todo.push((loc, known)),
+        }
+    }
+    let pending: Vec<_> = todo.iter().map(|(l, _)| l.clone()).collect();
+    waiting::record_scan(&app.store, source.kind(), &pending).await?;
+    let policy = retry_policy(app);
+    for (loc, known) in todo {
         if shutdown.is_cancelled() {
             break;
         }
-        let disposition = match messages::known(&app.store, &loc).await? {
-            Some(k) if k.moved => continue,
+        if waiting::blocked(&app.store, &loc, Utc::now()).await? {
+            continue;
+        }
+        let disposition = match known {
             Some(k) if k.state == "received" => process(app, k.message_row).await?,
-            // Known and handled: no need to load the raw message again.
+            // Handled before: no need to load the raw message again.
             Some(k) => Disposition::from_db(k.disposition.as_deref()),
             None => {
-                let Some(fetched) = source.fetch(&loc).await? else {
-                    continue;
+                let fetched = match source.fetch(&loc).await {
+                    Ok(Some(f)) => f,
+                    Ok(None) => continue,
+                    Err(SourceError::Message(e)) => {
+                        stats.failed += 1;
+                        message_failed(app, &loc, Stage::Fetch, &e, policy).await?;
+                        continue;
+                    }
+                    Err(SourceError::Connection(e)) => return Err(e),
                 };
                 let summary = summary_of(&fetched.raw);
                 let outcome = messages::store_incoming(
@@ -149,13 +216,50 @@ pub async fn sweep<S: MailSource>(
                 process(app, outcome.row()).await?
             }
         };
-        if disposition == Disposition::Move {
-            source.move_processed(&loc).await?;
-            messages::mark_moved(&app.store, &loc).await?;
-            stats.moved += 1;
+        match disposition {
+            Disposition::Pending => {}
+            Disposition::Keep => waiting::done(&app.store, &loc).await?,
+            Disposition::Move => match source.move_processed(&loc).await {
+                Ok(()) => {
+                    messages::mark_moved(&app.store, &loc).await?;
+                    waiting::done(&app.store, &loc).await?;
+                    stats.moved += 1;
+                }
+                Err(SourceError::Message(e)) => {
+                    stats.failed += 1;
+                    message_failed(app, &loc, Stage::Move, &e, policy).await?;
+                }
+                Err(SourceError::Connection(e)) => return Err(e),
+            },
         }
     }
     Ok(stats)
+}
+
+/// Records a refused fetch or move; when it is left for a human from now on,
+/// staff get one notice.
+async fn message_failed(
+    app: &App,
+    loc: &Location,
+    stage: Stage,
+    error: &anyhow::Error,
+    policy: RetryPolicy,
+) -> anyhow::Result<()> {
+    let error = format!("{error:#}");
+    let f = waiting::failed(&app.store, loc, stage, &error, policy).await?;
+    tracing::warn!(
+        folder = %loc.folder, uid = %loc.uid, stage = stage.as_str(), attempts = f.attempts,
+        permanent = f.permanent, %error, "mailbox refused an operation on one message"
+    );
+    if f.permanent && f.attempts == policy.max_attempts {
+        let mut tx = app.store.begin().await?;
+        notices::mailbox_message_left(app, &mut tx, loc, stage, &error, f.attempts).await?;
+        tx.commit()
+            .await
+            .context("cannot queue the mailbox failure notice")?;
+        app.outbox_signal.notify_one();
+    }
+    Ok(())
 }
 
 fn summary_of(raw: &[u8]) -> messages::Summary {

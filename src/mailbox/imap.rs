@@ -1,8 +1,10 @@
 //! IMAP source: TLS (implicit or STARTTLS; plaintext only to loopback), IDLE
 //! renewed before 29 minutes, polling where IDLE is missing, MOVE with a
 //! COPY + \Deleted + UID EXPUNGE fallback. Never reads or sets \Seen.
+//! Folder names follow the server's namespace and separator (`folders`).
 
-use super::{Fetched, MailSource, Wake, tls};
+use super::folders::{self, Namespace};
+use super::{Fetched, MailSource, SetupError, SourceError, Wake, tls};
 use crate::config::Security;
 use crate::config::settings::{ImapSettings, is_loopback};
 use crate::store::messages::Location;
@@ -87,6 +89,29 @@ where
     }
 }
 
+/// Like [`op`], for an operation on one message: a refusal by the server
+/// (`NO`, `BAD`, a name it will not take) is the message's failure; anything
+/// else (I/O, a closed connection, a timeout) is the connection's.
+async fn op_msg<T>(
+    what: &str,
+    fut: impl Future<Output = Result<T, async_imap::error::Error>>,
+) -> Result<T, SourceError> {
+    use async_imap::error::Error;
+    match tokio::time::timeout(OP_TIMEOUT, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e @ (Error::No(_) | Error::Bad(_) | Error::Validate(_) | Error::Append))) => Err(
+            SourceError::Message(anyhow!(e).context(format!("IMAP {what} refused by the server"))),
+        ),
+        Ok(Err(e)) => Err(SourceError::Connection(
+            anyhow!(e).context(format!("IMAP {what} failed")),
+        )),
+        Err(_) => Err(SourceError::Connection(anyhow!(
+            "IMAP {what} timed out after {}s",
+            OP_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
 /// Opens an authenticated session.
 pub async fn login(s: &ImapSettings) -> anyhow::Result<Session<Stream>> {
     if s.security == Security::Plain && !is_loopback(&s.host) {
@@ -143,6 +168,10 @@ async fn handshake(
 /// The watched folder on an IMAP server.
 pub struct ImapSource {
     settings: ImapSettings,
+    /// The folders as configured, `/`-separated.
+    folder_logical: String,
+    processed_logical: String,
+    /// The same on this server, once connected.
     folder: String,
     processed: String,
     session: Option<Session<Stream>>,
@@ -156,6 +185,8 @@ impl ImapSource {
     pub fn new(settings: ImapSettings, folder: &str, processed: &str) -> ImapSource {
         ImapSource {
             settings,
+            folder_logical: folder.to_string(),
+            processed_logical: processed.to_string(),
             folder: folder.to_string(),
             processed: processed.to_string(),
             session: None,
@@ -166,10 +197,15 @@ impl ImapSource {
         }
     }
 
-    fn session(&mut self) -> anyhow::Result<&mut Session<Stream>> {
+    /// The server's names of the watched and the processed folder (after `connect`).
+    pub fn server_folders(&self) -> (&str, &str) {
+        (&self.folder, &self.processed)
+    }
+
+    fn session(&mut self) -> Result<&mut Session<Stream>, SourceError> {
         self.session
             .as_mut()
-            .context("not connected to the IMAP server")
+            .ok_or_else(|| SourceError::Connection(anyhow!("not connected to the IMAP server")))
     }
 
     fn drain_unsolicited(&mut self) {
@@ -178,11 +214,203 @@ impl ImapSource {
         }
     }
 
-    fn uid_of(loc: &Location) -> anyhow::Result<u32> {
+    fn uid_of(loc: &Location) -> Result<u32, SourceError> {
         loc.uid
             .parse()
-            .with_context(|| format!("bad IMAP UID {:?}", loc.uid))
+            .map_err(|_| SourceError::Message(anyhow!("bad IMAP UID {:?}", loc.uid)))
     }
+
+    async fn move_once(&mut self, uid: &str) -> Result<(), SourceError> {
+        let (has_move, has_uidplus, target) =
+            (self.has_move, self.has_uidplus, self.processed.clone());
+        let session = self.session()?;
+        if has_move {
+            op_msg("UID MOVE", session.uid_mv(uid, &target)).await?;
+        } else {
+            op_msg("UID COPY", session.uid_copy(uid, &target)).await?;
+            op_msg("UID STORE", async {
+                session
+                    .uid_store(uid, "+FLAGS.SILENT (\\Deleted)")
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await
+            })
+            .await?;
+            if has_uidplus {
+                op_msg("UID EXPUNGE", async {
+                    session
+                        .uid_expunge(uid)
+                        .await?
+                        .try_collect::<Vec<_>>()
+                        .await
+                })
+                .await?;
+            }
+            // NOTE: without UIDPLUS we leave the \Deleted message for the next EXPUNGE by a
+            // client: a plain EXPUNGE could remove messages staff flagged themselves.
+        }
+        self.drain_unsolicited();
+        Ok(())
+    }
+}
+
+/// The server's personal namespace: NAMESPACE (RFC 2342) where offered,
+/// else the delimiter from `LIST "" ""`.
+pub async fn discover(
+    session: &mut Session<Stream>,
+    has_namespace: bool,
+) -> anyhow::Result<Namespace> {
+    if has_namespace && let Some(ns) = op("NAMESPACE", namespace_raw(session.as_mut())).await? {
+        return Ok(ns);
+    }
+    let names = op("LIST", async {
+        session
+            .list(Some(""), Some("\"\""))
+            .await?
+            .try_collect::<Vec<_>>()
+            .await
+    })
+    .await?;
+    let Some(name) = names.first() else {
+        return Ok(Namespace::plain());
+    };
+    Ok(Namespace {
+        prefix: String::new(),
+        delimiter: name.delimiter().and_then(|d| d.chars().next()),
+    })
+}
+
+/// NOTE: async-imap 0.12 cannot parse a NAMESPACE response (imap-proto has no
+/// rule for it and would drop the connection), so the command goes out on
+/// the raw stream between two commands, and its lines are read here.
+async fn namespace_raw(stream: &mut Stream) -> std::io::Result<Option<Namespace>> {
+    use tokio::io::AsyncWriteExt;
+    const TAG: &str = "PBNS1";
+    stream
+        .write_all(format!("{TAG} NAMESPACE\r\n").as_bytes())
+        .await?;
+    stream.flush().await?;
+    let mut found = None;
+    for _ in 0..64 {
+        let line = read_line(stream).await?;
+        if let Some(status) = line.strip_prefix(&format!("{TAG} ")) {
+            let ok = status
+                .get(..2)
+                .is_some_and(|s| s.eq_ignore_ascii_case("OK"));
+            return Ok(found.filter(|_| ok));
+        }
+        if found.is_none() {
+            found = folders::parse_namespace_line(&line);
+        }
+        // A literal `{n}` at the end of a line: skip its bytes, read on.
+        if let Some(n) = line
+            .trim_end()
+            .strip_suffix('}')
+            .and_then(|l| l.rsplit_once('{'))
+            .and_then(|(_, n)| n.parse::<u64>().ok())
+        {
+            skip(stream, n.min(1 << 20)).await?;
+        }
+    }
+    Err(std::io::Error::other("NAMESPACE: no tagged answer"))
+}
+
+/// One line (up to CRLF) read byte by byte, so nothing after it is consumed.
+async fn read_line(stream: &mut Stream) -> std::io::Result<String> {
+    use tokio::io::AsyncReadExt;
+    let mut line = Vec::new();
+    loop {
+        let b = stream.read_u8().await?;
+        line.push(b);
+        if b == b'\n' {
+            return Ok(String::from_utf8_lossy(&line).into_owned());
+        }
+        if line.len() > 64 * 1024 {
+            return Err(std::io::Error::other("IMAP line longer than 64 KiB"));
+        }
+    }
+}
+
+async fn skip(stream: &mut Stream, n: u64) -> std::io::Result<()> {
+    use tokio::io::AsyncReadExt;
+    let mut sink = tokio::io::sink();
+    let copied = tokio::io::copy(&mut stream.take(n), &mut sink).await?;
+    if copied < n {
+        return Err(std::io::Error::other("IMAP literal cut short"));
+    }
+    Ok(())
+}
+
+/// A folder name as an IMAP quoted string (the name is validated already).
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// Whether `name` exists as a selectable folder.
+async fn exists(session: &mut Session<Stream>, name: &str) -> anyhow::Result<bool> {
+    use async_imap::types::NameAttribute;
+    let pattern = quoted(name);
+    let names = op("LIST", async {
+        session
+            .list(Some(""), Some(&pattern))
+            .await?
+            .try_collect::<Vec<_>>()
+            .await
+    })
+    .await?;
+    Ok(names
+        .iter()
+        .any(|n| n.name() == name && !n.attributes().contains(&NameAttribute::NoSelect)))
+}
+
+/// Makes sure `name` exists: CREATE it when missing, check the server's
+/// answer, and SUBSCRIBE so that staff mail clients show it. A folder that
+/// cannot be created is a [`SetupError`] naming the folder, the server's
+/// answer and the setting to change.
+pub async fn ensure_folder(
+    session: &mut Session<Stream>,
+    name: &str,
+    logical: &str,
+    setting: &str,
+) -> anyhow::Result<()> {
+    if !exists(session, name).await? {
+        match op_msg("CREATE", session.create(name)).await {
+            Ok(()) => tracing::info!(folder = %name, "created folder"),
+            Err(SourceError::Message(e)) => {
+                // Another client may have created it meanwhile.
+                if !exists(session, name).await? {
+                    return Err(SetupError(format!(
+                        "cannot create the folder {logical:?} (on this server: {name:?}): {e:#}. \
+                         Create it on the server by hand, or set {setting} to a folder that exists \
+                         or can be created"
+                    ))
+                    .into());
+                }
+            }
+            Err(SourceError::Connection(e)) => return Err(e),
+        }
+        if !exists(session, name).await? {
+            return Err(SetupError(format!(
+                "the server accepted CREATE {name:?} for {logical:?} but does not list the folder; \
+                 create it by hand or set {setting}"
+            ))
+            .into());
+        }
+    }
+    match op_msg("SUBSCRIBE", session.subscribe(name)).await {
+        Ok(()) => {}
+        Err(SourceError::Message(e)) => {
+            tracing::warn!(folder = %name, error = %format!("{e:#}"), "cannot subscribe to folder")
+        }
+        Err(SourceError::Connection(e)) => return Err(e),
+    }
+    Ok(())
+}
+
+/// The server's name for a configured folder, or a [`SetupError`] saying which setting to change.
+fn resolve(logical: &str, ns: &Namespace, setting: &str) -> anyhow::Result<String> {
+    folders::server_name(logical, ns)
+        .map_err(|e| SetupError(format!("{e}; change {setting}")).into())
 }
 
 impl MailSource for ImapSource {
@@ -197,13 +425,32 @@ impl MailSource for ImapSource {
         self.has_move = caps.has_str("MOVE");
         self.has_uidplus = caps.has_str("UIDPLUS");
         self.has_idle = caps.has_str("IDLE");
-        // NOTE: CREATE fails when the folder exists; that is fine.
-        let _ = op("CREATE", session.create(&self.processed)).await;
-        let mailbox = op("SELECT", session.select(&self.folder)).await?;
+        let ns = discover(&mut session, caps.has_str("NAMESPACE")).await?;
+        self.folder = resolve(&self.folder_logical, &ns, "mailbox.folder")?;
+        self.processed = resolve(&self.processed_logical, &ns, "mailbox.processed_folder")?;
+        ensure_folder(
+            &mut session,
+            &self.processed,
+            &self.processed_logical,
+            "mailbox.processed_folder",
+        )
+        .await?;
+        let mailbox = match op_msg("SELECT", session.select(&self.folder)).await {
+            Ok(m) => m,
+            Err(SourceError::Message(e)) => {
+                return Err(SetupError(format!(
+                    "cannot open the watched folder {:?} (on this server: {:?}): {e:#}; change mailbox.folder",
+                    self.folder_logical, self.folder
+                ))
+                .into());
+            }
+            Err(SourceError::Connection(e)) => return Err(e),
+        };
         self.validity = i64::from(mailbox.uid_validity.context("server sent no UIDVALIDITY")?);
         tracing::info!(
-            folder = %self.folder, uidvalidity = self.validity, idle = self.has_idle,
-            r#move = self.has_move, "IMAP connected"
+            folder = %self.folder, processed = %self.processed, namespace = %ns.describe(),
+            uidvalidity = self.validity, idle = self.has_idle, r#move = self.has_move,
+            "IMAP connected"
         );
         self.session = Some(session);
         Ok(())
@@ -211,7 +458,8 @@ impl MailSource for ImapSource {
 
     async fn scan(&mut self) -> anyhow::Result<Vec<Location>> {
         let (folder, validity) = (self.folder.clone(), self.validity);
-        let uids = op("UID SEARCH", self.session()?.uid_search("ALL")).await?;
+        let session = self.session().map_err(anyhow::Error::from)?;
+        let uids = op("UID SEARCH", session.uid_search("ALL")).await?;
         self.drain_unsolicited();
         let mut uids: Vec<u32> = uids.into_iter().collect();
         uids.sort_unstable();
@@ -226,11 +474,11 @@ impl MailSource for ImapSource {
             .collect())
     }
 
-    async fn fetch(&mut self, loc: &Location) -> anyhow::Result<Option<Fetched>> {
+    async fn fetch(&mut self, loc: &Location) -> Result<Option<Fetched>, SourceError> {
         let uid = Self::uid_of(loc)?;
         let session = self.session()?;
         // NOTE: BODY.PEEK leaves \Seen alone: staff read the same mailbox.
-        let fetches: Vec<_> = op("UID FETCH", async {
+        let fetches: Vec<_> = op_msg("UID FETCH", async {
             session
                 .uid_fetch(uid.to_string(), "(UID INTERNALDATE BODY.PEEK[])")
                 .await?
@@ -242,59 +490,62 @@ impl MailSource for ImapSource {
         let Some(f) = fetches.iter().find(|f| f.uid == Some(uid)) else {
             return Ok(None);
         };
-        let raw = f.body().context("FETCH returned no body")?.to_vec();
-        let internal_date = f
-            .internal_date()
-            .map(|d| d.with_timezone(&Utc))
-            .context("FETCH returned no INTERNALDATE")?;
-        Ok(Some(Fetched { raw, internal_date }))
+        let Some(raw) = f.body() else {
+            return Err(SourceError::Message(anyhow!("FETCH returned no body")));
+        };
+        let Some(internal_date) = f.internal_date() else {
+            return Err(SourceError::Message(anyhow!(
+                "FETCH returned no INTERNALDATE"
+            )));
+        };
+        Ok(Some(Fetched {
+            raw: raw.to_vec(),
+            internal_date: internal_date.with_timezone(&Utc),
+        }))
     }
 
-    async fn move_processed(&mut self, loc: &Location) -> anyhow::Result<()> {
+    async fn move_processed(&mut self, loc: &Location) -> Result<(), SourceError> {
         let uid = Self::uid_of(loc)?.to_string();
-        let (has_move, has_uidplus, target) =
-            (self.has_move, self.has_uidplus, self.processed.clone());
-        let session = self.session()?;
-        if has_move {
-            op("UID MOVE", session.uid_mv(&uid, &target)).await?;
-        } else {
-            op("UID COPY", session.uid_copy(&uid, &target)).await?;
-            op("UID STORE", async {
-                session
-                    .uid_store(&uid, "+FLAGS.SILENT (\\Deleted)")
-                    .await?
-                    .try_collect::<Vec<_>>()
+        match self.move_once(&uid).await {
+            // NOTE: RFC 3501 §6.4.7: [TRYCREATE] means the target folder is gone (someone
+            // deleted it): create it again and retry once.
+            Err(SourceError::Message(e))
+                if format!("{e:#}").to_lowercase().contains("trycreate") =>
+            {
+                tracing::warn!(folder = %self.processed, "processed folder is missing; creating it again");
+                let (name, logical) = (self.processed.clone(), self.processed_logical.clone());
+                let session = self.session()?;
+                ensure_folder(session, &name, &logical, "mailbox.processed_folder")
                     .await
-            })
-            .await?;
-            if has_uidplus {
-                op("UID EXPUNGE", async {
-                    session
-                        .uid_expunge(&uid)
-                        .await?
-                        .try_collect::<Vec<_>>()
-                        .await
-                })
-                .await?;
+                    .map_err(|e| {
+                        if e.is::<SetupError>() {
+                            SourceError::Message(e)
+                        } else {
+                            SourceError::Connection(e)
+                        }
+                    })?;
+                self.move_once(&uid).await
             }
-            // NOTE: without UIDPLUS we leave the \Deleted message for the next EXPUNGE by a
-            // client: a plain EXPUNGE could remove messages staff flagged themselves.
+            other => other,
         }
-        self.drain_unsolicited();
-        Ok(())
     }
 
-    async fn wait(&mut self, shutdown: &CancellationToken) -> anyhow::Result<Wake> {
+    async fn wait(
+        &mut self,
+        shutdown: &CancellationToken,
+        at_most: Duration,
+    ) -> anyhow::Result<Wake> {
         if !(self.has_idle && self.settings.use_idle) {
-            let poll = Duration::from_secs(self.settings.poll_interval_secs);
+            let poll = Duration::from_secs(self.settings.poll_interval_secs).min(at_most);
             tokio::select! {
                 _ = shutdown.cancelled() => return Ok(Wake::Shutdown),
                 _ = tokio::time::sleep(poll) => {}
             }
-            op("NOOP", self.session()?.noop()).await?;
+            let session = self.session().map_err(anyhow::Error::from)?;
+            op("NOOP", session.noop()).await?;
             return Ok(Wake::Changed);
         }
-        let renew = Duration::from_secs(self.settings.idle_renew_secs);
+        let renew = Duration::from_secs(self.settings.idle_renew_secs).min(at_most);
         let session = self
             .session
             .take()
@@ -323,15 +574,27 @@ impl MailSource for ImapSource {
     }
 }
 
-/// Appends a copy of a sent mail to `folder` (created if missing), marked \Seen.
+/// Makes sure the logical `folder` exists on the server (created and
+/// subscribed if missing); `setting` names the config key for errors.
+pub async fn prepare_folder(s: &ImapSettings, folder: &str, setting: &str) -> anyhow::Result<()> {
+    let mut session = login(s).await?;
+    let caps = op("CAPABILITY", session.capabilities()).await?;
+    let ns = discover(&mut session, caps.has_str("NAMESPACE")).await?;
+    let name = resolve(folder, &ns, setting)?;
+    ensure_folder(&mut session, &name, folder, setting).await?;
+    let _ = op("LOGOUT", session.logout()).await;
+    Ok(())
+}
+
+/// Appends a copy of a sent mail to the logical `folder` (translated to the
+/// server's namespace, created and subscribed if missing), marked \Seen.
 pub async fn append_copy(s: &ImapSettings, folder: &str, raw: &[u8]) -> anyhow::Result<()> {
     let mut session = login(s).await?;
-    let _ = op("CREATE", session.create(folder)).await;
-    op(
-        "APPEND",
-        session.append(folder, Some("(\\Seen)"), None, raw),
-    )
-    .await?;
+    let caps = op("CAPABILITY", session.capabilities()).await?;
+    let ns = discover(&mut session, caps.has_str("NAMESPACE")).await?;
+    let name = resolve(folder, &ns, "imap.sent_folder")?;
+    ensure_folder(&mut session, &name, folder, "imap.sent_folder").await?;
+    op("APPEND", session.append(&name, Some("(\\Seen)"), None, raw)).await?;
     let _ = op("LOGOUT", session.logout()).await;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Maildir source: for the mail host itself and for the demo. A message's
 //! identity is its unique file name (the part before `:2,`).
 
-use super::{Fetched, MailSource, Wake};
+use super::{Fetched, MailSource, SourceError, Wake};
 use crate::store::messages::Location;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -102,31 +102,41 @@ impl MailSource for MaildirSource {
             .collect())
     }
 
-    async fn fetch(&mut self, loc: &Location) -> anyhow::Result<Option<Fetched>> {
+    async fn fetch(&mut self, loc: &Location) -> Result<Option<Fetched>, SourceError> {
         let Some(path) = self.find(&loc.uid) else {
             return Ok(None);
         };
-        let raw =
-            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let raw = std::fs::read(&path)
+            .with_context(|| format!("cannot read {}", path.display()))
+            .map_err(SourceError::Message)?;
         let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
         let internal_date = modified.map(DateTime::<Utc>::from).unwrap_or_else(Utc::now);
         Ok(Some(Fetched { raw, internal_date }))
     }
 
-    async fn move_processed(&mut self, loc: &Location) -> anyhow::Result<()> {
+    async fn move_processed(&mut self, loc: &Location) -> Result<(), SourceError> {
         let Some(path) = self.find(&loc.uid) else {
             return Ok(());
         };
-        let name = path.file_name().context("message file has no name")?;
+        let Some(name) = path.file_name() else {
+            return Err(SourceError::Message(anyhow::anyhow!(
+                "message file has no name"
+            )));
+        };
         let target = self.processed.join("cur").join(name);
         std::fs::rename(&path, &target)
             .with_context(|| format!("cannot move {} to {}", path.display(), target.display()))
+            .map_err(SourceError::Message)
     }
 
-    async fn wait(&mut self, shutdown: &CancellationToken) -> anyhow::Result<Wake> {
+    async fn wait(
+        &mut self,
+        shutdown: &CancellationToken,
+        at_most: Duration,
+    ) -> anyhow::Result<Wake> {
         tokio::select! {
             _ = shutdown.cancelled() => Ok(Wake::Shutdown),
-            _ = tokio::time::sleep(self.poll) => Ok(Wake::Changed),
+            _ = tokio::time::sleep(self.poll.min(at_most)) => Ok(Wake::Changed),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Where incoming mail is read: an IMAP folder (IDLE, polling fallback) or a
 //! Maildir. Both implement [`MailSource`]; the intake worker drives either.
 
+pub mod folders;
 pub mod imap;
 pub mod maildir;
 pub mod tls;
@@ -26,6 +27,27 @@ pub enum Wake {
     Shutdown,
 }
 
+/// A failure of one operation on one message, with the retry decision.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The connection is unusable (I/O, timeout, closed): reconnect and sweep
+    /// again; nothing is recorded against the message.
+    #[error("{0:#}")]
+    Connection(anyhow::Error),
+    /// The server refused this operation on this message (`NO`/`BAD`): the
+    /// failure is recorded on the message, retried later, and after a few
+    /// attempts left for a human. The sweep goes on with the next message.
+    #[error("{0:#}")]
+    Message(anyhow::Error),
+}
+
+/// The source cannot work as configured (a folder that cannot be created or
+/// opened): a human must change the server or the config. Stops the start;
+/// at a reconnect it is recorded and retried at the longest backoff.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SetupError(pub String);
+
 /// The operations intake needs from a mailbox.
 #[allow(async_fn_in_trait)]
 pub trait MailSource {
@@ -36,9 +58,13 @@ pub trait MailSource {
     /// Every message now in the watched folder.
     async fn scan(&mut self) -> anyhow::Result<Vec<Location>>;
     /// One message, or None when it vanished meanwhile.
-    async fn fetch(&mut self, loc: &Location) -> anyhow::Result<Option<Fetched>>;
+    async fn fetch(&mut self, loc: &Location) -> Result<Option<Fetched>, SourceError>;
     /// Moves a handled message to the processed folder.
-    async fn move_processed(&mut self, loc: &Location) -> anyhow::Result<()>;
-    /// Waits until the folder may have changed, or shutdown.
-    async fn wait(&mut self, shutdown: &CancellationToken) -> anyhow::Result<Wake>;
+    async fn move_processed(&mut self, loc: &Location) -> Result<(), SourceError>;
+    /// Waits until the folder may have changed, `at_most` passed, or shutdown.
+    async fn wait(
+        &mut self,
+        shutdown: &CancellationToken,
+        at_most: std::time::Duration,
+    ) -> anyhow::Result<Wake>;
 }

@@ -229,6 +229,23 @@ fn with_calendar(body: MultiPart, cal: &Calendar) -> anyhow::Result<MultiPart> {
         .singlepart(attachment))
 }
 
+/// Whether `id` (with or without brackets) has the form [`Composer::message_id_for`]
+/// gives: 32 lower-case hex digits, `.postbote@`, our domain.
+pub fn is_own_message_id(id: &str, domain: &str) -> bool {
+    let id = id.trim().trim_start_matches('<').trim_end_matches('>');
+    let Some((local, host)) = id.rsplit_once('@') else {
+        return false;
+    };
+    let Some(digest) = local.strip_suffix(".postbote") else {
+        return false;
+    };
+    host.eq_ignore_ascii_case(domain)
+        && digest.len() == 32
+        && digest
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// A Message-ID from untrusted input, without brackets, or None when unusable.
 pub fn clean_id(raw: &str) -> Option<String> {
     let id = raw.trim().trim_start_matches('<').trim_end_matches('>');

@@ -6,6 +6,10 @@ use sqlx::Row;
 
 pub const MAILBOX_OK: &str = "mailbox.last_ok";
 pub const MAILBOX_ERROR: &str = "mailbox.last_error";
+/// When the mailbox began failing (cleared by the next good check).
+pub const MAILBOX_FAILING_SINCE: &str = "mailbox.failing_since";
+/// The failure needs a human: a folder that cannot be created or opened.
+pub const MAILBOX_SETUP_ERROR: &str = "mailbox.setup_error";
 /// The scheduler clock of the last finished scheduler pass.
 pub const SCHEDULER_TICK: &str = "scheduler.last_tick";
 /// The error of the last failed scheduler pass.
@@ -35,7 +39,35 @@ pub async fn get(store: &Store, key: &str) -> anyhow::Result<Option<(String, Str
     Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
-/// Records a successful mailbox check.
+pub async fn clear(store: &Store, key: &str) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM health WHERE key = ?")
+        .bind(key)
+        .execute(store.pool())
+        .await
+        .context("cannot clear health")?;
+    Ok(())
+}
+
+/// Records a successful mailbox check: the failure streak, if any, is over.
 pub async fn mailbox_ok(store: &Store) -> anyhow::Result<()> {
-    set(store, MAILBOX_OK, &now()).await
+    set(store, MAILBOX_OK, &now()).await?;
+    clear(store, MAILBOX_FAILING_SINCE).await?;
+    clear(store, MAILBOX_SETUP_ERROR).await
+}
+
+/// Records a failed connection or sweep; `setup` when a human must act.
+pub async fn mailbox_failed(store: &Store, error: &str, setup: bool) -> anyhow::Result<()> {
+    set(store, MAILBOX_ERROR, error).await?;
+    sqlx::query("INSERT OR IGNORE INTO health (key, value, updated_at) VALUES (?, ?, ?)")
+        .bind(MAILBOX_FAILING_SINCE)
+        .bind(now())
+        .bind(now())
+        .execute(store.pool())
+        .await
+        .context("cannot record health")?;
+    if setup {
+        set(store, MAILBOX_SETUP_ERROR, error).await
+    } else {
+        clear(store, MAILBOX_SETUP_ERROR).await
+    }
 }

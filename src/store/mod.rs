@@ -11,6 +11,7 @@ pub mod interviews;
 pub mod messages;
 pub mod outbox;
 pub mod participants;
+pub mod waiting;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};

@@ -125,6 +125,68 @@ pub async fn processing_failed(
     .await
 }
 
+/// Tells staff that the server keeps refusing to hand over (`Fetch`) or to
+/// move (`Move`) one message, which is now left in the folder for them.
+/// Once per message and step.
+pub async fn mailbox_message_left(
+    app: &App,
+    tx: &mut Tx<'_>,
+    loc: &crate::store::messages::Location,
+    stage: crate::store::waiting::Stage,
+    error: &str,
+    attempts: i64,
+) -> anyhow::Result<()> {
+    use crate::store::waiting::Stage;
+    let folder = &app.settings.mailbox.processed_folder;
+    let (title, intro) = match stage {
+        Stage::Fetch => (
+            "E-Mail im Postfach kann nicht abgerufen werden".to_string(),
+            "Der Mailserver verweigert postbote eine E-Mail im Posteingang. Sie wurde nicht gelesen \
+             und nicht beantwortet und bleibt für Sie im Posteingang liegen. Bitte sehen Sie sie sich \
+             dort an. Wenn der Fehler behoben ist, verschieben Sie die E-Mail in einen anderen Ordner \
+             und wieder zurück: Dann liest postbote sie neu."
+                .to_string(),
+        ),
+        Stage::Move => (
+            format!("E-Mail kann nicht nach „{folder}“ verschoben werden"),
+            format!(
+                "postbote hat eine E-Mail bearbeitet, kann sie aber nicht in den Ordner „{folder}“ \
+                 verschieben. Sie bleibt im Posteingang liegen und wird nicht noch einmal bearbeitet \
+                 oder beantwortet. Bitte verschieben Sie sie von Hand und prüfen Sie den Ordner."
+            ),
+        ),
+    };
+    let lines = vec![
+        format!(
+            "Ordner: {}, UID {} (UIDVALIDITY {})",
+            loc.folder, loc.uid, loc.validity
+        ),
+        format!(
+            "Antwort des Servers: {}",
+            error.chars().take(300).collect::<String>()
+        ),
+        format!("Versuche: {attempts}"),
+        "Prüfen: postbote status".to_string(),
+    ];
+    staff(
+        app,
+        tx,
+        &format!(
+            "mailbox-left:{}:{}:{}:{}:{}",
+            loc.source,
+            loc.folder,
+            loc.validity,
+            loc.uid,
+            stage.as_str()
+        ),
+        &title,
+        &intro,
+        &lines,
+        "",
+    )
+    .await
+}
+
 /// Tells staff what in an application needs a human: unreadable files,
 /// uncertain dates, an over-long letter. Once per mail.
 pub async fn needs_review(

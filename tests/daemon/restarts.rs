@@ -2,7 +2,7 @@ use crate::helpers::{PROJECT, TestApp, application, spawn_app};
 use postbote::config::Config;
 use postbote::intake::worker::sweep;
 use postbote::mailbox::imap::ImapSource;
-use postbote::mailbox::{Fetched, MailSource, Wake};
+use postbote::mailbox::{Fetched, MailSource, SourceError, Wake};
 use postbote::startup::App;
 use postbote::store::messages::Location;
 use std::time::Duration;
@@ -82,14 +82,21 @@ impl MailSource for CrashBeforeMove {
     async fn scan(&mut self) -> anyhow::Result<Vec<Location>> {
         self.0.scan().await
     }
-    async fn fetch(&mut self, loc: &Location) -> anyhow::Result<Option<Fetched>> {
+    async fn fetch(&mut self, loc: &Location) -> Result<Option<Fetched>, SourceError> {
         self.0.fetch(loc).await
     }
-    async fn move_processed(&mut self, _loc: &Location) -> anyhow::Result<()> {
-        anyhow::bail!("simulated crash before MOVE")
+    async fn move_processed(&mut self, _loc: &Location) -> Result<(), SourceError> {
+        // A dying process looks like a lost connection: the sweep ends.
+        Err(SourceError::Connection(anyhow::anyhow!(
+            "simulated crash before MOVE"
+        )))
     }
-    async fn wait(&mut self, shutdown: &CancellationToken) -> anyhow::Result<Wake> {
-        self.0.wait(shutdown).await
+    async fn wait(
+        &mut self,
+        shutdown: &CancellationToken,
+        at_most: Duration,
+    ) -> anyhow::Result<Wake> {
+        self.0.wait(shutdown, at_most).await
     }
 }
 

@@ -1,0 +1,296 @@
+//! What waits in the watched folder, and the failures of single messages
+//! (table `mailbox_waiting`, see its migration).
+
+use super::messages::Location;
+use super::{Store, now, parse_ts, ts};
+use anyhow::Context;
+use chrono::{DateTime, Duration, Utc};
+use std::collections::HashSet;
+
+/// The step of a message that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Fetch,
+    Move,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Fetch => "fetch",
+            Stage::Move => "move",
+        }
+    }
+}
+
+/// How a recorded failure was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure {
+    pub attempts: i64,
+    /// Left for a human from now on.
+    pub permanent: bool,
+}
+
+/// Retry policy of single-message failures.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub initial: Duration,
+    pub max: Duration,
+    pub max_attempts: i64,
+}
+
+impl RetryPolicy {
+    /// The delay after `attempts` failures: initial, doubled each time, capped.
+    pub fn delay(&self, attempts: i64) -> Duration {
+        let shift = u32::try_from(attempts.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
+        let secs = self.initial.num_seconds().saturating_mul(1i64 << shift);
+        Duration::seconds(secs.min(self.max.num_seconds()))
+    }
+}
+
+/// After a scan of the watched folder: `pending` are its messages that are
+/// not done. New ones are recorded as first seen now; rows of this source
+/// for messages that are done or gone (or of a folder no longer watched)
+/// are removed.
+pub async fn record_scan(store: &Store, source: &str, pending: &[Location]) -> anyhow::Result<()> {
+    let now = now();
+    let mut tx = store.begin().await?;
+    let keep: HashSet<(&str, i64, &str)> = pending
+        .iter()
+        .map(|l| (l.folder.as_str(), l.validity, l.uid.as_str()))
+        .collect();
+    let rows: Vec<(String, i64, String)> =
+        sqlx::query_as("SELECT folder, validity, uid FROM mailbox_waiting WHERE source = ?")
+            .bind(source)
+            .fetch_all(&mut *tx)
+            .await
+            .context("cannot read waiting messages")?;
+    for (folder, validity, uid) in rows {
+        if !keep.contains(&(folder.as_str(), validity, uid.as_str())) {
+            sqlx::query(
+                "DELETE FROM mailbox_waiting WHERE source = ? AND folder = ? AND validity = ? AND uid = ?",
+            )
+            .bind(source)
+            .bind(folder)
+            .bind(validity)
+            .bind(&uid)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    for l in pending {
+        sqlx::query(
+            "INSERT OR IGNORE INTO mailbox_waiting (source, folder, validity, uid, first_seen_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(l.source)
+        .bind(&l.folder)
+        .bind(l.validity)
+        .bind(&l.uid)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .context("cannot record waiting message")?;
+    }
+    tx.commit()
+        .await
+        .context("cannot commit waiting messages")?;
+    Ok(())
+}
+
+/// The message is done (moved, or processed and kept for staff).
+pub async fn done(store: &Store, loc: &Location) -> anyhow::Result<()> {
+    sqlx::query(
+        "DELETE FROM mailbox_waiting WHERE source = ? AND folder = ? AND validity = ? AND uid = ?",
+    )
+    .bind(loc.source)
+    .bind(&loc.folder)
+    .bind(loc.validity)
+    .bind(&loc.uid)
+    .execute(store.pool())
+    .await
+    .context("cannot clear waiting message")?;
+    Ok(())
+}
+
+/// Whether the sweep must leave `loc` alone now: left for a human, or its
+/// next attempt is not due yet.
+pub async fn blocked(store: &Store, loc: &Location, at: DateTime<Utc>) -> anyhow::Result<bool> {
+    let row: Option<(i64, Option<String>)> = sqlx::query_as(
+        "SELECT permanent, next_attempt_at FROM mailbox_waiting \
+         WHERE source = ? AND folder = ? AND validity = ? AND uid = ?",
+    )
+    .bind(loc.source)
+    .bind(&loc.folder)
+    .bind(loc.validity)
+    .bind(&loc.uid)
+    .fetch_optional(store.pool())
+    .await
+    .context("cannot read waiting message")?;
+    Ok(match row {
+        Some((1, _)) => true,
+        Some((_, Some(next))) => parse_ts(&next).is_some_and(|n| n > at),
+        _ => false,
+    })
+}
+
+/// Records a refused fetch or move of `loc` and decides: retry later, or
+/// (after `policy.max_attempts`) leave it for a human.
+pub async fn failed(
+    store: &Store,
+    loc: &Location,
+    stage: Stage,
+    error: &str,
+    policy: RetryPolicy,
+) -> anyhow::Result<Failure> {
+    let now = Utc::now();
+    let mut tx = store.begin().await?;
+    let attempts: i64 = sqlx::query_scalar(
+        "INSERT INTO mailbox_waiting (source, folder, validity, uid, first_seen_at, stage, attempts, \
+         last_error, failing_since) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?) \
+         ON CONFLICT (source, folder, validity, uid) DO UPDATE SET \
+         attempts = CASE WHEN stage IS excluded.stage THEN attempts + 1 ELSE 1 END, \
+         failing_since = CASE WHEN stage IS excluded.stage THEN COALESCE(failing_since, excluded.failing_since) \
+         ELSE excluded.failing_since END, \
+         stage = excluded.stage, last_error = excluded.last_error \
+         RETURNING attempts",
+    )
+    .bind(loc.source)
+    .bind(&loc.folder)
+    .bind(loc.validity)
+    .bind(&loc.uid)
+    .bind(ts(now))
+    .bind(stage.as_str())
+    .bind(error)
+    .bind(ts(now))
+    .fetch_one(&mut *tx)
+    .await
+    .context("cannot record mailbox failure")?;
+    let permanent = attempts >= policy.max_attempts;
+    sqlx::query(
+        "UPDATE mailbox_waiting SET permanent = ?, next_attempt_at = ? \
+         WHERE source = ? AND folder = ? AND validity = ? AND uid = ?",
+    )
+    .bind(i64::from(permanent))
+    .bind(ts(now + policy.delay(attempts)))
+    .bind(loc.source)
+    .bind(&loc.folder)
+    .bind(loc.validity)
+    .bind(&loc.uid)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await.context("cannot commit mailbox failure")?;
+    Ok(Failure {
+        attempts,
+        permanent,
+    })
+}
+
+/// When the next retry of a failed message is due.
+pub async fn next_retry(store: &Store) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let next: Option<String> = sqlx::query_scalar(
+        "SELECT MIN(next_attempt_at) FROM mailbox_waiting WHERE permanent = 0 AND stage IS NOT NULL",
+    )
+    .fetch_one(store.pool())
+    .await
+    .context("cannot read the next mailbox retry")?;
+    Ok(next.as_deref().and_then(parse_ts))
+}
+
+/// One waiting message, for `status` and the alarm.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Waiting {
+    pub folder: String,
+    pub uid: String,
+    pub first_seen_at: String,
+    pub stage: Option<String>,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub failing_since: Option<String>,
+    pub permanent: bool,
+}
+
+/// Everything waiting, oldest first.
+pub async fn all(store: &Store) -> anyhow::Result<Vec<Waiting>> {
+    sqlx::query_as(
+        "SELECT folder, uid, first_seen_at, stage, attempts, last_error, failing_since, permanent \
+         FROM mailbox_waiting ORDER BY first_seen_at, uid",
+    )
+    .fetch_all(store.pool())
+    .await
+    .context("cannot list waiting messages")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delay_doubles_up_to_its_cap() {
+        let p = RetryPolicy {
+            initial: Duration::seconds(30),
+            max: Duration::seconds(900),
+            max_attempts: 5,
+        };
+        let got: Vec<i64> = (1..=7).map(|a| p.delay(a).num_seconds()).collect();
+        assert_eq!(got, vec![30, 60, 120, 240, 480, 900, 900]);
+        assert_eq!(p.delay(10_000).num_seconds(), 900);
+    }
+
+    fn loc(uid: &str) -> Location {
+        Location {
+            source: "imap",
+            folder: "INBOX".into(),
+            validity: 7,
+            uid: uid.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failure_is_retried_then_left_for_a_human_and_cleared_when_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite")).await.unwrap();
+        let policy = RetryPolicy {
+            initial: Duration::seconds(60),
+            max: Duration::seconds(60),
+            max_attempts: 2,
+        };
+        record_scan(&store, "imap", &[loc("1"), loc("2")])
+            .await
+            .unwrap();
+        assert_eq!(all(&store).await.unwrap().len(), 2);
+        let now = Utc::now();
+        assert!(!blocked(&store, &loc("1"), now).await.unwrap());
+        let f = failed(&store, &loc("1"), Stage::Move, "NO nope", policy)
+            .await
+            .unwrap();
+        assert_eq!(
+            f,
+            Failure {
+                attempts: 1,
+                permanent: false
+            }
+        );
+        assert!(blocked(&store, &loc("1"), now).await.unwrap());
+        assert!(
+            !blocked(&store, &loc("1"), now + Duration::seconds(120))
+                .await
+                .unwrap()
+        );
+        assert!(next_retry(&store).await.unwrap().is_some());
+        let f = failed(&store, &loc("1"), Stage::Move, "NO nope", policy)
+            .await
+            .unwrap();
+        assert!(f.permanent);
+        assert!(
+            blocked(&store, &loc("1"), now + Duration::days(9))
+                .await
+                .unwrap()
+        );
+        assert_eq!(next_retry(&store).await.unwrap(), None);
+        // Message 2 is done; message 1 was moved away by a human.
+        done(&store, &loc("2")).await.unwrap();
+        record_scan(&store, "imap", &[]).await.unwrap();
+        assert!(all(&store).await.unwrap().is_empty());
+    }
+}
