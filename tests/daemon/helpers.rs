@@ -1,7 +1,7 @@
 //! `spawn_app()`: private Dovecot + Postfix, a config in a temp dir, and the
 //! daemon running in-process against them. Typed helpers for the tests.
 
-use crate::mail_servers::MailServers;
+use crate::mail_servers::{Layout, MailServers};
 use chrono::{DateTime, Utc};
 use postbote::calendar::clock::Clock;
 use postbote::config::{Config, Programme, Settings};
@@ -90,11 +90,36 @@ pub async fn spawn_app_with(deadline: Deadline, extra: &str) -> TestApp {
 /// Like [`spawn_app_with`], with `POSTBOTE_<SECTION>__<KEY>` overrides, e.g.
 /// `("POSTBOTE_IMAP__USE_IDLE", "false")`.
 pub async fn spawn_app_with_env(deadline: Deadline, extra: &str, env: &[(&str, &str)]) -> TestApp {
+    spawn_app_on(Layout::Default, deadline, extra, env).await
+}
+
+/// Like [`spawn_app_with_env`], on a Dovecot with the given folder layout.
+pub async fn spawn_app_on(
+    layout: Layout,
+    deadline: Deadline,
+    extra: &str,
+    env: &[(&str, &str)],
+) -> TestApp {
+    let servers = start_servers(layout).await;
+    spawn_app_on_servers(servers, deadline, extra, env).await
+}
+
+/// Starts a private Dovecot (in `layout`) and Postfix.
+pub async fn start_servers(layout: Layout) -> MailServers {
     LazyLock::force(&TRACING);
-    let servers = tokio::task::spawn_blocking(MailServers::start)
+    tokio::task::spawn_blocking(move || MailServers::start_with_layout(layout))
         .await
         .expect("join")
-        .expect("mail servers start");
+        .expect("mail servers start")
+}
+
+/// Writes the config for `servers` and starts the daemon on them.
+pub async fn spawn_app_on_servers(
+    servers: MailServers,
+    deadline: Deadline,
+    extra: &str,
+    env: &[(&str, &str)],
+) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let config_path = write_config(dir.path(), &servers, deadline, extra);
     let env = env
@@ -282,9 +307,11 @@ impl TestApp {
             .collect()
     }
 
+    /// The mails in `user`'s `folder`, named `/`-separated as in the config
+    /// and translated to this server's layout.
     pub async fn mails_in(&self, user: &str, folder: &str) -> Vec<String> {
         self.servers
-            .fetch_all(user, folder)
+            .fetch_all(user, &self.servers.layout.folder(folder))
             .await
             .expect("fetch")
             .into_iter()

@@ -71,9 +71,63 @@ const POSTFIX_MASTER: &str = "master";
 /// running in parallel threads).
 static RESERVED_PORTS: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
 
+/// How Dovecot lays out folders: the forms real servers take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Maildir++ on disk, `/` as separator in IMAP (the harness's default).
+    Default,
+    /// `LAYOUT=fs`: one directory per level, `/` separator.
+    Fs,
+    /// Dovecot's default Maildir++: `.` separator (`Postbote.Verarbeitet`).
+    MaildirDot,
+    /// Courier-style: every personal folder below `INBOX.`, `.` separator.
+    InboxPrefix,
+}
+
+impl Layout {
+    /// The three layouts every mailbox behaviour is tested on.
+    pub const FIELD: [Layout; 3] = [Layout::Fs, Layout::MaildirDot, Layout::InboxPrefix];
+
+    /// The server's name of a `/`-separated folder.
+    pub fn folder(self, logical: &str) -> String {
+        if logical.eq_ignore_ascii_case("INBOX") {
+            return "INBOX".into();
+        }
+        match self {
+            Layout::Default | Layout::Fs => logical.to_string(),
+            Layout::MaildirDot => logical.replace('/', "."),
+            Layout::InboxPrefix => format!("INBOX.{}", logical.replace('/', ".")),
+        }
+    }
+
+    fn dovecot(self, mail: &str) -> String {
+        let (location, namespace) = match self {
+            Layout::Default => (
+                format!("maildir:{mail}/%d/%n"),
+                "inbox = yes\n  separator = /",
+            ),
+            Layout::Fs => (
+                format!("maildir:{mail}/%d/%n:LAYOUT=fs"),
+                "inbox = yes\n  separator = /",
+            ),
+            Layout::MaildirDot => (
+                format!("maildir:{mail}/%d/%n"),
+                "inbox = yes\n  separator = .",
+            ),
+            Layout::InboxPrefix => (
+                format!("maildir:{mail}/%d/%n"),
+                "inbox = yes\n  prefix = INBOX.\n  separator = .",
+            ),
+        };
+        format!("mail_location = {location}\n\nnamespace inbox {{\n  {namespace}\n}}\n")
+    }
+}
+
 /// A private Dovecot + Postfix pair; see the module documentation.
 #[derive(Debug)]
 pub struct MailServers {
+    /// Dovecot's folder layout.
+    pub layout: Layout,
     pub imap_port: u16,
     pub smtp_port: u16,
     pub lmtp_port: u16,
@@ -100,7 +154,12 @@ impl MailServers {
     /// Starts Dovecot and Postfix and waits (bounded) until IMAP, LMTP and SMTP answer with
     /// their greeting. Blocking.
     pub fn start() -> Result<MailServers> {
-        Self::start_inner(None)
+        Self::start_inner(None, Layout::Default)
+    }
+
+    /// Like [`MailServers::start`], with Dovecot in the given folder layout.
+    pub fn start_with_layout(layout: Layout) -> Result<MailServers> {
+        Self::start_inner(None, layout)
     }
 
     /// Like [`MailServers::start`], with TLS: a fresh throwaway CA ([`MailServers::ca_file`])
@@ -111,10 +170,10 @@ impl MailServers {
     /// Needs the `openssl` command. Blocking.
     pub fn start_with_tls() -> Result<MailServers> {
         let openssl = find_openssl()?;
-        Self::start_inner(Some(&openssl))
+        Self::start_inner(Some(&openssl), Layout::Default)
     }
 
-    fn start_inner(openssl: Option<&Path>) -> Result<MailServers> {
+    fn start_inner(openssl: Option<&Path>, layout: Layout) -> Result<MailServers> {
         ensure_root()?;
         let dovecot_bin = find_binary("dovecot")?;
         let postfix_bin = find_binary("postfix")?;
@@ -123,7 +182,7 @@ impl MailServers {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match Self::try_start(&parent, &dovecot_bin, &postfix_bin, openssl) {
+            match Self::try_start(&parent, &dovecot_bin, &postfix_bin, openssl, layout) {
                 Ok(servers) => return Ok(servers),
                 // Another process may have taken a port between our check and the server's
                 // bind; try again with fresh ports.
@@ -144,6 +203,7 @@ impl MailServers {
         dovecot_bin: &Path,
         postfix_bin: &Path,
         openssl: Option<&Path>,
+        layout: Layout,
     ) -> Result<MailServers> {
         let dir = tempfile::Builder::new()
             .prefix("run-")
@@ -156,6 +216,7 @@ impl MailServers {
 
         let ports = reserve_ports(if openssl.is_some() { 6 } else { 3 })?;
         let mut servers = MailServers {
+            layout,
             imap_port: ports[0],
             lmtp_port: ports[1],
             smtp_port: ports[2],
@@ -314,17 +375,11 @@ disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
 first_valid_uid = 1
-mail_location = maildir:{mail}/%d/%n
 mail_fsync = never
 mail_max_userip_connections = 1000
 default_process_limit = 500
 default_client_limit = 5000
-
-namespace inbox {{
-  inbox = yes
-  separator = /
-}}
-
+{layout}
 passdb {{
   driver = static
   args = password={PASSWORD}
@@ -356,6 +411,7 @@ service lmtp {{
             mail = mail_dir.display(),
             imap = self.imap_port,
             lmtp = self.lmtp_port,
+            layout = self.layout.dovecot(&mail_dir.display().to_string()),
         );
         fs::write(&self.dovecot_conf, conf).context("writing dovecot.conf")
     }
@@ -694,6 +750,42 @@ postlog    unix-dgram n - n - 1 postlogd
             .await
             .map_err(|_| anyhow!("IMAP append timed out after {IMAP_OP_TIMEOUT:?}"))?
             .with_context(|| format!("appending to {user}/{folder} over IMAP"))
+    }
+
+    /// The folders `user` subscribes to (LSUB), in the server's names.
+    pub async fn subscribed(&self, user: &str) -> Result<Vec<String>> {
+        let op = async {
+            let mut session = self.imap_login(user).await?;
+            let names: Vec<String> = session
+                .lsub(Some(""), Some("*"))
+                .await
+                .context("LSUB")?
+                .map_ok(|n| n.name().to_string())
+                .try_collect()
+                .await
+                .context("reading LSUB")?;
+            let _ = session.logout().await;
+            Ok(names)
+        };
+        tokio::time::timeout(IMAP_OP_TIMEOUT, op)
+            .await
+            .map_err(|_| anyhow!("IMAP LSUB timed out after {IMAP_OP_TIMEOUT:?}"))?
+    }
+
+    /// Deletes `user`'s `folder` (server name) with everything in it.
+    pub async fn delete_folder(&self, user: &str, folder: &str) -> Result<()> {
+        let op = async {
+            let mut session = self.imap_login(user).await?;
+            session
+                .delete(folder)
+                .await
+                .with_context(|| format!("DELETE {folder:?}"))?;
+            let _ = session.logout().await;
+            Ok(())
+        };
+        tokio::time::timeout(IMAP_OP_TIMEOUT, op)
+            .await
+            .map_err(|_| anyhow!("IMAP DELETE timed out after {IMAP_OP_TIMEOUT:?}"))?
     }
 
     async fn imap_login(&self, user: &str) -> Result<async_imap::Session<tokio::net::TcpStream>> {

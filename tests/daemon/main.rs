@@ -10,6 +10,7 @@ mod digest;
 mod documents;
 mod end_to_end;
 mod fixtures;
+mod folders;
 mod interviews;
 mod outages;
 mod programme_year;
