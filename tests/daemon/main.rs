@@ -13,6 +13,7 @@ mod fixtures;
 mod folders;
 mod interviews;
 mod outages;
+mod own_domain;
 mod programme_year;
 mod restarts;
 mod selection;
