@@ -48,6 +48,9 @@ impl Backoff {
 /// How soon a sweep runs again when a message failed processing.
 pub const RETRY_PROCESSING: Duration = Duration::from_secs(5);
 
+/// After a sweep that stored or moved mail, the next look comes this soon.
+pub const SETTLE_RESCAN: Duration = Duration::from_secs(2);
+
 /// Counts from one sweep.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Sweep {
@@ -125,14 +128,22 @@ async fn connect_and_watch<S: MailSource>(
             }
         }
         // A refused fetch or move is due again: wake for it, or for new mail.
-        let at_most = match waiting::next_retry(&app.store).await? {
+        let mut at_most = match waiting::next_retry(&app.store).await? {
             Some(t) => (t - Utc::now())
                 .to_std()
                 .unwrap_or(Duration::ZERO)
                 .max(Duration::from_secs(1)),
             None => Duration::from_secs(24 * 3600),
         };
-        if source.wait(shutdown, at_most).await? == Wake::Shutdown {
+        // NOTE: Dovecot can miss telling an IDLE client about mail delivered
+        // while the client's last command ran (seen with Maildir++ and two
+        // deliveries within a second). Mail comes in bursts: after a sweep
+        // that did something, look once more soon instead of trusting IDLE.
+        if sweep.stored > 0 || sweep.moved > 0 {
+            at_most = at_most.min(SETTLE_RESCAN);
+        }
+        let wake = source.wait(shutdown, at_most).await?;
+        if wake == Wake::Shutdown {
             return Ok(());
         }
     }

@@ -179,6 +179,8 @@ pub struct ImapSource {
     has_move: bool,
     has_uidplus: bool,
     has_idle: bool,
+    /// New mail was announced (EXISTS/RECENT) since the last scan.
+    changed: bool,
 }
 
 impl ImapSource {
@@ -194,6 +196,7 @@ impl ImapSource {
             has_move: false,
             has_uidplus: false,
             has_idle: false,
+            changed: false,
         }
     }
 
@@ -208,9 +211,23 @@ impl ImapSource {
             .ok_or_else(|| SourceError::Connection(anyhow!("not connected to the IMAP server")))
     }
 
+    /// Empties the unsolicited responses, remembering whether new mail was
+    /// announced.
+    ///
+    /// NOTE: the server announces mail that arrives mid-sweep with the answer
+    /// to whatever command comes next (a FETCH, a MOVE), not at the next IDLE;
+    /// dropping that EXISTS would leave the mail unseen until the one after.
     fn drain_unsolicited(&mut self) {
+        use async_imap::types::UnsolicitedResponse;
         if let Some(s) = self.session.as_mut() {
-            while s.unsolicited_responses.try_recv().is_ok() {}
+            while let Ok(r) = s.unsolicited_responses.try_recv() {
+                if matches!(
+                    r,
+                    UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_)
+                ) {
+                    self.changed = true;
+                }
+            }
         }
     }
 
@@ -458,8 +475,12 @@ impl MailSource for ImapSource {
 
     async fn scan(&mut self) -> anyhow::Result<Vec<Location>> {
         let (folder, validity) = (self.folder.clone(), self.validity);
+        self.drain_unsolicited();
+        self.changed = false;
         let session = self.session().map_err(anyhow::Error::from)?;
         let uids = op("UID SEARCH", session.uid_search("ALL")).await?;
+        // NOTE: an EXISTS that came with the SEARCH answer may or may not be in
+        // it; `changed` stays set and costs at most one more (cheap) sweep.
         self.drain_unsolicited();
         let mut uids: Vec<u32> = uids.into_iter().collect();
         uids.sort_unstable();
@@ -550,8 +571,26 @@ impl MailSource for ImapSource {
             .session
             .take()
             .context("not connected to the IMAP server")?;
+        let announced = session.unsolicited_responses.clone();
         let mut idle = session.idle();
         op("IDLE", idle.init()).await?;
+        // NOTE: Dovecot syncs when IDLE starts and may announce new mail before
+        // its "+ idling"; async-imap queues that EXISTS as unsolicited, and
+        // waiting for the next change would miss it.
+        let mut already = false;
+        while let Ok(r) = announced.try_recv() {
+            already |= matches!(
+                r,
+                async_imap::types::UnsolicitedResponse::Exists(_)
+                    | async_imap::types::UnsolicitedResponse::Recent(_)
+            );
+        }
+        if already {
+            let session = op("DONE", idle.done()).await?;
+            self.session = Some(session);
+            self.drain_unsolicited();
+            return Ok(Wake::Changed);
+        }
         let (outcome, wake) = {
             let (fut, _stop) = idle.wait_with_timeout(renew + Duration::from_secs(60));
             tokio::select! {
