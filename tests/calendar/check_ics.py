@@ -331,16 +331,18 @@ def run_engine(name, path):
 
 PROBES = {
     "libical": "import gi; gi.require_version('ICalGLib', '3.0'); from gi.repository import ICalGLib",
-    "icalendar": "import icalendar, dateutil.rrule",
+    # icalendar < 6 (Debian 12 ships 4.0.3) gets UTC offsets after 2037 wrong.
+    "icalendar": "import sys, icalendar, dateutil.rrule; v = icalendar.__version__; "
+    "sys.exit(0 if int(v.split('.')[0]) >= 6 else 'icalendar %s is older than 6' % v)",
 }
 
 
 def python_engine(name, path):
     """(result, None) or (None, why it could not run)."""
+    # NOTE: compare paths, not real paths: a venv's python links to the
+    # system one but has other packages.
     candidates = [sys.executable]
-    if os.path.realpath("/usr/bin/python3") != os.path.realpath(sys.executable) and os.path.exists(
-        "/usr/bin/python3"
-    ):
+    if sys.executable != "/usr/bin/python3" and os.path.exists("/usr/bin/python3"):
         candidates.append("/usr/bin/python3")
     tried = []
     for python in candidates:
