@@ -1179,7 +1179,7 @@ mod tests {
                     rsvp: ev.rsvp && method == Method::Request,
                 },
             );
-            assert_eq!(read.uids, [ev.uid.clone()], "{what}");
+            assert_eq!(read.uids, std::slice::from_ref(&ev.uid), "{what}");
             assert_eq!(read.sequence(), i64::from(ev.sequence), "{what}");
             assert_eq!(read.starts(), utc_starts(&ev), "{what}");
             if method == Method::Request {

@@ -277,6 +277,16 @@ async fn a_programme_year_in_fast_forward_sends_every_reminder_once_and_in_time(
         1,
         "only the first reminder of module 2 carries the entry"
     );
+    let plain = m2_mails
+        .iter()
+        .find(|m| calendar_of(m, false).is_none())
+        .expect("the second reminder of module 2");
+    assert!(
+        text(plain)
+            .contains("Den Kalendereintrag haben Sie bereits mit einer früheren E-Mail erhalten"),
+        "{}",
+        text(plain)
+    );
     for (key, due) in [
         ("learning-group-1", "2037-10-07T06:00:00.000000Z"),
         ("learning-group-2", "2037-11-11T07:00:00.000000Z"),
