@@ -51,6 +51,9 @@ const MAX_LINE_OCTETS: usize = 75;
 /// More days than any programme event has; a longer series is refused.
 const MAX_OCCURRENCES: usize = 31;
 
+/// Uneven days are a daily rule with EXDATEs over this many days at most.
+const MAX_SPAN_DAYS: i64 = 62;
+
 // NOTE: Outlook (and older Exchange) does not resolve IANA zone names on its
 // own; without a VTIMEZONE it either rejects the TZID or treats the times as
 // floating/UTC. RFC 5545 3.6.5 also requires a VTIMEZONE for every TZID used.
@@ -299,6 +302,9 @@ impl Series {
         } else {
             offsets[offsets.len() - 1] + 1
         };
+        if !even && count > MAX_SPAN_DAYS {
+            return Err(bad("uneven days spread over more than two months"));
+        }
         let interval = if even && step > 1 {
             format!(";INTERVAL={step}")
         } else {
@@ -1068,6 +1074,15 @@ mod tests {
         assert!(matches!(
             calendar(Method::Request, &ev, stamp()),
             Err(IcsError::EndBeforeStart { .. })
+        ));
+        let mut ev = module();
+        ev.more = vec![
+            day(2026, 8, 28, (10, 0), (16, 0)),
+            day(2026, 12, 1, (10, 0), (16, 0)),
+        ];
+        assert!(matches!(
+            calendar(Method::Request, &ev, stamp()),
+            Err(IcsError::BadSeries { .. })
         ));
         // 02:30 on Sat 27.03.2027 exists, on Sun 28.03.2027 it does not.
         let mut ev = module();
