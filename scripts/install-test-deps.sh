@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on Debian 12: real Dovecot (IMAP + LMTP) and Postfix,
-# which tests/daemon/mail_servers.rs starts as private instances, plus sqlite3.
+# which tests/daemon/mail_servers.rs starts as private instances, plus sqlite3; and the three
+# independent iCalendar engines that read back every .ics postbote writes
+# (tests/calendar/check_ics.py): libical (gir1.2-ical-3.0 through python3-gi), Python
+# icalendar, and ical.js under Node (npm ci in tests/calendar).
 #
 # Idempotent (does nothing when everything is present) and non-interactive: it runs on a
 # brand-new machine with CI=true and no stdin. Needs root, or sudo without a password
@@ -12,7 +15,8 @@
 # would). The packaged system services are kept from starting; the tests never use them.
 set -euo pipefail
 
-packages=(dovecot-imapd dovecot-lmtpd postfix sqlite3 openssl ca-certificates)
+packages=(dovecot-imapd dovecot-lmtpd postfix sqlite3 openssl ca-certificates
+  gir1.2-ical-3.0 python3-gi)
 
 installed() {
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]
@@ -22,6 +26,10 @@ missing=()
 for pkg in "${packages[@]}"; do
   installed "$pkg" || missing+=("$pkg")
 done
+# Node and npm only when there are none: a Node from elsewhere (NodeSource) ships its own npm,
+# and Debian's npm package conflicts with it.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if [ "$(id -u)" -eq 0 ]; then
   SUDO=()
@@ -70,16 +78,46 @@ if [ -x /usr/sbin/postfix ] && [ -f /etc/postfix/main.cf ]; then
   as_root /usr/sbin/postfix stop >/dev/null 2>&1 || true
 fi
 
-# Python's icalendar reads back every .ics postbote writes (tests/daemon/interviews.rs
-# and the python check in src/calendar/ics.rs): an independent parser, not our own.
-if ! python3 -c 'import icalendar' >/dev/null 2>&1; then
-  echo "install-test-deps: installing Python icalendar"
-  if ! python3 -m pip install --quiet --disable-pip-version-check icalendar </dev/null; then
+# Python's icalendar reads back every .ics postbote writes (tests/calendar/check_ics.py and the
+# python check in src/calendar/ics.rs): an independent parser, not our own. Version 6 or later:
+# older ones (Debian 12 packages 4.0.3) compute wrong UTC offsets for dates after 2037, which the
+# test programme uses. On Debian's own python3, pip needs --break-system-packages (PEP 668).
+icalendar_ok() {
+  python3 -c 'import sys, icalendar, dateutil.rrule; sys.exit(int(icalendar.__version__.split(".")[0]) < 6)' \
+    >/dev/null 2>&1
+}
+if ! icalendar_ok; then
+  echo "install-test-deps: installing Python icalendar (>= 6)"
+  if ! python3 -m pip --version >/dev/null 2>&1; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      python3-icalendar </dev/null
+      python3-pip </dev/null
   fi
+  pip_install=(python3 -m pip install --quiet --disable-pip-version-check --upgrade "icalendar>=6")
+  "${pip_install[@]}" </dev/null || as_root "${pip_install[@]}" --break-system-packages </dev/null
 fi
-python3 -c 'import icalendar' || { echo "install-test-deps: Python icalendar missing" >&2; exit 1; }
+icalendar_ok || { echo "install-test-deps: Python icalendar >= 6 missing" >&2; exit 1; }
+
+# ical.js, Thunderbird's parser, at the version pinned in tests/calendar/package-lock.json.
+calendar_dir="$(cd "$(dirname "$0")/../tests/calendar" && pwd)"
+wanted_icaljs="$(node -p "require('$calendar_dir/package-lock.json').packages['node_modules/ical.js'].version")"
+have_icaljs="$(node -p "require('$calendar_dir/node_modules/ical.js/package.json').version" 2>/dev/null || true)"
+if [ "$have_icaljs" != "$wanted_icaljs" ]; then
+  echo "install-test-deps: installing ical.js $wanted_icaljs (npm ci in tests/calendar)"
+  (cd "$calendar_dir" && npm ci --no-audit --no-fund --loglevel=error </dev/null)
+fi
+
+# All three engines must read a sample calendar, or the calendar tests fail in CI.
+sample="$(mktemp --suffix=.ics)"
+printf '%s\r\n' BEGIN:VCALENDAR PRODID:-//postbote//check//DE VERSION:2.0 METHOD:REQUEST \
+  BEGIN:VEVENT UID:check@postbote.test DTSTAMP:20260101T000000Z DTSTART:20260101T090000Z \
+  DTEND:20260101T100000Z SEQUENCE:0 SUMMARY:check ORGANIZER:mailto:a@postbote.test \
+  ATTENDEE:mailto:b@postbote.test END:VEVENT END:VCALENDAR >"$sample"
+engines="$(python3 "$calendar_dir/check_ics.py" "$sample")"
+rm -f "$sample"
+if ! printf '%s' "$engines" | python3 -c 'import json, sys; d = json.load(sys.stdin); sys.exit(1 if d["missing"] or len(d["engines"]) != 3 else 0)'; then
+  echo "install-test-deps: a calendar engine is missing: $engines" >&2
+  exit 1
+fi
 
 # Sanity check of what tests/daemon/mail_servers.rs relies on.
 problems=()

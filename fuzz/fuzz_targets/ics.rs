@@ -29,8 +29,10 @@ fuzz_target!(|data: &[u8]| {
         organizer: Person { name: Some(name.clone()), email: "projekt@ews.test".into() },
         attendees: vec![Person { name: Some(name), email: "a@stadt.test".into() }],
         status: Status::Confirmed,
+        more: vec![],
+        rsvp: true,
     };
-    let Ok(out) = ics::calendar(Method::Request, &[event], Utc::now()) else {
+    let Ok(out) = ics::calendar(Method::Request, &event, Utc::now()) else {
         return;
     };
     assert!(out.ends_with("\r\n"));

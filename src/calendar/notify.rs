@@ -1,6 +1,9 @@
-//! Mails about a programme event to one participant, each with an .ics:
-//! reminder, announcement (a tentative event confirmed), update (SEQUENCE
-//! raised) and cancellation (METHOD:CANCEL).
+//! Mails about a programme event to one participant: announcement (a
+//! tentative event confirmed) and update (SEQUENCE raised) with a REQUEST,
+//! cancellation with a CANCEL, reminder with a REQUEST only when the
+//! participant does not have the current entry yet (see
+//! `reminders::send_due`); otherwise a reminder carries no calendar part, so
+//! no client shows it as a new invitation or adds a second entry.
 
 use super::events::{Event, Kind};
 use super::{german, ics};
@@ -47,7 +50,14 @@ pub struct Recipient {
     pub name: Option<String>,
 }
 
-/// The ORGANIZER of every .ics: a real mailbox that reads replies.
+/// The ORGANIZER of every .ics: the From address of the mail that carries
+/// it (`mail.from_address`, a real mailbox that reads replies), named
+/// `mail.organizer_name` or else `mail.from_name`.
+///
+/// NOTE: Outlook shows an invitation whose ORGANIZER differs from the sender
+/// as sent "on behalf of" someone else and Gmail warns about it; meeting
+/// responses go to the ORGANIZER, so it must be the mailbox postbote reads.
+/// Settings validation refuses a `mail.organizer_address` that differs.
 pub fn organizer(app: &App) -> ics::Person {
     let mail = &app.settings.mail;
     ics::Person {
@@ -60,15 +70,43 @@ pub fn organizer(app: &App) -> ics::Person {
     }
 }
 
-/// The .ics of an event: one VEVENT per day, UIDs stable per event and day.
+/// The UID of an event's series as minted on first use:
+/// `module-3.<instance>@<domain>`, one for all days of a module.
+pub fn new_uid(app: &App, event: &Event) -> String {
+    format!(
+        "{}.{}@{}",
+        event.key, app.settings.instance.name, app.settings.instance.domain
+    )
+}
+
+/// The UID of an event's series: the one stored in `programme_events`
+/// (fixed when postbote first acted on the event), else [`new_uid`].
+pub async fn uid(app: &App, tx: &mut Tx<'_>, event: &Event) -> anyhow::Result<String> {
+    let stored: Option<Option<String>> =
+        sqlx::query_scalar("SELECT uid FROM programme_events WHERE key = ?")
+            .bind(&event.key)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(stored.flatten().unwrap_or_else(|| new_uid(app, event)))
+}
+
+/// The .ics of an event: one VEVENT series under one UID, every day of a
+/// module an occurrence of it ([`ics::calendar`]).
+///
+/// NOTE: RSVP=FALSE. Programme events are part of the course, not a
+/// question: with RSVP=TRUE every Outlook participant would send an
+/// acceptance for every module and learning group (hundreds of meeting
+/// responses a year, each brought to staff). A participant who cannot come
+/// answers the mail, as the text asks; a decline sent anyway still reaches
+/// staff as a meeting response.
 pub fn calendar(
     app: &App,
     event: &Event,
+    uid: &str,
     sequence: i64,
     method: ics::Method,
     to: &Recipient,
 ) -> anyhow::Result<String> {
-    let organizer = organizer(app);
     let attendee = ics::Person {
         name: to.name.clone(),
         email: to.email.to_string(),
@@ -78,45 +116,42 @@ pub fn calendar(
         (None, Some(link)) => (Some(format!("Zoom: {link}")), Some(link.clone())),
         _ => (None, None),
     };
-    let many = event.days.len() > 1;
-    let events: Vec<ics::Event> = event
-        .days
-        .iter()
-        .enumerate()
-        .map(|(i, d)| ics::Event {
-            uid: format!(
-                "{}-day{}.{}@{}",
-                event.key,
-                i + 1,
-                app.settings.instance.name,
-                app.settings.instance.domain
-            ),
-            sequence: u32::try_from(sequence).unwrap_or(0),
-            start: d.start,
-            end: d.end,
-            summary: if many {
-                format!(
-                    "{} {} (Tag {})",
-                    app.programme.short_name,
-                    event.title,
-                    i + 1
-                )
-            } else {
-                format!("{} {}", app.programme.short_name, event.title)
-            },
-            description: event.agenda.clone(),
-            location: location.clone(),
-            url: url.clone(),
-            organizer: organizer.clone(),
-            attendees: vec![attendee.clone()],
-            status: if method == ics::Method::Cancel {
-                ics::Status::Cancelled
-            } else {
-                ics::Status::Confirmed
-            },
-        })
-        .collect();
-    ics::calendar(method, &events, Utc::now()).context("cannot write the event .ics")
+    let Some((first, more)) = event.days.split_first() else {
+        anyhow::bail!("event {} has no days", event.key);
+    };
+    let summary = if more.is_empty() {
+        format!("{} {}", app.programme.short_name, event.title)
+    } else {
+        format!(
+            "{} {} ({} Tage)",
+            app.programme.short_name,
+            event.title,
+            event.days.len()
+        )
+    };
+    let ev = ics::Event {
+        uid: uid.to_owned(),
+        sequence: u32::try_from(sequence).unwrap_or(0),
+        start: first.start,
+        end: first.end,
+        more: more
+            .iter()
+            .map(|d| ics::Span {
+                start: d.start,
+                end: d.end,
+            })
+            .collect(),
+        summary,
+        description: event.agenda.clone(),
+        location,
+        url,
+        organizer: organizer(app),
+        attendees: vec![attendee],
+        status: ics::Status::Confirmed,
+        rsvp: false,
+    };
+    ics::calendar(method, &ev, Utc::now())
+        .with_context(|| format!("cannot write the .ics of {}", event.key))
 }
 
 /// One event mail to send.
@@ -129,6 +164,9 @@ pub struct Mail<'a> {
     pub key: &'a str,
     /// For reminders: "14 Tage".
     pub offset_text: Option<String>,
+    /// The calendar part: REQUEST (the entry, new or changed), CANCEL, or
+    /// None for a reminder to someone who already has the current entry.
+    pub calendar: Option<ics::Method>,
 }
 
 /// Queues one event mail; true if it was queued now.
@@ -140,13 +178,22 @@ pub async fn queue(app: &App, tx: &mut Tx<'_>, mail: Mail<'_>) -> anyhow::Result
         to,
         key,
         offset_text,
+        calendar: method,
     } = mail;
-    let method = if what == What::Cancel {
-        ics::Method::Cancel
-    } else {
-        ics::Method::Request
+    let attachment = match method {
+        Some(method) => {
+            let uid = uid(app, tx, event).await?;
+            Some(Calendar {
+                content_type: ics::content_type(method),
+                ics: calendar(app, event, &uid, sequence, method, to)?,
+                file_name: match method {
+                    ics::Method::Cancel => "absage.ics".into(),
+                    ics::Method::Request => "termin.ics".into(),
+                },
+            })
+        }
+        None => None,
     };
-    let text = calendar(app, event, sequence, method, to)?;
     let context = mails::EventMail {
         short_name: app.programme.short_name.clone(),
         programme: app.programme.name.clone(),
@@ -162,6 +209,7 @@ pub async fn queue(app: &App, tx: &mut Tx<'_>, mail: Mail<'_>) -> anyhow::Result
         zoom_link: event.zoom_link.clone(),
         agenda: event.agenda.clone(),
         offset_text,
+        has_calendar: attachment.is_some(),
         recipient_name: to.name.clone(),
         contact_name: app.settings.mail.from_name.clone(),
         contact_address: app.settings.mail.from_address.to_string(),
@@ -169,15 +217,7 @@ pub async fn queue(app: &App, tx: &mut Tx<'_>, mail: Mail<'_>) -> anyhow::Result
     let rendered = app.templates.render(what.template(), &context)?;
     let draft = Draft {
         to_name: to.name.as_deref(),
-        calendar: Some(Calendar {
-            content_type: ics::content_type(method),
-            ics: text,
-            file_name: if what == What::Cancel {
-                "absage.ics".into()
-            } else {
-                "termin.ics".into()
-            },
-        }),
+        calendar: attachment,
         ..Draft::generated(key.to_string(), what.template(), None, &to.email, rendered)
     };
     let cap = crate::workflow::notices::staff_caused_cap(app);

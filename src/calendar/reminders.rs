@@ -5,7 +5,7 @@
 
 use super::events::Event;
 use super::notify::{self, Recipient, What};
-use super::timeline;
+use super::{ics, timeline};
 use crate::domain::EmailAddress;
 use crate::startup::App;
 use crate::store::{Tx, now as now_text, ts};
@@ -47,6 +47,8 @@ struct Decided<'a> {
     clock: DateTime<Utc>,
     state: &'a str,
     note: Option<&'a str>,
+    /// The calendar part the mail carried and its SEQUENCE.
+    calendar: Option<(ics::Method, i64)>,
 }
 
 /// The decision on one reminder of the timeline.
@@ -65,6 +67,7 @@ fn reminder<'a>(
         clock,
         state,
         note,
+        calendar: None,
     }
 }
 
@@ -78,10 +81,11 @@ async fn record(tx: &mut Tx<'_>, d: Decided<'_>) -> anyhow::Result<()> {
         clock,
         state,
         note,
+        calendar,
     } = d;
     sqlx::query(
-        "INSERT OR IGNORE INTO programme_mails (key, event_key, kind, recipient, due_at, decided_at, state, note) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO programme_mails (key, event_key, kind, recipient, due_at, decided_at, state, note, calendar, sequence) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(key)
     .bind(event_key)
@@ -91,23 +95,27 @@ async fn record(tx: &mut Tx<'_>, d: Decided<'_>) -> anyhow::Result<()> {
     .bind(ts(clock))
     .bind(state)
     .bind(note)
+    .bind(calendar.map(|(m, _)| m.as_str()))
+    .bind(calendar.map(|(_, seq)| seq))
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-/// Everyone who was told about an event (reminder, announcement or update sent).
+/// Everyone who has the event in their calendar: sent a mail with its
+/// REQUEST (announcement, update, or the first reminder).
 async fn told(tx: &mut Tx<'_>, event_key: &str) -> anyhow::Result<Vec<String>> {
     Ok(sqlx::query_scalar(
         "SELECT DISTINCT recipient FROM programme_mails WHERE event_key = ? AND state = 'sent' \
-         AND kind IN ('reminder', 'announcement', 'update') ORDER BY recipient",
+         AND calendar = 'REQUEST' ORDER BY recipient",
     )
     .bind(event_key)
     .fetch_all(&mut **tx)
     .await?)
 }
 
-/// Sends `what` about `event` to each address, keyed by `prefix`.
+/// Sends `what` about `event` to each address, with its calendar part:
+/// CANCEL for a cancellation, else REQUEST.
 async fn tell(
     app: &App,
     tx: &mut Tx<'_>,
@@ -125,6 +133,11 @@ async fn tell(
             event.key,
             r.email.key()
         );
+        let method = if what == What::Cancel {
+            ics::Method::Cancel
+        } else {
+            ics::Method::Request
+        };
         let mail = notify::Mail {
             event,
             what,
@@ -132,6 +145,7 @@ async fn tell(
             to: r,
             key: &key,
             offset_text: None,
+            calendar: Some(method),
         };
         notify::queue(app, tx, mail).await?;
         let decided = Decided {
@@ -143,6 +157,7 @@ async fn tell(
             clock,
             state: "sent",
             note: None,
+            calendar: Some((method, sequence)),
         };
         record(tx, decided).await?;
         n += 1;
@@ -220,11 +235,12 @@ pub async fn sync(
                 seq
             }
         };
+        // The UID is fixed at the first insert and kept ever after.
         sqlx::query(
-            "INSERT INTO programme_events (key, fingerprint, status, sequence, start_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, \
+            "INSERT INTO programme_events (key, fingerprint, status, sequence, start_at, updated_at, uid) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, \
              status = excluded.status, sequence = excluded.sequence, start_at = excluded.start_at, \
-             updated_at = excluded.updated_at",
+             updated_at = excluded.updated_at, uid = COALESCE(programme_events.uid, excluded.uid)",
         )
         .bind(&event.key)
         .bind(&fingerprint)
@@ -232,6 +248,7 @@ pub async fn sync(
         .bind(sequence)
         .bind(ts(event.start()))
         .bind(now_text())
+        .bind(notify::new_uid(app, event))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -325,6 +342,22 @@ pub async fn send_due(
             }
         }
         if let Some(d) = latest {
+            // NOTE: a reminder repeats the calendar data only for someone
+            // who does not have the current version yet (new on the roster,
+            // or the event confirmed without an announcement to them): a
+            // second REQUEST of the same SEQUENCE shows in Outlook as a new
+            // invitation to answer again.
+            let has: Option<i64> = sqlx::query_scalar(
+                "SELECT MAX(COALESCE(sequence, -1)) FROM programme_mails WHERE event_key = ? \
+                 AND recipient = ? AND state = 'sent' AND calendar = 'REQUEST'",
+            )
+            .bind(&event_key)
+            .bind(&recipient)
+            .fetch_one(&mut *tx)
+            .await?;
+            let calendar = has
+                .is_none_or(|seq| seq < sequence)
+                .then_some(ics::Method::Request);
             let mail = notify::Mail {
                 event,
                 what: What::Reminder,
@@ -332,11 +365,16 @@ pub async fn send_due(
                 to,
                 key: &d.key,
                 offset_text: Some(d.offset.german_dative()),
+                calendar,
             };
             notify::queue(app, &mut tx, mail).await?;
-            record(&mut tx, reminder(&d, clock, "sent", None)).await?;
+            let decided = Decided {
+                calendar: calendar.map(|m| (m, sequence)),
+                ..reminder(&d, clock, "sent", None)
+            };
+            record(&mut tx, decided).await?;
             pass.queued += 1;
-            tracing::info!(event = %event_key, %recipient, due = %d.due, "reminder queued");
+            tracing::info!(event = %event_key, %recipient, due = %d.due, with_calendar = calendar.is_some(), "reminder queued");
         }
         tx.commit().await?;
     }

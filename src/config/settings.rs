@@ -183,19 +183,23 @@ pub struct MailSettings {
     pub reply_to: Option<EmailAddress>,
     #[serde(default = "default_daily_cap")]
     pub daily_cap_per_recipient: u32,
-    /// ORGANIZER of calendar invitations: a real mailbox that reads replies
-    /// (default: reply_to, else from_address).
+    /// ORGANIZER of calendar invitations. Optional and, if given, must equal
+    /// `from_address`: the ORGANIZER is always the From address of the mail
+    /// that carries the invitation (validated at startup and check-config).
     pub organizer_address: Option<EmailAddress>,
+    /// The ORGANIZER's display name (CN); default `from_name`.
     pub organizer_name: Option<String>,
 }
 
 impl MailSettings {
-    /// The ORGANIZER address of invitations.
+    /// The ORGANIZER address of invitations: the From address.
+    ///
+    /// NOTE: Outlook shows an invitation whose ORGANIZER is not the sender as
+    /// sent on someone's behalf, Gmail warns that it may be forged, and every
+    /// client sends meeting responses to the ORGANIZER, not to Reply-To; so
+    /// the ORGANIZER is the From mailbox, which postbote reads.
     pub fn organizer(&self) -> &EmailAddress {
-        self.organizer_address
-            .as_ref()
-            .or(self.reply_to.as_ref())
-            .unwrap_or(&self.from_address)
+        &self.from_address
     }
 }
 
@@ -507,14 +511,28 @@ impl Settings {
                 "must be at least mailbox.retry_initial_secs, which must be > 0; mailbox.max_attempts must be > 0",
             );
         }
+        if let Some(organizer) = &self.mail.organizer_address
+            && organizer.key() != self.mail.from_address.key()
+        {
+            return bad(
+                "mail.organizer_address",
+                &format!(
+                    "is {organizer} but mail.from_address is {}: the ORGANIZER of a calendar invitation must be \
+                     the From address of its mail (Outlook shows it as sent on someone's behalf otherwise, and \
+                     meeting responses go to the ORGANIZER); remove mail.organizer_address or set it to mail.from_address",
+                    self.mail.from_address
+                ),
+            );
+        }
         let organizer = self.mail.organizer().local_part().to_ascii_lowercase();
         if ["noreply", "no-reply", "donotreply", "do-not-reply"]
             .iter()
             .any(|n| organizer.starts_with(n))
         {
             return bad(
-                "mail.organizer_address",
-                "calendar invitations need a real ORGANIZER mailbox, not a no-reply address",
+                "mail.from_address",
+                "is the ORGANIZER of calendar invitations and receives the meeting responses: \
+                 it must be a real mailbox that postbote reads, not a no-reply address",
             );
         }
         if let Err(e) = crate::calendar::cron::CronSchedule::parse(&self.digest.cron) {
@@ -677,5 +695,50 @@ dir = "../templates"
         );
         let e = err(&text, &[("POSTBOTE_IMAP__PASSWORD", "pw")]);
         assert!(e.contains("mail.from_address"), "{e}");
+    }
+
+    #[test]
+    fn the_organizer_is_the_from_address() {
+        let pw = [("POSTBOTE_IMAP__PASSWORD", "pw")];
+        let with = |extra: &str| {
+            BASE.replace(
+                "from_name = \"Projekt\"",
+                &format!("from_name = \"Projekt\"\n{extra}"),
+            )
+        };
+        let s = Settings::parse(BASE, Path::new("p.toml"), vars(&pw)).unwrap();
+        assert_eq!(s.mail.organizer().as_str(), "projekt@ews.test");
+        // A Reply-To does not move the ORGANIZER away from the sender.
+        let s = Settings::parse(
+            &with("reply_to = \"team@ews.test\""),
+            Path::new("p.toml"),
+            vars(&pw),
+        )
+        .unwrap();
+        assert_eq!(s.mail.organizer().as_str(), "projekt@ews.test");
+        // The same address (any case) is accepted, another one refused.
+        let s = Settings::parse(
+            &with("organizer_address = \"Projekt@EWS.test\""),
+            Path::new("p.toml"),
+            vars(&pw),
+        )
+        .unwrap();
+        assert_eq!(s.mail.organizer().as_str(), "projekt@ews.test");
+        let e = err(&with("organizer_address = \"leitung@ews.test\""), &pw);
+        assert!(
+            e.contains("mail.organizer_address")
+                && e.contains("leitung@ews.test")
+                && e.contains("must be the From address"),
+            "{e}"
+        );
+        let noreply = BASE.replace(
+            "from_address = \"projekt@ews.test\"",
+            "from_address = \"noreply@ews.test\"",
+        );
+        let e = err(&noreply, &pw);
+        assert!(
+            e.contains("mail.from_address") && e.contains("no-reply"),
+            "{e}"
+        );
     }
 }

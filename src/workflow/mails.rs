@@ -155,6 +155,8 @@ pub struct EventMail {
     pub agenda: String,
     /// For reminders, in the dative: "14 Tagen", "1 Stunde".
     pub offset_text: Option<String>,
+    /// Whether the mail carries the calendar entry (REQUEST or CANCEL).
+    pub has_calendar: bool,
     pub recipient_name: Option<String>,
     pub contact_name: String,
     pub contact_address: String,
@@ -293,6 +295,7 @@ pub fn samples() -> Vec<(&'static str, serde_json::Value)> {
         zoom_link: Some("https://zoom.us/j/1".into()),
         agenda: "Kennenlernen".into(),
         offset_text: Some("14 Tagen".into()),
+        has_calendar: true,
         recipient_name: Some("Erika Muster".into()),
         contact_name: "Projektteam".into(),
         contact_address: "projekt@example.org".into(),

@@ -1,11 +1,11 @@
 //! Part 3 end to end: applications → plan → release → invitations with an
-//! .ics that Python's icalendar reads back; a move (SEQUENCE raised), a
-//! cancellation, a reply brought to staff.
+//! .ics that libical, Python icalendar and ical.js read alike; a move
+//! (SEQUENCE raised), a cancellation, a reply brought to staff.
 
+use crate::calendar_mail::{berlin_utc, calendar, calendar_of};
 use crate::fixtures::{filled_pdf_fields, mail, pdf_letter};
 use crate::helpers::{STAFF, TestApp, header, spawn_app, subject, text, wait_subject};
 use chrono::NaiveDate;
-use std::io::Write;
 
 /// The interview days of the running programme.
 pub fn days(app: &TestApp) -> Vec<NaiveDate> {
@@ -41,62 +41,6 @@ pub async fn apply(
     );
     app.deliver(from, &raw).await;
     app.wait_for_mail(from, 1).await;
-}
-
-/// What Python's icalendar reads from the calendar part of a mail.
-pub fn read_ics(raw: &str) -> serde_json::Value {
-    let msg = mail_parser::MessageParser::default()
-        .parse(raw.as_bytes())
-        .expect("mail parses");
-    let ics = msg
-        .parts
-        .iter()
-        .find(|p| {
-            use mail_parser::MimeHeaders;
-            p.content_type()
-                .is_some_and(|c| c.subtype() == Some("calendar"))
-        })
-        .and_then(|p| p.text_contents())
-        .expect("a text/calendar part")
-        .to_string();
-    let script = r#"
-import sys, json, icalendar
-cal = icalendar.Calendar.from_ical(sys.stdin.read())
-ev = [c for c in cal.walk() if c.name == "VEVENT"][0]
-att = ev.get("attendee")
-att = att if isinstance(att, list) else [att]
-print(json.dumps({
-  "method": str(cal.get("method")),
-  "uid": str(ev.get("uid")),
-  "sequence": int(ev.get("sequence")),
-  "start": ev.decoded("dtstart").isoformat(),
-  "end": ev.decoded("dtend").isoformat(),
-  "status": str(ev.get("status")),
-  "organizer": str(ev.get("organizer")),
-  "attendees": [str(a) for a in att if a is not None],
-  "timezones": [str(c.get("tzid")) for c in cal.walk() if c.name == "VTIMEZONE"],
-}))
-"#;
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 runs (scripts/install-test-deps.sh installs it with icalendar)");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(ics.as_bytes())
-        .expect("write ics");
-    let out = child.wait_with_output().expect("python3 finishes");
-    assert!(
-        out.status.success(),
-        "icalendar could not read the .ics: {}\n{ics}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json from python")
 }
 
 fn ok(out: &std::process::Output) -> String {
@@ -175,20 +119,40 @@ async fn plan_release_move_cancel_and_a_reply_reach_the_right_people() {
     assert!(subject(&invitation).starts_with("Einladung zum Kennenlerngespräch"));
     assert!(invitation.contains("Auto-Submitted: auto-generated"));
     assert!(text(&chefin_mail).contains("Dr. Chefin"));
-    let ics = read_ics(&invitation);
-    assert_eq!(ics["method"], "REQUEST");
-    assert_eq!(ics["sequence"], 0);
-    assert_eq!(ics["start"], format!("{}T09:00:00+02:00", d[0]));
-    assert_eq!(ics["end"], format!("{}T09:20:00+02:00", d[0]));
-    assert_eq!(ics["organizer"], "mailto:projekt@ews.test");
-    assert_eq!(ics["timezones"][0], "Europe/Berlin");
-    let attendees = ics["attendees"].as_array().unwrap();
-    assert!(attendees.contains(&serde_json::json!(format!("mailto:{person}"))));
-    assert!(attendees.contains(&serde_json::json!(format!("mailto:{chefin}"))));
-    let uid = ics["uid"].clone();
+    // Three engines agree; one UID, METHOD = MIME method, ORGANIZER = From,
+    // each recipient an ATTENDEE with RSVP=TRUE (calendar_mail checks that).
+    let ics = calendar(&invitation, true);
+    assert_eq!(ics.method(), "REQUEST");
+    assert_eq!(ics.mime_method, "REQUEST");
+    assert_eq!(ics.sequence(), 0);
+    assert_eq!(ics.starts(), [berlin_utc(d[0], 9, 0)]);
+    assert_eq!(ics.read.occurrences[0].end, berlin_utc(d[0], 9, 20));
+    assert_eq!(
+        ics.master().organizer.as_deref(),
+        Some("mailto:projekt@ews.test")
+    );
+    let attendees: Vec<&str> = ics
+        .master()
+        .attendees
+        .iter()
+        .map(|a| a.address.as_str())
+        .collect();
+    assert!(attendees.contains(&format!("mailto:{person}").as_str()));
+    assert!(attendees.contains(&format!("mailto:{chefin}").as_str()));
+    let uid = ics.uid().to_owned();
+    // The supervisor's copy is the same object, RSVP=TRUE for her too.
+    assert_eq!(calendar(&chefin_mail, true).uid(), uid);
     // B (no people named) is invited at its own address; C is asked for times.
     let b_mails = app.wait_for_mail(b, 2).await;
-    assert!(b_mails.iter().any(|m| subject(m).starts_with("Einladung")));
+    let b_invitation = b_mails
+        .iter()
+        .find(|m| subject(m).starts_with("Einladung"))
+        .expect("B's invitation");
+    assert_ne!(
+        calendar(b_invitation, true).uid(),
+        uid,
+        "one UID per interview"
+    );
     let c_mails = app.wait_for_mail(c, 2).await;
     assert!(
         c_mails
@@ -223,19 +187,21 @@ async fn plan_release_move_cancel_and_a_reply_reach_the_right_people() {
         .iter()
         .find(|m| subject(m).starts_with("Neuer Termin"))
         .expect("an update");
-    let ics = read_ics(update);
-    assert_eq!(ics["uid"], uid);
-    assert_eq!(ics["sequence"], 1);
-    assert_eq!(ics["start"], format!("{}T10:00:00+02:00", d[0]));
+    let ics = calendar(update, true);
+    assert_eq!(ics.method(), "REQUEST");
+    assert_eq!(ics.uid(), uid);
+    assert_eq!(ics.sequence(), 1);
+    assert_eq!(ics.starts(), [berlin_utc(d[0], 10, 0)]);
     let b_mails = app.wait_for_mail(b, 3).await;
     let cancel = b_mails
         .iter()
         .find(|m| subject(m).starts_with("Abgesagt"))
         .expect("a cancellation");
-    let ics = read_ics(cancel);
-    assert_eq!(ics["method"], "CANCEL");
-    assert_eq!(ics["status"], "CANCELLED");
-    assert_eq!(ics["sequence"], 1);
+    let ics = calendar(cancel, false);
+    assert_eq!(ics.method(), "CANCEL");
+    assert_eq!(ics.status(), Some("CANCELLED"));
+    assert_eq!(ics.sequence(), 1);
+    assert_eq!(ics.starts(), [berlin_utc(d[1], 9, 0)]);
     assert_eq!(
         app.count("SELECT COUNT(*) FROM outbox WHERE purpose = 'interview_invitation'")
             .await,
@@ -261,4 +227,20 @@ async fn plan_release_move_cancel_and_a_reply_reach_the_right_people() {
         1
     );
     assert_eq!(app.mails_in(person, "INBOX").await.len(), 2);
+
+    // Every calendar part any invitee received, read by three engines: the
+    // invitations and moves ask for an answer (RSVP=TRUE), cancellations not.
+    let mut checked = 0;
+    for who in [person, chefin, b, c] {
+        for m in app.mails_in(who, "INBOX").await {
+            let rsvp = !subject(&m).starts_with("Abgesagt");
+            if calendar_of(&m, rsvp).is_some() {
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(
+        checked, 6,
+        "invitation and move to two, invitation and cancellation to B"
+    );
 }

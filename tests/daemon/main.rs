@@ -4,6 +4,11 @@
 mod helpers;
 mod mail_servers;
 
+mod calendar_mail;
+/// The three-engine .ics reader shared with the unit tests.
+#[path = "../calendar/engines.rs"]
+mod engines;
+
 mod auto_replies;
 mod cli;
 mod digest;

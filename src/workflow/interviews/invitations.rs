@@ -79,8 +79,12 @@ pub async fn queue(
         ),
         location: (!zoom.is_empty()).then(|| format!("Zoom: {zoom}")),
         url: (!zoom.is_empty()).then(|| zoom.clone()),
+        more: Vec::new(),
         organizer,
         attendees,
+        // Staff need to know whether the talk suits: Outlook sends a meeting
+        // response only when RSVP=TRUE (postbote brings it to staff).
+        rsvp: true,
         status: if kind == Kind::Cancel {
             ics::Status::Cancelled
         } else {
@@ -92,7 +96,7 @@ pub async fn queue(
     } else {
         ics::Method::Request
     };
-    let text = ics::calendar(method, &[event], Utc::now()).context("cannot write the .ics")?;
+    let text = ics::calendar(method, &event, Utc::now()).context("cannot write the .ics")?;
     let invited: Vec<String> = people.invitees().iter().map(|p| p.display()).collect();
     let mut queued = 0;
     for person in people.invitees() {
