@@ -41,6 +41,7 @@ pub fn extract(bytes: &[u8], limits: &Limits) -> Result<Extracted, ExtractError>
         checkboxes: body.checkboxes,
         fields: Vec::new(),
         pages,
+        text_runs: Vec::new(),
     })
 }
 
@@ -201,15 +202,12 @@ fn parse_body(xml: &str, controls: &[Control]) -> Result<Body, ExtractError> {
     let mut checkboxes = checkboxes_with_fields(&scan, &fields);
     // Controls no paragraph anchors: labelled by their own label or name.
     checkboxes.extend(controls.iter().filter(|c| !c.anchored).map(|c| {
-        Checkbox {
-            label: c
-                .label
-                .clone()
-                .or_else(|| c.name.clone())
-                .unwrap_or_default(),
-            checked: c.checked,
-            kind: CheckboxKind::OdfForm,
-        }
+        let label = c
+            .label
+            .clone()
+            .or_else(|| c.name.clone())
+            .unwrap_or_default();
+        Checkbox::new(label, c.checked, CheckboxKind::OdfForm)
     }));
     Ok(Body {
         text: tidy_text(&shown),
@@ -272,11 +270,7 @@ mod tests {
     }
 
     fn cb(label: &str, checked: bool) -> Checkbox {
-        Checkbox {
-            label: label.into(),
-            checked,
-            kind: CheckboxKind::OdfForm,
-        }
+        Checkbox::new(label, checked, CheckboxKind::OdfForm)
     }
 
     #[test]
@@ -352,7 +346,10 @@ mod tests {
         assert_eq!(
             x.checkboxes,
             vec![
-                cb("Datenschutz akzeptiert", true),
+                Checkbox {
+                    context: Some("steht hier".into()),
+                    ..cb("Datenschutz akzeptiert", true)
+                },
                 cb("b_name", true),
                 cb("Nicht verankert", false),
             ]

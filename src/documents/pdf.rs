@@ -14,9 +14,10 @@
 //! The caller decides from that that a human must look at it.
 
 use super::isolate::run_isolated;
-use super::{Checkbox, CheckboxKind, ExtractError, Extracted, Field, Limits};
+use super::pdf_layout::{self, PageRef};
+use super::{Checkbox, CheckboxKind, ExtractError, Extracted, Field, Limits, Place};
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 /// How long lopdf may take over one document.
@@ -62,9 +63,21 @@ fn extract_inner(bytes: &[u8], limits: &Limits) -> Result<Extracted, ExtractErro
         return Err(ExtractError::Encrypted);
     }
 
-    let (fields, checkboxes) = read_form(&doc)?;
-
     let pages = doc.get_pages();
+    let page_refs = page_refs(&doc, &pages);
+    let (fields, checkboxes) = read_form(&doc, &page_refs)?;
+    // The text of the pages with boxes, placed, to find the label beside each.
+    let with_boxes: BTreeSet<u32> = checkboxes
+        .iter()
+        .filter_map(|c| c.place.map(|p| p.page))
+        .collect();
+    let to_place: Vec<PageRef> = page_refs
+        .iter()
+        .filter(|p| with_boxes.contains(&p.number))
+        .copied()
+        .collect();
+    let text_runs = pdf_layout::text_runs(&doc, &to_place, max_decompressed);
+
     let mut text = String::new();
     for &number in pages.keys() {
         match doc.extract_text_with_limit(&[number], max_decompressed) {
@@ -96,7 +109,33 @@ fn extract_inner(bytes: &[u8], limits: &Limits) -> Result<Extracted, ExtractErro
         checkboxes,
         fields,
         pages: Some(u32::try_from(pages.len()).unwrap_or(u32::MAX)),
+        text_runs,
     })
+}
+
+/// Every page with its number and `/Rotate` (inherited from its parents).
+fn page_refs(doc: &Document, pages: &std::collections::BTreeMap<u32, ObjectId>) -> Vec<PageRef> {
+    pages
+        .iter()
+        .map(|(&number, &id)| {
+            let mut rotate = 0;
+            let mut node = doc.get_dictionary(id).ok();
+            for _ in 0..MAX_FIELD_DEPTH {
+                let Some(dict) = node else { break };
+                if let Some(Object::Integer(r)) =
+                    dict.get(b"Rotate").ok().and_then(|o| deref(doc, o))
+                {
+                    rotate = *r;
+                    break;
+                }
+                node = match dict.get(b"Parent") {
+                    Ok(Object::Reference(parent)) => doc.get_dictionary(*parent).ok(),
+                    _ => None,
+                };
+            }
+            PageRef { number, id, rotate }
+        })
+        .collect()
 }
 
 fn load_error(bytes: &[u8], e: lopdf::Error) -> ExtractError {
@@ -120,13 +159,38 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 // ---------------------------------------------------------------------------
 // AcroForm
 
-fn read_form(doc: &Document) -> Result<(Vec<Field>, Vec<Checkbox>), ExtractError> {
+fn read_form(
+    doc: &Document,
+    pages: &[PageRef],
+) -> Result<(Vec<Field>, Vec<Checkbox>), ExtractError> {
+    // Which page each annotation is on, for widgets without /P.
+    let mut annot_pages = HashMap::new();
+    for page in pages {
+        let Some(Object::Array(annots)) = doc
+            .get_dictionary(page.id)
+            .ok()
+            .and_then(|p| p.get(b"Annots").ok())
+            .and_then(|o| deref(doc, o))
+        else {
+            continue;
+        };
+        for a in annots.iter().take(MAX_FIELD_NODES) {
+            if let Object::Reference(id) = a {
+                annot_pages.entry(*id).or_insert(page.number);
+            }
+        }
+        if annot_pages.len() >= MAX_FIELD_NODES {
+            break;
+        }
+    }
     let mut walk = FormWalk {
         doc,
         seen: HashSet::new(),
         nodes: 0,
         fields: Vec::new(),
         checkboxes: Vec::new(),
+        pages: pages.iter().map(|p| (p.id, (p.number, p.rotate))).collect(),
+        annot_pages,
     };
     let Ok(catalog) = doc.catalog() else {
         return Ok((Vec::new(), Vec::new()));
@@ -144,8 +208,8 @@ fn read_form(doc: &Document) -> Result<(Vec<Field>, Vec<Checkbox>), ExtractError
         return Ok((Vec::new(), Vec::new()));
     };
     for root in roots {
-        if let Some(dict) = walk.node(root)? {
-            walk.visit(dict, "", Inherited::default(), 0)?;
+        if let Some(node) = walk.node(root)? {
+            walk.visit(node, "", Inherited::default(), 0)?;
         }
     }
     Ok((walk.fields, walk.checkboxes))
@@ -172,12 +236,19 @@ struct FormWalk<'a> {
     nodes: usize,
     fields: Vec<Field>,
     checkboxes: Vec<Checkbox>,
+    /// Page number and `/Rotate` by page object.
+    pages: HashMap<ObjectId, (u32, i64)>,
+    /// Page number by annotation object (from the pages' `/Annots`).
+    annot_pages: HashMap<ObjectId, u32>,
 }
+
+/// A field or widget dictionary and its object id (none when direct).
+type Node<'a> = (Option<ObjectId>, &'a Dictionary);
 
 impl<'a> FormWalk<'a> {
     /// The dictionary behind a `/Fields` or `/Kids` entry, or `None` if it is
     /// not one or was visited before.
-    fn node(&mut self, obj: &'a Object) -> Result<Option<&'a Dictionary>, ExtractError> {
+    fn node(&mut self, obj: &'a Object) -> Result<Option<Node<'a>>, ExtractError> {
         let Ok((id, obj)) = self.doc.dereference(obj) else {
             return Ok(None);
         };
@@ -193,7 +264,7 @@ impl<'a> FormWalk<'a> {
             )));
         }
         Ok(match obj {
-            Object::Dictionary(dict) => Some(dict),
+            Object::Dictionary(dict) => Some((id, dict)),
             _ => None,
         })
     }
@@ -204,7 +275,7 @@ impl<'a> FormWalk<'a> {
 
     fn visit(
         &mut self,
-        dict: &'a Dictionary,
+        (id, dict): Node<'a>,
         parent: &str,
         inherited: Inherited<'a>,
         depth: usize,
@@ -239,7 +310,7 @@ impl<'a> FormWalk<'a> {
             for kid in kids {
                 has_kids = true;
                 if let Some(kid) = self.node(kid)? {
-                    if kid.has(b"T") {
+                    if kid.1.has(b"T") {
                         child_fields.push(kid);
                     } else {
                         widgets.push(kid);
@@ -248,14 +319,14 @@ impl<'a> FormWalk<'a> {
             }
         }
         for child in &child_fields {
-            self.visit(child, &name, inherited, depth + 1)?;
+            self.visit(*child, &name, inherited, depth + 1)?;
         }
         if !child_fields.is_empty() && widgets.is_empty() {
             return Ok(());
         }
         if !has_kids {
             // Field and widget merged into one dictionary.
-            widgets.push(dict);
+            widgets.push((id, dict));
         }
         let tooltip = self.get(dict, b"TU").and_then(text_string);
         self.terminal(name, tooltip, inherited, &widgets);
@@ -267,13 +338,13 @@ impl<'a> FormWalk<'a> {
         name: String,
         tooltip: Option<String>,
         inherited: Inherited<'a>,
-        widgets: &[&'a Dictionary],
+        widgets: &[Node<'a>],
     ) {
         let ft = inherited.ft.or(match inherited.v {
             // No /FT (sloppy producers): guess from the value.
             Some(Object::String(..)) => Some(b"Tx".as_slice()),
             Some(Object::Name(_)) => Some(b"Btn".as_slice()),
-            _ if widgets.iter().any(|w| w.has(b"AS")) => Some(b"Btn".as_slice()),
+            _ if widgets.iter().any(|(_, w)| w.has(b"AS")) => Some(b"Btn".as_slice()),
             _ => None,
         });
         match ft {
@@ -292,18 +363,24 @@ impl<'a> FormWalk<'a> {
         }
     }
 
-    fn button(&mut self, label: String, inherited: Inherited<'a>, widgets: &[&'a Dictionary]) {
+    fn button(&mut self, label: String, inherited: Inherited<'a>, widgets: &[Node<'a>]) {
         let value = match inherited.v {
             Some(Object::Name(v)) => Some(v.as_slice()),
             _ => None,
         };
-        // Each widget's on-state name and its current appearance state.
+        // Each widget's on-state name, its current appearance state and place.
         let states: Vec<_> = widgets
             .iter()
-            .map(|w| (self.on_state(w), self.appearance_state(w)))
+            .map(|&(id, w)| {
+                (
+                    self.on_state(w),
+                    self.appearance_state(w),
+                    self.place(id, w),
+                )
+            })
             .collect();
         let mut on_names: Vec<&[u8]> = Vec::new();
-        for on in states.iter().filter_map(|(on, _)| *on) {
+        for on in states.iter().filter_map(|(on, _, _)| *on) {
             if !on_names.contains(&on) {
                 on_names.push(on);
             }
@@ -312,12 +389,13 @@ impl<'a> FormWalk<'a> {
         if on_names.is_empty() || (!radio && on_names.len() == 1) {
             let checked = match value {
                 Some(v) => v != b"Off",
-                None => states.iter().any(|(_, st)| st.is_some_and(|s| s != b"Off")),
+                None => states
+                    .iter()
+                    .any(|(_, st, _)| st.is_some_and(|s| s != b"Off")),
             };
             self.checkboxes.push(Checkbox {
-                label,
-                checked,
-                kind: CheckboxKind::AcroForm,
+                place: states.iter().find_map(|(_, _, place)| *place),
+                ..Checkbox::new(label, checked, CheckboxKind::AcroForm)
             });
             return;
         }
@@ -327,14 +405,69 @@ impl<'a> FormWalk<'a> {
                 Some(v) => v == on,
                 None => states
                     .iter()
-                    .any(|(o, st)| *o == Some(on) && *st == Some(on)),
+                    .any(|(o, st, _)| *o == Some(on) && *st == Some(on)),
             };
+            let place = states
+                .iter()
+                .find(|(o, _, _)| *o == Some(on))
+                .and_then(|(_, _, place)| *place);
             self.checkboxes.push(Checkbox {
-                label: format!("{label}: {}", name_text(on)),
-                checked,
-                kind: CheckboxKind::AcroForm,
+                place,
+                ..Checkbox::new(
+                    format!("{label}: {}", name_text(on)),
+                    checked,
+                    CheckboxKind::AcroForm,
+                )
             });
         }
+    }
+
+    /// Where a widget is drawn: its page (by `/P`, else by the page whose
+    /// `/Annots` lists it) and its `/Rect`, turned as the page is shown.
+    fn place(&self, id: Option<ObjectId>, widget: &'a Dictionary) -> Option<Place> {
+        let by_p = match widget.get(b"P") {
+            Ok(Object::Reference(page)) => self.pages.get(page).copied(),
+            _ => None,
+        };
+        let (page, rotate) = match by_p {
+            Some(p) => p,
+            None => {
+                let number = *self.annot_pages.get(&id?)?;
+                let rotate = self
+                    .pages
+                    .values()
+                    .find(|(n, _)| *n == number)
+                    .map_or(0, |(_, r)| *r);
+                (number, rotate)
+            }
+        };
+        let Some(Object::Array(rect)) = self.get(widget, b"Rect") else {
+            return None;
+        };
+        let v: Vec<f32> = rect
+            .iter()
+            .filter_map(|o| match deref(self.doc, o)? {
+                Object::Integer(i) => Some(*i as f32),
+                Object::Real(r) => Some(*r),
+                _ => None,
+            })
+            .filter(|v| v.is_finite() && v.abs() < 1e5)
+            .collect();
+        let [x0, y0, x1, y1] = v.as_slice() else {
+            return None;
+        };
+        let turn = |x: f32, y: f32| match rotate.rem_euclid(360) {
+            90 => (y, -x),
+            180 => (-x, -y),
+            270 => (-y, x),
+            _ => (x, y),
+        };
+        let (ax, ay) = turn(*x0, *y0);
+        let (bx, by) = turn(*x1, *y1);
+        Some(Place {
+            page,
+            rect: [ax.min(bx), ay.min(by), ax.max(bx), ay.max(by)],
+        })
     }
 
     /// The name a widget's "on" appearance has: the key of `/AP /N` other
@@ -557,11 +690,7 @@ mod tests {
     }
 
     fn checkbox(label: &str, checked: bool) -> Checkbox {
-        Checkbox {
-            label: label.into(),
-            checked,
-            kind: CheckboxKind::AcroForm,
-        }
+        Checkbox::new(label, checked, CheckboxKind::AcroForm)
     }
 
     fn field(name: &str, value: &str) -> Field {

@@ -1,0 +1,930 @@
+//! Which interview day a checkbox means, and which ticked boxes mean none.
+//!
+//! A questionnaire made in an office suite names its boxes `termin_3`,
+//! `Kontrollkästchen3` or `Check Box 2` and prints the date beside the box.
+//! Each box is read by the first of these rules that names exactly one
+//! interview day:
+//!
+//! 1. **Its label**: the field's tooltip or name (PDF), the text after or
+//!    before it (DOCX, ODT, text), or an ODF control's own label, read by
+//!    [`dates::day_in_label`].
+//! 2. **Its paragraph or table row** (DOCX, ODT, text): `Mo., 29.06.2026 ☐ ja
+//!    ☐ nein`. A box labelled "nein" (or "nicht möglich") that is ticked says
+//!    the day does not suit; several boxes of one row are read together.
+//!    A label that says something else ("vormittags") gives at most Medium.
+//! 3. **Its position on the page** (PDF): the widget's `/Rect` against the
+//!    dates printed on its page ([`super::pdf_layout`]). On the box's own line
+//!    the date to its right wins, then the one to its left; all boxes of a
+//!    line must read the same way (every box has its own date on that side,
+//!    no two share one, no other box stands between a box and its date), else
+//!    each takes its nearest date that no nearer box took, with Medium
+//!    confidence. A box with no date on its line and no other text right
+//!    beside it takes the nearest date above it (a column header) or below
+//!    it, in its column, with Medium confidence.
+//! 4. **Page order**: only when nothing in the document could be mapped by the
+//!    rules above and no date could be placed on the pages with boxes (text as
+//!    outlines or an unreadable font, boxes without `/Rect`), and the boxes of
+//!    the date section (boxes named like `termin…`/`datum…`, else boxes with
+//!    meaningless names) are exactly as many as the interview days: the n-th
+//!    box on the pages (top to bottom, left to right) is the n-th day, with
+//!    Medium confidence.
+//!
+//! A ticked box that none of the rules maps, and that is not evidently about
+//! something else (its label or the text beside it says something that is not
+//! a date, such as "Ich bin einverstanden"), is reported as [`Unmapped`], and
+//! so is a ticked box that names a date which is not an interview day or
+//! names several days.
+
+use super::dates::{self, Confidence, DateChoice, LabelDay};
+use super::{Checkbox, Extracted, Place, TextRun};
+use chrono::NaiveDate;
+use std::collections::HashMap;
+
+/// What the checkboxes of one document say about the interview days.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BoxReading {
+    /// One choice per mapped box (several boxes of one row give one).
+    pub choices: Vec<DateChoice>,
+    /// Ticked boxes that map to no interview day.
+    pub unmapped: Vec<Unmapped>,
+}
+
+/// A ticked box that maps to no interview day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmapped {
+    /// The box's label or field name, e.g. `termin_3`.
+    pub label: String,
+    /// Text printed beside it, where known.
+    pub beside: Option<String>,
+    /// The page it is on (PDF).
+    pub page: Option<u32>,
+    pub why: Why,
+}
+
+/// Why a ticked box maps to no day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// Neither its label nor anything beside it names an interview day.
+    NoDate,
+    /// It names a date that is not an interview day.
+    OtherDate(NaiveDate),
+    /// It names more than one interview day.
+    SeveralDays,
+}
+
+/// Reads the checkboxes of one document (see the module docs).
+pub fn read(ex: &Extracted, days: &[NaiveDate]) -> BoxReading {
+    let boxes = &ex.checkboxes;
+    let mut out = BoxReading::default();
+    if days.is_empty() || boxes.is_empty() {
+        return out;
+    }
+    let mut state = vec![State::Open; boxes.len()];
+
+    // 1. The label.
+    for (i, b) in boxes.iter().enumerate() {
+        state[i] = match dates::day_in_label(&b.label, days) {
+            LabelDay::Day(day, confidence) => {
+                out.choices.push(DateChoice {
+                    day,
+                    available: b.checked,
+                    source: dates::checkbox_source(b.checked, &b.label),
+                    confidence,
+                });
+                State::Mapped
+            }
+            LabelDay::Other(d) => State::Unclear(Why::OtherDate(d)),
+            LabelDay::Several => State::Unclear(Why::SeveralDays),
+            LabelDay::Nothing => State::Open,
+        };
+    }
+
+    // 2. The paragraph or table row.
+    let mut rows: Vec<RowEntry> = Vec::new();
+    for (i, b) in boxes.iter().enumerate() {
+        let (State::Open, Some(context)) = (state[i], &b.context) else {
+            continue;
+        };
+        let own = class(&b.label);
+        state[i] = match dates::day_in_label(context, days) {
+            LabelDay::Day(day, confidence) => {
+                rows.push(RowEntry {
+                    context,
+                    day,
+                    confidence,
+                    own,
+                    checked: b.checked,
+                    label: &b.label,
+                });
+                State::Mapped
+            }
+            _ if own == Own::Descriptive => State::Ignored,
+            LabelDay::Other(d) => State::Unclear(Why::OtherDate(d)),
+            LabelDay::Several => State::Unclear(Why::SeveralDays),
+            LabelDay::Nothing if class(context) == Own::Descriptive => State::Ignored,
+            LabelDay::Nothing => State::Open,
+        };
+    }
+    out.choices.extend(row_choices(&rows));
+
+    // 3. The position on the page.
+    let places: Vec<Option<Rect>> = boxes.iter().map(|b| b.place.and_then(Rect::of)).collect();
+    let open: Vec<usize> = (0..boxes.len())
+        .filter(|&i| state[i] == State::Open && places[i].is_some())
+        .collect();
+    let layout = Layout::new(&ex.text_runs, &places, days);
+    let placed = layout.assign(&open, &places);
+    for a in &placed.assigned {
+        let (Some(b), Some(label)) = (boxes.get(a.index), layout.labels.get(a.label)) else {
+            continue;
+        };
+        let mut confidence = label.confidence.min(a.confidence);
+        if class(&b.label) == Own::Descriptive {
+            confidence = confidence.min(Confidence::Medium);
+        }
+        out.choices.push(DateChoice {
+            day: label.day,
+            available: b.checked,
+            source: format!(
+                "{} \u{2192} \u{201e}{}\u{201c} ({} the box on page {})",
+                dates::checkbox_source(b.checked, &b.label),
+                label.piece.text,
+                a.side.words(),
+                label.piece.page
+            ),
+            confidence,
+        });
+        state[a.index] = State::Mapped;
+    }
+    for (&i, text) in &placed.beside {
+        if state[i] == State::Open && class(text) == Own::Descriptive {
+            state[i] = State::Ignored;
+        }
+    }
+
+    // 4. Page order.
+    let nothing_read = out.choices.is_empty() && !layout.has_labels_on(&places);
+    if nothing_read {
+        let section = date_section(boxes, &state);
+        if section.len() == days.len() {
+            let mut sorted_days = days.to_vec();
+            sorted_days.sort();
+            let ordered = page_order(&section, &places);
+            let total = ordered.len();
+            for (n, (&i, day)) in ordered.iter().zip(sorted_days).enumerate() {
+                let Some(b) = boxes.get(i) else { continue };
+                out.choices.push(DateChoice {
+                    day,
+                    available: b.checked,
+                    source: format!(
+                        "{} (box {} of {total} in page order)",
+                        dates::checkbox_source(b.checked, &b.label),
+                        n + 1
+                    ),
+                    confidence: Confidence::Medium,
+                });
+                state[i] = State::Mapped;
+            }
+        }
+    }
+
+    // What is left: ticked boxes that map to no day.
+    for (i, b) in boxes.iter().enumerate() {
+        let why = match state[i] {
+            State::Unclear(why) => why,
+            State::Open if matches!(class(&b.label), Own::Generic | Own::DateIsh) => Why::NoDate,
+            _ => continue,
+        };
+        if !b.checked {
+            continue;
+        }
+        out.unmapped.push(Unmapped {
+            label: b.label.clone(),
+            beside: placed.beside.get(&i).cloned().or_else(|| b.context.clone()),
+            page: b.place.map(|p| p.page),
+            why,
+        });
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Not read yet.
+    Open,
+    Mapped,
+    /// About something else than a date.
+    Ignored,
+    /// Names a foreign date or several days.
+    Unclear(Why),
+}
+
+// ---------------------------------------------------------------------------
+// What a box's own label says
+
+/// What a box's own label (or the text beside it) says, when it names no day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Own {
+    /// Nothing: "Kontrollkästchen3", "Check Box 2", "", "CB_7".
+    Generic,
+    /// That it is about a date, not which: "termin_3", "Wunschtermin 2".
+    DateIsh,
+    /// Yes: "ja", "möglich", "passt".
+    Yes,
+    /// No: "nein", "nicht möglich", "passt nicht".
+    No,
+    /// Something else: "Ich bin einverstanden", "vormittags".
+    Descriptive,
+}
+
+const GENERIC_WORDS: [&str; 36] = [
+    "kontrollkästchen",
+    "kontrollkaestchen",
+    "kontrollfeld",
+    "markierfeld",
+    "kästchen",
+    "kaestchen",
+    "ankreuzfeld",
+    "checkbox",
+    "check",
+    "box",
+    "chk",
+    "cb",
+    "kb",
+    "kk",
+    "feld",
+    "field",
+    "btn",
+    "button",
+    "auswahl",
+    "auswahlfeld",
+    "option",
+    "optionsfeld",
+    "choice",
+    "formular",
+    "form",
+    "seite",
+    "page",
+    "teil",
+    "abschnitt",
+    "section",
+    "subform",
+    "topmostsubform",
+    "untitled",
+    "unbenannt",
+    "gruppe",
+    "group",
+];
+
+const YES_WORDS: [&str; 11] = [
+    "ja",
+    "yes",
+    "möglich",
+    "moeglich",
+    "passt",
+    "geht",
+    "gut",
+    "verfügbar",
+    "verfuegbar",
+    "ok",
+    "x",
+];
+
+const NO_WORDS: [&str; 9] = [
+    "nein",
+    "nicht",
+    "no",
+    "not",
+    "kein",
+    "keine",
+    "unmöglich",
+    "verhindert",
+    "absage",
+];
+
+fn is_dateish(w: &str) -> bool {
+    w.contains("termin")
+        || w.contains("gespräch")
+        || w.contains("gespraech")
+        || w.starts_with("datum")
+        || w.starts_with("kennenlern")
+        || matches!(w, "date" | "dates" | "day" | "tag" | "interview" | "slot")
+}
+
+/// Runs of letters (lower case), digits apart: "Kontrollkästchen3" →
+/// ["kontrollkästchen"].
+fn letter_words(s: &str) -> Vec<String> {
+    s.split(|c: char| !c.is_alphabetic())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+fn class(label: &str) -> Own {
+    let words = letter_words(label);
+    if words.iter().any(|w| NO_WORDS.contains(&w.as_str())) {
+        return Own::No;
+    }
+    if !words.is_empty() && words.iter().all(|w| YES_WORDS.contains(&w.as_str())) {
+        return Own::Yes;
+    }
+    if words.iter().any(|w| is_dateish(w)) {
+        return Own::DateIsh;
+    }
+    if words
+        .iter()
+        .all(|w| GENERIC_WORDS.contains(&w.as_str()) || w.chars().count() == 1)
+    {
+        return Own::Generic;
+    }
+    Own::Descriptive
+}
+
+// ---------------------------------------------------------------------------
+// Rows (rule 2)
+
+struct RowEntry<'a> {
+    context: &'a str,
+    day: NaiveDate,
+    confidence: Confidence,
+    own: Own,
+    checked: bool,
+    label: &'a str,
+}
+
+/// One choice per row and day: available when a box that is not a "no" is
+/// ticked and no "no" box is; a row where both are ticked is Low.
+fn row_choices(rows: &[RowEntry<'_>]) -> Vec<DateChoice> {
+    let mut groups: Vec<(&str, NaiveDate, Vec<&RowEntry<'_>>)> = Vec::new();
+    for r in rows {
+        match groups
+            .iter_mut()
+            .find(|(c, d, _)| *c == r.context && *d == r.day)
+        {
+            Some(g) => g.2.push(r),
+            None => groups.push((r.context, r.day, vec![r])),
+        }
+    }
+    let mut out = Vec::new();
+    for (context, day, entries) in groups {
+        let yes_checked = entries.iter().any(|e| e.own != Own::No && e.checked);
+        let no_checked = entries.iter().any(|e| e.own == Own::No && e.checked);
+        let has_yes = entries.iter().any(|e| e.own != Own::No);
+        if !has_yes && !no_checked {
+            // Only unticked "nein" boxes: they say nothing.
+            continue;
+        }
+        let mut confidence = entries
+            .iter()
+            .map(|e| match e.own {
+                Own::Descriptive => e.confidence.min(Confidence::Medium),
+                _ => e.confidence,
+            })
+            .min()
+            .unwrap_or(Confidence::Low);
+        if yes_checked && no_checked {
+            confidence = Confidence::Low;
+        }
+        let ticked: Vec<&str> = entries
+            .iter()
+            .filter(|e| e.checked)
+            .map(|e| e.label)
+            .collect();
+        let shown = if ticked.is_empty() {
+            entries
+                .iter()
+                .map(|e| e.label)
+                .collect::<Vec<_>>()
+                .join(" / ")
+        } else {
+            ticked.join(" / ")
+        };
+        out.push(DateChoice {
+            day,
+            available: yes_checked && !no_checked,
+            source: format!(
+                "{} (in \u{201e}{}\u{201c})",
+                dates::checkbox_source(!ticked.is_empty(), &shown),
+                dates::excerpt(context)
+            ),
+            confidence,
+        });
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Page order (rule 4)
+
+/// The open boxes of the date section: those named like a date field, else
+/// those with meaningless names.
+fn date_section(boxes: &[Checkbox], state: &[State]) -> Vec<usize> {
+    let open: Vec<(usize, Own)> = boxes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| state.get(*i) == Some(&State::Open))
+        .map(|(i, b)| (i, class(&b.label)))
+        .collect();
+    let dateish: Vec<usize> = open
+        .iter()
+        .filter(|(_, o)| *o == Own::DateIsh)
+        .map(|(i, _)| *i)
+        .collect();
+    if !dateish.is_empty() {
+        return dateish;
+    }
+    open.iter()
+        .filter(|(_, o)| *o == Own::Generic)
+        .map(|(i, _)| *i)
+        .collect()
+}
+
+/// The boxes top to bottom, left to right, page by page, when every one of
+/// them has a place; else in the order the document lists them.
+fn page_order(section: &[usize], places: &[Option<Rect>]) -> Vec<usize> {
+    let rects: Option<Vec<(usize, Rect)>> = section
+        .iter()
+        .map(|&i| places.get(i).copied().flatten().map(|r| (i, r)))
+        .collect();
+    let Some(mut rects) = rects else {
+        return section.to_vec();
+    };
+    rects.sort_by(|a, b| a.1.page.cmp(&b.1.page).then(b.1.cy().total_cmp(&a.1.cy())));
+    let mut out: Vec<usize> = Vec::new();
+    let mut row: Vec<(usize, Rect)> = Vec::new();
+    let flush = |row: &mut Vec<(usize, Rect)>, out: &mut Vec<usize>| {
+        row.sort_by(|a, b| a.1.cx().total_cmp(&b.1.cx()));
+        out.extend(row.drain(..).map(|(i, _)| i));
+    };
+    for (i, r) in rects {
+        let same_row = row.first().is_some_and(|(_, f)| {
+            f.page == r.page && (f.cy() - r.cy()).abs() <= 0.5 * f.h().max(r.h())
+        });
+        if !same_row {
+            flush(&mut row, &mut out);
+        }
+        row.push((i, r));
+    }
+    flush(&mut row, &mut out);
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Positions (rule 3)
+
+/// A box's rectangle.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Rect {
+    page: u32,
+    x0: f32,
+    y0: f32,
+    x1: f32,
+    y1: f32,
+}
+
+impl Rect {
+    /// Only plausible checkbox sizes: a huge or empty widget is no box to
+    /// measure from.
+    fn of(p: Place) -> Option<Rect> {
+        let [x0, y0, x1, y1] = p.rect;
+        let r = Rect {
+            page: p.page,
+            x0,
+            y0,
+            x1,
+            y1,
+        };
+        (r.w() > 0.5 && r.h() > 0.5 && r.w() < 200.0 && r.h() < 200.0).then_some(r)
+    }
+    fn w(&self) -> f32 {
+        self.x1 - self.x0
+    }
+    fn h(&self) -> f32 {
+        self.y1 - self.y0
+    }
+    fn cx(&self) -> f32 {
+        (self.x0 + self.x1) / 2.0
+    }
+    fn cy(&self) -> f32 {
+        (self.y0 + self.y1) / 2.0
+    }
+}
+
+/// A piece of placed text: a date label or other words.
+#[derive(Debug, Clone)]
+struct Piece {
+    page: u32,
+    x0: f32,
+    x1: f32,
+    y0: f32,
+    y1: f32,
+    /// The segment the piece is in, cut to 120 characters.
+    text: String,
+}
+
+impl Piece {
+    fn cx(&self) -> f32 {
+        (self.x0 + self.x1) / 2.0
+    }
+    fn cy(&self) -> f32 {
+        (self.y0 + self.y1) / 2.0
+    }
+    fn h(&self) -> f32 {
+        self.y1 - self.y0
+    }
+    /// On the same line as the box.
+    fn beside(&self, b: &Rect) -> bool {
+        self.page == b.page && (self.cy() - b.cy()).abs() <= 0.75 * self.h().max(b.h())
+    }
+}
+
+/// A date printed on a page.
+#[derive(Debug, Clone)]
+struct Label {
+    piece: Piece,
+    day: NaiveDate,
+    confidence: Confidence,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Right,
+    Left,
+    Above,
+    Below,
+}
+
+impl Side {
+    fn words(self) -> &'static str {
+        match self {
+            Side::Right => "right of",
+            Side::Left => "left of",
+            Side::Above => "above",
+            Side::Below => "below",
+        }
+    }
+}
+
+struct Assignment {
+    index: usize,
+    label: usize,
+    side: Side,
+    confidence: Confidence,
+}
+
+#[derive(Default)]
+struct Placed {
+    assigned: Vec<Assignment>,
+    /// Non-date text right beside an open box.
+    beside: HashMap<usize, String>,
+}
+
+struct Layout {
+    labels: Vec<Label>,
+    /// Placed text that names no day.
+    others: Vec<Piece>,
+}
+
+/// A run of text in a segment: its byte range in the segment's text and where it is.
+struct Span {
+    start: usize,
+    end: usize,
+    x0: f32,
+    x1: f32,
+}
+
+impl Layout {
+    /// Lines from the runs (same page, same baseline), cut into segments at
+    /// wide gaps and at boxes, and the interview days named in each.
+    fn new(runs: &[TextRun], places: &[Option<Rect>], days: &[NaiveDate]) -> Layout {
+        let mut layout = Layout {
+            labels: Vec::new(),
+            others: Vec::new(),
+        };
+        let mut sorted: Vec<&TextRun> = runs.iter().filter(|r| r.size > 0.0).collect();
+        sorted.sort_by(|a, b| a.page.cmp(&b.page).then(b.y.total_cmp(&a.y)));
+        let mut line: Vec<&TextRun> = Vec::new();
+        for r in sorted {
+            let same = line
+                .first()
+                .is_some_and(|f| f.page == r.page && (f.y - r.y).abs() <= 0.3 * f.size.min(r.size));
+            if !same {
+                layout.add_line(&mut line, places, days);
+            }
+            line.push(r);
+        }
+        layout.add_line(&mut line, places, days);
+        layout
+    }
+
+    fn add_line(&mut self, line: &mut Vec<&TextRun>, places: &[Option<Rect>], days: &[NaiveDate]) {
+        line.sort_by(|a, b| a.x0.total_cmp(&b.x0));
+        let mut segment: Vec<&TextRun> = Vec::new();
+        for r in line.drain(..) {
+            if let Some(last) = segment.last() {
+                let end = segment.iter().map(|s| s.x1).fold(last.x1, f32::max);
+                let size = last.size.max(r.size);
+                let gap = r.x0 - end;
+                let y = last.y;
+                let box_between = places.iter().flatten().any(|b| {
+                    b.page == r.page
+                        && b.y1 >= y - 0.25 * size
+                        && b.y0 <= y + 0.75 * size
+                        && b.cx() > end - 1.0
+                        && b.cx() < r.x0 + 1.0
+                });
+                if gap > 1.5 * size || gap < -2.0 * size || box_between {
+                    self.add_segment(&segment, days);
+                    segment.clear();
+                }
+            }
+            segment.push(r);
+        }
+        self.add_segment(&segment, days);
+    }
+
+    fn add_segment(&mut self, segment: &[&TextRun], days: &[NaiveDate]) {
+        let Some(first) = segment.first() else {
+            return;
+        };
+        let mut text = String::new();
+        let mut spans: Vec<Span> = Vec::new();
+        let mut end = first.x0;
+        let mut size = 0.0f32;
+        for r in segment {
+            let gap = r.x0 - end;
+            if !text.is_empty() && gap > 0.15 * r.size && !text.ends_with(' ') {
+                text.push(' ');
+            }
+            let start = text.len();
+            text.push_str(&r.text);
+            spans.push(Span {
+                start,
+                end: text.len(),
+                x0: r.x0,
+                x1: r.x1,
+            });
+            end = end.max(r.x1);
+            size = size.max(r.size);
+        }
+        // Where a byte of the text is: proportionally within its run.
+        let x_at = |byte: usize| -> f32 {
+            let Some(s) = spans.iter().find(|s| byte < s.end).or(spans.last()) else {
+                return first.x0;
+            };
+            let part = text.get(s.start..byte.clamp(s.start, s.end)).unwrap_or("");
+            let all = text.get(s.start..s.end).unwrap_or("");
+            let n = all.chars().count().max(1) as f32;
+            let k = part.chars().count() as f32;
+            s.x0 + (s.x1 - s.x0) * (k / n)
+        };
+        let y = first.y;
+        let shown = dates::excerpt(&text);
+        let piece = |x0: f32, x1: f32| Piece {
+            page: first.page,
+            x0,
+            x1: x1.max(x0),
+            y0: y - 0.25 * size,
+            y1: y + 0.75 * size,
+            text: shown.clone(),
+        };
+        let mentions = dates::day_mentions(&text, days);
+        if mentions.is_empty() {
+            if text.chars().any(char::is_alphabetic) {
+                self.others.push(piece(first.x0, end));
+            }
+            return;
+        }
+        for m in mentions {
+            self.labels.push(Label {
+                piece: piece(x_at(m.range.start), x_at(m.range.end)),
+                day: m.day,
+                confidence: m.confidence,
+            });
+        }
+    }
+
+    /// Whether any date was placed on a page that has a box.
+    fn has_labels_on(&self, places: &[Option<Rect>]) -> bool {
+        self.labels
+            .iter()
+            .any(|l| places.iter().flatten().any(|b| b.page == l.piece.page))
+    }
+
+    /// Another box between box `b` and the x position `x` on its line.
+    fn box_between(b: &Rect, x: f32, places: &[Option<Rect>]) -> bool {
+        let (lo, hi) = if x > b.cx() { (b.cx(), x) } else { (x, b.cx()) };
+        places.iter().flatten().any(|o| {
+            o != b
+                && o.page == b.page
+                && (o.cy() - b.cy()).abs() <= 0.5 * o.h().max(b.h())
+                && o.cx() > lo
+                && o.cx() < hi
+        })
+    }
+
+    /// The nearest unclaimed date on the box's line on `side`, and the gap.
+    fn on_line(
+        &self,
+        b: &Rect,
+        side: Side,
+        claimed: &[bool],
+        places: &[Option<Rect>],
+    ) -> Option<(usize, f32)> {
+        self.labels
+            .iter()
+            .enumerate()
+            .filter(|(k, l)| !claimed.get(*k).copied().unwrap_or(true) && l.piece.beside(b))
+            .filter_map(|(k, l)| {
+                let p = &l.piece;
+                let (gap, near) = match side {
+                    Side::Right if p.x0 >= b.x1 - 0.5 * b.w() => ((p.x0 - b.x1).max(0.0), p.x0),
+                    Side::Left if p.x1 <= b.x0 + 0.5 * b.w() => ((b.x0 - p.x1).max(0.0), p.x1),
+                    _ => return None,
+                };
+                (!Self::box_between(b, near, places)).then_some((k, gap))
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+    }
+
+    /// Words (not a date) right beside the box on its line.
+    fn words_beside(&self, b: &Rect, places: &[Option<Rect>]) -> Option<String> {
+        self.others
+            .iter()
+            .filter(|p| p.beside(b) && p.x0 >= b.x1 - 0.5 * b.w())
+            .map(|p| (p, p.x0 - b.x1))
+            .filter(|(p, gap)| {
+                *gap <= (3.0 * b.w()).max(30.0) && !Self::box_between(b, p.x0, places)
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(p, _)| p.text.clone())
+    }
+
+    /// Maps the `open` boxes to the dates printed beside them.
+    fn assign(&self, open: &[usize], places: &[Option<Rect>]) -> Placed {
+        let mut placed = Placed::default();
+        let mut claimed = vec![false; self.labels.len()];
+        let rect = |i: usize| places.get(i).copied().flatten();
+
+        // Boxes on one line, left to right.
+        let mut by_line: Vec<(usize, Rect)> = open
+            .iter()
+            .filter_map(|&i| rect(i).map(|r| (i, r)))
+            .collect();
+        by_line.sort_by(|a, b| a.1.page.cmp(&b.1.page).then(b.1.cy().total_cmp(&a.1.cy())));
+        let mut groups: Vec<Vec<(usize, Rect)>> = Vec::new();
+        for item in by_line {
+            match groups.last_mut() {
+                Some(g)
+                    if g.first().is_some_and(|(_, f)| {
+                        f.page == item.1.page
+                            && (f.cy() - item.1.cy()).abs() <= 0.5 * f.h().max(item.1.h())
+                    }) =>
+                {
+                    g.push(item)
+                }
+                _ => groups.push(vec![item]),
+            }
+        }
+        let mut no_line_date: Vec<(usize, Rect)> = Vec::new();
+        for mut group in groups {
+            group.sort_by(|a, b| a.1.cx().total_cmp(&b.1.cx()));
+            let right: Vec<_> = group
+                .iter()
+                .map(|(_, r)| self.on_line(r, Side::Right, &claimed, places))
+                .collect();
+            let left: Vec<_> = group
+                .iter()
+                .map(|(_, r)| self.on_line(r, Side::Left, &claimed, places))
+                .collect();
+            let consistent = |c: &[Option<(usize, f32)>]| -> Option<f32> {
+                let labels: Vec<usize> =
+                    c.iter().map(|x| x.map(|(k, _)| k)).collect::<Option<_>>()?;
+                let mut distinct = labels.clone();
+                distinct.sort_unstable();
+                distinct.dedup();
+                (distinct.len() == labels.len()).then(|| c.iter().flatten().map(|(_, g)| *g).sum())
+            };
+            let side = match (consistent(&right), consistent(&left)) {
+                (Some(_), None) => Some((Side::Right, Confidence::High)),
+                (None, Some(_)) => Some((Side::Left, Confidence::High)),
+                (Some(r), Some(l)) if r <= l => Some((Side::Right, Confidence::Medium)),
+                (Some(_), Some(_)) => Some((Side::Left, Confidence::Medium)),
+                (None, None) => None,
+            };
+            if let Some((side, confidence)) = side {
+                let chosen = if side == Side::Right { &right } else { &left };
+                for ((i, _), c) in group.iter().zip(chosen) {
+                    if let Some((k, _)) = c
+                        && let Some(slot) = claimed.get_mut(*k)
+                    {
+                        *slot = true;
+                        placed.assigned.push(Assignment {
+                            index: *i,
+                            label: *k,
+                            side,
+                            confidence,
+                        });
+                    }
+                }
+                continue;
+            }
+            // Not one reading for the whole line: nearest first, each date once.
+            let mut pairs: Vec<(usize, Rect, usize, f32, Side)> = Vec::new();
+            for (n, (i, r)) in group.iter().enumerate() {
+                for (c, side) in [(right.get(n), Side::Right), (left.get(n), Side::Left)] {
+                    if let Some(Some((k, gap))) = c {
+                        pairs.push((*i, *r, *k, *gap, side));
+                    }
+                }
+            }
+            pairs.sort_by(|a, b| a.3.total_cmp(&b.3));
+            let mut done: Vec<usize> = Vec::new();
+            for (i, _, k, _, side) in &pairs {
+                if done.contains(i) || claimed.get(*k).copied().unwrap_or(true) {
+                    continue;
+                }
+                if let Some(slot) = claimed.get_mut(*k) {
+                    *slot = true;
+                }
+                done.push(*i);
+                placed.assigned.push(Assignment {
+                    index: *i,
+                    label: *k,
+                    side: *side,
+                    confidence: Confidence::Medium,
+                });
+            }
+            for (n, (i, r)) in group.iter().enumerate() {
+                let had_line_date =
+                    matches!(right.get(n), Some(Some(_))) || matches!(left.get(n), Some(Some(_)));
+                if !done.contains(i) && !had_line_date {
+                    no_line_date.push((*i, *r));
+                }
+            }
+        }
+
+        // Boxes with no date on their line: the date above or below, in
+        // their column, unless words beside them are their label.
+        let mut vertical: Vec<(usize, usize, f32, Side)> = Vec::new();
+        for (i, b) in &no_line_date {
+            if let Some(words) = self.words_beside(b, places) {
+                placed.beside.insert(*i, words);
+                continue;
+            }
+            let reach = 2.5 * b.h().max(12.0);
+            for (k, l) in self.labels.iter().enumerate() {
+                let p = &l.piece;
+                if claimed.get(k).copied().unwrap_or(true)
+                    || p.page != b.page
+                    || b.cx() < p.x0 - b.w()
+                    || b.cx() > p.x1 + b.w()
+                {
+                    continue;
+                }
+                let (gap, side) = if p.cy() > b.cy() {
+                    (p.y0 - b.y1, Side::Above)
+                } else {
+                    (b.y0 - p.y1, Side::Below)
+                };
+                if gap < -0.25 * b.h() || gap > reach {
+                    continue;
+                }
+                let mut score = gap.max(0.0) + 0.1 * (b.cx() - p.cx()).abs();
+                if side == Side::Below {
+                    score += 0.01;
+                }
+                vertical.push((*i, k, score, side));
+            }
+        }
+        vertical.sort_by(|a, b| a.2.total_cmp(&b.2));
+        let mut done: Vec<usize> = Vec::new();
+        for (i, k, _, side) in vertical {
+            if done.contains(&i) || claimed.get(k).copied().unwrap_or(true) {
+                continue;
+            }
+            if let Some(slot) = claimed.get_mut(k) {
+                *slot = true;
+            }
+            done.push(i);
+            placed.assigned.push(Assignment {
+                index: i,
+                label: k,
+                side,
+                confidence: Confidence::Medium,
+            });
+        }
+        // Words beside the boxes still open, to name them to staff.
+        for &i in open {
+            if placed.assigned.iter().any(|a| a.index == i) || placed.beside.contains_key(&i) {
+                continue;
+            }
+            if let Some(b) = rect(i)
+                && let Some(words) = self.words_beside(&b, places)
+            {
+                placed.beside.insert(i, words);
+            }
+        }
+        placed
+    }
+}
