@@ -948,4 +948,445 @@ mod tests {
             Err(ExtractError::Limit(_))
         ));
     }
+
+    // -----------------------------------------------------------------------
+    // Forms as office suites make them: boxes named termin_1, Kontrollkästchen1
+    // or Check Box 1, the date printed beside each box.
+
+    use crate::documents::boxes;
+    use crate::documents::dates::Confidence;
+    use chrono::NaiveDate;
+
+    fn day(m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, m, d).unwrap()
+    }
+
+    /// The five interview days of `config/ews7.toml`.
+    fn days() -> Vec<NaiveDate> {
+        vec![day(6, 29), day(6, 30), day(7, 1), day(7, 2), day(7, 3)]
+    }
+
+    /// A checkbox widget as Acrobat, Word and LibreOffice write it: field
+    /// and widget in one dictionary, `/Rect`, `/MK`, `/AP /N` with the
+    /// on-state and `/Off`, `/DA`.
+    struct OfficeBox<'a> {
+        name: &'a [u8],
+        on: &'a str,
+        checked: bool,
+        rect: [f32; 4],
+        page: usize,
+    }
+
+    /// A one- or more-page form: `pages` are content streams (Helvetica
+    /// WinAnsi as /F1, with real Helvetica widths for digits and letters
+    /// approximated), `boxes` in the AcroForm in the order given, each page's
+    /// `/Annots` in page order (top to bottom). With `with_p`, widgets name
+    /// their page by `/P` (Acrobat, LibreOffice); without, only `/Annots`
+    /// says it (some Word exports).
+    fn office_form(pages: &[&[u8]], boxes: &[OfficeBox<'_>], with_p: bool) -> Vec<u8> {
+        let mut doc = Document::with_version("1.6");
+        let pages_id = doc.new_object_id();
+        let font = doc.add_object(dictionary! {
+            "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
+            "Encoding" => "WinAnsiEncoding", "FirstChar" => 32, "LastChar" => 255,
+            "Widths" => (32..=255).map(|c: i64| Object::Integer(match c {
+                32 => 278, 44 | 46 => 278, 48..=57 => 556, 65..=90 => 667, _ => 500,
+            })).collect::<Vec<_>>(),
+        });
+        let zadb = doc.add_object(dictionary! {
+            "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "ZapfDingbats",
+        });
+        let page_ids: Vec<ObjectId> = pages.iter().map(|_| doc.new_object_id()).collect();
+        let mut widgets: Vec<(usize, f32, ObjectId)> = Vec::new();
+        let mut fields = Vec::new();
+        for b in boxes {
+            let [x0, y0, x1, y1] = b.rect;
+            let (w, h) = (x1 - x0, y1 - y0);
+            let on_ap = doc.add_object(Stream::new(
+                dictionary! { "Type" => "XObject", "Subtype" => "Form",
+                "BBox" => vec![0.into(), 0.into(), w.into(), h.into()],
+                "Resources" => dictionary! { "Font" => dictionary! { "ZaDb" => zadb } } },
+                format!("q 0 g BT /ZaDb {} Tf 1 1 Td (4) Tj ET Q", h - 2.0).into_bytes(),
+            ));
+            let off_ap = doc.add_object(Stream::new(
+                dictionary! { "Type" => "XObject", "Subtype" => "Form",
+                "BBox" => vec![0.into(), 0.into(), w.into(), h.into()] },
+                Vec::new(),
+            ));
+            let state = if b.checked { b.on } else { "Off" };
+            let mut widget = dictionary! {
+                "Type" => "Annot", "Subtype" => "Widget", "FT" => "Btn", "F" => 4,
+                "T" => Object::String(b.name.to_vec(), StringFormat::Literal),
+                "V" => state, "AS" => state,
+                "Rect" => vec![x0.into(), y0.into(), x1.into(), y1.into()],
+                "MK" => dictionary! { "CA" => literal(b"4"), "BC" => vec![0.into()] },
+                "DA" => literal(b"/ZaDb 0 Tf 0 g"),
+                "AP" => dictionary! {
+                    "N" => dictionary! { b.on => on_ap, "Off" => off_ap },
+                    "D" => dictionary! { b.on => on_ap, "Off" => off_ap },
+                },
+            };
+            if with_p {
+                widget.set("P", page_ids[b.page]);
+            }
+            let id = doc.add_object(widget);
+            fields.push(Object::Reference(id));
+            widgets.push((b.page, -y1, id));
+        }
+        widgets.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        for (n, content) in pages.iter().enumerate() {
+            let contents = doc.add_object(Stream::new(dictionary! {}, content.to_vec()));
+            let annots: Vec<Object> = widgets
+                .iter()
+                .filter(|(p, _, _)| *p == n)
+                .map(|(_, _, id)| Object::Reference(*id))
+                .collect();
+            doc.objects.insert(
+                page_ids[n],
+                Object::Dictionary(dictionary! {
+                    "Type" => "Page", "Parent" => pages_id, "Contents" => contents,
+                    "Resources" => dictionary! { "Font" => dictionary! { "F1" => font } },
+                    "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+                    "Annots" => annots,
+                }),
+            );
+        }
+        let count = pages.len() as i64;
+        let kids: Vec<Object> = page_ids.iter().map(|id| Object::Reference(*id)).collect();
+        doc.objects.insert(
+            pages_id,
+            Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => count }),
+        );
+        let catalog = doc.add_object(dictionary! {
+            "Type" => "Catalog", "Pages" => pages_id,
+            "AcroForm" => dictionary! {
+                "Fields" => fields, "NeedAppearances" => false, "DA" => literal(b"/Helv 0 Tf 0 g"),
+                "DR" => dictionary! { "Font" => dictionary! { "Helv" => font, "ZaDb" => zadb } },
+            },
+        });
+        doc.trailer.set("Root", catalog);
+        save(doc)
+    }
+
+    /// The labels in WinAnsi (0x96 is the en dash).
+    const LABELS: [&[u8]; 5] = [
+        b"Mo., 29.06.2026, 9:00\x9613:00 Uhr",
+        b"Di., 30.06.2026, 9:00\x9613:00 Uhr",
+        b"Mi., 01.07.2026, 9:00\x9613:00 Uhr",
+        b"Do., 02.07.2026, 13:00\x9617:00 Uhr",
+        b"Fr., 03.07.2026, 9:00\x9613:00 Uhr",
+    ];
+
+    /// A page listing the five days top to bottom at `x`, 24 pt apart from
+    /// y = 600, drawn as LibreOffice does (one `Td` per line, `TJ` with
+    /// kerning), after a heading.
+    fn list_page(x: f32) -> Vec<u8> {
+        let mut c = b"q 0 0 0 rg BT /F1 14 Tf 72 700 Td (Fragebogen zur Bewerbung) Tj ET Q\n\
+             BT /F1 11 Tf 72 650 Td (Bitte kreuzen Sie alle Termine an, die Ihnen passen:) Tj ET\n"
+            .to_vec();
+        for (n, label) in LABELS.iter().enumerate() {
+            let (head, tail) = label.split_at(5);
+            c.extend(format!("BT /F1 11 Tf {x} {} Td [(", 600 - 24 * n).bytes());
+            c.extend_from_slice(head);
+            c.extend_from_slice(b")-12(");
+            c.extend_from_slice(tail);
+            c.extend_from_slice(b")] TJ ET\n");
+        }
+        c
+    }
+
+    /// Box `n` (0..5) of a list page: a 10 pt square on line `n` at `x`.
+    fn list_box<'a>(name: &'a [u8], on: &'a str, checked: bool, n: usize, x: f32) -> OfficeBox<'a> {
+        let y = 600.0 - 24.0 * n as f32;
+        OfficeBox {
+            name,
+            on,
+            checked,
+            rect: [x, y - 1.0, x + 10.0, y + 9.0],
+            page: 0,
+        }
+    }
+
+    fn read(pdf: &[u8]) -> boxes::BoxReading {
+        let ex = extract(pdf, &Limits::default()).unwrap();
+        boxes::read(&ex, &days())
+    }
+
+    fn ticked(r: &boxes::BoxReading) -> Vec<(NaiveDate, bool, Confidence)> {
+        let mut v: Vec<_> = r
+            .choices
+            .iter()
+            .map(|c| (c.day, c.available, c.confidence))
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn all(on: &[usize], confidence: Confidence) -> Vec<(NaiveDate, bool, Confidence)> {
+        days()
+            .into_iter()
+            .enumerate()
+            .map(|(n, d)| (d, on.contains(&n), confidence))
+            .collect()
+    }
+
+    #[test]
+    fn widgets_know_their_page_and_rect_by_p_or_by_annots() {
+        for with_p in [true, false] {
+            let page = list_page(90.0);
+            let pdf = office_form(
+                &[b"BT /F1 11 Tf 72 700 Td (Seite 1) Tj ET", &page],
+                &[OfficeBox {
+                    name: b"termin_1",
+                    on: "Yes",
+                    checked: true,
+                    rect: [72.0, 599.0, 82.0, 609.0],
+                    page: 1,
+                }],
+                with_p,
+            );
+            let ex = extract(&pdf, &Limits::default()).unwrap();
+            assert_eq!(
+                ex.checkboxes[0].place,
+                Some(Place {
+                    page: 2,
+                    rect: [72.0, 599.0, 82.0, 609.0]
+                }),
+                "with /P: {with_p}"
+            );
+            // Only the page with the box is placed.
+            assert!(ex.text_runs.iter().all(|r| r.page == 2));
+            assert!(
+                ex.text_runs
+                    .iter()
+                    .any(|r| r.text.starts_with("Mo., 29.06.2026")),
+                "{:?}",
+                ex.text_runs
+            );
+        }
+    }
+
+    #[test]
+    fn boxes_named_termin_n_left_of_their_dates_map_to_those_dates() {
+        // Listed in the AcroForm bottom to top, on-state /Yes.
+        let names: [&[u8]; 5] = [
+            b"termin_1",
+            b"termin_2",
+            b"termin_3",
+            b"termin_4",
+            b"termin_5",
+        ];
+        let boxes: Vec<OfficeBox> = (0..5)
+            .rev()
+            .map(|n| list_box(names[n], "Yes", n == 1 || n == 3, n, 72.0))
+            .collect();
+        let r = read(&office_form(&[&list_page(90.0)], &boxes, true));
+        assert_eq!(ticked(&r), all(&[1, 3], Confidence::High));
+        assert!(r.unmapped.is_empty());
+        let source = &r
+            .choices
+            .iter()
+            .find(|c| c.day == day(6, 30))
+            .unwrap()
+            .source;
+        assert_eq!(
+            source,
+            "checkbox: \u{2612} termin_2 \u{2192} \u{201e}Di., 30.06.2026, 9:00\u{2013}13:00 Uhr\u{201c} (right of the box on page 1)"
+        );
+    }
+
+    #[test]
+    fn kontrollkaestchen_right_of_their_dates_found_through_annots_map_too() {
+        // Word writes "Kontrollkästchen1" in PDFDocEncoding, on-state /Ja,
+        // and may leave out /P.
+        let names: [&[u8]; 5] = [
+            b"Kontrollk\xe4stchen1",
+            b"Kontrollk\xe4stchen2",
+            b"Kontrollk\xe4stchen3",
+            b"Kontrollk\xe4stchen4",
+            b"Kontrollk\xe4stchen5",
+        ];
+        let boxes: Vec<OfficeBox> = [2, 0, 4, 1, 3]
+            .into_iter()
+            .map(|n| list_box(names[n], "Ja", n == 0 || n == 4, n, 400.0))
+            .collect();
+        let r = read(&office_form(&[&list_page(72.0)], &boxes, false));
+        assert_eq!(ticked(&r), all(&[0, 4], Confidence::High));
+        assert!(r.choices.iter().any(|c| {
+            c.source
+                .starts_with("checkbox: \u{2612} Kontrollkästchen1 \u{2192}")
+        }));
+    }
+
+    #[test]
+    fn in_a_grid_the_next_box_s_label_is_not_taken() {
+        // "Mo 29.06. ☐   Di 30.06. ☐   Mi 01.07. ☐" / "Do 02.07. ☐   Fr 03.07. ☐":
+        // to the right of each box is the next box's date, nearer than the
+        // box's own date is on its left.
+        let content = b"BT /F1 10 Tf 72 600 Td (Mo. 29.06.) Tj 140 0 Td (Di. 30.06.) Tj 140 0 Td (Mi. 01.07.) Tj ET\n\
+                        BT /F1 10 Tf 72 570 Td (Do. 02.07.) Tj 140 0 Td (Fr. 03.07.) Tj ET";
+        let at = |n: usize| {
+            let (row, col) = (n / 3, n % 3);
+            let x = 130.0 + 140.0 * col as f32;
+            let y = 599.0 - 30.0 * row as f32;
+            [x, y, x + 10.0, y + 10.0]
+        };
+        let names: [&[u8]; 5] = [
+            b"Check Box 1",
+            b"Check Box 2",
+            b"Check Box 3",
+            b"Check Box 4",
+            b"Check Box 5",
+        ];
+        let boxes: Vec<OfficeBox> = (0..5)
+            .map(|n| OfficeBox {
+                name: names[n],
+                on: "On",
+                checked: n == 1 || n == 4,
+                rect: at(n),
+                page: 0,
+            })
+            .collect();
+        let r = read(&office_form(&[content], &boxes, true));
+        assert_eq!(ticked(&r), all(&[1, 4], Confidence::High));
+        // And the other way round: "☐ Mo 29.06.   ☐ Di 30.06. …".
+        let content = b"BT /F1 10 Tf 90 600 Td (Mo. 29.06.) Tj 140 0 Td (Di. 30.06.) Tj 140 0 Td (Mi. 01.07.) Tj ET\n\
+                        BT /F1 10 Tf 90 570 Td (Do. 02.07.) Tj 140 0 Td (Fr. 03.07.) Tj ET";
+        let boxes: Vec<OfficeBox> = (0..5)
+            .map(|n| {
+                let [_, y0, _, y1] = at(n);
+                let x = 72.0 + 140.0 * (n % 3) as f32;
+                OfficeBox {
+                    name: names[n],
+                    on: "On",
+                    checked: n == 2,
+                    rect: [x, y0, x + 10.0, y1],
+                    page: 0,
+                }
+            })
+            .collect();
+        let r = read(&office_form(&[content], &boxes, true));
+        assert_eq!(ticked(&r), all(&[2], Confidence::High));
+    }
+
+    #[test]
+    fn word_style_scaled_text_split_into_runs_is_placed() {
+        // Word: a flipped, scaled CTM for the page, each word its own Tm, and
+        // kerning inside TJ; boxes at x = 72, labels from x = 90.
+        let mut c = b"q 1 0 0 -1 0 842 cm 0.75 0 0 0.75 0 0 cm\n".to_vec();
+        for (n, label) in LABELS.iter().enumerate() {
+            let y = 600.0 - 24.0 * n as f32;
+            // Text space is flipped back: 1 0 0 -1.
+            let ty = (842.0 - y) / 0.75;
+            let mut x = 90.0 / 0.75;
+            c.extend_from_slice(b"BT /F1 14.667 Tf\n");
+            for word in label.split(|&b| b == b' ') {
+                c.extend(format!("1 0 0 -1 {x:.2} {ty:.2} Tm [(").bytes());
+                c.extend_from_slice(word);
+                c.extend_from_slice(b")-3()] TJ\n");
+                x += (word.len() as f32 + 1.0) * 7.0;
+            }
+            c.extend_from_slice(b"ET\n");
+        }
+        c.extend_from_slice(b"Q\n");
+        let names: [&[u8]; 5] = [
+            b"Kontrollk\xe4stchen1",
+            b"Kontrollk\xe4stchen2",
+            b"Kontrollk\xe4stchen3",
+            b"Kontrollk\xe4stchen4",
+            b"Kontrollk\xe4stchen5",
+        ];
+        let boxes: Vec<OfficeBox> = (0..5)
+            .map(|n| list_box(names[n], "Ja", n == 3, n, 72.0))
+            .collect();
+        let r = read(&office_form(&[&c], &boxes, true));
+        assert_eq!(ticked(&r), all(&[3], Confidence::High));
+    }
+
+    #[test]
+    fn without_placeable_text_five_date_boxes_map_in_page_order_with_medium_confidence() {
+        // The labels are part of a scanned image: no text to place. The
+        // AcroForm lists the boxes in another order than the page shows them.
+        let content = b"q 400 0 0 200 72 450 cm /Im1 Do Q";
+        let names: [&[u8]; 5] = [
+            b"termin_1",
+            b"termin_2",
+            b"termin_3",
+            b"termin_4",
+            b"termin_5",
+        ];
+        let order = [3, 1, 4, 0, 2];
+        let boxes: Vec<OfficeBox> = order
+            .into_iter()
+            .map(|n| list_box(names[n], "Yes", n == 0 || n == 2, n, 72.0))
+            .collect();
+        let r = read(&office_form(&[content], &boxes, true));
+        assert_eq!(ticked(&r), all(&[0, 2], Confidence::Medium));
+        assert!(
+            r.choices
+                .iter()
+                .any(|c| c.source == "checkbox: \u{2612} termin_1 (box 1 of 5 in page order)"),
+            "{:?}",
+            r.choices
+        );
+        // Four boxes for five days: no guessing; the ticked ones are reported.
+        let four: Vec<OfficeBox> = boxes
+            .into_iter()
+            .filter(|b| b.name != b"termin_5")
+            .collect();
+        let r = read(&office_form(&[content], &four, true));
+        assert!(r.choices.is_empty());
+        let mut unmapped: Vec<&str> = r.unmapped.iter().map(|u| u.label.as_str()).collect();
+        unmapped.sort();
+        assert_eq!(unmapped, vec!["termin_1", "termin_3"]);
+        assert!(
+            r.unmapped
+                .iter()
+                .all(|u| u.why == boxes::Why::NoDate && u.page == Some(1))
+        );
+    }
+
+    #[test]
+    fn a_ticked_box_with_no_date_beside_it_is_reported_not_dropped() {
+        // Five listed days with boxes, and a sixth box ("weiterer Termin")
+        // with nothing but a line beside it.
+        let names: [&[u8]; 5] = [
+            b"Check Box 1",
+            b"Check Box 2",
+            b"Check Box 3",
+            b"Check Box 4",
+            b"Check Box 5",
+        ];
+        let mut boxes: Vec<OfficeBox> = (0..5)
+            .map(|n| list_box(names[n], "On", n == 0, n, 72.0))
+            .collect();
+        boxes.push(OfficeBox {
+            name: b"Check Box 6",
+            on: "On",
+            checked: true,
+            rect: [72.0, 299.0, 82.0, 309.0],
+            page: 0,
+        });
+        // An agreement box with its own words beside it is no date box.
+        boxes.push(OfficeBox {
+            name: b"Check Box 7",
+            on: "On",
+            checked: true,
+            rect: [72.0, 199.0, 82.0, 209.0],
+            page: 0,
+        });
+        let mut page = list_page(90.0);
+        page.extend_from_slice(b"\nBT /F1 10 Tf 90 200 Td (Ich bin mit der Verarbeitung meiner Daten einverstanden.) Tj ET");
+        let r = read(&office_form(&[&page], &boxes, true));
+        assert_eq!(ticked(&r), all(&[0], Confidence::High));
+        assert_eq!(
+            r.unmapped,
+            vec![boxes::Unmapped {
+                label: "Check Box 6".into(),
+                beside: None,
+                page: Some(1),
+                why: boxes::Why::NoDate
+            }]
+        );
+    }
 }
