@@ -928,3 +928,424 @@ impl Layout {
         placed
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::documents::archive::tests::build_zip;
+    use crate::documents::{CheckboxKind, Limits, docx, odt};
+    use Confidence::{High, Low, Medium};
+
+    fn day(m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, m, d).unwrap()
+    }
+
+    fn days() -> Vec<NaiveDate> {
+        vec![day(6, 29), day(6, 30), day(7, 1), day(7, 2), day(7, 3)]
+    }
+
+    fn short(r: &BoxReading) -> Vec<(NaiveDate, bool, Confidence)> {
+        let mut v: Vec<_> = r
+            .choices
+            .iter()
+            .map(|c| (c.day, c.available, c.confidence))
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn placed(label: &str, checked: bool, rect: [f32; 4]) -> Checkbox {
+        Checkbox {
+            place: Some(Place { page: 1, rect }),
+            ..Checkbox::new(label, checked, CheckboxKind::AcroForm)
+        }
+    }
+
+    fn run(text: &str, x0: f32, y: f32) -> TextRun {
+        TextRun {
+            page: 1,
+            x0,
+            x1: x0 + 5.0 * text.chars().count() as f32,
+            y,
+            size: 10.0,
+            text: text.into(),
+        }
+    }
+
+    const SHORT: [&str; 5] = [
+        "Mo 29.06.",
+        "Di 30.06.",
+        "Mi 01.07.",
+        "Do 02.07.",
+        "Fr 03.07.",
+    ];
+
+    #[test]
+    fn a_header_row_of_dates_labels_the_boxes_below_it() {
+        // Mo 29.06.  Di 30.06.  Mi 01.07.  Do 02.07.  Fr 03.07.
+        //    ☐          ☒          ☐          ☐          ☒
+        let runs: Vec<TextRun> = SHORT
+            .iter()
+            .enumerate()
+            .map(|(n, t)| run(t, 72.0 + 90.0 * n as f32, 600.0))
+            .collect();
+        let boxes: Vec<Checkbox> = (0..5)
+            .map(|n| {
+                let x = 90.0 + 90.0 * n as f32;
+                placed(
+                    &format!("Check Box {}", n + 1),
+                    n == 1 || n == 4,
+                    [x, 575.0, x + 10.0, 585.0],
+                )
+            })
+            .collect();
+        let ex = Extracted {
+            checkboxes: boxes,
+            text_runs: runs.clone(),
+            ..Extracted::default()
+        };
+        let r = read(&ex, &days());
+        let want: Vec<_> = days()
+            .into_iter()
+            .enumerate()
+            .map(|(n, d)| (d, n == 1 || n == 4, Medium))
+            .collect();
+        assert_eq!(short(&r), want);
+        assert!(
+            r.choices[1].source.ends_with("(above the box on page 1)"),
+            "{:?}",
+            r.choices[1]
+        );
+        // Dates printed under the boxes instead.
+        let under: Vec<TextRun> = runs
+            .into_iter()
+            .map(|r| TextRun { y: 560.0, ..r })
+            .collect();
+        let ex = Extracted {
+            text_runs: under,
+            ..ex
+        };
+        let r = read(&ex, &days());
+        assert_eq!(short(&r), want);
+        assert!(r.choices[0].source.ends_with("(below the box on page 1)"));
+    }
+
+    #[test]
+    fn one_date_beside_two_boxes_goes_to_the_nearer_and_the_other_is_reported() {
+        // "☐ Mo 29.06. ☒": both boxes could read the date; neither side fits
+        // the whole line.
+        let ex = Extracted {
+            checkboxes: vec![
+                placed("Check Box 1", false, [72.0, 599.0, 82.0, 609.0]),
+                placed("Check Box 2", true, [160.0, 599.0, 170.0, 609.0]),
+            ],
+            text_runs: vec![run("Mo 29.06.", 86.0, 600.0)],
+            ..Extracted::default()
+        };
+        let r = read(&ex, &days());
+        assert_eq!(short(&r), vec![(day(6, 29), false, Medium)]);
+        assert_eq!(r.unmapped.len(), 1);
+        assert_eq!(r.unmapped[0].label, "Check Box 2");
+    }
+
+    /// A Word document body in a package.
+    fn docx_of(body: &str) -> Vec<u8> {
+        let xml = format!(
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" xmlns:w14="http://schemas.microsoft.com/office/word/2010/wordml"><w:body>{body}</w:body></w:document>"#
+        );
+        build_zip(&[("word/document.xml", xml.as_bytes())])
+    }
+
+    /// A content-control checkbox as Word 2016 writes it (tag "termin").
+    fn sdt(checked: bool) -> String {
+        let (v, glyph) = if checked { ("1", "☒") } else { ("0", "☐") };
+        format!(
+            r#"<w:sdt><w:sdtPr><w:tag w:val="termin"/><w:id w:val="-1"/><w14:checkbox><w14:checked w14:val="{v}"/><w14:checkedState w14:val="2612" w14:font="MS Gothic"/><w14:uncheckedState w14:val="2610" w14:font="MS Gothic"/></w14:checkbox></w:sdtPr><w:sdtContent><w:r><w:rPr><w:rFonts w:ascii="MS Gothic" w:hAnsi="MS Gothic"/></w:rPr><w:t>{glyph}</w:t></w:r></w:sdtContent></w:sdt>"#
+        )
+    }
+
+    /// A legacy form-field checkbox named Kontrollkästchen{n}.
+    fn legacy(n: usize, checked: bool) -> String {
+        let v = if checked { "1" } else { "0" };
+        format!(
+            r#"<w:r><w:fldChar w:fldCharType="begin"><w:ffData><w:name w:val="Kontrollkästchen{n}"/><w:enabled/><w:calcOnExit w:val="0"/><w:checkBox><w:sizeAuto/><w:default w:val="0"/><w:checked w:val="{v}"/></w:checkBox></w:ffData></w:fldChar></w:r><w:r><w:instrText xml:space="preserve"> FORMCHECKBOX </w:instrText></w:r><w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:fldChar w:fldCharType="end"/></w:r>"#
+        )
+    }
+
+    fn cell(inner: &str) -> String {
+        format!(
+            r#"<w:tc><w:tcPr><w:tcW w:w="3000" w:type="dxa"/></w:tcPr><w:p>{inner}</w:p></w:tc>"#
+        )
+    }
+
+    fn text(t: &str) -> String {
+        format!(r#"<w:r><w:t xml:space="preserve">{t}</w:t></w:r>"#)
+    }
+
+    const LONG: [&str; 5] = [
+        "Mo., 29.06.2026",
+        "Di., 30.06.2026",
+        "Mi., 01.07.2026",
+        "Do., 02.07.2026",
+        "Fr., 03.07.2026",
+    ];
+
+    #[test]
+    fn a_word_table_with_ja_and_nein_boxes_reads_each_row() {
+        // | Mo., 29.06.2026 | ☒ ja | ☐ nein |   (content control, legacy field)
+        let ticks = [
+            (true, false),
+            (false, true),
+            (false, false),
+            (true, true),
+            (true, false),
+        ];
+        let mut rows = String::new();
+        for (n, (ja, nein)) in ticks.iter().enumerate() {
+            rows.push_str(&format!(
+                "<w:tr>{}{}{}</w:tr>",
+                cell(&text(LONG[n])),
+                cell(&(sdt(*ja) + &text(" ja"))),
+                cell(&(legacy(n + 1, *nein) + &text(" nein"))),
+            ));
+        }
+        let body = format!(
+            "<w:p>{}</w:p><w:tbl>{rows}</w:tbl>",
+            text("Kennenlerngespräch")
+        );
+        let ex = docx::extract(&docx_of(&body), &Limits::default()).unwrap();
+        let r = read(&ex, &days());
+        assert_eq!(
+            short(&r),
+            vec![
+                (day(6, 29), true, High),
+                (day(6, 30), false, High),
+                (day(7, 1), false, High),
+                (day(7, 2), false, Low),
+                (day(7, 3), true, High),
+            ]
+        );
+        assert!(r.unmapped.is_empty());
+        assert!(
+            r.choices[0].source
+                == "checkbox: \u{2612} ja (in \u{201e}Mo., 29.06.2026 ja nein\u{201c})",
+            "{}",
+            r.choices[0].source
+        );
+    }
+
+    #[test]
+    fn boxes_beside_a_date_that_say_something_else_are_medium() {
+        let body = format!(
+            "<w:p>{}</w:p><w:p>{}</w:p>",
+            text("Mo., 29.06.2026: ☒ vormittags ☐ nachmittags"),
+            text("Di., 30.06.2026: ☐ vormittags ☐ nachmittags"),
+        );
+        let ex = docx::extract(&docx_of(&body), &Limits::default()).unwrap();
+        let r = read(&ex, &days());
+        assert_eq!(
+            short(&r),
+            vec![(day(6, 29), true, Medium), (day(6, 30), false, Medium)]
+        );
+    }
+
+    #[test]
+    fn libreoffice_controls_labelled_markierfeld_take_the_date_of_their_paragraph_or_row() {
+        // LibreOffice gives each control a label of its own ("Markierfeld 1")
+        // and anchors it in the paragraph (or table cell) with the date.
+        let mut forms = String::new();
+        let mut body = String::from("<table:table table:name=\"Termine\">");
+        for n in 0..5 {
+            let state = if n == 0 || n == 3 {
+                "checked"
+            } else {
+                "unchecked"
+            };
+            forms.push_str(&format!(
+                r#"<form:checkbox form:name="Markierfeld {m}" form:control-implementation="ooo:com.sun.star.form.component.CheckBox" xml:id="control{n}" form:id="control{n}" form:label="Markierfeld {m}" form:current-state="{state}" form:image-position="center"><form:properties><form:property form:property-name="DefaultControl" office:value-type="string" office:string-value="com.sun.star.form.control.CheckBox"/></form:properties></form:checkbox>"#,
+                m = n + 1
+            ));
+            let control = format!(
+                r#"<draw:control text:anchor-type="as-char" svg:width="0.4cm" svg:height="0.4cm" draw:control="control{n}"/>"#
+            );
+            if n < 3 {
+                body.push_str(&format!(
+                    "<table:table-row><table:table-cell><text:p>{}</text:p></table:table-cell><table:table-cell><text:p>{control}</text:p></table:table-cell></table:table-row>",
+                    LONG[n]
+                ));
+            } else {
+                if n == 3 {
+                    body.push_str("</table:table>");
+                }
+                body.push_str(&format!("<text:p>{control} Termin am {}</text:p>", LONG[n]));
+            }
+        }
+        let content = format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" xmlns:form="urn:oasis:names:tc:opendocument:xmlns:form:1.0" xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" xmlns:xml="http://www.w3.org/XML/1998/namespace" office:version="1.3"><office:body><office:text><office:forms form:automatic-focus="false" form:apply-design-mode="false"><form:form form:name="Standard" form:apply-filter="true" form:command-type="table" form:control-implementation="ooo:com.sun.star.form.component.Form">{forms}</form:form></office:forms><text:p>Fragebogen</text:p>{body}</office:text></office:body></office:document-content>"#
+        );
+        let odt_bytes = build_zip(&[
+            ("mimetype", b"application/vnd.oasis.opendocument.text"),
+            ("content.xml", content.as_bytes()),
+        ]);
+        let ex = odt::extract(&odt_bytes, &Limits::default()).unwrap();
+        assert_eq!(ex.checkboxes[0].label, "Markierfeld 1");
+        let r = read(&ex, &days());
+        let want: Vec<_> = days()
+            .into_iter()
+            .enumerate()
+            .map(|(n, d)| (d, n == 0 || n == 3, High))
+            .collect();
+        assert_eq!(short(&r), want);
+    }
+
+    fn glyph(label: &str, checked: bool, context: Option<&str>) -> Checkbox {
+        Checkbox {
+            context: context.map(String::from),
+            ..Checkbox::new(label, checked, CheckboxKind::Glyph)
+        }
+    }
+
+    #[test]
+    fn ticked_boxes_for_other_dates_or_several_days_are_reported() {
+        let boxes = [
+            glyph("Mo., 06.07.2025", true, None),
+            glyph("29.06. oder 30.06.", true, None),
+            glyph("", true, Some("Ersatztermin: 10.07.2026")),
+            glyph("Ich bin einverstanden", true, None),
+            glyph("ja", true, Some("Teilnahme am Workshop ja nein")),
+            glyph("Mi., 01.07.2026", true, None),
+            glyph("Montag", false, None),
+        ];
+        let ex = Extracted {
+            checkboxes: boxes.to_vec(),
+            ..Extracted::default()
+        };
+        let r = read(&ex, &days());
+        assert_eq!(
+            short(&r),
+            vec![(day(6, 29), false, Medium), (day(7, 1), true, High)]
+        );
+        let why: Vec<Why> = r.unmapped.iter().map(|u| u.why).collect();
+        assert_eq!(
+            why,
+            vec![
+                Why::OtherDate(NaiveDate::from_ymd_opt(2025, 7, 6).unwrap()),
+                Why::SeveralDays,
+                Why::OtherDate(day(7, 10)),
+            ]
+        );
+        assert_eq!(
+            r.unmapped[2].beside.as_deref(),
+            Some("Ersatztermin: 10.07.2026")
+        );
+    }
+
+    #[test]
+    fn boxes_named_termin_1_to_5_without_dates_map_in_document_order() {
+        // Word: "Termin 1 ☐ … Termin 5 ☐", the dates only in the letter text.
+        let boxes: Vec<Checkbox> = (1..=5)
+            .map(|n| glyph(&format!("Termin {n}"), n == 2, None))
+            .collect();
+        let ex = Extracted {
+            checkboxes: boxes.clone(),
+            ..Extracted::default()
+        };
+        let r = read(&ex, &days());
+        assert_eq!(
+            short(&r),
+            days()
+                .into_iter()
+                .enumerate()
+                .map(|(n, d)| (d, n == 1, Medium))
+                .collect::<Vec<_>>()
+        );
+        assert!(r.unmapped.is_empty());
+        // Six for five days: nothing is guessed, the ticked one is reported.
+        let mut six = boxes;
+        six.push(glyph("Termin 6", false, None));
+        let r = read(
+            &Extracted {
+                checkboxes: six,
+                ..Extracted::default()
+            },
+            &days(),
+        );
+        assert!(r.choices.is_empty());
+        assert_eq!(r.unmapped.len(), 1);
+        assert_eq!(
+            (r.unmapped[0].label.as_str(), r.unmapped[0].why),
+            ("Termin 2", Why::NoDate)
+        );
+        // Other boxes beside date boxes (a consent) are not in the date
+        // section; a date read from a label means no guessing by order.
+        let mut mixed: Vec<Checkbox> = (1..=5)
+            .map(|n| glyph(&format!("Kontrollkästchen{n}"), n == 1, None))
+            .collect();
+        mixed.push(glyph("Ich bin einverstanden", true, None));
+        let r = read(
+            &Extracted {
+                checkboxes: mixed.clone(),
+                ..Extracted::default()
+            },
+            &days(),
+        );
+        assert_eq!(short(&r).iter().filter(|c| c.1).count(), 1);
+        mixed.push(glyph("Fr., 03.07.2026", true, None));
+        let r = read(
+            &Extracted {
+                checkboxes: mixed,
+                ..Extracted::default()
+            },
+            &days(),
+        );
+        assert_eq!(short(&r), vec![(day(7, 3), true, High)]);
+        assert_eq!(r.unmapped.len(), 1, "{:?}", r.unmapped);
+    }
+
+    #[test]
+    fn what_a_box_name_says() {
+        for (label, want) in [
+            ("Kontrollkästchen3", Own::Generic),
+            ("Check Box 2", Own::Generic),
+            ("CheckBox12", Own::Generic),
+            ("Formular1.Seite1.Kontrollkästchen3", Own::Generic),
+            ("", Own::Generic),
+            ("termin_1", Own::DateIsh),
+            ("Wunschtermin 2", Own::DateIsh),
+            ("chkTermin3", Own::DateIsh),
+            ("Datum3", Own::DateIsh),
+            ("ja", Own::Yes),
+            ("möglich", Own::Yes),
+            ("nein", Own::No),
+            ("nicht möglich", Own::No),
+            ("vormittags", Own::Descriptive),
+            ("Ich bin einverstanden", Own::Descriptive),
+        ] {
+            assert_eq!(class(label), want, "{label}");
+        }
+    }
+
+    #[test]
+    fn nothing_to_read_gives_nothing() {
+        assert_eq!(read(&Extracted::default(), &days()), BoxReading::default());
+        let ex = Extracted {
+            checkboxes: vec![glyph("Kontrollkästchen1", true, None)],
+            ..Extracted::default()
+        };
+        assert_eq!(read(&ex, &[]), BoxReading::default());
+        // Absurd geometry is no crash.
+        let ex = Extracted {
+            checkboxes: vec![
+                placed("a", true, [f32::MAX, f32::MIN, f32::NAN, 1.0]),
+                placed("b", true, [0.0, 0.0, 0.0, 0.0]),
+            ],
+            text_runs: vec![TextRun {
+                x0: f32::NAN,
+                size: f32::INFINITY,
+                ..run("29.06.", 0.0, 0.0)
+            }],
+            ..Extracted::default()
+        };
+        let _ = read(&ex, &days());
+    }
+}

@@ -232,6 +232,7 @@ fn confirmation_context(
         unreadable: review.unreadable.clone(),
         documents: review.documents.clone(),
         interview_choices: review.interview_choices.clone(),
+        unmapped_boxes: review.unmapped_boxes,
         programme: p.name.clone(),
         short_name: p.short_name.clone(),
         reference: reference.to_string(),
