@@ -80,6 +80,8 @@ if ! python3 -c 'import icalendar' >/dev/null 2>&1; then
   fi
 fi
 python3 -c 'import icalendar' || { echo "install-test-deps: Python icalendar missing" >&2; exit 1; }
+# ReportLab makes fillable PDF forms as a third-party tool would (tests/forms/).
+python3 -c 'import reportlab' >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check reportlab </dev/null
 
 # Sanity check of what tests/daemon/mail_servers.rs relies on.
 problems=()
