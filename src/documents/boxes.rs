@@ -1198,6 +1198,40 @@ mod tests {
         assert_eq!(short(&r), want);
     }
 
+    #[test]
+    fn libreoffice_controls_anchored_to_the_page_map_in_page_order() {
+        // Five "Markierfeld" controls placed on the page beside a table of
+        // dates they are not anchored in; the form lists them in another order.
+        let mut forms = String::new();
+        let mut anchors = String::new();
+        for n in [3, 0, 4, 1, 2] {
+            let state = if n == 1 { "checked" } else { "unchecked" };
+            forms.push_str(&format!(
+                r#"<form:checkbox form:name="Markierfeld {m}" form:control-implementation="ooo:com.sun.star.form.component.CheckBox" xml:id="c{n}" form:id="c{n}" form:label="Markierfeld {m}" form:current-state="{state}"/>"#,
+                m = n + 1
+            ));
+            anchors.push_str(&format!(
+                r#"<draw:control text:anchor-type="page" text:anchor-page-number="1" svg:width="0.4cm" svg:height="0.4cm" svg:x="14cm" svg:y="{}cm" draw:control="c{n}"/>"#,
+                8 + n
+            ));
+        }
+        let content = format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" xmlns:form="urn:oasis:names:tc:opendocument:xmlns:form:1.0" xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" xmlns:xml="http://www.w3.org/XML/1998/namespace" office:version="1.3"><office:body><office:text><office:forms><form:form form:name="Standard">{forms}</form:form></office:forms>{anchors}<text:p>Fragebogen</text:p></office:text></office:body></office:document-content>"#
+        );
+        let odt_bytes = build_zip(&[
+            ("mimetype", b"application/vnd.oasis.opendocument.text"),
+            ("content.xml", content.as_bytes()),
+        ]);
+        let ex = odt::extract(&odt_bytes, &Limits::default()).unwrap();
+        let r = read(&ex, &days());
+        let want: Vec<_> = days()
+            .into_iter()
+            .enumerate()
+            .map(|(n, d)| (d, n == 1, Medium))
+            .collect();
+        assert_eq!(short(&r), want);
+    }
+
     fn glyph(label: &str, checked: bool, context: Option<&str>) -> Checkbox {
         Checkbox {
             context: context.map(String::from),
