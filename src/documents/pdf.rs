@@ -1389,4 +1389,80 @@ mod tests {
             }]
         );
     }
+
+    #[test]
+    fn damaged_office_forms_never_crash_the_mapping() {
+        let names: [&[u8]; 5] = [
+            b"termin_1",
+            b"termin_2",
+            b"termin_3",
+            b"termin_4",
+            b"termin_5",
+        ];
+        let boxes: Vec<OfficeBox> = (0..5)
+            .map(|n| list_box(names[n], "Yes", n % 2 == 0, n, 72.0))
+            .collect();
+        let pdf = office_form(&[&list_page(90.0)], &boxes, true);
+        let mut state = 0x51_7cc1_b727_220a_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..300 {
+            let mut damaged = pdf.clone();
+            for _ in 0..1 + next() % 8 {
+                let at = (next() % damaged.len() as u64) as usize;
+                damaged[at] = next() as u8;
+            }
+            if let Ok(ex) = extract(&damaged, &Limits::default()) {
+                let _ = boxes::read(&ex, &days());
+            }
+        }
+    }
+
+    #[test]
+    fn a_form_xobject_drawing_itself_stops_at_the_depth_cap() {
+        let pdf = save(build_pdf(&[b"/X Do"], |doc| {
+            let id = doc.new_object_id();
+            let pages: Vec<ObjectId> = doc
+                .objects
+                .iter()
+                .filter(|(_, o)| {
+                    o.as_dict().is_ok_and(|d| {
+                        d.get(b"Type").and_then(Object::as_name).ok() == Some(b"Page")
+                    })
+                })
+                .map(|(id, _)| *id)
+                .collect();
+            let mut xobject = Stream::new(
+                dictionary! { "Type" => "XObject", "Subtype" => "Form",
+                "BBox" => vec![0.into(), 0.into(), 10.into(), 10.into()],
+                "Resources" => dictionary! { "XObject" => dictionary! { "X" => id } } },
+                b"BT /F1 10 Tf 0 0 Td (29.06.) Tj ET /X Do /X Do".to_vec(),
+            );
+            xobject.allows_compression = false;
+            doc.objects.insert(id, Object::Stream(xobject));
+            if let Ok(Object::Dictionary(page)) = doc.get_object_mut(pages[0])
+                && let Ok(Object::Dictionary(resources)) = page.get_mut(b"Resources")
+            {
+                resources.set("XObject", dictionary! { "X" => id });
+            }
+            let widget = doc.add_object(dictionary! {
+                "FT" => "Btn", "T" => literal(b"Check Box 1"), "V" => "On", "AS" => "On",
+                "Rect" => vec![40.into(), 0.into(), 50.into(), 10.into()], "P" => pages[0],
+            });
+            Some(dictionary! { "Fields" => vec![widget.into()] })
+        }));
+        let start = Instant::now();
+        let ex = extract(&pdf, &Limits::default()).unwrap();
+        // The page calls it once; each call draws one run and calls it twice,
+        // down to MAX_FORM_DEPTH (4) levels: 1 + 2 + 4 + 8 runs.
+        assert_eq!(ex.text_runs.len(), 15);
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        let r = boxes::read(&ex, &days());
+        assert_eq!(r.choices.len(), 1, "{r:?}");
+        assert_eq!(r.choices[0].day, day(6, 29));
+    }
 }
