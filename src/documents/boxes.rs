@@ -1155,7 +1155,7 @@ mod tests {
         // and anchors it in the paragraph (or table cell) with the date.
         let mut forms = String::new();
         let mut body = String::from("<table:table table:name=\"Termine\">");
-        for n in 0..5 {
+        for (n, date) in LONG.iter().enumerate() {
             let state = if n == 0 || n == 3 {
                 "checked"
             } else {
@@ -1170,14 +1170,13 @@ mod tests {
             );
             if n < 3 {
                 body.push_str(&format!(
-                    "<table:table-row><table:table-cell><text:p>{}</text:p></table:table-cell><table:table-cell><text:p>{control}</text:p></table:table-cell></table:table-row>",
-                    LONG[n]
+                    "<table:table-row><table:table-cell><text:p>{date}</text:p></table:table-cell><table:table-cell><text:p>{control}</text:p></table:table-cell></table:table-row>"
                 ));
             } else {
                 if n == 3 {
                     body.push_str("</table:table>");
                 }
-                body.push_str(&format!("<text:p>{control} Termin am {}</text:p>", LONG[n]));
+                body.push_str(&format!("<text:p>{control} Termin am {date}</text:p>"));
             }
         }
         let content = format!(
