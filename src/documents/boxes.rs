@@ -32,12 +32,13 @@
 //! A ticked box that none of the rules maps, and that is not evidently about
 //! something else (its label or the text beside it says something that is not
 //! a date, such as "Ich bin einverstanden"), is reported as [`Unmapped`], and
-//! so is a ticked box that names a date which is not an interview day or
-//! names several days.
+//! so is a ticked box whose label is a date that is not an interview day, or
+//! several days ("Mo., 06.07.2025, 9–13 Uhr", "29.06. oder 30.06."; not a
+//! sentence that mentions a date, "Angaben geprüft, Stand 15.06.2026").
 
 use super::dates::{self, Confidence, DateChoice, LabelDay};
 use super::{Checkbox, Extracted, Place, TextRun};
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use std::collections::HashMap;
 
 /// What the checkboxes of one document say about the interview days.
@@ -93,6 +94,10 @@ pub fn read(ex: &Extracted, days: &[NaiveDate]) -> BoxReading {
                 });
                 State::Mapped
             }
+            LabelDay::Other(_) | LabelDay::Several if !mostly_dates(&b.label, days) => {
+                // "Ich bestätige die Angaben (Stand 15.06.2026)".
+                State::Ignored
+            }
             LabelDay::Other(d) => State::Unclear(Why::OtherDate(d)),
             LabelDay::Several => State::Unclear(Why::SeveralDays),
             LabelDay::Nothing => State::Open,
@@ -119,6 +124,9 @@ pub fn read(ex: &Extracted, days: &[NaiveDate]) -> BoxReading {
                 State::Mapped
             }
             _ if own == Own::Descriptive => State::Ignored,
+            LabelDay::Other(_) | LabelDay::Several if !mostly_dates(context, days) => {
+                State::Ignored
+            }
             LabelDay::Other(d) => State::Unclear(Why::OtherDate(d)),
             LabelDay::Several => State::Unclear(Why::SeveralDays),
             LabelDay::Nothing if class(context) == Own::Descriptive => State::Ignored,
@@ -318,6 +326,57 @@ fn letter_words(s: &str) -> Vec<String> {
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
         .collect()
+}
+
+/// Words that may stand beside a date in a date label: "Mo., 06.07.2025,
+/// 9–13 Uhr", "29.06. oder 30.06.", "Ersatztermin: 10.07.2026".
+const DATE_WORDS: [&str; 24] = [
+    "montag",
+    "dienstag",
+    "mittwoch",
+    "donnerstag",
+    "freitag",
+    "samstag",
+    "sonntag",
+    "uhr",
+    "von",
+    "bis",
+    "den",
+    "der",
+    "und",
+    "oder",
+    "vormittag",
+    "vormittags",
+    "nachmittag",
+    "nachmittags",
+    "ganztags",
+    "ganztägig",
+    "online",
+    "digital",
+    "zoom",
+    "per",
+];
+
+/// Whether a text that names dates is only a date label: besides the dates
+/// it has no words but weekdays, times and words like "Termin" (not "Ich
+/// bestätige die Angaben (Stand 15.06.2026)").
+fn mostly_dates(text: &str, days: &[NaiveDate]) -> bool {
+    let year = days.iter().map(Datelike::year).min().unwrap_or(2026);
+    let mut rest = String::new();
+    let mut from = 0;
+    for (_, r) in dates::dates_in_text(text, year) {
+        rest.push_str(text.get(from..r.start).unwrap_or(""));
+        rest.push(' ');
+        from = r.end;
+    }
+    rest.push_str(text.get(from..).unwrap_or(""));
+    letter_words(&rest).iter().all(|w| {
+        w.chars().count() <= 2
+            || DATE_WORDS.contains(&w.as_str())
+            || GENERIC_WORDS.contains(&w.as_str())
+            || YES_WORDS.contains(&w.as_str())
+            || is_dateish(w)
+    })
 }
 
 fn class(label: &str) -> Own {
@@ -1245,7 +1304,13 @@ mod tests {
             glyph("29.06. oder 30.06.", true, None),
             glyph("", true, Some("Ersatztermin: 10.07.2026")),
             glyph("Ich bin einverstanden", true, None),
+            glyph("Ich bestätige die Angaben (Stand: 15.06.2026)", true, None),
             glyph("ja", true, Some("Teilnahme am Workshop ja nein")),
+            glyph(
+                "ja",
+                true,
+                Some("Teilnahme am Workshop am 10.07.2026 ja nein"),
+            ),
             glyph("Mi., 01.07.2026", true, None),
             glyph("Montag", false, None),
         ];
