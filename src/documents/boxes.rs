@@ -41,6 +41,27 @@ use super::{Checkbox, Extracted, Place, TextRun};
 use chrono::{Datelike, NaiveDate};
 use std::collections::HashMap;
 
+/// Boxes read per document; a document with more is read up to here.
+pub const MAX_BOXES: usize = 2_000;
+
+/// Boxes with a place per document above which positions are not compared
+/// (no questionnaire has that many; it bounds the work on hostile files).
+pub const MAX_PLACED_BOXES: usize = 300;
+
+/// Dates placed on the pages that are compared with the boxes.
+pub const MAX_LABELS: usize = 1_000;
+
+/// Characters of a label, row or segment of page text that are read.
+const MAX_TEXT_CHARS: usize = 500;
+
+/// At most `MAX_TEXT_CHARS` characters of `s`.
+fn head(s: &str) -> &str {
+    match s.char_indices().nth(MAX_TEXT_CHARS) {
+        Some((i, _)) => s.get(..i).unwrap_or(s),
+        None => s,
+    }
+}
+
 /// What the checkboxes of one document say about the interview days.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BoxReading {
@@ -75,7 +96,13 @@ pub enum Why {
 
 /// Reads the checkboxes of one document (see the module docs).
 pub fn read(ex: &Extracted, days: &[NaiveDate]) -> BoxReading {
-    let boxes = &ex.checkboxes;
+    let boxes = &ex.checkboxes[..ex.checkboxes.len().min(MAX_BOXES)];
+    if boxes.len() < ex.checkboxes.len() {
+        tracing::warn!(
+            boxes = ex.checkboxes.len(),
+            "document has more checkboxes than are read"
+        );
+    }
     let mut out = BoxReading::default();
     if days.is_empty() || boxes.is_empty() {
         return out;
@@ -84,7 +111,7 @@ pub fn read(ex: &Extracted, days: &[NaiveDate]) -> BoxReading {
 
     // 1. The label.
     for (i, b) in boxes.iter().enumerate() {
-        state[i] = match dates::day_in_label(&b.label, days) {
+        state[i] = match dates::day_in_label(head(&b.label), days) {
             LabelDay::Day(day, confidence) => {
                 out.choices.push(DateChoice {
                     day,
@@ -111,6 +138,7 @@ pub fn read(ex: &Extracted, days: &[NaiveDate]) -> BoxReading {
             continue;
         };
         let own = class(&b.label);
+        let context = head(context);
         state[i] = match dates::day_in_label(context, days) {
             LabelDay::Day(day, confidence) => {
                 rows.push(RowEntry {
@@ -136,7 +164,11 @@ pub fn read(ex: &Extracted, days: &[NaiveDate]) -> BoxReading {
     out.choices.extend(row_choices(&rows));
 
     // 3. The position on the page.
-    let places: Vec<Option<Rect>> = boxes.iter().map(|b| b.place.and_then(Rect::of)).collect();
+    let mut places: Vec<Option<Rect>> = boxes.iter().map(|b| b.place.and_then(Rect::of)).collect();
+    if places.iter().flatten().count() > MAX_PLACED_BOXES {
+        tracing::warn!("too many placed checkboxes to compare with the page text");
+        places.iter_mut().for_each(|p| *p = None);
+    }
     let open: Vec<usize> = (0..boxes.len())
         .filter(|&i| state[i] == State::Open && places[i].is_some())
         .collect();
@@ -415,13 +447,17 @@ struct RowEntry<'a> {
 /// ticked and no "no" box is; a row where both are ticked is Low.
 fn row_choices(rows: &[RowEntry<'_>]) -> Vec<DateChoice> {
     let mut groups: Vec<(&str, NaiveDate, Vec<&RowEntry<'_>>)> = Vec::new();
+    let mut index: HashMap<(&str, NaiveDate), usize> = HashMap::new();
     for r in rows {
-        match groups
-            .iter_mut()
-            .find(|(c, d, _)| *c == r.context && *d == r.day)
+        match index
+            .get(&(r.context, r.day))
+            .and_then(|&g| groups.get_mut(g))
         {
             Some(g) => g.2.push(r),
-            None => groups.push((r.context, r.day, vec![r])),
+            None => {
+                index.insert((r.context, r.day), groups.len());
+                groups.push((r.context, r.day, vec![r]));
+            }
         }
     }
     let mut out = Vec::new();
@@ -679,6 +715,7 @@ impl Layout {
     fn add_line(&mut self, line: &mut Vec<&TextRun>, places: &[Option<Rect>], days: &[NaiveDate]) {
         line.sort_by(|a, b| a.x0.total_cmp(&b.x0));
         let mut segment: Vec<&TextRun> = Vec::new();
+        let mut chars = 0usize;
         for r in line.drain(..) {
             if let Some(last) = segment.last() {
                 let end = segment.iter().map(|s| s.x1).fold(last.x1, f32::max);
@@ -692,11 +729,13 @@ impl Layout {
                         && b.cx() > end - 1.0
                         && b.cx() < r.x0 + 1.0
                 });
-                if gap > 1.5 * size || gap < -2.0 * size || box_between {
+                if gap > 1.5 * size || gap < -2.0 * size || box_between || chars > MAX_TEXT_CHARS {
                     self.add_segment(&segment, days);
                     segment.clear();
+                    chars = 0;
                 }
             }
+            chars += r.text.chars().count();
             segment.push(r);
         }
         self.add_segment(&segment, days);
@@ -706,6 +745,9 @@ impl Layout {
         let Some(first) = segment.first() else {
             return;
         };
+        if self.labels.len() >= MAX_LABELS {
+            return;
+        }
         let mut text = String::new();
         let mut spans: Vec<Span> = Vec::new();
         let mut end = first.x0;
@@ -754,7 +796,7 @@ impl Layout {
             }
             return;
         }
-        for m in mentions {
+        for m in mentions.into_iter().take(MAX_LABELS - self.labels.len()) {
             self.labels.push(Label {
                 piece: piece(x_at(m.range.start), x_at(m.range.end)),
                 day: m.day,
@@ -1398,6 +1440,49 @@ mod tests {
         );
         assert_eq!(short(&r), vec![(day(7, 3), true, High)]);
         assert_eq!(r.unmapped.len(), 1, "{:?}", r.unmapped);
+    }
+
+    #[test]
+    fn a_hostile_number_of_boxes_and_dates_is_read_quickly() {
+        use std::time::{Duration, Instant};
+        // Everything on one line: every box beside every date.
+        let boxes: Vec<Checkbox> = (0..MAX_PLACED_BOXES)
+            .map(|n| {
+                placed(
+                    "Check Box",
+                    true,
+                    [n as f32 * 3.0, 0.0, n as f32 * 3.0 + 2.0, 10.0],
+                )
+            })
+            .collect();
+        let runs: Vec<TextRun> = (0..20_000)
+            .map(|n| run("29.06. 30.06. 01.07. 02.07. 03.07.", n as f32 * 0.01, 1.0))
+            .collect();
+        let start = Instant::now();
+        let _ = read(
+            &Extracted {
+                checkboxes: boxes,
+                text_runs: runs,
+                ..Extracted::default()
+            },
+            &days(),
+        );
+        // Many glyph boxes with long lines (DOCX).
+        let line = format!("{} 29.06.", "x ".repeat(5_000));
+        let boxes: Vec<Checkbox> = (0..MAX_BOXES + 10)
+            .map(|_| glyph("", true, Some(&line)))
+            .collect();
+        let r = read(
+            &Extracted {
+                checkboxes: boxes,
+                ..Extracted::default()
+            },
+            &days(),
+        );
+        assert!(r.unmapped.len() <= MAX_BOXES);
+        let took = start.elapsed();
+        assert!(took < Duration::from_secs(20), "{took:?}");
+        eprintln!("hostile boxes and dates read in {took:?}");
     }
 
     #[test]

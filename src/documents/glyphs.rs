@@ -9,6 +9,11 @@
 
 use super::{Checkbox, CheckboxKind};
 
+/// Boxes on one line above which no box gets the line as its context.
+const MAX_CONTEXT_BOXES: usize = 12;
+/// Bytes of a line above which it is no box's context.
+const MAX_CONTEXT_BYTES: usize = 1_000;
+
 /// Glyphs that mean "checked".
 const CHECKED: [char; 4] = ['\u{2612}', '\u{2611}', '\u{2713}', '\u{2714}'];
 /// Glyphs that mean "unchecked".
@@ -214,7 +219,12 @@ fn label_marks(line: &str, marks: &[Mark]) -> Vec<Checkbox> {
         from = m.end;
     }
     rest.push_str(line.get(from..).unwrap_or(""));
-    let whole_line = clean_label(&rest);
+    // A line of many boxes or a long paragraph is no row of one date.
+    let whole_line = if marks.len() <= MAX_CONTEXT_BOXES && rest.len() <= MAX_CONTEXT_BYTES {
+        clean_label(&rest)
+    } else {
+        String::new()
+    };
     marks
         .iter()
         .enumerate()
