@@ -208,6 +208,8 @@ struct Placer<'a> {
 /// Where a run of text is being collected.
 struct Pending {
     text: String,
+    /// Characters in `text`.
+    chars: usize,
     /// Text space advance so far.
     advance: f64,
     /// The text matrix at its start.
@@ -585,6 +587,7 @@ impl<'a> Placer<'a> {
     ) -> Matrix {
         let mut pending = Pending {
             text: String::new(),
+            chars: 0,
             advance: 0.0,
             start: tm,
         };
@@ -593,6 +596,11 @@ impl<'a> Placer<'a> {
             Object::String(bytes, _) => self.add_string(&mut pending, bytes, gs),
             Object::Array(items) => {
                 for item in items {
+                    // Each element of a TJ array counts as an operator.
+                    if self.ops_left == 0 {
+                        break;
+                    }
+                    self.ops_left -= 1;
                     match item {
                         Object::String(bytes, _) => self.add_string(&mut pending, bytes, gs),
                         other => {
@@ -605,13 +613,18 @@ impl<'a> Placer<'a> {
                                 self.flush(&pending, gs, stream);
                                 pending = Pending {
                                     text: String::new(),
+                                    chars: 0,
                                     advance: 0.0,
                                     start: next,
                                 };
                                 continue;
                             }
-                            if gap > 0.2 * em.abs() && !pending.text.ends_with(' ') {
+                            if gap > 0.2 * em.abs()
+                                && !pending.text.ends_with(' ')
+                                && pending.chars < MAX_RUN_CHARS
+                            {
                                 pending.text.push(' ');
+                                pending.chars += 1;
                             }
                             pending.advance += gap;
                         }
@@ -647,15 +660,19 @@ impl<'a> Placer<'a> {
             };
             pending.advance += (w * gs.size + gs.char_spacing + space) * gs.scale;
         }
-        if let Some(enc) = &font.encoding
+        if pending.chars < MAX_RUN_CHARS
+            && let Some(enc) = &font.encoding
             && let Ok(text) = enc.bytes_to_string(bytes)
         {
-            let room = MAX_RUN_CHARS.saturating_sub(pending.text.chars().count());
-            pending.text.extend(
-                text.chars()
-                    .filter(|c| !c.is_control() && *c != '\u{FFFD}')
-                    .take(room),
-            );
+            let room = MAX_RUN_CHARS - pending.chars;
+            for c in text
+                .chars()
+                .filter(|c| !c.is_control() && *c != '\u{FFFD}')
+                .take(room)
+            {
+                pending.text.push(c);
+                pending.chars += 1;
+            }
         }
     }
 
