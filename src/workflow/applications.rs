@@ -133,7 +133,16 @@ async fn record_mail(
     if let Some(m) = municipality {
         applications::set_municipality(tx, application.id, m).await?;
     }
-    review::record(tx, application.id, message_row, analysis, &app.programme).await
+    let confirms = !application.late;
+    review::record(
+        tx,
+        application.id,
+        message_row,
+        analysis,
+        &app.programme,
+        confirms,
+    )
+    .await
 }
 
 /// Which confirmation to queue, under which idempotency key.

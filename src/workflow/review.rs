@@ -136,12 +136,15 @@ fn why_de(why: Why) -> String {
 }
 
 /// Stores this mail's documents and facts, then reviews the whole application.
+/// `confirms` says whether the applicant gets a confirmation that asks about
+/// dates (not for a late application), for the staff's notes.
 pub async fn record(
     tx: &mut Tx<'_>,
     application_id: i64,
     message_row: i64,
     analysis: &Analysis,
     programme: &Programme,
+    confirms: bool,
 ) -> anyhow::Result<Review> {
     documents::insert(tx, application_id, message_row, &analysis.documents).await?;
     for doc in analysis
@@ -167,9 +170,14 @@ pub async fn record(
     for (n, (document, u)) in reading.unmapped.iter().enumerate() {
         let what = unmapped_box(document, u);
         let why = why_de(u.why);
+        let asked = if confirms {
+            " Die Eingangsbestätigung bittet die Kommune, ihre Termine zu bestätigen."
+        } else {
+            ""
+        };
         unsure.push(format!(
             "{what} ist angekreuzt, ließ sich aber keinem Gesprächstermin zuordnen ({why}). \
-             Bitte im Fragebogen nachsehen; die Bestätigung bittet die Kommune, ihre Termine zu bestätigen."
+             Bitte im Fragebogen nachsehen.{asked}"
         ));
         let name = format!("checkbox_unmapped:{}", n + 1);
         let source = format!("{what}: {why}");

@@ -815,7 +815,7 @@ async fn a_ticked_box_beside_no_date_goes_to_staff_and_the_applicant_is_asked_to
     let staff = crate::helpers::wait_subject(&app, crate::helpers::STAFF, "Bitte prüfen").await;
     let text = crate::helpers::text(&staff);
     assert!(
-        text.contains("Fragebogen.pdf, Seite 1: Kästchen „Kontrollkästchen6“ (daneben: „Anderer Terminvorschlag: ____________“) ist angekreuzt, ließ sich aber keinem Gesprächstermin zuordnen"),
+        text.contains("Fragebogen.pdf, Seite 1: Kästchen „Kontrollkästchen6“ (daneben: „Anderer Terminvorschlag: ____________“) ist angekreuzt, ließ sich aber keinem Gesprächstermin zuordnen (weder das Kästchen noch der Text daneben nennt ein Datum). Bitte im Fragebogen nachsehen. Die Eingangsbestätigung bittet die Kommune, ihre Termine zu bestätigen."),
         "{text}"
     );
     // `postbote applications show` prints the fact with its source.
