@@ -118,6 +118,13 @@ if ! printf '%s' "$engines" | python3 -c 'import json, sys; d = json.load(sys.st
   echo "install-test-deps: a calendar engine is missing: $engines" >&2
   exit 1
 fi
+# ReportLab makes fillable PDF forms as a third-party tool would (tests/forms/).
+if ! python3 -c 'import reportlab' >/dev/null 2>&1; then
+  echo "install-test-deps: installing ReportLab"
+  pip_install=(python3 -m pip install --quiet --disable-pip-version-check reportlab)
+  "${pip_install[@]}" </dev/null || as_root "${pip_install[@]}" --break-system-packages </dev/null
+fi
+python3 -c 'import reportlab' || { echo "install-test-deps: ReportLab missing" >&2; exit 1; }
 
 # Sanity check of what tests/daemon/mail_servers.rs relies on.
 problems=()

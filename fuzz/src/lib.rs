@@ -1,6 +1,6 @@
 //! Shared by the fuzz targets in `fuzz_targets/`.
 
-use postbote::documents::Limits;
+use postbote::documents::{Extracted, Limits, boxes};
 
 /// Limits for fuzzing: the same kind as in production, but small enough that
 /// legitimate large allocations (a 64 MiB member, 256 MiB in total) do not
@@ -31,4 +31,22 @@ pub fn show(what: impl FnOnce() -> String) {
     if *SHOW {
         eprintln!("{}", what());
     }
+}
+
+/// Maps the checkboxes of an extraction to the five interview days of
+/// `config/ews7.toml` (`boxes::read`, which runs on the workflow thread and
+/// must never panic), and shows the result.
+pub fn read_boxes(ex: &Extracted) {
+    let days: Vec<chrono::NaiveDate> = [
+        "2026-06-29",
+        "2026-06-30",
+        "2026-07-01",
+        "2026-07-02",
+        "2026-07-03",
+    ]
+    .iter()
+    .filter_map(|d| d.parse().ok())
+    .collect();
+    let read = boxes::read(ex, &days);
+    show(|| format!("{read:#?}"));
 }

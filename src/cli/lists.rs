@@ -121,8 +121,12 @@ pub async fn show_application(config: &Config, id: &str, json: bool) -> anyhow::
                 } else {
                     "[ ]"
                 };
+                let page = c["place"]["page"]
+                    .as_u64()
+                    .map(|p| format!(", page {p}"))
+                    .unwrap_or_default();
                 println!(
-                    "         {mark} {} ({})",
+                    "         {mark} {} ({}{page})",
                     c["label"].as_str().unwrap_or(""),
                     c["kind"].as_str().unwrap_or("")
                 );

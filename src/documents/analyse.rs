@@ -292,6 +292,7 @@ fn text_document(bytes: &[u8]) -> Extracted {
         text,
         fields: Vec::new(),
         pages: None,
+        text_runs: Vec::new(),
     }
 }
 

@@ -74,57 +74,150 @@ pub fn dates_in_text(text: &str, year: i32) -> Vec<(NaiveDate, Range<usize>)> {
 /// A date written with a weekday that does not match it still counts, with
 /// Low confidence. A label that names a date which is not one of `days` gives
 /// nothing (the weekday beside it belongs to that date).
+///
+/// This reads labels only; [`super::boxes::read`] also maps boxes whose
+/// label names no date (by the text beside them, their position on the page,
+/// or their order).
 pub fn choices_from_checkboxes(boxes: &[Checkbox], days: &[NaiveDate]) -> Vec<DateChoice> {
-    let Some(year) = days.iter().map(|d| d.year()).min() else {
-        return Vec::new();
-    };
     let mut out = Vec::new();
     for b in boxes {
-        let toks = tokenize(&b.label);
-        let mentions = find_mentions(&toks, year);
-        let source = format!(
-            "checkbox: {} {}",
-            if b.checked { '\u{2612}' } else { '\u{2610}' },
-            excerpt(&b.label)
-        );
-        let found = if mentions.is_empty() {
-            let weekdays = weekday_mentions(&toks, &mentions);
-            let mut distinct: Vec<Weekday> = weekdays.iter().map(|w| w.weekday).collect();
-            distinct.sort_by_key(|w| w.num_days_from_monday());
-            distinct.dedup();
-            match distinct.as_slice() {
-                [w] => resolve_weekday(*w, days).map(|d| (d, Confidence::Medium)),
-                _ => None,
-            }
-        } else {
-            let mut hits: Vec<(NaiveDate, Confidence)> = Vec::new();
-            for m in &mentions {
-                if let Some(d) = resolve(m, days) {
-                    let c = if m.weekday_mismatch(d) {
-                        Confidence::Low
-                    } else {
-                        Confidence::High
-                    };
-                    match hits.iter_mut().find(|(h, _)| *h == d) {
-                        Some(hit) => hit.1 = hit.1.min(c),
-                        None => hits.push((d, c)),
-                    }
-                }
-            }
-            match hits.as_slice() {
-                [one] => Some(*one),
-                _ => None,
-            }
-        };
-        if let Some((day, confidence)) = found {
+        if let LabelDay::Day(day, confidence) = day_in_label(&b.label, days) {
             out.push(DateChoice {
                 day,
                 available: b.checked,
-                source,
+                source: checkbox_source(b.checked, &b.label),
                 confidence,
             });
         }
     }
+    out
+}
+
+/// `checkbox: ☒ label` (or ☐), the source of a choice read from a box.
+pub(crate) fn checkbox_source(checked: bool, label: &str) -> String {
+    format!(
+        "checkbox: {} {}",
+        if checked { '\u{2612}' } else { '\u{2610}' },
+        excerpt(label)
+    )
+}
+
+/// What a label (or any short text) says about the interview days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelDay {
+    /// Exactly one of the days: by date (High; Low when the weekday written
+    /// with it does not match), or by a weekday alone that names one of the
+    /// days (Medium).
+    Day(NaiveDate, Confidence),
+    /// A date, but none of the days (e.g. last year's form).
+    Other(NaiveDate),
+    /// Two or more of the days ("29.06. oder 30.06.", "Montag" when the
+    /// programme has two Mondays).
+    Several,
+    /// No date and no weekday.
+    Nothing,
+}
+
+/// Reads a label as [`choices_from_checkboxes`] does.
+pub fn day_in_label(label: &str, days: &[NaiveDate]) -> LabelDay {
+    let Some(year) = days.iter().map(|d| d.year()).min() else {
+        return LabelDay::Nothing;
+    };
+    let toks = tokenize(label);
+    let mentions = find_mentions(&toks, year);
+    if mentions.is_empty() {
+        let weekdays = weekday_mentions(&toks, &mentions);
+        let mut distinct: Vec<Weekday> = weekdays.iter().map(|w| w.weekday).collect();
+        distinct.sort_by_key(|w| w.num_days_from_monday());
+        distinct.dedup();
+        return match distinct.as_slice() {
+            [] => LabelDay::Nothing,
+            [w] => match resolve_weekday(*w, days) {
+                Some(d) => LabelDay::Day(d, Confidence::Medium),
+                None if days.iter().any(|d| d.weekday() == *w) => LabelDay::Several,
+                None => LabelDay::Nothing,
+            },
+            more => {
+                if more.iter().any(|w| days.iter().any(|d| d.weekday() == *w)) {
+                    LabelDay::Several
+                } else {
+                    LabelDay::Nothing
+                }
+            }
+        };
+    }
+    let mut hits: Vec<(NaiveDate, Confidence)> = Vec::new();
+    for m in &mentions {
+        if let Some(d) = resolve(m, days) {
+            let c = if m.weekday_mismatch(d) {
+                Confidence::Low
+            } else {
+                Confidence::High
+            };
+            match hits.iter_mut().find(|(h, _)| *h == d) {
+                Some(hit) => hit.1 = hit.1.min(c),
+                None => hits.push((d, c)),
+            }
+        }
+    }
+    match hits.as_slice() {
+        [(d, c)] => LabelDay::Day(*d, *c),
+        [] => match mentions.iter().find_map(|m| m.date(year)) {
+            Some(d) => LabelDay::Other(d),
+            None => LabelDay::Nothing,
+        },
+        _ => LabelDay::Several,
+    }
+}
+
+/// One of the interview days named in a text, where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayMention {
+    pub day: NaiveDate,
+    /// Byte range in the text (with a weekday written with the date).
+    pub range: Range<usize>,
+    /// High for a date, Low for a date with the wrong weekday, Medium for a
+    /// weekday alone.
+    pub confidence: Confidence,
+}
+
+/// Every mention of one of `days` in `text`, in text order: dates (resolved
+/// as in [`day_in_label`]) and weekdays standing alone that name exactly one
+/// of the days. Dates that are not interview days are left out.
+pub fn day_mentions(text: &str, days: &[NaiveDate]) -> Vec<DayMention> {
+    let Some(year) = days.iter().map(|d| d.year()).min() else {
+        return Vec::new();
+    };
+    let toks = tokenize(text);
+    let mentions = find_mentions(&toks, year);
+    let mut out: Vec<DayMention> = mentions
+        .iter()
+        .filter_map(|m| {
+            let d = resolve(m, days)?;
+            let confidence = if m.weekday_mismatch(d) {
+                Confidence::Low
+            } else {
+                Confidence::High
+            };
+            Some(DayMention {
+                day: d,
+                range: m.start..m.end,
+                confidence,
+            })
+        })
+        .collect();
+    for w in weekday_mentions(&toks, &mentions) {
+        if let (Some(day), Some(t)) = (resolve_weekday(w.weekday, days), toks.get(w.tok))
+            && !out.iter().any(|o| o.range.start == t.start)
+        {
+            out.push(DayMention {
+                day,
+                range: t.start..t.end,
+                confidence: Confidence::Medium,
+            });
+        }
+    }
+    out.sort_by_key(|m| m.range.start);
     out
 }
 
@@ -1580,7 +1673,7 @@ fn names_all_days(words: &[(usize, &Tok)]) -> bool {
 }
 
 /// The text with whitespace collapsed, cut to 120 characters.
-fn excerpt(text: &str) -> String {
+pub(crate) fn excerpt(text: &str) -> String {
     let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let trimmed = collapsed.trim_matches(|c: char| c == ',' || c == ';');
     if trimmed.chars().count() > 120 {
@@ -1622,11 +1715,7 @@ mod tests {
     }
 
     fn cb(label: &str, checked: bool) -> Checkbox {
-        Checkbox {
-            label: label.to_string(),
-            checked,
-            kind: CheckboxKind::Glyph,
-        }
+        Checkbox::new(label, checked, CheckboxKind::Glyph)
     }
 
     /// (day, available, confidence) of each choice.

@@ -54,6 +54,7 @@ pub fn extract(bytes: &[u8], limits: &Limits) -> Result<Extracted, ExtractError>
         checkboxes: doc.checkboxes,
         fields: doc.fields,
         pages: Some(app_pages.unwrap_or(estimate)),
+        text_runs: Vec::new(),
     })
 }
 
@@ -563,11 +564,7 @@ mod tests {
     }
 
     fn cb(label: &str, checked: bool, kind: CheckboxKind) -> Checkbox {
-        Checkbox {
-            label: label.into(),
-            checked,
-            kind,
-        }
+        Checkbox::new(label, checked, kind)
     }
 
     #[test]
@@ -750,12 +747,16 @@ mod tests {
             legacy_checkbox("<w:checked w:val=\"0\"/>"),
         );
         let x = extract(&docx(&body), &Limits::default()).unwrap();
+        let line = |c: Checkbox| Checkbox {
+            context: Some("Teilnahme: Ja Nein Weiß nicht".into()),
+            ..c
+        };
         assert_eq!(
             x.checkboxes,
             vec![
-                cb("Ja", true, CheckboxKind::ContentControl),
-                cb("Nein", false, CheckboxKind::LegacyFormField),
-                cb("Weiß nicht", false, CheckboxKind::Glyph),
+                line(cb("Ja", true, CheckboxKind::ContentControl)),
+                line(cb("Nein", false, CheckboxKind::LegacyFormField)),
+                line(cb("Weiß nicht", false, CheckboxKind::Glyph)),
             ]
         );
     }

@@ -9,6 +9,11 @@
 
 use super::{Checkbox, CheckboxKind};
 
+/// Boxes on one line above which no box gets the line as its context.
+const MAX_CONTEXT_BOXES: usize = 12;
+/// Bytes of a line above which it is no box's context.
+const MAX_CONTEXT_BYTES: usize = 1_000;
+
 /// Glyphs that mean "checked".
 const CHECKED: [char; 4] = ['\u{2612}', '\u{2611}', '\u{2713}', '\u{2714}'];
 /// Glyphs that mean "unchecked".
@@ -205,6 +210,21 @@ fn label_marks(line: &str, marks: &[Mark]) -> Vec<Checkbox> {
     };
     let last = marks.len() - 1;
     let labels_before = after(last).is_empty() && !before(0).is_empty();
+    // The whole line without the boxes: the context of every box on it.
+    let mut rest = String::new();
+    let mut from = 0;
+    for m in marks {
+        rest.push_str(line.get(from..m.start).unwrap_or(""));
+        rest.push(' ');
+        from = m.end;
+    }
+    rest.push_str(line.get(from..).unwrap_or(""));
+    // A line of many boxes or a long paragraph is no row of one date.
+    let whole_line = if marks.len() <= MAX_CONTEXT_BOXES && rest.len() <= MAX_CONTEXT_BYTES {
+        clean_label(&rest)
+    } else {
+        String::new()
+    };
     marks
         .iter()
         .enumerate()
@@ -218,10 +238,11 @@ fn label_marks(line: &str, marks: &[Mark]) -> Vec<Checkbox> {
                 Some(f) if label.is_empty() => clean_label(f),
                 _ => label,
             };
+            let context =
+                (!whole_line.is_empty() && whole_line != label).then(|| whole_line.clone());
             Checkbox {
-                label,
-                checked: m.checked,
-                kind: m.kind,
+                context,
+                ..Checkbox::new(label, m.checked, m.kind)
             }
         })
         .collect()
@@ -288,6 +309,21 @@ mod tests {
     }
 
     #[test]
+    fn every_box_knows_its_whole_line_when_its_label_is_only_part_of_it() {
+        let got = checkboxes_in_text("Mo., 29.06.2026\t☐ ja\t☒ nein\n☒ Di., 30.06.2026");
+        let contexts: Vec<Option<&str>> = got.iter().map(|c| c.context.as_deref()).collect();
+        assert_eq!(
+            contexts,
+            vec![
+                Some("Mo., 29.06.2026 ja nein"),
+                Some("Mo., 29.06.2026 ja nein"),
+                None
+            ]
+        );
+        assert_eq!(got[1].label, "nein");
+    }
+
+    #[test]
     fn bracketed_x_and_empty_brackets_are_boxes() {
         assert_eq!(
             boxes("[x] Vollzeit\n[ ] Teilzeit\n(X) Präsenz\n( ) Online\n[☒] Bahn"),
@@ -342,23 +378,18 @@ mod tests {
         ];
         let text = format!("{FIELD_MARK} Ja\n{FIELD_MARK} Nein ☐ Vielleicht");
         let got = checkboxes_with_fields(&text, &fields);
+        let line2 = Some("Nein Vielleicht".to_string());
         assert_eq!(
             got,
             vec![
+                Checkbox::new("Ja", true, CheckboxKind::ContentControl),
                 Checkbox {
-                    label: "Ja".into(),
-                    checked: true,
-                    kind: CheckboxKind::ContentControl
+                    context: line2.clone(),
+                    ..Checkbox::new("Eigene Beschriftung", false, CheckboxKind::LegacyFormField)
                 },
                 Checkbox {
-                    label: "Eigene Beschriftung".into(),
-                    checked: false,
-                    kind: CheckboxKind::LegacyFormField
-                },
-                Checkbox {
-                    label: "Vielleicht".into(),
-                    checked: false,
-                    kind: CheckboxKind::Glyph
+                    context: line2,
+                    ..Checkbox::new("Vielleicht", false, CheckboxKind::Glyph)
                 },
             ]
         );

@@ -3,13 +3,17 @@
 //! Form checkboxes (`form:checkbox` in `office:forms`) take their state from
 //! `form:current-state`, falling back to `form:state`. The label is
 //! `form:label`, else the text of the paragraph that anchors the control
-//! (`draw:control draw:control="<id>"`), else `form:name`. Glyphs typed into
-//! the text are checkboxes too. Pages come from `meta.xml` when it has them.
+//! (`draw:control draw:control="<id>"`), else `form:name`; the paragraph (or
+//! table row) is the box's context. A control anchored to the page (outside
+//! any paragraph) has no text of its own: it keeps its label or name and gets
+//! a [`Place`] from `text:anchor-page-number`, `svg:x` and `svg:y`, so that
+//! boxes can be put in page order. Glyphs typed into the text are checkboxes
+//! too. Pages come from `meta.xml` when it has them.
 
 use super::archive::{ZipReader, looks_like_zip};
 use super::docx::{attr, resolve_ref, tidy_text, xml_error, xml_string};
 use super::glyphs::{FIELD_MARK, FieldBox, checkboxes_with_fields};
-use super::{Checkbox, CheckboxKind, ExtractError, Extracted, Limits};
+use super::{Checkbox, CheckboxKind, ExtractError, Extracted, Limits, Place};
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
@@ -41,6 +45,7 @@ pub fn extract(bytes: &[u8], limits: &Limits) -> Result<Extracted, ExtractError>
         checkboxes: body.checkboxes,
         fields: Vec::new(),
         pages,
+        text_runs: Vec::new(),
     })
 }
 
@@ -51,6 +56,43 @@ struct Control {
     label: Option<String>,
     name: Option<String>,
     anchored: bool,
+    /// Where a control anchored to the page is drawn.
+    place: Option<Place>,
+}
+
+/// An ODF length ("2.5cm", "10mm", "1in", "72pt") in points.
+fn length_pt(s: &str) -> Option<f32> {
+    let s = s.trim();
+    let split = s.find(|c: char| c.is_ascii_alphabetic())?;
+    let (n, unit) = s.split_at(split);
+    let n: f32 = n.trim().parse().ok()?;
+    let factor = match unit {
+        "pt" => 1.0,
+        "cm" => 72.0 / 2.54,
+        "mm" => 72.0 / 25.4,
+        "in" => 72.0,
+        "pc" => 12.0,
+        "px" => 0.75,
+        _ => return None,
+    };
+    let v = n * factor;
+    (v.is_finite() && v.abs() < 1e5).then_some(v)
+}
+
+/// The place of a page-anchored `draw:control`, y turned upwards (ODF
+/// measures from the top).
+fn page_place(e: &BytesStart<'_>) -> Option<Place> {
+    let page: u32 = attr(e, "anchor-page-number")?.trim().parse().ok()?;
+    let x = length_pt(&attr(e, "x")?)?;
+    let y = length_pt(&attr(e, "y")?)?;
+    let w = attr(e, "width").and_then(|w| length_pt(&w)).unwrap_or(10.0);
+    let h = attr(e, "height")
+        .and_then(|h| length_pt(&h))
+        .unwrap_or(10.0);
+    Some(Place {
+        page,
+        rect: [x, -y - h, x + w, -y],
+    })
 }
 
 fn state(e: &BytesStart<'_>) -> bool {
@@ -81,6 +123,7 @@ fn collect_controls(xml: &str) -> Result<Vec<Control>, ExtractError> {
                     label: nonempty(attr(&e, "label")),
                     name: nonempty(attr(&e, "name")),
                     anchored: false,
+                    place: None,
                 });
             }
             Event::Eof => break,
@@ -137,6 +180,16 @@ fn parse_body(xml: &str, controls: &[Control]) -> Result<Body, ExtractError> {
                 "tab" => push(&mut shown, &mut scan, "\t"),
                 "line-break" => push(&mut shown, &mut scan, "\n"),
                 "soft-page-break" => soft_breaks += 1,
+                "control" if para_depth == 0 => {
+                    // Anchored to the page: no paragraph labels it.
+                    let id = attr(&e, "control");
+                    if let Some(c) = controls
+                        .iter_mut()
+                        .find(|c| !c.anchored && c.id.is_some() && c.id == id)
+                    {
+                        c.place = c.place.or(page_place(&e));
+                    }
+                }
                 "control" => {
                     let id = attr(&e, "control");
                     let found = controls
@@ -201,14 +254,14 @@ fn parse_body(xml: &str, controls: &[Control]) -> Result<Body, ExtractError> {
     let mut checkboxes = checkboxes_with_fields(&scan, &fields);
     // Controls no paragraph anchors: labelled by their own label or name.
     checkboxes.extend(controls.iter().filter(|c| !c.anchored).map(|c| {
+        let label = c
+            .label
+            .clone()
+            .or_else(|| c.name.clone())
+            .unwrap_or_default();
         Checkbox {
-            label: c
-                .label
-                .clone()
-                .or_else(|| c.name.clone())
-                .unwrap_or_default(),
-            checked: c.checked,
-            kind: CheckboxKind::OdfForm,
+            place: c.place,
+            ..Checkbox::new(label, c.checked, CheckboxKind::OdfForm)
         }
     }));
     Ok(Body {
@@ -272,11 +325,7 @@ mod tests {
     }
 
     fn cb(label: &str, checked: bool) -> Checkbox {
-        Checkbox {
-            label: label.into(),
-            checked,
-            kind: CheckboxKind::OdfForm,
-        }
+        Checkbox::new(label, checked, CheckboxKind::OdfForm)
     }
 
     #[test]
@@ -352,11 +401,46 @@ mod tests {
         assert_eq!(
             x.checkboxes,
             vec![
-                cb("Datenschutz akzeptiert", true),
+                Checkbox {
+                    context: Some("steht hier".into()),
+                    ..cb("Datenschutz akzeptiert", true)
+                },
                 cb("b_name", true),
                 cb("Nicht verankert", false),
             ]
         );
+    }
+
+    #[test]
+    fn controls_anchored_to_the_page_keep_their_names_and_get_a_place() {
+        let forms = [
+            checkbox(
+                "a",
+                r#"form:label="Markierfeld 1" form:current-state="checked""#,
+            ),
+            checkbox("b", r#"form:label="Markierfeld 2""#),
+        ]
+        .concat();
+        // LibreOffice writes page-anchored shapes before the first paragraph.
+        let body = r#"<draw:control text:anchor-type="page" text:anchor-page-number="1" svg:width="0.4cm" svg:height="0.4cm" svg:x="2cm" svg:y="12cm" draw:control="b"/><draw:control text:anchor-type="page" text:anchor-page-number="1" svg:width="4mm" svg:height="4mm" svg:x="2cm" svg:y="11cm" draw:control="a"/><text:p>Fragebogen</text:p>"#;
+        let x = extract(&odt(&content(&forms, body), &[]), &Limits::default()).unwrap();
+        let got: Vec<(&str, bool, u32, f32)> = x
+            .checkboxes
+            .iter()
+            .map(|c| {
+                let p = c.place.unwrap();
+                (c.label.as_str(), c.checked, p.page, p.rect[3])
+            })
+            .collect();
+        let top = |cm: f32| -cm * 72.0 / 2.54;
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].0, got[0].1, got[0].2), ("Markierfeld 1", true, 1));
+        assert!((got[0].3 - top(11.0)).abs() < 0.01 && (got[1].3 - top(12.0)).abs() < 0.01);
+        assert!(x.checkboxes.iter().all(|c| c.context.is_none()));
+        assert_eq!(x.text, "Fragebogen");
+        assert_eq!(length_pt("1in"), Some(72.0));
+        assert_eq!(length_pt("12"), None);
+        assert_eq!(length_pt("1e30cm"), None);
     }
 
     #[test]

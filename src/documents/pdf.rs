@@ -14,9 +14,10 @@
 //! The caller decides from that that a human must look at it.
 
 use super::isolate::run_isolated;
-use super::{Checkbox, CheckboxKind, ExtractError, Extracted, Field, Limits};
+use super::pdf_layout::{self, PageRef};
+use super::{Checkbox, CheckboxKind, ExtractError, Extracted, Field, Limits, Place};
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 /// How long lopdf may take over one document.
@@ -62,9 +63,21 @@ fn extract_inner(bytes: &[u8], limits: &Limits) -> Result<Extracted, ExtractErro
         return Err(ExtractError::Encrypted);
     }
 
-    let (fields, checkboxes) = read_form(&doc)?;
-
     let pages = doc.get_pages();
+    let page_refs = page_refs(&doc, &pages);
+    let (fields, checkboxes) = read_form(&doc, &page_refs)?;
+    // The text of the pages with boxes, placed, to find the label beside each.
+    let with_boxes: BTreeSet<u32> = checkboxes
+        .iter()
+        .filter_map(|c| c.place.map(|p| p.page))
+        .collect();
+    let to_place: Vec<PageRef> = page_refs
+        .iter()
+        .filter(|p| with_boxes.contains(&p.number))
+        .copied()
+        .collect();
+    let text_runs = pdf_layout::text_runs(&doc, &to_place, max_decompressed);
+
     let mut text = String::new();
     for &number in pages.keys() {
         match doc.extract_text_with_limit(&[number], max_decompressed) {
@@ -96,7 +109,33 @@ fn extract_inner(bytes: &[u8], limits: &Limits) -> Result<Extracted, ExtractErro
         checkboxes,
         fields,
         pages: Some(u32::try_from(pages.len()).unwrap_or(u32::MAX)),
+        text_runs,
     })
+}
+
+/// Every page with its number and `/Rotate` (inherited from its parents).
+fn page_refs(doc: &Document, pages: &std::collections::BTreeMap<u32, ObjectId>) -> Vec<PageRef> {
+    pages
+        .iter()
+        .map(|(&number, &id)| {
+            let mut rotate = 0;
+            let mut node = doc.get_dictionary(id).ok();
+            for _ in 0..MAX_FIELD_DEPTH {
+                let Some(dict) = node else { break };
+                if let Some(Object::Integer(r)) =
+                    dict.get(b"Rotate").ok().and_then(|o| deref(doc, o))
+                {
+                    rotate = *r;
+                    break;
+                }
+                node = match dict.get(b"Parent") {
+                    Ok(Object::Reference(parent)) => doc.get_dictionary(*parent).ok(),
+                    _ => None,
+                };
+            }
+            PageRef { number, id, rotate }
+        })
+        .collect()
 }
 
 fn load_error(bytes: &[u8], e: lopdf::Error) -> ExtractError {
@@ -120,13 +159,38 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 // ---------------------------------------------------------------------------
 // AcroForm
 
-fn read_form(doc: &Document) -> Result<(Vec<Field>, Vec<Checkbox>), ExtractError> {
+fn read_form(
+    doc: &Document,
+    pages: &[PageRef],
+) -> Result<(Vec<Field>, Vec<Checkbox>), ExtractError> {
+    // Which page each annotation is on, for widgets without /P.
+    let mut annot_pages = HashMap::new();
+    for page in pages {
+        let Some(Object::Array(annots)) = doc
+            .get_dictionary(page.id)
+            .ok()
+            .and_then(|p| p.get(b"Annots").ok())
+            .and_then(|o| deref(doc, o))
+        else {
+            continue;
+        };
+        for a in annots.iter().take(MAX_FIELD_NODES) {
+            if let Object::Reference(id) = a {
+                annot_pages.entry(*id).or_insert(page.number);
+            }
+        }
+        if annot_pages.len() >= MAX_FIELD_NODES {
+            break;
+        }
+    }
     let mut walk = FormWalk {
         doc,
         seen: HashSet::new(),
         nodes: 0,
         fields: Vec::new(),
         checkboxes: Vec::new(),
+        pages: pages.iter().map(|p| (p.id, (p.number, p.rotate))).collect(),
+        annot_pages,
     };
     let Ok(catalog) = doc.catalog() else {
         return Ok((Vec::new(), Vec::new()));
@@ -144,8 +208,8 @@ fn read_form(doc: &Document) -> Result<(Vec<Field>, Vec<Checkbox>), ExtractError
         return Ok((Vec::new(), Vec::new()));
     };
     for root in roots {
-        if let Some(dict) = walk.node(root)? {
-            walk.visit(dict, "", Inherited::default(), 0)?;
+        if let Some(node) = walk.node(root)? {
+            walk.visit(node, "", Inherited::default(), 0)?;
         }
     }
     Ok((walk.fields, walk.checkboxes))
@@ -172,12 +236,19 @@ struct FormWalk<'a> {
     nodes: usize,
     fields: Vec<Field>,
     checkboxes: Vec<Checkbox>,
+    /// Page number and `/Rotate` by page object.
+    pages: HashMap<ObjectId, (u32, i64)>,
+    /// Page number by annotation object (from the pages' `/Annots`).
+    annot_pages: HashMap<ObjectId, u32>,
 }
+
+/// A field or widget dictionary and its object id (none when direct).
+type Node<'a> = (Option<ObjectId>, &'a Dictionary);
 
 impl<'a> FormWalk<'a> {
     /// The dictionary behind a `/Fields` or `/Kids` entry, or `None` if it is
     /// not one or was visited before.
-    fn node(&mut self, obj: &'a Object) -> Result<Option<&'a Dictionary>, ExtractError> {
+    fn node(&mut self, obj: &'a Object) -> Result<Option<Node<'a>>, ExtractError> {
         let Ok((id, obj)) = self.doc.dereference(obj) else {
             return Ok(None);
         };
@@ -193,7 +264,7 @@ impl<'a> FormWalk<'a> {
             )));
         }
         Ok(match obj {
-            Object::Dictionary(dict) => Some(dict),
+            Object::Dictionary(dict) => Some((id, dict)),
             _ => None,
         })
     }
@@ -204,7 +275,7 @@ impl<'a> FormWalk<'a> {
 
     fn visit(
         &mut self,
-        dict: &'a Dictionary,
+        (id, dict): Node<'a>,
         parent: &str,
         inherited: Inherited<'a>,
         depth: usize,
@@ -239,7 +310,7 @@ impl<'a> FormWalk<'a> {
             for kid in kids {
                 has_kids = true;
                 if let Some(kid) = self.node(kid)? {
-                    if kid.has(b"T") {
+                    if kid.1.has(b"T") {
                         child_fields.push(kid);
                     } else {
                         widgets.push(kid);
@@ -248,14 +319,14 @@ impl<'a> FormWalk<'a> {
             }
         }
         for child in &child_fields {
-            self.visit(child, &name, inherited, depth + 1)?;
+            self.visit(*child, &name, inherited, depth + 1)?;
         }
         if !child_fields.is_empty() && widgets.is_empty() {
             return Ok(());
         }
         if !has_kids {
             // Field and widget merged into one dictionary.
-            widgets.push(dict);
+            widgets.push((id, dict));
         }
         let tooltip = self.get(dict, b"TU").and_then(text_string);
         self.terminal(name, tooltip, inherited, &widgets);
@@ -267,13 +338,13 @@ impl<'a> FormWalk<'a> {
         name: String,
         tooltip: Option<String>,
         inherited: Inherited<'a>,
-        widgets: &[&'a Dictionary],
+        widgets: &[Node<'a>],
     ) {
         let ft = inherited.ft.or(match inherited.v {
             // No /FT (sloppy producers): guess from the value.
             Some(Object::String(..)) => Some(b"Tx".as_slice()),
             Some(Object::Name(_)) => Some(b"Btn".as_slice()),
-            _ if widgets.iter().any(|w| w.has(b"AS")) => Some(b"Btn".as_slice()),
+            _ if widgets.iter().any(|(_, w)| w.has(b"AS")) => Some(b"Btn".as_slice()),
             _ => None,
         });
         match ft {
@@ -292,18 +363,24 @@ impl<'a> FormWalk<'a> {
         }
     }
 
-    fn button(&mut self, label: String, inherited: Inherited<'a>, widgets: &[&'a Dictionary]) {
+    fn button(&mut self, label: String, inherited: Inherited<'a>, widgets: &[Node<'a>]) {
         let value = match inherited.v {
             Some(Object::Name(v)) => Some(v.as_slice()),
             _ => None,
         };
-        // Each widget's on-state name and its current appearance state.
+        // Each widget's on-state name, its current appearance state and place.
         let states: Vec<_> = widgets
             .iter()
-            .map(|w| (self.on_state(w), self.appearance_state(w)))
+            .map(|&(id, w)| {
+                (
+                    self.on_state(w),
+                    self.appearance_state(w),
+                    self.place(id, w),
+                )
+            })
             .collect();
         let mut on_names: Vec<&[u8]> = Vec::new();
-        for on in states.iter().filter_map(|(on, _)| *on) {
+        for on in states.iter().filter_map(|(on, _, _)| *on) {
             if !on_names.contains(&on) {
                 on_names.push(on);
             }
@@ -312,12 +389,13 @@ impl<'a> FormWalk<'a> {
         if on_names.is_empty() || (!radio && on_names.len() == 1) {
             let checked = match value {
                 Some(v) => v != b"Off",
-                None => states.iter().any(|(_, st)| st.is_some_and(|s| s != b"Off")),
+                None => states
+                    .iter()
+                    .any(|(_, st, _)| st.is_some_and(|s| s != b"Off")),
             };
             self.checkboxes.push(Checkbox {
-                label,
-                checked,
-                kind: CheckboxKind::AcroForm,
+                place: states.iter().find_map(|(_, _, place)| *place),
+                ..Checkbox::new(label, checked, CheckboxKind::AcroForm)
             });
             return;
         }
@@ -327,14 +405,69 @@ impl<'a> FormWalk<'a> {
                 Some(v) => v == on,
                 None => states
                     .iter()
-                    .any(|(o, st)| *o == Some(on) && *st == Some(on)),
+                    .any(|(o, st, _)| *o == Some(on) && *st == Some(on)),
             };
+            let place = states
+                .iter()
+                .find(|(o, _, _)| *o == Some(on))
+                .and_then(|(_, _, place)| *place);
             self.checkboxes.push(Checkbox {
-                label: format!("{label}: {}", name_text(on)),
-                checked,
-                kind: CheckboxKind::AcroForm,
+                place,
+                ..Checkbox::new(
+                    format!("{label}: {}", name_text(on)),
+                    checked,
+                    CheckboxKind::AcroForm,
+                )
             });
         }
+    }
+
+    /// Where a widget is drawn: its page (by `/P`, else by the page whose
+    /// `/Annots` lists it) and its `/Rect`, turned as the page is shown.
+    fn place(&self, id: Option<ObjectId>, widget: &'a Dictionary) -> Option<Place> {
+        let by_p = match widget.get(b"P") {
+            Ok(Object::Reference(page)) => self.pages.get(page).copied(),
+            _ => None,
+        };
+        let (page, rotate) = match by_p {
+            Some(p) => p,
+            None => {
+                let number = *self.annot_pages.get(&id?)?;
+                let rotate = self
+                    .pages
+                    .values()
+                    .find(|(n, _)| *n == number)
+                    .map_or(0, |(_, r)| *r);
+                (number, rotate)
+            }
+        };
+        let Some(Object::Array(rect)) = self.get(widget, b"Rect") else {
+            return None;
+        };
+        let v: Vec<f32> = rect
+            .iter()
+            .filter_map(|o| match deref(self.doc, o)? {
+                Object::Integer(i) => Some(*i as f32),
+                Object::Real(r) => Some(*r),
+                _ => None,
+            })
+            .filter(|v| v.is_finite() && v.abs() < 1e5)
+            .collect();
+        let [x0, y0, x1, y1] = v.as_slice() else {
+            return None;
+        };
+        let turn = |x: f32, y: f32| match rotate.rem_euclid(360) {
+            90 => (y, -x),
+            180 => (-x, -y),
+            270 => (-y, x),
+            _ => (x, y),
+        };
+        let (ax, ay) = turn(*x0, *y0);
+        let (bx, by) = turn(*x1, *y1);
+        Some(Place {
+            page,
+            rect: [ax.min(bx), ay.min(by), ax.max(bx), ay.max(by)],
+        })
     }
 
     /// The name a widget's "on" appearance has: the key of `/AP /N` other
@@ -557,11 +690,7 @@ mod tests {
     }
 
     fn checkbox(label: &str, checked: bool) -> Checkbox {
-        Checkbox {
-            label: label.into(),
-            checked,
-            kind: CheckboxKind::AcroForm,
-        }
+        Checkbox::new(label, checked, CheckboxKind::AcroForm)
     }
 
     fn field(name: &str, value: &str) -> Field {
@@ -818,5 +947,522 @@ mod tests {
             extract(&pdf, &Limits::default()),
             Err(ExtractError::Limit(_))
         ));
+    }
+
+    // -----------------------------------------------------------------------
+    // Forms as office suites make them: boxes named termin_1, Kontrollkästchen1
+    // or Check Box 1, the date printed beside each box.
+
+    use crate::documents::boxes;
+    use crate::documents::dates::Confidence;
+    use chrono::NaiveDate;
+
+    fn day(m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, m, d).unwrap()
+    }
+
+    /// The five interview days of `config/ews7.toml`.
+    fn days() -> Vec<NaiveDate> {
+        vec![day(6, 29), day(6, 30), day(7, 1), day(7, 2), day(7, 3)]
+    }
+
+    /// A checkbox widget as Acrobat, Word and LibreOffice write it: field
+    /// and widget in one dictionary, `/Rect`, `/MK`, `/AP /N` with the
+    /// on-state and `/Off`, `/DA`.
+    struct OfficeBox<'a> {
+        name: &'a [u8],
+        on: &'a str,
+        checked: bool,
+        rect: [f32; 4],
+        page: usize,
+    }
+
+    /// A one- or more-page form: `pages` are content streams (Helvetica
+    /// WinAnsi as /F1, with real Helvetica widths for digits and letters
+    /// approximated), `boxes` in the AcroForm in the order given, each page's
+    /// `/Annots` in page order (top to bottom). With `with_p`, widgets name
+    /// their page by `/P` (Acrobat, LibreOffice); without, only `/Annots`
+    /// says it (some Word exports).
+    fn office_form(pages: &[&[u8]], boxes: &[OfficeBox<'_>], with_p: bool) -> Vec<u8> {
+        let mut doc = Document::with_version("1.6");
+        let pages_id = doc.new_object_id();
+        let font = doc.add_object(dictionary! {
+            "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
+            "Encoding" => "WinAnsiEncoding", "FirstChar" => 32, "LastChar" => 255,
+            "Widths" => (32..=255).map(|c: i64| Object::Integer(match c {
+                32 => 278, 44 | 46 => 278, 48..=57 => 556, 65..=90 => 667, _ => 500,
+            })).collect::<Vec<_>>(),
+        });
+        let zadb = doc.add_object(dictionary! {
+            "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "ZapfDingbats",
+        });
+        let page_ids: Vec<ObjectId> = pages.iter().map(|_| doc.new_object_id()).collect();
+        let mut widgets: Vec<(usize, f32, ObjectId)> = Vec::new();
+        let mut fields = Vec::new();
+        for b in boxes {
+            let [x0, y0, x1, y1] = b.rect;
+            let (w, h) = (x1 - x0, y1 - y0);
+            let on_ap = doc.add_object(Stream::new(
+                dictionary! { "Type" => "XObject", "Subtype" => "Form",
+                "BBox" => vec![0.into(), 0.into(), w.into(), h.into()],
+                "Resources" => dictionary! { "Font" => dictionary! { "ZaDb" => zadb } } },
+                format!("q 0 g BT /ZaDb {} Tf 1 1 Td (4) Tj ET Q", h - 2.0).into_bytes(),
+            ));
+            let off_ap = doc.add_object(Stream::new(
+                dictionary! { "Type" => "XObject", "Subtype" => "Form",
+                "BBox" => vec![0.into(), 0.into(), w.into(), h.into()] },
+                Vec::new(),
+            ));
+            let state = if b.checked { b.on } else { "Off" };
+            let mut widget = dictionary! {
+                "Type" => "Annot", "Subtype" => "Widget", "FT" => "Btn", "F" => 4,
+                "T" => Object::String(b.name.to_vec(), StringFormat::Literal),
+                "V" => state, "AS" => state,
+                "Rect" => vec![x0.into(), y0.into(), x1.into(), y1.into()],
+                "MK" => dictionary! { "CA" => literal(b"4"), "BC" => vec![0.into()] },
+                "DA" => literal(b"/ZaDb 0 Tf 0 g"),
+                "AP" => dictionary! {
+                    "N" => dictionary! { b.on => on_ap, "Off" => off_ap },
+                    "D" => dictionary! { b.on => on_ap, "Off" => off_ap },
+                },
+            };
+            if with_p {
+                widget.set("P", page_ids[b.page]);
+            }
+            let id = doc.add_object(widget);
+            fields.push(Object::Reference(id));
+            widgets.push((b.page, -y1, id));
+        }
+        widgets.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        for (n, content) in pages.iter().enumerate() {
+            let contents = doc.add_object(Stream::new(dictionary! {}, content.to_vec()));
+            let annots: Vec<Object> = widgets
+                .iter()
+                .filter(|(p, _, _)| *p == n)
+                .map(|(_, _, id)| Object::Reference(*id))
+                .collect();
+            doc.objects.insert(
+                page_ids[n],
+                Object::Dictionary(dictionary! {
+                    "Type" => "Page", "Parent" => pages_id, "Contents" => contents,
+                    "Resources" => dictionary! { "Font" => dictionary! { "F1" => font } },
+                    "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+                    "Annots" => annots,
+                }),
+            );
+        }
+        let count = pages.len() as i64;
+        let kids: Vec<Object> = page_ids.iter().map(|id| Object::Reference(*id)).collect();
+        doc.objects.insert(
+            pages_id,
+            Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => count }),
+        );
+        let catalog = doc.add_object(dictionary! {
+            "Type" => "Catalog", "Pages" => pages_id,
+            "AcroForm" => dictionary! {
+                "Fields" => fields, "NeedAppearances" => false, "DA" => literal(b"/Helv 0 Tf 0 g"),
+                "DR" => dictionary! { "Font" => dictionary! { "Helv" => font, "ZaDb" => zadb } },
+            },
+        });
+        doc.trailer.set("Root", catalog);
+        save(doc)
+    }
+
+    /// The labels in WinAnsi (0x96 is the en dash).
+    const LABELS: [&[u8]; 5] = [
+        b"Mo., 29.06.2026, 9:00\x9613:00 Uhr",
+        b"Di., 30.06.2026, 9:00\x9613:00 Uhr",
+        b"Mi., 01.07.2026, 9:00\x9613:00 Uhr",
+        b"Do., 02.07.2026, 13:00\x9617:00 Uhr",
+        b"Fr., 03.07.2026, 9:00\x9613:00 Uhr",
+    ];
+
+    /// A page listing the five days top to bottom at `x`, 24 pt apart from
+    /// y = 600, drawn as LibreOffice does (one `Td` per line, `TJ` with
+    /// kerning), after a heading.
+    fn list_page(x: f32) -> Vec<u8> {
+        let mut c = b"q 0 0 0 rg BT /F1 14 Tf 72 700 Td (Fragebogen zur Bewerbung) Tj ET Q\n\
+             BT /F1 11 Tf 72 650 Td (Bitte kreuzen Sie alle Termine an, die Ihnen passen:) Tj ET\n"
+            .to_vec();
+        for (n, label) in LABELS.iter().enumerate() {
+            let (head, tail) = label.split_at(5);
+            c.extend(format!("BT /F1 11 Tf {x} {} Td [(", 600 - 24 * n).bytes());
+            c.extend_from_slice(head);
+            c.extend_from_slice(b")-12(");
+            c.extend_from_slice(tail);
+            c.extend_from_slice(b")] TJ ET\n");
+        }
+        c
+    }
+
+    /// Box `n` (0..5) of a list page: a 10 pt square on line `n` at `x`.
+    fn list_box<'a>(name: &'a [u8], on: &'a str, checked: bool, n: usize, x: f32) -> OfficeBox<'a> {
+        let y = 600.0 - 24.0 * n as f32;
+        OfficeBox {
+            name,
+            on,
+            checked,
+            rect: [x, y - 1.0, x + 10.0, y + 9.0],
+            page: 0,
+        }
+    }
+
+    fn read(pdf: &[u8]) -> boxes::BoxReading {
+        let ex = extract(pdf, &Limits::default()).unwrap();
+        boxes::read(&ex, &days())
+    }
+
+    fn ticked(r: &boxes::BoxReading) -> Vec<(NaiveDate, bool, Confidence)> {
+        let mut v: Vec<_> = r
+            .choices
+            .iter()
+            .map(|c| (c.day, c.available, c.confidence))
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn all(on: &[usize], confidence: Confidence) -> Vec<(NaiveDate, bool, Confidence)> {
+        days()
+            .into_iter()
+            .enumerate()
+            .map(|(n, d)| (d, on.contains(&n), confidence))
+            .collect()
+    }
+
+    #[test]
+    fn widgets_know_their_page_and_rect_by_p_or_by_annots() {
+        for with_p in [true, false] {
+            let page = list_page(90.0);
+            let pdf = office_form(
+                &[b"BT /F1 11 Tf 72 700 Td (Seite 1) Tj ET", &page],
+                &[OfficeBox {
+                    name: b"termin_1",
+                    on: "Yes",
+                    checked: true,
+                    rect: [72.0, 599.0, 82.0, 609.0],
+                    page: 1,
+                }],
+                with_p,
+            );
+            let ex = extract(&pdf, &Limits::default()).unwrap();
+            assert_eq!(
+                ex.checkboxes[0].place,
+                Some(Place {
+                    page: 2,
+                    rect: [72.0, 599.0, 82.0, 609.0]
+                }),
+                "with /P: {with_p}"
+            );
+            // Only the page with the box is placed.
+            assert!(ex.text_runs.iter().all(|r| r.page == 2));
+            assert!(
+                ex.text_runs
+                    .iter()
+                    .any(|r| r.text.starts_with("Mo., 29.06.2026")),
+                "{:?}",
+                ex.text_runs
+            );
+        }
+    }
+
+    #[test]
+    fn boxes_named_termin_n_left_of_their_dates_map_to_those_dates() {
+        // Listed in the AcroForm bottom to top, on-state /Yes.
+        let names: [&[u8]; 5] = [
+            b"termin_1",
+            b"termin_2",
+            b"termin_3",
+            b"termin_4",
+            b"termin_5",
+        ];
+        let boxes: Vec<OfficeBox> = (0..5)
+            .rev()
+            .map(|n| list_box(names[n], "Yes", n == 1 || n == 3, n, 72.0))
+            .collect();
+        let r = read(&office_form(&[&list_page(90.0)], &boxes, true));
+        assert_eq!(ticked(&r), all(&[1, 3], Confidence::High));
+        assert!(r.unmapped.is_empty());
+        let source = &r
+            .choices
+            .iter()
+            .find(|c| c.day == day(6, 30))
+            .unwrap()
+            .source;
+        assert_eq!(
+            source,
+            "checkbox: \u{2612} termin_2 \u{2192} \u{201e}Di., 30.06.2026, 9:00\u{2013}13:00 Uhr\u{201c} (right of the box on page 1)"
+        );
+    }
+
+    #[test]
+    fn kontrollkaestchen_right_of_their_dates_found_through_annots_map_too() {
+        // Word writes "Kontrollkästchen1" in PDFDocEncoding, on-state /Ja,
+        // and may leave out /P.
+        let names: [&[u8]; 5] = [
+            b"Kontrollk\xe4stchen1",
+            b"Kontrollk\xe4stchen2",
+            b"Kontrollk\xe4stchen3",
+            b"Kontrollk\xe4stchen4",
+            b"Kontrollk\xe4stchen5",
+        ];
+        let boxes: Vec<OfficeBox> = [2, 0, 4, 1, 3]
+            .into_iter()
+            .map(|n| list_box(names[n], "Ja", n == 0 || n == 4, n, 400.0))
+            .collect();
+        let r = read(&office_form(&[&list_page(72.0)], &boxes, false));
+        assert_eq!(ticked(&r), all(&[0, 4], Confidence::High));
+        assert!(r.choices.iter().any(|c| {
+            c.source
+                .starts_with("checkbox: \u{2612} Kontrollkästchen1 \u{2192}")
+        }));
+    }
+
+    #[test]
+    fn in_a_grid_the_next_box_s_label_is_not_taken() {
+        // "Mo 29.06. ☐   Di 30.06. ☐   Mi 01.07. ☐" / "Do 02.07. ☐   Fr 03.07. ☐":
+        // to the right of each box is the next box's date, nearer than the
+        // box's own date is on its left.
+        let content = b"BT /F1 10 Tf 72 600 Td (Mo. 29.06.) Tj 140 0 Td (Di. 30.06.) Tj 140 0 Td (Mi. 01.07.) Tj ET\n\
+                        BT /F1 10 Tf 72 570 Td (Do. 02.07.) Tj 140 0 Td (Fr. 03.07.) Tj ET";
+        let at = |n: usize| {
+            let (row, col) = (n / 3, n % 3);
+            let x = 130.0 + 140.0 * col as f32;
+            let y = 599.0 - 30.0 * row as f32;
+            [x, y, x + 10.0, y + 10.0]
+        };
+        let names: [&[u8]; 5] = [
+            b"Check Box 1",
+            b"Check Box 2",
+            b"Check Box 3",
+            b"Check Box 4",
+            b"Check Box 5",
+        ];
+        let boxes: Vec<OfficeBox> = (0..5)
+            .map(|n| OfficeBox {
+                name: names[n],
+                on: "On",
+                checked: n == 1 || n == 4,
+                rect: at(n),
+                page: 0,
+            })
+            .collect();
+        let r = read(&office_form(&[content], &boxes, true));
+        assert_eq!(ticked(&r), all(&[1, 4], Confidence::High));
+        // And the other way round: "☐ Mo 29.06.   ☐ Di 30.06. …".
+        let content = b"BT /F1 10 Tf 90 600 Td (Mo. 29.06.) Tj 140 0 Td (Di. 30.06.) Tj 140 0 Td (Mi. 01.07.) Tj ET\n\
+                        BT /F1 10 Tf 90 570 Td (Do. 02.07.) Tj 140 0 Td (Fr. 03.07.) Tj ET";
+        let boxes: Vec<OfficeBox> = (0..5)
+            .map(|n| {
+                let [_, y0, _, y1] = at(n);
+                let x = 72.0 + 140.0 * (n % 3) as f32;
+                OfficeBox {
+                    name: names[n],
+                    on: "On",
+                    checked: n == 2,
+                    rect: [x, y0, x + 10.0, y1],
+                    page: 0,
+                }
+            })
+            .collect();
+        let r = read(&office_form(&[content], &boxes, true));
+        assert_eq!(ticked(&r), all(&[2], Confidence::High));
+    }
+
+    #[test]
+    fn word_style_scaled_text_split_into_runs_is_placed() {
+        // Word: a flipped, scaled CTM for the page, each word its own Tm, and
+        // kerning inside TJ; boxes at x = 72, labels from x = 90.
+        let mut c = b"q 1 0 0 -1 0 842 cm 0.75 0 0 0.75 0 0 cm\n".to_vec();
+        for (n, label) in LABELS.iter().enumerate() {
+            let y = 600.0 - 24.0 * n as f32;
+            // Text space is flipped back: 1 0 0 -1.
+            let ty = (842.0 - y) / 0.75;
+            let mut x = 90.0 / 0.75;
+            c.extend_from_slice(b"BT /F1 14.667 Tf\n");
+            for word in label.split(|&b| b == b' ') {
+                c.extend(format!("1 0 0 -1 {x:.2} {ty:.2} Tm [(").bytes());
+                c.extend_from_slice(word);
+                c.extend_from_slice(b")-3()] TJ\n");
+                x += (word.len() as f32 + 1.0) * 7.0;
+            }
+            c.extend_from_slice(b"ET\n");
+        }
+        c.extend_from_slice(b"Q\n");
+        let names: [&[u8]; 5] = [
+            b"Kontrollk\xe4stchen1",
+            b"Kontrollk\xe4stchen2",
+            b"Kontrollk\xe4stchen3",
+            b"Kontrollk\xe4stchen4",
+            b"Kontrollk\xe4stchen5",
+        ];
+        let boxes: Vec<OfficeBox> = (0..5)
+            .map(|n| list_box(names[n], "Ja", n == 3, n, 72.0))
+            .collect();
+        let r = read(&office_form(&[&c], &boxes, true));
+        assert_eq!(ticked(&r), all(&[3], Confidence::High));
+    }
+
+    #[test]
+    fn without_placeable_text_five_date_boxes_map_in_page_order_with_medium_confidence() {
+        // The labels are part of a scanned image: no text to place. The
+        // AcroForm lists the boxes in another order than the page shows them.
+        let content = b"q 400 0 0 200 72 450 cm /Im1 Do Q";
+        let names: [&[u8]; 5] = [
+            b"termin_1",
+            b"termin_2",
+            b"termin_3",
+            b"termin_4",
+            b"termin_5",
+        ];
+        let order = [3, 1, 4, 0, 2];
+        let boxes: Vec<OfficeBox> = order
+            .into_iter()
+            .map(|n| list_box(names[n], "Yes", n == 0 || n == 2, n, 72.0))
+            .collect();
+        let r = read(&office_form(&[content], &boxes, true));
+        assert_eq!(ticked(&r), all(&[0, 2], Confidence::Medium));
+        assert!(
+            r.choices
+                .iter()
+                .any(|c| c.source == "checkbox: \u{2612} termin_1 (box 1 of 5 in page order)"),
+            "{:?}",
+            r.choices
+        );
+        // Four boxes for five days: no guessing; the ticked ones are reported.
+        let four: Vec<OfficeBox> = boxes
+            .into_iter()
+            .filter(|b| b.name != b"termin_5")
+            .collect();
+        let r = read(&office_form(&[content], &four, true));
+        assert!(r.choices.is_empty());
+        let mut unmapped: Vec<&str> = r.unmapped.iter().map(|u| u.label.as_str()).collect();
+        unmapped.sort();
+        assert_eq!(unmapped, vec!["termin_1", "termin_3"]);
+        assert!(
+            r.unmapped
+                .iter()
+                .all(|u| u.why == boxes::Why::NoDate && u.page == Some(1))
+        );
+    }
+
+    #[test]
+    fn a_ticked_box_with_no_date_beside_it_is_reported_not_dropped() {
+        // Five listed days with boxes, and a sixth box ("weiterer Termin")
+        // with nothing but a line beside it.
+        let names: [&[u8]; 5] = [
+            b"Check Box 1",
+            b"Check Box 2",
+            b"Check Box 3",
+            b"Check Box 4",
+            b"Check Box 5",
+        ];
+        let mut boxes: Vec<OfficeBox> = (0..5)
+            .map(|n| list_box(names[n], "On", n == 0, n, 72.0))
+            .collect();
+        boxes.push(OfficeBox {
+            name: b"Check Box 6",
+            on: "On",
+            checked: true,
+            rect: [72.0, 299.0, 82.0, 309.0],
+            page: 0,
+        });
+        // An agreement box with its own words beside it is no date box.
+        boxes.push(OfficeBox {
+            name: b"Check Box 7",
+            on: "On",
+            checked: true,
+            rect: [72.0, 199.0, 82.0, 209.0],
+            page: 0,
+        });
+        let mut page = list_page(90.0);
+        page.extend_from_slice(b"\nBT /F1 10 Tf 90 200 Td (Ich bin mit der Verarbeitung meiner Daten einverstanden.) Tj ET");
+        let r = read(&office_form(&[&page], &boxes, true));
+        assert_eq!(ticked(&r), all(&[0], Confidence::High));
+        assert_eq!(
+            r.unmapped,
+            vec![boxes::Unmapped {
+                label: "Check Box 6".into(),
+                beside: None,
+                page: Some(1),
+                why: boxes::Why::NoDate
+            }]
+        );
+    }
+
+    #[test]
+    fn damaged_office_forms_never_crash_the_mapping() {
+        let names: [&[u8]; 5] = [
+            b"termin_1",
+            b"termin_2",
+            b"termin_3",
+            b"termin_4",
+            b"termin_5",
+        ];
+        let boxes: Vec<OfficeBox> = (0..5)
+            .map(|n| list_box(names[n], "Yes", n % 2 == 0, n, 72.0))
+            .collect();
+        let pdf = office_form(&[&list_page(90.0)], &boxes, true);
+        let mut state = 0x51_7cc1_b727_220a_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..300 {
+            let mut damaged = pdf.clone();
+            for _ in 0..1 + next() % 8 {
+                let at = (next() % damaged.len() as u64) as usize;
+                damaged[at] = next() as u8;
+            }
+            if let Ok(ex) = extract(&damaged, &Limits::default()) {
+                let _ = boxes::read(&ex, &days());
+            }
+        }
+    }
+
+    #[test]
+    fn a_form_xobject_drawing_itself_stops_at_the_depth_cap() {
+        let pdf = save(build_pdf(&[b"/X Do"], |doc| {
+            let id = doc.new_object_id();
+            let pages: Vec<ObjectId> = doc
+                .objects
+                .iter()
+                .filter(|(_, o)| {
+                    o.as_dict().is_ok_and(|d| {
+                        d.get(b"Type").and_then(Object::as_name).ok() == Some(b"Page")
+                    })
+                })
+                .map(|(id, _)| *id)
+                .collect();
+            let mut xobject = Stream::new(
+                dictionary! { "Type" => "XObject", "Subtype" => "Form",
+                "BBox" => vec![0.into(), 0.into(), 10.into(), 10.into()],
+                "Resources" => dictionary! { "XObject" => dictionary! { "X" => id } } },
+                b"BT /F1 10 Tf 0 0 Td (29.06.) Tj ET /X Do /X Do".to_vec(),
+            );
+            xobject.allows_compression = false;
+            doc.objects.insert(id, Object::Stream(xobject));
+            if let Ok(Object::Dictionary(page)) = doc.get_object_mut(pages[0])
+                && let Ok(Object::Dictionary(resources)) = page.get_mut(b"Resources")
+            {
+                resources.set("XObject", dictionary! { "X" => id });
+            }
+            let widget = doc.add_object(dictionary! {
+                "FT" => "Btn", "T" => literal(b"Check Box 1"), "V" => "On", "AS" => "On",
+                "Rect" => vec![40.into(), 0.into(), 50.into(), 10.into()], "P" => pages[0],
+            });
+            Some(dictionary! { "Fields" => vec![widget.into()] })
+        }));
+        let start = Instant::now();
+        let ex = extract(&pdf, &Limits::default()).unwrap();
+        // The page calls it once; each call draws one run and calls it twice,
+        // down to MAX_FORM_DEPTH (4) levels: 1 + 2 + 4 + 8 runs.
+        assert_eq!(ex.text_runs.len(), 15);
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        let r = boxes::read(&ex, &days());
+        assert_eq!(r.choices.len(), 1, "{r:?}");
+        assert_eq!(r.choices[0].day, day(6, 29));
     }
 }

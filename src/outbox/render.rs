@@ -105,6 +105,44 @@ mod tests {
     }
 
     #[test]
+    fn confirmations_ask_to_confirm_the_dates_when_a_ticked_box_maps_to_no_day() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let t = Templates::load(&dir, &samples()).unwrap();
+        let sample = samples()
+            .into_iter()
+            .find(|(n, _)| *n == "confirmation")
+            .map(|(_, v)| v)
+            .unwrap();
+        for template in ["confirmation", "confirmation_update"] {
+            for (n, want) in [
+                (0, None),
+                (
+                    1,
+                    Some(
+                        "ein Kästchen angekreuzt, das wir keinem Gesprächstermin zuordnen konnten. Bitte bestätigen Sie uns",
+                    ),
+                ),
+                (
+                    2,
+                    Some(
+                        "2 Kästchen angekreuzt, die wir keinem Gesprächstermin zuordnen konnten. Bitte bestätigen Sie uns",
+                    ),
+                ),
+            ] {
+                let mut context = sample.clone();
+                context["unmapped_boxes"] = serde_json::json!(n);
+                let r = t.render(template, &context).unwrap();
+                for part in [&r.text, &r.html] {
+                    match want {
+                        Some(w) => assert!(part.contains(w), "{template} {n}: {part}"),
+                        None => assert!(!part.contains("Kästchen"), "{template}: {part}"),
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn a_misspelt_variable_stops_the_start() {
         let dir = tempfile::tempdir().unwrap();
         copy_templates(dir.path());

@@ -133,7 +133,16 @@ async fn record_mail(
     if let Some(m) = municipality {
         applications::set_municipality(tx, application.id, m).await?;
     }
-    review::record(tx, application.id, message_row, analysis, &app.programme).await
+    let confirms = !application.late;
+    review::record(
+        tx,
+        application.id,
+        message_row,
+        analysis,
+        &app.programme,
+        confirms,
+    )
+    .await
 }
 
 /// Which confirmation to queue, under which idempotency key.
@@ -232,6 +241,7 @@ fn confirmation_context(
         unreadable: review.unreadable.clone(),
         documents: review.documents.clone(),
         interview_choices: review.interview_choices.clone(),
+        unmapped_boxes: review.unmapped_boxes,
         programme: p.name.clone(),
         short_name: p.short_name.clone(),
         reference: reference.to_string(),

@@ -11,6 +11,9 @@ pub struct Confirmation {
     pub unreadable: Vec<String>,
     pub documents: Vec<String>,
     pub interview_choices: Vec<String>,
+    /// Ticked questionnaire boxes that map to no interview day: the mail asks
+    /// the applicant to confirm their dates.
+    pub unmapped_boxes: usize,
     pub programme: String,
     pub short_name: String,
     pub reference: String,
@@ -191,6 +194,7 @@ pub fn samples() -> Vec<(&'static str, serde_json::Value)> {
         unreadable: vec!["Scan.jpg".into()],
         documents: vec!["Motivationsschreiben: Motivation.pdf".into()],
         interview_choices: vec!["Mo., 29.06.2026: möglich".into()],
+        unmapped_boxes: 1,
         programme: "Entwicklungswerkstatt".into(),
         short_name: "EWS 7".into(),
         reference: "EWS7-0001".into(),

@@ -4,6 +4,7 @@
 use crate::calendar::german;
 use crate::config::Programme;
 use crate::documents::analyse::{Analysis, Role};
+use crate::documents::boxes::{self, Unmapped, Why};
 use crate::documents::dates::{self, Confidence, DateChoice};
 use crate::store::Tx;
 use crate::store::documents::{self, NewFact};
@@ -20,6 +21,9 @@ pub struct Review {
     pub documents: Vec<String>,
     /// "Mo., 29.06.2026: möglich" lines.
     pub interview_choices: Vec<String>,
+    /// Ticked boxes in this mail's questionnaire that map to no interview
+    /// day: the confirmation asks the applicant to confirm the dates.
+    pub unmapped_boxes: usize,
     /// Things staff should look at (German).
     pub flags: Vec<String>,
 }
@@ -58,42 +62,89 @@ pub fn missing(current: &[documents::Current], readable_only: bool) -> Vec<Strin
     out
 }
 
+/// What one mail says about the interview days.
+#[derive(Debug, Clone, Default)]
+pub struct DateReading {
+    /// One choice per day, merged.
+    pub choices: Vec<DateChoice>,
+    /// Ticked questionnaire boxes that map to no day, with the document name.
+    pub unmapped: Vec<(String, Unmapped)>,
+}
+
 /// Interview-date choices found in this mail (questionnaire checkboxes, then
-/// the questionnaire's text and the mail body).
-pub fn choices(analysis: &Analysis, programme: &Programme) -> Vec<DateChoice> {
+/// the questionnaire's text and the mail body), and the ticked boxes that map
+/// to no day (see [`boxes::read`]).
+pub fn choices(analysis: &Analysis, programme: &Programme) -> DateReading {
     let days: Vec<_> = programme
         .interview_days
         .iter()
         .map(|d| d.slot.start.date_naive())
         .collect();
     let mut all = Vec::new();
+    let mut unmapped = Vec::new();
     for doc in analysis
         .documents
         .iter()
         .filter(|d| d.role == Role::Questionnaire)
     {
         if let Some(ex) = &doc.extracted {
-            let boxes = dates::choices_from_checkboxes(&ex.checkboxes, &days);
+            let read = boxes::read(ex, &days);
+            unmapped.extend(read.unmapped.into_iter().map(|u| (doc.name.clone(), u)));
             // NOTE: a form with not a single date ticked was not filled in
             // there; it says nothing, rather than "no date suits us".
             if ex.checkboxes.is_empty() {
                 all.extend(dates::choices_from_text(&ex.text, &days));
-            } else if boxes.iter().any(|c| c.available) {
-                all.extend(boxes);
+            } else if read.choices.iter().any(|c| c.available) {
+                all.extend(read.choices);
             }
         }
     }
     all.extend(dates::choices_from_text(&analysis.body, &days));
-    dates::merge(all)
+    DateReading {
+        choices: dates::merge(all),
+        unmapped,
+    }
+}
+
+/// "Fragebogen.pdf, Seite 1: Kästchen „termin_3“ (daneben: „…“)".
+fn unmapped_box(document: &str, u: &Unmapped) -> String {
+    let page = u.page.map(|p| format!(", Seite {p}")).unwrap_or_default();
+    let beside = u
+        .beside
+        .as_ref()
+        .filter(|b| **b != u.label)
+        .map(|b| format!(" (daneben: \u{201e}{b}\u{201c})"))
+        .unwrap_or_default();
+    let label = if u.label.trim().is_empty() {
+        "ohne Beschriftung"
+    } else {
+        u.label.as_str()
+    };
+    format!("{document}{page}: Kästchen \u{201e}{label}\u{201c}{beside}")
+}
+
+/// Why a ticked box maps to no day, in German.
+fn why_de(why: Why) -> String {
+    match why {
+        Why::NoDate => "weder das Kästchen noch der Text daneben nennt ein Datum".to_string(),
+        Why::OtherDate(d) => format!(
+            "es nennt den {}, der kein Gesprächstermin ist",
+            german::format_date(d)
+        ),
+        Why::SeveralDays => "es nennt mehr als einen Gesprächstermin".to_string(),
+    }
 }
 
 /// Stores this mail's documents and facts, then reviews the whole application.
+/// `confirms` says whether the applicant gets a confirmation that asks about
+/// dates (not for a late application), for the staff's notes.
 pub async fn record(
     tx: &mut Tx<'_>,
     application_id: i64,
     message_row: i64,
     analysis: &Analysis,
     programme: &Programme,
+    confirms: bool,
 ) -> anyhow::Result<Review> {
     documents::insert(tx, application_id, message_row, &analysis.documents).await?;
     for doc in analysis
@@ -115,7 +166,30 @@ pub async fn record(
         }
     }
     let mut unsure = Vec::new();
-    for c in choices(analysis, programme) {
+    let reading = choices(analysis, programme);
+    for (n, (document, u)) in reading.unmapped.iter().enumerate() {
+        let what = unmapped_box(document, u);
+        let why = why_de(u.why);
+        let asked = if confirms {
+            " Die Eingangsbestätigung bittet die Kommune, ihre Termine zu bestätigen."
+        } else {
+            ""
+        };
+        unsure.push(format!(
+            "{what} ist angekreuzt, ließ sich aber keinem Gesprächstermin zuordnen ({why}). \
+             Bitte im Fragebogen nachsehen.{asked}"
+        ));
+        let name = format!("checkbox_unmapped:{}", n + 1);
+        let source = format!("{what}: {why}");
+        let fact = NewFact {
+            name: &name,
+            value: "angekreuzt, kein Termin zugeordnet",
+            source: &source,
+            confidence: "low",
+        };
+        documents::add_fact(tx, application_id, message_row, &fact).await?;
+    }
+    for c in reading.choices {
         if c.confidence == Confidence::Low {
             unsure.push(format!(
                 "Termin {} unsicher gelesen: {}",
@@ -140,6 +214,7 @@ pub async fn record(
     let current = documents::current(tx, application_id).await?;
     let mut review = Review {
         flags: unsure,
+        unmapped_boxes: reading.unmapped.len(),
         ..Review::default()
     };
     for d in &current {

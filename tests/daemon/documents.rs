@@ -666,3 +666,163 @@ async fn typed_marks_in_tables_are_read_and_unreadable_files_go_to_a_human() {
         assert!(problem.contains(why), "{from}: {problem}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fillable_pdfs_from_other_tools_map_their_boxes_to_the_dates_printed_beside_them() {
+    // Arrange: questionnaires whose boxes are named "Check Box 1",
+    // "Kontrollkästchen1" or "termin_1", made by ReportLab in four layouts
+    // and as Word exports them; the dates only printed beside the boxes.
+    let app = spawn_app().await;
+    let d = days(&app);
+    let programme = app.config().programme;
+    let labels = crate::fixtures::day_labels(&programme);
+    let short: Vec<String> = labels
+        .iter()
+        .map(|l| l.split(',').take(2).collect::<Vec<_>>().join(","))
+        .collect();
+    let two = vec![format!("interview:{}", d[1]), format!("interview:{}", d[3])];
+    let cases: Vec<(&str, Vec<u8>, Vec<String>)> = vec![
+        (
+            "box-left@rl.test",
+            crate::fixtures::reportlab_form("box-left", "check-box", "Stadt A", &labels, &[2, 4]),
+            two.clone(),
+        ),
+        (
+            "label-left@rl.test",
+            crate::fixtures::reportlab_form(
+                "label-left",
+                "kontrollkaestchen",
+                "Stadt B",
+                &labels,
+                &[2, 4],
+            ),
+            two.clone(),
+        ),
+        (
+            "grid@rl.test",
+            crate::fixtures::reportlab_form("grid", "termin", "Stadt C", &short, &[2, 4]),
+            two.clone(),
+        ),
+        (
+            "radio@rl.test",
+            crate::fixtures::reportlab_form("radio", "termin", "Stadt D", &labels, &[4]),
+            vec![format!("interview:{}", d[3])],
+        ),
+        (
+            "word@wd.test",
+            crate::fixtures::word_form(&labels, &[2, 4], false),
+            two.clone(),
+        ),
+    ];
+    // Act
+    for (i, (from, pdf, _)) in cases.iter().enumerate() {
+        let raw = mail(
+            from,
+            &format!("other-tool-{i}@x.test"),
+            "Bewerbung EWS 7",
+            "Anbei unser Fragebogen.",
+            &[("Fragebogen.pdf", "application/pdf", pdf.clone())],
+        );
+        app.deliver(from, &raw).await;
+    }
+    // Assert: the ticked dates are stored, read with high confidence, and the
+    // confirmation names them; nobody is asked to confirm anything.
+    for (from, _, want) in &cases {
+        let body = body_of_confirmation(&app, from, 1).await;
+        assert_eq!(&dates_possible(&app, from).await, want, "{from}");
+        assert!(
+            body.contains(&format!(
+                "{}: möglich",
+                postbote::calendar::german::format_date(d[3])
+            )),
+            "{from}: {body}"
+        );
+        assert!(
+            !body.contains("bitte bestätigen") && !body.contains("Kästchen"),
+            "{from}: {body}"
+        );
+    }
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM facts WHERE name LIKE 'interview:%' AND confidence != 'high'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM facts WHERE name LIKE 'checkbox_unmapped:%'")
+            .await,
+        0
+    );
+    let store = app.store().await;
+    let source: String = sqlx::query_scalar(
+        "SELECT f.source FROM facts f JOIN applications a ON a.id = f.application_id \
+         WHERE a.applicant = 'label-left@rl.test' AND f.name = ?",
+    )
+    .bind(format!("interview:{}", d[1]))
+    .fetch_one(store.pool())
+    .await
+    .expect("fact");
+    store.close().await;
+    assert_eq!(
+        source,
+        format!(
+            "checkbox: \u{2612} Kontrollkästchen2 \u{2192} \u{201e}{}\u{201c} (left of the box on page 1)",
+            labels[1]
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticked_box_beside_no_date_goes_to_staff_and_the_applicant_is_asked_to_confirm() {
+    // Arrange: a Word-made form, the first day ticked and also the box
+    // beside "Anderer Terminvorschlag: ____".
+    let app = spawn_app().await;
+    let d = days(&app);
+    let labels = crate::fixtures::day_labels(&app.config().programme);
+    let from = "hauptamt@wordhausen.test";
+    let raw = mail(
+        from,
+        "unmapped-1@wordhausen.test",
+        "Bewerbung",
+        "Anbei der Fragebogen.",
+        &[(
+            "Fragebogen.pdf",
+            "application/pdf",
+            crate::fixtures::word_form(&labels, &[1], true),
+        )],
+    );
+    // Act
+    app.deliver(from, &raw).await;
+    // Assert: the mapped date is stored, the other box is not dropped.
+    let body = body_of_confirmation(&app, from, 1).await;
+    assert_eq!(
+        dates_possible(&app, from).await,
+        vec![format!("interview:{}", d[0])]
+    );
+    assert!(
+        body.contains("ein Kästchen angekreuzt, das wir keinem Gesprächstermin zuordnen konnten")
+            && body.contains("Bitte bestätigen Sie uns mit einer kurzen Antwort auf diese E-Mail"),
+        "{body}"
+    );
+    let f = facts(&app, 1).await;
+    assert!(
+        f.iter().any(|(n, v, c)| n == "checkbox_unmapped:1"
+            && v == "angekreuzt, kein Termin zugeordnet"
+            && c == "low"),
+        "{f:?}"
+    );
+    let staff = crate::helpers::wait_subject(&app, crate::helpers::STAFF, "Bitte prüfen").await;
+    let text = crate::helpers::text(&staff);
+    assert!(
+        text.contains("Fragebogen.pdf, Seite 1: Kästchen „Kontrollkästchen6“ (daneben: „Anderer Terminvorschlag: ____________“) ist angekreuzt, ließ sich aber keinem Gesprächstermin zuordnen (weder das Kästchen noch der Text daneben nennt ein Datum). Bitte im Fragebogen nachsehen. Die Eingangsbestätigung bittet die Kommune, ihre Termine zu bestätigen."),
+        "{text}"
+    );
+    // `postbote applications show` prints the fact with its source.
+    let out = app.cli(&["applications", "show", "1"]);
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("checkbox_unmapped:1") && shown.contains("Kontrollkästchen6"),
+        "{shown}"
+    );
+}

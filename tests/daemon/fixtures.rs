@@ -414,3 +414,155 @@ pub fn docx_bomb(mb: usize) -> Vec<u8> {
     }
     w.finish().expect("finish").into_inner()
 }
+
+/// The label printed beside each interview day's box on forms made by other
+/// tools: "Mo., 29.06.2026, 9:00–13:00 Uhr".
+pub fn day_labels(programme: &Programme) -> Vec<String> {
+    use postbote::calendar::german;
+    programme
+        .interview_days
+        .iter()
+        .map(|d| {
+            format!(
+                "{}, {}",
+                german::format_date(d.slot.start.date_naive()),
+                german::format_time_range(&d.slot.start, &d.slot.end)
+            )
+        })
+        .collect()
+}
+
+/// A fillable questionnaire made by ReportLab, a third-party PDF generator
+/// (`tests/forms/reportlab_questionnaire.py`, see there for `layout` and
+/// `names`) for the municipality `kommune`: `labels` printed beside the
+/// boxes, the boxes at the 1-based positions `ticked` ticked.
+pub fn reportlab_form(
+    layout: &str,
+    names: &str,
+    kommune: &str,
+    labels: &[String],
+    ticked: &[usize],
+) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("form.pdf");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/forms/reportlab_questionnaire.py");
+    let tick: Vec<String> = ticked.iter().map(usize::to_string).collect();
+    let status = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&out)
+        .args(["--layout", layout, "--names", names, "--kommune", kommune])
+        .args(["--tick", &tick.join(",")])
+        .args(labels)
+        .status()
+        .expect("python3 runs (scripts/install-test-deps.sh installs it with ReportLab)");
+    assert!(status.success(), "ReportLab form generator failed");
+    std::fs::read(&out).expect("generated form")
+}
+
+/// WinAnsi bytes for the text of a content stream (Latin-1, and the dashes).
+fn win_ansi(s: &str) -> Vec<u8> {
+    s.chars()
+        .map(|c| match c {
+            '\u{2013}' => 0x96,
+            '\u{2014}' => 0x97,
+            c if (c as u32) < 0x100 => c as u8,
+            _ => b'?',
+        })
+        .collect()
+}
+
+/// A fillable questionnaire as Word's "Save as PDF" writes one: a flipped,
+/// scaled page matrix, each word placed by its own `Tm` with kerning in
+/// `TJ`, checkboxes named "Kontrollkästchen1" … (in PDFDocEncoding) with the
+/// on-state /Ja, `/Rect`, `/MK`, `/AP` with /Ja and /Off, and no `/P` (the
+/// page's `/Annots` places them). Box n stands left of `labels[n]`; the 1-based
+/// positions `ticked` are ticked. With `other_ticked`, a last box is ticked
+/// beside "Anderer Terminvorschlag: ____________" (no date).
+pub fn word_form(labels: &[String], ticked: &[usize], other_ticked: bool) -> Vec<u8> {
+    let mut doc = Document::with_version("1.7");
+    let pages_id = doc.new_object_id();
+    let page_id = doc.new_object_id();
+    let font = doc.add_object(dictionary! {
+        "Type" => "Font", "Subtype" => "TrueType", "BaseFont" => "ABCDEE+Calibri",
+        "Encoding" => "WinAnsiEncoding", "FirstChar" => 32, "LastChar" => 255,
+        "Widths" => (32..=255).map(|c: i64| Object::Integer(if (48..=57).contains(&c) { 507 } else { 480 })).collect::<Vec<_>>(),
+    });
+    let mut lines: Vec<String> = labels.to_vec();
+    if other_ticked {
+        lines.push("Anderer Terminvorschlag: ____________".into());
+    }
+    let mut content =
+        b"q 1 0 0 -1 0 842 cm\nBT /F1 16 Tf 1 0 0 -1 72 80 Tm [(Fragebogen zur Bewerbung)] TJ ET\n"
+            .to_vec();
+    content.extend_from_slice(
+        b"BT /F1 11 Tf 1 0 0 -1 72 110 Tm [(Name der Kommune: Gemeinde Wordhausen)] TJ ET\n",
+    );
+    let mut fields = Vec::new();
+    for (n, line) in lines.iter().enumerate() {
+        let top = 160.0 + 26.0 * n as f32; // from the top of the page
+        content.extend_from_slice(b"BT /F1 11 Tf\n");
+        let mut x = 92.0;
+        for word in line.split(' ') {
+            content.extend(format!("1 0 0 -1 {x:.2} {top:.2} Tm [(").bytes());
+            let bytes = win_ansi(word);
+            let (a, b) = bytes.split_at(bytes.len().min(1));
+            content.extend_from_slice(a);
+            content.extend_from_slice(b")-4(");
+            content.extend_from_slice(b);
+            content.extend_from_slice(b")] TJ\n");
+            x += 5.3 * (word.chars().count() as f32 + 1.0);
+        }
+        content.extend_from_slice(b"ET\n");
+        let y = 842.0 - top;
+        let on = ticked.contains(&(n + 1)) || (other_ticked && n == labels.len());
+        let state = if on { "Ja" } else { "Off" };
+        let on_ap = doc.add_object(Stream::new(
+            dictionary! { "Type" => "XObject", "Subtype" => "Form", "BBox" => vec![0.into(), 0.into(), 10.into(), 10.into()] },
+            b"q BT /ZaDb 8 Tf 1 2 Td (4) Tj ET Q".to_vec(),
+        ));
+        let off_ap = doc.add_object(Stream::new(
+            dictionary! { "Type" => "XObject", "Subtype" => "Form", "BBox" => vec![0.into(), 0.into(), 10.into(), 10.into()] },
+            Vec::new(),
+        ));
+        let mut name = b"Kontrollk\xe4stchen".to_vec();
+        name.extend(format!("{}", n + 1).bytes());
+        let widget = doc.add_object(dictionary! {
+            "Type" => "Annot", "Subtype" => "Widget", "FT" => "Btn", "F" => 4,
+            "T" => Object::String(name, lopdf::StringFormat::Literal),
+            "V" => state, "AS" => state,
+            "Rect" => vec![72.into(), (y - 2.0).into(), 82.into(), (y + 8.0).into()],
+            "MK" => dictionary! { "CA" => Object::string_literal("4") },
+            "AP" => dictionary! { "N" => dictionary! { "Ja" => on_ap, "Off" => off_ap } },
+            "DA" => Object::string_literal("/ZaDb 0 Tf 0 g"),
+        });
+        fields.push(Object::Reference(widget));
+    }
+    content.extend_from_slice(b"Q\n");
+    let contents = doc.add_object(Stream::new(dictionary! {}, content));
+    // Word lists the fields in the order they were inserted: here the last first.
+    let annots = fields.clone();
+    fields.reverse();
+    doc.objects.insert(
+        page_id,
+        Object::Dictionary(dictionary! {
+            "Type" => "Page", "Parent" => pages_id, "Contents" => contents, "Annots" => annots,
+            "Resources" => dictionary! { "Font" => dictionary! { "F1" => font } },
+            "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+        }),
+    );
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(
+            dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 },
+        ),
+    );
+    let catalog = doc.add_object(dictionary! {
+        "Type" => "Catalog", "Pages" => pages_id,
+        "AcroForm" => dictionary! { "Fields" => fields, "DA" => Object::string_literal("/Helv 0 Tf 0 g") },
+    });
+    doc.trailer.set("Root", catalog);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("save pdf");
+    out
+}
