@@ -336,6 +336,11 @@ async fn a_message_that_cannot_be_moved_never_blocks_the_others_and_is_retried_o
     assert!(out.contains("keeps failing"), "{out}");
     assert!(out.contains("waited unprocessed"), "{out}");
     assert!(out.contains("Quota exceeded"), "{out}");
+    // The alarm covers the same conditions, once per incident.
+    assert_eq!(postbote::calendar::alarm::check(&one).await.unwrap(), 2);
+    assert_eq!(postbote::calendar::alarm::check(&one).await.unwrap(), 2);
+    let alarms = "SELECT COUNT(*) FROM outbox WHERE subject LIKE '%ALARM%'";
+    assert_eq!(app.count(alarms).await, 2, "one alarm per incident");
 
     // Act 3: the server takes it again.
     refuse.store(false, Ordering::SeqCst);
@@ -354,7 +359,11 @@ async fn a_message_that_cannot_be_moved_never_blocks_the_others_and_is_retried_o
     );
     assert!(app.mails_in(PROJECT, "INBOX").await.is_empty());
     assert_eq!(app.count("SELECT COUNT(*) FROM messages").await, 2);
-    assert_eq!(app.count("SELECT COUNT(*) FROM outbox").await, 2);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE purpose LIKE 'confirmation%'")
+            .await,
+        2
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM mailbox_waiting").await, 0);
     postbote::store::health::mailbox_ok(&one.store)
         .await
