@@ -216,13 +216,14 @@ async fn a_deleted_processed_folder_is_created_again() {
     assert!(app.mails_in(PROJECT, "INBOX").await.is_empty());
 }
 
-/// The real IMAP source, except that the server "refuses" to move the
-/// message with the UID in `refuse` while it is set.
+/// The real IMAP source, except that the server "refuses" to move (or with
+/// `fetch`, to hand over) the message with UID `uid` while `refuse` is set.
 struct RefuseMove {
     inner: ImapSource,
     refuse: Arc<AtomicBool>,
     uid: String,
     refusals: Arc<AtomicUsize>,
+    fetch: bool,
 }
 
 impl MailSource for RefuseMove {
@@ -236,10 +237,16 @@ impl MailSource for RefuseMove {
         self.inner.scan().await
     }
     async fn fetch(&mut self, loc: &Location) -> Result<Option<Fetched>, SourceError> {
+        if self.fetch && loc.uid == self.uid && self.refuse.load(Ordering::SeqCst) {
+            self.refusals.fetch_add(1, Ordering::SeqCst);
+            return Err(SourceError::Message(anyhow::anyhow!(
+                "NO [SERVERBUG] Internal error occurred (simulated)"
+            )));
+        }
         self.inner.fetch(loc).await
     }
     async fn move_processed(&mut self, loc: &Location) -> Result<(), SourceError> {
-        if loc.uid == self.uid && self.refuse.load(Ordering::SeqCst) {
+        if !self.fetch && loc.uid == self.uid && self.refuse.load(Ordering::SeqCst) {
             self.refusals.fetch_add(1, Ordering::SeqCst);
             return Err(SourceError::Message(anyhow::anyhow!(
                 "NO [CANNOT] Quota exceeded (simulated)"
@@ -299,6 +306,7 @@ async fn a_message_that_cannot_be_moved_never_blocks_the_others_and_is_retried_o
         refuse: refuse.clone(),
         uid: first_uid,
         refusals: refusals.clone(),
+        fetch: false,
     };
     let stop = CancellationToken::new();
 
@@ -411,6 +419,7 @@ async fn a_move_refused_again_and_again_is_left_for_staff_with_one_notice() {
         refuse: Arc::new(AtomicBool::new(true)),
         uid,
         refusals: refusals.clone(),
+        fetch: false,
     };
     let stop = CancellationToken::new();
 
@@ -456,4 +465,73 @@ async fn a_mailbox_that_cannot_be_opened_makes_status_unhealthy_until_it_is_back
     assert!(out.contains("cannot be opened"), "{out}");
     app.servers.start_dovecot().expect("start dovecot");
     wait_status(&app, 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_the_server_will_not_hand_over_is_left_for_staff_and_the_next_goes_on() {
+    // Arrange: two applications; the server refuses to fetch the first.
+    let env = [
+        ("POSTBOTE_MAILBOX__RETRY_INITIAL_SECS", "1"),
+        ("POSTBOTE_MAILBOX__RETRY_MAX_SECS", "1"),
+        ("POSTBOTE_MAILBOX__MAX_ATTEMPTS", "2"),
+    ];
+    let mut app = spawn_app_on(Layout::Fs, Deadline::Future, "", &env).await;
+    app.wait_for_count(
+        "SELECT COUNT(*) FROM health WHERE key = 'mailbox.last_ok'",
+        1,
+    )
+    .await;
+    app.stop_daemon().await;
+    let (a, b) = ("kaemmerei@stadt.test", "rathaus@gemeinde.test");
+    app.deliver(a, &application(a, "Stadt A", "f-1@stadt.test"))
+        .await;
+    app.servers
+        .wait_for_mail(PROJECT, "INBOX", 1, Duration::from_secs(20))
+        .await
+        .unwrap();
+    app.deliver(b, &application(b, "Gemeinde B", "f-2@gemeinde.test"))
+        .await;
+    app.servers
+        .wait_for_mail(PROJECT, "INBOX", 2, Duration::from_secs(20))
+        .await
+        .unwrap();
+    let config: Config = app.config();
+    let imap = config.settings.imap.clone().unwrap();
+    let one = App::build(config).await.unwrap();
+    let mut inner = ImapSource::new(imap, "INBOX", PROCESSED);
+    inner.connect().await.unwrap();
+    let uid = inner.scan().await.unwrap()[0].uid.clone();
+    let refusals = Arc::new(AtomicUsize::new(0));
+    let mut source = RefuseMove {
+        inner,
+        refuse: Arc::new(AtomicBool::new(true)),
+        uid,
+        refusals: refusals.clone(),
+        fetch: true,
+    };
+    let stop = CancellationToken::new();
+
+    // Act: sweeps over the retry delays.
+    let s = sweep(&one, &mut source, &stop)
+        .await
+        .expect("the sweep goes on");
+    assert_eq!((s.stored, s.moved, s.failed), (1, 1, 1));
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        sweep(&one, &mut source, &stop).await.unwrap();
+    }
+    one.store.close().await;
+
+    // Assert: tried twice, then left in the inbox for staff with one notice;
+    // the second application went its way; status says why it is unhealthy.
+    assert_eq!(refusals.load(Ordering::SeqCst), 2);
+    assert_eq!(app.count("SELECT COUNT(*) FROM messages").await, 1);
+    assert_eq!(app.mails_in(PROJECT, "INBOX").await.len(), 1);
+    app.start_daemon().await;
+    assert_eq!(app.wait_for_mail(b, 1).await.len(), 1);
+    let notice = wait_subject(&app, STAFF, "kann nicht abgerufen werden").await;
+    assert!(notice.contains("SERVERBUG"), "{notice}");
+    let out = wait_status(&app, 1).await;
+    assert!(out.contains("fetching keeps failing"), "{out}");
+    assert!(out.contains("1 left for staff"), "{out}");
 }
