@@ -8,7 +8,7 @@ deepest module it names (src/a/b.rs or src/a/b/mod.rs; an item such as
 not an import. Test modules (from the first `#[cfg(test)]` on) are left out:
 they are not part of the daemon.
 
-Usage: check-imports.py [--graph] [SRC_DIR]
+Usage: check-imports.py [--graph] [--self-test] [SRC_DIR]
 Prints the strongly connected components with more than one file and exits 1
 if there is any; --graph also prints every edge and a summary.
 """
@@ -211,5 +211,44 @@ def main():
     print("no import cycle between the files of src/")
 
 
+def self_test():
+    """The checker finds a cycle through a re-export and `super`, and none
+    where a path only names a sibling through the parent's re-export."""
+    import subprocess
+    import tempfile
+
+    def run(tree):
+        with tempfile.TemporaryDirectory() as d:
+            for path, text in tree.items():
+                os.makedirs(os.path.dirname(os.path.join(d, path)), exist_ok=True)
+                with open(os.path.join(d, path), "w", encoding="utf-8") as f:
+                    f.write(text)
+            r = subprocess.run(
+                [sys.executable, __file__, d], capture_output=True, text=True
+            )
+            return r.returncode, r.stdout
+
+    base = {
+        "lib.rs": "pub mod a;\npub mod b;\n",
+        "a/mod.rs": "pub mod x;\npub use x::X;\n",
+        "a/x.rs": "pub struct X;\n",
+    }
+    code, out = run({**base, "b.rs": "use crate::a::X;\n"})
+    assert code == 0, out
+    code, out = run({**base, "b.rs": "use crate::a::X;\npub struct B;\n",
+                     "a/x.rs": "use crate::b::B;\npub struct X;\n"})
+    assert code == 1 and "a/x.rs b.rs" in out, out
+    code, out = run({**base, "a/x.rs": "pub struct X;\n#[cfg(test)]\nmod t { use crate::b; }\n",
+                     "b.rs": "use crate::a::X;\n"})
+    assert code == 0, out
+    code, out = run({**base, "a/mod.rs": "pub mod x;\npub use x::X;\npub struct M;\n",
+                     "a/x.rs": "use super::M;\npub struct X;\n"})
+    assert code == 1 and "a/mod.rs a/x.rs" in out, out
+    print("check-imports self-test: ok")
+
+
 if __name__ == "__main__":
-    main()
+    if "--self-test" in sys.argv:
+        self_test()
+    else:
+        main()

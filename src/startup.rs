@@ -1,40 +1,20 @@
-//! Boot order: open the database and migrate, check the templates, start the
-//! intake and the sender, wait for SIGTERM/SIGINT, then a grace period.
+//! Boot order and supervision: check the mailbox folders, start the intake,
+//! the sender and the scheduler on the [`App`] context, restart a task that
+//! ends or panics, wait for SIGTERM/SIGINT, then a grace period.
 
-use crate::calendar::clock::Clock;
-use crate::config::Config;
-use crate::config::Programme;
-use crate::config::settings::{Settings, SourceKind};
-use crate::intake::classify::Rules;
+use crate::config::settings::SourceKind;
+use crate::context::App;
 use crate::intake::worker::{self, Backoff};
 use crate::mailbox::imap::ImapSource;
 use crate::mailbox::maildir::MaildirSource;
 use crate::mailbox::{MailSource, SetupError};
 use crate::outbox::sender::SentCopy;
-use crate::outbox::{Composer, Sender, Templates, Transport};
-use crate::store::{Store, health};
-use crate::workflow::mails;
+use crate::outbox::{Sender, Transport};
+use crate::store::health;
 use anyhow::Context;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-
-/// Everything the stages share.
-pub struct App {
-    pub store: Store,
-    pub settings: Settings,
-    pub programme: Programme,
-    pub templates: Templates,
-    pub composer: Composer,
-    pub rules: Rules,
-    /// Wakes the sender when the intake queued mail.
-    pub outbox_signal: Arc<Notify>,
-    /// The scheduler's clock (the wall clock, or a test's hand-set one).
-    pub clock: Clock,
-    /// Wakes the scheduler before its next tick (tests moving the clock).
-    pub scheduler_signal: Arc<Notify>,
-}
 
 /// How often the scheduler looks for due reminders, digests and alarms.
 pub const SCHEDULER_TICK: Duration = Duration::from_secs(60);
@@ -42,60 +22,12 @@ pub const SCHEDULER_TICK: Duration = Duration::from_secs(60);
 /// How long running work may take to finish after a shutdown signal.
 pub const GRACE: Duration = Duration::from_secs(30);
 
-impl App {
-    /// Opens and migrates the database, and checks every template.
-    pub async fn build(config: Config) -> anyhow::Result<Arc<App>> {
-        Self::build_with_clock(config, Clock::system()).await
-    }
-
-    /// Like [`App::build`], with the scheduler on `clock`.
-    pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
-        let Config {
-            settings,
-            programme,
-            ..
-        } = config;
-        // NOTE: check CA files now, so a wrong one stops the start instead of
-        // showing up later as an endless "UnknownIssuer" retry loop.
-        if let Some(ca) = settings.imap.as_ref().and_then(|i| i.ca_file.as_ref()) {
-            crate::mailbox::tls::ca_certificates(ca)?;
-        }
-        if let Some(ca) = &settings.smtp.ca_file {
-            crate::mailbox::tls::ca_certificates(ca)?;
-        }
-        let store = Store::open(&settings.storage.database).await?;
-        let templates = Templates::load(&settings.templates.dir, &mails::samples())?;
-        let mail = &settings.mail;
-        let composer = Composer::new(
-            &mail.from_address,
-            &mail.from_name,
-            mail.reply_to.as_ref(),
-            &settings.instance.domain,
-            &settings.instance.name,
-        )?;
-        let rules = Rules {
-            own_domain: settings.instance.domain.clone(),
-            instance: settings.instance.name.clone(),
-            staff: settings.staff.addresses.clone(),
-        };
-        Ok(Arc::new(App {
-            store,
-            settings,
-            programme,
-            templates,
-            composer,
-            rules,
-            outbox_signal: Arc::new(Notify::new()),
-            clock,
-            scheduler_signal: Arc::new(Notify::new()),
-        }))
-    }
-
-    /// The outbox sender for these settings.
-    pub fn sender(&self) -> anyhow::Result<Sender> {
-        let s = &self.settings.smtp;
+/// The outbox sender for the app's settings.
+pub fn sender(app: &App) -> anyhow::Result<Sender> {
+    {
+        let s = &app.settings.smtp;
         let transport = Transport::from_settings(s)?;
-        let sent_copy = self
+        let sent_copy = app
             .settings
             .imap
             .as_ref()
@@ -105,9 +37,9 @@ impl App {
                 folder: i.sent_folder.clone(),
             });
         Ok(Sender::new(
-            self.store.clone(),
+            app.store.clone(),
             transport,
-            self.outbox_signal.clone(),
+            app.outbox_signal.clone(),
             (
                 Duration::from_secs(s.retry_initial_secs),
                 Duration::from_secs(s.retry_max_secs),
@@ -123,7 +55,7 @@ impl App {
 /// start; a server that cannot be reached now does not (intake retries).
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) -> anyhow::Result<()> {
     preflight(&app).await?;
-    let sender = app.sender()?;
+    let sender = sender(&app)?;
     let sd = shutdown.clone();
     let sender_task = supervise("sender", shutdown.clone(), move || {
         sender.clone().run(sd.clone())

@@ -7,7 +7,7 @@
 //! NOTE: health facts are written on the wall clock, so the alarm compares
 //! with the wall clock, not the scheduler's (test-controlled) clock.
 
-use crate::startup::App;
+use crate::context::App;
 use crate::store::{health, parse_ts, ts};
 use crate::workflow::notices;
 use chrono::{Duration, Utc};

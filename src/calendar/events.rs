@@ -4,7 +4,7 @@
 use super::german;
 use crate::config::Programme;
 use crate::config::programme::{EventStatus, Slot};
-use crate::startup::App;
+use crate::context::App;
 use crate::store::{Tx, now};
 use crate::workflow::actions::{ActionResult, refuse};
 use chrono::{DateTime, Utc};

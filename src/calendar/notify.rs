@@ -7,9 +7,9 @@
 
 use super::events::{Event, Kind};
 use super::{german, ics};
+use crate::context::App;
 use crate::domain::EmailAddress;
 use crate::outbox::compose::{Calendar, Draft};
-use crate::startup::App;
 use crate::store::Tx;
 use crate::store::outbox;
 use crate::workflow::mails;

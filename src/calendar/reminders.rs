@@ -6,8 +6,8 @@
 use super::events::Event;
 use super::notify::{self, Recipient, What};
 use super::{ics, timeline};
+use crate::context::App;
 use crate::domain::EmailAddress;
-use crate::startup::App;
 use crate::store::{Tx, now as now_text, ts};
 use crate::workflow::notices;
 use chrono::{DateTime, Duration, Utc};

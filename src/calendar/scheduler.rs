@@ -4,7 +4,7 @@
 //! so any number of ticks and restarts sends nothing twice.
 
 use super::{alarm, digest, events, reminders};
-use crate::startup::App;
+use crate::context::App;
 use chrono::{DateTime, Utc};
 
 /// What one tick did.

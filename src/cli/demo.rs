@@ -7,10 +7,11 @@ use crate::calendar::{events, german, scheduler, timeline};
 use crate::config::programme::EventStatus;
 use crate::config::settings::{Settings, SourceKind, TransportKind};
 use crate::config::{Config, Programme};
+use crate::context::App;
 use crate::intake::worker::sweep;
 use crate::mailbox::MailSource;
 use crate::mailbox::maildir::MaildirSource;
-use crate::startup::App;
+use crate::startup;
 use crate::store::{applications, outbox, participants};
 use crate::workflow::actions::ActionError;
 use crate::workflow::interviews::schedule;
@@ -80,7 +81,7 @@ pub async fn run(demo_config: &Path, dir: &Path, examples: &Path) -> anyhow::Res
     source.connect().await?;
     let stats = sweep(&app, &mut source, &CancellationToken::new()).await?;
     crate::store::health::mailbox_ok(&app.store).await?;
-    let sent = app.sender()?.run_once().await?;
+    let sent = startup::sender(&app)?.run_once().await?;
     println!(
         "Intake: {} mails seen, {} stored, {} moved to the processed folder; {} mails written\n",
         stats.seen, stats.stored, stats.moved, sent
@@ -182,7 +183,7 @@ async fn part3(app: &App, source: &mut MaildirSource, maildir: &Path) -> anyhow:
         command,
     )?;
     sweep(app, source, &CancellationToken::new()).await?;
-    let sent = app.sender()?.run_once().await?;
+    let sent = startup::sender(&app)?.run_once().await?;
     println!(
         "\nStaff mail \"FREIGEBEN BESCHEIDE\" (with the secret) released the notices; {sent} more mails written"
     );
@@ -222,7 +223,7 @@ async fn part4(app: &App, config: Config, clock: &Clock) -> anyhow::Result<()> {
                 }
                 clock.set(t);
                 let tick = scheduler::tick(app, t).await?;
-                let sent = app.sender()?.run_once().await?;
+                let sent = startup::sender(&app)?.run_once().await?;
                 if tick.reminders + tick.event_mails > 0 {
                     println!(
                         "  {}  {} reminder(s), {} announcement/update(s), {sent} mail(s) written",
@@ -251,7 +252,7 @@ async fn part4(app: &App, config: Config, clock: &Clock) -> anyhow::Result<()> {
         .map(|t| t.with_timezone(&chrono::Utc))?;
     let since = digest_at - chrono::Duration::days(400);
     crate::calendar::digest::send(&app2, digest_at, since, digest_at).await?;
-    let sent = app2.sender()?.run_once().await?;
+    let sent = startup::sender(&app2)?.run_once().await?;
     println!(
         "  and the staff digest of Mo., 11.01.2027, 07:30 Uhr (weekdays at 07:30): {sent} mail written"
     );

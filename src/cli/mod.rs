@@ -9,7 +9,8 @@ mod status;
 
 use crate::config::Config;
 use crate::config::settings::LogFormat;
-use crate::startup::{self, App};
+use crate::context::App;
+use crate::startup;
 use crate::telemetry;
 use anyhow::Context;
 use clap::{Parser, Subcommand};

@@ -5,7 +5,7 @@ use crate::calendar::cron::CronSchedule;
 use crate::calendar::{events, german, reminders, timeline};
 use crate::config::Config;
 use crate::config::programme::EventStatus;
-use crate::startup::App;
+use crate::context::App;
 use chrono::{Duration, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};

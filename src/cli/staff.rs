@@ -2,7 +2,7 @@
 //! the administrator's side of what staff also do by mail.
 
 use crate::config::Config;
-use crate::startup::App;
+use crate::context::App;
 use crate::store::{decisions, participants};
 use crate::workflow::actions::{ActionError, ActionResult};
 use crate::workflow::interviews::schedule;

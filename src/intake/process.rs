@@ -3,9 +3,9 @@
 
 use super::bounce::{self, Bounce};
 use super::{Class, Incoming, classify};
+use crate::context::App;
 use crate::documents::Limits;
 use crate::documents::analyse::{Analysis, analyse_isolated};
-use crate::startup::App;
 use crate::store::messages::{self, Handled};
 use crate::store::parse_ts;
 use crate::workflow::commands::execute;

@@ -3,8 +3,8 @@
 
 use super::Incoming;
 use super::process::{Disposition, process};
+use crate::context::App;
 use crate::mailbox::{MailSource, SetupError, SourceError, Wake};
-use crate::startup::App;
 use crate::store::messages::Location;
 use crate::store::waiting::{self, RetryPolicy, Stage};
 use crate::store::{health, messages};

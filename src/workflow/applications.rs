@@ -7,10 +7,10 @@
 use super::review::{self, Review};
 use super::{mails, notices};
 use crate::calendar::german;
+use crate::context::App;
 use crate::documents::analyse::{Analysis, Role};
 use crate::intake::Incoming;
 use crate::outbox::compose::{Automatic, Draft};
-use crate::startup::App;
 use crate::store::Tx;
 use crate::store::applications::{self, Application, NewApplication};
 use crate::store::outbox::{self, Enqueued};

@@ -2,10 +2,10 @@
 
 use super::mails;
 use crate::calendar::german;
+use crate::context::App;
 use crate::domain::EmailAddress;
 use crate::intake::Incoming;
 use crate::outbox::compose::Draft;
-use crate::startup::App;
 use crate::store::Tx;
 use crate::store::applications::Application;
 use crate::store::outbox;

@@ -3,9 +3,9 @@
 
 use super::mails;
 use crate::calendar::german;
+use crate::context::App;
 use crate::domain::EmailAddress;
 use crate::outbox::compose::Draft;
-use crate::startup::App;
 use crate::store::outbox;
 use chrono::{DateTime, Duration, Utc};
 

@@ -3,8 +3,8 @@
 //! In-Reply-To/References, brought to staff, never answered automatically.
 
 use super::notices;
+use crate::context::App;
 use crate::intake::Incoming;
-use crate::startup::App;
 use crate::store::Tx;
 
 /// The purposes whose replies need a human.

@@ -361,7 +361,7 @@ async fn an_incomplete_application_gets_one_reminder_days_before_the_deadline() 
     )
     .await;
     app.wait_for_mail(from, 1).await;
-    let one = postbote::startup::App::build(app.config())
+    let one = postbote::context::App::build(app.config())
         .await
         .expect("app");
     let end = one.programme.deadline_end.with_timezone(&chrono::Utc);
@@ -376,7 +376,7 @@ async fn an_incomplete_application_gets_one_reminder_days_before_the_deadline() 
     );
     assert_eq!(queue(2).await.expect("due"), 1);
     assert_eq!(queue(1).await.expect("again"), 0, "a reminder is sent once");
-    one.sender()
+    postbote::startup::sender(&one)
         .expect("sender")
         .run_once()
         .await

@@ -8,10 +8,10 @@ use crate::helpers::{
 };
 use crate::mail_servers::Layout;
 use postbote::config::Config;
+use postbote::context::App;
 use postbote::intake::worker::sweep;
 use postbote::mailbox::imap::ImapSource;
 use postbote::mailbox::{Fetched, MailSource, SourceError, Wake};
-use postbote::startup::App;
 use postbote::store::messages::Location;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

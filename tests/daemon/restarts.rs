@@ -1,9 +1,9 @@
 use crate::helpers::{PROJECT, TestApp, application, spawn_app};
 use postbote::config::Config;
+use postbote::context::App;
 use postbote::intake::worker::sweep;
 use postbote::mailbox::imap::ImapSource;
 use postbote::mailbox::{Fetched, MailSource, SourceError, Wake};
-use postbote::startup::App;
 use postbote::store::messages::Location;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;

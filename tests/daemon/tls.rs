@@ -5,7 +5,8 @@
 use crate::helpers::{Deadline, PROJECT, application, header, subject, write_config};
 use crate::mail_servers::{self, MailServers, PASSWORD};
 use postbote::config::{Config, Programme, Settings};
-use postbote::startup::{self, App};
+use postbote::context::App;
+use postbote::startup;
 use postbote::store::{Store, health};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -5,10 +5,10 @@
 use super::{Command, Outcome, Parsed, Verdict, Via, authenticate, parse};
 use crate::calendar::events;
 use crate::config::programme::EventStatus;
+use crate::context::App;
 use crate::domain::EmailAddress;
 use crate::intake::Incoming;
 use crate::outbox::compose::{Automatic, Draft};
-use crate::startup::App;
 use crate::store::{Tx, now, outbox};
 use crate::workflow::actions::{ActionError, ActionResult};
 use crate::workflow::interviews::schedule;

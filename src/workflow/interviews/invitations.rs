@@ -3,8 +3,8 @@
 //! invited person, keyed by interview, version and recipient.
 
 use crate::calendar::{german, ics};
+use crate::context::App;
 use crate::outbox::compose::{Calendar, Draft};
-use crate::startup::App;
 use crate::store::Tx;
 use crate::store::applications::Application;
 use crate::store::interviews::Interview;

@@ -4,7 +4,7 @@
 use super::invitations::{self, Kind};
 use super::plan::{self, Candidate, Fixed, Plan, SlotRules};
 use crate::calendar::german;
-use crate::startup::App;
+use crate::context::App;
 use crate::store::applications;
 use crate::store::interviews::{self, Interview};
 use crate::store::{Tx, documents};

@@ -6,7 +6,7 @@
 mod notice;
 pub mod preview;
 
-use crate::startup::App;
+use crate::context::App;
 use crate::store::applications::{self, Application};
 use crate::store::{Tx, decisions, outbox, participants};
 use crate::workflow::actions::{self, ActionResult, refuse};

@@ -3,9 +3,9 @@
 
 use super::Outcome;
 use crate::calendar::german;
+use crate::context::App;
 use crate::domain::EmailAddress;
 use crate::outbox::compose::Draft;
-use crate::startup::App;
 use crate::store::Tx;
 use crate::store::applications::Application;
 use crate::store::outbox::NewMail;

@@ -1,0 +1,81 @@
+//! The shared context of the stages: the store, the settings, the programme,
+//! the mail templates and composer, the classification rules, the clock and
+//! the signals between the tasks. Built once at the start (`App::build`);
+//! `startup` runs the tasks on it.
+
+use crate::calendar::clock::Clock;
+use crate::config::Config;
+use crate::config::Programme;
+use crate::config::settings::Settings;
+use crate::intake::classify::Rules;
+use crate::outbox::{Composer, Templates};
+use crate::store::Store;
+use crate::workflow::mails;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Everything the stages share.
+pub struct App {
+    pub store: Store,
+    pub settings: Settings,
+    pub programme: Programme,
+    pub templates: Templates,
+    pub composer: Composer,
+    pub rules: Rules,
+    /// Wakes the sender when the intake queued mail.
+    pub outbox_signal: Arc<Notify>,
+    /// The scheduler's clock (the wall clock, or a test's hand-set one).
+    pub clock: Clock,
+    /// Wakes the scheduler before its next tick (tests moving the clock).
+    pub scheduler_signal: Arc<Notify>,
+}
+
+impl App {
+    /// Opens and migrates the database, and checks every template.
+    pub async fn build(config: Config) -> anyhow::Result<Arc<App>> {
+        Self::build_with_clock(config, Clock::system()).await
+    }
+
+    /// Like [`App::build`], with the scheduler on `clock`.
+    pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
+        let Config {
+            settings,
+            programme,
+            ..
+        } = config;
+        // NOTE: check CA files now, so a wrong one stops the start instead of
+        // showing up later as an endless "UnknownIssuer" retry loop.
+        if let Some(ca) = settings.imap.as_ref().and_then(|i| i.ca_file.as_ref()) {
+            crate::mailbox::tls::ca_certificates(ca)?;
+        }
+        if let Some(ca) = &settings.smtp.ca_file {
+            crate::mailbox::tls::ca_certificates(ca)?;
+        }
+        let store = Store::open(&settings.storage.database).await?;
+        let templates = Templates::load(&settings.templates.dir, &mails::samples())?;
+        let mail = &settings.mail;
+        let composer = Composer::new(
+            &mail.from_address,
+            &mail.from_name,
+            mail.reply_to.as_ref(),
+            &settings.instance.domain,
+            &settings.instance.name,
+        )?;
+        let rules = Rules {
+            own_domain: settings.instance.domain.clone(),
+            instance: settings.instance.name.clone(),
+            staff: settings.staff.addresses.clone(),
+        };
+        Ok(Arc::new(App {
+            store,
+            settings,
+            programme,
+            templates,
+            composer,
+            rules,
+            outbox_signal: Arc::new(Notify::new()),
+            clock,
+            scheduler_signal: Arc::new(Notify::new()),
+        }))
+    }
+}
