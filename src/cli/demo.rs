@@ -183,7 +183,7 @@ async fn part3(app: &App, source: &mut MaildirSource, maildir: &Path) -> anyhow:
         command,
     )?;
     sweep(app, source, &CancellationToken::new()).await?;
-    let sent = startup::sender(&app)?.run_once().await?;
+    let sent = startup::sender(app)?.run_once().await?;
     println!(
         "\nStaff mail \"FREIGEBEN BESCHEIDE\" (with the secret) released the notices; {sent} more mails written"
     );
@@ -223,7 +223,7 @@ async fn part4(app: &App, config: Config, clock: &Clock) -> anyhow::Result<()> {
                 }
                 clock.set(t);
                 let tick = scheduler::tick(app, t).await?;
-                let sent = startup::sender(&app)?.run_once().await?;
+                let sent = startup::sender(app)?.run_once().await?;
                 if tick.reminders + tick.event_mails > 0 {
                     println!(
                         "  {}  {} reminder(s), {} announcement/update(s), {sent} mail(s) written",
