@@ -51,6 +51,13 @@ pub const RETRY_PROCESSING: Duration = Duration::from_secs(5);
 /// After a sweep that stored or moved mail, the next look comes this soon.
 pub const SETTLE_RESCAN: Duration = Duration::from_secs(2);
 
+/// The longest time between two looks at the folder, IDLE or not.
+///
+/// NOTE: IDLE is a hint, not a promise: a server that never sends the
+/// notification (a missed watch, a proxy that drops it) must not leave mail
+/// waiting for the next renewal. Well inside `health.unprocessed_after_secs`.
+pub const SAFETY_RESCAN: Duration = Duration::from_secs(300);
+
 /// Counts from one sweep.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Sweep {
@@ -133,7 +140,7 @@ async fn connect_and_watch<S: MailSource>(
                 .to_std()
                 .unwrap_or(Duration::ZERO)
                 .max(Duration::from_secs(1)),
-            None => Duration::from_secs(24 * 3600),
+            None => SAFETY_RESCAN,
         };
         // NOTE: Dovecot can miss telling an IDLE client about mail delivered
         // while the client's last command ran (seen with Maildir++ and two
