@@ -36,6 +36,19 @@ impl App {
         Self::build_with_clock(config, Clock::system()).await
     }
 
+    /// For commands that only read: the store opened without migrating, the
+    /// templates not checked (nothing is rendered).
+    pub async fn read_only(config: Config) -> anyhow::Result<Arc<App>> {
+        let Config {
+            settings,
+            programme,
+            ..
+        } = config;
+        let store = Store::open_existing(&settings.storage.database).await?;
+        let templates = Templates::load(&settings.templates.dir, &[])?;
+        Self::assemble(settings, programme, store, templates, Clock::system())
+    }
+
     /// Like [`App::build`], with the scheduler on `clock`.
     pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
         let Config {
@@ -53,6 +66,16 @@ impl App {
         }
         let store = Store::open(&settings.storage.database).await?;
         let templates = Templates::load(&settings.templates.dir, &mails::samples())?;
+        Self::assemble(settings, programme, store, templates, clock)
+    }
+
+    fn assemble(
+        settings: Settings,
+        programme: Programme,
+        store: Store,
+        templates: Templates,
+        clock: Clock,
+    ) -> anyhow::Result<Arc<App>> {
         let mail = &settings.mail;
         let composer = Composer::new(
             &mail.from_address,

@@ -5,7 +5,7 @@ use crate::store::{Store, applications, documents, outbox};
 use std::process::ExitCode;
 
 pub async fn applications(config: &Config, json: bool) -> anyhow::Result<()> {
-    let store = Store::open(&config.settings.storage.database).await?;
+    let store = Store::open_existing(&config.settings.storage.database).await?;
     let rows = applications::list(&store).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -31,7 +31,7 @@ pub async fn applications(config: &Config, json: bool) -> anyhow::Result<()> {
 }
 
 pub async fn outbox(config: &Config, json: bool) -> anyhow::Result<()> {
-    let store = Store::open(&config.settings.storage.database).await?;
+    let store = Store::open_existing(&config.settings.storage.database).await?;
     let rows = outbox::list(&store).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -60,7 +60,7 @@ pub fn print_outbox(rows: &[outbox::OutboxEntry]) {
 
 /// `postbote applications show ID`.
 pub async fn show_application(config: &Config, id: &str, json: bool) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&config.settings.storage.database).await?;
+    let store = Store::open_existing(&config.settings.storage.database).await?;
     let Some(app) = applications::list(&store)
         .await?
         .into_iter()

@@ -22,7 +22,7 @@ struct Entry {
 }
 
 pub async fn run(config: Config, json: bool, all: bool) -> anyhow::Result<ExitCode> {
-    let app = App::build(config).await?;
+    let app = App::read_only(config).await?;
     let now = Utc::now();
     let roster = reminders::recipients(&app).await?;
     let emails: Vec<String> = roster.iter().map(|r| r.email.key()).collect();

@@ -36,7 +36,7 @@ fn report(result: ActionResult<String>) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn plan(config: Config, json: bool) -> anyhow::Result<ExitCode> {
-    let app = App::build(config).await?;
+    let app = App::read_only(config).await?;
     let mut tx = app.store.begin().await?;
     let schedule = schedule::current(&app, &mut tx).await?;
     tx.rollback().await?;
@@ -131,7 +131,7 @@ pub async fn decide(
 }
 
 pub async fn list_decisions(config: Config, json: bool) -> anyhow::Result<ExitCode> {
-    let app = App::build(config).await?;
+    let app = App::read_only(config).await?;
     let rows = decisions::all(&app.store).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -148,7 +148,7 @@ pub async fn list_decisions(config: Config, json: bool) -> anyhow::Result<ExitCo
 }
 
 pub async fn preview_notices(config: Config, json: bool) -> anyhow::Result<ExitCode> {
-    let app = App::build(config).await?;
+    let app = App::read_only(config).await?;
     let mut tx = app.store.begin().await?;
     let held = preview::held(&mut tx).await?;
     tx.rollback().await?;
@@ -185,7 +185,7 @@ pub async fn release_notices(config: Config, yes: bool) -> anyhow::Result<ExitCo
 }
 
 pub async fn list_participants(config: Config, json: bool) -> anyhow::Result<ExitCode> {
-    let app = App::build(config).await?;
+    let app = App::read_only(config).await?;
     let rows = participants::list(&app.store).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);

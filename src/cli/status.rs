@@ -28,7 +28,7 @@ struct Status {
 
 pub async fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     let s = &config.settings;
-    let store = Store::open(&s.storage.database).await?;
+    let store = Store::open_existing(&s.storage.database).await?;
     let now = Utc::now();
     let mut problems = Vec::new();
     let mut warnings = Vec::new();

@@ -22,6 +22,9 @@ use std::time::Duration;
 
 pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
 
+/// The schema, from `migrations/`.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
 /// The database handle, cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -49,10 +52,55 @@ impl Store {
             .connect_with(options)
             .await
             .with_context(|| format!("cannot open database {}", path.display()))?;
-        sqlx::migrate!("./migrations")
+        MIGRATOR
             .run(&pool)
             .await
             .context("cannot apply database migrations")?;
+        Ok(Store { pool })
+    }
+
+    /// Opens an existing database for commands that only read: it is not
+    /// created and not migrated. Refuses a database that is missing or older
+    /// than this build (run the daemon, or a command that changes something,
+    /// once to migrate it).
+    ///
+    /// NOTE: not SQLITE_OPEN_READONLY: a WAL database whose -shm file is gone
+    /// (the daemon stopped and checkpointed) cannot be opened read-only.
+    pub async fn open_existing(path: &Path) -> anyhow::Result<Store> {
+        if !path.exists() {
+            anyhow::bail!(
+                "no database at {}: postbote has not run with this config yet",
+                path.display()
+            );
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("cannot open database {}", path.display()))?;
+        let applied: Vec<i64> = sqlx::query_scalar(
+            "SELECT version FROM _sqlx_migrations WHERE success = 1 ORDER BY version",
+        )
+        .fetch_all(&pool)
+        .await
+        .with_context(|| format!("{} is not a postbote database", path.display()))?;
+        let missing = MIGRATOR
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .count();
+        if missing > 0 {
+            anyhow::bail!(
+                "the database {} lacks {missing} migration(s) of this postbote: run a command \
+                 that changes something (or the daemon) once to migrate it",
+                path.display()
+            );
+        }
         Ok(Store { pool })
     }
 
