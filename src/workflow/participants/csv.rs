@@ -718,6 +718,128 @@ mod tests {
         );
     }
 
+    fn utf16(text: &str, unit: fn(u16) -> [u8; 2], bom: [u8; 2]) -> Vec<u8> {
+        let mut bytes = bom.to_vec();
+        for u in text.encode_utf16() {
+            bytes.extend_from_slice(&unit(u));
+        }
+        bytes
+    }
+
+    #[test]
+    fn utf16_le_file_as_excel_writes_unicode_text() {
+        // Excel's "Unicode text": UTF-16 LE with BOM, tabs, CRLF, quotes
+        // around fields that hold a tab or a line break.
+        let text = "Kommune\tName\tE-Mail\tNotiz\r\n\
+             Köln\tJürgen Weiß\tj@koeln.de\t\"Raum 3\r\nab 9 €\"\r\n\
+             Oberdorf\tÄnne Öz\tÄ@b.de\t\"Tab\there\"\r\n\
+             Bonn\tX\tnot-an-address\t\r\n";
+        let bytes = utf16(text, u16::to_le_bytes, [0xFF, 0xFE]);
+        let e = errors(&bytes);
+        assert_eq!(lines_of(&e), [5], "{e:?}");
+        let fixed = text.replace("not-an-address", "x@bonn.de");
+        let rows = parse(&utf16(&fixed, u16::to_le_bytes, [0xFF, 0xFE])).expect("UTF-16 LE");
+        assert_eq!(rows.len(), 3);
+        assert_eq!((rows[0].line, rows[1].line, rows[2].line), (2, 4, 5));
+        assert_eq!(rows[0].municipality, "Köln");
+        assert_eq!(rows[0].name, "Jürgen Weiß");
+        assert_eq!(rows[1].municipality, "Oberdorf");
+        assert_eq!(rows[1].name, "Änne Öz");
+        // The same file big-endian.
+        let rows = parse(&utf16(&fixed, u16::to_be_bytes, [0xFE, 0xFF])).expect("UTF-16 BE");
+        assert_eq!(rows[1].name, "Änne Öz");
+    }
+
+    #[test]
+    fn utf8_bom_file_as_excel_writes_it() {
+        // Excel's "CSV UTF-8": BOM, `;`, CRLF; here with its `sep=` line.
+        for sep_line in ["", "sep=;\r\n"] {
+            let text = format!(
+                "\u{FEFF}{sep_line}Kommune;Name;E-Mail;Rolle\r\n\
+                 \"Stadt; Land\";Zoë Ärger;z@b.de;Vorgesetzte\r\n\
+                 Köln;€uro Müller;e@b.de;\r\n"
+            );
+            let rows = parse(text.as_bytes()).expect("UTF-8 with BOM");
+            let first = if sep_line.is_empty() { 2 } else { 3 };
+            assert_eq!(rows[0].line, first);
+            assert_eq!(rows[0].municipality, "Stadt; Land");
+            assert_eq!(rows[0].name, "Zoë Ärger");
+            assert_eq!(rows[0].role, Role::Supervisor);
+            assert_eq!(rows[1].municipality, "Köln");
+            assert_eq!(rows[1].name, "€uro Müller");
+        }
+    }
+
+    #[test]
+    fn windows_1252_file_as_excel_writes_it() {
+        // Older Excel's "CSV (Trennzeichen-getrennt)": cp1252, `;`, CRLF.
+        let bytes = b"Kommune;Name;E-Mail;Notiz\r\n\
+            M\xFCnchen;J\xFCrgen Stra\xDFer;j@m.de;\"Kosten: 5 \x80; bar\r\nbezahlt\"\r\n\
+            \xC4rzte-Stadt;\xD6zlem \xC4\xFC\xF6;o@m.de;\r\n\
+            K;A;kaputt\r\n";
+        let e = errors(bytes);
+        assert_eq!(lines_of(&e), [5], "{e:?}");
+        assert_eq!(e[0].reason, "not a valid e-mail address: \"kaputt\"");
+        let rows = parse(&bytes[..bytes.len() - b"K;A;kaputt\r\n".len()]).expect("cp1252");
+        assert_eq!(rows[0].municipality, "München");
+        assert_eq!(rows[0].name, "Jürgen Straßer");
+        assert_eq!(rows[1].line, 4);
+        assert_eq!(rows[1].municipality, "Ärzte-Stadt");
+        assert_eq!(rows[1].name, "Özlem Äüö");
+        assert_eq!(decode(b"5 \x80 f\xFCr \x84Caf\xE9\x93"), "5 € für „Café“");
+    }
+
+    #[test]
+    fn quoted_fields_hold_the_separator_and_line_breaks() {
+        // `|` stands for the separator; a tab is refused in names, so the
+        // note holds it (with line breaks of every kind).
+        for sep in [";", ",", "\t"] {
+            let text = "Kommune|Name|E-Mail|Notiz\n\
+                 \"A;B,C\"|\"C ,; \"\"D\"\"\"|a@b.de|\"x|\n\ny\r\nz\rw\"\n\
+                 K|E|e@b.de|\"\"\n\
+                 \"K\"|\"F\"|f@b.de|\"|\n\"\n"
+                .replace('|', sep);
+            let rows = match parse(text.as_bytes()) {
+                Ok(rows) => rows,
+                Err(e) => panic!("{sep:?}: {e:?}"),
+            };
+            assert_eq!(rows.len(), 3, "{sep:?}");
+            assert_eq!(rows[0].municipality, "A;B,C");
+            assert_eq!(rows[0].name, "C ,; \"D\"");
+            // x, blank line, y (CRLF), z (CR): the next record is on line 7.
+            assert_eq!(
+                (rows[0].line, rows[1].line, rows[2].line),
+                (2, 7, 8),
+                "{sep:?}"
+            );
+            assert_eq!(rows[2].name, "F");
+        }
+    }
+
+    #[test]
+    fn the_end_of_the_file_closes_no_quote() {
+        // No final line break after a closed quote or a plain field.
+        let rows = ok("Kommune;Name;E-Mail\nK;\"A\";a@b.de\nK;B;\"b@b.de\"");
+        assert_eq!(rows[1].email.as_str(), "b@b.de");
+        assert_eq!(ok("Kommune;Name;E-Mail\nK;B;b@b.de").len(), 1);
+        for open in [
+            "Kommune;Name;E-Mail\nK;A;a@b.de\nK;B;b@b.de;\"",
+            "Kommune;Name;E-Mail\nK;A;a@b.de\nK;B;\"b@b.de\n\n",
+            "Kommune;Name;E-Mail\r\nK;A;a@b.de\r\nK;B;\"b@b.de\"\"\r\n",
+        ] {
+            let e = errors(open.as_bytes());
+            assert_eq!(lines_of(&e), [3], "{open:?}");
+            assert!(e[0].reason.contains("not closed"), "{e:?}");
+        }
+        assert_eq!(lines_of(&errors(b"\"Kommune;Name;E-Mail\n")), [1]);
+    }
+
+    #[test]
+    fn old_mac_line_ends_count_as_lines() {
+        let e = errors(b"Kommune;Name;E-Mail\rK;A;a@b.de\r\rK;B;bad\r");
+        assert_eq!(lines_of(&e), [4]);
+    }
+
     #[test]
     fn garbage_never_panics() {
         let mut state = 0x1234_5678_9ABC_DEF0u64;
