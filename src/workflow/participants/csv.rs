@@ -8,10 +8,12 @@
 //!   optionally `Rolle`/`Role`; other columns are ignored;
 //! * `;` (German Excel), `,` or tab as separator, detected from the header
 //!   line; an Excel `sep=;` first line is honoured;
-//! * RFC 4180 quoting: quoted fields may hold separators, doubled quotes and
-//!   line breaks;
-//! * UTF-8 with or without BOM, UTF-16 with BOM (Excel's "Unicode text"),
-//!   and otherwise Windows-1252 (older Excel's "CSV").
+//! * RFC 4180 quoting (read by the `csv` crate): quoted fields may hold
+//!   separators, doubled quotes and line breaks; blanks before an opening
+//!   quote are tolerated;
+//! * UTF-8 with or without BOM, UTF-16 LE or BE with BOM (Excel's "Unicode
+//!   text"), and otherwise Windows-1252 (older Excel's "CSV"), decoded by
+//!   `encoding_rs`.
 //!
 //! Fields are trimmed; lines with only empty fields are skipped. Names and
 //! municipalities end up in mail headers, so line breaks and other control
@@ -19,8 +21,11 @@
 //! is listed, with the line number where its record starts (line 0: the file
 //! as a whole).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
+
+use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
 
 use crate::domain::{EmailAddress, HeaderText};
 
@@ -109,9 +114,11 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<RosterRow>, Vec<RosterError>> {
         )]);
     }
     let text = decode(bytes);
-    let (text, first_line, forced) = excel_sep_line(&text);
-    let separator = forced.unwrap_or_else(|| detect_separator(text));
-    let records = split_records(text, separator, first_line).map_err(|e| vec![e])?;
+    let (separator, text, first_line) = match excel_sep_line(&text) {
+        Some((separator, rest)) => (separator, rest, 2),
+        None => (detect_separator(&text), &*text, 1),
+    };
+    let records = read_records(text, separator, first_line).map_err(|e| vec![e])?;
     let mut records = records.into_iter().filter(|r| !r.is_blank());
 
     let Some(header) = records.next() else {
@@ -158,110 +165,125 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<RosterRow>, Vec<RosterError>> {
     }
 }
 
-/// Bytes to text: UTF-16 with BOM, UTF-8 (BOM dropped), else Windows-1252.
-fn decode(bytes: &[u8]) -> String {
-    if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
-        return utf16(rest, u16::from_le_bytes);
-    }
-    if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
-        return utf16(rest, u16::from_be_bytes);
-    }
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_owned(),
-        Err(_) => bytes.iter().map(|&b| cp1252(b)).collect(),
-    }
-}
-
-/// UTF-16 code units to text; broken surrogates become U+FFFD.
-fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> String {
-    let units: Vec<u16> = bytes
-        .chunks_exact(2)
-        .map(|pair| match *pair {
-            [a, b] => unit([a, b]),
-            _ => 0xFFFD,
-        })
-        .collect();
-    String::from_utf16_lossy(&units)
-}
-
-/// One Windows-1252 byte as a character. 0x80–0x9F follow the code page
-/// (the five unassigned bytes map to the C1 control of the same number, as
-/// Windows does); everything else is Latin-1.
-fn cp1252(b: u8) -> char {
-    const HIGH: [char; 32] = [
-        '\u{20AC}', '\u{0081}', '\u{201A}', '\u{0192}', '\u{201E}', '\u{2026}', '\u{2020}',
-        '\u{2021}', '\u{02C6}', '\u{2030}', '\u{0160}', '\u{2039}', '\u{0152}', '\u{008D}',
-        '\u{017D}', '\u{008F}', '\u{0090}', '\u{2018}', '\u{2019}', '\u{201C}', '\u{201D}',
-        '\u{2022}', '\u{2013}', '\u{2014}', '\u{02DC}', '\u{2122}', '\u{0161}', '\u{203A}',
-        '\u{0153}', '\u{009D}', '\u{017E}', '\u{0178}',
-    ];
-    match b {
-        0x80..=0x9F => HIGH
-            .get(usize::from(b - 0x80))
-            .copied()
-            .unwrap_or('\u{FFFD}'),
-        _ => char::from(b),
+/// Bytes to text: a BOM decides (UTF-8, UTF-16 LE or BE, and is dropped);
+/// without one, UTF-8 if the bytes are valid UTF-8, else Windows-1252 (its
+/// five unassigned bytes become the C1 controls of the same number).
+fn decode(bytes: &[u8]) -> Cow<'_, str> {
+    let (encoding, bom) = Encoding::for_bom(bytes).unwrap_or((UTF_8, 0));
+    let rest = bytes.get(bom..).unwrap_or_default();
+    if encoding == UTF_8 {
+        UTF_8
+            .decode_without_bom_handling_and_without_replacement(rest)
+            .unwrap_or_else(|| WINDOWS_1252.decode_without_bom_handling(rest).0)
+    } else {
+        encoding.decode_without_bom_handling(rest).0
     }
 }
 
-/// Drops an Excel `sep=X` first line; returns the rest, the line number the
-/// rest starts on, and the separator it names.
-fn excel_sep_line(text: &str) -> (&str, usize, Option<char>) {
-    let (first, rest) = match text.find('\n') {
-        Some(i) => (&text[..i], &text[i + 1..]),
-        None => (text, ""),
-    };
+/// An Excel `sep=X` first line: the separator it names and the text after it.
+fn excel_sep_line(text: &str) -> Option<(u8, &str)> {
+    let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
     let first = first.trim_end_matches('\r');
-    let mut chars = first.chars();
-    let sep = first
-        .get(..4)
-        .filter(|p| p.eq_ignore_ascii_case("sep="))
-        .and_then(|_| {
-            chars
-                .nth(4)
-                .filter(|c| [';', ',', '\t'].contains(c) && first.len() == 4 + c.len_utf8())
-        });
-    match sep {
-        Some(c) => (rest, 2, Some(c)),
-        None => (text, 1, None),
-    }
+    let separator = match first.get(4..)? {
+        ";" => b';',
+        "," => b',',
+        "\t" => b'\t',
+        _ => return None,
+    };
+    first
+        .get(..4)?
+        .eq_ignore_ascii_case("sep=")
+        .then_some((separator, rest))
 }
 
-/// The separator used most often, outside quotes, in the first line with
-/// any text besides separators and blanks (the header); ties prefer `;`,
+/// The separator that splits the header (the first record with any text
+/// besides separators and blanks) into the most fields; ties prefer `;`,
 /// then tab, then `,`.
-fn detect_separator(text: &str) -> char {
-    const CANDIDATES: [char; 3] = [';', '\t', ','];
-    let mut counts = [0usize; 3];
-    let mut has_text = false;
-    let mut in_quotes = false;
-    for c in text.chars() {
-        if c == '"' {
-            in_quotes = !in_quotes;
-            has_text = true;
-        } else if in_quotes {
-            has_text = true;
-        } else if c == '\r' || c == '\n' {
-            if has_text {
-                break;
-            }
-            counts = [0; 3];
-        } else if let Some(i) = CANDIDATES.iter().position(|s| *s == c) {
-            if let Some(n) = counts.get_mut(i) {
-                *n += 1;
-            }
-        } else if !c.is_whitespace() {
-            has_text = true;
-        }
-    }
-    let mut best = (';', 0);
-    for (sep, n) in CANDIDATES.into_iter().zip(counts) {
-        if n > best.1 {
-            best = (sep, n);
+fn detect_separator(text: &str) -> u8 {
+    const CANDIDATES: [u8; 3] = [b';', b'\t', b','];
+    let is_filler =
+        |c: char| c.is_whitespace() || u8::try_from(c).is_ok_and(|b| CANDIDATES.contains(&b));
+    let header_width = |separator| {
+        reader(text.as_bytes(), separator)
+            .into_records()
+            .map_while(Result::ok)
+            .find(|r| r.iter().any(|f| !f.trim_matches(is_filler).is_empty()))
+            .map_or(0, |r| r.len())
+    };
+    let mut best = (b';', 0);
+    for separator in CANDIDATES {
+        let width = header_width(separator);
+        if width > best.1 {
+            best = (separator, width);
         }
     }
     best.0
+}
+
+/// An RFC 4180 reader: no header handling, rows of any width. Line ends are
+/// CRLF, LF or CR; inside quotes they are kept as written. A quote opens a
+/// quoted field only at the start of a field; elsewhere it is literal, as is
+/// text after a closing quote.
+fn reader<R: std::io::Read>(input: R, separator: u8) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(separator)
+        .from_reader(input)
+}
+
+/// Every record of `text` with the line (counting from `first_line`) it
+/// starts on. The csv crate reads an open quote to the end of the input
+/// without complaint, so a line holding a lone quote is appended: it starts
+/// a record of its own past the text, unless it closes a quote the text left
+/// open, which is refused.
+fn read_records(text: &str, separator: u8, first_line: usize) -> Result<Vec<Record>, RosterError> {
+    let input = format!("{text}\n\"");
+    let mut records = Vec::new();
+    let (mut line, mut counted) = (first_line, 0);
+    for record in reader(input.as_bytes(), separator).into_records() {
+        let record = record
+            .map_err(|e| RosterError::new(0, format!("the file is not readable CSV: {e}")))?;
+        // The position is where the previous record ended, before any
+        // blank lines the reader skipped.
+        let Some(after) = record
+            .position()
+            .and_then(|p| usize::try_from(p.byte()).ok())
+            .and_then(|byte| input.get(byte..))
+        else {
+            return Err(RosterError::new(line, "the CSV reader lost its place here"));
+        };
+        let start = input.len() - after.trim_start_matches(['\r', '\n']).len();
+        if start >= text.len() {
+            return Ok(records);
+        }
+        line += line_breaks(input.get(counted..start).unwrap_or_default());
+        counted = start;
+        records.push(Record {
+            line,
+            fields: record.iter().map(unquote_after_blanks).collect(),
+        });
+    }
+    Err(RosterError::new(
+        line,
+        "a quoted field is not closed (missing \")",
+    ))
+}
+
+/// How many line ends (CRLF, LF or a lone CR) `text` holds.
+fn line_breaks(text: &str) -> usize {
+    text.matches('\n').count() + text.matches('\r').count() - text.matches("\r\n").count()
+}
+
+/// Hand-edited files put blanks before an opening quote (`; "X"`), which
+/// RFC 4180 reads as literal text; such a field is unquoted here. (A
+/// separator inside it has split it already.)
+fn unquote_after_blanks(field: &str) -> String {
+    let trimmed = field.trim();
+    match trimmed.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(inner) if field.starts_with(char::is_whitespace) => inner.replace("\"\"", "\""),
+        _ => field.to_owned(),
+    }
 }
 
 /// One CSV record and the line it starts on.
@@ -280,78 +302,6 @@ impl Record {
     fn field(&self, i: usize) -> &str {
         self.fields.get(i).map_or("", |f| f.trim())
     }
-}
-
-/// Splits RFC 4180 text into records. Line ends are CRLF, LF or CR; inside
-/// quotes they are kept as written. A quote opens a quoted field only at the
-/// start of a field (after optional blanks); elsewhere it is literal, as is
-/// text after a closing quote. An unterminated quote is an error.
-fn split_records(text: &str, sep: char, first_line: usize) -> Result<Vec<Record>, RosterError> {
-    let mut records = Vec::new();
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut line = first_line;
-    let mut record_line = first_line;
-    let mut quoted = false;
-    let mut was_quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => quoted = false,
-                _ => {
-                    if c == '\n' || (c == '\r' && chars.peek() != Some(&'\n')) {
-                        line += 1;
-                    }
-                    field.push(c);
-                }
-            }
-            continue;
-        }
-        match c {
-            '"' if !was_quoted && field.trim().is_empty() => {
-                field.clear();
-                quoted = true;
-                was_quoted = true;
-            }
-            '\r' | '\n' => {
-                if c == '\r' && chars.peek() == Some(&'\n') {
-                    chars.next();
-                }
-                fields.push(std::mem::take(&mut field));
-                records.push(Record {
-                    line: record_line,
-                    fields: std::mem::take(&mut fields),
-                });
-                was_quoted = false;
-                line += 1;
-                record_line = line;
-            }
-            _ if c == sep => {
-                fields.push(std::mem::take(&mut field));
-                was_quoted = false;
-            }
-            _ => field.push(c),
-        }
-    }
-    if quoted {
-        return Err(RosterError::new(
-            record_line,
-            "a quoted field is not closed (missing \")",
-        ));
-    }
-    if !field.is_empty() || !fields.is_empty() || was_quoted {
-        fields.push(field);
-        records.push(Record {
-            line: record_line,
-            fields,
-        });
-    }
-    Ok(records)
 }
 
 /// Where each known column is in the header.
@@ -656,9 +606,7 @@ mod tests {
         // An unassigned byte decodes to a control character and is refused.
         bytes = b"Kommune;Name;E-Mail\nK\x81;A;a@b.de\n".to_vec();
         assert_eq!(lines_of(&errors(&bytes)), [2]);
-        assert_eq!(cp1252(0x9F), 'Ÿ');
-        assert_eq!(cp1252(0xE4), 'ä');
-        assert_eq!(cp1252(b'a'), 'a');
+        assert_eq!(decode(b"\x9F\xE4a"), "Ÿäa");
     }
 
     #[test]
@@ -768,6 +716,128 @@ mod tests {
             e[0].to_string(),
             "line 2: not a valid e-mail address: \"bad\""
         );
+    }
+
+    fn utf16(text: &str, unit: fn(u16) -> [u8; 2], bom: [u8; 2]) -> Vec<u8> {
+        let mut bytes = bom.to_vec();
+        for u in text.encode_utf16() {
+            bytes.extend_from_slice(&unit(u));
+        }
+        bytes
+    }
+
+    #[test]
+    fn utf16_le_file_as_excel_writes_unicode_text() {
+        // Excel's "Unicode text": UTF-16 LE with BOM, tabs, CRLF, quotes
+        // around fields that hold a tab or a line break.
+        let text = "Kommune\tName\tE-Mail\tNotiz\r\n\
+             Köln\tJürgen Weiß\tj@koeln.de\t\"Raum 3\r\nab 9 €\"\r\n\
+             Oberdorf\tÄnne Öz\tÄ@b.de\t\"Tab\there\"\r\n\
+             Bonn\tX\tnot-an-address\t\r\n";
+        let bytes = utf16(text, u16::to_le_bytes, [0xFF, 0xFE]);
+        let e = errors(&bytes);
+        assert_eq!(lines_of(&e), [5], "{e:?}");
+        let fixed = text.replace("not-an-address", "x@bonn.de");
+        let rows = parse(&utf16(&fixed, u16::to_le_bytes, [0xFF, 0xFE])).expect("UTF-16 LE");
+        assert_eq!(rows.len(), 3);
+        assert_eq!((rows[0].line, rows[1].line, rows[2].line), (2, 4, 5));
+        assert_eq!(rows[0].municipality, "Köln");
+        assert_eq!(rows[0].name, "Jürgen Weiß");
+        assert_eq!(rows[1].municipality, "Oberdorf");
+        assert_eq!(rows[1].name, "Änne Öz");
+        // The same file big-endian.
+        let rows = parse(&utf16(&fixed, u16::to_be_bytes, [0xFE, 0xFF])).expect("UTF-16 BE");
+        assert_eq!(rows[1].name, "Änne Öz");
+    }
+
+    #[test]
+    fn utf8_bom_file_as_excel_writes_it() {
+        // Excel's "CSV UTF-8": BOM, `;`, CRLF; here with its `sep=` line.
+        for sep_line in ["", "sep=;\r\n"] {
+            let text = format!(
+                "\u{FEFF}{sep_line}Kommune;Name;E-Mail;Rolle\r\n\
+                 \"Stadt; Land\";Zoë Ärger;z@b.de;Vorgesetzte\r\n\
+                 Köln;€uro Müller;e@b.de;\r\n"
+            );
+            let rows = parse(text.as_bytes()).expect("UTF-8 with BOM");
+            let first = if sep_line.is_empty() { 2 } else { 3 };
+            assert_eq!(rows[0].line, first);
+            assert_eq!(rows[0].municipality, "Stadt; Land");
+            assert_eq!(rows[0].name, "Zoë Ärger");
+            assert_eq!(rows[0].role, Role::Supervisor);
+            assert_eq!(rows[1].municipality, "Köln");
+            assert_eq!(rows[1].name, "€uro Müller");
+        }
+    }
+
+    #[test]
+    fn windows_1252_file_as_excel_writes_it() {
+        // Older Excel's "CSV (Trennzeichen-getrennt)": cp1252, `;`, CRLF.
+        let bytes = b"Kommune;Name;E-Mail;Notiz\r\n\
+            M\xFCnchen;J\xFCrgen Stra\xDFer;j@m.de;\"Kosten: 5 \x80; bar\r\nbezahlt\"\r\n\
+            \xC4rzte-Stadt;\xD6zlem \xC4\xFC\xF6;o@m.de;\r\n\
+            K;A;kaputt\r\n";
+        let e = errors(bytes);
+        assert_eq!(lines_of(&e), [5], "{e:?}");
+        assert_eq!(e[0].reason, "not a valid e-mail address: \"kaputt\"");
+        let rows = parse(&bytes[..bytes.len() - b"K;A;kaputt\r\n".len()]).expect("cp1252");
+        assert_eq!(rows[0].municipality, "München");
+        assert_eq!(rows[0].name, "Jürgen Straßer");
+        assert_eq!(rows[1].line, 4);
+        assert_eq!(rows[1].municipality, "Ärzte-Stadt");
+        assert_eq!(rows[1].name, "Özlem Äüö");
+        assert_eq!(decode(b"5 \x80 f\xFCr \x84Caf\xE9\x93"), "5 € für „Café“");
+    }
+
+    #[test]
+    fn quoted_fields_hold_the_separator_and_line_breaks() {
+        // `|` stands for the separator; a tab is refused in names, so the
+        // note holds it (with line breaks of every kind).
+        for sep in [";", ",", "\t"] {
+            let text = "Kommune|Name|E-Mail|Notiz\n\
+                 \"A;B,C\"|\"C ,; \"\"D\"\"\"|a@b.de|\"x|\n\ny\r\nz\rw\"\n\
+                 K|E|e@b.de|\"\"\n\
+                 \"K\"|\"F\"|f@b.de|\"|\n\"\n"
+                .replace('|', sep);
+            let rows = match parse(text.as_bytes()) {
+                Ok(rows) => rows,
+                Err(e) => panic!("{sep:?}: {e:?}"),
+            };
+            assert_eq!(rows.len(), 3, "{sep:?}");
+            assert_eq!(rows[0].municipality, "A;B,C");
+            assert_eq!(rows[0].name, "C ,; \"D\"");
+            // x, blank line, y (CRLF), z (CR): the next record is on line 7.
+            assert_eq!(
+                (rows[0].line, rows[1].line, rows[2].line),
+                (2, 7, 8),
+                "{sep:?}"
+            );
+            assert_eq!(rows[2].name, "F");
+        }
+    }
+
+    #[test]
+    fn the_end_of_the_file_closes_no_quote() {
+        // No final line break after a closed quote or a plain field.
+        let rows = ok("Kommune;Name;E-Mail\nK;\"A\";a@b.de\nK;B;\"b@b.de\"");
+        assert_eq!(rows[1].email.as_str(), "b@b.de");
+        assert_eq!(ok("Kommune;Name;E-Mail\nK;B;b@b.de").len(), 1);
+        for open in [
+            "Kommune;Name;E-Mail\nK;A;a@b.de\nK;B;b@b.de;\"",
+            "Kommune;Name;E-Mail\nK;A;a@b.de\nK;B;\"b@b.de\n\n",
+            "Kommune;Name;E-Mail\r\nK;A;a@b.de\r\nK;B;\"b@b.de\"\"\r\n",
+        ] {
+            let e = errors(open.as_bytes());
+            assert_eq!(lines_of(&e), [3], "{open:?}");
+            assert!(e[0].reason.contains("not closed"), "{e:?}");
+        }
+        assert_eq!(lines_of(&errors(b"\"Kommune;Name;E-Mail\n")), [1]);
+    }
+
+    #[test]
+    fn old_mac_line_ends_count_as_lines() {
+        let e = errors(b"Kommune;Name;E-Mail\rK;A;a@b.de\r\rK;B;bad\r");
+        assert_eq!(lines_of(&e), [4]);
     }
 
     #[test]
