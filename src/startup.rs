@@ -11,7 +11,7 @@ use crate::mailbox::imap::ImapSource;
 use crate::mailbox::maildir::MaildirSource;
 use crate::mailbox::{MailSource, SetupError};
 use crate::outbox::sender::SentCopy;
-use crate::outbox::{Composer, Sender, Templates, Transport};
+use crate::outbox::{Composer, Mailer, Sender, Templates, Transport};
 use crate::store::{Store, health};
 use crate::workflow::mails;
 use anyhow::Context;
@@ -25,8 +25,8 @@ pub struct App {
     pub store: Store,
     pub settings: Settings,
     pub programme: Programme,
-    pub templates: Templates,
-    pub composer: Composer,
+    /// Renders, composes and queues every mail (templates checked at start).
+    pub mailer: Mailer,
     pub rules: Rules,
     /// Wakes the sender when the intake queued mail.
     pub outbox_signal: Arc<Notify>,
@@ -73,6 +73,7 @@ impl App {
             &settings.instance.domain,
             &settings.instance.name,
         )?;
+        let mailer = Mailer::new(templates, composer, mail.daily_cap_per_recipient);
         let rules = Rules {
             own_domain: settings.instance.domain.clone(),
             instance: settings.instance.name.clone(),
@@ -82,8 +83,7 @@ impl App {
             store,
             settings,
             programme,
-            templates,
-            composer,
+            mailer,
             rules,
             outbox_signal: Arc::new(Notify::new()),
             clock,
