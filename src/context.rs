@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::config::Programme;
 use crate::config::settings::Settings;
 use crate::intake::classify::Rules;
-use crate::outbox::{Composer, Templates};
+use crate::outbox::{Composer, Mailer, Templates};
 use crate::store::Store;
 use crate::workflow::mails;
 use std::sync::Arc;
@@ -19,8 +19,8 @@ pub struct App {
     pub store: Store,
     pub settings: Settings,
     pub programme: Programme,
-    pub templates: Templates,
-    pub composer: Composer,
+    /// Renders, composes and queues every mail (templates checked at start).
+    pub mailer: Mailer,
     pub rules: Rules,
     /// Wakes the sender when the intake queued mail.
     pub outbox_signal: Arc<Notify>,
@@ -89,12 +89,12 @@ impl App {
             instance: settings.instance.name.clone(),
             staff: settings.staff.addresses.clone(),
         };
+        let mailer = Mailer::new(templates, composer, mail.daily_cap_per_recipient);
         Ok(Arc::new(App {
             store,
             settings,
             programme,
-            templates,
-            composer,
+            mailer,
             rules,
             outbox_signal: Arc::new(Notify::new()),
             clock,

@@ -9,8 +9,8 @@ use super::events;
 use super::german;
 use crate::config::programme::EventStatus;
 use crate::context::App;
-use crate::outbox::compose::Draft;
-use crate::store::{health, outbox, parse_ts, ts};
+use crate::outbox::{Cap, Letter};
+use crate::store::{health, parse_ts, ts};
 use crate::workflow::mails;
 use chrono::{DateTime, Duration, Utc};
 
@@ -245,15 +245,15 @@ pub async fn send(
     let mut tx = app.store.begin().await?;
     if !empty {
         for staff in &app.settings.staff.notify {
-            let rendered = app.templates.render("staff_digest", &digest)?;
-            let draft = Draft::generated(
-                format!("{key}:{}", staff.key()),
+            let letter = Letter::new(
                 "staff_digest",
+                format!("{key}:{}", staff.key()),
                 None,
                 staff,
-                rendered,
             );
-            outbox::enqueue(&mut tx, &app.composer.compose(draft)?, 50).await?;
+            app.mailer
+                .queue(&mut tx, letter, &digest, Cap::ToStaff)
+                .await?;
         }
     }
     sqlx::query(

@@ -9,7 +9,8 @@ use super::events::{Event, Kind};
 use super::{german, ics};
 use crate::context::App;
 use crate::domain::EmailAddress;
-use crate::outbox::compose::{Calendar, Draft};
+use crate::outbox::compose::Calendar;
+use crate::outbox::{Cap, Letter};
 use crate::store::Tx;
 use crate::store::outbox;
 use crate::workflow::mails;
@@ -214,15 +215,15 @@ pub async fn queue(app: &App, tx: &mut Tx<'_>, mail: Mail<'_>) -> anyhow::Result
         contact_name: app.settings.mail.from_name.clone(),
         contact_address: app.settings.mail.from_address.to_string(),
     };
-    let rendered = app.templates.render(what.template(), &context)?;
-    let draft = Draft {
+    let letter = Letter {
         to_name: to.name.as_deref(),
         calendar: attachment,
-        ..Draft::generated(key.to_string(), what.template(), None, &to.email, rendered)
+        ..Letter::new(what.template(), key.to_string(), None, &to.email)
     };
-    let cap = crate::workflow::notices::staff_caused_cap(app);
     Ok(matches!(
-        outbox::enqueue(tx, &app.composer.compose(draft)?, cap).await?,
+        app.mailer
+            .queue(tx, letter, &context, Cap::StaffCaused)
+            .await?,
         outbox::Enqueued::Queued(_)
     ))
 }

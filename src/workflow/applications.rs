@@ -10,10 +10,10 @@ use crate::calendar::german;
 use crate::context::App;
 use crate::documents::analyse::{Analysis, Role};
 use crate::intake::Incoming;
-use crate::outbox::compose::{Automatic, Draft};
+use crate::outbox::{Answering, Cap, Letter};
 use crate::store::Tx;
 use crate::store::applications::{self, Application, NewApplication};
-use crate::store::outbox::{self, Enqueued};
+use crate::store::outbox::Enqueued;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
@@ -166,26 +166,19 @@ async fn queue_confirmation(
         .as_ref()
         .context("application without a sender address")?;
     let context = confirmation_context(app, c.reference, mail, received, review);
-    let rendered = app.templates.render(c.template, &context)?;
     let to = mail.reply_to.as_ref().unwrap_or(from);
-    let draft = Draft {
-        idempotency_key: c.key,
-        purpose: c.template,
-        application_id: Some(c.application_id),
-        to,
+    let letter = Letter {
         to_name: mail.from_name.as_deref(),
-        rendered,
-        automatic: Automatic::Replied,
-        in_reply_to: mail.message_id.as_deref(),
-        references: &mail.references,
-        calendar: None,
+        answering: Some(Answering {
+            message_id: mail.message_id.as_deref(),
+            references: &mail.references,
+        }),
+        ..Letter::new(c.template, c.key, Some(c.application_id), to)
     };
-    let queued = outbox::enqueue(
-        tx,
-        &app.composer.compose(draft)?,
-        app.settings.mail.daily_cap_per_recipient,
-    )
-    .await?;
+    let queued = app
+        .mailer
+        .queue(tx, letter, &context, Cap::Applicant)
+        .await?;
     if let Enqueued::Suppressed(_) = queued {
         tracing::warn!(to = %to, "confirmation suppressed: daily cap reached");
     }

@@ -5,23 +5,12 @@ use crate::calendar::german;
 use crate::context::App;
 use crate::domain::EmailAddress;
 use crate::intake::Incoming;
-use crate::outbox::compose::Draft;
+use crate::outbox::{Cap, Letter};
 use crate::store::Tx;
 use crate::store::applications::Application;
 use crate::store::outbox;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-
-/// The daily cap for mail that staff caused (invitations, corrections,
-/// programme mails): the applicants' cap, but at least 10.
-pub fn staff_caused_cap(app: &App) -> u32 {
-    app.settings.mail.daily_cap_per_recipient.max(10)
-}
-
-/// The daily cap for mail to staff (notices, command replies): at least 50.
-pub fn to_staff_cap(app: &App) -> u32 {
-    app.settings.mail.daily_cap_per_recipient.max(50)
-}
 
 async fn to_staff<C: Serialize>(
     app: &App,
@@ -53,15 +42,13 @@ async fn to_each<C: Serialize>(
     context: &C,
 ) -> anyhow::Result<()> {
     for staff in recipients {
-        let rendered = app.templates.render(template, context)?;
-        let draft = Draft::generated(
-            format!("{key}:{}", staff.key()),
+        let letter = Letter::new(
             template,
+            format!("{key}:{}", staff.key()),
             application_id,
             staff,
-            rendered,
         );
-        outbox::enqueue(tx, &app.composer.compose(draft)?, to_staff_cap(app)).await?;
+        app.mailer.queue(tx, letter, context, Cap::ToStaff).await?;
     }
     Ok(())
 }
@@ -272,17 +259,16 @@ pub async fn no_slot(
         contact_name: app.settings.mail.from_name.clone(),
         contact_address: app.settings.mail.from_address.to_string(),
     };
-    let rendered = app.templates.render("interview_no_slot", &context)?;
-    let draft = Draft::generated(
-        format!("interview-no-slot:{}", application.id),
+    let letter = Letter::new(
         "interview_no_slot",
+        format!("interview-no-slot:{}", application.id),
         Some(application.id),
         &to,
-        rendered,
     );
-    let cap = staff_caused_cap(app);
     Ok(usize::from(matches!(
-        outbox::enqueue(tx, &app.composer.compose(draft)?, cap).await?,
+        app.mailer
+            .queue(tx, letter, &context, Cap::StaffCaused)
+            .await?,
         outbox::Enqueued::Queued(_)
     )))
 }

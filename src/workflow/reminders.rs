@@ -5,7 +5,7 @@ use super::mails;
 use crate::calendar::german;
 use crate::context::App;
 use crate::domain::EmailAddress;
-use crate::outbox::compose::Draft;
+use crate::outbox::{Cap, Letter};
 use crate::store::outbox;
 use chrono::{DateTime, Duration, Utc};
 
@@ -37,20 +37,16 @@ pub async fn queue_due(app: &App, now: DateTime<Utc>) -> anyhow::Result<usize> {
             contact_name: app.settings.mail.from_name.clone(),
             contact_address: app.settings.mail.from_address.to_string(),
         };
-        let rendered = app.templates.render("reminder_incomplete", &context)?;
-        let draft = Draft::generated(
-            format!("reminder-incomplete:{id}"),
+        let letter = Letter::new(
             "reminder_incomplete",
+            format!("reminder-incomplete:{id}"),
             Some(id),
             &to,
-            rendered,
         );
-        let result = outbox::enqueue(
-            &mut tx,
-            &app.composer.compose(draft)?,
-            app.settings.mail.daily_cap_per_recipient,
-        )
-        .await?;
+        let result = app
+            .mailer
+            .queue(&mut tx, letter, &context, Cap::Applicant)
+            .await?;
         tx.commit().await?;
         if matches!(result, outbox::Enqueued::Queued(_)) {
             queued += 1;

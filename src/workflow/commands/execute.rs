@@ -8,8 +8,8 @@ use crate::config::programme::EventStatus;
 use crate::context::App;
 use crate::domain::EmailAddress;
 use crate::intake::Incoming;
-use crate::outbox::compose::{Automatic, Draft};
-use crate::store::{Tx, now, outbox};
+use crate::outbox::{Answering, Cap, Letter};
+use crate::store::{Tx, now};
 use crate::workflow::actions::{ActionError, ActionResult};
 use crate::workflow::interviews::schedule;
 use crate::workflow::selection::{self, preview};
@@ -126,25 +126,19 @@ pub async fn handle(
     );
     tracing::info!(sender = %sender, %summary, "staff command handled");
     record(tx, row, &sender, Some(via), &summary).await?;
-    let rendered = app.templates.render("staff_command_result", &result)?;
-    let draft = Draft {
-        idempotency_key: format!("staff-command:{row}"),
-        purpose: "staff_command_result",
-        application_id: None,
-        to: &sender,
-        to_name: None,
-        rendered,
-        automatic: Automatic::Replied,
-        in_reply_to: mail.message_id.as_deref(),
-        references: &mail.references,
-        calendar: None,
+    let letter = Letter {
+        answering: Some(Answering {
+            message_id: mail.message_id.as_deref(),
+            references: &mail.references,
+        }),
+        ..Letter::new(
+            "staff_command_result",
+            format!("staff-command:{row}"),
+            None,
+            &sender,
+        )
     };
-    outbox::enqueue(
-        tx,
-        &app.composer.compose(draft)?,
-        notices::to_staff_cap(app),
-    )
-    .await?;
+    app.mailer.queue(tx, letter, &result, Cap::ToStaff).await?;
     Ok(())
 }
 

@@ -4,13 +4,14 @@
 
 use crate::calendar::{german, ics};
 use crate::context::App;
-use crate::outbox::compose::{Calendar, Draft};
+use crate::outbox::compose::Calendar;
+use crate::outbox::{Cap, Letter};
 use crate::store::Tx;
 use crate::store::applications::Application;
 use crate::store::interviews::Interview;
 use crate::store::outbox;
+use crate::workflow::mails;
 use crate::workflow::people;
-use crate::workflow::{mails, notices};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
@@ -114,7 +115,6 @@ pub async fn queue(
             contact_name: app.settings.mail.from_name.clone(),
             contact_address: app.settings.mail.from_address.to_string(),
         };
-        let rendered = app.templates.render(kind.template(), &context)?;
         let key = format!(
             "interview:{}:{}:{}:{}",
             interview.id,
@@ -122,7 +122,7 @@ pub async fn queue(
             interview.sequence,
             person.email.key()
         );
-        let draft = Draft {
+        let letter = Letter {
             to_name: person.name.as_deref(),
             calendar: Some(Calendar {
                 content_type: ics::content_type(method),
@@ -133,17 +133,12 @@ pub async fn queue(
                     "einladung.ics".into()
                 },
             }),
-            ..Draft::generated(
-                key,
-                kind.template(),
-                Some(application.id),
-                &person.email,
-                rendered,
-            )
+            ..Letter::new(kind.template(), key, Some(application.id), &person.email)
         };
-        let mail = app.composer.compose(draft)?;
         if matches!(
-            outbox::enqueue(tx, &mail, notices::staff_caused_cap(app)).await?,
+            app.mailer
+                .queue(tx, letter, &context, Cap::StaffCaused)
+                .await?,
             outbox::Enqueued::Queued(_)
         ) {
             queued += 1;

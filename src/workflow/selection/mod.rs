@@ -10,7 +10,7 @@ use crate::context::App;
 use crate::store::applications::{self, Application};
 use crate::store::{Tx, decisions, outbox, participants};
 use crate::workflow::actions::{self, ActionResult, refuse};
-use crate::workflow::{notices, people};
+use crate::workflow::people;
 use serde::Serialize;
 
 /// The outbox batch the notices wait in.
@@ -111,8 +111,7 @@ pub async fn decide(
     let revision =
         decisions::set(tx, application.id, outcome.as_str(), persons, "held", by).await?;
     let replaced = outbox::withdraw_held(tx, BATCH, application.id).await?;
-    let mail = notice::compose(app, tx, &application, outcome, persons, revision, false).await?;
-    outbox::enqueue_held(tx, &mail, BATCH).await?;
+    notice::write(app, tx, &application, outcome, persons, revision, false).await?;
     Ok(format!(
         "{}: {}{}{} (Bescheid wartet auf FREIGEBEN BESCHEIDE)",
         application.reference,
@@ -179,8 +178,7 @@ pub async fn correct(
         by,
     )
     .await?;
-    let mail = notice::compose(app, tx, &application, outcome, persons, revision, true).await?;
-    outbox::enqueue(tx, &mail, notices::staff_caused_cap(app)).await?;
+    notice::write(app, tx, &application, outcome, persons, revision, true).await?;
     participants::deactivate_application(tx, application.id).await?;
     if outcome == Outcome::Accept {
         enrol(tx, &application, persons).await?;

@@ -1,14 +1,15 @@
 //! The outcome notice of a decision, to the applicant's address: one per
-//! municipality, keyed by application and revision.
+//! municipality, keyed by application and revision. A notice waits as held
+//! in [`BATCH`] for staff to release it; a correction goes out at once.
 
-use super::Outcome;
+use super::{BATCH, Outcome};
 use crate::calendar::german;
 use crate::context::App;
 use crate::domain::EmailAddress;
-use crate::outbox::compose::Draft;
+use crate::outbox::{Cap, Letter};
 use crate::store::Tx;
 use crate::store::applications::Application;
-use crate::store::outbox::NewMail;
+use crate::store::outbox::Enqueued;
 use crate::workflow::{mails, people};
 
 /// The first module (or learning group) as one German line.
@@ -36,7 +37,9 @@ fn first_event(app: &App) -> String {
         .unwrap_or_default()
 }
 
-pub(super) async fn compose(
+/// Writes the notice of a decision: held in [`BATCH`], or as a `correction`
+/// to be sent now.
+pub(super) async fn write(
     app: &App,
     tx: &mut Tx<'_>,
     application: &Application,
@@ -44,7 +47,7 @@ pub(super) async fn compose(
     persons: i64,
     revision: i64,
     correction: bool,
-) -> anyhow::Result<NewMail> {
+) -> anyhow::Result<Enqueued> {
     let to = EmailAddress::parse(&application.applicant)?;
     let people = people::of(tx, application).await?;
     let context = mails::DecisionMail {
@@ -66,8 +69,8 @@ pub(super) async fn compose(
     } else {
         format!("decision_{}", outcome.as_str())
     };
-    let rendered = app.templates.render(&template, &context)?;
-    let draft = Draft::generated(
+    let letter = Letter::new(
+        &template,
         format!(
             "{}:{}:r{revision}",
             if correction {
@@ -77,10 +80,14 @@ pub(super) async fn compose(
             },
             application.id
         ),
-        &template,
         Some(application.id),
         &to,
-        rendered,
     );
-    app.composer.compose(draft)
+    if correction {
+        app.mailer
+            .queue(tx, letter, &context, Cap::StaffCaused)
+            .await
+    } else {
+        app.mailer.hold(tx, letter, &context, BATCH).await
+    }
 }
