@@ -78,17 +78,13 @@ async fn count(store: &Store, sql: &str) -> Result<i64> {
 }
 
 async fn wait_count(store: &Store, sql: &str, want: i64, limit: Duration) -> Result<()> {
-    let deadline = Instant::now() + limit;
-    loop {
-        let n = count(store, sql).await?;
-        if n >= want {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!("timed out: {sql} = {n}, wanted {want}");
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let what = format!("at least {want} from `{sql}`");
+    let every = Duration::from_millis(10);
+    mail_servers::poll(&what, limit, every, async || {
+        let n = count(store, sql).await.expect(sql);
+        if n >= want { Ok(()) } else { Err(n) }
+    })
+    .await
 }
 
 fn application(from: &str, id: &str, attachment_kb: usize) -> String {

@@ -583,16 +583,9 @@ pub(crate) mod tests {
 
     #[test]
     fn random_bytes_are_malformed_not_a_panic() {
-        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = crate::test_noise::xorshift(0x9E37_79B9_7F4A_7C15);
         for len in [0usize, 1, 3, 4, 22, 100, 1000, 5000] {
-            let bytes: Vec<u8> = (0..len)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    state as u8
-                })
-                .collect();
+            let bytes = crate::test_noise::noise(&mut next, len);
             assert!(matches!(
                 entries(&bytes, &Limits::default()),
                 Err(ExtractError::Malformed(_))

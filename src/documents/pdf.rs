@@ -755,15 +755,8 @@ mod tests {
 
     #[test]
     fn random_bytes_are_malformed() {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let noise: Vec<u8> = (0..4096)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state as u8
-            })
-            .collect();
+        let mut next = crate::test_noise::xorshift(0x2545_f491_4f6c_dd1d);
+        let noise = crate::test_noise::noise(&mut next, 4096);
         assert!(matches!(
             extract(&noise, &Limits::default()),
             Err(ExtractError::Malformed(_))
@@ -802,13 +795,7 @@ mod tests {
     #[test]
     fn a_corrupted_pdf_never_crashes_the_daemon() {
         let pdf = save(build_pdf(&[HELLO_PAGE], registration_form));
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_noise::xorshift(0x9e37_79b9_7f4a_7c15);
         for _ in 0..300 {
             let mut damaged = pdf.clone();
             for _ in 0..1 + next() % 8 {
@@ -1403,13 +1390,7 @@ mod tests {
             .map(|n| list_box(names[n], "Yes", n % 2 == 0, n, 72.0))
             .collect();
         let pdf = office_form(&[&list_page(90.0)], &boxes, true);
-        let mut state = 0x51_7cc1_b727_220a_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_noise::xorshift(0x51_7cc1_b727_220a);
         for _ in 0..300 {
             let mut damaged = pdf.clone();
             for _ in 0..1 + next() % 8 {

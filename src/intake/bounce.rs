@@ -1287,13 +1287,7 @@ Final-Recipient: x400; /C=DE/O=Stadt\nStatus: 5.0.0\n";
 
     #[test]
     fn pseudo_random_bytes_never_panic() {
-        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_noise::xorshift(0x9e37_79b9_7f4a_7c15);
         let alphabet: &[u8] = b"<>@:;.,-= \t\r\n\"abcXYZ059\xc3\xbc\xff\0";
         for round in 0..3000 {
             let len = (next() % 600) as usize;
@@ -1306,7 +1300,7 @@ Final-Recipient: x400; /C=DE/O=Stadt\nStatus: 5.0.0\n";
             }
             for _ in 0..len {
                 let r = next();
-                bytes.push(if r % 3 == 0 {
+                bytes.push(if r.is_multiple_of(3) {
                     (r >> 8) as u8
                 } else {
                     alphabet[(r >> 8) as usize % alphabet.len()]

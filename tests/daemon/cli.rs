@@ -1,4 +1,4 @@
-use crate::helpers::{application, spawn_app};
+use crate::helpers::{application, poll_until, spawn_app};
 use std::process::Command;
 
 fn postbote(args: &[&str]) -> std::process::Output {
@@ -98,17 +98,15 @@ async fn postbote_run_confirms_mail_and_stops_cleanly_on_sigterm() {
         .status()
         .unwrap();
     assert!(status.success());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
-    let exit = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "postbote did not stop after SIGTERM"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
+    let what = "postbote to stop after SIGTERM";
+    let every = std::time::Duration::from_millis(20);
+    let exit = poll_until(
+        what,
+        std::time::Duration::from_secs(40),
+        every,
+        async || child.try_wait().unwrap().ok_or("still running"),
+    )
+    .await;
     // Assert: a clean exit, JSON log lines carrying the Message-ID, no password.
     assert!(exit.success(), "exit status {exit:?}");
     let mut logs = String::new();

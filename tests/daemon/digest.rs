@@ -161,23 +161,12 @@ async fn staff_are_alarmed_once_when_the_mailbox_cannot_be_checked() {
     .await;
     // Act: Dovecot goes away; two scheduler passes after the limit.
     app.servers.stop_dovecot().expect("stop dovecot");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let status = loop {
-        let out = app.cli(&["status"]);
-        if out.status.code() == Some(1) {
-            break out;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "status stayed healthy"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    };
+    let status = app.wait_status(1).await;
     app.tick_at(Utc::now()).await;
     app.tick_at(Utc::now() + Duration::seconds(1)).await;
     // Assert: status unhealthy; one alarm for the incident, delivered once
     // Dovecot is back.
-    assert!(String::from_utf8_lossy(&status.stdout).contains("last successful mailbox check"));
+    assert!(status.contains("last successful mailbox check"), "{status}");
     assert_eq!(
         app.count("SELECT COUNT(*) FROM outbox WHERE subject LIKE '%ALARM: Postfach%'")
             .await,

@@ -3,8 +3,8 @@
 //! layouts: `/` (LAYOUT=fs), Maildir++ with `.`, and everything below `INBOX.`.
 
 use crate::helpers::{
-    Deadline, PROJECT, STAFF, TestApp, application, spawn_app_on, start_servers, subject,
-    wait_subject, write_config,
+    Deadline, PROJECT, STAFF, application, spawn_app_on, start_servers, subject, wait_subject,
+    write_config,
 };
 use crate::mail_servers::Layout;
 use postbote::config::Config;
@@ -15,7 +15,7 @@ use postbote::mailbox::{Fetched, MailSource, SourceError, Wake};
 use postbote::store::messages::Location;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 const PROCESSED: &str = "Postbote/Verarbeitet";
@@ -23,24 +23,6 @@ const SENT: &str = "Postbote/Gesendet";
 
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Polls `postbote status` until its exit code is `want`; fails at the deadline.
-async fn wait_status(app: &TestApp, want: i32) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let out = app.cli(&["status"]);
-        if out.status.code() == Some(want) {
-            return stdout(&out);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "status did not exit {want}:\n{}{}",
-            stdout(&out),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
 }
 
 async fn pipeline_on(layout: Layout) {
@@ -86,7 +68,7 @@ async fn pipeline_on(layout: Layout) {
     let inbox = app.mails_in(PROJECT, "INBOX").await;
     assert_eq!(inbox.len(), 1, "{layout:?}: only the question stays");
     assert_eq!(subject(&inbox[0]), "Frage zur Fortbildung");
-    assert!(wait_status(&app, 0).await.contains("health:       OK"));
+    assert!(app.wait_status(0).await.contains("health:       OK"));
 
     // Act 2: a restart, then a second application.
     app.stop_daemon().await;
@@ -117,7 +99,7 @@ async fn pipeline_on(layout: Layout) {
     );
     assert_eq!(app.mails_in(PROJECT, "INBOX").await.len(), 1);
     assert_eq!(app.count("SELECT COUNT(*) FROM mailbox_waiting").await, 0);
-    assert!(wait_status(&app, 0).await.contains("health:       OK"));
+    assert!(app.wait_status(0).await.contains("health:       OK"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -340,7 +322,7 @@ async fn a_message_that_cannot_be_moved_never_blocks_the_others_and_is_retried_o
     assert_eq!(refusals.load(Ordering::SeqCst), 2);
 
     // Assert 2: status is unhealthy and says why.
-    let out = wait_status(&app, 1).await;
+    let out = app.wait_status(1).await;
     assert!(out.contains("keeps failing"), "{out}");
     assert!(out.contains("waited unprocessed"), "{out}");
     assert!(out.contains("Quota exceeded"), "{out}");
@@ -376,7 +358,7 @@ async fn a_message_that_cannot_be_moved_never_blocks_the_others_and_is_retried_o
     postbote::store::health::mailbox_ok(&one.store)
         .await
         .unwrap();
-    wait_status(&app, 0).await;
+    app.wait_status(0).await;
     one.store.close().await;
     app.start_daemon().await;
     assert_eq!(app.wait_for_mail(a, 1).await.len(), 1);
@@ -440,7 +422,7 @@ async fn a_move_refused_again_and_again_is_left_for_staff_with_one_notice() {
     app.start_daemon().await;
     let notice = wait_subject(&app, STAFF, "kann nicht nach").await;
     assert!(notice.contains("Postbote/Verarbeitet"), "{notice}");
-    let out = wait_status(&app, 1).await;
+    let out = app.wait_status(1).await;
     assert!(out.contains("left for staff"), "{out}");
     assert_eq!(app.wait_for_mail(a, 1).await.len(), 1, "confirmed once");
 }
@@ -459,12 +441,12 @@ async fn a_mailbox_that_cannot_be_opened_makes_status_unhealthy_until_it_is_back
         1,
     )
     .await;
-    assert!(wait_status(&app, 0).await.contains("OK"));
+    assert!(app.wait_status(0).await.contains("OK"));
     app.servers.stop_dovecot().expect("stop dovecot");
-    let out = wait_status(&app, 1).await;
+    let out = app.wait_status(1).await;
     assert!(out.contains("cannot be opened"), "{out}");
     app.servers.start_dovecot().expect("start dovecot");
-    wait_status(&app, 0).await;
+    app.wait_status(0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -531,7 +513,7 @@ async fn a_message_the_server_will_not_hand_over_is_left_for_staff_and_the_next_
     assert_eq!(app.wait_for_mail(b, 1).await.len(), 1);
     let notice = wait_subject(&app, STAFF, "kann nicht abgerufen werden").await;
     assert!(notice.contains("SERVERBUG"), "{notice}");
-    let out = wait_status(&app, 1).await;
+    let out = app.wait_status(1).await;
     assert!(out.contains("fetching keeps failing"), "{out}");
     assert!(out.contains("1 left for staff"), "{out}");
 }

@@ -8,9 +8,10 @@ use postbote::config::{Config, Programme, Settings};
 use postbote::context::App;
 use postbote::startup;
 use postbote::store::Store;
+use std::fmt::Display;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -19,6 +20,22 @@ use tokio_util::sync::CancellationToken;
 pub const PROJECT: &str = "projekt@ews.test";
 /// A staff member who gets notices.
 pub const STAFF: &str = "leitung@ews.test";
+/// How long a test waits for the daemon to get something done.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// Calls `probe` every `every` until it returns `Ok`, and returns that value; `Err` means
+/// "not yet" and carries what the probe saw instead. Fails the test once `timeout` has
+/// passed, naming `what` was awaited and the last observation.
+pub async fn poll_until<T, O: Display>(
+    what: &str,
+    timeout: Duration,
+    every: Duration,
+    probe: impl AsyncFnMut() -> Result<T, O>,
+) -> T {
+    crate::mail_servers::poll(what, timeout, every, probe)
+        .await
+        .unwrap_or_else(|err| panic!("{err:#}"))
+}
 
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     if std::env::var("TEST_LOG").is_ok() {
@@ -252,22 +269,20 @@ impl TestApp {
         clock.set(t);
         let app = self.running.as_ref().expect("daemon running");
         let want = postbote::store::ts(t);
-        let store = &app.store;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        let what = format!("a scheduler pass at {want}");
+        poll_until(&what, WAIT, Duration::from_millis(5), async || {
             app.scheduler_signal.notify_one();
-            let got = postbote::store::health::get(store, postbote::store::health::SCHEDULER_TICK)
+            let tick = postbote::store::health::SCHEDULER_TICK;
+            match postbote::store::health::get(&app.store, tick)
                 .await
-                .expect("health");
-            if got.is_some_and(|(v, _)| v == want) {
-                return;
+                .expect("health")
+            {
+                Some((at, _)) if at == want => Ok(()),
+                Some((at, _)) => Err(format!("the last pass at {at}")),
+                None => Err("no pass yet".to_string()),
             }
-            assert!(
-                Instant::now() < deadline,
-                "scheduler did not tick at {want}"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        })
+        .await;
     }
 
     /// Stops the daemon the way SIGTERM does, and waits for it.
@@ -300,7 +315,7 @@ impl TestApp {
     /// Waits until `user` has at least `count` mails in INBOX.
     pub async fn wait_for_mail(&self, user: &str, count: usize) -> Vec<String> {
         self.servers
-            .wait_for_mail(user, "INBOX", count, Duration::from_secs(30))
+            .wait_for_mail(user, "INBOX", count, WAIT)
             .await
             .expect("mail arrives")
             .into_iter()
@@ -320,21 +335,38 @@ impl TestApp {
             .collect()
     }
 
-    /// Polls an SQL count until it reaches `want` (or the deadline passes).
+    /// Polls an SQL count until it is at least `want` and returns it; fails the test with
+    /// the last count if that takes longer than [`WAIT`].
     pub async fn wait_for_count(&self, sql: &str, want: i64) -> i64 {
         let store = self.store().await;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        let what = format!("at least {want} from `{sql}`");
+        let n = poll_until(&what, WAIT, Duration::from_millis(50), async || {
             let n: i64 = sqlx::query_scalar(sql)
                 .fetch_one(store.pool())
                 .await
                 .expect(sql);
-            if n >= want || Instant::now() > deadline {
-                store.close().await;
-                return n;
+            if n >= want { Ok(n) } else { Err(n) }
+        })
+        .await;
+        store.close().await;
+        n
+    }
+
+    /// Polls `postbote status` until its exit code is `want` and returns its stdout; fails
+    /// the test with the last output after [`WAIT`].
+    pub async fn wait_status(&self, want: i32) -> String {
+        let what = format!("`postbote status` to exit {want}");
+        poll_until(&what, WAIT, Duration::from_millis(300), async || {
+            let out = self.cli(&["status"]);
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            if out.status.code() == Some(want) {
+                Ok(stdout)
+            } else {
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                Err(format!("{}:\n{stdout}{stderr}", out.status))
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await
     }
 
     /// Runs the postbote binary with this app's config (and its overrides).
@@ -429,18 +461,21 @@ pub async fn wait_subject(app: &TestApp, user: &str, needle: &str) -> String {
     wait_subjects(app, user, needle, 1).await.remove(0)
 }
 
-/// Waits until `user` has `n` mails whose subject contains `needle`.
+/// Waits until `user` has at least `n` mails whose subject contains `needle`; returns them.
 pub async fn wait_subjects(app: &TestApp, user: &str, needle: &str, n: usize) -> Vec<String> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let found = with_subject(app, user, needle).await;
+    let what = format!("{n} mail(s) with '{needle}' for {user}");
+    poll_until(&what, WAIT, Duration::from_millis(200), async || {
+        let inbox = app.mails_in(user, "INBOX").await;
+        let subjects: Vec<String> = inbox.iter().map(|m| subject(m)).collect();
+        let found: Vec<String> = inbox
+            .into_iter()
+            .filter(|m| subject(m).contains(needle))
+            .collect();
         if found.len() >= n {
-            return found;
+            Ok(found)
+        } else {
+            Err(format!("{} in INBOX {subjects:?}", found.len()))
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no mail with '{needle}' for {user}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await
 }

@@ -713,23 +713,22 @@ postlog    unix-dgram n - n - 1 postlogd
         count: usize,
         timeout: Duration,
     ) -> Result<Vec<Vec<u8>>> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let last = match self.fetch_all(user, folder).await {
-                Ok(messages) if messages.len() >= count => return Ok(messages),
-                Ok(messages) => format!("{} message(s)", messages.len()),
-                Err(err) => format!("error: {err:#}"),
-            };
-            if Instant::now() >= deadline {
-                bail!(
-                    "timed out after {timeout:?} waiting for {count} message(s) in {user}/{folder}; \
-                     last poll: {last}\n--- postfix log (tail) ---\n{}\n--- dovecot log (tail) ---\n{}",
-                    tail(&self.postfix_log(), 40),
-                    tail(&self.dovecot_log(), 20)
-                );
+        let what = format!("{count} message(s) in {user}/{folder}");
+        poll(&what, timeout, WAIT_FOR_MAIL_POLL, async || {
+            match self.fetch_all(user, folder).await {
+                Ok(messages) if messages.len() >= count => Ok(messages),
+                Ok(messages) => Err(format!("{} message(s)", messages.len())),
+                Err(err) => Err(format!("error: {err:#}")),
             }
-            tokio::time::sleep(WAIT_FOR_MAIL_POLL).await;
-        }
+        })
+        .await
+        .map_err(|err| {
+            anyhow!(
+                "{err:#}\n--- postfix log (tail) ---\n{}\n--- dovecot log (tail) ---\n{}",
+                tail(&self.postfix_log(), 40),
+                tail(&self.dovecot_log(), 20)
+            )
+        })
     }
 
     /// Stores `raw` in `user`'s `folder` with IMAP APPEND, creating the folder if needed.
@@ -1208,6 +1207,29 @@ fn release_ports(ports: &[u16]) {
         for port in ports {
             reserved.remove(port);
         }
+    }
+}
+
+/// Calls `probe` every `every` until it returns `Ok`, and returns that value. `Err` means
+/// "not yet" and carries what the probe saw instead; once `timeout` has passed, the error
+/// names `what` was awaited and that last observation. The one polling loop of the async
+/// test helpers (`helpers::poll_until` fails the test with it).
+pub async fn poll<T, O: std::fmt::Display>(
+    what: &str,
+    timeout: Duration,
+    every: Duration,
+    mut probe: impl AsyncFnMut() -> std::result::Result<T, O>,
+) -> Result<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let seen = match probe().await {
+            Ok(value) => return Ok(value),
+            Err(seen) => seen,
+        };
+        if Instant::now() >= deadline {
+            bail!("timed out after {timeout:?} waiting for {what}; last seen: {seen}");
+        }
+        tokio::time::sleep(every).await;
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::helpers::poll_until;
 use crate::mail_servers::MailServers;
 
 const FROM: &str = "kaemmerei@stadt.test";
@@ -142,15 +143,16 @@ async fn mail_servers_deliver_and_restart() {
         .send(FROM, &[TO], &message("while-dovecot-down"))
         .await
         .expect("send while dovecot is down");
-    let deadline = Instant::now() + WAIT;
-    while !servers.postfix_log().contains("status=deferred") {
-        assert!(
-            Instant::now() < deadline,
-            "Postfix never deferred the mail:\n{}",
-            servers.postfix_log()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let what = "Postfix to defer the mail";
+    poll_until(what, WAIT, Duration::from_millis(20), async || {
+        let log = servers.postfix_log();
+        if log.contains("status=deferred") {
+            Ok(())
+        } else {
+            Err(log)
+        }
+    })
+    .await;
     let t = Instant::now();
     servers.start_dovecot().expect("start dovecot");
     eprintln!("timing: start_dovecot() took {:?}", t.elapsed());
@@ -246,4 +248,29 @@ async fn mail_servers_are_independent() {
     // Stopping one instance leaves the other alone.
     a.stop_dovecot().expect("stop a's dovecot");
     assert_eq!(b.fetch_all(TO, "INBOX").await.expect("b still up").len(), 1);
+}
+
+// The one poll loop of the tests: it returns what it waited for, or fails saying so.
+#[tokio::test]
+async fn a_wait_returns_the_value_once_the_probe_has_it() {
+    let mut n = 0;
+    let got = poll_until("n to reach 3", WAIT, Duration::ZERO, async || {
+        n += 1;
+        if n >= 3 { Ok(n) } else { Err(n) }
+    })
+    .await;
+    assert_eq!(got, 3);
+}
+
+#[tokio::test]
+#[should_panic(expected = "waiting for n to reach 3; last seen: 2")]
+async fn a_wait_past_its_deadline_fails_naming_what_it_awaited_and_saw() {
+    let timeout = Duration::from_millis(50);
+    poll_until(
+        "n to reach 3",
+        timeout,
+        Duration::from_millis(5),
+        async || Err::<(), _>(2),
+    )
+    .await;
 }

@@ -9,7 +9,7 @@ use postbote::context::App;
 use postbote::startup;
 use postbote::store::{Store, health};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -73,24 +73,16 @@ impl TlsApp {
 
     /// Polls `get` until it yields a value; panics with `what` and the server logs after
     /// [`WAIT`].
-    async fn wait_for<T, F, Fut>(&self, what: &str, mut get: F) -> T
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Option<T>>,
-    {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(value) = get().await {
-                return value;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}\n--- postfix log ---\n{}\n--- dovecot log ---\n{}",
-                self.servers.postfix_log(),
-                self.servers.dovecot_log()
-            );
-            tokio::time::sleep(POLL).await;
-        }
+    async fn wait_for<T>(&self, what: &str, mut get: impl AsyncFnMut() -> Option<T>) -> T {
+        mail_servers::poll(what, WAIT, POLL, async || get().await.ok_or("nothing yet"))
+            .await
+            .unwrap_or_else(|err| {
+                panic!(
+                    "{err:#}\n--- postfix log ---\n{}\n--- dovecot log ---\n{}",
+                    self.servers.postfix_log(),
+                    self.servers.dovecot_log()
+                )
+            })
     }
 
     /// Waits until a line of the Postfix log contains every one of `parts`; returns it.

@@ -926,15 +926,14 @@ mod tests {
             "ǅ",
             "İ",
         ];
-        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let seed = 0x2545_f491_4f6c_dd1d;
+        let (mut next, mut last) = (crate::test_noise::xorshift(seed), seed);
         for _ in 0..3000 {
             let mut text = String::new();
-            let n = (state % 40) as usize;
+            let n = (last % 40) as usize;
             for _ in 0..n {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                text.push_str(pieces[(state % pieces.len() as u64) as usize]);
+                last = next();
+                text.push_str(pieces[(last % pieces.len() as u64) as usize]);
             }
             let p = parse(&text);
             assert!(p.commands.len() <= MAX_COMMANDS);

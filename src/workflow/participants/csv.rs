@@ -842,13 +842,7 @@ mod tests {
 
     #[test]
     fn garbage_never_panics() {
-        let mut state = 0x1234_5678_9ABC_DEF0u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_noise::xorshift(0x1234_5678_9ABC_DEF0);
         let alphabet = b";,\t\"\r\n aA@.\xC3\xA4\xFF\xFE\xEF\xBB\xBF\x00\x81";
         for round in 0..2000 {
             let len = (next() % 200) as usize;
