@@ -28,6 +28,22 @@ struct Status {
 
 pub async fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     let s = &config.settings;
+    if !s.storage.database.exists() {
+        // Nothing has run yet: as stuck as it gets, and said plainly.
+        let problem = format!(
+            "no successful mailbox check yet: no database at {} (the daemon has not run with this config)",
+            s.storage.database.display()
+        );
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({ "healthy": false, "problems": [problem] })
+            );
+        } else {
+            println!("health:       UNHEALTHY\n  problem:    {problem}");
+        }
+        return Ok(ExitCode::from(1));
+    }
     let store = Store::open_existing(&s.storage.database).await?;
     let now = Utc::now();
     let mut problems = Vec::new();
