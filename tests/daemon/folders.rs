@@ -3,8 +3,8 @@
 //! layouts: `/` (LAYOUT=fs), Maildir++ with `.`, and everything below `INBOX.`.
 
 use crate::helpers::{
-    Deadline, PROJECT, STAFF, application, spawn_app_on, start_servers, subject, wait_subject,
-    write_config,
+    Deadline, PROJECT, STAFF, TestApp, application, spawn_app_on, start_servers, subject,
+    wait_subject, write_config,
 };
 use crate::mail_servers::Layout;
 use postbote::config::Config;
@@ -245,6 +245,50 @@ impl MailSource for RefuseMove {
     }
 }
 
+/// The daemon on `layout`, stopped after its first mailbox check, with one
+/// application per `(sender, municipality, Message-ID)` waiting in the inbox.
+async fn waiting_applications(
+    layout: Layout,
+    env: &[(&str, &str)],
+    mails: &[(&str, &str, &str)],
+) -> TestApp {
+    let mut app = spawn_app_on(layout, Deadline::Future, "", env).await;
+    app.wait_for_count(
+        "SELECT COUNT(*) FROM health WHERE key = 'mailbox.last_ok'",
+        1,
+    )
+    .await;
+    app.stop_daemon().await;
+    for (n, (from, name, id)) in mails.iter().enumerate() {
+        app.deliver(from, &application(from, name, id)).await;
+        app.servers
+            .wait_for_mail(PROJECT, "INBOX", n + 1, Duration::from_secs(20))
+            .await
+            .unwrap();
+    }
+    app
+}
+
+/// A one-shot App on the test's config, and the real IMAP source wrapped so
+/// that the server refuses (to move, or with `fetch` to hand over) the first
+/// message in the inbox.
+async fn refusing_first(app: &TestApp, fetch: bool) -> (Arc<App>, RefuseMove) {
+    let config: Config = app.config();
+    let imap = config.settings.imap.clone().unwrap();
+    let one = App::build(config).await.unwrap();
+    let mut inner = ImapSource::new(imap, "INBOX", PROCESSED);
+    inner.connect().await.unwrap();
+    let uid = inner.scan().await.unwrap()[0].uid.clone();
+    let source = RefuseMove {
+        inner,
+        refuse: Arc::new(AtomicBool::new(true)),
+        uid,
+        refusals: Arc::new(AtomicUsize::new(0)),
+        fetch,
+    };
+    (one, source)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_that_cannot_be_moved_never_blocks_the_others_and_is_retried_once_fixed() {
     // Arrange: two applications wait while the daemon is down; the server
@@ -255,41 +299,18 @@ async fn a_message_that_cannot_be_moved_never_blocks_the_others_and_is_retried_o
         ("POSTBOTE_MAILBOX__MAX_ATTEMPTS", "4"),
         ("POSTBOTE_HEALTH__UNPROCESSED_AFTER_SECS", "2"),
     ];
-    let mut app = spawn_app_on(Layout::InboxPrefix, Deadline::Future, "", &env).await;
-    app.wait_for_count(
-        "SELECT COUNT(*) FROM health WHERE key = 'mailbox.last_ok'",
-        1,
+    let (a, b) = ("kaemmerei@stadt.test", "rathaus@gemeinde.test");
+    let mut app = waiting_applications(
+        Layout::InboxPrefix,
+        &env,
+        &[
+            (a, "Stadt A", "mv-1@stadt.test"),
+            (b, "Gemeinde B", "mv-2@gemeinde.test"),
+        ],
     )
     .await;
-    app.stop_daemon().await;
-    let (a, b) = ("kaemmerei@stadt.test", "rathaus@gemeinde.test");
-    app.deliver(a, &application(a, "Stadt A", "mv-1@stadt.test"))
-        .await;
-    app.servers
-        .wait_for_mail(PROJECT, "INBOX", 1, Duration::from_secs(20))
-        .await
-        .unwrap();
-    app.deliver(b, &application(b, "Gemeinde B", "mv-2@gemeinde.test"))
-        .await;
-    app.servers
-        .wait_for_mail(PROJECT, "INBOX", 2, Duration::from_secs(20))
-        .await
-        .unwrap();
-    let config: Config = app.config();
-    let imap = config.settings.imap.clone().unwrap();
-    let one = App::build(config).await.unwrap();
-    let refuse = Arc::new(AtomicBool::new(true));
-    let refusals = Arc::new(AtomicUsize::new(0));
-    let mut inner = ImapSource::new(imap, "INBOX", PROCESSED);
-    inner.connect().await.unwrap();
-    let first_uid = inner.scan().await.unwrap()[0].uid.clone();
-    let mut source = RefuseMove {
-        inner,
-        refuse: refuse.clone(),
-        uid: first_uid,
-        refusals: refusals.clone(),
-        fetch: false,
-    };
+    let (one, mut source) = refusing_first(&app, false).await;
+    let (refuse, refusals) = (source.refuse.clone(), source.refusals.clone());
     let stop = CancellationToken::new();
 
     // Act 1: one sweep.
@@ -375,34 +396,15 @@ async fn a_move_refused_again_and_again_is_left_for_staff_with_one_notice() {
         ("POSTBOTE_MAILBOX__RETRY_MAX_SECS", "1"),
         ("POSTBOTE_MAILBOX__MAX_ATTEMPTS", "2"),
     ];
-    let mut app = spawn_app_on(Layout::MaildirDot, Deadline::Future, "", &env).await;
-    app.wait_for_count(
-        "SELECT COUNT(*) FROM health WHERE key = 'mailbox.last_ok'",
-        1,
+    let a = "kaemmerei@stadt.test";
+    let mut app = waiting_applications(
+        Layout::MaildirDot,
+        &env,
+        &[(a, "Stadt A", "left-1@stadt.test")],
     )
     .await;
-    app.stop_daemon().await;
-    let a = "kaemmerei@stadt.test";
-    app.deliver(a, &application(a, "Stadt A", "left-1@stadt.test"))
-        .await;
-    app.servers
-        .wait_for_mail(PROJECT, "INBOX", 1, Duration::from_secs(20))
-        .await
-        .unwrap();
-    let config: Config = app.config();
-    let imap = config.settings.imap.clone().unwrap();
-    let one = App::build(config).await.unwrap();
-    let mut inner = ImapSource::new(imap, "INBOX", PROCESSED);
-    inner.connect().await.unwrap();
-    let uid = inner.scan().await.unwrap()[0].uid.clone();
-    let refusals = Arc::new(AtomicUsize::new(0));
-    let mut source = RefuseMove {
-        inner,
-        refuse: Arc::new(AtomicBool::new(true)),
-        uid,
-        refusals: refusals.clone(),
-        fetch: false,
-    };
+    let (one, mut source) = refusing_first(&app, false).await;
+    let refusals = source.refusals.clone();
     let stop = CancellationToken::new();
 
     // Act: sweeps over several retry delays.
@@ -457,40 +459,18 @@ async fn a_message_the_server_will_not_hand_over_is_left_for_staff_and_the_next_
         ("POSTBOTE_MAILBOX__RETRY_MAX_SECS", "1"),
         ("POSTBOTE_MAILBOX__MAX_ATTEMPTS", "2"),
     ];
-    let mut app = spawn_app_on(Layout::Fs, Deadline::Future, "", &env).await;
-    app.wait_for_count(
-        "SELECT COUNT(*) FROM health WHERE key = 'mailbox.last_ok'",
-        1,
+    let (a, b) = ("kaemmerei@stadt.test", "rathaus@gemeinde.test");
+    let mut app = waiting_applications(
+        Layout::Fs,
+        &env,
+        &[
+            (a, "Stadt A", "f-1@stadt.test"),
+            (b, "Gemeinde B", "f-2@gemeinde.test"),
+        ],
     )
     .await;
-    app.stop_daemon().await;
-    let (a, b) = ("kaemmerei@stadt.test", "rathaus@gemeinde.test");
-    app.deliver(a, &application(a, "Stadt A", "f-1@stadt.test"))
-        .await;
-    app.servers
-        .wait_for_mail(PROJECT, "INBOX", 1, Duration::from_secs(20))
-        .await
-        .unwrap();
-    app.deliver(b, &application(b, "Gemeinde B", "f-2@gemeinde.test"))
-        .await;
-    app.servers
-        .wait_for_mail(PROJECT, "INBOX", 2, Duration::from_secs(20))
-        .await
-        .unwrap();
-    let config: Config = app.config();
-    let imap = config.settings.imap.clone().unwrap();
-    let one = App::build(config).await.unwrap();
-    let mut inner = ImapSource::new(imap, "INBOX", PROCESSED);
-    inner.connect().await.unwrap();
-    let uid = inner.scan().await.unwrap()[0].uid.clone();
-    let refusals = Arc::new(AtomicUsize::new(0));
-    let mut source = RefuseMove {
-        inner,
-        refuse: Arc::new(AtomicBool::new(true)),
-        uid,
-        refusals: refusals.clone(),
-        fetch: true,
-    };
+    let (one, mut source) = refusing_first(&app, true).await;
+    let refusals = source.refusals.clone();
     let stop = CancellationToken::new();
 
     // Act: sweeps over the retry delays.
