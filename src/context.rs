@@ -102,3 +102,44 @@ impl App {
         }))
     }
 }
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! An `App` on a temporary SQLite store and the shipped templates and
+    //! programme, for unit tests of workflow code without mail servers.
+
+    use super::App;
+    use crate::config::{Config, Programme, Settings};
+    use std::path::Path;
+    use std::sync::Arc;
+
+    /// Staff who get notices in the test app.
+    pub const STAFF: &str = "leitung@ews.test";
+
+    pub async fn app(dir: &Path) -> Arc<App> {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let path = dir.join("postbote.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[instance]\nname = \"unit\"\ndomain = \"ews.test\"\n\
+                 [mailbox]\nsource = \"maildir\"\nprocessed_folder = \"Postbote/Verarbeitet\"\n\
+                 [maildir]\npath = \"md\"\n[smtp]\ntransport = \"file\"\nfile_dir = \"out\"\n\
+                 [storage]\ndatabase = \"db.sqlite\"\n\
+                 [mail]\nfrom_address = \"projekt@ews.test\"\nfrom_name = \"Projektteam\"\n\
+                 [staff]\naddresses = [\"{STAFF}\"]\nnotify = [\"{STAFF}\"]\n\
+                 [programme]\nfile = \"{root}/config/ews7.toml\"\n[templates]\ndir = \"{root}/templates\"\n"
+            ),
+        )
+        .expect("write config");
+        let settings = Settings::load(&path, std::iter::empty()).expect("settings");
+        let programme = Programme::load(&settings.programme.file).expect("programme");
+        App::build(Config {
+            settings,
+            programme,
+            path,
+        })
+        .await
+        .expect("app")
+    }
+}

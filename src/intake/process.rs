@@ -276,3 +276,55 @@ async fn record_bounce(
     }
     Ok(matched)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Disposition, process};
+    use crate::context::testing;
+    use crate::store::messages::{self, Location, Summary};
+    use chrono::Utc;
+
+    async fn stored(app: &crate::context::App, uid: &str, raw: &str) -> i64 {
+        let loc = Location {
+            source: "imap",
+            folder: "INBOX".into(),
+            validity: 1,
+            uid: uid.into(),
+        };
+        messages::store_incoming(
+            &app.store,
+            &loc,
+            raw.as_bytes(),
+            Utc::now(),
+            &Summary::default(),
+        )
+        .await
+        .unwrap()
+        .row()
+    }
+
+    #[tokio::test]
+    async fn our_own_mail_stays_unanswered_and_a_colleague_from_the_domain_is_a_person() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = testing::app(dir.path()).await;
+        let digest = "From: Projektteam <projekt@ews.test>\r\nTo: projekt@ews.test\r\n\
+                      Subject: Übersicht\r\nMessage-ID: <0123456789abcdef0123456789abcdef.postbote@ews.test>\r\n\
+                      Auto-Submitted: auto-generated\r\nX-Postbote-Loop: unit\r\n\r\nPLAN\r\n";
+        let row = stored(&app, "1", digest).await;
+        assert_eq!(process(&app, row).await.unwrap(), Disposition::Keep);
+        let question = "From: Kollegin <kollegin@ews.test>\r\nTo: projekt@ews.test\r\n\
+                        Subject: Frage zum Modul 2\r\nMessage-ID: <4b1e-77@ews.test>\r\n\r\nWo?\r\n";
+        let row = stored(&app, "2", question).await;
+        assert_eq!(process(&app, row).await.unwrap(), Disposition::Keep);
+        let classes: Vec<String> = sqlx::query_scalar("SELECT class FROM messages ORDER BY id")
+            .fetch_all(app.store.pool())
+            .await
+            .unwrap();
+        assert_eq!(classes, ["own", "other"]);
+        let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+        assert_eq!(queued, 0, "nothing answers either");
+    }
+}

@@ -295,3 +295,50 @@ pub async fn staff_to(
     )
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::context::testing;
+    use crate::store::messages::Location;
+    use crate::store::waiting::Stage;
+
+    #[tokio::test]
+    async fn a_message_left_in_the_mailbox_is_told_to_staff_once_per_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = testing::app(dir.path()).await;
+        let loc = Location {
+            source: "imap",
+            folder: "INBOX".into(),
+            validity: 9,
+            uid: "42".into(),
+        };
+        for stage in [Stage::Move, Stage::Move, Stage::Fetch] {
+            let mut tx = app.store.begin().await.unwrap();
+            super::mailbox_message_left(&app, &mut tx, &loc, stage, "NO [CANNOT] nope", 5)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        let rows: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT env_to, subject, purpose FROM outbox ORDER BY id")
+                .fetch_all(app.store.pool())
+                .await
+                .unwrap();
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert!(
+            rows.iter()
+                .all(|(to, _, p)| to == testing::STAFF && p == "staff_notice")
+        );
+        assert!(rows[0].1.contains("„Postbote/Verarbeitet“"), "{rows:?}");
+        assert!(
+            rows[1].1.contains("kann nicht abgerufen werden"),
+            "{rows:?}"
+        );
+        let raw: Vec<u8> = sqlx::query_scalar("SELECT raw FROM outbox ORDER BY id LIMIT 1")
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.contains("Auto-Submitted: auto-generated"), "{text}");
+    }
+}
