@@ -10,7 +10,9 @@ use super::german;
 use crate::config::programme::EventStatus;
 use crate::context::App;
 use crate::outbox::{Cap, Letter};
-use crate::store::{health, parse_ts, ts};
+use crate::store::digest::{self, Attention};
+use crate::store::programme::{self, Decision, MailKind, MailState};
+use crate::store::{health, parse_ts, participants, ts};
 use crate::workflow::mails;
 use chrono::{DateTime, Duration, Utc};
 
@@ -28,129 +30,89 @@ pub async fn build(
     until: DateTime<Utc>,
     at: DateTime<Utc>,
 ) -> anyhow::Result<mails::Digest> {
-    let pool = app.store.pool();
-    let (s, u) = (ts(since), ts(until));
-    let new_applications = sqlx::query_as::<_, (String, Option<String>, String, bool, bool)>(
-        "SELECT reference, municipality, applicant, complete, late FROM applications \
-         WHERE created_at > ? AND created_at <= ? ORDER BY id",
-    )
-    .bind(&s)
-    .bind(&u)
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|(r, m, a, complete, late)| {
-        format!(
-            "{r} {}: {}{}",
-            m.unwrap_or(a),
-            if complete {
-                "vollständig"
-            } else {
-                "unvollständig"
-            },
-            if late { ", nach der Frist" } else { "" }
-        )
-    })
-    .collect();
-    let needs_human = sqlx::query_as::<_, (Option<String>, Option<String>, Option<String>, String)>(
-        "SELECT from_address, subject, class, state FROM messages WHERE received_at > ? AND received_at <= ? \
-         AND (class IN ('reply', 'other') OR state = 'failed') ORDER BY id",
-    )
-    .bind(&s)
-    .bind(&u)
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|(from, subject, class, state)| {
-        let what = match (class.as_deref(), state.as_str()) {
-            (_, "failed") => "konnte nicht verarbeitet werden",
-            (Some("reply"), _) => "Antwort",
-            _ => "Frage oder sonstige Nachricht",
-        };
-        format!(
-            "{}: \"{}\" ({what}, liegt im Posteingang)",
-            from.unwrap_or_else(|| "(unbekannt)".into()),
-            subject.unwrap_or_default()
-        )
-    })
-    .collect();
-    let interviews = sqlx::query_as::<_, (String, String)>(
-        "SELECT i.start_at, a.reference FROM interviews i JOIN applications a ON a.id = i.application_id \
-         WHERE i.state = 'released' AND i.start_at >= ? AND i.start_at < ? ORDER BY i.start_at",
-    )
-    .bind(&u)
-    .bind(ts(until + Duration::days(3)))
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|(start, reference)| format!("{}: {reference}", day(&start)))
-    .collect();
+    let store = &app.store;
+    let new_applications = digest::new_applications(store, since, until)
+        .await?
+        .into_iter()
+        .map(|a| {
+            format!(
+                "{} {}: {}{}",
+                a.reference,
+                a.municipality.unwrap_or(a.applicant),
+                if a.complete {
+                    "vollständig"
+                } else {
+                    "unvollständig"
+                },
+                if a.late { ", nach der Frist" } else { "" }
+            )
+        })
+        .collect();
+    let needs_human = digest::needs_human(store, since, until)
+        .await?
+        .into_iter()
+        .map(|m| {
+            let what = match m.attention {
+                Attention::Failed => "konnte nicht verarbeitet werden",
+                Attention::Reply => "Antwort",
+                Attention::Other => "Frage oder sonstige Nachricht",
+            };
+            format!(
+                "{}: \"{}\" ({what}, liegt im Posteingang)",
+                m.from.unwrap_or_else(|| "(unbekannt)".into()),
+                m.subject.unwrap_or_default()
+            )
+        })
+        .collect();
+    let interviews = digest::interviews_starting(store, until, until + Duration::days(3))
+        .await?
+        .into_iter()
+        .map(|i| format!("{}: {}", day(&i.at), i.reference))
+        .collect();
     let mut pending_decisions = Vec::new();
-    let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'held'")
-        .fetch_one(pool)
-        .await?;
+    let held = digest::held_count(store).await?;
     if held > 0 {
         pending_decisions.push(format!(
             "{held} Bescheid(e) warten auf Freigabe (VORSCHAU, dann FREIGEBEN BESCHEIDE)"
         ));
     }
-    let undecided: Vec<(String, String)> = sqlx::query_as(
-        "SELECT a.reference, i.end_at FROM interviews i JOIN applications a ON a.id = i.application_id \
-         WHERE i.state = 'released' AND i.end_at <= ? \
-         AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.application_id = a.id) ORDER BY i.start_at",
-    )
-    .bind(&u)
-    .fetch_all(pool)
-    .await?;
-    for (reference, end) in undecided {
+    for i in digest::undecided(store, until).await? {
         pending_decisions.push(format!(
-            "{reference}: Gespräch am {}, noch keine Entscheidung",
-            day(&end)
+            "{}: Gespräch am {}, noch keine Entscheidung",
+            i.reference,
+            day(&i.at)
         ));
     }
-    let sent: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM outbox WHERE state = 'sent' AND sent_at > ? AND sent_at <= ? \
-         AND purpose != 'staff_digest'",
-    )
-    .bind(&s)
-    .bind(&u)
-    .fetch_one(pool)
-    .await?;
-    let failed = sqlx::query_as::<_, (String, String, Option<String>)>(
-        "SELECT env_to, subject, last_error FROM outbox WHERE state = 'failed' \
-         AND created_at > ? AND created_at <= ? ORDER BY id",
-    )
-    .bind(ts(since - Duration::days(7)))
-    .bind(&u)
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|(to, subject, e)| format!("an {to}: \"{subject}\" – {}", e.unwrap_or_default()))
-    .collect();
-    let bounces = sqlx::query_as::<_, (String, Option<String>, Option<String>, Option<String>)>(
-        "SELECT b.address, b.status, b.diagnostic, o.subject FROM bounces b LEFT JOIN outbox o ON o.id = b.outbox_id \
-         WHERE b.created_at > ? AND b.created_at <= ? ORDER BY b.id",
-    )
-    .bind(&s)
-    .bind(&u)
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|(address, status, diagnostic, subject)| {
-        format!(
-            "{address} ist nicht erreichbar{}{}{}",
-            status.map(|s| format!(" ({s})")).unwrap_or_default(),
-            subject.map(|s| format!(", E-Mail \"{s}\"")).unwrap_or_default(),
-            diagnostic.map(|d| format!(": {d}")).unwrap_or_default()
-        )
-    })
-    .collect();
-    let participants: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM participants WHERE active = 1 AND role = 'participant'",
-    )
-    .fetch_one(pool)
-    .await?;
-    let upcoming = events::load(app)
+    let sent = digest::sent_count(store, since, until).await?;
+    let failed = digest::failed(store, since - Duration::days(7), until)
+        .await?
+        .into_iter()
+        .map(|f| {
+            format!(
+                "an {}: \"{}\" – {}",
+                f.to,
+                f.subject,
+                f.last_error.unwrap_or_default()
+            )
+        })
+        .collect();
+    let bounces = digest::bounces(store, since, until)
+        .await?
+        .into_iter()
+        .map(|b| {
+            format!(
+                "{} ist nicht erreichbar{}{}{}",
+                b.address,
+                b.status.map(|s| format!(" ({s})")).unwrap_or_default(),
+                b.subject
+                    .map(|s| format!(", E-Mail \"{s}\""))
+                    .unwrap_or_default(),
+                b.diagnostic.map(|d| format!(": {d}")).unwrap_or_default()
+            )
+        })
+        .collect();
+    let participants = participants::count_active_participants(store).await?;
+    let upcoming = events::effective(store, &app.programme)
         .await?
         .into_iter()
         .filter(|e| e.status != EventStatus::Cancelled)
@@ -210,21 +172,11 @@ pub async fn run(app: &App, clock: DateTime<Utc>) -> anyhow::Result<bool> {
         return Ok(false);
     };
     let key = format!("digest:{}", ts(due));
-    let done: Option<String> =
-        sqlx::query_scalar("SELECT state FROM programme_mails WHERE key = ?")
-            .bind(&key)
-            .fetch_optional(app.store.pool())
-            .await?;
-    if done.is_some() {
+    if programme::is_decided(&app.store, &key).await? {
         return Ok(false);
     }
-    let previous: Option<String> =
-        sqlx::query_scalar("SELECT MAX(due_at) FROM programme_mails WHERE kind = 'digest'")
-            .fetch_one(app.store.pool())
-            .await?;
-    let since = previous
-        .as_deref()
-        .and_then(parse_ts)
+    let since = programme::last_due(&app.store, MailKind::Digest)
+        .await?
         .unwrap_or(due - Duration::days(1));
     send(app, due, since, clock).await
 }
@@ -256,17 +208,22 @@ pub async fn send(
                 .await?;
         }
     }
-    sqlx::query(
-        "INSERT OR IGNORE INTO programme_mails (key, kind, due_at, decided_at, state, note) \
-         VALUES (?, 'digest', ?, ?, ?, ?)",
-    )
-    .bind(&key)
-    .bind(ts(due))
-    .bind(ts(clock))
-    .bind(if empty { "skipped" } else { "sent" })
-    .bind(empty.then_some("nothing to report"))
-    .execute(&mut *tx)
-    .await?;
+    let decision = Decision {
+        key: &key,
+        event_key: None,
+        kind: MailKind::Digest,
+        recipient: None,
+        due,
+        decided_at: clock,
+        state: if empty {
+            MailState::Skipped
+        } else {
+            MailState::Sent
+        },
+        note: empty.then_some("nothing to report"),
+        calendar: None,
+    };
+    programme::record_mail(&mut tx, &decision).await?;
     tx.commit().await?;
     Ok(!empty)
 }

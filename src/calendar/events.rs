@@ -5,7 +5,7 @@ use super::german;
 use crate::config::Programme;
 use crate::config::programme::{EventStatus, Slot};
 use crate::context::App;
-use crate::store::{Tx, now};
+use crate::store::{Store, Tx, programme};
 use crate::workflow::actions::{ActionResult, refuse};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -79,14 +79,6 @@ impl Event {
             .map(|d| german::format_slot(&d.start, &d.end))
             .collect()
     }
-
-    pub fn status_str(&self) -> &'static str {
-        match self.status {
-            EventStatus::Confirmed => "confirmed",
-            EventStatus::Tentative => "tentative",
-            EventStatus::Cancelled => "cancelled",
-        }
-    }
 }
 
 /// Every module and learning group, ordered by start.
@@ -127,34 +119,24 @@ fn rank(s: EventStatus) -> u8 {
     }
 }
 
-fn parse_status(s: &str) -> Option<EventStatus> {
-    match s {
-        "confirmed" => Some(EventStatus::Confirmed),
-        "cancelled" => Some(EventStatus::Cancelled),
-        "tentative" => Some(EventStatus::Tentative),
-        _ => None,
-    }
-}
-
-/// The events with the status staff set by mail applied: the more final of
-/// the programme file's status and the override wins.
-pub async fn load(app: &App) -> anyhow::Result<Vec<Event>> {
-    let overrides: Vec<(String, String)> =
-        sqlx::query_as("SELECT key, status FROM event_overrides")
-            .fetch_all(app.store.pool())
-            .await?;
-    let mut events = all(&app.programme);
+/// The events of the programme file with the status staff set by mail
+/// applied: the more final of the file's status and the override wins.
+pub async fn effective(store: &Store, file: &Programme) -> anyhow::Result<Vec<Event>> {
+    let overrides = programme::overrides(store).await?;
+    let mut events = all(file);
     for e in &mut events {
-        if let Some(status) = overrides
-            .iter()
-            .find(|(k, _)| *k == e.key)
-            .and_then(|(_, s)| parse_status(s))
+        if let Some(&(_, status)) = overrides.iter().find(|(k, _)| *k == e.key)
             && rank(status) > rank(e.status)
         {
             e.status = status;
         }
     }
     Ok(events)
+}
+
+/// [`effective`] for the app's store and programme.
+pub async fn load(app: &App) -> anyhow::Result<Vec<Event>> {
+    effective(&app.store, &app.programme).await
 }
 
 /// Staff confirm (or cancel) an event by mail; the scheduler's next pass
@@ -166,7 +148,7 @@ pub async fn set_status(
     status: EventStatus,
     by: &str,
 ) -> ActionResult<String> {
-    let events = load(app).await?;
+    let events = effective(&app.store, &app.programme).await?;
     let Some(event) = events.iter().find(|e| e.key == key) else {
         return refuse(format!(
             "{key}: diesen Termin gibt es in der Programmdatei nicht"
@@ -183,23 +165,8 @@ pub async fn set_status(
             }
         ));
     }
-    let text = if status == EventStatus::Cancelled {
-        "cancelled"
-    } else {
-        "confirmed"
-    };
-    sqlx::query(
-        "INSERT INTO event_overrides (key, status, decided_by, decided_at) VALUES (?, ?, ?, ?) \
-         ON CONFLICT (key) DO UPDATE SET status = excluded.status, decided_by = excluded.decided_by, \
-         decided_at = excluded.decided_at",
-    )
-    .bind(key)
-    .bind(text)
-    .bind(by)
-    .bind(now())
-    .execute(&mut **tx)
-    .await
-    .map_err(anyhow::Error::from)?;
+    // Tentative ranks lowest and was refused above.
+    programme::set_override(tx, key, status, by).await?;
     Ok(if status == EventStatus::Cancelled {
         format!(
             "{} ({}) abgesagt; alle, die davon wissen, bekommen eine Absage mit Kalenderdatei",

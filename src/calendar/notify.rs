@@ -13,6 +13,7 @@ use crate::outbox::compose::Calendar;
 use crate::outbox::{Cap, Letter};
 use crate::store::Tx;
 use crate::store::outbox;
+use crate::store::programme::{self, MailKind};
 use crate::workflow::mails;
 use anyhow::Context;
 use chrono::Utc;
@@ -34,12 +35,13 @@ impl What {
             What::Cancel => "event_cancel",
         }
     }
-    pub fn kind(self) -> &'static str {
+    /// The kind of its row in `programme_mails`.
+    pub fn kind(self) -> MailKind {
         match self {
-            What::Reminder => "reminder",
-            What::Announcement => "announcement",
-            What::Update => "update",
-            What::Cancel => "cancel",
+            What::Reminder => MailKind::Reminder,
+            What::Announcement => MailKind::Announcement,
+            What::Update => MailKind::Update,
+            What::Cancel => MailKind::Cancel,
         }
     }
 }
@@ -83,12 +85,10 @@ pub fn new_uid(app: &App, event: &Event) -> String {
 /// The UID of an event's series: the one stored in `programme_events`
 /// (fixed when postbote first acted on the event), else [`new_uid`].
 pub async fn uid(app: &App, tx: &mut Tx<'_>, event: &Event) -> anyhow::Result<String> {
-    let stored: Option<Option<String>> =
-        sqlx::query_scalar("SELECT uid FROM programme_events WHERE key = ?")
-            .bind(&event.key)
-            .fetch_optional(&mut **tx)
-            .await?;
-    Ok(stored.flatten().unwrap_or_else(|| new_uid(app, event)))
+    let stored = programme::event(tx, &event.key).await?;
+    Ok(stored
+        .and_then(|e| e.uid)
+        .unwrap_or_else(|| new_uid(app, event)))
 }
 
 /// The .ics of an event: one VEVENT series under one UID, every day of a

@@ -6,12 +6,14 @@
 use super::events::Event;
 use super::notify::{self, Recipient, What};
 use super::{ics, timeline};
+use crate::config::programme::EventStatus;
 use crate::context::App;
 use crate::domain::EmailAddress;
-use crate::store::{Tx, now as now_text, ts};
+use crate::store::programme::{self, Decision, EventVersion, MailKind, MailState};
+use crate::store::{Store, Tx, participants, ts};
 use crate::workflow::notices;
 use chrono::{DateTime, Duration, Utc};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 /// What one pass did.
 #[derive(Debug, Clone, Default)]
@@ -20,14 +22,11 @@ pub struct Pass {
     pub skipped: Vec<String>,
 }
 
-/// The active participants (not supervisors), by address.
-pub async fn recipients(app: &App) -> anyhow::Result<Vec<Recipient>> {
-    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
-        "SELECT email, name FROM participants WHERE active = 1 AND role = 'participant' ORDER BY email",
-    )
-    .fetch_all(app.store.pool())
-    .await?;
-    Ok(rows
+/// The active participants (not supervisors), by address; an address that
+/// does not parse is left out.
+pub async fn roster(store: &Store) -> anyhow::Result<Vec<Recipient>> {
+    Ok(participants::active_participants(store)
+        .await?
         .into_iter()
         .filter_map(|(e, name)| {
             EmailAddress::parse(&e)
@@ -37,81 +36,29 @@ pub async fn recipients(app: &App) -> anyhow::Result<Vec<Recipient>> {
         .collect())
 }
 
-/// A scheduled mail decided on: sent or skipped, at the scheduler's clock.
-struct Decided<'a> {
-    key: &'a str,
-    event_key: &'a str,
-    kind: &'a str,
-    recipient: &'a str,
-    due: DateTime<Utc>,
-    clock: DateTime<Utc>,
-    state: &'a str,
-    note: Option<&'a str>,
-    /// The calendar part the mail carried and its SEQUENCE.
-    calendar: Option<(ics::Method, i64)>,
+/// [`roster`] of the app's store.
+pub async fn recipients(app: &App) -> anyhow::Result<Vec<Recipient>> {
+    roster(&app.store).await
 }
 
-/// The decision on one reminder of the timeline.
+/// The decision on one reminder of the timeline, at the scheduler's clock.
 fn reminder<'a>(
     d: &'a timeline::Due,
     clock: DateTime<Utc>,
-    state: &'a str,
+    state: MailState,
     note: Option<&'a str>,
-) -> Decided<'a> {
-    Decided {
+) -> Decision<'a> {
+    Decision {
         key: &d.key,
-        event_key: &d.event_key,
-        kind: "reminder",
-        recipient: &d.recipient,
+        event_key: Some(&d.event_key),
+        kind: MailKind::Reminder,
+        recipient: Some(&d.recipient),
         due: d.due,
-        clock,
+        decided_at: clock,
         state,
         note,
         calendar: None,
     }
-}
-
-async fn record(tx: &mut Tx<'_>, d: Decided<'_>) -> anyhow::Result<()> {
-    let Decided {
-        key,
-        event_key,
-        kind,
-        recipient,
-        due,
-        clock,
-        state,
-        note,
-        calendar,
-    } = d;
-    sqlx::query(
-        "INSERT OR IGNORE INTO programme_mails (key, event_key, kind, recipient, due_at, decided_at, state, note, calendar, sequence) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(key)
-    .bind(event_key)
-    .bind(kind)
-    .bind(recipient)
-    .bind(ts(due))
-    .bind(ts(clock))
-    .bind(state)
-    .bind(note)
-    .bind(calendar.map(|(m, _)| m.as_str()))
-    .bind(calendar.map(|(_, seq)| seq))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// Everyone who has the event in their calendar: sent a mail with its
-/// REQUEST (announcement, update, or the first reminder).
-async fn told(tx: &mut Tx<'_>, event_key: &str) -> anyhow::Result<Vec<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT DISTINCT recipient FROM programme_mails WHERE event_key = ? AND state = 'sent' \
-         AND calendar = 'REQUEST' ORDER BY recipient",
-    )
-    .bind(event_key)
-    .fetch_all(&mut **tx)
-    .await?)
 }
 
 /// Sends `what` about `event` to each address, with its calendar part:
@@ -129,7 +76,7 @@ async fn tell(
     for r in to {
         let key = format!(
             "event-{}:{}:{sequence}:{}",
-            what.kind(),
+            what.kind().as_str(),
             event.key,
             r.email.key()
         );
@@ -148,26 +95,29 @@ async fn tell(
             calendar: Some(method),
         };
         notify::queue(app, tx, mail).await?;
-        let decided = Decided {
+        let recipient = r.email.key();
+        let decided = Decision {
             key: &key,
-            event_key: &event.key,
+            event_key: Some(&event.key),
             kind: what.kind(),
-            recipient: &r.email.key(),
+            recipient: Some(&recipient),
             due: clock,
-            clock,
-            state: "sent",
+            decided_at: clock,
+            state: MailState::Sent,
             note: None,
             calendar: Some((method, sequence)),
         };
-        record(tx, decided).await?;
+        programme::record_mail(tx, &decided).await?;
         n += 1;
     }
     Ok(n)
 }
 
-/// Compares the events (config and staff overrides, [`events::load`]) with
-/// what postbote last acted on and tells `everyone` on the roster about
+/// Compares the events (config and staff overrides, [`events::effective`])
+/// with what postbote last acted on and tells `everyone` on the roster about
 /// confirmations, changes and cancellations.
+///
+/// [`events::effective`]: super::events::effective
 pub async fn sync(
     app: &App,
     events: &[Event],
@@ -175,40 +125,36 @@ pub async fn sync(
     clock: DateTime<Utc>,
 ) -> anyhow::Result<usize> {
     let mut queued = 0;
-    let known: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT key, fingerprint, status FROM programme_events")
-            .fetch_all(app.store.pool())
-            .await?;
+    let known = programme::events(&app.store).await?;
     for event in events {
         let fingerprint = event.fingerprint();
-        let status = event.status_str();
+        let status = event.status;
         // Most passes change nothing: read without taking the write lock.
         if known
             .iter()
-            .any(|(k, f, st)| *k == event.key && *f == fingerprint && st == status)
+            .any(|k| k.key == event.key && k.fingerprint == fingerprint && k.status == Some(status))
         {
             continue;
         }
         let mut tx = app.store.begin().await?;
-        let stored: Option<(String, String, i64)> = sqlx::query_as(
-            "SELECT fingerprint, status, sequence FROM programme_events WHERE key = ?",
-        )
-        .bind(&event.key)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let stored = programme::event(&mut tx, &event.key).await?;
         let upcoming = event.start() > clock;
+        let cancelled = status == EventStatus::Cancelled;
         let sequence = match &stored {
             None => 0,
-            Some((old_fp, old_status, seq)) => {
-                let changed = *old_fp != fingerprint;
-                let seq = seq
-                    + i64::from(changed || (status == "cancelled" && old_status != "cancelled"));
-                if status == "cancelled" && old_status != "cancelled" {
-                    let to = addresses(&told(&mut tx, &event.key).await?, everyone);
+            Some(old) => {
+                let changed = old.fingerprint != fingerprint;
+                let newly_cancelled = cancelled && old.status != Some(EventStatus::Cancelled);
+                let seq = old.sequence + i64::from(changed || newly_cancelled);
+                if newly_cancelled {
+                    let to = addresses(&programme::requested(&mut tx, &event.key).await?, everyone);
                     if upcoming {
                         queued += tell(app, &mut tx, event, What::Cancel, seq, &to, clock).await?;
                     }
-                } else if status == "confirmed" && old_status == "tentative" && upcoming {
+                } else if status == EventStatus::Confirmed
+                    && old.status == Some(EventStatus::Tentative)
+                    && upcoming
+                {
                     queued += tell(
                         app,
                         &mut tx,
@@ -225,32 +171,26 @@ pub async fn sync(
                     for d in timeline::reminders(single, &app.settings.reminders, &emails) {
                         if d.due <= clock {
                             let note = Some("covered by the announcement");
-                            record(&mut tx, reminder(&d, clock, "skipped", note)).await?;
+                            let skipped = reminder(&d, clock, MailState::Skipped, note);
+                            programme::record_mail(&mut tx, &skipped).await?;
                         }
                     }
-                } else if changed && status != "cancelled" && upcoming {
-                    let to = addresses(&told(&mut tx, &event.key).await?, everyone);
+                } else if changed && !cancelled && upcoming {
+                    let to = addresses(&programme::requested(&mut tx, &event.key).await?, everyone);
                     queued += tell(app, &mut tx, event, What::Update, seq, &to, clock).await?;
                 }
                 seq
             }
         };
-        // The UID is fixed at the first insert and kept ever after.
-        sqlx::query(
-            "INSERT INTO programme_events (key, fingerprint, status, sequence, start_at, updated_at, uid) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, \
-             status = excluded.status, sequence = excluded.sequence, start_at = excluded.start_at, \
-             updated_at = excluded.updated_at, uid = COALESCE(programme_events.uid, excluded.uid)",
-        )
-        .bind(&event.key)
-        .bind(&fingerprint)
-        .bind(status)
-        .bind(sequence)
-        .bind(ts(event.start()))
-        .bind(now_text())
-        .bind(notify::new_uid(app, event))
-        .execute(&mut *tx)
-        .await?;
+        let version = EventVersion {
+            key: &event.key,
+            fingerprint: &fingerprint,
+            status,
+            sequence,
+            start: event.start(),
+            uid: &notify::new_uid(app, event),
+        };
+        programme::save_event(&mut tx, &version).await?;
         tx.commit().await?;
     }
     Ok(queued)
@@ -283,12 +223,7 @@ pub async fn send_due(
     clock: DateTime<Utc>,
 ) -> anyhow::Result<Pass> {
     let emails: Vec<String> = roster.iter().map(|r| r.email.key()).collect();
-    let decided: HashSet<String> =
-        sqlx::query_scalar("SELECT key FROM programme_mails WHERE kind = 'reminder'")
-            .fetch_all(app.store.pool())
-            .await?
-            .into_iter()
-            .collect();
+    let decided = programme::decided_keys(&app.store, MailKind::Reminder).await?;
     let mut groups: BTreeMap<(String, String), Vec<timeline::Due>> = BTreeMap::new();
     for d in timeline::reminders(events, &app.settings.reminders, &emails) {
         if d.due <= clock && !decided.contains(&d.key) {
@@ -310,12 +245,9 @@ pub async fn send_due(
         };
         due.sort_by_key(|d| d.due);
         let mut tx = app.store.begin().await?;
-        let sequence: i64 =
-            sqlx::query_scalar("SELECT sequence FROM programme_events WHERE key = ?")
-                .bind(&event_key)
-                .fetch_optional(&mut *tx)
-                .await?
-                .unwrap_or(0);
+        let sequence = programme::event(&mut tx, &event_key)
+            .await?
+            .map_or(0, |e| e.sequence);
         let latest = if event.start() > clock {
             due.pop()
         } else {
@@ -327,7 +259,8 @@ pub async fn send_due(
             } else {
                 "the event had begun"
             };
-            record(&mut tx, reminder(d, clock, "skipped", Some(why))).await?;
+            let skipped = reminder(d, clock, MailState::Skipped, Some(why));
+            programme::record_mail(&mut tx, &skipped).await?;
             if d.event_start > report_after {
                 pass.skipped.push(format!(
                     "{} ({} vorher) an {recipient}: {}",
@@ -347,14 +280,7 @@ pub async fn send_due(
             // or the event confirmed without an announcement to them): a
             // second REQUEST of the same SEQUENCE shows in Outlook as a new
             // invitation to answer again.
-            let has: Option<i64> = sqlx::query_scalar(
-                "SELECT MAX(COALESCE(sequence, -1)) FROM programme_mails WHERE event_key = ? \
-                 AND recipient = ? AND state = 'sent' AND calendar = 'REQUEST'",
-            )
-            .bind(&event_key)
-            .bind(&recipient)
-            .fetch_one(&mut *tx)
-            .await?;
+            let has = programme::requested_sequence(&mut tx, &event_key, &recipient).await?;
             let calendar = has
                 .is_none_or(|seq| seq < sequence)
                 .then_some(ics::Method::Request);
@@ -368,11 +294,11 @@ pub async fn send_due(
                 calendar,
             };
             notify::queue(app, &mut tx, mail).await?;
-            let decided = Decided {
+            let sent = Decision {
                 calendar: calendar.map(|m| (m, sequence)),
-                ..reminder(&d, clock, "sent", None)
+                ..reminder(&d, clock, MailState::Sent, None)
             };
-            record(&mut tx, decided).await?;
+            programme::record_mail(&mut tx, &sent).await?;
             pass.queued += 1;
             tracing::info!(event = %event_key, %recipient, due = %d.due, with_calendar = calendar.is_some(), "reminder queued");
         }

@@ -22,8 +22,8 @@ pub struct Tick {
 pub async fn tick(app: &App, clock: DateTime<Utc>) -> anyhow::Result<Tick> {
     // Read once: the config changes only at a restart, the roster and staff
     // overrides only between passes.
-    let events = events::load(app).await?;
-    let roster = reminders::recipients(app).await?;
+    let events = events::effective(&app.store, &app.programme).await?;
+    let roster = reminders::roster(&app.store).await?;
     let mut t = Tick {
         incomplete_reminders: crate::workflow::reminders::queue_due(app, clock).await?,
         event_mails: reminders::sync(app, &events, &roster, clock).await?,

@@ -1,16 +1,19 @@
-//! SQLite storage: raw messages, applications, the outbox and health facts.
+//! SQLite storage: raw messages, applications, the outbox, health facts and
+//! the programme calendar; one module per table group.
 //!
 //! WAL with `synchronous=FULL`: a committed transaction survives a power cut, which
 //! is what "accepted" means before we touch the mail on the server.
 
 pub mod applications;
 pub mod decisions;
+pub mod digest;
 pub mod documents;
 pub mod health;
 pub mod interviews;
 pub mod messages;
 pub mod outbox;
 pub mod participants;
+pub mod programme;
 pub mod waiting;
 
 use anyhow::Context;

@@ -62,6 +62,26 @@ pub async fn deactivate_application(tx: &mut Tx<'_>, application_id: i64) -> any
     Ok(())
 }
 
+/// The active participants (not supervisors): address and name, by address.
+pub async fn active_participants(store: &Store) -> anyhow::Result<Vec<(String, Option<String>)>> {
+    sqlx::query_as(
+        "SELECT email, name FROM participants WHERE active = TRUE AND role = 'participant' ORDER BY email",
+    )
+    .fetch_all(store.pool())
+    .await
+    .context("cannot read the roster")
+}
+
+/// How many active participants (not supervisors) there are.
+pub async fn count_active_participants(store: &Store) -> anyhow::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM participants WHERE active = TRUE AND role = 'participant'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .context("cannot count participants")
+}
+
 pub async fn list(store: &Store) -> anyhow::Result<Vec<Participant>> {
     sqlx::query_as(
         "SELECT id, application_id, municipality, name, email, role, source, active FROM participants \
