@@ -3,8 +3,13 @@
 //!
 //! WAL with `synchronous=FULL`: a committed transaction survives a power cut, which
 //! is what "accepted" means before we touch the mail on the server.
+//!
+//! Message, outbox, interview and notice states and mail purposes are enums
+//! at this edge (`column::text_enum!`); the strings in the database are
+//! the ones written before they were.
 
 pub mod applications;
+pub mod column;
 pub mod decisions;
 pub mod digest;
 pub mod documents;
