@@ -9,7 +9,9 @@
 //! the ones written before they were.
 
 pub mod applications;
+pub mod bounces;
 pub mod column;
+pub mod commands;
 pub mod decisions;
 pub mod digest;
 pub mod documents;
@@ -20,6 +22,9 @@ pub mod outbox;
 pub mod participants;
 pub mod programme;
 pub mod waiting;
+
+#[cfg(test)]
+pub(crate) mod testing;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
