@@ -8,25 +8,9 @@
 //! with the wall clock, not the scheduler's (test-controlled) clock.
 
 use crate::context::App;
-use crate::store::{health, parse_ts, ts};
+use crate::store::{health, outbox, parse_ts};
 use crate::workflow::notices;
-use chrono::{Duration, Utc};
-
-/// The outgoing mail failing longest: (id, recipient, since, last error).
-pub async fn failing_outbox(
-    app: &App,
-    hours: u64,
-) -> anyhow::Result<Option<(i64, String, String, Option<String>)>> {
-    let hours = i64::try_from(hours.min(87_600)).unwrap_or(87_600);
-    let limit = Utc::now() - Duration::hours(hours);
-    Ok(sqlx::query_as(
-        "SELECT id, env_to, created_at, last_error FROM outbox WHERE state = 'queued' \
-         AND last_error IS NOT NULL AND created_at < ? ORDER BY created_at LIMIT 1",
-    )
-    .bind(ts(limit))
-    .fetch_optional(app.store.pool())
-    .await?)
-}
+use chrono::Utc;
 
 /// Queues the alarms that apply now; returns how many incidents are open.
 pub async fn check(app: &App) -> anyhow::Result<usize> {
@@ -81,7 +65,13 @@ pub async fn check(app: &App) -> anyhow::Result<usize> {
         .await?;
         tx.commit().await?;
     }
-    if let Some((id, to, since, error)) = failing_outbox(app, h.alarm_outbox_failing_hours).await? {
+    if let Some(outbox::Failing {
+        id,
+        env_to: to,
+        created_at: since,
+        last_error: error,
+    }) = outbox::failing(&app.store, h.alarm_outbox_failing_hours).await?
+    {
         open += 1;
         let mut tx = app.store.begin().await?;
         notices::staff(

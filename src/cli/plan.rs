@@ -6,6 +6,7 @@ use crate::calendar::{events, german, reminders, timeline};
 use crate::config::Config;
 use crate::config::programme::EventStatus;
 use crate::context::App;
+use crate::store::applications;
 use chrono::{Duration, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
@@ -104,11 +105,11 @@ pub async fn run(config: Config, json: bool, all: bool) -> anyhow::Result<ExitCo
     let days = app.settings.workflow.incomplete_reminder_days;
     let due = app.programme.deadline_end.with_timezone(&Utc) - Duration::days(i64::from(days));
     if days > 0 && (all || due > now) {
-        let open: Vec<String> = sqlx::query_scalar(
-            "SELECT applicant FROM applications WHERE complete = 0 AND late = 0 ORDER BY id",
-        )
-        .fetch_all(app.store.pool())
-        .await?;
+        let open: Vec<String> = applications::incomplete_on_time(&app.store)
+            .await?
+            .into_iter()
+            .map(|a| a.applicant)
+            .collect();
         entries.push(Entry {
             when: due,
             when_local: german::format_datetime(&due),

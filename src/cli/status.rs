@@ -2,7 +2,12 @@
 //! Exits 1 when unhealthy, so a monitoring system can watch it.
 
 use crate::config::Config;
-use crate::store::{Store, health, messages, outbox, parse_ts};
+use crate::store::interviews::InterviewState;
+use crate::store::messages::MessageState;
+use crate::store::outbox::OutboxState;
+use crate::store::{
+    Store, applications, decisions, health, interviews, messages, outbox, parse_ts, participants,
+};
 use chrono::Utc;
 use serde::Serialize;
 use std::process::ExitCode;
@@ -17,10 +22,10 @@ struct Status {
     /// Messages in the watched folder not done yet.
     waiting_in_folder: usize,
     messages: Vec<(String, i64)>,
-    outbox: Vec<(String, i64)>,
+    outbox: Vec<(OutboxState, i64)>,
     applications: i64,
     late_applications: i64,
-    interviews: Vec<(String, i64)>,
+    interviews: Vec<(InterviewState, i64)>,
     decisions: Vec<(String, i64)>,
     participants: i64,
     last_scheduler_pass: Option<String>,
@@ -78,7 +83,7 @@ pub async fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     }
     let message_counts = messages::counts(&store).await?;
     for (state, n) in &message_counts {
-        if state.starts_with("failed") {
+        if state.starts_with(MessageState::Failed.as_str()) {
             problems.push(format!(
                 "{n} message(s) could not be processed (see the mailbox and the staff notice)"
             ));
@@ -93,47 +98,31 @@ pub async fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
             (now - t).num_minutes()
         ));
     }
-    let failing_hours =
-        i64::try_from(s.health.alarm_outbox_failing_hours.min(8760)).unwrap_or(8760);
-    let failing: Option<(String, String)> = sqlx::query_as(
-        "SELECT env_to, created_at FROM outbox WHERE state = 'queued' AND last_error IS NOT NULL \
-         AND created_at < ? ORDER BY created_at LIMIT 1",
-    )
-    .bind(crate::store::ts(
-        now - chrono::Duration::hours(failing_hours),
-    ))
-    .fetch_optional(store.pool())
-    .await?;
-    if let Some((to, since)) = failing {
+    let failing_hours = s
+        .health
+        .alarm_outbox_failing_hours
+        .min(outbox::MAX_FAILING_HOURS);
+    if let Some(f) = outbox::failing(&store, failing_hours).await? {
         problems.push(format!(
-            "outgoing mail to {to} failing since {since} (over {failing_hours} h; staff were alarmed)"
+            "outgoing mail to {} failing since {} (over {failing_hours} h; staff were alarmed)",
+            f.env_to, f.created_at
         ));
     }
     for (state, n) in &outbox_counts {
-        match state.as_str() {
-            "failed" => warnings.push(format!("{n} mail(s) failed permanently (postbote outbox)")),
-            "suppressed" => warnings.push(format!("{n} mail(s) suppressed by the daily cap")),
+        match state {
+            OutboxState::Failed => {
+                warnings.push(format!("{n} mail(s) failed permanently (postbote outbox)"));
+            }
+            OutboxState::Suppressed => {
+                warnings.push(format!("{n} mail(s) suppressed by the daily cap"));
+            }
             _ => {}
         }
     }
-    let (applications, late): (i64, i64) =
-        sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(late), 0) FROM applications")
-            .fetch_one(store.pool())
-            .await?;
-    let interviews: Vec<(String, i64)> =
-        sqlx::query_as("SELECT state, COUNT(*) FROM interviews GROUP BY state ORDER BY state")
-            .fetch_all(store.pool())
-            .await?;
-    let decisions: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT outcome || '/' || notice, COUNT(*) FROM decisions GROUP BY outcome, notice ORDER BY 1",
-    )
-    .fetch_all(store.pool())
-    .await?;
-    let participants: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM participants WHERE active = 1 AND role = 'participant'",
-    )
-    .fetch_one(store.pool())
-    .await?;
+    let (applications, late) = applications::counts(&store).await?;
+    let interviews = interviews::counts(&store).await?;
+    let decisions = decisions::counts(&store).await?;
+    let participants = participants::count_active_participants(&store).await?;
     let status = Status {
         healthy: problems.is_empty(),
         problems,
@@ -188,12 +177,6 @@ fn print(s: &Status) {
         "applications: {} ({} late)",
         s.applications, s.late_applications
     );
-    let join = |v: &[(String, i64)]| {
-        v.iter()
-            .map(|(k, n)| format!("{k}={n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     println!("messages:     {}", join(&s.messages));
     println!("outbox:       {}", join(&s.outbox));
     println!("interviews:   {}", join(&s.interviews));
@@ -203,4 +186,12 @@ fn print(s: &Status) {
         "scheduler:    last pass {}",
         s.last_scheduler_pass.as_deref().unwrap_or("never")
     );
+}
+
+/// `key=count, …`
+fn join<K: std::fmt::Display>(v: &[(K, i64)]) -> String {
+    v.iter()
+        .map(|(k, n)| format!("{k}={n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -6,7 +6,9 @@ use super::{Class, Incoming, classify};
 use crate::context::App;
 use crate::documents::Limits;
 use crate::documents::analyse::{Analysis, analyse_isolated};
-use crate::store::messages::{self, Handled};
+use crate::store::bounces::{self, NewBounce};
+use crate::store::messages::{self, Handled, MessageState};
+use crate::store::outbox::{self, Purpose};
 use crate::store::parse_ts;
 use crate::workflow::commands::execute;
 use crate::workflow::{applications, notices, replies};
@@ -52,13 +54,14 @@ pub const MAX_ATTEMPTS: i64 = 5;
 /// recorded on the message (and reported to staff after [`MAX_ATTEMPTS`]);
 /// only storage errors are returned.
 pub async fn process(app: &App, row: i64) -> anyhow::Result<Disposition> {
-    let (raw, internal_date, state) = messages::load(&app.store, row).await?;
-    if state != "received" {
-        let d: Option<String> = sqlx::query_scalar("SELECT disposition FROM messages WHERE id = ?")
-            .bind(row)
-            .fetch_one(app.store.pool())
-            .await?;
-        return Ok(Disposition::from_db(d.as_deref()));
+    let messages::Loaded {
+        raw,
+        internal_date,
+        state,
+        disposition,
+    } = messages::load(&app.store, row).await?;
+    if state != MessageState::Received {
+        return Ok(Disposition::from_db(disposition.as_deref()));
     }
     let received = parse_ts(&internal_date).unwrap_or_else(Utc::now);
     let incoming = Incoming::parse(&raw);
@@ -83,7 +86,7 @@ pub async fn process(app: &App, row: i64) -> anyhow::Result<Disposition> {
             let error = format!("{e:#}");
             span.in_scope(|| tracing::error!(error = %error, "processing failed"));
             let state = messages::set_error(&app.store, row, &error, MAX_ATTEMPTS).await?;
-            if state == "failed" {
+            if state == MessageState::Failed {
                 let mut tx = app.store.begin().await?;
                 notices::processing_failed(app, &mut tx, row, incoming.as_ref(), received, &error)
                     .await?;
@@ -118,7 +121,7 @@ async fn handle(
     let mut tx = app.store.begin().await?;
     let (Some(mail), Some(class)) = (incoming, class) else {
         let h = Handled {
-            state: "processed",
+            state: MessageState::Processed,
             class: "other",
             reason: "not a parseable mail",
             disposition: "keep",
@@ -136,7 +139,7 @@ async fn handle(
     {
         let d = Disposition::from_db(disposition.as_deref());
         let h = Handled {
-            state: "duplicate",
+            state: MessageState::Duplicate,
             class: "duplicate",
             reason: "Message-ID seen before",
             disposition: d.as_str(),
@@ -153,15 +156,15 @@ async fn handle(
     let reply = match &class {
         Class::Application | Class::Other(_) => match replies::parent(&mut tx, mail).await? {
             Some(p) => Some(p),
-            None if mail.calendar_reply => Some(("interview_invitation".to_string(), None)),
+            None if mail.calendar_reply => Some((Purpose::InterviewInvitation, None)),
             None => replies::absence_from_participant(&mut tx, mail).await?,
         },
         _ => None,
     };
     if let Some((purpose, application_id)) = reply {
-        replies::bring_to_staff(app, &mut tx, row, mail, &purpose, application_id).await?;
+        replies::bring_to_staff(app, &mut tx, row, mail, purpose, application_id).await?;
         let h = Handled {
-            state: "processed",
+            state: MessageState::Processed,
             class: "reply",
             reason: "reply to an invitation or notice: brought to staff",
             disposition: Disposition::Keep.as_str(),
@@ -178,7 +181,7 @@ async fn handle(
     {
         execute::handle(app, &mut tx, row, mail, &parsed).await?;
         let h = Handled {
-            state: "processed",
+            state: MessageState::Processed,
             class: "command",
             reason: "staff command mail",
             disposition: Disposition::Move.as_str(),
@@ -215,7 +218,7 @@ async fn handle(
         Class::Staff | Class::Other(_) => (Disposition::Keep, None),
     };
     let h = Handled {
-        state: "processed",
+        state: MessageState::Processed,
         class: class.name(),
         reason: class.reason(),
         disposition: disposition.as_str(),
@@ -243,34 +246,24 @@ async fn record_bounce(
 ) -> anyhow::Result<usize> {
     let mut outbox_id: Option<i64> = None;
     for id in &b.original_message_ids {
-        outbox_id = sqlx::query_scalar("SELECT id FROM outbox WHERE message_id = ?")
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?;
+        outbox_id = outbox::by_message_id(tx, id).await?.map(|m| m.id);
         if outbox_id.is_some() {
             break;
         }
     }
     let mut matched = 0;
     for r in b.recipients.iter().filter(|r| r.action == "failed") {
-        sqlx::query(
-            "INSERT OR IGNORE INTO bounces (message_row, outbox_id, address, action, status, diagnostic, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(row)
-        .bind(outbox_id)
-        .bind(&r.address)
-        .bind(&r.action)
-        .bind(&r.status)
-        .bind(&r.diagnostic)
-        .bind(crate::store::now())
-        .execute(&mut **tx)
-        .await?;
+        let bounce = NewBounce {
+            message_row: row,
+            outbox_id,
+            address: &r.address,
+            action: &r.action,
+            status: r.status.as_deref(),
+            diagnostic: r.diagnostic.as_deref(),
+        };
+        bounces::record(tx, &bounce).await?;
         if let Some(id) = outbox_id {
-            sqlx::query("UPDATE outbox SET bounced = 1 WHERE id = ?")
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
+            outbox::mark_bounced(tx, id).await?;
             matched += 1;
         }
     }

@@ -5,7 +5,7 @@ use super::Incoming;
 use super::process::{Disposition, process};
 use crate::context::App;
 use crate::mailbox::{MailSource, SetupError, SourceError, Wake};
-use crate::store::messages::Location;
+use crate::store::messages::{Location, MessageState};
 use crate::store::waiting::{self, RetryPolicy, Stage};
 use crate::store::{health, messages};
 use crate::workflow::notices;
@@ -191,7 +191,7 @@ pub async fn sweep<S: MailSource>(
         match messages::known(&app.store, &loc).await? {
             Some(k) if k.moved => {}
             Some(k)
-                if k.state != "received"
+                if k.state != MessageState::Received
                     && Disposition::from_db(k.disposition.as_deref()) == Disposition::Keep => {}
             known => todo.push((loc, known)),
         }
@@ -207,7 +207,7 @@ pub async fn sweep<S: MailSource>(
             continue;
         }
         let disposition = match known {
-            Some(k) if k.state == "received" => process(app, k.message_row).await?,
+            Some(k) if k.state == MessageState::Received => process(app, k.message_row).await?,
             // Handled before: no need to load the raw message again.
             Some(k) => Disposition::from_db(k.disposition.as_deref()),
             None => {

@@ -3,7 +3,7 @@
 
 use super::render::Rendered;
 use crate::domain::{EmailAddress, HeaderText};
-use crate::store::outbox::NewMail;
+use crate::store::outbox::{NewMail, Purpose};
 use anyhow::Context;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::header::{Header, HeaderName, HeaderValue};
@@ -45,7 +45,7 @@ pub const LOOP_HEADER: &str = "X-Postbote-Loop";
 /// What the workflow asks to send.
 pub struct Draft<'a> {
     pub idempotency_key: String,
-    pub purpose: &'a str,
+    pub purpose: Purpose,
     pub application_id: Option<i64>,
     pub to: &'a EmailAddress,
     pub to_name: Option<&'a str>,
@@ -64,7 +64,7 @@ impl<'a> Draft<'a> {
     /// a calendar part; override fields with `Draft { .., ..Draft::generated(..) }`.
     pub fn generated(
         idempotency_key: String,
-        purpose: &'a str,
+        purpose: Purpose,
         application_id: Option<i64>,
         to: &'a EmailAddress,
         rendered: Rendered,
@@ -200,7 +200,7 @@ impl Composer {
         Ok(NewMail {
             idempotency_key: draft.idempotency_key,
             message_id,
-            purpose: draft.purpose.to_string(),
+            purpose: draft.purpose,
             application_id: draft.application_id,
             env_from: self.from_address(),
             env_to: draft.to.to_string(),
@@ -288,7 +288,7 @@ mod tests {
         let mail = composer()
             .compose(Draft {
                 idempotency_key: "confirmation:1".into(),
-                purpose: "confirmation",
+                purpose: Purpose::Confirmation,
                 application_id: Some(1),
                 to: &to,
                 to_name: Some("Stadt\r\nBcc: evil@x.test"),

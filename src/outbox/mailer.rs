@@ -2,7 +2,8 @@
 //! message and queue it in the caller's transaction, under its idempotency
 //! key and the daily cap for its kind ([`Cap`]).
 //!
-//! The purpose recorded on the outbox row is the template's name; the
+//! The purpose recorded on the outbox row is the template's name (a
+//! [`Purpose`]; a template without one is refused); the
 //! Message-ID follows from the key ([`Composer::message_id_for`]), so a key
 //! written twice queues one mail.
 
@@ -10,7 +11,8 @@ use super::compose::{Automatic, Calendar, Composer, Draft};
 use super::render::{Rendered, Templates};
 use crate::domain::EmailAddress;
 use crate::store::Tx;
-use crate::store::outbox::{self, Enqueued, NewMail};
+use crate::store::outbox::{self, Enqueued, NewMail, Purpose};
+use anyhow::Context;
 use serde::Serialize;
 
 /// Which daily cap (mails to one recipient within 24 hours, a backstop
@@ -82,14 +84,14 @@ impl<'a> Letter<'a> {
         }
     }
 
-    fn draft(self, rendered: Rendered) -> Draft<'a> {
+    fn draft(self, purpose: Purpose, rendered: Rendered) -> Draft<'a> {
         let (automatic, in_reply_to, references) = match self.answering {
             Some(a) => (Automatic::Replied, a.message_id, a.references),
             None => (Automatic::Generated, None, &[][..]),
         };
         Draft {
             idempotency_key: self.key,
-            purpose: self.template,
+            purpose,
             application_id: self.application_id,
             to: self.to,
             to_name: self.to_name,
@@ -142,8 +144,10 @@ impl Mailer {
         letter: Letter<'_>,
         context: &C,
     ) -> anyhow::Result<NewMail> {
+        let purpose = Purpose::parse(letter.template)
+            .with_context(|| format!("no mail purpose for template {:?}", letter.template))?;
         let rendered = self.templates.render(letter.template, context)?;
-        self.composer.compose(letter.draft(rendered))
+        self.composer.compose(letter.draft(purpose, rendered))
     }
 
     /// Writes `letter` to the outbox in `tx`, to be sent; past the daily cap
@@ -177,6 +181,7 @@ impl Mailer {
 mod tests {
     use super::*;
     use crate::store::Store;
+    use crate::store::outbox::OutboxState;
     use crate::workflow::mails::{self, samples};
     use std::path::Path;
 
@@ -213,11 +218,8 @@ mod tests {
         (dir, store)
     }
 
-    async fn rows(store: &Store) -> Vec<(String, String, String, Option<String>)> {
-        sqlx::query_as("SELECT idempotency_key, purpose, state, last_error FROM outbox ORDER BY id")
-            .fetch_all(store.pool())
-            .await
-            .unwrap()
+    async fn rows(store: &Store) -> Vec<outbox::OutboxEntry> {
+        outbox::list(store).await.unwrap()
     }
 
     #[test]
@@ -258,11 +260,11 @@ mod tests {
         assert_eq!(suppressed, vec![3, 11]);
         let rows = rows(&store).await;
         assert_eq!(
-            rows[3].3.as_deref(),
+            rows[3].last_error.as_deref(),
             Some("daily cap of 3 mails to this recipient reached")
         );
         assert_eq!(
-            rows[11].3.as_deref(),
+            rows[11].last_error.as_deref(),
             Some("daily cap of 10 mails to this recipient reached")
         );
     }
@@ -305,14 +307,14 @@ mod tests {
         tx.commit().await.unwrap();
         let rows = rows(&store).await;
         assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].message_id, m.composer().message_id_for("same:1"));
         assert_eq!(
-            rows[0],
             (
-                "same:1".into(),
-                "staff_notice".into(),
-                "queued".into(),
-                None
-            )
+                rows[0].purpose,
+                rows[0].state,
+                rows[0].last_error.as_deref()
+            ),
+            (Purpose::StaffNotice, OutboxState::Queued, None)
         );
     }
 
@@ -331,7 +333,12 @@ mod tests {
             assert!(matches!(got, Enqueued::Queued(_)));
         }
         tx.commit().await.unwrap();
-        assert!(rows(&store).await.iter().all(|r| r.2 == "held"));
+        assert!(
+            rows(&store)
+                .await
+                .iter()
+                .all(|r| r.state == OutboxState::Held)
+        );
     }
 
     #[test]
@@ -369,7 +376,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(plain.idempotency_key, "k:1");
-        assert_eq!(plain.purpose, "staff_notice");
+        assert_eq!(plain.purpose, Purpose::StaffNotice);
         assert_eq!(plain.application_id, Some(3));
         assert_eq!(plain.message_id, m.composer().message_id_for("k:1"));
         // The Message-ID of a key must not change: queued mail and replies to

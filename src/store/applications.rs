@@ -158,3 +158,92 @@ pub async fn list_tx(tx: &mut Tx<'_>) -> anyhow::Result<Vec<Application>> {
         .await
         .context("cannot list applications")
 }
+
+/// Records whether the application's documents are complete.
+pub async fn set_complete(tx: &mut Tx<'_>, id: i64, complete: bool) -> anyhow::Result<()> {
+    sqlx::query("UPDATE applications SET complete = ? WHERE id = ?")
+        .bind(complete)
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .context("cannot record whether the application is complete")?;
+    Ok(())
+}
+
+/// How many applications there are, and how many of them came late.
+pub async fn counts(store: &Store) -> anyhow::Result<(i64, i64)> {
+    sqlx::query_as("SELECT COUNT(*), COUNT(CASE WHEN late = ? THEN 1 END) FROM applications")
+        .bind(true)
+        .fetch_one(store.pool())
+        .await
+        .context("cannot count applications")
+}
+
+/// An application in time whose documents are not complete.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Incomplete {
+    pub id: i64,
+    pub reference: String,
+    pub applicant: String,
+}
+
+/// The applications in time whose documents are not complete, oldest first:
+/// they get the reminder before the deadline.
+pub async fn incomplete_on_time(store: &Store) -> anyhow::Result<Vec<Incomplete>> {
+    sqlx::query_as(
+        "SELECT id, reference, applicant FROM applications WHERE complete = ? AND late = ? ORDER BY id",
+    )
+    .bind(false)
+    .bind(false)
+    .fetch_all(store.pool())
+    .await
+    .context("cannot list incomplete applications")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing;
+
+    #[tokio::test]
+    async fn completeness_and_lateness_are_counted_and_the_incomplete_listed() {
+        let (_dir, store) = testing::store().await;
+        assert_eq!(counts(&store).await.unwrap(), (0, 0));
+        let a = testing::application(&store, 1, false).await;
+        let b = testing::application(&store, 2, false).await;
+        let late = testing::application(&store, 3, true).await;
+        assert_eq!(counts(&store).await.unwrap(), (3, 1));
+        let open = incomplete_on_time(&store).await.unwrap();
+        assert_eq!(
+            open,
+            vec![
+                Incomplete {
+                    id: a.id,
+                    reference: a.reference.clone(),
+                    applicant: a.applicant.clone()
+                },
+                Incomplete {
+                    id: b.id,
+                    reference: b.reference.clone(),
+                    applicant: b.applicant.clone()
+                }
+            ]
+        );
+        let mut tx = store.begin().await.unwrap();
+        set_complete(&mut tx, a.id, true).await.unwrap();
+        set_complete(&mut tx, late.id, true).await.unwrap();
+        assert!(get(&mut tx, a.id).await.unwrap().unwrap().complete);
+        tx.commit().await.unwrap();
+        let open: Vec<i64> = incomplete_on_time(&store)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        assert_eq!(open, vec![b.id]);
+        let mut tx = store.begin().await.unwrap();
+        set_complete(&mut tx, a.id, false).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(incomplete_on_time(&store).await.unwrap().len(), 2);
+    }
+}

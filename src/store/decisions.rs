@@ -1,8 +1,19 @@
 //! Selection decisions, one per application, with the state of its notice.
 
+use super::column::text_enum;
 use super::{Store, Tx, now};
 use anyhow::Context;
 use serde::Serialize;
+
+text_enum! {
+    /// Where a decision's notice stands (`decisions.notice`).
+    pub enum NoticeState {
+        /// The notice waits in the outbox for the release.
+        Held = "held",
+        /// The notice was released (sent or sending).
+        Released = "released",
+    }
+}
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Decision {
@@ -11,8 +22,7 @@ pub struct Decision {
     pub outcome: String,
     pub persons: i64,
     pub revision: i64,
-    /// held | released
-    pub notice: String,
+    pub notice: NoticeState,
     pub decided_by: String,
     pub decided_at: String,
     pub released_at: Option<String>,
@@ -55,7 +65,7 @@ pub async fn set(
     application_id: i64,
     outcome: &str,
     persons: i64,
-    notice: &str,
+    notice: NoticeState,
     by: &str,
 ) -> anyhow::Result<i64> {
     sqlx::query_scalar(
@@ -79,10 +89,78 @@ pub async fn set(
 /// Marks every held notice released; returns the applications concerned.
 pub async fn release_all(tx: &mut Tx<'_>) -> anyhow::Result<Vec<i64>> {
     sqlx::query_scalar(
-        "UPDATE decisions SET notice = 'released', released_at = ? WHERE notice = 'held' RETURNING application_id",
+        "UPDATE decisions SET notice = ?, released_at = ? WHERE notice = ? RETURNING application_id",
     )
+    .bind(NoticeState::Released)
     .bind(now())
+    .bind(NoticeState::Held)
     .fetch_all(&mut **tx)
     .await
     .context("cannot release decisions")
+}
+
+/// How many decisions there are of each `outcome/notice`, for `status`.
+pub async fn counts(store: &Store) -> anyhow::Result<Vec<(String, i64)>> {
+    sqlx::query_as(
+        "SELECT outcome || '/' || notice, COUNT(*) FROM decisions GROUP BY outcome, notice ORDER BY 1",
+    )
+    .fetch_all(store.pool())
+    .await
+    .context("cannot count decisions")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::column::assert_round_trip;
+    use crate::store::testing;
+
+    #[test]
+    fn notice_states_round_trip() {
+        assert_round_trip!(NoticeState, "", "Held", "sent", "withdrawn");
+    }
+
+    #[tokio::test]
+    async fn notices_are_held_then_released_and_decisions_counted() {
+        let (_dir, store) = testing::store().await;
+        let a = testing::application(&store, 1, false).await;
+        let b = testing::application(&store, 2, false).await;
+        let mut tx = store.begin().await.unwrap();
+        assert_eq!(
+            set(&mut tx, a.id, "accept", 2, NoticeState::Held, "s")
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            set(&mut tx, a.id, "accept", 1, NoticeState::Held, "s")
+                .await
+                .unwrap(),
+            2
+        );
+        set(&mut tx, b.id, "reject", 1, NoticeState::Held, "s")
+            .await
+            .unwrap();
+        assert_eq!(
+            get(&mut tx, a.id).await.unwrap().unwrap().notice,
+            NoticeState::Held
+        );
+        assert_eq!(release_all(&mut tx).await.unwrap(), vec![a.id, b.id]);
+        assert!(release_all(&mut tx).await.unwrap().is_empty());
+        tx.commit().await.unwrap();
+        let d = all(&store).await.unwrap();
+        assert!(d.iter().all(|d| d.notice == NoticeState::Released));
+        let notices: Vec<String> = sqlx::query_scalar("SELECT DISTINCT notice FROM decisions")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(notices, ["released"]);
+        assert_eq!(
+            counts(&store).await.unwrap(),
+            vec![
+                ("accept/released".to_string(), 1),
+                ("reject/released".to_string(), 1)
+            ]
+        );
+    }
 }

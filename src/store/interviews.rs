@@ -1,10 +1,23 @@
 //! Interviews that staff pinned or released. The plan for everyone else is
 //! computed on demand (`workflow::interviews::plan`).
 
-use super::{Tx, now, parse_ts, ts};
+use super::column::text_enum;
+use super::{Store, Tx, now, parse_ts, ts};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+
+text_enum! {
+    /// Where an interview stands (`interviews.state`).
+    pub enum InterviewState {
+        /// Placed by staff, not sent yet.
+        Pinned = "pinned",
+        /// Its invitation was queued.
+        Released = "released",
+        /// Called off (a CANCEL went out if it had been released).
+        Cancelled = "cancelled",
+    }
+}
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Interview {
@@ -13,8 +26,7 @@ pub struct Interview {
     pub uid: String,
     pub start_at: String,
     pub end_at: String,
-    /// pinned | released | cancelled
-    pub state: String,
+    pub state: InterviewState,
     pub sequence: i64,
     /// Whether an invitation was ever queued (a CANCEL then has someone to tell).
     pub sent: bool,
@@ -58,7 +70,7 @@ pub struct NewInterview<'a> {
     pub uid: &'a str,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
-    pub state: &'a str,
+    pub state: InterviewState,
     pub sequence: i64,
     pub sent: bool,
 }
@@ -87,4 +99,67 @@ pub async fn upsert(tx: &mut Tx<'_>, n: &NewInterview<'_>) -> anyhow::Result<Int
     for_application(tx, n.application_id)
         .await?
         .context("interview vanished after writing it")
+}
+
+/// How many interviews are in each state, for `status`.
+pub async fn counts(store: &Store) -> anyhow::Result<Vec<(InterviewState, i64)>> {
+    sqlx::query_as("SELECT state, COUNT(*) FROM interviews GROUP BY state ORDER BY state")
+        .fetch_all(store.pool())
+        .await
+        .context("cannot count interviews")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::column::assert_round_trip;
+    use crate::store::testing;
+
+    #[test]
+    fn interview_states_round_trip() {
+        assert_round_trip!(InterviewState, "", "Pinned", "canceled", "held");
+    }
+
+    #[tokio::test]
+    async fn interviews_are_stored_under_their_state_names_and_counted() {
+        let (_dir, store) = testing::store().await;
+        let now = Utc::now();
+        let mut planned = Vec::new();
+        for (n, state) in [
+            (1, InterviewState::Released),
+            (2, InterviewState::Pinned),
+            (3, InterviewState::Released),
+        ] {
+            planned.push((testing::application(&store, n, false).await.id, state));
+        }
+        let mut tx = store.begin().await.unwrap();
+        for (application_id, state) in planned {
+            let uid = format!("interview-{application_id}");
+            let i = upsert(
+                &mut tx,
+                &NewInterview {
+                    application_id,
+                    uid: &uid,
+                    start: now,
+                    end: now,
+                    state,
+                    sequence: 0,
+                    sent: state == InterviewState::Released,
+                },
+            )
+            .await
+            .unwrap();
+            assert_eq!(i.state, state);
+        }
+        let states: Vec<String> = sqlx::query_scalar("SELECT state FROM interviews ORDER BY id")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(states, ["released", "pinned", "released"]);
+        tx.commit().await.unwrap();
+        assert_eq!(
+            counts(&store).await.unwrap(),
+            vec![(InterviewState::Pinned, 1), (InterviewState::Released, 2)]
+        );
+    }
 }

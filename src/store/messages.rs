@@ -1,10 +1,25 @@
 //! Incoming messages: raw bytes by SHA-256, and where each was seen.
 
+use super::column::text_enum;
 use super::{Store, Tx, now, ts};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
+
+text_enum! {
+    /// How far a stored message got (`messages.state`).
+    pub enum MessageState {
+        /// Stored, not processed yet (or to be retried).
+        Received = "received",
+        /// Handled: classified and acted on.
+        Processed = "processed",
+        /// A repeated Message-ID: recorded, not acted on again.
+        Duplicate = "duplicate",
+        /// Processing failed `MAX_ATTEMPTS` times: left for staff.
+        Failed = "failed",
+    }
+}
 
 /// Where a message sits: (source, folder, UIDVALIDITY, UID). For Maildir the
 /// validity is 0 and the UID is the file's unique name.
@@ -20,7 +35,7 @@ pub struct Location {
 #[derive(Debug, Clone)]
 pub struct Known {
     pub message_row: i64,
-    pub state: String,
+    pub state: MessageState,
     pub disposition: Option<String>,
     pub moved: bool,
 }
@@ -67,12 +82,16 @@ pub async fn known(store: &Store, loc: &Location) -> anyhow::Result<Option<Known
     .fetch_optional(store.pool())
     .await
     .context("cannot look up mailbox location")?;
-    Ok(row.map(|r| Known {
-        message_row: r.get(0),
-        moved: r.get::<Option<String>, _>(1).is_some(),
-        state: r.get(2),
-        disposition: r.get(3),
-    }))
+    row.map(|r| -> anyhow::Result<Known> {
+        Ok(Known {
+            message_row: r.try_get(0)?,
+            moved: r.try_get::<Option<String>, _>(1)?.is_some(),
+            state: r.try_get(2)?,
+            disposition: r.try_get(3)?,
+        })
+    })
+    .transpose()
+    .context("cannot read mailbox location")
 }
 
 /// Stores the raw message and its location in one durable transaction. Nothing
@@ -156,23 +175,34 @@ pub async fn mark_moved(store: &Store, loc: &Location) -> anyhow::Result<()> {
 
 /// Messages stored but not yet processed (after a crash, or a failed attempt).
 pub async fn unprocessed(store: &Store) -> anyhow::Result<Vec<i64>> {
-    sqlx::query_scalar("SELECT id FROM messages WHERE state = 'received' ORDER BY id")
+    sqlx::query_scalar("SELECT id FROM messages WHERE state = ? ORDER BY id")
+        .bind(MessageState::Received)
         .fetch_all(store.pool())
         .await
         .context("cannot list unprocessed messages")
 }
 
-/// The stored message: raw bytes and INTERNALDATE.
-pub async fn load(store: &Store, row: i64) -> anyhow::Result<(Vec<u8>, String, String)> {
-    let r = sqlx::query(
-        "SELECT r.bytes, m.internal_date, m.state FROM messages m \
+/// A stored message as processing reads it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Loaded {
+    pub raw: Vec<u8>,
+    /// INTERNALDATE, as stored ([`super::parse_ts`]).
+    pub internal_date: String,
+    pub state: MessageState,
+    /// What to do with it in the mailbox (`move` | `keep`), once handled.
+    pub disposition: Option<String>,
+}
+
+/// The stored message: raw bytes, INTERNALDATE, state and disposition.
+pub async fn load(store: &Store, row: i64) -> anyhow::Result<Loaded> {
+    sqlx::query_as(
+        "SELECT r.bytes AS raw, m.internal_date, m.state, m.disposition FROM messages m \
          JOIN raw_messages r ON r.sha256 = m.sha256 WHERE m.id = ?",
     )
     .bind(row)
     .fetch_one(store.pool())
     .await
-    .with_context(|| format!("cannot load message {row}"))?;
-    Ok((r.get(0), r.get(1), r.get(2)))
+    .with_context(|| format!("cannot load message {row}"))
 }
 
 /// An earlier, different message with the same Message-ID and sender.
@@ -181,20 +211,22 @@ pub async fn earlier_with_message_id(
     row: i64,
     message_id: &str,
 ) -> anyhow::Result<Option<(i64, Option<String>)>> {
-    let r = sqlx::query(
+    sqlx::query_as(
         "SELECT id, disposition FROM messages WHERE message_id = ? AND id < ? \
-         AND state IN ('processed', 'duplicate') ORDER BY id LIMIT 1",
+         AND state IN (?, ?) ORDER BY id LIMIT 1",
     )
     .bind(message_id)
     .bind(row)
+    .bind(MessageState::Processed)
+    .bind(MessageState::Duplicate)
     .fetch_optional(&mut **tx)
-    .await?;
-    Ok(r.map(|r| (r.get(0), r.get(1))))
+    .await
+    .context("cannot look up an earlier message with the same Message-ID")
 }
 
 /// Records how a message was handled, inside the transaction that acted on it.
 pub struct Handled<'a> {
-    pub state: &'a str,
+    pub state: MessageState,
     pub class: &'a str,
     pub reason: &'a str,
     pub disposition: &'a str,
@@ -229,13 +261,14 @@ pub async fn set_error(
     row: i64,
     error: &str,
     max_attempts: i64,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<MessageState> {
     sqlx::query_scalar(
         "UPDATE messages SET attempts = attempts + 1, error = ?, \
-         state = CASE WHEN attempts + 1 >= ? THEN 'failed' ELSE state END WHERE id = ? RETURNING state",
+         state = CASE WHEN attempts + 1 >= ? THEN ? ELSE state END WHERE id = ? RETURNING state",
     )
     .bind(error)
     .bind(max_attempts)
+    .bind(MessageState::Failed)
     .bind(row)
     .fetch_one(store.pool())
     .await
@@ -250,4 +283,100 @@ pub async fn counts(store: &Store) -> anyhow::Result<Vec<(String, i64)>> {
     .fetch_all(store.pool())
     .await?;
     Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::column::assert_round_trip;
+    use crate::store::testing;
+
+    #[test]
+    fn message_states_round_trip() {
+        assert_round_trip!(MessageState, "", "Received", "new", "processed ");
+    }
+
+    #[tokio::test]
+    async fn load_tells_state_and_disposition_and_errors_end_in_failed() {
+        let (_dir, store) = testing::store().await;
+        let row = testing::message(&store, 1).await;
+        let loaded = load(&store, row).await.unwrap();
+        assert_eq!(loaded.state, MessageState::Received);
+        assert_eq!(loaded.disposition, None);
+        assert!(loaded.raw.starts_with(b"Message-ID: <m1@x.test>"));
+        assert_eq!(unprocessed(&store).await.unwrap(), vec![row]);
+
+        assert_eq!(
+            set_error(&store, row, "boom", 2).await.unwrap(),
+            MessageState::Received
+        );
+        assert_eq!(
+            set_error(&store, row, "boom", 2).await.unwrap(),
+            MessageState::Failed
+        );
+        assert!(unprocessed(&store).await.unwrap().is_empty());
+
+        let other = testing::message(&store, 2).await;
+        let mut tx = store.begin().await.unwrap();
+        let h = Handled {
+            state: MessageState::Processed,
+            class: "other",
+            reason: "test",
+            disposition: "move",
+            application_id: None,
+            duplicate_of: None,
+        };
+        set_handled(&mut tx, other, &h).await.unwrap();
+        assert_eq!(
+            earlier_with_message_id(&mut tx, other + 1, "m2@x.test")
+                .await
+                .unwrap(),
+            Some((other, Some("move".to_string())))
+        );
+        // A failed message is no original to compare with.
+        assert_eq!(
+            earlier_with_message_id(&mut tx, other + 1, "m1@x.test")
+                .await
+                .unwrap(),
+            None
+        );
+        tx.commit().await.unwrap();
+        let loaded = load(&store, other).await.unwrap();
+        assert_eq!(loaded.state, MessageState::Processed);
+        assert_eq!(loaded.disposition.as_deref(), Some("move"));
+        let state: String = sqlx::query_scalar("SELECT state FROM messages WHERE id = ?")
+            .bind(other)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(state, "processed");
+    }
+
+    #[tokio::test]
+    async fn a_location_knows_its_message_state_and_an_unknown_state_is_refused() {
+        let (_dir, store) = testing::store().await;
+        let row = testing::message(&store, 1).await;
+        let loc = Location {
+            source: "maildir",
+            folder: "INBOX".into(),
+            validity: 0,
+            uid: "m1".into(),
+        };
+        let k = known(&store, &loc).await.unwrap().unwrap();
+        assert_eq!(
+            (k.message_row, k.state, k.moved),
+            (row, MessageState::Received, false)
+        );
+        sqlx::query("UPDATE messages SET state = 'archived' WHERE id = ?")
+            .bind(row)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let e = known(&store, &loc).await.unwrap_err();
+        assert!(
+            format!("{e:#}").contains("unknown MessageState \"archived\""),
+            "{e:#}"
+        );
+        assert!(load(&store, row).await.is_err());
+    }
 }

@@ -1,17 +1,64 @@
 //! The transactional outbox. A row is written in the transaction of the state
 //! change that causes it; its idempotency key makes a second write a no-op.
 
+use super::column::text_enum;
 use super::{Store, Tx, now, parse_ts, ts};
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
+
+text_enum! {
+    /// Where an outgoing mail stands (`outbox.state`).
+    pub enum OutboxState {
+        /// Waiting to be sent (at `next_attempt_at`).
+        Queued = "queued",
+        Sent = "sent",
+        /// Refused permanently by the server, or out of attempts.
+        Failed = "failed",
+        /// Recorded but not sent: the recipient's daily cap was reached.
+        Suppressed = "suppressed",
+        /// Waits for staff to release its batch.
+        Held = "held",
+        /// Replaced before its release (a changed decision).
+        Withdrawn = "withdrawn",
+    }
+}
+
+text_enum! {
+    /// Why a mail was written (`outbox.purpose`): the name of its template
+    /// in `templates/` (`<purpose>.subject.hbs` and so on).
+    pub enum Purpose {
+        Confirmation = "confirmation",
+        ConfirmationLate = "confirmation_late",
+        ConfirmationUpdate = "confirmation_update",
+        DecisionAccept = "decision_accept",
+        DecisionCorrection = "decision_correction",
+        DecisionReject = "decision_reject",
+        DecisionWaitlist = "decision_waitlist",
+        EventAnnouncement = "event_announcement",
+        EventCancel = "event_cancel",
+        EventReminder = "event_reminder",
+        EventUpdate = "event_update",
+        InterviewCancel = "interview_cancel",
+        InterviewInvitation = "interview_invitation",
+        InterviewNoSlot = "interview_no_slot",
+        InterviewUpdate = "interview_update",
+        ReminderIncomplete = "reminder_incomplete",
+        StaffCommandResult = "staff_command_result",
+        StaffDigest = "staff_digest",
+        StaffLateApplication = "staff_late_application",
+        StaffNeedsReview = "staff_needs_review",
+        StaffNotice = "staff_notice",
+        StaffProcessingFailed = "staff_processing_failed",
+    }
+}
 
 /// A fully rendered mail, ready to queue.
 #[derive(Debug, Clone)]
 pub struct NewMail {
     pub idempotency_key: String,
     pub message_id: String,
-    pub purpose: String,
+    pub purpose: Purpose,
     pub application_id: Option<i64>,
     pub env_from: String,
     pub env_to: String,
@@ -37,19 +84,22 @@ pub async fn enqueue(tx: &mut Tx<'_>, mail: &NewMail, daily_cap: u32) -> anyhow:
     let now = Utc::now();
     let recent: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM outbox WHERE env_to = ? AND created_at > ? \
-         AND state NOT IN ('suppressed', 'held', 'withdrawn')",
+         AND state NOT IN (?, ?, ?)",
     )
     .bind(&mail.env_to)
     .bind(ts(now - Duration::hours(24)))
+    .bind(OutboxState::Suppressed)
+    .bind(OutboxState::Held)
+    .bind(OutboxState::Withdrawn)
     .fetch_one(&mut **tx)
     .await?;
     if recent >= i64::from(daily_cap) {
         let note = format!("daily cap of {daily_cap} mails to this recipient reached");
-        let id = insert(tx, mail, "suppressed", Some(&note), None).await?;
+        let id = insert(tx, mail, OutboxState::Suppressed, Some(&note), None).await?;
         return Ok(Enqueued::Suppressed(id));
     }
     Ok(Enqueued::Queued(
-        insert(tx, mail, "queued", None, None).await?,
+        insert(tx, mail, OutboxState::Queued, None, None).await?,
     ))
 }
 
@@ -64,7 +114,7 @@ pub async fn enqueue_held(
         return Ok(Enqueued::AlreadyQueued);
     }
     Ok(Enqueued::Queued(
-        insert(tx, mail, "held", None, Some(batch)).await?,
+        insert(tx, mail, OutboxState::Held, None, Some(batch)).await?,
     ))
 }
 
@@ -79,7 +129,7 @@ async fn key_used(tx: &mut Tx<'_>, key: &str) -> anyhow::Result<bool> {
 async fn insert(
     tx: &mut Tx<'_>,
     mail: &NewMail,
-    state: &str,
+    state: OutboxState,
     note: Option<&str>,
     batch: Option<&str>,
 ) -> anyhow::Result<i64> {
@@ -91,7 +141,7 @@ async fn insert(
     )
     .bind(&mail.idempotency_key)
     .bind(&mail.message_id)
-    .bind(&mail.purpose)
+    .bind(mail.purpose)
     .bind(mail.application_id)
     .bind(&mail.env_from)
     .bind(&mail.env_to)
@@ -115,8 +165,10 @@ pub async fn withdraw_held(
     application_id: i64,
 ) -> anyhow::Result<u64> {
     let r = sqlx::query(
-        "UPDATE outbox SET state = 'withdrawn' WHERE state = 'held' AND batch = ? AND application_id = ?",
+        "UPDATE outbox SET state = ? WHERE state = ? AND batch = ? AND application_id = ?",
     )
+    .bind(OutboxState::Withdrawn)
+    .bind(OutboxState::Held)
     .bind(batch)
     .bind(application_id)
     .execute(&mut **tx)
@@ -128,9 +180,11 @@ pub async fn withdraw_held(
 /// Releases every held mail of `batch` for sending now; returns how many.
 pub async fn release_held(tx: &mut Tx<'_>, batch: &str) -> anyhow::Result<u64> {
     let r = sqlx::query(
-        "UPDATE outbox SET state = 'queued', next_attempt_at = ? WHERE state = 'held' AND batch = ?",
+        "UPDATE outbox SET state = ?, next_attempt_at = ? WHERE state = ? AND batch = ?",
     )
+    .bind(OutboxState::Queued)
     .bind(now())
+    .bind(OutboxState::Held)
     .bind(batch)
     .execute(&mut **tx)
     .await
@@ -142,7 +196,7 @@ pub async fn release_held(tx: &mut Tx<'_>, batch: &str) -> anyhow::Result<u64> {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Held {
     pub id: i64,
-    pub purpose: String,
+    pub purpose: Purpose,
     pub application_id: Option<i64>,
     pub env_to: String,
     pub subject: String,
@@ -152,8 +206,9 @@ pub struct Held {
 pub async fn held(tx: &mut Tx<'_>, batch: &str) -> anyhow::Result<Vec<Held>> {
     sqlx::query_as(
         "SELECT id, purpose, application_id, env_to, subject, raw FROM outbox \
-         WHERE state = 'held' AND batch = ? ORDER BY application_id, id",
+         WHERE state = ? AND batch = ? ORDER BY application_id, id",
     )
+    .bind(OutboxState::Held)
     .bind(batch)
     .fetch_all(&mut **tx)
     .await
@@ -165,7 +220,7 @@ pub async fn held(tx: &mut Tx<'_>, batch: &str) -> anyhow::Result<Vec<Held>> {
 pub struct Due {
     pub id: i64,
     pub message_id: String,
-    pub purpose: String,
+    pub purpose: Purpose,
     pub env_from: String,
     pub env_to: String,
     pub raw: Vec<u8>,
@@ -175,8 +230,9 @@ pub struct Due {
 pub async fn due(store: &Store, limit: i64) -> anyhow::Result<Vec<Due>> {
     sqlx::query_as(
         "SELECT id, message_id, purpose, env_from, env_to, raw, attempts FROM outbox \
-         WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+         WHERE state = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
     )
+    .bind(OutboxState::Queued)
     .bind(now())
     .bind(limit)
     .fetch_all(store.pool())
@@ -187,14 +243,16 @@ pub async fn due(store: &Store, limit: i64) -> anyhow::Result<Vec<Due>> {
 /// When the next queued mail falls due.
 pub async fn next_due_at(store: &Store) -> anyhow::Result<Option<DateTime<Utc>>> {
     let t: Option<String> =
-        sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'queued'")
+        sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE state = ?")
+            .bind(OutboxState::Queued)
             .fetch_one(store.pool())
             .await?;
     Ok(t.as_deref().and_then(parse_ts))
 }
 
 pub async fn mark_sent(store: &Store, id: i64) -> anyhow::Result<()> {
-    sqlx::query("UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?")
+    sqlx::query("UPDATE outbox SET state = ?, sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?")
+        .bind(OutboxState::Sent)
         .bind(now())
         .bind(id)
         .execute(store.pool())
@@ -221,8 +279,9 @@ pub async fn mark_retry(
 
 pub async fn mark_failed(store: &Store, id: i64, error: &str) -> anyhow::Result<()> {
     sqlx::query(
-        "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?",
+        "UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
     )
+    .bind(OutboxState::Failed)
     .bind(error)
     .bind(id)
     .execute(store.pool())
@@ -243,10 +302,10 @@ pub async fn mark_copied(store: &Store, id: i64) -> anyhow::Result<()> {
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct OutboxEntry {
     pub id: i64,
-    pub purpose: String,
+    pub purpose: Purpose,
     pub env_to: String,
     pub subject: String,
-    pub state: String,
+    pub state: OutboxState,
     pub attempts: i64,
     pub next_attempt_at: String,
     pub last_error: Option<String>,
@@ -275,27 +334,91 @@ pub async fn raw(store: &Store, id: i64) -> anyhow::Result<Vec<u8>> {
 }
 
 /// (state, count), and the creation time of the oldest queued mail.
-pub async fn summary(store: &Store) -> anyhow::Result<(Vec<(String, i64)>, Option<DateTime<Utc>>)> {
-    let counts: Vec<(String, i64)> =
+pub async fn summary(
+    store: &Store,
+) -> anyhow::Result<(Vec<(OutboxState, i64)>, Option<DateTime<Utc>>)> {
+    let counts: Vec<(OutboxState, i64)> =
         sqlx::query_as("SELECT state, COUNT(*) FROM outbox GROUP BY state ORDER BY state")
             .fetch_all(store.pool())
-            .await?;
+            .await
+            .context("cannot count outbox rows")?;
     let oldest: Option<String> =
-        sqlx::query_scalar("SELECT MIN(created_at) FROM outbox WHERE state = 'queued'")
+        sqlx::query_scalar("SELECT MIN(created_at) FROM outbox WHERE state = ?")
+            .bind(OutboxState::Queued)
             .fetch_one(store.pool())
             .await?;
     Ok((counts, oldest.as_deref().and_then(parse_ts)))
 }
 
+/// The most hours [`failing`] looks back; `health.alarm_outbox_failing_hours`
+/// is refused above this.
+pub const MAX_FAILING_HOURS: u64 = 8760;
+
+/// A queued mail that keeps failing.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Failing {
+    pub id: i64,
+    pub env_to: String,
+    /// When it was queued (stored text).
+    pub created_at: String,
+    pub last_error: Option<String>,
+}
+
+/// The queued mail failing longest among those queued more than `hours`
+/// (at most [`MAX_FAILING_HOURS`]) ago and not sent since.
+pub async fn failing(store: &Store, hours: u64) -> anyhow::Result<Option<Failing>> {
+    let hours = i64::try_from(hours.min(MAX_FAILING_HOURS)).unwrap_or(8760);
+    let limit = Utc::now() - Duration::hours(hours);
+    sqlx::query_as(
+        "SELECT id, env_to, created_at, last_error FROM outbox WHERE state = ? \
+         AND last_error IS NOT NULL AND created_at < ? ORDER BY created_at LIMIT 1",
+    )
+    .bind(OutboxState::Queued)
+    .bind(ts(limit))
+    .fetch_optional(store.pool())
+    .await
+    .context("cannot look for failing outgoing mail")
+}
+
+/// A mail of ours, found by its Message-ID (replies and bounces name it).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Ours {
+    pub id: i64,
+    pub purpose: Purpose,
+    pub application_id: Option<i64>,
+}
+
+/// The outbox row whose Message-ID (without angle brackets) is `message_id`.
+pub async fn by_message_id(tx: &mut Tx<'_>, message_id: &str) -> anyhow::Result<Option<Ours>> {
+    sqlx::query_as("SELECT id, purpose, application_id FROM outbox WHERE message_id = ?")
+        .bind(message_id)
+        .fetch_optional(&mut **tx)
+        .await
+        .context("cannot look up outgoing mail by Message-ID")
+}
+
+/// Notes that a bounce came back for mail `id`.
+pub async fn mark_bounced(tx: &mut Tx<'_>, id: i64) -> anyhow::Result<()> {
+    sqlx::query("UPDATE outbox SET bounced = 1 WHERE id = ?")
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .context("cannot mark mail as bounced")?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::column::assert_round_trip;
+    use crate::store::testing;
+    use std::collections::BTreeSet;
 
     fn mail(key: &str, to: &str) -> NewMail {
         NewMail {
             idempotency_key: key.into(),
             message_id: format!("{key}@ews.test"),
-            purpose: "test".into(),
+            purpose: Purpose::StaffNotice,
             application_id: None,
             env_from: "projekt@ews.test".into(),
             env_to: to.into(),
@@ -341,5 +464,188 @@ mod tests {
         enqueue(&mut tx, &mail("k1", "a@x.test"), 5).await.unwrap();
         tx.rollback().await.unwrap();
         assert!(due(&store, 10).await.unwrap().is_empty());
+    }
+
+    #[test]
+    fn outbox_states_and_purposes_round_trip() {
+        assert_round_trip!(OutboxState, "", "Queued", "sending", "queued\n");
+        assert_round_trip!(Purpose, "", "test", "Confirmation", "staff-notice");
+    }
+
+    #[test]
+    fn the_purposes_are_exactly_the_templates() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let templates: BTreeSet<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter_map(|n| n.split_once('.').map(|(stem, _)| stem.to_string()))
+            .collect();
+        let purposes: BTreeSet<String> = Purpose::ALL
+            .iter()
+            .map(|p| p.as_str().to_string())
+            .collect();
+        assert_eq!(purposes, templates);
+    }
+
+    /// Queues `mail` and sets its row's `created_at` and `last_error`.
+    async fn queued_at(store: &Store, m: &NewMail, created: DateTime<Utc>, error: Option<&str>) {
+        let mut tx = store.begin().await.unwrap();
+        let Enqueued::Queued(id) = enqueue(&mut tx, m, 100).await.unwrap() else {
+            panic!("not queued");
+        };
+        sqlx::query("UPDATE outbox SET created_at = ?, last_error = ? WHERE id = ?")
+            .bind(ts(created))
+            .bind(error)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_mail_failing_longest_is_found_within_the_clamp() {
+        let (_dir, store) = testing::store().await;
+        let now = Utc::now();
+        assert_eq!(failing(&store, 24).await.unwrap(), None);
+        queued_at(
+            &store,
+            &mail("k1", "a@x.test"),
+            now - Duration::hours(30),
+            Some("421 busy"),
+        )
+        .await;
+        queued_at(
+            &store,
+            &mail("k2", "b@x.test"),
+            now - Duration::hours(50),
+            Some("421 later"),
+        )
+        .await;
+        queued_at(
+            &store,
+            &mail("k3", "c@x.test"),
+            now - Duration::hours(90),
+            None,
+        )
+        .await;
+        queued_at(
+            &store,
+            &mail("k4", "d@x.test"),
+            now - Duration::hours(2),
+            Some("421 new"),
+        )
+        .await;
+        let f = failing(&store, 24).await.unwrap().unwrap();
+        assert_eq!(f.env_to, "b@x.test");
+        assert_eq!(f.last_error.as_deref(), Some("421 later"));
+        assert_eq!(
+            failing(&store, 40)
+                .await
+                .unwrap()
+                .map(|f| f.env_to)
+                .as_deref(),
+            Some("b@x.test")
+        );
+        assert_eq!(failing(&store, 60).await.unwrap(), None);
+        // Sent mail is not failing.
+        mark_sent(&store, f.id).await.unwrap();
+        assert_eq!(failing(&store, 40).await.unwrap(), None);
+        assert_eq!(
+            failing(&store, 24)
+                .await
+                .unwrap()
+                .map(|f| f.env_to)
+                .as_deref(),
+            Some("a@x.test")
+        );
+        // Past the clamp the search looks back MAX_FAILING_HOURS, and does not overflow.
+        queued_at(
+            &store,
+            &mail("k5", "e@x.test"),
+            now - Duration::hours(8000),
+            Some("x"),
+        )
+        .await;
+        assert_eq!(failing(&store, u64::MAX).await.unwrap(), None);
+        assert_eq!(
+            failing(&store, 7000)
+                .await
+                .unwrap()
+                .map(|f| f.env_to)
+                .as_deref(),
+            Some("e@x.test")
+        );
+        let (counts, oldest) = summary(&store).await.unwrap();
+        assert_eq!(
+            counts,
+            vec![(OutboxState::Queued, 4), (OutboxState::Sent, 1)]
+        );
+        assert!(oldest.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_mail_is_found_by_its_message_id_and_marked_bounced() {
+        let (_dir, store) = testing::store().await;
+        let mut tx = store.begin().await.unwrap();
+        let m = NewMail {
+            purpose: Purpose::InterviewInvitation,
+            ..mail("k1", "a@x.test")
+        };
+        let Enqueued::Queued(id) = enqueue(&mut tx, &m, 5).await.unwrap() else {
+            panic!("not queued");
+        };
+        assert_eq!(by_message_id(&mut tx, "nope@ews.test").await.unwrap(), None);
+        let ours = by_message_id(&mut tx, "k1@ews.test")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            ours,
+            Ours {
+                id,
+                purpose: Purpose::InterviewInvitation,
+                application_id: None
+            }
+        );
+        mark_bounced(&mut tx, id).await.unwrap();
+        let (purpose, bounced): (String, bool) =
+            sqlx::query_as("SELECT purpose, bounced FROM outbox WHERE id = ?")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+        assert_eq!((purpose.as_str(), bounced), ("interview_invitation", true));
+        tx.commit().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn held_mail_is_withdrawn_or_released_under_the_same_state_names() {
+        let (_dir, store) = testing::store().await;
+        let a = testing::application(&store, 1, false).await;
+        let mut tx = store.begin().await.unwrap();
+        let with_app = |key: &str| NewMail {
+            application_id: Some(a.id),
+            ..mail(key, "a@x.test")
+        };
+        enqueue_held(&mut tx, &with_app("h1"), "notices")
+            .await
+            .unwrap();
+        assert_eq!(withdraw_held(&mut tx, "notices", a.id).await.unwrap(), 1);
+        enqueue_held(&mut tx, &with_app("h2"), "notices")
+            .await
+            .unwrap();
+        assert_eq!(held(&mut tx, "notices").await.unwrap().len(), 1);
+        assert_eq!(release_held(&mut tx, "notices").await.unwrap(), 1);
+        tx.commit().await.unwrap();
+        let states: Vec<String> = sqlx::query_scalar("SELECT state FROM outbox ORDER BY id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(states, ["withdrawn", "queued"]);
+        let rows = list(&store).await.unwrap();
+        assert_eq!(rows[0].state, OutboxState::Withdrawn);
+        assert_eq!(rows[1].purpose, Purpose::StaffNotice);
+        assert_eq!(due(&store, 10).await.unwrap().len(), 1);
     }
 }

@@ -91,3 +91,99 @@ pub async fn list(store: &Store) -> anyhow::Result<Vec<Participant>> {
     .await
     .context("cannot list participants")
 }
+
+/// How many active participants (not supervisors) there are.
+pub async fn count_active_participants(store: &Store) -> anyhow::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM participants WHERE active = ? AND role = ?")
+        .bind(true)
+        .bind("participant")
+        .fetch_one(store.pool())
+        .await
+        .context("cannot count participants")
+}
+
+/// Someone on the roster with the address `email` (lower case), if any.
+pub async fn active_by_email(tx: &mut Tx<'_>, email: &str) -> anyhow::Result<Option<Participant>> {
+    sqlx::query_as(
+        "SELECT id, application_id, municipality, name, email, role, source, active FROM participants \
+         WHERE email = ? AND active = ? LIMIT 1",
+    )
+    .bind(email)
+    .bind(true)
+    .fetch_optional(&mut **tx)
+    .await
+    .context("cannot look up participant")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing;
+
+    fn person<'a>(
+        email: &'a str,
+        role: &'a str,
+        application_id: Option<i64>,
+    ) -> NewParticipant<'a> {
+        NewParticipant {
+            application_id,
+            municipality: "Musterstadt",
+            name: None,
+            email,
+            role,
+            source: "import",
+        }
+    }
+
+    #[tokio::test]
+    async fn active_participants_are_counted_and_found_by_address() {
+        let (_dir, store) = testing::store().await;
+        let a = testing::application(&store, 1, false).await;
+        let mut tx = store.begin().await.unwrap();
+        upsert(
+            &mut tx,
+            &person("Eva@Stadt.test", "participant", Some(a.id)),
+        )
+        .await
+        .unwrap();
+        upsert(&mut tx, &person("max@stadt.test", "participant", None))
+            .await
+            .unwrap();
+        upsert(
+            &mut tx,
+            &person("chef@stadt.test", "supervisor", Some(a.id)),
+        )
+        .await
+        .unwrap();
+        let eva = active_by_email(&mut tx, "eva@stadt.test")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(eva.application_id, Some(a.id));
+        assert!(
+            active_by_email(&mut tx, "nobody@stadt.test")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        tx.commit().await.unwrap();
+        assert_eq!(count_active_participants(&store).await.unwrap(), 2);
+
+        let mut tx = store.begin().await.unwrap();
+        deactivate_application(&mut tx, a.id).await.unwrap();
+        assert!(
+            active_by_email(&mut tx, "eva@stadt.test")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            active_by_email(&mut tx, "chef@stadt.test")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        tx.commit().await.unwrap();
+        assert_eq!(count_active_participants(&store).await.unwrap(), 1);
+    }
+}

@@ -6,7 +6,7 @@ use crate::calendar::german;
 use crate::context::App;
 use crate::domain::EmailAddress;
 use crate::outbox::{Cap, Letter};
-use crate::store::outbox;
+use crate::store::{applications, outbox};
 use chrono::{DateTime, Duration, Utc};
 
 /// Queues the reminders that are due at `now`; returns how many were queued.
@@ -16,13 +16,14 @@ pub async fn queue_due(app: &App, now: DateTime<Utc>) -> anyhow::Result<usize> {
     if days == 0 || now > end || now < end - Duration::days(i64::from(days)) {
         return Ok(0);
     }
-    let open: Vec<(i64, String, String)> = sqlx::query_as(
-        "SELECT id, reference, applicant FROM applications WHERE complete = 0 AND late = 0 ORDER BY id",
-    )
-    .fetch_all(app.store.pool())
-    .await?;
+    let open = applications::incomplete_on_time(&app.store).await?;
     let mut queued = 0;
-    for (id, reference, applicant) in open {
+    for applications::Incomplete {
+        id,
+        reference,
+        applicant,
+    } in open
+    {
         let Ok(to) = EmailAddress::parse(&applicant) else {
             continue;
         };

@@ -5,23 +5,46 @@
 use super::notices;
 use crate::context::App;
 use crate::intake::Incoming;
-use crate::store::Tx;
+use crate::store::outbox::{self, Purpose};
+use crate::store::{Tx, participants};
 
 /// The purposes whose replies need a human.
-const HUMAN_PURPOSES: &[&str] = &[
-    "interview_invitation",
-    "interview_update",
-    "interview_cancel",
-    "interview_no_slot",
-    "decision_accept",
-    "decision_reject",
-    "decision_waitlist",
-    "decision_correction",
-    "event_reminder",
-    "event_announcement",
-    "event_update",
-    "event_cancel",
+const HUMAN_PURPOSES: &[Purpose] = &[
+    Purpose::InterviewInvitation,
+    Purpose::InterviewUpdate,
+    Purpose::InterviewCancel,
+    Purpose::InterviewNoSlot,
+    Purpose::DecisionAccept,
+    Purpose::DecisionReject,
+    Purpose::DecisionWaitlist,
+    Purpose::DecisionCorrection,
+    Purpose::EventReminder,
+    Purpose::EventAnnouncement,
+    Purpose::EventUpdate,
+    Purpose::EventCancel,
 ];
+
+/// Mail about an interview.
+fn about_interview(p: Purpose) -> bool {
+    matches!(
+        p,
+        Purpose::InterviewInvitation
+            | Purpose::InterviewUpdate
+            | Purpose::InterviewCancel
+            | Purpose::InterviewNoSlot
+    )
+}
+
+/// Mail about a programme event.
+fn about_event(p: Purpose) -> bool {
+    matches!(
+        p,
+        Purpose::EventReminder
+            | Purpose::EventAnnouncement
+            | Purpose::EventUpdate
+            | Purpose::EventCancel
+    )
+}
 
 /// Words with which participants call off ("kann leider nicht teilnehmen").
 const ABSENCE: &[&str] = &[
@@ -51,42 +74,33 @@ pub fn reports_absence(text: &str) -> bool {
 pub async fn absence_from_participant(
     tx: &mut Tx<'_>,
     mail: &Incoming,
-) -> anyhow::Result<Option<(String, Option<i64>)>> {
+) -> anyhow::Result<Option<(Purpose, Option<i64>)>> {
     let Some(from) = &mail.from else {
         return Ok(None);
     };
     if !reports_absence(&format!("{}\n{}", mail.subject, mail.body_start)) {
         return Ok(None);
     }
-    let row: Option<Option<i64>> = sqlx::query_scalar(
-        "SELECT application_id FROM participants WHERE email = ? AND active = 1 LIMIT 1",
-    )
-    .bind(from.key())
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(row.map(|application| ("event_reminder".to_string(), application)))
+    Ok(participants::active_by_email(tx, &from.key())
+        .await?
+        .map(|p| (Purpose::EventReminder, p.application_id)))
 }
 
 /// The mail of ours this one answers: (purpose, application id).
 pub async fn parent(
     tx: &mut Tx<'_>,
     mail: &Incoming,
-) -> anyhow::Result<Option<(String, Option<i64>)>> {
+) -> anyhow::Result<Option<(Purpose, Option<i64>)>> {
     let ids: Vec<&String> = mail
         .in_reply_to
         .iter()
         .chain(mail.references.iter().rev())
         .collect();
     for id in ids {
-        let row: Option<(String, Option<i64>)> =
-            sqlx::query_as("SELECT purpose, application_id FROM outbox WHERE message_id = ?")
-                .bind(id)
-                .fetch_optional(&mut **tx)
-                .await?;
-        if let Some((purpose, application)) = row
-            && HUMAN_PURPOSES.contains(&purpose.as_str())
+        if let Some(ours) = outbox::by_message_id(tx, id).await?
+            && HUMAN_PURPOSES.contains(&ours.purpose)
         {
-            return Ok(Some((purpose, application)));
+            return Ok(Some((ours.purpose, ours.application_id)));
         }
     }
     Ok(None)
@@ -98,7 +112,7 @@ pub async fn bring_to_staff(
     tx: &mut Tx<'_>,
     row: i64,
     mail: &Incoming,
-    purpose: &str,
+    purpose: Purpose,
     application_id: Option<i64>,
 ) -> anyhow::Result<()> {
     let reference = match application_id {
@@ -107,11 +121,11 @@ pub async fn bring_to_staff(
             .map(|a| a.reference),
         None => None,
     };
-    let absence = purpose.starts_with("event") && reports_absence(&mail.body_start);
+    let absence = about_event(purpose) && reports_absence(&mail.body_start);
     let about = match purpose {
         _ if absence => "einen Termin: Absage oder Abwesenheit",
-        p if p.starts_with("interview") => "eine Einladung zum Kennenlerngespräch",
-        p if p.starts_with("event") => "eine Terminerinnerung",
+        p if about_interview(p) => "eine Einladung zum Kennenlerngespräch",
+        p if about_event(p) => "eine Terminerinnerung",
         _ => "einen Bescheid",
     };
     let lines = vec![

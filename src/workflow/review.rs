@@ -6,8 +6,8 @@ use crate::config::Programme;
 use crate::documents::analyse::{Analysis, Role};
 use crate::documents::boxes::{self, Unmapped, Why};
 use crate::documents::dates::{self, Confidence, DateChoice};
-use crate::store::Tx;
 use crate::store::documents::{self, NewFact};
+use crate::store::{Tx, applications};
 
 /// The state of an application after a mail, for the confirmation.
 #[derive(Debug, Clone, Default)]
@@ -245,28 +245,17 @@ pub async fn record(
     review.missing = missing(&current, false);
     review.complete = missing(&current, true).is_empty();
     review.interview_choices = current_choices(tx, application_id).await?;
-    sqlx::query("UPDATE applications SET complete = ? WHERE id = ?")
-        .bind(review.complete)
-        .bind(application_id)
-        .execute(&mut **tx)
-        .await?;
+    applications::set_complete(tx, application_id, review.complete).await?;
     Ok(review)
 }
 
 /// The latest value of each interview-date fact, formatted in German.
 async fn current_choices(tx: &mut Tx<'_>, application_id: i64) -> anyhow::Result<Vec<String>> {
-    let rows: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT name, value, confidence FROM facts WHERE application_id = ? AND name LIKE 'interview:%' \
-         AND id IN (SELECT MAX(id) FROM facts WHERE application_id = ? AND name LIKE 'interview:%' GROUP BY name) \
-         ORDER BY name",
-    )
-    .bind(application_id)
-    .bind(application_id)
-    .fetch_all(&mut **tx)
-    .await?;
-    Ok(rows
+    // The latest value of every fact, by name: the interview days among them.
+    Ok(documents::latest_facts(tx, application_id)
+        .await?
         .into_iter()
-        .filter_map(|(name, value, conf)| {
+        .filter_map(|(name, (value, conf))| {
             let day =
                 chrono::NaiveDate::parse_from_str(name.strip_prefix("interview:")?, "%Y-%m-%d")
                     .ok()?;

@@ -9,7 +9,8 @@ use crate::context::App;
 use crate::domain::EmailAddress;
 use crate::intake::Incoming;
 use crate::outbox::{Answering, Cap, Letter};
-use crate::store::{Tx, now};
+use crate::store::Tx;
+use crate::store::commands::{self, NewCommand};
 use crate::workflow::actions::{ActionError, ActionResult};
 use crate::workflow::interviews::schedule;
 use crate::workflow::selection::{self, preview};
@@ -223,17 +224,12 @@ async fn record(
     via: Option<Via>,
     summary: &str,
 ) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT OR IGNORE INTO staff_commands (message_row, sender, authenticated, via, summary, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(row)
-    .bind(sender.as_str())
-    .bind(via.is_some())
-    .bind(via.map(via_text))
-    .bind(summary.chars().take(2000).collect::<String>())
-    .bind(now())
-    .execute(&mut **tx)
-    .await?;
+    let command = NewCommand {
+        message_row: row,
+        sender: sender.as_str(),
+        via: via.map(via_text),
+        summary,
+    };
+    commands::record(tx, &command).await?;
     Ok(())
 }

@@ -6,7 +6,7 @@ use super::plan::{self, Candidate, Fixed, Plan, SlotRules};
 use crate::calendar::german;
 use crate::context::App;
 use crate::store::applications;
-use crate::store::interviews::{self, Interview};
+use crate::store::interviews::{self, Interview, InterviewState};
 use crate::store::{Tx, documents};
 use crate::workflow::actions::{self, ActionResult, refuse};
 use crate::workflow::notices;
@@ -45,7 +45,7 @@ pub struct Skipped {
 pub struct Schedule {
     pub plan: Plan,
     /// interview state by application id (pinned, released, cancelled).
-    pub states: HashMap<i64, String>,
+    pub states: HashMap<i64, InterviewState>,
     pub skipped: Vec<Skipped>,
 }
 
@@ -54,10 +54,10 @@ impl Schedule {
     pub fn lines(&self) -> Vec<String> {
         let mut out = Vec::new();
         for a in &self.plan.assigned {
-            let state = match self.states.get(&a.application_id).map(String::as_str) {
-                Some("released") => "eingeladen",
-                Some("pinned") => "festgelegt, noch nicht versandt",
-                _ => "geplant, noch nicht versandt",
+            let state = match self.states.get(&a.application_id) {
+                Some(InterviewState::Released) => "eingeladen",
+                Some(InterviewState::Pinned) => "festgelegt, noch nicht versandt",
+                Some(InterviewState::Cancelled) | None => "geplant, noch nicht versandt",
             };
             out.push(format!(
                 "{}–{} Uhr: {} ({state})",
@@ -92,7 +92,7 @@ pub async fn current(app: &App, tx: &mut Tx<'_>) -> anyhow::Result<Schedule> {
     for a in applications::list_tx(tx).await? {
         references.insert(a.id, a.reference.clone());
         let not_planned = match by_app.get(&a.id) {
-            Some(i) if i.state == "cancelled" => Some("Gespräch abgesagt"),
+            Some(i) if i.state == InterviewState::Cancelled => Some("Gespräch abgesagt"),
             Some(i) => {
                 if let Some(start) = i.start() {
                     fixed.push(Fixed {
@@ -134,7 +134,7 @@ pub async fn current(app: &App, tx: &mut Tx<'_>) -> anyhow::Result<Schedule> {
     }
     let states = existing
         .iter()
-        .map(|i| (i.application_id, i.state.clone()))
+        .map(|i| (i.application_id, i.state))
         .collect();
     Ok(Schedule {
         plan,
@@ -177,7 +177,7 @@ pub async fn release(app: &App, tx: &mut Tx<'_>) -> ActionResult<Released> {
     let schedule = current(app, tx).await?;
     let mut out = Released::default();
     for a in &schedule.plan.assigned {
-        if schedule.states.get(&a.application_id).map(String::as_str) == Some("released") {
+        if schedule.states.get(&a.application_id) == Some(&InterviewState::Released) {
             continue;
         }
         let Some(application) = applications::get(tx, a.application_id).await? else {
@@ -192,7 +192,7 @@ pub async fn release(app: &App, tx: &mut Tx<'_>) -> ActionResult<Released> {
                 uid: &uid(app, application.id),
                 start,
                 end,
-                state: "released",
+                state: InterviewState::Released,
                 sequence: 0,
                 sent: true,
             },
@@ -268,7 +268,7 @@ pub async fn move_to(
     }
     let buffer = Duration::minutes(i64::from(app.programme.interviews.buffer_minutes));
     for other in interviews::all_tx(tx).await? {
-        if other.application_id == application.id || other.state == "cancelled" {
+        if other.application_id == application.id || other.state == InterviewState::Cancelled {
             continue;
         }
         if let (Some(s), Some(e)) = (other.start(), other.end())
@@ -289,16 +289,18 @@ pub async fn move_to(
     let existing = interviews::for_application(tx, application.id).await?;
     let (state, sequence, kind, previous) = match &existing {
         Some(i) if i.sent => (
-            "released",
+            InterviewState::Released,
             i.sequence + 1,
-            Some(if i.state == "cancelled" {
+            Some(if i.state == InterviewState::Cancelled {
                 Kind::Invite
             } else {
                 Kind::Update
             }),
-            i.start().zip(i.end()).filter(|_| i.state != "cancelled"),
+            i.start()
+                .zip(i.end())
+                .filter(|_| i.state != InterviewState::Cancelled),
         ),
-        _ => ("pinned", 0, None, None),
+        _ => (InterviewState::Pinned, 0, None, None),
     };
     let row = interviews::upsert(
         tx,
@@ -309,7 +311,7 @@ pub async fn move_to(
             end,
             state,
             sequence,
-            sent: state == "released",
+            sent: state == InterviewState::Released,
         },
     )
     .await?;
@@ -333,7 +335,10 @@ pub async fn move_to(
 pub async fn cancel(app: &App, tx: &mut Tx<'_>, reference: &str) -> ActionResult<String> {
     let application = actions::application(tx, reference).await?;
     let existing = interviews::for_application(tx, application.id).await?;
-    if existing.as_ref().is_some_and(|i| i.state == "cancelled") {
+    if existing
+        .as_ref()
+        .is_some_and(|i| i.state == InterviewState::Cancelled)
+    {
         return refuse(format!(
             "{}: das Gespräch ist bereits abgesagt",
             application.reference
@@ -355,7 +360,7 @@ pub async fn cancel(app: &App, tx: &mut Tx<'_>, reference: &str) -> ActionResult
             uid: &uid_of(app, existing.as_ref(), application.id),
             start,
             end,
-            state: "cancelled",
+            state: InterviewState::Cancelled,
             sequence,
             sent,
         },

@@ -8,6 +8,7 @@ pub mod preview;
 
 use crate::context::App;
 use crate::store::applications::{self, Application};
+use crate::store::decisions::NoticeState;
 use crate::store::{Tx, decisions, outbox, participants};
 use crate::workflow::actions::{self, ActionResult, refuse};
 use crate::workflow::people;
@@ -64,7 +65,7 @@ async fn check_capacity(
     let others: Vec<decisions::Decision> = decisions::all_tx(tx)
         .await?
         .into_iter()
-        .filter(|d| d.outcome == "accept" && d.application_id != application.id)
+        .filter(|d| d.outcome == Outcome::Accept.as_str() && d.application_id != application.id)
         .collect();
     if others.len() as u64 >= u64::from(rules.max_municipalities) {
         return refuse(format!(
@@ -97,7 +98,7 @@ pub async fn decide(
     let application = actions::application(tx, reference).await?;
     let persons = persons_for(outcome, persons)?;
     if let Some(d) = decisions::get(tx, application.id).await?
-        && d.notice == "released"
+        && d.notice == NoticeState::Released
     {
         return refuse(format!(
             "{}: der Bescheid ({}) ist schon versandt; für eine Änderung schreiben Sie KORREKTUR {} {}",
@@ -108,8 +109,15 @@ pub async fn decide(
         ));
     }
     check_capacity(app, tx, &application, outcome, persons).await?;
-    let revision =
-        decisions::set(tx, application.id, outcome.as_str(), persons, "held", by).await?;
+    let revision = decisions::set(
+        tx,
+        application.id,
+        outcome.as_str(),
+        persons,
+        NoticeState::Held,
+        by,
+    )
+    .await?;
     let replaced = outbox::withdraw_held(tx, BATCH, application.id).await?;
     notice::write(app, tx, &application, outcome, persons, revision, false).await?;
     Ok(format!(
@@ -153,7 +161,7 @@ pub async fn correct(
             application.reference
         ));
     };
-    if previous.notice != "released" {
+    if previous.notice != NoticeState::Released {
         return refuse(format!(
             "{}: der Bescheid ist noch nicht versandt; schreiben Sie einfach {} {}",
             application.reference,
@@ -174,7 +182,7 @@ pub async fn correct(
         application.id,
         outcome.as_str(),
         persons,
-        "released",
+        NoticeState::Released,
         by,
     )
     .await?;
@@ -203,8 +211,10 @@ pub struct Released {
 /// round) and puts the accepted applications on the roster.
 pub async fn release(app: &App, tx: &mut Tx<'_>) -> ActionResult<Released> {
     let all = decisions::all_tx(tx).await?;
-    let accepted: Vec<&decisions::Decision> =
-        all.iter().filter(|d| d.outcome == "accept").collect();
+    let accepted: Vec<&decisions::Decision> = all
+        .iter()
+        .filter(|d| d.outcome == Outcome::Accept.as_str())
+        .collect();
     let rules = &app.programme.selection;
     let two = accepted.iter().filter(|d| d.persons == 2).count();
     if accepted.len() as u64 > u64::from(rules.max_municipalities)
@@ -230,7 +240,7 @@ pub async fn release(app: &App, tx: &mut Tx<'_>) -> ActionResult<Released> {
         let Some(d) = all.iter().find(|d| d.application_id == id) else {
             continue;
         };
-        if d.outcome != "accept" {
+        if d.outcome != Outcome::Accept.as_str() {
             continue;
         }
         if let Some(application) = applications::get(tx, id).await? {

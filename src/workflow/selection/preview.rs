@@ -2,14 +2,15 @@
 //! the rendered text (as pretalx shows before it sends).
 
 use super::BATCH;
-use crate::store::{Tx, outbox};
+use crate::store::Tx;
+use crate::store::outbox::{self, Purpose};
 use mail_parser::MessageParser;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HeldNotice {
     pub id: i64,
-    pub purpose: String,
+    pub purpose: Purpose,
     pub to: String,
     pub subject: String,
     pub text: String,
