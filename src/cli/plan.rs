@@ -6,7 +6,7 @@ use crate::calendar::{events, german, reminders, timeline};
 use crate::config::Config;
 use crate::config::programme::EventStatus;
 use crate::context::App;
-use crate::store::applications;
+use crate::store::{applications, programme};
 use chrono::{Duration, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
@@ -27,12 +27,7 @@ pub async fn run(config: Config, json: bool, all: bool) -> anyhow::Result<ExitCo
     let now = Utc::now();
     let roster = reminders::recipients(&app).await?;
     let emails: Vec<String> = roster.iter().map(|r| r.email.key()).collect();
-    let decided: BTreeMap<String, String> =
-        sqlx::query_as("SELECT key, state FROM programme_mails")
-            .fetch_all(app.store.pool())
-            .await?
-            .into_iter()
-            .collect();
+    let decided = programme::mail_states(&app.store).await?;
     let evs = events::load(&app).await?;
     // One line per event and offset, with its recipients.
     let mut grouped: BTreeMap<(chrono::DateTime<Utc>, String), Entry> = BTreeMap::new();
@@ -44,13 +39,11 @@ pub async fn run(config: Config, json: bool, all: bool) -> anyhow::Result<ExitCo
         &emails
     };
     for d in timeline::reminders(&evs, &app.settings.reminders, people) {
-        let state = decided.get(&d.key).cloned().unwrap_or_else(|| {
-            if d.due > now {
-                "upcoming".into()
-            } else {
-                "due".into()
-            }
-        });
+        let state = match decided.get(&d.key) {
+            Some(s) => s.as_str().to_string(),
+            None if d.due > now => "upcoming".into(),
+            None => "due".into(),
+        };
         if !all && state != "upcoming" && state != "due" {
             continue;
         }

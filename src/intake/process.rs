@@ -275,6 +275,7 @@ mod tests {
     use super::{Disposition, process};
     use crate::context::testing;
     use crate::store::messages::{self, Location, Summary};
+    use crate::store::outbox;
     use chrono::Utc;
 
     async fn stored(app: &crate::context::App, uid: &str, raw: &str) -> i64 {
@@ -309,15 +310,15 @@ mod tests {
                         Subject: Frage zum Modul 2\r\nMessage-ID: <4b1e-77@ews.test>\r\n\r\nWo?\r\n";
         let row = stored(&app, "2", question).await;
         assert_eq!(process(&app, row).await.unwrap(), Disposition::Keep);
-        let classes: Vec<String> = sqlx::query_scalar("SELECT class FROM messages ORDER BY id")
-            .fetch_all(app.store.pool())
-            .await
-            .unwrap();
-        assert_eq!(classes, ["own", "other"]);
-        let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
-            .fetch_one(app.store.pool())
-            .await
-            .unwrap();
-        assert_eq!(queued, 0, "nothing answers either");
+        let by_class = messages::counts(&app.store).await.unwrap();
+        assert_eq!(
+            by_class,
+            [
+                ("processed/other".to_string(), 1),
+                ("processed/own".to_string(), 1)
+            ]
+        );
+        let queued = outbox::list(&app.store).await.unwrap();
+        assert!(queued.is_empty(), "nothing answers either: {queued:?}");
     }
 }

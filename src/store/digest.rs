@@ -2,6 +2,7 @@
 //! interviews' and the outbox's tables. A period `(since, until]` is measured
 //! on the rows' own (wall-clock) timestamps. Read-only.
 
+use super::messages::MessageState;
 use super::{Store, ts};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -64,7 +65,7 @@ pub async fn needs_human(
         from_address: Option<String>,
         subject: Option<String>,
         class: Option<String>,
-        state: String,
+        state: MessageState,
     }
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT from_address, subject, class, state FROM messages WHERE received_at > ? AND received_at <= ? \
@@ -78,8 +79,8 @@ pub async fn needs_human(
     Ok(rows
         .into_iter()
         .map(|r| NeedsHuman {
-            attention: match (r.class.as_deref(), r.state.as_str()) {
-                (_, "failed") => Attention::Failed,
+            attention: match (r.class.as_deref(), r.state) {
+                (_, MessageState::Failed) => Attention::Failed,
                 (Some("reply"), _) => Attention::Reply,
                 _ => Attention::Other,
             },

@@ -92,16 +92,6 @@ pub async fn list(store: &Store) -> anyhow::Result<Vec<Participant>> {
     .context("cannot list participants")
 }
 
-/// How many active participants (not supervisors) there are.
-pub async fn count_active_participants(store: &Store) -> anyhow::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM participants WHERE active = ? AND role = ?")
-        .bind(true)
-        .bind("participant")
-        .fetch_one(store.pool())
-        .await
-        .context("cannot count participants")
-}
-
 /// Someone on the roster with the address `email` (lower case), if any.
 pub async fn active_by_email(tx: &mut Tx<'_>, email: &str) -> anyhow::Result<Option<Participant>> {
     sqlx::query_as(

@@ -300,6 +300,7 @@ pub async fn staff_to(
 mod tests {
     use crate::context::testing;
     use crate::store::messages::Location;
+    use crate::store::outbox::{self, Purpose};
     use crate::store::waiting::Stage;
 
     #[tokio::test]
@@ -319,25 +320,21 @@ mod tests {
                 .unwrap();
             tx.commit().await.unwrap();
         }
-        let rows: Vec<(String, String, String)> =
-            sqlx::query_as("SELECT env_to, subject, purpose FROM outbox ORDER BY id")
-                .fetch_all(app.store.pool())
-                .await
-                .unwrap();
+        let rows = outbox::list(&app.store).await.unwrap();
         assert_eq!(rows.len(), 2, "{rows:?}");
         assert!(
             rows.iter()
-                .all(|(to, _, p)| to == testing::STAFF && p == "staff_notice")
+                .all(|r| r.env_to == testing::STAFF && r.purpose == Purpose::StaffNotice)
         );
-        assert!(rows[0].1.contains("„Postbote/Verarbeitet“"), "{rows:?}");
         assert!(
-            rows[1].1.contains("kann nicht abgerufen werden"),
+            rows[0].subject.contains("„Postbote/Verarbeitet“"),
             "{rows:?}"
         );
-        let raw: Vec<u8> = sqlx::query_scalar("SELECT raw FROM outbox ORDER BY id LIMIT 1")
-            .fetch_one(app.store.pool())
-            .await
-            .unwrap();
+        assert!(
+            rows[1].subject.contains("kann nicht abgerufen werden"),
+            "{rows:?}"
+        );
+        let raw = outbox::raw(&app.store, rows[0].id).await.unwrap();
         let text = String::from_utf8_lossy(&raw);
         assert!(text.contains("Auto-Submitted: auto-generated"), "{text}");
     }
