@@ -134,11 +134,6 @@ pub async fn effective(store: &Store, file: &Programme) -> anyhow::Result<Vec<Ev
     Ok(events)
 }
 
-/// [`effective`] for the app's store and programme.
-pub async fn load(app: &App) -> anyhow::Result<Vec<Event>> {
-    effective(&app.store, &app.programme).await
-}
-
 /// Staff confirm (or cancel) an event by mail; the scheduler's next pass
 /// sends the announcement (or the cancellation).
 pub async fn set_status(

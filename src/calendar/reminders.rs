@@ -36,11 +36,6 @@ pub async fn roster(store: &Store) -> anyhow::Result<Vec<Recipient>> {
         .collect())
 }
 
-/// [`roster`] of the app's store.
-pub async fn recipients(app: &App) -> anyhow::Result<Vec<Recipient>> {
-    roster(&app.store).await
-}
-
 /// The decision on one reminder of the timeline, at the scheduler's clock.
 fn reminder<'a>(
     d: &'a timeline::Due,

@@ -5,8 +5,7 @@ use crate::calendar::cron::CronSchedule;
 use crate::calendar::{events, german, reminders, timeline};
 use crate::config::Config;
 use crate::config::programme::EventStatus;
-use crate::context::App;
-use crate::store::{applications, programme};
+use crate::store::{Store, applications, programme};
 use chrono::{Duration, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
@@ -23,12 +22,17 @@ struct Entry {
 }
 
 pub async fn run(config: Config, json: bool, all: bool) -> anyhow::Result<ExitCode> {
-    let app = App::read_only(config).await?;
+    let Config {
+        settings,
+        programme: file,
+        ..
+    } = config;
+    let store = Store::open_existing(&settings.storage.database).await?;
     let now = Utc::now();
-    let roster = reminders::recipients(&app).await?;
+    let roster = reminders::roster(&store).await?;
     let emails: Vec<String> = roster.iter().map(|r| r.email.key()).collect();
-    let decided = programme::mail_states(&app.store).await?;
-    let evs = events::load(&app).await?;
+    let decided = programme::mail_states(&store).await?;
+    let evs = events::effective(&store, &file).await?;
     // One line per event and offset, with its recipients.
     let mut grouped: BTreeMap<(chrono::DateTime<Utc>, String), Entry> = BTreeMap::new();
     // With no participants yet, still show when each reminder would go out.
@@ -38,7 +42,7 @@ pub async fn run(config: Config, json: bool, all: bool) -> anyhow::Result<ExitCo
     } else {
         &emails
     };
-    for d in timeline::reminders(&evs, &app.settings.reminders, people) {
+    for d in timeline::reminders(&evs, &settings.reminders, people) {
         let state = match decided.get(&d.key) {
             Some(s) => s.as_str().to_string(),
             None if d.due > now => "upcoming".into(),
@@ -77,15 +81,14 @@ pub async fn run(config: Config, json: bool, all: bool) -> anyhow::Result<ExitCo
             });
         }
     }
-    if app.settings.digest.enabled {
-        let schedule = CronSchedule::parse(&app.settings.digest.cron)?;
+    if settings.digest.enabled {
+        let schedule = CronSchedule::parse(&settings.digest.cron)?;
         for t in schedule.between(now, now + Duration::days(7), 10) {
             entries.push(Entry {
                 when: t,
                 when_local: german::format_datetime(&t),
                 what: format!("Übersicht für das Team ({})", schedule.expression()),
-                to: app
-                    .settings
+                to: settings
                     .staff
                     .notify
                     .iter()
@@ -95,10 +98,10 @@ pub async fn run(config: Config, json: bool, all: bool) -> anyhow::Result<ExitCo
             });
         }
     }
-    let days = app.settings.workflow.incomplete_reminder_days;
-    let due = app.programme.deadline_end.with_timezone(&Utc) - Duration::days(i64::from(days));
+    let days = settings.workflow.incomplete_reminder_days;
+    let due = file.deadline_end.with_timezone(&Utc) - Duration::days(i64::from(days));
     if days > 0 && (all || due > now) {
-        let open: Vec<String> = applications::incomplete_on_time(&app.store)
+        let open: Vec<String> = applications::incomplete_on_time(&store)
             .await?
             .into_iter()
             .map(|a| a.applicant)
