@@ -31,6 +31,19 @@ pub struct Location {
     pub uid: String,
 }
 
+/// Binds a location's four parts, in the order `source, folder, validity,
+/// uid` that every query on a location uses.
+macro_rules! bind_location {
+    ($query:expr, $loc:expr) => {
+        $query
+            .bind($loc.source)
+            .bind(&$loc.folder)
+            .bind($loc.validity)
+            .bind(&$loc.uid)
+    };
+}
+pub(crate) use bind_location;
+
 /// What we already know about a location.
 #[derive(Debug, Clone)]
 pub struct Known {
@@ -70,15 +83,14 @@ pub fn sha256_hex(raw: &[u8]) -> String {
 
 /// Looks a location up.
 pub async fn known(store: &Store, loc: &Location) -> anyhow::Result<Option<Known>> {
-    let row = sqlx::query(
-        "SELECT l.message_row, l.moved_at, m.state, m.disposition FROM mailbox_locations l \
+    let row = bind_location!(
+        sqlx::query(
+            "SELECT l.message_row, l.moved_at, m.state, m.disposition FROM mailbox_locations l \
          JOIN messages m ON m.id = l.message_row \
          WHERE l.source = ? AND l.folder = ? AND l.validity = ? AND l.uid = ?",
+        ),
+        loc
     )
-    .bind(loc.source)
-    .bind(&loc.folder)
-    .bind(loc.validity)
-    .bind(&loc.uid)
     .fetch_optional(store.pool())
     .await
     .context("cannot look up mailbox location")?;
@@ -134,14 +146,10 @@ pub async fn store_incoming(
         .bind(&sha)
         .fetch_one(&mut *tx)
         .await?;
-    sqlx::query(
+    bind_location!(sqlx::query(
         "INSERT OR IGNORE INTO mailbox_locations (source, folder, validity, uid, message_row, seen_at) \
          VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(loc.source)
-    .bind(&loc.folder)
-    .bind(loc.validity)
-    .bind(&loc.uid)
+    ), loc)
     .bind(row)
     .bind(&now)
     .execute(&mut *tx)
@@ -158,15 +166,14 @@ pub async fn store_incoming(
 }
 
 pub async fn mark_moved(store: &Store, loc: &Location) -> anyhow::Result<()> {
-    sqlx::query(
-        "UPDATE mailbox_locations SET moved_at = ? \
+    bind_location!(
+        sqlx::query(
+            "UPDATE mailbox_locations SET moved_at = ? \
          WHERE source = ? AND folder = ? AND validity = ? AND uid = ?",
+        )
+        .bind(now()),
+        loc
     )
-    .bind(now())
-    .bind(loc.source)
-    .bind(&loc.folder)
-    .bind(loc.validity)
-    .bind(&loc.uid)
     .execute(store.pool())
     .await
     .context("cannot mark message as moved")?;

@@ -1,7 +1,7 @@
 //! What waits in the watched folder, and the failures of single messages
 //! (table `mailbox_waiting`, see its migration).
 
-use super::messages::Location;
+use super::messages::{Location, bind_location};
 use super::{Store, now, parse_ts, ts};
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
@@ -79,14 +79,13 @@ pub async fn record_scan(store: &Store, source: &str, pending: &[Location]) -> a
         }
     }
     for l in pending {
-        sqlx::query(
-            "INSERT OR IGNORE INTO mailbox_waiting (source, folder, validity, uid, first_seen_at) \
-             VALUES (?, ?, ?, ?, ?)",
+        bind_location!(
+            sqlx::query(
+                "INSERT INTO mailbox_waiting (source, folder, validity, uid, first_seen_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, folder, validity, uid) DO NOTHING",
+            ),
+            l
         )
-        .bind(l.source)
-        .bind(&l.folder)
-        .bind(l.validity)
-        .bind(&l.uid)
         .bind(&now)
         .execute(&mut *tx)
         .await
@@ -100,13 +99,9 @@ pub async fn record_scan(store: &Store, source: &str, pending: &[Location]) -> a
 
 /// The message is done (moved, or processed and kept for staff).
 pub async fn done(store: &Store, loc: &Location) -> anyhow::Result<()> {
-    sqlx::query(
+    bind_location!(sqlx::query(
         "DELETE FROM mailbox_waiting WHERE source = ? AND folder = ? AND validity = ? AND uid = ?",
-    )
-    .bind(loc.source)
-    .bind(&loc.folder)
-    .bind(loc.validity)
-    .bind(&loc.uid)
+    ), loc)
     .execute(store.pool())
     .await
     .context("cannot clear waiting message")?;
@@ -116,14 +111,13 @@ pub async fn done(store: &Store, loc: &Location) -> anyhow::Result<()> {
 /// Whether the sweep must leave `loc` alone now: left for a human, or its
 /// next attempt is not due yet.
 pub async fn blocked(store: &Store, loc: &Location, at: DateTime<Utc>) -> anyhow::Result<bool> {
-    let row: Option<(i64, Option<String>)> = sqlx::query_as(
-        "SELECT permanent, next_attempt_at FROM mailbox_waiting \
+    let row: Option<(i64, Option<String>)> = bind_location!(
+        sqlx::query_as(
+            "SELECT permanent, next_attempt_at FROM mailbox_waiting \
          WHERE source = ? AND folder = ? AND validity = ? AND uid = ?",
+        ),
+        loc
     )
-    .bind(loc.source)
-    .bind(&loc.folder)
-    .bind(loc.validity)
-    .bind(&loc.uid)
     .fetch_optional(store.pool())
     .await
     .context("cannot read waiting message")?;
@@ -145,7 +139,7 @@ pub async fn failed(
 ) -> anyhow::Result<Failure> {
     let now = Utc::now();
     let mut tx = store.begin().await?;
-    let attempts: i64 = sqlx::query_scalar(
+    let attempts: i64 = bind_location!(sqlx::query_scalar(
         "INSERT INTO mailbox_waiting (source, folder, validity, uid, first_seen_at, stage, attempts, \
          last_error, failing_since) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?) \
          ON CONFLICT (source, folder, validity, uid) DO UPDATE SET \
@@ -154,11 +148,7 @@ pub async fn failed(
          ELSE excluded.failing_since END, \
          stage = excluded.stage, last_error = excluded.last_error \
          RETURNING attempts",
-    )
-    .bind(loc.source)
-    .bind(&loc.folder)
-    .bind(loc.validity)
-    .bind(&loc.uid)
+    ), loc)
     .bind(ts(now))
     .bind(stage.as_str())
     .bind(error)
@@ -167,16 +157,15 @@ pub async fn failed(
     .await
     .context("cannot record mailbox failure")?;
     let permanent = attempts >= policy.max_attempts;
-    sqlx::query(
-        "UPDATE mailbox_waiting SET permanent = ?, next_attempt_at = ? \
+    bind_location!(
+        sqlx::query(
+            "UPDATE mailbox_waiting SET permanent = ?, next_attempt_at = ? \
          WHERE source = ? AND folder = ? AND validity = ? AND uid = ?",
+        )
+        .bind(permanent)
+        .bind(ts(now + policy.delay(attempts))),
+        loc
     )
-    .bind(i64::from(permanent))
-    .bind(ts(now + policy.delay(attempts)))
-    .bind(loc.source)
-    .bind(&loc.folder)
-    .bind(loc.validity)
-    .bind(&loc.uid)
     .execute(&mut *tx)
     .await?;
     tx.commit().await.context("cannot commit mailbox failure")?;
