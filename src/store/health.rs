@@ -49,10 +49,28 @@ pub async fn clear(store: &Store, key: &str) -> anyhow::Result<()> {
 }
 
 /// Records a successful mailbox check: the failure streak, if any, is over.
+/// One transaction: it runs after every sweep.
 pub async fn mailbox_ok(store: &Store) -> anyhow::Result<()> {
-    set(store, MAILBOX_OK, &now()).await?;
-    clear(store, MAILBOX_FAILING_SINCE).await?;
-    clear(store, MAILBOX_SETUP_ERROR).await
+    let now = now();
+    let mut tx = store.begin().await?;
+    sqlx::query(
+        "INSERT INTO health (key, value, updated_at) VALUES (?, ?, ?) \
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    )
+    .bind(MAILBOX_OK)
+    .bind(&now)
+    .bind(&now)
+    .execute(&mut *tx)
+    .await
+    .context("cannot record health")?;
+    sqlx::query("DELETE FROM health WHERE key IN (?, ?)")
+        .bind(MAILBOX_FAILING_SINCE)
+        .bind(MAILBOX_SETUP_ERROR)
+        .execute(&mut *tx)
+        .await
+        .context("cannot clear health")?;
+    tx.commit().await.context("cannot commit health")?;
+    Ok(())
 }
 
 /// Records a failed connection or sweep; `setup` when a human must act.
