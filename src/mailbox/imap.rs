@@ -613,27 +613,47 @@ impl MailSource for ImapSource {
     }
 }
 
-/// Makes sure the logical `folder` exists on the server (created and
-/// subscribed if missing); `setting` names the config key for errors.
-pub async fn prepare_folder(s: &ImapSettings, folder: &str, setting: &str) -> anyhow::Result<()> {
+/// A session with the logical `folder` resolved to this server's name.
+async fn session_for(
+    s: &ImapSettings,
+    folder: &str,
+    setting: &str,
+) -> anyhow::Result<(Session<Stream>, String)> {
     let mut session = login(s).await?;
     let caps = op("CAPABILITY", session.capabilities()).await?;
     let ns = discover(&mut session, caps.has_str("NAMESPACE")).await?;
     let name = resolve(folder, &ns, setting)?;
+    Ok((session, name))
+}
+
+/// Makes sure the logical `folder` exists on the server (created and
+/// subscribed if missing); `setting` names the config key for errors.
+pub async fn prepare_folder(s: &ImapSettings, folder: &str, setting: &str) -> anyhow::Result<()> {
+    let (mut session, name) = session_for(s, folder, setting).await?;
     ensure_folder(&mut session, &name, folder, setting).await?;
     let _ = op("LOGOUT", session.logout()).await;
     Ok(())
 }
 
 /// Appends a copy of a sent mail to the logical `folder` (translated to the
-/// server's namespace, created and subscribed if missing), marked \Seen.
+/// server's namespace), marked \Seen. The start prepared the folder; only
+/// when the server refuses the APPEND is the folder made again (it may have
+/// been deleted), and the APPEND tried once more.
 pub async fn append_copy(s: &ImapSettings, folder: &str, raw: &[u8]) -> anyhow::Result<()> {
-    let mut session = login(s).await?;
-    let caps = op("CAPABILITY", session.capabilities()).await?;
-    let ns = discover(&mut session, caps.has_str("NAMESPACE")).await?;
-    let name = resolve(folder, &ns, "imap.sent_folder")?;
-    ensure_folder(&mut session, &name, folder, "imap.sent_folder").await?;
-    op("APPEND", session.append(&name, Some("(\\Seen)"), None, raw)).await?;
+    const SETTING: &str = "imap.sent_folder";
+    let (mut session, name) = session_for(s, folder, SETTING).await?;
+    let append = async |session: &mut Session<Stream>| {
+        op_msg("APPEND", session.append(&name, Some("(\\Seen)"), None, raw)).await
+    };
+    match append(&mut session).await {
+        Ok(()) => {}
+        // NOTE: async-imap reports a refused APPEND (e.g. [TRYCREATE]) without its code.
+        Err(SourceError::Message(_)) => {
+            ensure_folder(&mut session, &name, folder, SETTING).await?;
+            append(&mut session).await?;
+        }
+        Err(SourceError::Connection(e)) => return Err(e),
+    }
     let _ = op("LOGOUT", session.logout()).await;
     Ok(())
 }

@@ -170,19 +170,27 @@ async fn a_folder_the_server_refuses_stops_the_start_naming_folder_answer_and_se
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_deleted_processed_folder_is_created_again() {
-    // Arrange: the daemon has created its folder; then someone deletes it.
-    let app = spawn_app_on(Layout::MaildirDot, Deadline::Future, "", &[]).await;
-    let processed = Layout::MaildirDot.folder(PROCESSED);
+async fn deleted_processed_and_sent_folders_are_created_again() {
+    // Arrange: the daemon has created its folders; then someone deletes them.
+    let app = spawn_app_on(
+        Layout::MaildirDot,
+        Deadline::Future,
+        "",
+        &[("POSTBOTE_IMAP__SENT_FOLDER", SENT)],
+    )
+    .await;
+    let (processed, sent) = (
+        Layout::MaildirDot.folder(PROCESSED),
+        Layout::MaildirDot.folder(SENT),
+    );
     app.wait_for_count(
         "SELECT COUNT(*) FROM health WHERE key = 'mailbox.last_ok'",
         1,
     )
     .await;
-    app.servers
-        .delete_folder(PROJECT, &processed)
-        .await
-        .unwrap();
+    for folder in [&processed, &sent] {
+        app.servers.delete_folder(PROJECT, folder).await.unwrap();
+    }
 
     // Act: an application arrives.
     let a = "kaemmerei@stadt.test";
@@ -196,6 +204,10 @@ async fn a_deleted_processed_folder_is_created_again() {
         .await
         .expect("moved after re-creating the folder");
     assert!(app.mails_in(PROJECT, "INBOX").await.is_empty());
+    app.servers
+        .wait_for_mail(PROJECT, &sent, 1, Duration::from_secs(30))
+        .await
+        .expect("the sent copy after re-creating its folder");
 }
 
 /// The real IMAP source, except that the server "refuses" to move (or with
