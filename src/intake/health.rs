@@ -4,7 +4,8 @@
 //! keep failing, a message cannot be fetched.
 
 use crate::config::settings::HealthSettings;
-use crate::store::{Store, health, parse_ts, waiting};
+use crate::store::waiting::{self, Stage};
+use crate::store::{Store, health, parse_ts};
 use chrono::{DateTime, Utc};
 
 /// Moves that failed this often count as "keep failing".
@@ -108,12 +109,12 @@ pub async fn problems(
     }
     for (stage, what, title) in [
         (
-            "move",
+            Stage::Move,
             format!("moving to {processed_folder:?} keeps failing"),
             format!("E-Mails können nicht nach „{processed_folder}“ verschoben werden"),
         ),
         (
-            "fetch",
+            Stage::Fetch,
             "fetching keeps failing".to_string(),
             "E-Mails können nicht abgerufen werden".to_string(),
         ),
@@ -121,8 +122,8 @@ pub async fn problems(
         let failing: Vec<_> = rows
             .iter()
             .filter(|w| {
-                w.stage.as_deref() == Some(stage)
-                    && (w.permanent || (stage == "move" && w.attempts >= MOVE_FAILING_AFTER))
+                w.stage == Some(stage)
+                    && (w.permanent || (stage == Stage::Move && w.attempts >= MOVE_FAILING_AFTER))
             })
             .collect();
         let Some(first) = failing.first() else {

@@ -7,19 +7,11 @@ use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashSet;
 
-/// The step of a message that failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    Fetch,
-    Move,
-}
-
-impl Stage {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Fetch => "fetch",
-            Stage::Move => "move",
-        }
+crate::store::column::text_enum! {
+    /// The step of a message that failed (`mailbox_waiting.stage`).
+    pub enum Stage {
+        Fetch = "fetch",
+        Move = "move",
     }
 }
 
@@ -150,7 +142,7 @@ pub async fn failed(
          RETURNING attempts",
     ), loc)
     .bind(ts(now))
-    .bind(stage.as_str())
+    .bind(stage)
     .bind(error)
     .bind(ts(now))
     .fetch_one(&mut *tx)
@@ -192,7 +184,7 @@ pub struct Waiting {
     pub folder: String,
     pub uid: String,
     pub first_seen_at: String,
-    pub stage: Option<String>,
+    pub stage: Option<Stage>,
     pub attempts: i64,
     pub last_error: Option<String>,
     pub failing_since: Option<String>,

@@ -222,7 +222,7 @@ struct RefuseMove {
 
 impl MailSource for RefuseMove {
     fn kind(&self) -> &'static str {
-        "imap"
+        self.inner.kind()
     }
     async fn connect(&mut self) -> anyhow::Result<()> {
         self.inner.connect().await

@@ -70,7 +70,7 @@ struct CrashBeforeMove(ImapSource);
 
 impl MailSource for CrashBeforeMove {
     fn kind(&self) -> &'static str {
-        "imap-crashing"
+        self.0.kind()
     }
     async fn connect(&mut self) -> anyhow::Result<()> {
         self.0.connect().await
