@@ -10,6 +10,7 @@ use crate::config::settings::Settings;
 use crate::intake::classify::Rules;
 use crate::outbox::{Composer, Mailer, Templates};
 use crate::store::Store;
+use crate::workflow::desk::Desk;
 use crate::workflow::mails;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -31,6 +32,15 @@ pub struct App {
 }
 
 impl App {
+    /// What a workflow step works with: programme, mailer, settings.
+    pub fn desk(&self) -> Desk<'_> {
+        Desk {
+            programme: &self.programme,
+            mailer: &self.mailer,
+            settings: &self.settings,
+        }
+    }
+
     /// Opens and migrates the database, and checks every template.
     pub async fn build(config: Config) -> anyhow::Result<Arc<App>> {
         Self::build_with_clock(config, Clock::system()).await

@@ -29,7 +29,7 @@ pub async fn check(app: &App) -> anyhow::Result<usize> {
             .unwrap_or_else(|| "Kein Fehler aufgezeichnet.".into());
         let mut tx = app.store.begin().await?;
         notices::staff(
-            app,
+            &app.desk(),
             &mut tx,
             &format!("alarm-mailbox:{value}"),
             "ALARM: Postfach wird nicht mehr abgerufen",
@@ -54,7 +54,7 @@ pub async fn check(app: &App) -> anyhow::Result<usize> {
         open += 1;
         let mut tx = app.store.begin().await?;
         notices::staff(
-            app,
+            &app.desk(),
             &mut tx,
             &format!("alarm-{}", p.incident),
             &format!("ALARM: {}", p.title),
@@ -75,7 +75,7 @@ pub async fn check(app: &App) -> anyhow::Result<usize> {
         open += 1;
         let mut tx = app.store.begin().await?;
         notices::staff(
-            app,
+            &app.desk(),
             &mut tx,
             &format!("alarm-outbox:{id}"),
             "ALARM: E-Mails werden nicht zugestellt",

@@ -4,7 +4,6 @@
 use super::german;
 use crate::config::Programme;
 use crate::config::programme::{EventStatus, Slot};
-use crate::context::App;
 use crate::store::{Store, Tx, programme};
 use crate::workflow::actions::{ActionResult, refuse};
 use chrono::{DateTime, Utc};
@@ -122,7 +121,15 @@ fn rank(s: EventStatus) -> u8 {
 /// The events of the programme file with the status staff set by mail
 /// applied: the more final of the file's status and the override wins.
 pub async fn effective(store: &Store, file: &Programme) -> anyhow::Result<Vec<Event>> {
-    let overrides = programme::overrides(store).await?;
+    Ok(with_overrides(file, programme::overrides(store).await?))
+}
+
+/// [`effective`] as the caller's transaction sees the overrides.
+pub async fn effective_in(tx: &mut Tx<'_>, file: &Programme) -> anyhow::Result<Vec<Event>> {
+    Ok(with_overrides(file, programme::overrides_in(tx).await?))
+}
+
+fn with_overrides(file: &Programme, overrides: Vec<(String, EventStatus)>) -> Vec<Event> {
     let mut events = all(file);
     for e in &mut events {
         if let Some(&(_, status)) = overrides.iter().find(|(k, _)| *k == e.key)
@@ -131,19 +138,19 @@ pub async fn effective(store: &Store, file: &Programme) -> anyhow::Result<Vec<Ev
             e.status = status;
         }
     }
-    Ok(events)
+    events
 }
 
 /// Staff confirm (or cancel) an event by mail; the scheduler's next pass
 /// sends the announcement (or the cancellation).
 pub async fn set_status(
-    app: &App,
+    programme: &Programme,
     tx: &mut Tx<'_>,
     key: &str,
     status: EventStatus,
     by: &str,
 ) -> ActionResult<String> {
-    let events = effective(&app.store, &app.programme).await?;
+    let events = effective_in(tx, programme).await?;
     let Some(event) = events.iter().find(|e| e.key == key) else {
         return refuse(format!(
             "{key}: diesen Termin gibt es in der Programmdatei nicht"

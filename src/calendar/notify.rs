@@ -7,13 +7,13 @@
 
 use super::events::{Event, Kind};
 use super::{german, ics};
-use crate::context::App;
 use crate::domain::EmailAddress;
 use crate::outbox::compose::Calendar;
 use crate::outbox::{Cap, Letter};
 use crate::store::Tx;
 use crate::store::outbox;
 use crate::store::programme::{self, MailKind};
+use crate::workflow::desk::Desk;
 use crate::workflow::mails;
 use anyhow::Context;
 use chrono::Utc;
@@ -61,8 +61,8 @@ pub struct Recipient {
 /// as sent "on behalf of" someone else and Gmail warns about it; meeting
 /// responses go to the ORGANIZER, so it must be the mailbox postbote reads.
 /// Settings validation refuses a `mail.organizer_address` that differs.
-pub fn organizer(app: &App) -> ics::Person {
-    let mail = &app.settings.mail;
+pub fn organizer(desk: &Desk<'_>) -> ics::Person {
+    let mail = &desk.settings.mail;
     ics::Person {
         name: Some(
             mail.organizer_name
@@ -75,20 +75,20 @@ pub fn organizer(app: &App) -> ics::Person {
 
 /// The UID of an event's series as minted on first use:
 /// `module-3.<instance>@<domain>`, one for all days of a module.
-pub fn new_uid(app: &App, event: &Event) -> String {
+pub fn new_uid(desk: &Desk<'_>, event: &Event) -> String {
     format!(
         "{}.{}@{}",
-        event.key, app.settings.instance.name, app.settings.instance.domain
+        event.key, desk.settings.instance.name, desk.settings.instance.domain
     )
 }
 
 /// The UID of an event's series: the one stored in `programme_events`
 /// (fixed when postbote first acted on the event), else [`new_uid`].
-pub async fn uid(app: &App, tx: &mut Tx<'_>, event: &Event) -> anyhow::Result<String> {
+pub async fn uid(desk: &Desk<'_>, tx: &mut Tx<'_>, event: &Event) -> anyhow::Result<String> {
     let stored = programme::event(tx, &event.key).await?;
     Ok(stored
         .and_then(|e| e.uid)
-        .unwrap_or_else(|| new_uid(app, event)))
+        .unwrap_or_else(|| new_uid(desk, event)))
 }
 
 /// The .ics of an event: one VEVENT series under one UID, every day of a
@@ -101,7 +101,7 @@ pub async fn uid(app: &App, tx: &mut Tx<'_>, event: &Event) -> anyhow::Result<St
 /// answers the mail, as the text asks; a decline sent anyway still reaches
 /// staff as a meeting response.
 pub fn calendar(
-    app: &App,
+    desk: &Desk<'_>,
     event: &Event,
     uid: &str,
     sequence: i64,
@@ -121,11 +121,11 @@ pub fn calendar(
         anyhow::bail!("event {} has no days", event.key);
     };
     let summary = if more.is_empty() {
-        format!("{} {}", app.programme.short_name, event.title)
+        format!("{} {}", desk.programme.short_name, event.title)
     } else {
         format!(
             "{} {} ({} Tage)",
-            app.programme.short_name,
+            desk.programme.short_name,
             event.title,
             event.days.len()
         )
@@ -146,7 +146,7 @@ pub fn calendar(
         description: event.agenda.clone(),
         location,
         url,
-        organizer: organizer(app),
+        organizer: organizer(desk),
         attendees: vec![attendee],
         status: ics::Status::Confirmed,
         rsvp: false,
@@ -171,7 +171,7 @@ pub struct Mail<'a> {
 }
 
 /// Queues one event mail; true if it was queued now.
-pub async fn queue(app: &App, tx: &mut Tx<'_>, mail: Mail<'_>) -> anyhow::Result<bool> {
+pub async fn queue(desk: &Desk<'_>, tx: &mut Tx<'_>, mail: Mail<'_>) -> anyhow::Result<bool> {
     let Mail {
         event,
         what,
@@ -183,10 +183,10 @@ pub async fn queue(app: &App, tx: &mut Tx<'_>, mail: Mail<'_>) -> anyhow::Result
     } = mail;
     let attachment = match method {
         Some(method) => {
-            let uid = uid(app, tx, event).await?;
+            let uid = uid(desk, tx, event).await?;
             Some(Calendar {
                 content_type: ics::content_type(method),
-                ics: calendar(app, event, &uid, sequence, method, to)?,
+                ics: calendar(desk, event, &uid, sequence, method, to)?,
                 file_name: match method {
                     ics::Method::Cancel => "absage.ics".into(),
                     ics::Method::Request => "termin.ics".into(),
@@ -196,8 +196,8 @@ pub async fn queue(app: &App, tx: &mut Tx<'_>, mail: Mail<'_>) -> anyhow::Result
         None => None,
     };
     let context = mails::EventMail {
-        short_name: app.programme.short_name.clone(),
-        programme: app.programme.name.clone(),
+        short_name: desk.programme.short_name.clone(),
+        programme: desk.programme.name.clone(),
         title: event.title.clone(),
         is_module: event.kind == Kind::Module,
         days: event.day_lines(),
@@ -212,8 +212,8 @@ pub async fn queue(app: &App, tx: &mut Tx<'_>, mail: Mail<'_>) -> anyhow::Result
         offset_text,
         has_calendar: attachment.is_some(),
         recipient_name: to.name.clone(),
-        contact_name: app.settings.mail.from_name.clone(),
-        contact_address: app.settings.mail.from_address.to_string(),
+        contact_name: desk.settings.mail.from_name.clone(),
+        contact_address: desk.settings.mail.from_address.to_string(),
     };
     let letter = Letter {
         to_name: to.name.as_deref(),
@@ -221,7 +221,7 @@ pub async fn queue(app: &App, tx: &mut Tx<'_>, mail: Mail<'_>) -> anyhow::Result
         ..Letter::new(what.template(), key.to_string(), None, &to.email)
     };
     Ok(matches!(
-        app.mailer
+        desk.mailer
             .queue(tx, letter, &context, Cap::StaffCaused)
             .await?,
         outbox::Enqueued::Queued(_)

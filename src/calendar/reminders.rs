@@ -89,7 +89,7 @@ async fn tell(
             offset_text: None,
             calendar: Some(method),
         };
-        notify::queue(app, tx, mail).await?;
+        notify::queue(&app.desk(), tx, mail).await?;
         let recipient = r.email.key();
         let decided = Decision {
             key: &key,
@@ -183,7 +183,7 @@ pub async fn sync(
             status,
             sequence,
             start: event.start(),
-            uid: &notify::new_uid(app, event),
+            uid: &notify::new_uid(&app.desk(), event),
         };
         programme::save_event(&mut tx, &version).await?;
         tx.commit().await?;
@@ -288,7 +288,7 @@ pub async fn send_due(
                 offset_text: Some(d.offset.german_dative()),
                 calendar,
             };
-            notify::queue(app, &mut tx, mail).await?;
+            notify::queue(&app.desk(), &mut tx, mail).await?;
             let sent = Decision {
                 calendar: calendar.map(|m| (m, sequence)),
                 ..reminder(&d, clock, MailState::Sent, None)
@@ -302,7 +302,7 @@ pub async fn send_due(
     if !pass.skipped.is_empty() {
         let mut tx = app.store.begin().await?;
         notices::staff(
-            app,
+            &app.desk(),
             &mut tx,
             &format!("reminders-skipped:{}", ts(clock)),
             "Erinnerungen nicht rechtzeitig versandt",

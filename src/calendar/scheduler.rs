@@ -25,7 +25,8 @@ pub async fn tick(app: &App, clock: DateTime<Utc>) -> anyhow::Result<Tick> {
     let events = events::effective(&app.store, &app.programme).await?;
     let roster = reminders::roster(&app.store).await?;
     let mut t = Tick {
-        incomplete_reminders: crate::workflow::reminders::queue_due(app, clock).await?,
+        incomplete_reminders: crate::workflow::reminders::queue_due(&app.store, &app.desk(), clock)
+            .await?,
         event_mails: reminders::sync(app, &events, &roster, clock).await?,
         ..Tick::default()
     };

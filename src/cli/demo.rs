@@ -128,12 +128,12 @@ pub async fn run(demo_config: &Path, dir: &Path, examples: &Path) -> anyhow::Res
 /// preview, and the release by a staff command mail.
 async fn part3(app: &App, source: &mut MaildirSource, maildir: &Path) -> anyhow::Result<()> {
     let mut tx = app.store.begin().await?;
-    let plan = schedule::current(app, &mut tx).await?;
+    let plan = schedule::current(&app.desk(), &mut tx).await?;
     println!("\nInterview plan (postbote interviews plan):");
     for line in plan.lines() {
         println!("  {line}");
     }
-    let released = schedule::release(app, &mut tx)
+    let released = schedule::release(&app.desk(), &mut tx)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
@@ -153,7 +153,8 @@ async fn part3(app: &App, source: &mut MaildirSource, maildir: &Path) -> anyhow:
             1 => (Outcome::Waitlist, 1),
             _ => (Outcome::Reject, 1),
         };
-        match selection::decide(app, &mut tx, &a.reference, outcome, persons, "demo").await {
+        match selection::decide(&app.desk(), &mut tx, &a.reference, outcome, persons, "demo").await
+        {
             Ok(done) => println!("  {done}"),
             Err(ActionError::Refused(why)) => println!("  refused: {why}"),
             Err(ActionError::Storage(e)) => return Err(e),

@@ -38,7 +38,7 @@ fn report(result: ActionResult<String>) -> anyhow::Result<ExitCode> {
 pub async fn plan(config: Config, json: bool) -> anyhow::Result<ExitCode> {
     let app = App::read_only(config).await?;
     let mut tx = app.store.begin().await?;
-    let schedule = schedule::current(&app, &mut tx).await?;
+    let schedule = schedule::current(&app.desk(), &mut tx).await?;
     tx.rollback().await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&schedule)?);
@@ -59,7 +59,7 @@ pub async fn plan(config: Config, json: bool) -> anyhow::Result<ExitCode> {
 pub async fn release_invitations(config: Config) -> anyhow::Result<ExitCode> {
     let app = App::build(config).await?;
     let mut tx = app.store.begin().await?;
-    let result = schedule::release(&app, &mut tx).await.map(|r| {
+    let result = schedule::release(&app.desk(), &mut tx).await.map(|r| {
         let mut text = format!(
             "invited: {} ({} mails queued)",
             r.invited.join(", "),
@@ -85,14 +85,14 @@ pub async fn move_interview(
     };
     let app = App::build(config).await?;
     let mut tx = app.store.begin().await?;
-    let result = schedule::move_to(&app, &mut tx, reference, local).await;
+    let result = schedule::move_to(&app.desk(), &mut tx, reference, local).await;
     finish(tx, result).await
 }
 
 pub async fn cancel_interview(config: Config, reference: &str) -> anyhow::Result<ExitCode> {
     let app = App::build(config).await?;
     let mut tx = app.store.begin().await?;
-    let result = schedule::cancel(&app, &mut tx, reference).await;
+    let result = schedule::cancel(&app.desk(), &mut tx, reference).await;
     finish(tx, result).await
 }
 
@@ -116,16 +116,16 @@ pub async fn decide(
     persons: u8,
     correction: bool,
 ) -> anyhow::Result<ExitCode> {
-    let Some(outcome) = Outcome::parse(outcome) else {
+    let Some(outcome) = Outcome::from_words(outcome) else {
         eprintln!("refused: the outcome is accept, reject or waitlist");
         return Ok(ExitCode::from(1));
     };
     let app = App::build(config).await?;
     let mut tx = app.store.begin().await?;
     let result = if correction {
-        selection::correct(&app, &mut tx, reference, outcome, persons, &by()).await
+        selection::correct(&app.desk(), &mut tx, reference, outcome, persons, &by()).await
     } else {
-        selection::decide(&app, &mut tx, reference, outcome, persons, &by()).await
+        selection::decide(&app.desk(), &mut tx, reference, outcome, persons, &by()).await
     };
     finish(tx, result).await
 }
@@ -171,7 +171,7 @@ pub async fn release_notices(config: Config, yes: bool) -> anyhow::Result<ExitCo
         println!("\nNothing sent. Re-run with --yes to release these notices.");
         return Ok(ExitCode::from(1));
     }
-    let result = selection::release(&app, &mut tx).await.map(|r| {
+    let result = selection::release(&app.desk(), &mut tx).await.map(|r| {
         let mut text = format!(
             "released {} notice(s); {} participant(s) on the roster",
             r.notices, r.participants

@@ -88,8 +88,15 @@ pub async fn process(app: &App, row: i64) -> anyhow::Result<Disposition> {
             let state = messages::set_error(&app.store, row, &error, MAX_ATTEMPTS).await?;
             if state == MessageState::Failed {
                 let mut tx = app.store.begin().await?;
-                notices::processing_failed(app, &mut tx, row, incoming.as_ref(), received, &error)
-                    .await?;
+                notices::processing_failed(
+                    &app.desk(),
+                    &mut tx,
+                    row,
+                    incoming.as_ref(),
+                    received,
+                    &error,
+                )
+                .await?;
                 tx.commit().await.context("cannot queue failure notice")?;
                 app.outbox_signal.notify_one();
                 return Ok(Disposition::Keep);
@@ -162,7 +169,7 @@ async fn handle(
         _ => None,
     };
     if let Some((purpose, application_id)) = reply {
-        replies::bring_to_staff(app, &mut tx, row, mail, purpose, application_id).await?;
+        replies::bring_to_staff(&app.desk(), &mut tx, row, mail, purpose, application_id).await?;
         let h = Handled {
             state: MessageState::Processed,
             class: "reply",
@@ -179,7 +186,7 @@ async fn handle(
     if class == Class::Staff
         && let Some(parsed) = execute::command_mail(mail)
     {
-        execute::handle(app, &mut tx, row, mail, &parsed).await?;
+        execute::handle(&app.desk(), &mut tx, row, mail, &parsed).await?;
         let h = Handled {
             state: MessageState::Processed,
             class: "command",
@@ -197,7 +204,9 @@ async fn handle(
     let (disposition, application_id) = match &class {
         Class::Application => (
             Disposition::Move,
-            Some(applications::receive(app, &mut tx, row, mail, received, &analysis).await?),
+            Some(
+                applications::receive(&app.desk(), &mut tx, row, mail, received, &analysis).await?,
+            ),
         ),
         Class::Automatic(reason) => {
             tracing::info!(%reason, "automatic mail: recorded, never answered");

@@ -271,7 +271,7 @@ async fn message_failed(
     );
     if f.permanent && f.attempts == policy.max_attempts {
         let mut tx = app.store.begin().await?;
-        notices::mailbox_message_left(app, &mut tx, loc, stage, &error, f.attempts).await?;
+        notices::mailbox_message_left(&app.desk(), &mut tx, loc, stage, &error, f.attempts).await?;
         tx.commit()
             .await
             .context("cannot queue the mailbox failure notice")?;

@@ -15,11 +15,19 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// What was decided (`decisions.outcome`).
+    pub enum Outcome {
+        Accept = "accept",
+        Reject = "reject",
+        Waitlist = "waitlist",
+    }
+}
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Decision {
     pub application_id: i64,
-    /// accept | reject | waitlist
-    pub outcome: String,
+    pub outcome: Outcome,
     pub persons: i64,
     pub revision: i64,
     pub notice: NoticeState,
@@ -63,7 +71,7 @@ pub async fn all_tx(tx: &mut Tx<'_>) -> anyhow::Result<Vec<Decision>> {
 pub async fn set(
     tx: &mut Tx<'_>,
     application_id: i64,
-    outcome: &str,
+    outcome: Outcome,
     persons: i64,
     notice: NoticeState,
     by: &str,
@@ -127,18 +135,18 @@ mod tests {
         let b = testing::application(&store, 2, false).await;
         let mut tx = store.begin().await.unwrap();
         assert_eq!(
-            set(&mut tx, a.id, "accept", 2, NoticeState::Held, "s")
+            set(&mut tx, a.id, Outcome::Accept, 2, NoticeState::Held, "s")
                 .await
                 .unwrap(),
             1
         );
         assert_eq!(
-            set(&mut tx, a.id, "accept", 1, NoticeState::Held, "s")
+            set(&mut tx, a.id, Outcome::Accept, 1, NoticeState::Held, "s")
                 .await
                 .unwrap(),
             2
         );
-        set(&mut tx, b.id, "reject", 1, NoticeState::Held, "s")
+        set(&mut tx, b.id, Outcome::Reject, 1, NoticeState::Held, "s")
             .await
             .unwrap();
         assert_eq!(

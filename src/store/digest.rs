@@ -2,7 +2,9 @@
 //! interviews' and the outbox's tables. A period `(since, until]` is measured
 //! on the rows' own (wall-clock) timestamps. Read-only.
 
+use super::interviews::InterviewState;
 use super::messages::MessageState;
+use super::outbox::{OutboxState, Purpose};
 use super::{Store, ts};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -69,10 +71,11 @@ pub async fn needs_human(
     }
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT from_address, subject, class, state FROM messages WHERE received_at > ? AND received_at <= ? \
-         AND (class IN ('reply', 'other') OR state = 'failed') ORDER BY id",
+         AND (class IN ('reply', 'other') OR state = ?) ORDER BY id",
     )
     .bind(ts(since))
     .bind(ts(until))
+    .bind(MessageState::Failed)
     .fetch_all(store.pool())
     .await
     .context("cannot read mails that need a human")?;
@@ -106,8 +109,9 @@ pub async fn interviews_starting(
 ) -> anyhow::Result<Vec<Interview>> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT a.reference, i.start_at FROM interviews i JOIN applications a ON a.id = i.application_id \
-         WHERE i.state = 'released' AND i.start_at >= ? AND i.start_at < ? ORDER BY i.start_at",
+         WHERE i.state = ? AND i.start_at >= ? AND i.start_at < ? ORDER BY i.start_at",
     )
+    .bind(InterviewState::Released)
     .bind(ts(from))
     .bind(ts(to))
     .fetch_all(store.pool())
@@ -124,9 +128,10 @@ pub async fn interviews_starting(
 pub async fn undecided(store: &Store, until: DateTime<Utc>) -> anyhow::Result<Vec<Interview>> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT a.reference, i.end_at FROM interviews i JOIN applications a ON a.id = i.application_id \
-         WHERE i.state = 'released' AND i.end_at <= ? \
+         WHERE i.state = ? AND i.end_at <= ? \
          AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.application_id = a.id) ORDER BY i.start_at",
     )
+    .bind(InterviewState::Released)
     .bind(ts(until))
     .fetch_all(store.pool())
     .await
@@ -139,7 +144,8 @@ pub async fn undecided(store: &Store, until: DateTime<Utc>) -> anyhow::Result<Ve
 
 /// How many outgoing mails wait for staff to release them.
 pub async fn held_count(store: &Store) -> anyhow::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'held'")
+    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = ?")
+        .bind(OutboxState::Held)
         .fetch_one(store.pool())
         .await
         .context("cannot count held mails")
@@ -152,11 +158,13 @@ pub async fn sent_count(
     until: DateTime<Utc>,
 ) -> anyhow::Result<i64> {
     sqlx::query_scalar(
-        "SELECT COUNT(*) FROM outbox WHERE state = 'sent' AND sent_at > ? AND sent_at <= ? \
-         AND purpose <> 'staff_digest'",
+        "SELECT COUNT(*) FROM outbox WHERE state = ? AND sent_at > ? AND sent_at <= ? \
+         AND purpose <> ?",
     )
+    .bind(OutboxState::Sent)
     .bind(ts(since))
     .bind(ts(until))
+    .bind(Purpose::StaffDigest)
     .fetch_one(store.pool())
     .await
     .context("cannot count sent mails")
@@ -178,9 +186,10 @@ pub async fn failed(
     until: DateTime<Utc>,
 ) -> anyhow::Result<Vec<FailedMail>> {
     sqlx::query_as(
-        "SELECT env_to, subject, last_error FROM outbox WHERE state = 'failed' \
+        "SELECT env_to, subject, last_error FROM outbox WHERE state = ? \
          AND created_at > ? AND created_at <= ? ORDER BY id",
     )
+    .bind(OutboxState::Failed)
     .bind(ts(since))
     .bind(ts(until))
     .fetch_all(store.pool())

@@ -9,6 +9,7 @@
 //! database; the calendar part is stored as its iTIP method (`REQUEST`,
 //! `CANCEL`).
 
+use super::column::text_enum;
 use super::{Store, Tx, now, parse_ts, ts};
 use crate::calendar::ics::Method;
 use crate::config::programme::EventStatus;
@@ -16,62 +17,25 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashSet};
 
-/// What a programme mail is (`programme_mails.kind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MailKind {
-    Reminder,
-    Announcement,
-    Update,
-    Cancel,
-    Digest,
-}
-
-impl MailKind {
-    pub const ALL: [MailKind; 5] = [
-        MailKind::Reminder,
-        MailKind::Announcement,
-        MailKind::Update,
-        MailKind::Cancel,
-        MailKind::Digest,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MailKind::Reminder => "reminder",
-            MailKind::Announcement => "announcement",
-            MailKind::Update => "update",
-            MailKind::Cancel => "cancel",
-            MailKind::Digest => "digest",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<MailKind> {
-        MailKind::ALL.into_iter().find(|k| k.as_str() == s)
+text_enum! {
+    /// What a programme mail is (`programme_mails.kind`).
+    pub enum MailKind {
+        Reminder = "reminder",
+        Announcement = "announcement",
+        Update = "update",
+        Cancel = "cancel",
+        Digest = "digest",
     }
 }
 
-/// How a programme mail was decided (`programme_mails.state`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MailState {
-    /// Queued in the outbox.
-    Sent,
-    /// Not sent, for the reason in the row's note (superseded by a later
-    /// reminder, the event had begun, nothing to report, …).
-    Skipped,
-}
-
-impl MailState {
-    pub const ALL: [MailState; 2] = [MailState::Sent, MailState::Skipped];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MailState::Sent => "sent",
-            MailState::Skipped => "skipped",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<MailState> {
-        MailState::ALL.into_iter().find(|k| k.as_str() == s)
+text_enum! {
+    /// What was decided about a programme mail (`programme_mails.state`).
+    pub enum MailState {
+        /// Queued in the outbox.
+        Sent = "sent",
+        /// Not sent, for the reason in the row's note (superseded by a later
+        /// reminder, the event had begun, nothing to report, …).
+        Skipped = "skipped",
     }
 }
 
@@ -202,11 +166,11 @@ pub async fn record_mail(tx: &mut Tx<'_>, d: &Decision<'_>) -> anyhow::Result<bo
     )
     .bind(d.key)
     .bind(d.event_key)
-    .bind(d.kind.as_str())
+    .bind(d.kind)
     .bind(d.recipient)
     .bind(ts(d.due))
     .bind(ts(d.decided_at))
-    .bind(d.state.as_str())
+    .bind(d.state)
     .bind(d.note)
     .bind(d.calendar.map(|(m, _)| m.as_str()))
     .bind(d.calendar.map(|(_, seq)| seq))
@@ -229,7 +193,7 @@ pub async fn is_decided(store: &Store, key: &str) -> anyhow::Result<bool> {
 /// The keys of every decided mail of one kind.
 pub async fn decided_keys(store: &Store, kind: MailKind) -> anyhow::Result<HashSet<String>> {
     let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM programme_mails WHERE kind = ?")
-        .bind(kind.as_str())
+        .bind(kind)
         .fetch_all(store.pool())
         .await
         .context("cannot read programme mails")?;
@@ -243,11 +207,10 @@ pub async fn mail_states(store: &Store) -> anyhow::Result<BTreeMap<String, MailS
         .await
         .context("cannot read programme mails")?;
     rows.into_iter()
-        .map(|(key, state)| match MailState::parse(&state) {
-            Some(s) => Ok((key, s)),
-            None => Err(anyhow::anyhow!(
-                "programme mail {key} has the unknown state {state:?}"
-            )),
+        .map(|(key, state)| {
+            MailState::parse(&state)
+                .map(|s| (key.clone(), s))
+                .with_context(|| format!("programme mail {key}"))
         })
         .collect()
 }
@@ -257,7 +220,7 @@ pub async fn mail_states(store: &Store) -> anyhow::Result<BTreeMap<String, MailS
 pub async fn last_due(store: &Store, kind: MailKind) -> anyhow::Result<Option<DateTime<Utc>>> {
     let last: Option<String> =
         sqlx::query_scalar("SELECT MAX(due_at) FROM programme_mails WHERE kind = ?")
-            .bind(kind.as_str())
+            .bind(kind)
             .fetch_one(store.pool())
             .await
             .context("cannot read programme mails")?;
@@ -273,7 +236,7 @@ pub async fn requested(tx: &mut Tx<'_>, event_key: &str) -> anyhow::Result<Vec<S
          AND calendar = ? ORDER BY recipient",
     )
     .bind(event_key)
-    .bind(MailState::Sent.as_str())
+    .bind(MailState::Sent)
     .bind(Method::Request.as_str())
     .fetch_all(&mut **tx)
     .await
@@ -294,7 +257,7 @@ pub async fn requested_sequence(
     )
     .bind(event_key)
     .bind(recipient)
-    .bind(MailState::Sent.as_str())
+    .bind(MailState::Sent)
     .bind(Method::Request.as_str())
     .fetch_one(&mut **tx)
     .await
@@ -304,8 +267,25 @@ pub async fn requested_sequence(
 /// The statuses staff set by mail, by event key. A row with a status this
 /// build does not know is left out.
 pub async fn overrides(store: &Store) -> anyhow::Result<Vec<(String, EventStatus)>> {
+    let mut conn = store
+        .pool()
+        .acquire()
+        .await
+        .context("no database connection")?;
+    overrides_on(&mut conn).await
+}
+
+/// [`overrides`] as the caller's transaction sees them (including a status
+/// set earlier in the same command mail).
+pub async fn overrides_in(tx: &mut Tx<'_>) -> anyhow::Result<Vec<(String, EventStatus)>> {
+    overrides_on(tx).await
+}
+
+async fn overrides_on(
+    conn: &mut sqlx::SqliteConnection,
+) -> anyhow::Result<Vec<(String, EventStatus)>> {
     let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, status FROM event_overrides")
-        .fetch_all(store.pool())
+        .fetch_all(conn)
         .await
         .context("cannot read event overrides")?;
     Ok(rows
@@ -367,11 +347,11 @@ mod tests {
 
     #[test]
     fn kinds_and_states_round_trip_as_the_stored_strings() {
-        for k in MailKind::ALL {
-            assert_eq!(MailKind::parse(k.as_str()), Some(k));
+        for &k in MailKind::ALL {
+            assert_eq!(MailKind::parse(k.as_str()), Ok(k));
         }
-        for s in MailState::ALL {
-            assert_eq!(MailState::parse(s.as_str()), Some(s));
+        for &s in MailState::ALL {
+            assert_eq!(MailState::parse(s.as_str()), Ok(s));
         }
         for s in [
             EventStatus::Confirmed,
@@ -380,8 +360,8 @@ mod tests {
         ] {
             assert_eq!(parse_status(status_str(s)), Some(s));
         }
-        assert_eq!(MailKind::parse("alarm"), None);
-        assert_eq!(MailState::parse("superseded"), None);
+        assert!(MailKind::parse("alarm").is_err());
+        assert!(MailState::parse("superseded").is_err());
         assert_eq!(parse_status("Confirmed"), None);
     }
 

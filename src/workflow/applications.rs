@@ -7,19 +7,19 @@
 use super::review::{self, Review};
 use super::{mails, notices};
 use crate::calendar::german;
-use crate::context::App;
 use crate::documents::analyse::{Analysis, Role};
 use crate::intake::Incoming;
 use crate::outbox::{Answering, Cap, Letter};
 use crate::store::Tx;
 use crate::store::applications::{self, Application, NewApplication};
 use crate::store::outbox::Enqueued;
+use crate::workflow::desk::Desk;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 /// Records an application mail with its documents; returns the application id.
 pub async fn receive(
-    app: &App,
+    desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     message_row: i64,
     mail: &Incoming,
@@ -40,7 +40,7 @@ pub async fn receive(
     };
     if let Some(existing) = existing {
         return follow_up(
-            app,
+            desk,
             tx,
             message_row,
             mail,
@@ -51,8 +51,8 @@ pub async fn receive(
         )
         .await;
     }
-    let late = !app.programme.is_on_time(received);
-    let prefix: String = app
+    let late = !desk.programme.is_on_time(received);
+    let prefix: String = desk
         .programme
         .short_name
         .chars()
@@ -68,7 +68,7 @@ pub async fn receive(
         late,
     };
     let application = applications::create(tx, &new).await?;
-    let review = record_mail(app, tx, &application, message_row, analysis, &municipality).await?;
+    let review = record_mail(desk, tx, &application, message_row, analysis, &municipality).await?;
     let template = if late {
         "confirmation_late"
     } else {
@@ -81,11 +81,11 @@ pub async fn receive(
         key,
         template,
     };
-    queue_confirmation(app, tx, mail, received, &review, confirmation).await?;
-    notices::needs_review(app, tx, &application, message_row, &review.flags).await?;
+    queue_confirmation(desk, tx, mail, received, &review, confirmation).await?;
+    notices::needs_review(desk, tx, &application, message_row, &review.flags).await?;
     applications::set_state(tx, application.id, "confirmed").await?;
     if late {
-        notices::late_application(app, tx, &application, mail, received).await?;
+        notices::late_application(desk, tx, &application, mail, received).await?;
     }
     tracing::info!(application = %application.reference, late, complete = review.complete, "new application recorded, confirmation queued");
     Ok(application.id)
@@ -93,7 +93,7 @@ pub async fn receive(
 
 #[allow(clippy::too_many_arguments)]
 async fn follow_up(
-    app: &App,
+    desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     message_row: i64,
     mail: &Incoming,
@@ -103,7 +103,7 @@ async fn follow_up(
     municipality: Option<String>,
 ) -> anyhow::Result<i64> {
     applications::add_message(tx, existing.id).await?;
-    let review = record_mail(app, tx, &existing, message_row, analysis, &municipality).await?;
+    let review = record_mail(desk, tx, &existing, message_row, analysis, &municipality).await?;
     if !analysis.documents.is_empty() && !existing.late {
         let key = format!("update:{}:{message_row}", existing.id);
         let c = Confirm {
@@ -112,9 +112,9 @@ async fn follow_up(
             key,
             template: "confirmation_update",
         };
-        queue_confirmation(app, tx, mail, received, &review, c).await?;
+        queue_confirmation(desk, tx, mail, received, &review, c).await?;
     }
-    notices::needs_review(app, tx, &existing, message_row, &review.flags).await?;
+    notices::needs_review(desk, tx, &existing, message_row, &review.flags).await?;
     tracing::info!(application = %existing.reference, complete = review.complete, "follow-up mail merged into application");
     Ok(existing.id)
 }
@@ -122,7 +122,7 @@ async fn follow_up(
 /// What every application mail records: the span's reference, the
 /// municipality named, and the review of its documents.
 async fn record_mail(
-    app: &App,
+    desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     application: &Application,
     message_row: i64,
@@ -139,7 +139,7 @@ async fn record_mail(
         application.id,
         message_row,
         analysis,
-        &app.programme,
+        desk.programme,
         confirms,
     )
     .await
@@ -154,7 +154,7 @@ struct Confirm<'a> {
 }
 
 async fn queue_confirmation(
-    app: &App,
+    desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     mail: &Incoming,
     received: DateTime<Utc>,
@@ -165,7 +165,7 @@ async fn queue_confirmation(
         .from
         .as_ref()
         .context("application without a sender address")?;
-    let context = confirmation_context(app, c.reference, mail, received, review);
+    let context = confirmation_context(desk, c.reference, mail, received, review);
     let to = mail.reply_to.as_ref().unwrap_or(from);
     let letter = Letter {
         to_name: mail.from_name.as_deref(),
@@ -175,7 +175,7 @@ async fn queue_confirmation(
         }),
         ..Letter::new(c.template, c.key, Some(c.application_id), to)
     };
-    let queued = app
+    let queued = desk
         .mailer
         .queue(tx, letter, &context, Cap::Applicant)
         .await?;
@@ -221,13 +221,13 @@ fn normalise(name: &str) -> String {
 }
 
 fn confirmation_context(
-    app: &App,
+    desk: &Desk<'_>,
     reference: &str,
     mail: &Incoming,
     received: DateTime<Utc>,
     review: &Review,
 ) -> mails::Confirmation {
-    let p = &app.programme;
+    let p = desk.programme;
     mails::Confirmation {
         complete: review.complete,
         missing: review.missing.clone(),
@@ -254,13 +254,13 @@ fn confirmation_context(
                 )
             })
             .collect(),
-        contact_name: app.settings.mail.from_name.clone(),
-        contact_address: app
+        contact_name: desk.settings.mail.from_name.clone(),
+        contact_address: desk
             .settings
             .mail
             .reply_to
             .as_ref()
-            .unwrap_or(&app.settings.mail.from_address)
+            .unwrap_or(&desk.settings.mail.from_address)
             .to_string(),
     }
 }

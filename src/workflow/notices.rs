@@ -2,18 +2,18 @@
 
 use super::mails;
 use crate::calendar::german;
-use crate::context::App;
 use crate::domain::EmailAddress;
 use crate::intake::Incoming;
 use crate::outbox::{Cap, Letter};
 use crate::store::Tx;
 use crate::store::applications::Application;
 use crate::store::outbox;
+use crate::workflow::desk::Desk;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 async fn to_staff<C: Serialize>(
-    app: &App,
+    desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     template: &str,
     key: &str,
@@ -21,9 +21,9 @@ async fn to_staff<C: Serialize>(
     context: &C,
 ) -> anyhow::Result<()> {
     to_each(
-        app,
+        desk,
         tx,
-        &app.settings.staff.notify,
+        &desk.settings.staff.notify,
         template,
         key,
         application_id,
@@ -33,7 +33,7 @@ async fn to_staff<C: Serialize>(
 }
 
 async fn to_each<C: Serialize>(
-    app: &App,
+    desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     recipients: &[EmailAddress],
     template: &str,
@@ -48,29 +48,29 @@ async fn to_each<C: Serialize>(
             application_id,
             staff,
         );
-        app.mailer.queue(tx, letter, context, Cap::ToStaff).await?;
+        desk.mailer.queue(tx, letter, context, Cap::ToStaff).await?;
     }
     Ok(())
 }
 
 pub async fn late_application(
-    app: &App,
+    desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     application: &Application,
     mail: &Incoming,
     received: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let context = mails::StaffLate {
-        short_name: app.programme.short_name.clone(),
+        short_name: desk.programme.short_name.clone(),
         reference: application.reference.clone(),
         applicant: application.applicant.clone(),
         received: german::format_datetime(&received),
-        deadline: german::format_date(app.programme.deadline),
+        deadline: german::format_date(desk.programme.deadline),
         subject: mail.subject.clone(),
     };
     let key = format!("staff-late:{}", application.id);
     to_staff(
-        app,
+        desk,
         tx,
         "staff_late_application",
         &key,
@@ -82,7 +82,7 @@ pub async fn late_application(
 
 /// Tells staff that a stored message could not be processed and stays in the mailbox.
 pub async fn processing_failed(
-    app: &App,
+    desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     message_row: i64,
     mail: Option<&Incoming>,
@@ -90,7 +90,7 @@ pub async fn processing_failed(
     error: &str,
 ) -> anyhow::Result<()> {
     let context = mails::StaffFailure {
-        short_name: app.programme.short_name.clone(),
+        short_name: desk.programme.short_name.clone(),
         message_id: mail
             .and_then(|m| m.message_id.clone())
             .unwrap_or_else(|| "(keine)".into()),
@@ -102,7 +102,7 @@ pub async fn processing_failed(
         error: error.chars().take(500).collect(),
     };
     to_staff(
-        app,
+        desk,
         tx,
         "staff_processing_failed",
         &format!("failed:{message_row}"),
@@ -116,7 +116,7 @@ pub async fn processing_failed(
 /// move (`Move`) one message, which is now left in the folder for them.
 /// Once per message and step.
 pub async fn mailbox_message_left(
-    app: &App,
+    desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     loc: &crate::store::messages::Location,
     stage: crate::store::waiting::Stage,
@@ -124,7 +124,7 @@ pub async fn mailbox_message_left(
     attempts: i64,
 ) -> anyhow::Result<()> {
     use crate::store::waiting::Stage;
-    let folder = &app.settings.mailbox.processed_folder;
+    let folder = &desk.settings.mailbox.processed_folder;
     let (title, intro) = match stage {
         Stage::Fetch => (
             "E-Mail im Postfach kann nicht abgerufen werden".to_string(),
@@ -156,7 +156,7 @@ pub async fn mailbox_message_left(
         "Prüfen: postbote status".to_string(),
     ];
     staff(
-        app,
+        desk,
         tx,
         &format!(
             "mailbox-left:{}:{}:{}:{}:{}",
@@ -177,7 +177,7 @@ pub async fn mailbox_message_left(
 /// Tells staff what in an application needs a human: unreadable files,
 /// uncertain dates, an over-long letter. Once per mail.
 pub async fn needs_review(
-    app: &App,
+    desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     application: &Application,
     message_row: i64,
@@ -187,14 +187,14 @@ pub async fn needs_review(
         return Ok(());
     }
     let context = mails::StaffReview {
-        short_name: app.programme.short_name.clone(),
+        short_name: desk.programme.short_name.clone(),
         reference: application.reference.clone(),
         applicant: application.applicant.clone(),
         flags: flags.to_vec(),
     };
     let key = format!("staff-review:{}:{message_row}", application.id);
     to_staff(
-        app,
+        desk,
         tx,
         "staff_needs_review",
         &key,
@@ -206,7 +206,7 @@ pub async fn needs_review(
 
 /// A titled list for staff (`staff_notice`), keyed once by `key`.
 pub async fn staff(
-    app: &App,
+    desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     key: &str,
     title: &str,
@@ -214,19 +214,19 @@ pub async fn staff(
     lines: &[String],
     excerpt: &str,
 ) -> anyhow::Result<()> {
-    let context = notice(app, title, intro, lines, excerpt);
-    to_staff(app, tx, "staff_notice", key, None, &context).await
+    let context = notice(desk, title, intro, lines, excerpt);
+    to_staff(desk, tx, "staff_notice", key, None, &context).await
 }
 
 fn notice(
-    app: &App,
+    desk: &Desk<'_>,
     title: &str,
     intro: &str,
     lines: &[String],
     excerpt: &str,
 ) -> mails::StaffNotice {
     mails::StaffNotice {
-        short_name: app.programme.short_name.clone(),
+        short_name: desk.programme.short_name.clone(),
         title: title.to_string(),
         intro: intro.to_string(),
         lines: lines.to_vec(),
@@ -236,7 +236,7 @@ fn notice(
 
 /// Asks an applicant without an interview slot for other times; once per application.
 pub async fn no_slot(
-    app: &App,
+    desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     application: &Application,
     nothing_ticked: bool,
@@ -246,18 +246,18 @@ pub async fn no_slot(
     };
     let people = super::people::of(tx, application).await?;
     let context = mails::NoSlot {
-        short_name: app.programme.short_name.clone(),
+        short_name: desk.programme.short_name.clone(),
         reference: application.reference.clone(),
         municipality: people.municipality,
         nothing_ticked,
-        interview_days: app
+        interview_days: desk
             .programme
             .interview_days
             .iter()
             .map(|d| german::format_slot(&d.slot.start, &d.slot.end))
             .collect(),
-        contact_name: app.settings.mail.from_name.clone(),
-        contact_address: app.settings.mail.from_address.to_string(),
+        contact_name: desk.settings.mail.from_name.clone(),
+        contact_address: desk.settings.mail.from_address.to_string(),
     };
     let letter = Letter::new(
         "interview_no_slot",
@@ -266,7 +266,7 @@ pub async fn no_slot(
         &to,
     );
     Ok(usize::from(matches!(
-        app.mailer
+        desk.mailer
             .queue(tx, letter, &context, Cap::StaffCaused)
             .await?,
         outbox::Enqueued::Queued(_)
@@ -275,7 +275,7 @@ pub async fn no_slot(
 
 /// A `staff_notice` to one staff address outside the notify list.
 pub async fn staff_to(
-    app: &App,
+    desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     to: &EmailAddress,
     key: &str,
@@ -283,9 +283,9 @@ pub async fn staff_to(
     intro: &str,
     lines: &[String],
 ) -> anyhow::Result<()> {
-    let context = notice(app, title, intro, lines, "");
+    let context = notice(desk, title, intro, lines, "");
     to_each(
-        app,
+        desk,
         tx,
         std::slice::from_ref(to),
         "staff_notice",
@@ -315,7 +315,7 @@ mod tests {
         };
         for stage in [Stage::Move, Stage::Move, Stage::Fetch] {
             let mut tx = app.store.begin().await.unwrap();
-            super::mailbox_message_left(&app, &mut tx, &loc, stage, "NO [CANNOT] nope", 5)
+            super::mailbox_message_left(&app.desk(), &mut tx, &loc, stage, "NO [CANNOT] nope", 5)
                 .await
                 .unwrap();
             tx.commit().await.unwrap();

@@ -3,20 +3,25 @@
 
 use super::mails;
 use crate::calendar::german;
-use crate::context::App;
 use crate::domain::EmailAddress;
 use crate::outbox::{Cap, Letter};
-use crate::store::{applications, outbox};
+use crate::store::{Store, applications, outbox};
+use crate::workflow::desk::Desk;
 use chrono::{DateTime, Duration, Utc};
 
-/// Queues the reminders that are due at `now`; returns how many were queued.
-pub async fn queue_due(app: &App, now: DateTime<Utc>) -> anyhow::Result<usize> {
-    let days = app.settings.workflow.incomplete_reminder_days;
-    let end = app.programme.deadline_end.with_timezone(&Utc);
+/// Queues the reminders that are due at `now`, one transaction per
+/// application; returns how many were queued (the caller wakes the sender).
+pub async fn queue_due(
+    store: &Store,
+    desk: &Desk<'_>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    let days = desk.settings.workflow.incomplete_reminder_days;
+    let end = desk.programme.deadline_end.with_timezone(&Utc);
     if days == 0 || now > end || now < end - Duration::days(i64::from(days)) {
         return Ok(0);
     }
-    let open = applications::incomplete_on_time(&app.store).await?;
+    let open = applications::incomplete_on_time(store).await?;
     let mut queued = 0;
     for applications::Incomplete {
         id,
@@ -27,16 +32,16 @@ pub async fn queue_due(app: &App, now: DateTime<Utc>) -> anyhow::Result<usize> {
         let Ok(to) = EmailAddress::parse(&applicant) else {
             continue;
         };
-        let mut tx = app.store.begin().await?;
+        let mut tx = store.begin().await?;
         let current = crate::store::documents::current(&mut tx, id).await?;
         let missing = super::review::missing(&current, true);
         let context = mails::Reminder {
-            short_name: app.programme.short_name.clone(),
+            short_name: desk.programme.short_name.clone(),
             reference: reference.clone(),
-            deadline: german::format_date(app.programme.deadline),
+            deadline: german::format_date(desk.programme.deadline),
             missing,
-            contact_name: app.settings.mail.from_name.clone(),
-            contact_address: app.settings.mail.from_address.to_string(),
+            contact_name: desk.settings.mail.from_name.clone(),
+            contact_address: desk.settings.mail.from_address.to_string(),
         };
         let letter = Letter::new(
             "reminder_incomplete",
@@ -44,7 +49,7 @@ pub async fn queue_due(app: &App, now: DateTime<Utc>) -> anyhow::Result<usize> {
             Some(id),
             &to,
         );
-        let result = app
+        let result = desk
             .mailer
             .queue(&mut tx, letter, &context, Cap::Applicant)
             .await?;
@@ -53,9 +58,6 @@ pub async fn queue_due(app: &App, now: DateTime<Utc>) -> anyhow::Result<usize> {
             queued += 1;
             tracing::info!(application = %reference, "reminder for incomplete application queued");
         }
-    }
-    if queued > 0 {
-        app.outbox_signal.notify_one();
     }
     Ok(queued)
 }

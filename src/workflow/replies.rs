@@ -3,10 +3,10 @@
 //! In-Reply-To/References, brought to staff, never answered automatically.
 
 use super::notices;
-use crate::context::App;
 use crate::intake::Incoming;
 use crate::store::outbox::{self, Purpose};
 use crate::store::{Tx, participants};
+use crate::workflow::desk::Desk;
 
 /// The purposes whose replies need a human.
 const HUMAN_PURPOSES: &[Purpose] = &[
@@ -108,7 +108,7 @@ pub async fn parent(
 
 /// Tells staff at once, with an excerpt; once per message.
 pub async fn bring_to_staff(
-    app: &App,
+    desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     row: i64,
     mail: &Incoming,
@@ -143,7 +143,7 @@ pub async fn bring_to_staff(
     ];
     let excerpt: String = mail.body_start.chars().take(1500).collect();
     notices::staff(
-        app,
+        desk,
         tx,
         &format!("staff-reply:{row}"),
         &if absence {

@@ -366,8 +366,13 @@ async fn an_incomplete_application_gets_one_reminder_days_before_the_deadline() 
         .expect("app");
     let end = one.programme.deadline_end.with_timezone(&chrono::Utc);
     // Act and assert, with the clock under test control.
+    let desk = one.desk();
     let queue = |days: i64| {
-        postbote::workflow::reminders::queue_due(&one, end - chrono::Duration::days(days))
+        postbote::workflow::reminders::queue_due(
+            &one.store,
+            &desk,
+            end - chrono::Duration::days(days),
+        )
     };
     assert_eq!(
         queue(5).await.expect("too early"),

@@ -5,13 +5,13 @@
 use super::{Command, Outcome, Parsed, Verdict, Via, authenticate, parse};
 use crate::calendar::events;
 use crate::config::programme::EventStatus;
-use crate::context::App;
 use crate::domain::EmailAddress;
 use crate::intake::Incoming;
 use crate::outbox::{Answering, Cap, Letter};
 use crate::store::Tx;
 use crate::store::commands::{self, NewCommand};
 use crate::workflow::actions::{ActionError, ActionResult};
+use crate::workflow::desk::Desk;
 use crate::workflow::interviews::schedule;
 use crate::workflow::selection::{self, preview};
 use crate::workflow::{mails, notices};
@@ -39,7 +39,7 @@ fn via_text(via: Via) -> &'static str {
 
 /// Handles one command mail from a staff address (see [`command_mail`]).
 pub async fn handle(
-    app: &App,
+    desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     row: i64,
     mail: &Incoming,
@@ -48,7 +48,7 @@ pub async fn handle(
     let Some(sender) = mail.from.clone() else {
         return Ok(());
     };
-    let staff = &app.settings.staff;
+    let staff = &desk.settings.staff;
     let verdict = authenticate(
         mail,
         &staff.trusted_authserv_ids,
@@ -67,7 +67,7 @@ pub async fn handle(
             let intro = "postbote hat eine Nachricht mit Befehlen abgelehnt und nichts verändert. \
                          War sie von Ihnen, senden Sie sie bitte mit der Zeile \"Kennwort: …\" erneut.";
             notices::staff(
-                app,
+                desk,
                 tx,
                 &format!("staff-command-rejected:{row}"),
                 "Befehl abgelehnt",
@@ -78,7 +78,7 @@ pub async fn handle(
             .await?;
             if !staff.notify.iter().any(|n| n.key() == sender.key()) {
                 notices::staff_to(
-                    app,
+                    desk,
                     tx,
                     &sender,
                     &format!("staff-command-rejected:{row}:sender"),
@@ -93,7 +93,7 @@ pub async fn handle(
         Verdict::Authenticated(via) => via,
     };
     let mut result = mails::CommandResult {
-        short_name: app.programme.short_name.clone(),
+        short_name: desk.programme.short_name.clone(),
         authenticated_via: via_text(via).into(),
         done: Vec::new(),
         refused: parsed
@@ -110,7 +110,7 @@ pub async fn handle(
     }
     let by = format!("mail:{sender}");
     for command in &parsed.commands {
-        let outcome = run(app, tx, command, &by, &mut result.details).await;
+        let outcome = run(desk, tx, command, &by, &mut result.details).await;
         match outcome {
             Ok(done) => result.done.push(done),
             Err(ActionError::Refused(why)) => result
@@ -139,12 +139,12 @@ pub async fn handle(
             &sender,
         )
     };
-    app.mailer.queue(tx, letter, &result, Cap::ToStaff).await?;
+    desk.mailer.queue(tx, letter, &result, Cap::ToStaff).await?;
     Ok(())
 }
 
 async fn run(
-    app: &App,
+    desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     command: &Command,
     by: &str,
@@ -157,7 +157,7 @@ async fn run(
     };
     match command {
         Command::ShowPlan => {
-            let s = schedule::current(app, tx).await?;
+            let s = schedule::current(desk, tx).await?;
             details.push("Gesprächsplan:".into());
             details.extend(s.lines());
             Ok(format!(
@@ -167,7 +167,7 @@ async fn run(
             ))
         }
         Command::ReleaseInvitations => {
-            let r = schedule::release(app, tx).await?;
+            let r = schedule::release(desk, tx).await?;
             details.extend(r.without_slot.iter().map(|w| format!("Ohne Termin: {w}")));
             Ok(format!(
                 "Einladungen freigegeben: {} Gespräch(e), {} E-Mail(s)",
@@ -181,7 +181,7 @@ async fn run(
             Ok(format!("Vorschau: {} Bescheid(e) warten", held.len()))
         }
         Command::ReleaseNotices => {
-            let r = selection::release(app, tx).await?;
+            let r = selection::release(desk, tx).await?;
             details.extend(r.to_complete.iter().cloned());
             Ok(format!(
                 "Bescheide freigegeben: {}; {} Person(en) in der Teilnehmendenliste",
@@ -189,30 +189,38 @@ async fn run(
             ))
         }
         Command::Accept { reference, persons } => {
-            selection::decide(app, tx, reference, selection::Outcome::Accept, *persons, by).await
+            selection::decide(
+                desk,
+                tx,
+                reference,
+                selection::Outcome::Accept,
+                *persons,
+                by,
+            )
+            .await
         }
         Command::Reject { reference } => {
-            selection::decide(app, tx, reference, selection::Outcome::Reject, 1, by).await
+            selection::decide(desk, tx, reference, selection::Outcome::Reject, 1, by).await
         }
         Command::Waitlist { reference } => {
-            selection::decide(app, tx, reference, selection::Outcome::Waitlist, 1, by).await
+            selection::decide(desk, tx, reference, selection::Outcome::Waitlist, 1, by).await
         }
         Command::Correct {
             outcome: o,
             reference,
             persons,
-        } => selection::correct(app, tx, reference, outcome(*o), *persons, by).await,
+        } => selection::correct(desk, tx, reference, outcome(*o), *persons, by).await,
         Command::Move {
             reference,
             date,
             time,
-        } => schedule::move_to(app, tx, reference, date.and_time(*time)).await,
-        Command::CancelInterview { reference } => schedule::cancel(app, tx, reference).await,
+        } => schedule::move_to(desk, tx, reference, date.and_time(*time)).await,
+        Command::CancelInterview { reference } => schedule::cancel(desk, tx, reference).await,
         Command::ConfirmEvent { event } => {
-            events::set_status(app, tx, event, EventStatus::Confirmed, by).await
+            events::set_status(desk.programme, tx, event, EventStatus::Confirmed, by).await
         }
         Command::CancelEvent { event } => {
-            events::set_status(app, tx, event, EventStatus::Cancelled, by).await
+            events::set_status(desk.programme, tx, event, EventStatus::Cancelled, by).await
         }
     }
 }

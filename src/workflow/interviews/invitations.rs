@@ -3,13 +3,13 @@
 //! invited person, keyed by interview, version and recipient.
 
 use crate::calendar::{german, ics};
-use crate::context::App;
 use crate::outbox::compose::Calendar;
 use crate::outbox::{Cap, Letter};
 use crate::store::Tx;
 use crate::store::applications::Application;
 use crate::store::interviews::Interview;
 use crate::store::outbox;
+use crate::workflow::desk::Desk;
 use crate::workflow::mails;
 use crate::workflow::people;
 use anyhow::Context;
@@ -45,7 +45,7 @@ pub fn when(start: DateTime<Utc>, end: DateTime<Utc>) -> String {
 
 /// Queues the mails for `interview` in its current version; returns how many.
 pub async fn queue(
-    app: &App,
+    desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     application: &Application,
     interview: &Interview,
@@ -57,8 +57,8 @@ pub async fn queue(
         .zip(interview.end())
         .context("interview has unreadable times")?;
     let people = people::of(tx, application).await?;
-    let zoom = app.programme.interviews.zoom_link.clone();
-    let organizer = crate::calendar::notify::organizer(app);
+    let zoom = desk.programme.interviews.zoom_link.clone();
+    let organizer = crate::calendar::notify::organizer(desk);
     let attendees: Vec<ics::Person> = people
         .invitees()
         .iter()
@@ -67,7 +67,7 @@ pub async fn queue(
             email: p.email.to_string(),
         })
         .collect();
-    let short = &app.programme.short_name;
+    let short = &desk.programme.short_name;
     let event = ics::Event {
         uid: interview.uid.clone(),
         sequence: u32::try_from(interview.sequence).unwrap_or(0),
@@ -103,17 +103,17 @@ pub async fn queue(
     for person in people.invitees() {
         let context = mails::InterviewMail {
             short_name: short.clone(),
-            programme: app.programme.name.clone(),
+            programme: desk.programme.name.clone(),
             reference: application.reference.clone(),
             municipality: people.municipality.clone(),
             recipient_name: person.name.clone(),
             when: when(start, end),
             previous_when: previous.map(|(s, e)| when(s, e)),
             zoom_link: zoom.clone(),
-            minutes: app.programme.interview_minutes,
+            minutes: desk.programme.interview_minutes,
             invited: invited.clone(),
-            contact_name: app.settings.mail.from_name.clone(),
-            contact_address: app.settings.mail.from_address.to_string(),
+            contact_name: desk.settings.mail.from_name.clone(),
+            contact_address: desk.settings.mail.from_address.to_string(),
         };
         let key = format!(
             "interview:{}:{}:{}:{}",
@@ -136,7 +136,7 @@ pub async fn queue(
             ..Letter::new(kind.template(), key, Some(application.id), &person.email)
         };
         if matches!(
-            app.mailer
+            desk.mailer
                 .queue(tx, letter, &context, Cap::StaffCaused)
                 .await?,
             outbox::Enqueued::Queued(_)

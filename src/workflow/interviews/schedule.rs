@@ -4,21 +4,21 @@
 use super::invitations::{self, Kind};
 use super::plan::{self, Candidate, Fixed, Plan, SlotRules};
 use crate::calendar::german;
-use crate::context::App;
 use crate::store::applications;
 use crate::store::interviews::{self, Interview, InterviewState};
 use crate::store::{Tx, documents};
 use crate::workflow::actions::{self, ActionResult, refuse};
+use crate::workflow::desk::Desk;
 use crate::workflow::notices;
 use chrono::{Duration, NaiveDate, NaiveDateTime, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
 
-pub fn rules(app: &App) -> SlotRules {
+pub fn rules(desk: &Desk<'_>) -> SlotRules {
     SlotRules {
-        minutes: app.programme.interview_minutes,
-        buffer_minutes: app.programme.interviews.buffer_minutes,
-        max_per_day: app.programme.interviews.max_per_day,
+        minutes: desk.programme.interview_minutes,
+        buffer_minutes: desk.programme.interviews.buffer_minutes,
+        max_per_day: desk.programme.interviews.max_per_day,
     }
 }
 
@@ -82,7 +82,7 @@ impl Schedule {
 
 /// Computes the plan: pinned and released interviews stay; every complete,
 /// on-time application without an interview is placed on a ticked day.
-pub async fn current(app: &App, tx: &mut Tx<'_>) -> anyhow::Result<Schedule> {
+pub async fn current(desk: &Desk<'_>, tx: &mut Tx<'_>) -> anyhow::Result<Schedule> {
     let existing = interviews::all_tx(tx).await?;
     let by_app: HashMap<i64, &Interview> = existing.iter().map(|i| (i.application_id, i)).collect();
     let mut candidates = Vec::new();
@@ -120,8 +120,8 @@ pub async fn current(app: &App, tx: &mut Tx<'_>) -> anyhow::Result<Schedule> {
         });
     }
     let mut plan = plan::plan(
-        &app.programme.interview_days,
-        rules(app),
+        &desk.programme.interview_days,
+        rules(desk),
         &candidates,
         &fixed,
     );
@@ -152,14 +152,14 @@ pub struct Released {
 }
 
 /// The interview's UID: the stored one, or a new one for the application.
-fn uid_of(app: &App, existing: Option<&Interview>, application_id: i64) -> String {
-    existing.map_or_else(|| uid(app, application_id), |i| i.uid.clone())
+fn uid_of(desk: &Desk<'_>, existing: Option<&Interview>, application_id: i64) -> String {
+    existing.map_or_else(|| uid(desk, application_id), |i| i.uid.clone())
 }
 
-fn uid(app: &App, application_id: i64) -> String {
+fn uid(desk: &Desk<'_>, application_id: i64) -> String {
     format!(
         "interview-{application_id}.{}@{}",
-        app.settings.instance.name, app.settings.instance.domain
+        desk.settings.instance.name, desk.settings.instance.domain
     )
 }
 
@@ -167,14 +167,14 @@ fn uid(app: &App, application_id: i64) -> String {
 /// released and its invitations are queued; applicants without a slot are
 /// asked for other times and staff are told. Running it again sends only
 /// what is new.
-pub async fn release(app: &App, tx: &mut Tx<'_>) -> ActionResult<Released> {
-    if crate::config::programme::is_placeholder_link(&app.programme.interviews.zoom_link) {
+pub async fn release(desk: &Desk<'_>, tx: &mut Tx<'_>) -> ActionResult<Released> {
+    if crate::config::programme::is_placeholder_link(&desk.programme.interviews.zoom_link) {
         return refuse(
             "Der Zoom-Link der Gespräche fehlt oder ist noch der Platzhalter \
              (interviews.zoom_link in der Programmdatei); nichts wurde versandt.",
         );
     }
-    let schedule = current(app, tx).await?;
+    let schedule = current(desk, tx).await?;
     let mut out = Released::default();
     for a in &schedule.plan.assigned {
         if schedule.states.get(&a.application_id) == Some(&InterviewState::Released) {
@@ -189,7 +189,7 @@ pub async fn release(app: &App, tx: &mut Tx<'_>) -> ActionResult<Released> {
             tx,
             &interviews::NewInterview {
                 application_id: application.id,
-                uid: &uid(app, application.id),
+                uid: &uid(desk, application.id),
                 start,
                 end,
                 state: InterviewState::Released,
@@ -198,7 +198,7 @@ pub async fn release(app: &App, tx: &mut Tx<'_>) -> ActionResult<Released> {
             },
         )
         .await?;
-        out.mails += invitations::queue(app, tx, &application, &row, Kind::Invite, None).await?;
+        out.mails += invitations::queue(desk, tx, &application, &row, Kind::Invite, None).await?;
         out.invited.push(application.reference.clone());
     }
     for u in &schedule.plan.unplaced {
@@ -206,7 +206,7 @@ pub async fn release(app: &App, tx: &mut Tx<'_>) -> ActionResult<Released> {
             continue;
         };
         out.mails += notices::no_slot(
-            app,
+            desk,
             tx,
             &application,
             matches!(u.reason, plan::Reason::NoDateTicked),
@@ -217,7 +217,7 @@ pub async fn release(app: &App, tx: &mut Tx<'_>) -> ActionResult<Released> {
     }
     if !out.without_slot.is_empty() {
         notices::staff(
-            app,
+            desk,
             tx,
             &format!("staff-unplaced:{}", out.without_slot.join(",")),
             "Bewerbungen ohne Gesprächstermin",
@@ -243,7 +243,7 @@ pub fn parse_local(date: &str, time: &str) -> Option<NaiveDateTime> {
 /// Moves (or, before release, pins) the interview of `reference` to `local`
 /// (Europe/Berlin). A released interview gets SEQUENCE+1 and an update mail.
 pub async fn move_to(
-    app: &App,
+    desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     reference: &str,
     local: NaiveDateTime,
@@ -255,8 +255,8 @@ pub async fn move_to(
             application.reference
         ));
     };
-    let end = start + Duration::minutes(i64::from(app.programme.interview_minutes));
-    let fits = app.programme.interview_days.iter().any(|d| {
+    let end = start + Duration::minutes(i64::from(desk.programme.interview_minutes));
+    let fits = desk.programme.interview_days.iter().any(|d| {
         d.slot.start.with_timezone(&Utc) <= start && end <= d.slot.end.with_timezone(&Utc)
     });
     if !fits {
@@ -266,7 +266,7 @@ pub async fn move_to(
             german::format_datetime(&start)
         ));
     }
-    let buffer = Duration::minutes(i64::from(app.programme.interviews.buffer_minutes));
+    let buffer = Duration::minutes(i64::from(desk.programme.interviews.buffer_minutes));
     for other in interviews::all_tx(tx).await? {
         if other.application_id == application.id || other.state == InterviewState::Cancelled {
             continue;
@@ -306,7 +306,7 @@ pub async fn move_to(
         tx,
         &interviews::NewInterview {
             application_id: application.id,
-            uid: &uid_of(app, existing.as_ref(), application.id),
+            uid: &uid_of(desk, existing.as_ref(), application.id),
             start,
             end,
             state,
@@ -318,7 +318,7 @@ pub async fn move_to(
     let when = invitations::when(start, end);
     match kind {
         Some(kind) => {
-            invitations::queue(app, tx, &application, &row, kind, previous).await?;
+            invitations::queue(desk, tx, &application, &row, kind, previous).await?;
             Ok(format!(
                 "{} verschoben auf {when}; neue Einladung (SEQUENCE {sequence}) geht hinaus",
                 application.reference
@@ -332,7 +332,7 @@ pub async fn move_to(
 }
 
 /// Cancels the interview of `reference`; a released one gets a CANCEL mail.
-pub async fn cancel(app: &App, tx: &mut Tx<'_>, reference: &str) -> ActionResult<String> {
+pub async fn cancel(desk: &Desk<'_>, tx: &mut Tx<'_>, reference: &str) -> ActionResult<String> {
     let application = actions::application(tx, reference).await?;
     let existing = interviews::for_application(tx, application.id).await?;
     if existing
@@ -357,7 +357,7 @@ pub async fn cancel(app: &App, tx: &mut Tx<'_>, reference: &str) -> ActionResult
         tx,
         &interviews::NewInterview {
             application_id: application.id,
-            uid: &uid_of(app, existing.as_ref(), application.id),
+            uid: &uid_of(desk, existing.as_ref(), application.id),
             start,
             end,
             state: InterviewState::Cancelled,
@@ -367,7 +367,7 @@ pub async fn cancel(app: &App, tx: &mut Tx<'_>, reference: &str) -> ActionResult
     )
     .await?;
     if sent {
-        invitations::queue(app, tx, &application, &row, Kind::Cancel, None).await?;
+        invitations::queue(desk, tx, &application, &row, Kind::Cancel, None).await?;
         Ok(format!(
             "{}: Gespräch abgesagt; Absage mit Kalenderdatei geht hinaus",
             application.reference

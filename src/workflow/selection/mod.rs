@@ -6,34 +6,23 @@
 mod notice;
 pub mod preview;
 
-use crate::context::App;
 use crate::store::applications::{self, Application};
 use crate::store::decisions::NoticeState;
 use crate::store::{Tx, decisions, outbox, participants};
 use crate::workflow::actions::{self, ActionResult, refuse};
+use crate::workflow::desk::Desk;
 use crate::workflow::people;
 use serde::Serialize;
 
 /// The outbox batch the notices wait in.
 pub const BATCH: &str = "notices";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    Accept,
-    Reject,
-    Waitlist,
-}
+pub use crate::store::decisions::Outcome;
 
 impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Accept => "accept",
-            Outcome::Reject => "reject",
-            Outcome::Waitlist => "waitlist",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Outcome> {
+    /// The outcome as staff write it: `accept`/`zusage`, `reject`/`absage`,
+    /// `waitlist`/`warteliste`, in any case.
+    pub fn from_words(s: &str) -> Option<Outcome> {
         match s.trim().to_ascii_lowercase().as_str() {
             "accept" | "zusage" => Some(Outcome::Accept),
             "reject" | "absage" => Some(Outcome::Reject),
@@ -41,6 +30,7 @@ impl Outcome {
             _ => None,
         }
     }
+
     pub fn german(self) -> &'static str {
         match self {
             Outcome::Accept => "Zusage",
@@ -52,7 +42,7 @@ impl Outcome {
 
 /// Refuses a decision that would break the capacity rules of the programme.
 async fn check_capacity(
-    app: &App,
+    desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     application: &Application,
     outcome: Outcome,
@@ -61,11 +51,11 @@ async fn check_capacity(
     if outcome != Outcome::Accept {
         return Ok(());
     }
-    let rules = &app.programme.selection;
+    let rules = &desk.programme.selection;
     let others: Vec<decisions::Decision> = decisions::all_tx(tx)
         .await?
         .into_iter()
-        .filter(|d| d.outcome == Outcome::Accept.as_str() && d.application_id != application.id)
+        .filter(|d| d.outcome == Outcome::Accept && d.application_id != application.id)
         .collect();
     if others.len() as u64 >= u64::from(rules.max_municipalities) {
         return refuse(format!(
@@ -88,7 +78,7 @@ async fn check_capacity(
 /// Records a decision before its notice is released; the held notice is
 /// replaced. After release, staff must use [`correct`].
 pub async fn decide(
-    app: &App,
+    desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     reference: &str,
     outcome: Outcome,
@@ -103,23 +93,16 @@ pub async fn decide(
         return refuse(format!(
             "{}: der Bescheid ({}) ist schon versandt; für eine Änderung schreiben Sie KORREKTUR {} {}",
             application.reference,
-            Outcome::parse(&d.outcome).map_or("?", Outcome::german),
+            d.outcome.german(),
             outcome.german().to_uppercase(),
             application.reference
         ));
     }
-    check_capacity(app, tx, &application, outcome, persons).await?;
-    let revision = decisions::set(
-        tx,
-        application.id,
-        outcome.as_str(),
-        persons,
-        NoticeState::Held,
-        by,
-    )
-    .await?;
+    check_capacity(desk, tx, &application, outcome, persons).await?;
+    let revision =
+        decisions::set(tx, application.id, outcome, persons, NoticeState::Held, by).await?;
     let replaced = outbox::withdraw_held(tx, BATCH, application.id).await?;
-    notice::write(app, tx, &application, outcome, persons, revision, false).await?;
+    notice::write(desk, tx, &application, outcome, persons, revision, false).await?;
     Ok(format!(
         "{}: {}{}{} (Bescheid wartet auf FREIGEBEN BESCHEIDE)",
         application.reference,
@@ -144,7 +127,7 @@ fn persons_for(outcome: Outcome, persons: u8) -> ActionResult<i64> {
 /// Changes a decision whose notice was released: a correction mail goes out
 /// at once and the roster follows.
 pub async fn correct(
-    app: &App,
+    desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     reference: &str,
     outcome: Outcome,
@@ -169,24 +152,24 @@ pub async fn correct(
             application.reference
         ));
     }
-    if previous.outcome == outcome.as_str() && previous.persons == persons {
+    if previous.outcome == outcome && previous.persons == persons {
         return refuse(format!(
             "{}: die Entscheidung ist bereits {}",
             application.reference,
             outcome.german()
         ));
     }
-    check_capacity(app, tx, &application, outcome, persons).await?;
+    check_capacity(desk, tx, &application, outcome, persons).await?;
     let revision = decisions::set(
         tx,
         application.id,
-        outcome.as_str(),
+        outcome,
         persons,
         NoticeState::Released,
         by,
     )
     .await?;
-    notice::write(app, tx, &application, outcome, persons, revision, true).await?;
+    notice::write(desk, tx, &application, outcome, persons, revision, true).await?;
     participants::deactivate_application(tx, application.id).await?;
     if outcome == Outcome::Accept {
         enrol(tx, &application, persons).await?;
@@ -209,13 +192,13 @@ pub struct Released {
 
 /// Releases every held notice (after the capacity check of the whole
 /// round) and puts the accepted applications on the roster.
-pub async fn release(app: &App, tx: &mut Tx<'_>) -> ActionResult<Released> {
+pub async fn release(desk: &Desk<'_>, tx: &mut Tx<'_>) -> ActionResult<Released> {
     let all = decisions::all_tx(tx).await?;
     let accepted: Vec<&decisions::Decision> = all
         .iter()
-        .filter(|d| d.outcome == Outcome::Accept.as_str())
+        .filter(|d| d.outcome == Outcome::Accept)
         .collect();
-    let rules = &app.programme.selection;
+    let rules = &desk.programme.selection;
     let two = accepted.iter().filter(|d| d.persons == 2).count();
     if accepted.len() as u64 > u64::from(rules.max_municipalities)
         || two as u64 > u64::from(rules.max_two_person)
@@ -240,7 +223,7 @@ pub async fn release(app: &App, tx: &mut Tx<'_>) -> ActionResult<Released> {
         let Some(d) = all.iter().find(|d| d.application_id == id) else {
             continue;
         };
-        if d.outcome != Outcome::Accept.as_str() {
+        if d.outcome != Outcome::Accept {
             continue;
         }
         if let Some(application) = applications::get(tx, id).await? {

@@ -4,17 +4,17 @@
 
 use super::{BATCH, Outcome};
 use crate::calendar::german;
-use crate::context::App;
 use crate::domain::EmailAddress;
 use crate::outbox::{Cap, Letter};
 use crate::store::Tx;
 use crate::store::applications::Application;
 use crate::store::outbox::Enqueued;
+use crate::workflow::desk::Desk;
 use crate::workflow::{mails, people};
 
 /// The first module (or learning group) as one German line.
-fn first_event(app: &App) -> String {
-    if let Some(m) = app.programme.modules.first()
+fn first_event(desk: &Desk<'_>) -> String {
+    if let Some(m) = desk.programme.modules.first()
         && let (Some(first), Some(last)) = (m.days.first(), m.days.last())
     {
         return format!(
@@ -24,7 +24,7 @@ fn first_event(app: &App) -> String {
             m.place
         );
     }
-    app.programme
+    desk.programme
         .learning_groups
         .first()
         .map(|g| {
@@ -40,7 +40,7 @@ fn first_event(app: &App) -> String {
 /// Writes the notice of a decision: held in [`BATCH`], or as a `correction`
 /// to be sent now.
 pub(super) async fn write(
-    app: &App,
+    desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     application: &Application,
     outcome: Outcome,
@@ -51,8 +51,8 @@ pub(super) async fn write(
     let to = EmailAddress::parse(&application.applicant)?;
     let people = people::of(tx, application).await?;
     let context = mails::DecisionMail {
-        short_name: app.programme.short_name.clone(),
-        programme: app.programme.name.clone(),
+        short_name: desk.programme.short_name.clone(),
+        programme: desk.programme.name.clone(),
         reference: application.reference.clone(),
         municipality: people.municipality,
         outcome: outcome.as_str().into(),
@@ -60,9 +60,9 @@ pub(super) async fn write(
         rejected: outcome == Outcome::Reject,
         waitlisted: outcome == Outcome::Waitlist,
         persons,
-        first_event: first_event(app),
-        contact_name: app.settings.mail.from_name.clone(),
-        contact_address: app.settings.mail.from_address.to_string(),
+        first_event: first_event(desk),
+        contact_name: desk.settings.mail.from_name.clone(),
+        contact_address: desk.settings.mail.from_address.to_string(),
     };
     let template = if correction {
         "decision_correction".to_string()
@@ -84,10 +84,10 @@ pub(super) async fn write(
         &to,
     );
     if correction {
-        app.mailer
+        desk.mailer
             .queue(tx, letter, &context, Cap::StaffCaused)
             .await
     } else {
-        app.mailer.hold(tx, letter, &context, BATCH).await
+        desk.mailer.hold(tx, letter, &context, BATCH).await
     }
 }
