@@ -24,6 +24,6 @@ pub mod outbox;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
-#[cfg(test)]
-mod test_noise;
+#[doc(hidden)]
+pub mod test_noise;
 pub mod workflow;

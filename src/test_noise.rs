@@ -1,8 +1,9 @@
-//! Seeded noise for the unit tests that feed a parser garbage: the same inputs on every
-//! run, so a failure found once comes back.
+//! Seeded noise for the tests (unit tests that feed a parser garbage, the
+//! crash test choosing when to kill): the same inputs on every run, so a
+//! failure found once comes back. Public (hidden) for the integration tests.
 
 /// Marsaglia's xorshift64 (13, 7, 17) from a non-zero `seed`: each call the next value.
-pub(crate) fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+pub fn xorshift(seed: u64) -> impl FnMut() -> u64 {
     let mut state = seed;
     move || {
         state ^= state << 13;
@@ -13,7 +14,7 @@ pub(crate) fn xorshift(seed: u64) -> impl FnMut() -> u64 {
 }
 
 /// `len` bytes of noise: the low byte of each of the next `len` values of `next`.
-pub(crate) fn noise(next: &mut impl FnMut() -> u64, len: usize) -> Vec<u8> {
+pub fn noise(next: &mut impl FnMut() -> u64, len: usize) -> Vec<u8> {
     (0..len).map(|_| next() as u8).collect()
 }
 

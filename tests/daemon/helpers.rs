@@ -138,13 +138,26 @@ pub async fn spawn_app_on_servers(
     extra: &str,
     env: &[(&str, &str)],
 ) -> TestApp {
+    let mut app = app_on_servers(servers, deadline, extra, env);
+    app.start_daemon().await;
+    app
+}
+
+/// Writes the config for `servers`; the daemon is not started (tests that
+/// run the real binary start it themselves).
+pub fn app_on_servers(
+    servers: MailServers,
+    deadline: Deadline,
+    extra: &str,
+    env: &[(&str, &str)],
+) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let config_path = write_config(dir.path(), &servers, deadline, extra);
     let env = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let mut app = TestApp {
+    TestApp {
         servers,
         dir,
         config_path,
@@ -152,9 +165,7 @@ pub async fn spawn_app_on_servers(
         daemon: None,
         clock: None,
         running: None,
-    };
-    app.start_daemon().await;
-    app
+    }
 }
 
 pub fn write_config(dir: &Path, servers: &MailServers, deadline: Deadline, extra: &str) -> PathBuf {

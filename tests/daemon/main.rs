@@ -11,6 +11,7 @@ mod engines;
 
 mod auto_replies;
 mod cli;
+mod crash;
 mod digest;
 mod documents;
 mod end_to_end;

@@ -1,0 +1,213 @@
+//! The crash test: the real `postbote run` binary is SIGKILLed at seeded
+//! random moments while applications arrive, and started again. Afterwards
+//! every applicant holds exactly one confirmation, every application is
+//! recorded once and the INBOX is empty. Not a timed test: the figures it
+//! prints are counts, and every wait fails at its deadline.
+
+use crate::helpers::{
+    Deadline, PROJECT, TestApp, app_on_servers, application, poll_until, start_servers,
+};
+use crate::mail_servers::Layout;
+use postbote::test_noise::xorshift;
+use std::fs::OpenOptions;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// How long the whole backlog may take once the last daemon runs.
+const SETTLE: Duration = Duration::from_secs(240);
+
+/// Settings for a fast crash loop.
+const EXTRA: &str = "";
+
+fn who(i: usize) -> String {
+    format!("amt{i}@kommune{i}.test")
+}
+
+/// The real daemon as a child process, its output appended to `daemon.log`.
+fn start(app: &TestApp) -> Child {
+    let log_path = app.dir.path().join("daemon.log");
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .expect("daemon log");
+    let err = log.try_clone().expect("daemon log");
+    Command::new(env!("CARGO_BIN_EXE_postbote"))
+        .arg("--config")
+        .arg(&app.config_path)
+        .arg("run")
+        .envs(app.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("RUST_LOG", "postbote=info")
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(err)
+        .spawn()
+        .expect("start postbote run")
+}
+
+fn kill(child: &mut Child) {
+    // SIGKILL: nothing is flushed, nothing is cleaned up.
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+}
+
+/// How a crash run goes wrong on the way.
+#[derive(Debug, Clone, Copy)]
+enum Trouble {
+    /// Only the kills.
+    None,
+    /// Dovecot restarts and Postfix is down for a while, in the middle.
+    ServerOutages,
+}
+
+struct Figures {
+    applications: usize,
+    kills: usize,
+    recorded: i64,
+    lost: usize,
+    duplicates: usize,
+}
+
+async fn deliver(app: &TestApp, i: usize, smtp_up: bool) {
+    let raw = application(
+        &who(i),
+        &format!("Gemeinde {i}"),
+        &format!("crash-{i}@kommune{i}.test"),
+    );
+    if smtp_up {
+        app.deliver(&who(i), &raw).await;
+    } else {
+        // NOTE: with Postfix down, mail reaches the mailbox as a client
+        // would file it: by IMAP APPEND.
+        app.servers
+            .append(PROJECT, "INBOX", raw.as_bytes())
+            .await
+            .expect("append");
+    }
+}
+
+async fn crash_run(seed: u64, n: usize, kills: usize, trouble: Trouble) -> Figures {
+    let servers = start_servers(Layout::Default).await;
+    let app = app_on_servers(
+        servers,
+        Deadline::Future,
+        EXTRA,
+        &[("POSTBOTE_IMAP__SENT_FOLDER", "Postbote/Gesendet")],
+    );
+    let mut next = xorshift(seed);
+    let per_wave = n.div_ceil(kills);
+    let mut delivered = 0;
+    let mut smtp_up = true;
+    let mut daemon = start(&app);
+    for k in 0..kills {
+        let wave = per_wave.min(n - delivered);
+        for i in delivered..delivered + wave {
+            deliver(&app, i, smtp_up).await;
+        }
+        delivered += wave;
+        if let Trouble::ServerOutages = trouble {
+            if k == kills / 3 {
+                app.servers.stop_dovecot().expect("stop dovecot");
+                tokio::time::sleep(Duration::from_millis(800)).await;
+                app.servers.start_dovecot().expect("start dovecot");
+            }
+            if k == kills / 2 {
+                app.servers.stop_postfix().expect("stop postfix");
+                smtp_up = false;
+            }
+            if k == kills / 2 + 2 {
+                app.servers.start_postfix().expect("start postfix");
+                smtp_up = true;
+            }
+        }
+        // Between 0.2 and 2.5 s of work, then SIGKILL, then a restart.
+        let ms = 200 + next() % 2300;
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        kill(&mut daemon);
+        daemon = start(&app);
+    }
+    for i in delivered..n {
+        deliver(&app, i, smtp_up).await;
+    }
+    if !smtp_up {
+        app.servers.start_postfix().expect("start postfix");
+    }
+    // Let the last daemon clear the backlog: every confirmation delivered
+    // and the INBOX empty.
+    let got = poll_until(
+        "every applicant's confirmation and an empty INBOX",
+        SETTLE,
+        Duration::from_millis(500),
+        async || {
+            let sent = app
+                .count("SELECT COUNT(*) FROM outbox WHERE purpose LIKE 'confirmation%' AND state = 'sent'")
+                .await;
+            let inbox = app.mails_in(PROJECT, "INBOX").await.len();
+            if sent >= n as i64 && inbox == 0 {
+                Ok(sent)
+            } else {
+                Err(format!("{sent} of {n} confirmations sent, {inbox} mails in the INBOX"))
+            }
+        },
+    )
+    .await;
+    assert!(got >= n as i64);
+    // Late duplicates would arrive within Postfix's delivery time: give them
+    // a few seconds, then count what each applicant holds.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut lost = 0;
+    let mut duplicates = 0;
+    for i in 0..n {
+        let mails = app
+            .servers
+            .fetch_all(&who(i), "INBOX")
+            .await
+            .expect("fetch applicant mailbox");
+        match mails.len() {
+            0 => lost += 1,
+            1 => {}
+            more => duplicates += more - 1,
+        }
+    }
+    let recorded = app.count("SELECT COUNT(*) FROM applications").await;
+    kill(&mut daemon);
+    let log = std::fs::read_to_string(app.dir.path().join("daemon.log")).unwrap_or_default();
+    assert!(
+        !log.contains("panicked"),
+        "the daemon panicked:\n{}",
+        log.lines()
+            .filter(|l| l.contains("panicked"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    Figures {
+        applications: n,
+        kills,
+        recorded,
+        lost,
+        duplicates,
+    }
+}
+
+fn report(name: &str, f: &Figures) {
+    println!(
+        "crash test ({name}): {} applications, {} SIGKILLs: {} recorded, {} lost, {} duplicate confirmations",
+        f.applications, f.kills, f.recorded, f.lost, f.duplicates
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_random_moments_loses_nothing_and_sends_nothing_twice() {
+    let f = crash_run(0x5eed_0007, 200, 15, Trouble::None).await;
+    report("kills only", &f);
+    assert_eq!((f.lost, f.duplicates), (0, 0));
+    assert_eq!(f.recorded, 200, "every application recorded once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_with_an_imap_restart_and_an_smtp_outage_loses_nothing_and_sends_nothing_twice() {
+    let f = crash_run(0x5eed_0107, 100, 10, Trouble::ServerOutages).await;
+    report("with IMAP restart and SMTP outage", &f);
+    assert_eq!((f.lost, f.duplicates), (0, 0));
+    assert_eq!(f.recorded, 100, "every application recorded once");
+}
