@@ -295,3 +295,40 @@ pub async fn wait_for_signal() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Set when dropped: the task holding it was stopped.
+    struct Dropped(Arc<AtomicBool>);
+
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_task_past_its_grace_is_stopped_with_the_supervised_child() {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let flag = dropped.clone();
+        let shutdown = CancellationToken::new();
+        let task = supervise("stuck", shutdown.clone(), move || {
+            let guard = Dropped(flag.clone());
+            async move {
+                let _guard = guard;
+                // Ignores shutdown, like work stuck in an analysis.
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        shutdown.cancel();
+        let started = std::time::Instant::now();
+        finish("stuck", task, Duration::from_millis(100)).await;
+        assert!(started.elapsed() < Duration::from_secs(2));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(dropped.load(Ordering::SeqCst), "the child task still runs");
+    }
+}
