@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on Debian 12: real Dovecot (IMAP + LMTP) and Postfix,
-# which tests/daemon/mail_servers.rs starts as private instances, plus sqlite3; and the three
+# which tests/daemon/mail_servers.rs starts as private instances, plus sqlite3 and
+# systemd-analyze (to verify the shipped unit); and the three
 # independent iCalendar engines that read back every .ics postbote writes
 # (tests/calendar/check_ics.py): libical (gir1.2-ical-3.0 through python3-gi), Python
 # icalendar, and ical.js under Node (npm ci in tests/calendar).
@@ -30,6 +31,9 @@ done
 # and Debian's npm package conflicts with it.
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# systemd-analyze checks the shipped unit (deploy/postbote.service; tests/daemon/operations.rs).
+# Slim images lack the systemd package; nothing here starts it.
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 
 if [ "$(id -u)" -eq 0 ]; then
   SUDO=()
@@ -129,7 +133,7 @@ python3 -c 'import reportlab' || { echo "install-test-deps: ReportLab missing" >
 # Sanity check of what tests/daemon/mail_servers.rs relies on.
 problems=()
 for path in /usr/sbin/dovecot /usr/lib/dovecot/imap /usr/lib/dovecot/imap-login \
-  /usr/lib/dovecot/lmtp /usr/sbin/postfix /usr/lib/postfix/sbin/master; do
+  /usr/lib/dovecot/lmtp /usr/sbin/postfix /usr/lib/postfix/sbin/master /usr/bin/systemd-analyze; do
   [ -x "$path" ] || problems+=("missing $path")
 done
 for user in mail postfix dovecot dovenull; do

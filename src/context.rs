@@ -41,7 +41,9 @@ impl App {
         }
     }
 
-    /// Opens and migrates the database, and checks every template.
+    /// For the daemon: opens and migrates the database, and checks every
+    /// template. Only `postbote run` (under the database lock) and the demo
+    /// use this; other commands use [`App::for_command`] or [`App::read_only`].
     pub async fn build(config: Config) -> anyhow::Result<Arc<App>> {
         Self::build_with_clock(config, Clock::system()).await
     }
@@ -56,6 +58,21 @@ impl App {
         } = config;
         let store = Store::open_existing(&settings.storage.database).await?;
         let templates = Templates::load(&settings.templates.dir, &[])?;
+        Self::assemble(settings, programme, store, templates, Clock::system())
+    }
+
+    /// For commands that change data (staff commands, the roster import):
+    /// the store opened without migrating (refused unless its schema is
+    /// exactly this binary's, see [`Store::open_existing`]), every template
+    /// checked.
+    pub async fn for_command(config: Config) -> anyhow::Result<Arc<App>> {
+        let Config {
+            settings,
+            programme,
+            ..
+        } = config;
+        let store = Store::open_existing(&settings.storage.database).await?;
+        let templates = Templates::load(&settings.templates.dir, &mails::samples())?;
         Self::assemble(settings, programme, store, templates, Clock::system())
     }
 

@@ -23,6 +23,7 @@ pub mod mailbox;
 pub mod outbox;
 pub mod startup;
 pub mod store;
+pub mod systemd;
 pub mod telemetry;
 #[doc(hidden)]
 pub mod test_noise;

@@ -1,6 +1,19 @@
 //! Boot order and supervision: check the mailbox folders, start the intake,
 //! the sender and the scheduler on the [`App`] context, restart a task that
-//! ends or panics, wait for SIGTERM/SIGINT, then a grace period.
+//! ends or panics, wait for SIGTERM/SIGINT, then shut down within
+//! [`SHUTDOWN_BUDGET`]:
+//!
+//! 1. every task stops taking new work (no new fetch, no new SMTP
+//!    transaction, no new scheduler pass);
+//! 2. the intake and the scheduler get [`WORK_GRACE`] to finish the message
+//!    or pass in hand, then they are stopped where they are. A document
+//!    analysis still running (it may take [`crate::intake::process::ANALYSIS_BUDGET`])
+//!    is abandoned: nothing was committed for its message, which stays
+//!    `received` and is processed again after the restart;
+//! 3. the sender gets [`SEND_GRACE`] to finish the SMTP transactions in
+//!    flight and record them; only a transaction still running after that is
+//!    cut;
+//! 4. only then is the database pool closed ([`CLOSE_GRACE`]).
 
 use crate::config::settings::SourceKind;
 use crate::context::App;
@@ -14,13 +27,37 @@ use crate::store::health;
 use anyhow::Context;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// How often the scheduler looks for due reminders, digests and alarms.
 pub const SCHEDULER_TICK: Duration = Duration::from_secs(60);
 
-/// How long running work may take to finish after a shutdown signal.
-pub const GRACE: Duration = Duration::from_secs(30);
+/// From the shutdown signal to the end of the process, at most. The unit's
+/// `TimeoutStopSec=` (deploy/postbote.service) leaves room above it.
+pub const SHUTDOWN_BUDGET: Duration = Duration::from_secs(25);
+
+/// How long the intake and the scheduler may finish what they hold.
+pub const WORK_GRACE: Duration = Duration::from_secs(10);
+
+/// How long mail in flight may take to finish its SMTP transaction.
+pub const SEND_GRACE: Duration = Duration::from_secs(18);
+
+/// How long a task that was stopped may take to unwind.
+pub const ABORT_GRACE: Duration = Duration::from_secs(1);
+
+/// How long closing the database pool may take.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// What the process may take after [`run`] returned (`main`: the runtime's
+/// shutdown, which does not wait for an abandoned analysis thread).
+pub const EXIT_GRACE: Duration = Duration::from_secs(1);
+
+const _: () = assert!(
+    SEND_GRACE.as_secs() + ABORT_GRACE.as_secs() + CLOSE_GRACE.as_secs() + EXIT_GRACE.as_secs()
+        < SHUTDOWN_BUDGET.as_secs()
+        && WORK_GRACE.as_secs() <= SEND_GRACE.as_secs()
+);
 
 /// The outbox sender for the app's settings.
 pub fn sender(app: &App) -> anyhow::Result<Sender> {
@@ -50,9 +87,10 @@ pub fn sender(app: &App) -> anyhow::Result<Sender> {
     }
 }
 
-/// Runs the intake and the sender until `shutdown`, then waits up to [`GRACE`].
-/// A folder that cannot be created or opened ([`SetupError`]) stops the
-/// start; a server that cannot be reached now does not (intake retries).
+/// Runs the intake, the sender and the scheduler until `shutdown`, then stops
+/// them within [`SHUTDOWN_BUDGET`] (see the module docs). A folder that
+/// cannot be created or opened ([`SetupError`]) stops the start; a server
+/// that cannot be reached now does not (intake retries).
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) -> anyhow::Result<()> {
     preflight(&app).await?;
     let sender = sender(&app)?;
@@ -69,34 +107,77 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) -> anyhow::Result<(
         run_scheduler(a.clone(), sd.clone())
     });
     tracing::info!("postbote running");
+    crate::systemd::notify("READY=1\nSTATUS=running");
+    let watchdog = crate::systemd::watchdog_interval().map(|every| {
+        tokio::spawn(async move {
+            loop {
+                crate::systemd::notify("WATCHDOG=1");
+                tokio::time::sleep(every).await;
+            }
+        })
+    });
     shutdown.cancelled().await;
-    tracing::info!("shutting down: finishing the message in hand");
-    let all = async {
-        let _ = intake_task.await;
-        let _ = sender_task.await;
-        let _ = reminder_task.await;
-    };
-    if tokio::time::timeout(GRACE, all).await.is_err() {
-        tracing::warn!("grace period over; stopping anyway");
+    crate::systemd::notify("STOPPING=1\nSTATUS=shutting down");
+    tracing::info!(
+        budget_s = SHUTDOWN_BUDGET.as_secs(),
+        "shutting down: no new work; finishing the message in hand and the mail in flight"
+    );
+    tokio::join!(
+        finish("intake", intake_task, WORK_GRACE),
+        finish("scheduler", reminder_task, WORK_GRACE),
+        finish("sender", sender_task, SEND_GRACE),
+    );
+    if let Some(w) = watchdog {
+        w.abort();
     }
-    app.store.close().await;
+    // NOTE: only now: the sender records what it sent through the pool.
+    if tokio::time::timeout(CLOSE_GRACE, app.store.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the database pool did not close in time; stopping anyway");
+    }
+    tracing::info!("postbote stopped");
     Ok(())
 }
 
+/// Waits up to `grace` for a task to end after the shutdown signal; then
+/// stops it where it is.
+async fn finish(name: &'static str, mut task: JoinHandle<()>, grace: Duration) {
+    if tokio::time::timeout(grace, &mut task).await.is_ok() {
+        return;
+    }
+    tracing::warn!(
+        task = name,
+        grace_s = grace.as_secs(),
+        "still busy after its grace period: stopped where it is (retried after the restart)"
+    );
+    task.abort();
+    let _ = tokio::time::timeout(ABORT_GRACE, task).await;
+}
+
+/// Aborts a task when dropped: a supervisor that is stopped stops its child.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Runs a long-lived task and restarts it if it ends or panics before
-/// shutdown: the daemon never goes on half-dead.
-fn supervise<F, Fut>(
-    name: &'static str,
-    shutdown: CancellationToken,
-    make: F,
-) -> tokio::task::JoinHandle<()>
+/// shutdown: the daemon never goes on half-dead. Aborting the returned
+/// handle aborts the running task too.
+fn supervise<F, Fut>(name: &'static str, shutdown: CancellationToken, make: F) -> JoinHandle<()>
 where
     F: Fn() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     tokio::spawn(async move {
         loop {
-            let result = tokio::spawn(make()).await;
+            let child = tokio::spawn(make());
+            let _stop_with_me = AbortOnDrop(child.abort_handle());
+            let result = child.await;
             if shutdown.is_cancelled() {
                 return;
             }
@@ -213,4 +294,41 @@ pub async fn wait_for_signal() -> anyhow::Result<()> {
         _ = int.recv() => tracing::info!("SIGINT received"),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Set when dropped: the task holding it was stopped.
+    struct Dropped(Arc<AtomicBool>);
+
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_task_past_its_grace_is_stopped_with_the_supervised_child() {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let flag = dropped.clone();
+        let shutdown = CancellationToken::new();
+        let task = supervise("stuck", shutdown.clone(), move || {
+            let guard = Dropped(flag.clone());
+            async move {
+                let _guard = guard;
+                // Ignores shutdown, like work stuck in an analysis.
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        shutdown.cancel();
+        let started = std::time::Instant::now();
+        finish("stuck", task, Duration::from_millis(100)).await;
+        assert!(started.elapsed() < Duration::from_secs(2));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(dropped.load(Ordering::SeqCst), "the child task still runs");
+    }
 }

@@ -3,6 +3,7 @@
 
 mod demo;
 mod lists;
+mod ops;
 mod plan;
 mod staff;
 mod status;
@@ -11,6 +12,7 @@ use crate::config::Config;
 use crate::config::settings::LogFormat;
 use crate::context::App;
 use crate::startup;
+use crate::store::lock::DatabaseLock;
 use crate::telemetry;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -116,8 +118,20 @@ pub enum ParticipantsAction {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the daemon until SIGTERM or SIGINT.
+    /// Run the daemon until SIGTERM or SIGINT. Takes the database lock
+    /// (`<database>.lock`: one daemon per database) and applies pending
+    /// migrations at its start.
     Run,
+    /// Apply pending database migrations, then exit. Refused while a daemon
+    /// runs on the database (it holds the lock). Every command but `run` and
+    /// `migrate` refuses a database that is not migrated to this version.
+    Migrate,
+    /// Write a consistent copy of the database to FILE (a new file, mode
+    /// 0600) while the daemon keeps running. See the README for restoring.
+    Backup {
+        /// The backup file to create; an existing file is never overwritten.
+        file: PathBuf,
+    },
     /// Validate the settings and the programme, and print the programme.
     CheckConfig,
     /// Mailbox health, counts by state and the outbox queue; exits 1 when unhealthy.
@@ -234,6 +248,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run => {
+            // NOTE: before anything touches the database: a second daemon
+            // must not migrate, send or move mail beside the first.
+            let lock = DatabaseLock::acquire(&config.settings.storage.database, "run")
+                .context("postbote run refused")?;
+            tracing::info!(lock = %lock.path().display(), "database lock taken");
             let app = App::build(config).await?;
             let shutdown = CancellationToken::new();
             let signal = shutdown.clone();
@@ -244,8 +263,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 signal.cancel();
             });
             startup::run(app, shutdown).await.context("daemon failed")?;
+            drop(lock);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Migrate => ops::migrate(&config).await,
+        Command::Backup { file } => ops::backup(&config, &file).await,
         Command::Status { json } => status::run(&config, json).await,
         Command::Applications { json, action: None } => lists::applications(&config, json)
             .await

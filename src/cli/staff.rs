@@ -57,7 +57,7 @@ pub async fn plan(config: Config, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn release_invitations(config: Config) -> anyhow::Result<ExitCode> {
-    let app = App::build(config).await?;
+    let app = App::for_command(config).await?;
     let mut tx = app.store.begin().await?;
     let result = schedule::release(&app.desk(), &mut tx).await.map(|r| {
         let mut text = format!(
@@ -83,14 +83,14 @@ pub async fn move_interview(
         eprintln!("refused: write the date as 2026-06-30 or 30.06.2026 and the time as 10:00");
         return Ok(ExitCode::from(1));
     };
-    let app = App::build(config).await?;
+    let app = App::for_command(config).await?;
     let mut tx = app.store.begin().await?;
     let result = schedule::move_to(&app.desk(), &mut tx, reference, local).await;
     finish(tx, result).await
 }
 
 pub async fn cancel_interview(config: Config, reference: &str) -> anyhow::Result<ExitCode> {
-    let app = App::build(config).await?;
+    let app = App::for_command(config).await?;
     let mut tx = app.store.begin().await?;
     let result = schedule::cancel(&app.desk(), &mut tx, reference).await;
     finish(tx, result).await
@@ -120,7 +120,7 @@ pub async fn decide(
         eprintln!("refused: the outcome is accept, reject or waitlist");
         return Ok(ExitCode::from(1));
     };
-    let app = App::build(config).await?;
+    let app = App::for_command(config).await?;
     let mut tx = app.store.begin().await?;
     let result = if correction {
         selection::correct(&app.desk(), &mut tx, reference, outcome, persons, &by()).await
@@ -162,7 +162,7 @@ pub async fn preview_notices(config: Config, json: bool) -> anyhow::Result<ExitC
 
 /// Without `--yes` only the preview is printed: release is a deliberate act.
 pub async fn release_notices(config: Config, yes: bool) -> anyhow::Result<ExitCode> {
-    let app = App::build(config).await?;
+    let app = App::for_command(config).await?;
     let mut tx = app.store.begin().await?;
     let held = preview::held(&mut tx).await?;
     print!("{}", preview::render(&held));
@@ -208,7 +208,7 @@ pub async fn list_participants(config: Config, json: bool) -> anyhow::Result<Exi
 
 pub async fn import_participants(config: Config, file: &Path) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let app = App::build(config).await?;
+    let app = App::for_command(config).await?;
     match roster::import(&app.store, &bytes).await {
         Ok(n) => {
             println!("imported {n} person(s)");

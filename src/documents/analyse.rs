@@ -122,10 +122,32 @@ fn whole_mail_problem(problem: &str) -> Analysis {
 /// [`analyse`] on its own thread with a time budget, so that no extractor can
 /// hang the intake.
 pub fn analyse_isolated(raw: Vec<u8>, limits: Limits, budget: std::time::Duration) -> Analysis {
-    super::isolate::run_isolated(budget, move || Ok(analyse(&raw, &limits))).unwrap_or_else(|e| {
+    let delay = test_delay();
+    super::isolate::run_isolated(budget, move || {
+        if let Some(d) = delay {
+            std::thread::sleep(d);
+        }
+        Ok(analyse(&raw, &limits))
+    })
+    .unwrap_or_else(|e| {
         tracing::error!(error = %e, "document analysis did not finish; the mail is left for a human");
         whole_mail_problem(&e.to_string())
     })
+}
+
+/// Debug builds only: `POSTBOTE_TEST_ANALYSIS_DELAY_SECS=N` makes every
+/// analysis take N seconds more, as a slow parser would, so that the test
+/// suite can stop the real binary in the middle of one
+/// (`tests/daemon/shutdown.rs`). Release builds have no such hook.
+#[cfg(debug_assertions)]
+fn test_delay() -> Option<std::time::Duration> {
+    let secs = std::env::var("POSTBOTE_TEST_ANALYSIS_DELAY_SECS").ok()?;
+    secs.parse().ok().map(std::time::Duration::from_secs)
+}
+
+#[cfg(not(debug_assertions))]
+fn test_delay() -> Option<std::time::Duration> {
+    None
 }
 
 fn analyse_unguarded(raw: &[u8], limits: &Limits) -> Analysis {

@@ -58,29 +58,42 @@ impl Sender {
 
     /// Sends everything due now; returns how many mails were attempted.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
+        self.send_due(&CancellationToken::new()).await
+    }
+
+    /// Sends what is due until nothing is or `stop` is cancelled. After
+    /// `stop` no new SMTP transaction starts; those in flight finish and are
+    /// recorded.
+    async fn send_due(&self, stop: &CancellationToken) -> anyhow::Result<usize> {
         let mut attempted = 0;
-        loop {
+        while !stop.is_cancelled() {
             let batch = outbox::due(&self.store, 100).await?;
             if batch.is_empty() {
-                return Ok(attempted);
+                break;
             }
-            attempted += batch.len();
             let results: Vec<anyhow::Result<()>> = futures::stream::iter(batch)
+                .take_while(|_| std::future::ready(!stop.is_cancelled()))
                 .map(|mail| self.deliver(mail))
                 .buffer_unordered(self.concurrency)
                 .collect()
                 .await;
+            attempted += results.len();
             for r in results {
                 r?;
             }
         }
+        Ok(attempted)
     }
 
-    /// Loops until `shutdown`, sending what falls due.
+    /// Loops until `shutdown`, sending what falls due; at shutdown it starts
+    /// nothing new and returns once the mail in flight is recorded.
     pub async fn run(self, shutdown: CancellationToken) {
         loop {
-            if let Err(e) = self.run_once().await {
+            if let Err(e) = self.send_due(&shutdown).await {
                 tracing::error!(error = %format!("{e:#}"), "outbox pass failed");
+            }
+            if shutdown.is_cancelled() {
+                return;
             }
             let wait = match outbox::next_due_at(&self.store).await {
                 Ok(Some(t)) => (t - Utc::now())

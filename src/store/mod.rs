@@ -9,6 +9,7 @@
 //! the ones written before they were.
 
 pub mod applications;
+pub mod backup;
 pub mod bounces;
 pub mod column;
 pub mod commands;
@@ -17,6 +18,7 @@ pub mod digest;
 pub mod documents;
 pub mod health;
 pub mod interviews;
+pub mod lock;
 pub mod messages;
 pub mod outbox;
 pub mod participants;
@@ -30,7 +32,8 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use std::path::Path;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
@@ -44,77 +47,184 @@ pub struct Store {
     pool: SqlitePool,
 }
 
+/// Why a command refuses to work on a database: its schema is not the one
+/// this binary knows.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error(
+        "no database at {0}: postbote has not run with this config yet (start the daemon, or run \
+         `postbote migrate`)"
+    )]
+    Missing(PathBuf),
+    #[error(
+        "the database {0} has no postbote schema yet: run `postbote migrate` (the daemon also \
+         migrates at its start; if it is starting now, try again in a moment)"
+    )]
+    Uninitialised(PathBuf),
+    #[error(
+        "the database {path} was migrated by a newer postbote: migration(s) {} unknown to this \
+         binary (postbote {}); use that newer postbote, or restore a backup made before the \
+         upgrade", list(.unknown), env!("CARGO_PKG_VERSION")
+    )]
+    Newer { path: PathBuf, unknown: Vec<i64> },
+    #[error(
+        "the database {path} lacks {pending} migration(s) of this postbote: run `postbote \
+         migrate` (the daemon also migrates at its start; if it is starting now, try again in a \
+         moment)"
+    )]
+    Older { path: PathBuf, pending: usize },
+    #[error(
+        "migration {version} of the database {path} failed half-way: restore a backup (see \
+         `postbote backup`)"
+    )]
+    Dirty { path: PathBuf, version: i64 },
+}
+
+fn list(versions: &[i64]) -> String {
+    versions
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The permissions of the database and its `-wal`/`-shm` files.
+pub const FILE_MODE: u32 = 0o600;
+
 impl Store {
     /// Opens (creating if needed) the database and applies the migrations.
+    /// Only the daemon (`postbote run`) and `postbote migrate` do this, under
+    /// the database lock ([`lock::DatabaseLock`]); every other command uses
+    /// [`Store::open_existing`]. Refuses a database migrated by a newer
+    /// postbote.
     pub async fn open(path: &Path) -> anyhow::Result<Store> {
+        Ok(Self::open_and_migrate(path).await?.0)
+    }
+
+    /// Like [`Store::open`]; also returns the versions of the migrations it
+    /// applied now.
+    pub async fn open_and_migrate(path: &Path) -> anyhow::Result<(Store, Vec<i64>)> {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create database folder {}", dir.display()))?;
         }
+        create_private(path)?;
+        restrict_files(path);
+        let store = Self::connect(path, true, 4).await?;
+        let schema = store.schema().await?;
+        if let Some(version) = schema.dirty {
+            let path = path.to_path_buf();
+            return Err(SchemaError::Dirty { path, version }.into());
+        }
+        if !schema.unknown.is_empty() {
+            let path = path.to_path_buf();
+            let unknown = schema.unknown;
+            return Err(SchemaError::Newer { path, unknown }.into());
+        }
+        MIGRATOR
+            .run(&store.pool)
+            .await
+            .context("cannot apply database migrations")?;
+        // The -wal and -shm files SQLite made take the database's mode.
+        restrict_files(path);
+        Ok((store, schema.pending))
+    }
+
+    /// Opens an existing database for every command but `run` and
+    /// `migrate`: it is neither created nor migrated. Refuses ([`SchemaError`])
+    /// a database that is missing, not migrated yet, older than this binary
+    /// (run `postbote migrate`) or newer (migrations this binary does not
+    /// know).
+    ///
+    /// NOTE: not SQLITE_OPEN_READONLY: a WAL database whose -shm file is gone
+    /// (the daemon stopped and checkpointed) cannot be opened read-only; and
+    /// some of these commands change data.
+    pub async fn open_existing(path: &Path) -> anyhow::Result<Store> {
+        if !path.exists() {
+            return Err(SchemaError::Missing(path.to_path_buf()).into());
+        }
+        restrict_files(path);
+        let store = Self::connect(path, false, 2).await?;
+        let schema = store.schema().await?;
+        let path = path.to_path_buf();
+        let refused = if !schema.initialised {
+            Some(SchemaError::Uninitialised(path))
+        } else if let Some(version) = schema.dirty {
+            Some(SchemaError::Dirty { path, version })
+        } else if !schema.unknown.is_empty() {
+            let unknown = schema.unknown;
+            Some(SchemaError::Newer { path, unknown })
+        } else if !schema.pending.is_empty() {
+            let pending = schema.pending.len();
+            Some(SchemaError::Older { path, pending })
+        } else {
+            None
+        };
+        if let Some(e) = refused {
+            store.close().await;
+            return Err(e.into());
+        }
+        Ok(store)
+    }
+
+    /// Opens an existing database whatever its schema, for `postbote backup`.
+    pub async fn open_any(path: &Path) -> anyhow::Result<Store> {
+        if !path.exists() {
+            return Err(SchemaError::Missing(path.to_path_buf()).into());
+        }
+        restrict_files(path);
+        Self::connect(path, false, 1).await
+    }
+
+    async fn connect(path: &Path, create: bool, connections: u32) -> anyhow::Result<Store> {
         let options = SqliteConnectOptions::new()
             .filename(path)
-            .create_if_missing(true)
+            .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(connections)
             .connect_with(options)
             .await
             .with_context(|| format!("cannot open database {}", path.display()))?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .context("cannot apply database migrations")?;
         Ok(Store { pool })
     }
 
-    /// Opens an existing database for commands that only read: it is not
-    /// created and not migrated. Refuses a database that is missing or older
-    /// than this build (run the daemon, or a command that changes something,
-    /// once to migrate it).
-    ///
-    /// NOTE: not SQLITE_OPEN_READONLY: a WAL database whose -shm file is gone
-    /// (the daemon stopped and checkpointed) cannot be opened read-only.
-    pub async fn open_existing(path: &Path) -> anyhow::Result<Store> {
-        if !path.exists() {
-            anyhow::bail!(
-                "no database at {}: postbote has not run with this config yet",
-                path.display()
-            );
-        }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(2)
-            .connect_with(options)
-            .await
-            .with_context(|| format!("cannot open database {}", path.display()))?;
-        let applied: Vec<i64> = sqlx::query_scalar(
-            "SELECT version FROM _sqlx_migrations WHERE success = 1 ORDER BY version",
+    /// The applied migrations compared with the ones this binary knows.
+    async fn schema(&self) -> anyhow::Result<Schema> {
+        let table: Option<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
         )
-        .fetch_all(&pool)
+        .fetch_optional(&self.pool)
         .await
-        .with_context(|| format!("{} is not a postbote database", path.display()))?;
-        let missing = MIGRATOR
-            .iter()
-            .filter(|m| !applied.contains(&m.version))
-            .count();
-        if missing > 0 {
-            anyhow::bail!(
-                "the database {} lacks {missing} migration(s) of this postbote: run a command \
-                 that changes something (or the daemon) once to migrate it",
-                path.display()
-            );
-        }
-        Ok(Store { pool })
+        .context("cannot read the database schema")?;
+        let applied: Vec<(i64, bool)> = if table.is_some() {
+            sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
+                .fetch_all(&self.pool)
+                .await
+                .context("cannot read the applied migrations")?
+        } else {
+            Vec::new()
+        };
+        let known = |v: i64| MIGRATOR.iter().any(|m| m.version == v);
+        Ok(Schema {
+            initialised: table.is_some(),
+            dirty: applied.iter().find(|(_, ok)| !ok).map(|(v, _)| *v),
+            unknown: applied
+                .iter()
+                .map(|(v, _)| *v)
+                .filter(|v| !known(*v))
+                .collect(),
+            pending: MIGRATOR
+                .iter()
+                .map(|m| m.version)
+                .filter(|v| !applied.iter().any(|(a, _)| a == v))
+                .collect(),
+        })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -139,6 +249,55 @@ impl Store {
     }
 }
 
+/// What [`Store::schema`] found.
+struct Schema {
+    /// The migrations table exists.
+    initialised: bool,
+    /// A migration recorded as failed.
+    dirty: Option<i64>,
+    /// Applied, but unknown to this binary.
+    unknown: Vec<i64>,
+    /// Known to this binary, not applied.
+    pending: Vec<i64>,
+}
+
+/// Creates the database file empty with mode [`FILE_MODE`] (an empty file
+/// is an empty SQLite database), so that it never exists with wider
+/// permissions; SQLite gives its -wal and -shm files the same mode.
+fn create_private(path: &Path) -> anyhow::Result<()> {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(FILE_MODE)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot create database {}", path.display())),
+    }
+}
+
+/// Takes group and other permissions away from the database and its -wal and
+/// -shm files (made by an older postbote, or copied in). A file that cannot
+/// be changed (another owner) is logged, not fatal.
+fn restrict_files(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_os_string();
+        name.push(suffix);
+        let file = PathBuf::from(name);
+        let Ok(meta) = std::fs::metadata(&file) else {
+            continue;
+        };
+        if meta.permissions().mode() & 0o077 == 0 {
+            continue;
+        }
+        if let Err(e) = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(FILE_MODE))
+        {
+            tracing::warn!(file = %file.display(), error = %e, "cannot make the database file private (mode 0600)");
+        }
+    }
+}
+
 /// Timestamps are stored as fixed-width UTC text, so they sort as text.
 pub fn ts(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
@@ -153,4 +312,103 @@ pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
 
 pub fn now() -> String {
     ts(Utc::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    fn sibling(path: &Path, suffix: &str) -> PathBuf {
+        let mut name = path.as_os_str().to_os_string();
+        name.push(suffix);
+        PathBuf::from(name)
+    }
+
+    #[tokio::test]
+    async fn the_database_and_its_wal_and_shm_are_private_and_made_so_again_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db.sqlite");
+        let store = Store::open(&db).await.unwrap();
+        health::set(&store, "k", "v").await.unwrap();
+        let files = [db.clone(), sibling(&db, "-wal"), sibling(&db, "-shm")];
+        for f in &files {
+            assert_eq!(mode(f), 0o600, "{}", f.display());
+        }
+        // Made world-readable (as by an older postbote or a copy): fixed at open.
+        for f in &files {
+            std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let other = Store::open_existing(&db).await.unwrap();
+        for f in &files {
+            assert_eq!(mode(f), 0o600, "{}", f.display());
+        }
+        other.close().await;
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn commands_refuse_a_database_not_migrated_older_or_newer_than_the_binary() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db.sqlite");
+        let refusal = async |db: &Path| {
+            let e = Store::open_existing(db).await.unwrap_err();
+            let text = format!("{e:#}");
+            (e.downcast::<SchemaError>().expect("a SchemaError"), text)
+        };
+        let (e, text) = refusal(&db).await;
+        assert!(matches!(e, SchemaError::Missing(_)), "{text}");
+        // A file the daemon created a moment ago, not migrated yet.
+        create_private(&db).unwrap();
+        let (e, text) = refusal(&db).await;
+        assert!(matches!(e, SchemaError::Uninitialised(_)), "{text}");
+        assert!(text.contains("run `postbote migrate`"), "{text}");
+        let store = Store::open(&db).await.unwrap();
+        // Older: the last migration not applied.
+        let last = MIGRATOR.iter().map(|m| m.version).max().unwrap();
+        let (row_version, checksum): (i64, Vec<u8>) =
+            sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations WHERE version = ?")
+                .bind(last)
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = ?")
+            .bind(row_version)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let (e, text) = refusal(&db).await;
+        assert!(matches!(e, SchemaError::Older { pending: 1, .. }), "{text}");
+        assert!(text.contains("run `postbote migrate`"), "{text}");
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (?, 'again', 1, ?, 0)",
+        )
+        .bind(row_version)
+        .bind(&checksum)
+        .execute(store.pool())
+        .await
+        .unwrap();
+        Store::open_existing(&db).await.unwrap().close().await;
+        // Newer: a migration this binary does not know; refused by the daemon too.
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (29991231000000, 'from the future', 1, x'00', 0)",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let (e, text) = refusal(&db).await;
+        assert!(matches!(e, SchemaError::Newer { .. }), "{text}");
+        assert!(
+            text.contains("newer postbote") && text.contains("29991231000000"),
+            "{text}"
+        );
+        let e = Store::open(&db).await.unwrap_err();
+        assert!(e.downcast_ref::<SchemaError>().is_some(), "{e:#}");
+        store.close().await;
+    }
 }
