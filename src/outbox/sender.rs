@@ -69,7 +69,7 @@ pub struct Sender {
     concurrency: usize,
     sent_copy: Option<SentCopy>,
     recovery: Recovery,
-    /// Judges `expires_at` (the scheduler's clock).
+    /// With the wall clock, judges `expires_at` ([`Sender::expiry_clock`]).
     clock: Clock,
     /// This run's id on the rows it claims.
     owner: String,
@@ -164,6 +164,16 @@ impl Sender {
         !s.unrecorded.is_empty() || s.paused.as_ref().is_some_and(|p| p.until > Instant::now())
     }
 
+    /// The time `expires_at` is judged by.
+    ///
+    /// NOTE: the earlier of the scheduler's clock and the wall clock. They
+    /// are the same in production; a test or the demo that plays a year in
+    /// fast-forward moves the scheduler's clock ahead of the sender, or
+    /// stands in a past year, and a reminder queued in time must not expire.
+    fn expiry_clock(&self) -> chrono::DateTime<Utc> {
+        self.clock.now().min(Utc::now())
+    }
+
     fn gate(&self) -> Gate {
         match &self.state().paused {
             None => Gate::Open,
@@ -181,7 +191,7 @@ impl Sender {
         self.recover().await?;
         let mut attempted = 0;
         loop {
-            let expired = outbox::expire_due(&self.store, self.clock.now()).await?;
+            let expired = outbox::expire_due(&self.store, self.expiry_clock()).await?;
             if expired > 0 {
                 tracing::warn!(
                     expired,
@@ -256,7 +266,7 @@ impl Sender {
         if self.halted() {
             return Ok(false);
         }
-        if !outbox::claim(&self.store, mail.id, &self.owner, self.clock.now()).await? {
+        if !outbox::claim(&self.store, mail.id, &self.owner, self.expiry_clock()).await? {
             return Ok(false);
         }
         let span = tracing::info_span!("send", id = mail.id, message_id = %mail.message_id, purpose = %mail.purpose);

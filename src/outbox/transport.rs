@@ -266,13 +266,10 @@ impl SmtpClient {
                     self.host, self.port
                 )));
             }
-            if let Err(e) = self
-                .step(Step::StartTls, conn.starttls(params, &self.hello))
-                .await
-            {
-                let _ = tokio::time::timeout(self.timeout, conn.abort()).await;
-                return Err(e);
-            }
+            // NOTE: a failed upgrade leaves lettre's connection without a
+            // stream: it is dropped, never written to (no QUIT).
+            self.step(Step::StartTls, conn.starttls(params, &self.hello))
+                .await?;
         }
         if let Some((_, credentials)) = &self.credentials
             && let Err(e) = self
@@ -362,17 +359,12 @@ impl SmtpClient {
         let DeliveryError::Permanent(text) = &e else {
             return e;
         };
-        let lower = text.to_lowercase();
-        if lower.contains("(530)")
-            || lower.contains("relay")
-            || lower.contains("authentication required")
-            || lower.contains("5.7.0")
-        {
+        if refuses_sender(text) {
             return DeliveryError::Paused(format!(
                 "the server does not let postbote send to <{recipient}>: {text}"
             ));
         }
-        if lower.contains("5.7.1")
+        if text.contains("5.7.1")
             && let Some(copy) = self.copy_to.as_ref().filter(|c| *c != recipient)
             && let Err(DeliveryError::Permanent(own) | DeliveryError::Paused(own)) = self
                 .step(Step::Rcpt, conn.command(Rcpt::new(copy.clone(), vec![])))
@@ -446,6 +438,17 @@ impl SmtpClient {
     }
 }
 
+/// Whether a recipient's refusal (lettre's text of the answer) says that
+/// postbote may not send at all: relaying denied, authentication required.
+fn refuses_sender(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    lower.contains("(530)")
+        || lower.contains("relay")
+        || lower.contains("authentication required")
+        || lower.contains(" 5.7.0 ")
+        || lower.contains(": 5.7.0")
+}
+
 /// Whether `e` came from the TLS layer (a certificate, the handshake).
 fn is_tls(e: &lettre::transport::smtp::Error) -> bool {
     if e.is_tls() {
@@ -495,4 +498,28 @@ async fn write_file(dir: &std::path::Path, message_id: &str, raw: &[u8]) -> anyh
     })
     .await
     .context("file transport task failed")?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refuses_sender;
+
+    #[test]
+    fn a_relay_denial_or_missing_auth_refuses_the_sender_a_mailbox_refusal_does_not() {
+        for ours in [
+            "permanent error (554): 5.7.1 <a@stadt.test>: Relay access denied",
+            "permanent error (550): 5.7.1 Unable to relay for a@stadt.test",
+            "permanent error (530): 5.7.0 Authentication required",
+            "permanent error (550): 5.7.0 Authentication Required",
+        ] {
+            assert!(refuses_sender(ours), "{ours}");
+        }
+        for theirs in [
+            "permanent error (550): 5.1.1 <a@stadt.test>: Recipient address rejected: User unknown",
+            "permanent error (552): 5.2.2 Mailbox full",
+            "permanent error (550): 5.7.1 <a@stadt.test>: Recipient address rejected: Access denied",
+        ] {
+            assert!(!refuses_sender(theirs), "{theirs}");
+        }
+    }
 }

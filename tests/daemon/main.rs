@@ -22,5 +22,6 @@ mod own_domain;
 mod programme_year;
 mod restarts;
 mod selection;
+mod sending;
 mod servers_smoke;
 mod tls;
