@@ -332,7 +332,7 @@ impl Sender {
                 let error = format!("{e:#}");
                 tracing::error!(id, %error, ?outcome, "cannot record the outcome of a send; sending stops until the store works again");
                 self.state().unrecorded.push((id, outcome));
-                if let Err(e) = health::set(&self.store, health::OUTBOX_STORE_ERROR, &error).await {
+                if let Err(e) = health::outbox_store_failed(&self.store, &error).await {
                     tracing::error!(error = %format!("{e:#}"), "cannot record the store failure either");
                 }
             }
@@ -371,14 +371,20 @@ impl Sender {
     async fn pause(&self, error: &str) {
         let delay = {
             let mut s = self.state();
+            let now = Instant::now();
             let delay = match &s.paused {
+                // Another mail of the same batch: the pause stands as it is.
+                Some(p) if p.until > now => p.delay,
+                // A probe failed: wait longer.
                 Some(p) => (p.delay * 2).min(self.retry_max.min(MAX_PROBE)),
                 None => self.retry_initial.min(MAX_PROBE),
             };
-            s.paused = Some(Pause {
-                until: Instant::now() + delay,
-                delay,
-            });
+            if s.paused.as_ref().is_none_or(|p| p.until <= now) {
+                s.paused = Some(Pause {
+                    until: now + delay,
+                    delay,
+                });
+            }
             s.clean = false;
             delay
         };

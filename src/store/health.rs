@@ -20,7 +20,8 @@ pub const OUTBOX_PAUSED: &str = "outbox.paused";
 /// When sending was paused (cleared with [`OUTBOX_PAUSED`]).
 pub const OUTBOX_PAUSED_SINCE: &str = "outbox.paused_since";
 /// The outcome of a send could not be recorded: sending stopped until the
-/// store works again. The value is the store's error.
+/// store works again. The value is the store's first error of the streak,
+/// its time when it began.
 pub const OUTBOX_STORE_ERROR: &str = "outbox.store_error";
 
 pub async fn set(store: &Store, key: &str, value: &str) -> anyhow::Result<()> {
@@ -134,5 +135,20 @@ pub async fn outbox_resumed(store: &Store) -> anyhow::Result<()> {
         .execute(store.pool())
         .await
         .context("cannot clear health")?;
+    Ok(())
+}
+
+/// Records that the store refused the outcome of a send; the first failure
+/// of a streak is kept (one incident, one alarm).
+pub async fn outbox_store_failed(store: &Store, error: &str) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO health (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING",
+    )
+    .bind(OUTBOX_STORE_ERROR)
+    .bind(error)
+    .bind(now())
+    .execute(store.pool())
+    .await
+    .context("cannot record health")?;
     Ok(())
 }

@@ -939,4 +939,140 @@ mod tests {
         assert_eq!(rows[1].purpose, Purpose::StaffNotice);
         assert_eq!(due(&store, 10).await.unwrap().len(), 1);
     }
+
+    async fn queued(store: &Store, key: &str, expires_at: Option<DateTime<Utc>>) -> i64 {
+        let mut tx = store.begin().await.unwrap();
+        let m = NewMail {
+            expires_at,
+            ..mail(key, &format!("{key}@x.test"))
+        };
+        let Enqueued::Queued(id) = enqueue(&mut tx, &m, 100).await.unwrap() else {
+            panic!("not queued");
+        };
+        tx.commit().await.unwrap();
+        id
+    }
+
+    #[tokio::test]
+    async fn a_claimed_mail_is_never_due_and_only_its_outcome_moves_it_on() {
+        let (_dir, store) = testing::store().await;
+        let now = Utc::now();
+        let id = queued(&store, "c1", None).await;
+        assert!(claim(&store, id, "run-a", now).await.unwrap());
+        assert!(
+            !claim(&store, id, "run-b", now).await.unwrap(),
+            "claimed once"
+        );
+        assert!(due(&store, 10).await.unwrap().is_empty());
+        // Its own run does not see it as interrupted; another run does.
+        assert!(orphans(&store, "run-a").await.unwrap().is_empty());
+        assert_eq!(orphans(&store, "run-b").await.unwrap()[0].id, id);
+        // A pause puts it back without counting an attempt.
+        let released = Outcome::Released {
+            error: "sending paused: 535".into(),
+        };
+        assert!(record(&store, id, &released).await.unwrap());
+        let row = &list(&store).await.unwrap()[0];
+        assert_eq!((row.state, row.attempts), (OutboxState::Queued, 0));
+        // An outcome for a row no longer being sent changes nothing.
+        let sent = Outcome::Sent { copied: true };
+        assert!(!record(&store, id, &sent).await.unwrap());
+        assert!(claim(&store, id, "run-a", now).await.unwrap());
+        let failed = Outcome::Failed {
+            error: "550 5.1.1".into(),
+        };
+        assert!(record(&store, id, &failed).await.unwrap());
+        let row = &list(&store).await.unwrap()[0];
+        assert_eq!((row.state, row.attempts), (OutboxState::Failed, 1));
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_send_is_settled_as_sent_or_requeued_by_another_run_only() {
+        let (_dir, store) = testing::store().await;
+        let now = Utc::now();
+        let (a, b) = (
+            queued(&store, "o1", None).await,
+            queued(&store, "o2", None).await,
+        );
+        for id in [a, b] {
+            assert!(claim(&store, id, "dead", now).await.unwrap());
+        }
+        // The uncertain outcome of a live run leaves it for the check too.
+        let uncertain = Outcome::Uncertain {
+            error: "timed out".into(),
+        };
+        assert!(record(&store, b, &uncertain).await.unwrap());
+        assert!(!settle_orphan(&store, a, "dead", true, "x").await.unwrap());
+        assert!(
+            settle_orphan(&store, a, "next", true, "copy found")
+                .await
+                .unwrap()
+        );
+        assert!(
+            settle_orphan(&store, b, "next", false, "no copy")
+                .await
+                .unwrap()
+        );
+        let rows = list(&store).await.unwrap();
+        assert_eq!(rows[0].state, OutboxState::Sent);
+        assert_eq!(rows[0].last_error.as_deref(), Some("copy found"));
+        assert_eq!((rows[1].state, rows[1].attempts), (OutboxState::Queued, 0));
+        assert_eq!(due(&store, 10).await.unwrap().len(), 1);
+        assert_eq!(stuck_sending(&store, now).await.unwrap().0, 0);
+    }
+
+    #[tokio::test]
+    async fn mail_expires_at_its_time_and_failed_mail_is_requeued_or_acknowledged() {
+        let (_dir, store) = testing::store().await;
+        let now = Utc::now();
+        let late = queued(&store, "e1", Some(now - Duration::minutes(1))).await;
+        let soon = queued(&store, "e2", Some(now + Duration::hours(1))).await;
+        assert!(
+            !claim(&store, late, "r", now).await.unwrap(),
+            "its time has come"
+        );
+        assert_eq!(expire_due(&store, now).await.unwrap(), 1);
+        assert!(claim(&store, soon, "r", now).await.unwrap());
+        let failed = Outcome::Failed {
+            error: "550".into(),
+        };
+        assert!(record(&store, soon, &failed).await.unwrap());
+        let mut tx = store.begin().await.unwrap();
+        let expired = expired_unnoticed(&mut tx).await.unwrap();
+        assert_eq!(expired.iter().map(|e| e.id).collect::<Vec<_>>(), [late]);
+        mark_expiry_noticed(&mut tx, &[late]).await.unwrap();
+        assert!(expired_unnoticed(&mut tx).await.unwrap().is_empty());
+        tx.commit().await.unwrap();
+        let window = now - Duration::hours(72);
+        assert_eq!(
+            unacknowledged_failures(&store, window).await.unwrap().len(),
+            1
+        );
+        assert_eq!(acknowledge(&store, Pick::AllFailed).await.unwrap(), 1);
+        assert_eq!(acknowledge(&store, Pick::One(soon)).await.unwrap(), 0);
+        assert!(
+            unacknowledged_failures(&store, window)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // --failed takes failed mail only; by id an expired one too.
+        assert_eq!(requeue(&store, Pick::AllFailed).await.unwrap(), 1);
+        assert_eq!(requeue(&store, Pick::One(late)).await.unwrap(), 1);
+        assert_eq!(requeue(&store, Pick::One(late)).await.unwrap(), 0);
+        let rows = list(&store).await.unwrap();
+        assert!(
+            rows.iter()
+                .all(|r| r.state == OutboxState::Queued && r.attempts == 0)
+        );
+        assert!(
+            rows.iter()
+                .all(|r| r.expires_at.is_none() && r.acked_at.is_none())
+        );
+        assert_eq!(
+            state_of(&store, late).await.unwrap(),
+            Some(OutboxState::Queued)
+        );
+        assert_eq!(state_of(&store, 999).await.unwrap(), None);
+    }
 }
