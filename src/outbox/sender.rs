@@ -73,6 +73,8 @@ pub struct Sender {
     clock: Clock,
     /// This run's id on the rows it claims.
     owner: String,
+    /// Once cancelled, no new mail is claimed (the ones in flight finish).
+    shutdown: CancellationToken,
     state: Arc<Mutex<State>>,
 }
 
@@ -145,6 +147,7 @@ impl Sender {
             recovery: policy.recovery,
             clock,
             owner: new_owner(),
+            shutdown: CancellationToken::new(),
             state: Arc::new(Mutex::new(State::default())),
         }
     }
@@ -215,7 +218,7 @@ impl Sender {
             for r in results {
                 attempted += usize::from(r?);
             }
-            if self.halted() {
+            if self.halted() || self.shutdown.is_cancelled() {
                 return Ok(attempted);
             }
         }
@@ -226,6 +229,7 @@ impl Sender {
     pub async fn run(mut self, shutdown: CancellationToken) {
         self.owner = new_owner();
         self.state = Arc::new(Mutex::new(State::default()));
+        self.shutdown = shutdown.clone();
         let mut backoff = STORE_BACKOFF.0;
         loop {
             let ok = match self.run_once().await {
@@ -263,7 +267,7 @@ impl Sender {
 
     /// Claims, sends and records one mail; true if it was attempted.
     async fn deliver(&self, mail: Due) -> anyhow::Result<bool> {
-        if self.halted() {
+        if self.halted() || self.shutdown.is_cancelled() {
             return Ok(false);
         }
         if !outbox::claim(&self.store, mail.id, &self.owner, self.expiry_clock()).await? {
