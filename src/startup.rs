@@ -21,7 +21,7 @@ use crate::intake::worker::{self, Backoff};
 use crate::mailbox::imap::ImapSource;
 use crate::mailbox::maildir::MaildirSource;
 use crate::mailbox::{MailSource, SetupError};
-use crate::outbox::sender::SentCopy;
+use crate::outbox::sender::{Policy, Recovery, SentCopy};
 use crate::outbox::{Sender, Transport};
 use crate::store::health;
 use anyhow::Context;
@@ -60,31 +60,53 @@ const _: () = assert!(
 );
 
 /// The outbox sender for the app's settings.
+///
+/// With a copy recipient (the default), every mail reaches the project
+/// mailbox in its own SMTP transaction, the intake files it into the sent
+/// folder, and the copy is what the crash check looks for. Only without one
+/// (`smtp.copy_sent = false`) is a copy appended over IMAP after the send.
 pub fn sender(app: &App) -> anyhow::Result<Sender> {
-    {
-        let s = &app.settings.smtp;
-        let transport = Transport::from_settings(s)?;
-        let sent_copy = app
-            .settings
-            .imap
-            .as_ref()
-            .filter(|i| !i.sent_folder.is_empty() && i.password.is_some())
-            .map(|i| SentCopy {
-                imap: i.clone(),
-                folder: i.sent_folder.clone(),
-            });
-        Ok(Sender::new(
-            app.store.clone(),
-            transport,
-            app.outbox_signal.clone(),
-            (
-                Duration::from_secs(s.retry_initial_secs),
-                Duration::from_secs(s.retry_max_secs),
-            ),
-            s.pool_max as usize,
-            sent_copy,
-        ))
-    }
+    let s = &app.settings;
+    let copy_to = s.copy_address();
+    let transport = Transport::from_settings(&s.smtp, copy_to)?;
+    let imap = s
+        .imap
+        .as_ref()
+        .filter(|i| i.password.is_some() && s.mailbox.source == SourceKind::Imap);
+    let sent_copy = imap
+        .filter(|i| !i.sent_folder.is_empty() && !transport.copies())
+        .map(|i| SentCopy {
+            imap: i.clone(),
+            folder: i.sent_folder.clone(),
+        });
+    let recovery = Recovery {
+        imap: imap.filter(|_| transport.copies()).map(|i| {
+            let mut folders = vec![s.mailbox.folder.clone()];
+            for f in ["INBOX", i.sent_folder.as_str()] {
+                if !f.is_empty() && !folders.iter().any(|x| x.eq_ignore_ascii_case(f)) {
+                    folders.push(f.to_string());
+                }
+            }
+            (i.clone(), folders)
+        }),
+        wait: Duration::from_secs(s.smtp.recovery_wait_secs),
+    };
+    let policy = Policy {
+        retry: (
+            Duration::from_secs(s.smtp.retry_initial_secs),
+            Duration::from_secs(s.smtp.retry_max_secs),
+        ),
+        concurrency: s.smtp.pool_max as usize,
+        sent_copy,
+        recovery,
+    };
+    Ok(Sender::new(
+        app.store.clone(),
+        transport,
+        app.outbox_signal.clone(),
+        policy,
+        app.clock.clone(),
+    ))
 }
 
 /// Runs the intake, the sender and the scheduler until `shutdown`, then stops

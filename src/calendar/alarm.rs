@@ -2,11 +2,20 @@
 //! for `health.alarm_mailbox_after_secs`, for every open mailbox problem of
 //! `intake::health` (the mailbox cannot be opened, mail waits unprocessed,
 //! moves or fetches keep failing), or when an outgoing mail has been failing
-//! for `health.alarm_outbox_failing_hours`. One alarm per incident.
+//! for `health.alarm_outbox_failing_hours`, and for every open sending
+//! problem of `outbox::health` (sending paused because the SMTP server
+//! refuses postbote, an outcome the store would not record, a stuck send).
+//! One alarm per incident. Mail that expired unsent is reported to staff
+//! once, in one notice listing it.
+//!
+//! NOTE: an alarm about sending is queued like any mail: while the SMTP
+//! server refuses postbote it cannot go out (it goes when sending works
+//! again); `postbote status` is the immediate signal.
 //!
 //! NOTE: health facts are written on the wall clock, so the alarm compares
 //! with the wall clock, not the scheduler's (test-controlled) clock.
 
+use crate::calendar::german;
 use crate::context::App;
 use crate::store::{health, outbox, parse_ts};
 use crate::workflow::notices;
@@ -47,9 +56,12 @@ pub async fn check(app: &App) -> anyhow::Result<usize> {
         .await?;
         tx.commit().await?;
     }
+    let sending = crate::outbox::health::problems(&app.store, &app.settings, now).await?;
     for p in
         crate::intake::health::problems(&app.store, h, &app.settings.mailbox.processed_folder, now)
             .await?
+            .into_iter()
+            .chain(sending)
     {
         open += 1;
         let mut tx = app.store.begin().await?;
@@ -65,6 +77,7 @@ pub async fn check(app: &App) -> anyhow::Result<usize> {
         .await?;
         tx.commit().await?;
     }
+    expired(app).await?;
     if let Some(outbox::Failing {
         id,
         env_to: to,
@@ -94,4 +107,52 @@ pub async fn check(app: &App) -> anyhow::Result<usize> {
         tx.commit().await?;
     }
     Ok(open)
+}
+
+/// Tells staff once, in one notice, about mail marked `expired` (its event
+/// or interview had begun before it could go out); returns how many mails.
+pub async fn expired(app: &App) -> anyhow::Result<usize> {
+    let mut tx = app.store.begin().await?;
+    let rows = outbox::expired_unnoticed(&mut tx).await?;
+    let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+        tx.rollback().await?;
+        return Ok(0);
+    };
+    let key = format!("outbox-expired:{}-{}", first.id, last.id);
+    let mut lines: Vec<String> = rows
+        .iter()
+        .take(30)
+        .map(|r| {
+            let due = r
+                .expires_at
+                .as_deref()
+                .and_then(parse_ts)
+                .map(|t| german::format_datetime(&t))
+                .unwrap_or_default();
+            format!("An {}: „{}“ (Termin: {due})", r.env_to, r.subject)
+        })
+        .collect();
+    if rows.len() > 30 {
+        lines.push(format!("… und {} weitere", rows.len() - 30));
+    }
+    lines.push("Prüfen: postbote outbox".into());
+    notices::staff(
+        &app.desk(),
+        &mut tx,
+        &key,
+        "E-Mails nicht versandt: Der Termin hatte schon begonnen",
+        &format!(
+            "{} E-Mail(s) konnte(n) nicht vor ihrem Termin versandt werden. postbote hat sie nicht \
+             mehr verschickt, damit keine Erinnerung oder Einladung nach Beginn eintrifft. Bitte \
+             informieren Sie die Empfänger bei Bedarf persönlich.",
+            rows.len()
+        ),
+        &lines,
+        "",
+    )
+    .await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    outbox::mark_expiry_noticed(&mut tx, &ids).await?;
+    tx.commit().await?;
+    Ok(rows.len())
 }

@@ -218,6 +218,8 @@ pub async fn queue(desk: &Desk<'_>, tx: &mut Tx<'_>, mail: Mail<'_>) -> anyhow::
     let letter = Letter {
         to_name: to.name.as_deref(),
         calendar: attachment,
+        // A reminder after its event began is worse than none.
+        expires_at: matches!(what, What::Reminder).then(|| event.start()),
         ..Letter::new(what.template(), key.to_string(), None, &to.email)
     };
     Ok(matches!(

@@ -41,6 +41,46 @@ pub async fn outbox(config: &Config, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `postbote outbox retry ID|--failed`.
+pub async fn outbox_retry(config: &Config, pick: outbox::Pick) -> anyhow::Result<ExitCode> {
+    let store = Store::open_existing(&config.settings.storage.database).await?;
+    let n = outbox::requeue(&store, pick).await?;
+    if n == 0
+        && let outbox::Pick::One(id) = pick
+    {
+        return refuse(&store, id, "only failed or expired mail can be retried").await;
+    }
+    println!("{n} mail(s) queued again; the daemon sends them within seconds");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `postbote outbox ack ID|--all`.
+pub async fn outbox_ack(config: &Config, pick: outbox::Pick) -> anyhow::Result<ExitCode> {
+    let store = Store::open_existing(&config.settings.storage.database).await?;
+    let n = outbox::acknowledge(&store, pick).await?;
+    if n == 0
+        && let outbox::Pick::One(id) = pick
+    {
+        return refuse(
+            &store,
+            id,
+            "only failed mail not acknowledged yet can be acknowledged",
+        )
+        .await;
+    }
+    println!("{n} failed mail(s) acknowledged");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Says why mail `id` was not touched; exit 1.
+async fn refuse(store: &Store, id: i64, rule: &str) -> anyhow::Result<ExitCode> {
+    match outbox::state_of(store, id).await? {
+        Some(state) => eprintln!("refused: mail {id} is {state}: {rule}"),
+        None => eprintln!("refused: there is no mail {id}"),
+    }
+    Ok(ExitCode::from(1))
+}
+
 pub fn print_outbox(rows: &[outbox::OutboxEntry]) {
     println!(
         "{:>4} {:<11} {:<24} {:<34} {:>3}  subject",

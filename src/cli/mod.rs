@@ -13,6 +13,7 @@ use crate::config::settings::LogFormat;
 use crate::context::App;
 use crate::startup;
 use crate::store::lock::DatabaseLock;
+use crate::store::outbox::Pick;
 use crate::telemetry;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -48,6 +49,24 @@ pub enum ApplicationsAction {
     /// Everything about one application (by id or reference such as EWS7-0003):
     /// documents, extracted facts with their source and confidence, flags.
     Show { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxAction {
+    /// Put a failed (or expired) mail back in the queue, due now, or with
+    /// --failed every failed mail.
+    Retry {
+        id: Option<i64>,
+        #[arg(long, conflicts_with = "id", required_unless_present = "id")]
+        failed: bool,
+    },
+    /// Acknowledge a failed mail, or with --all every failed mail: `status`
+    /// no longer exits 1 for it (it stays listed as failed).
+    Ack {
+        id: Option<i64>,
+        #[arg(long, conflicts_with = "id", required_unless_present = "id")]
+        all: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -146,10 +165,13 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<ApplicationsAction>,
     },
-    /// List outgoing mail (queued, sent, failed, suppressed).
+    /// List outgoing mail (queued, sending, sent, failed, expired,
+    /// suppressed); retry or acknowledge failed mail.
     Outbox {
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        action: Option<OutboxAction>,
     },
     /// The timeline of every automated mail still to come (reminders before
     /// modules and learning groups, digests, the incomplete-application
@@ -276,9 +298,17 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             action: Some(ApplicationsAction::Show { id }),
         } => lists::show_application(&config, &id, json).await,
-        Command::Outbox { json } => lists::outbox(&config, json)
-            .await
-            .map(|_| ExitCode::SUCCESS),
+        Command::Outbox { json, action } => match action {
+            None => lists::outbox(&config, json)
+                .await
+                .map(|_| ExitCode::SUCCESS),
+            Some(OutboxAction::Retry { id, .. }) => {
+                lists::outbox_retry(&config, id.map_or(Pick::AllFailed, Pick::One)).await
+            }
+            Some(OutboxAction::Ack { id, .. }) => {
+                lists::outbox_ack(&config, id.map_or(Pick::AllFailed, Pick::One)).await
+            }
+        },
         Command::Plan { json, all } => plan::run(config, json, all).await,
         Command::Interviews { action } => match action {
             InterviewsAction::Plan { json } => staff::plan(config, json).await,

@@ -72,6 +72,12 @@ pub async fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     {
         problems.push(p.summary);
     }
+    for p in crate::outbox::health::problems(&store, s, now).await? {
+        problems.push(p.summary);
+    }
+    if let Some(p) = crate::outbox::health::unacknowledged(&store, s, now).await? {
+        problems.push(p);
+    }
     let waiting = crate::store::waiting::all(&store).await?.len();
     // A scheduler pass that failed after the last good one: reminders and
     // digests may be stuck.
@@ -115,6 +121,11 @@ pub async fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
             }
             OutboxState::Suppressed => {
                 warnings.push(format!("{n} mail(s) suppressed by the daily cap"));
+            }
+            OutboxState::Expired => {
+                warnings.push(format!(
+                    "{n} mail(s) expired: their event or interview had begun (staff were told)"
+                ));
             }
             _ => {}
         }

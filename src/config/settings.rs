@@ -167,6 +167,19 @@ pub struct SmtpSettings {
     pub retry_max_secs: u64,
     /// For `transport = "file"`: the folder for .eml files.
     pub file_dir: Option<PathBuf>,
+    /// Every mail also goes, in the same SMTP transaction (an extra envelope
+    /// recipient), to the project mailbox: the intake files it into
+    /// `imap.sent_folder`, and after a crash it proves that a mail was
+    /// accepted. Off: no copy recipient (and no crash check).
+    #[serde(default = "default_true")]
+    pub copy_sent: bool,
+    /// Where that copy goes; default `mail.from_address`.
+    pub copy_to: Option<EmailAddress>,
+    /// A mail whose send was interrupted (a crash after the server's answer
+    /// may have come) is sent again only when its copy has not arrived this
+    /// many seconds after the send began.
+    #[serde(default = "default_recovery_wait")]
+    pub recovery_wait_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -257,6 +270,10 @@ pub struct HealthSettings {
     /// be created or opened does so at once.
     #[serde(default = "default_mailbox_error_after")]
     pub mailbox_error_after_secs: u64,
+    /// A mail that failed permanently within this many hours makes `status`
+    /// exit 1 until someone acknowledges it (`postbote outbox ack`).
+    #[serde(default = "default_failed_mail_window")]
+    pub failed_mail_window_hours: u64,
 }
 
 impl Default for HealthSettings {
@@ -268,6 +285,7 @@ impl Default for HealthSettings {
             alarm_outbox_failing_hours: default_alarm_outbox(),
             unprocessed_after_secs: default_unprocessed_after(),
             mailbox_error_after_secs: default_mailbox_error_after(),
+            failed_mail_window_hours: default_failed_mail_window(),
         }
     }
 }
@@ -347,6 +365,12 @@ fn default_unprocessed_after() -> u64 {
 fn default_mailbox_error_after() -> u64 {
     300
 }
+fn default_recovery_wait() -> u64 {
+    120
+}
+fn default_failed_mail_window() -> u64 {
+    72
+}
 fn default_mailbox_retry_initial() -> u64 {
     30
 }
@@ -358,6 +382,28 @@ fn default_mailbox_attempts() -> u32 {
 }
 
 impl Settings {
+    /// Where the copy of every sent mail goes (an extra envelope recipient),
+    /// or None: no copies (`smtp.copy_sent = false`, or the file transport).
+    pub fn copy_address(&self) -> Option<&EmailAddress> {
+        match (self.smtp.transport, self.smtp.copy_sent) {
+            (TransportKind::Smtp, true) => Some(
+                self.smtp
+                    .copy_to
+                    .as_ref()
+                    .unwrap_or(&self.mail.from_address),
+            ),
+            _ => None,
+        }
+    }
+
+    /// Whether `address` is the project mailbox (the From address or the
+    /// copy address): mail to it is not a copy of mail to someone else.
+    pub fn is_own_address(&self, address: &str) -> bool {
+        let key = address.trim().to_lowercase();
+        self.mail.from_address.key() == key
+            || self.smtp.copy_to.as_ref().is_some_and(|c| c.key() == key)
+    }
+
     /// Reads `path`, applies `POSTBOTE_*` overrides from `vars`, validates.
     pub fn load(
         path: &Path,
@@ -548,6 +594,16 @@ impl Settings {
                 "health.alarm_outbox_failing_hours",
                 "must be between 1 and 8760",
             );
+        }
+        if self.health.failed_mail_window_hours == 0 || self.health.failed_mail_window_hours > 8760
+        {
+            return bad(
+                "health.failed_mail_window_hours",
+                "must be between 1 and 8760",
+            );
+        }
+        if self.smtp.recovery_wait_secs > 86_400 {
+            return bad("smtp.recovery_wait_secs", "must be at most 86400 (a day)");
         }
         if self.mail.daily_cap_per_recipient == 0 {
             return bad("mail.daily_cap_per_recipient", "must be at least 1");

@@ -3,6 +3,7 @@
 
 use super::bounce::{self, Bounce};
 use super::{Class, Incoming, classify};
+use crate::config::settings::SourceKind;
 use crate::context::App;
 use crate::documents::Limits;
 use crate::documents::analyse::{Analysis, analyse_isolated};
@@ -21,6 +22,9 @@ use tracing::Instrument;
 pub enum Disposition {
     /// Handled: move it to the processed folder.
     Move,
+    /// postbote's own copy of a mail it sent to someone else: file it into
+    /// the sent folder (where there is one; else it stays).
+    Sent,
     /// Not understood, or for a human: leave it where staff see it.
     Keep,
     /// Processing failed and will be retried: not done yet.
@@ -28,17 +32,18 @@ pub enum Disposition {
 }
 
 impl Disposition {
-    /// Reads the stored disposition; anything but "move" keeps the mail.
+    /// Reads the stored disposition; anything but "move" and "sent" keeps the mail.
     pub fn from_db(s: Option<&str>) -> Disposition {
-        if s == Some("move") {
-            Disposition::Move
-        } else {
-            Disposition::Keep
+        match s {
+            Some("move") => Disposition::Move,
+            Some("sent") => Disposition::Sent,
+            _ => Disposition::Keep,
         }
     }
     fn as_str(self) -> &'static str {
         match self {
             Disposition::Move => "move",
+            Disposition::Sent => "sent",
             Disposition::Keep | Disposition::Pending => "keep",
         }
     }
@@ -221,8 +226,25 @@ async fn handle(
             (Disposition::Move, None)
         }
         Class::Own(reason) => {
-            tracing::info!(%reason, "our own mail: left for staff, never answered");
-            (Disposition::Keep, None)
+            let copy = match &mail.message_id {
+                Some(id) => outbox::by_message_id(&mut tx, id)
+                    .await?
+                    .filter(|o| !app.settings.is_own_address(&o.env_to)),
+                None => None,
+            };
+            let filed = app.settings.mailbox.source == SourceKind::Imap
+                && app
+                    .settings
+                    .imap
+                    .as_ref()
+                    .is_some_and(|i| !i.sent_folder.is_empty());
+            if let Some(sent) = copy.filter(|_| filed) {
+                tracing::info!(outbox = sent.id, %reason, "our copy of a sent mail: filed, never answered");
+                (Disposition::Sent, None)
+            } else {
+                tracing::info!(%reason, "our own mail: left for staff, never answered");
+                (Disposition::Keep, None)
+            }
         }
         Class::Staff | Class::Other(_) => (Disposition::Keep, None),
     };

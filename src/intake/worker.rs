@@ -237,6 +237,20 @@ pub async fn sweep<S: MailSource>(
         match disposition {
             Disposition::Pending => {}
             Disposition::Keep => waiting::done(&app.store, &loc).await?,
+            Disposition::Sent => match source.move_sent(&loc).await {
+                Ok(moved) => {
+                    if moved {
+                        messages::mark_moved(&app.store, &loc).await?;
+                        stats.moved += 1;
+                    }
+                    waiting::done(&app.store, &loc).await?;
+                }
+                Err(SourceError::Message(e)) => {
+                    stats.failed += 1;
+                    message_failed(app, &loc, Stage::Move, &e, policy).await?;
+                }
+                Err(SourceError::Connection(e)) => return Err(e),
+            },
             Disposition::Move => match source.move_processed(&loc).await {
                 Ok(()) => {
                     messages::mark_moved(&app.store, &loc).await?;

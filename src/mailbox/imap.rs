@@ -171,9 +171,12 @@ pub struct ImapSource {
     /// The folders as configured, `/`-separated.
     folder_logical: String,
     processed_logical: String,
+    /// `imap.sent_folder` (empty: none), where own copies of sent mail go.
+    sent_logical: String,
     /// The same on this server, once connected.
     folder: String,
     processed: String,
+    sent: Option<String>,
     session: Option<Session<Stream>>,
     validity: i64,
     has_move: bool,
@@ -186,11 +189,13 @@ pub struct ImapSource {
 impl ImapSource {
     pub fn new(settings: ImapSettings, folder: &str, processed: &str) -> ImapSource {
         ImapSource {
+            sent_logical: settings.sent_folder.clone(),
             settings,
             folder_logical: folder.to_string(),
             processed_logical: processed.to_string(),
             folder: folder.to_string(),
             processed: processed.to_string(),
+            sent: None,
             session: None,
             validity: 0,
             has_move: false,
@@ -237,14 +242,13 @@ impl ImapSource {
             .map_err(|_| SourceError::Message(anyhow!("bad IMAP UID {:?}", loc.uid)))
     }
 
-    async fn move_once(&mut self, uid: &str) -> Result<(), SourceError> {
-        let (has_move, has_uidplus, target) =
-            (self.has_move, self.has_uidplus, self.processed.clone());
+    async fn move_once(&mut self, uid: &str, target: &str) -> Result<(), SourceError> {
+        let (has_move, has_uidplus) = (self.has_move, self.has_uidplus);
         let session = self.session()?;
         if has_move {
-            op_msg("UID MOVE", session.uid_mv(uid, &target)).await?;
+            op_msg("UID MOVE", session.uid_mv(uid, target)).await?;
         } else {
-            op_msg("UID COPY", session.uid_copy(uid, &target)).await?;
+            op_msg("UID COPY", session.uid_copy(uid, target)).await?;
             op_msg("UID STORE", async {
                 session
                     .uid_store(uid, "+FLAGS.SILENT (\\Deleted)")
@@ -268,6 +272,41 @@ impl ImapSource {
         }
         self.drain_unsolicited();
         Ok(())
+    }
+}
+
+impl ImapSource {
+    /// Moves `loc` to the server folder `target` (`logical` as configured
+    /// under `setting`).
+    async fn move_to(
+        &mut self,
+        loc: &Location,
+        target: &str,
+        logical: &str,
+        setting: &str,
+    ) -> Result<(), SourceError> {
+        let uid = Self::uid_of(loc)?.to_string();
+        match self.move_once(&uid, target).await {
+            // NOTE: RFC 3501 §6.4.7: [TRYCREATE] means the target folder is gone (someone
+            // deleted it): create it again and retry once.
+            Err(SourceError::Message(e))
+                if format!("{e:#}").to_lowercase().contains("trycreate") =>
+            {
+                tracing::warn!(folder = %target, "target folder is missing; creating it again");
+                let session = self.session()?;
+                ensure_folder(session, target, logical, setting)
+                    .await
+                    .map_err(|e| {
+                        if e.is::<SetupError>() {
+                            SourceError::Message(e)
+                        } else {
+                            SourceError::Connection(e)
+                        }
+                    })?;
+                self.move_once(&uid, target).await
+            }
+            other => other,
+        }
     }
 }
 
@@ -445,6 +484,11 @@ impl MailSource for ImapSource {
         let ns = discover(&mut session, caps.has_str("NAMESPACE")).await?;
         self.folder = resolve(&self.folder_logical, &ns, "mailbox.folder")?;
         self.processed = resolve(&self.processed_logical, &ns, "mailbox.processed_folder")?;
+        self.sent = if self.sent_logical.is_empty() {
+            None
+        } else {
+            Some(resolve(&self.sent_logical, &ns, "imap.sent_folder")?)
+        };
         ensure_folder(
             &mut session,
             &self.processed,
@@ -526,29 +570,19 @@ impl MailSource for ImapSource {
     }
 
     async fn move_processed(&mut self, loc: &Location) -> Result<(), SourceError> {
-        let uid = Self::uid_of(loc)?.to_string();
-        match self.move_once(&uid).await {
-            // NOTE: RFC 3501 §6.4.7: [TRYCREATE] means the target folder is gone (someone
-            // deleted it): create it again and retry once.
-            Err(SourceError::Message(e))
-                if format!("{e:#}").to_lowercase().contains("trycreate") =>
-            {
-                tracing::warn!(folder = %self.processed, "processed folder is missing; creating it again");
-                let (name, logical) = (self.processed.clone(), self.processed_logical.clone());
-                let session = self.session()?;
-                ensure_folder(session, &name, &logical, "mailbox.processed_folder")
-                    .await
-                    .map_err(|e| {
-                        if e.is::<SetupError>() {
-                            SourceError::Message(e)
-                        } else {
-                            SourceError::Connection(e)
-                        }
-                    })?;
-                self.move_once(&uid).await
-            }
-            other => other,
-        }
+        let (target, logical) = (self.processed.clone(), self.processed_logical.clone());
+        self.move_to(loc, &target, &logical, "mailbox.processed_folder")
+            .await
+    }
+
+    async fn move_sent(&mut self, loc: &Location) -> Result<bool, SourceError> {
+        let Some(target) = self.sent.clone() else {
+            return Ok(false);
+        };
+        let logical = self.sent_logical.clone();
+        self.move_to(loc, &target, &logical, "imap.sent_folder")
+            .await
+            .map(|()| true)
     }
 
     async fn wait(
@@ -656,4 +690,39 @@ pub async fn append_copy(s: &ImapSettings, folder: &str, raw: &[u8]) -> anyhow::
     }
     let _ = op("LOGOUT", session.logout()).await;
     Ok(())
+}
+
+/// The first of the logical `folders` that holds a message with Message-ID
+/// `message_id` (without angle brackets), by `UID SEARCH HEADER Message-ID`.
+/// A folder the server will not open holds nothing.
+pub async fn find_message_id(
+    s: &ImapSettings,
+    folders: &[&str],
+    message_id: &str,
+) -> anyhow::Result<Option<String>> {
+    let mut session = login(s).await?;
+    let caps = op("CAPABILITY", session.capabilities()).await?;
+    let ns = discover(&mut session, caps.has_str("NAMESPACE")).await?;
+    let query = format!("HEADER Message-ID {}", quoted(message_id));
+    let mut found = None;
+    for logical in folders {
+        let Ok(name) = folders::server_name(logical, &ns) else {
+            continue;
+        };
+        match op_msg("EXAMINE", session.examine(&name)).await {
+            Ok(_) => {}
+            Err(SourceError::Message(e)) => {
+                tracing::debug!(folder = %name, error = %format!("{e:#}"), "cannot open folder to search");
+                continue;
+            }
+            Err(SourceError::Connection(e)) => return Err(e),
+        }
+        let uids = op("UID SEARCH", session.uid_search(&query)).await?;
+        if !uids.is_empty() {
+            found = Some(logical.to_string());
+            break;
+        }
+    }
+    let _ = op("LOGOUT", session.logout()).await;
+    Ok(found)
 }

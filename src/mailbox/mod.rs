@@ -61,6 +61,12 @@ pub trait MailSource {
     async fn fetch(&mut self, loc: &Location) -> Result<Option<Fetched>, SourceError>;
     /// Moves a handled message to the processed folder.
     async fn move_processed(&mut self, loc: &Location) -> Result<(), SourceError>;
+    /// Files postbote's own copy of a sent mail into the sent folder
+    /// (`imap.sent_folder`); false when there is none and the copy stays.
+    async fn move_sent(&mut self, loc: &Location) -> Result<bool, SourceError> {
+        let _ = loc;
+        Ok(false)
+    }
     /// Waits until the folder may have changed, `at_most` passed, or shutdown.
     async fn wait(
         &mut self,

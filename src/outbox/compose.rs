@@ -206,6 +206,7 @@ impl Composer {
             env_to: draft.to.to_string(),
             subject: subject.to_string(),
             raw: message.formatted(),
+            expires_at: None,
         })
     }
 }

@@ -13,6 +13,7 @@ use crate::domain::EmailAddress;
 use crate::store::Tx;
 use crate::store::outbox::{self, Enqueued, NewMail, Purpose};
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// Which daily cap (mails to one recipient within 24 hours, a backstop
@@ -64,6 +65,9 @@ pub struct Letter<'a> {
     pub answering: Option<Answering<'a>>,
     /// An iCalendar object (iMIP), sent inline and as `.ics` file.
     pub calendar: Option<Calendar>,
+    /// Not to be sent after this: the start of the event or interview it
+    /// announces (the row is marked `expired` instead, and staff are told).
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl<'a> Letter<'a> {
@@ -81,6 +85,7 @@ impl<'a> Letter<'a> {
             to_name: None,
             answering: None,
             calendar: None,
+            expires_at: None,
         }
     }
 
@@ -147,7 +152,10 @@ impl Mailer {
         let purpose = Purpose::parse(letter.template)
             .with_context(|| format!("no mail purpose for template {:?}", letter.template))?;
         let rendered = self.templates.render(letter.template, context)?;
-        self.composer.compose(letter.draft(purpose, rendered))
+        let expires_at = letter.expires_at;
+        let mut mail = self.composer.compose(letter.draft(purpose, rendered))?;
+        mail.expires_at = expires_at;
+        Ok(mail)
     }
 
     /// Writes `letter` to the outbox in `tx`, to be sent; past the daily cap

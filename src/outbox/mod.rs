@@ -3,6 +3,7 @@
 //! a mail.
 
 pub mod compose;
+pub mod health;
 pub mod mailer;
 pub mod render;
 pub mod sender;

@@ -1,37 +1,71 @@
-//! Where outgoing mail goes: SMTP (lettre, pooled, TLS, AUTH) or .eml files.
+//! Where outgoing mail goes: SMTP or .eml files.
+//!
+//! SMTP runs its own transaction on lettre's connection (pooled, TLS, AUTH),
+//! so that every step's answer decides what happens to the mail: the
+//! recipient's refusal fails that mail, a refusal of postbote itself (AUTH,
+//! the sender address, relaying, TLS) pauses all sending, and a connection
+//! lost after the message was handed over leaves its fate open. One extra
+//! envelope recipient, the copy address, gets the same message in the same
+//! transaction.
 
 use crate::config::Security;
 use crate::config::settings::{SmtpSettings, TransportKind};
+use crate::domain::EmailAddress;
 use anyhow::Context;
-use lettre::address::Envelope;
-use lettre::transport::smtp::PoolConfig;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::Address;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use lettre::transport::smtp::response::Severity;
 use secrecy::ExposeSecret;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-/// The retry decision travels with the error.
-#[derive(Debug, thiserror::Error)]
+/// The decision about a mail travels with the error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeliveryError {
     /// Worth retrying later: connection refused, timeouts, 4xx replies.
+    /// Counted as an attempt of this mail.
     #[error("transient delivery failure: {0}")]
     Transient(String),
-    /// Will never succeed as it is: 5xx replies, unusable addresses.
+    /// This mail will never go out as it is: its recipient refused (5xx),
+    /// an unusable address, content the server will not take.
     #[error("permanent delivery failure: {0}")]
     Permanent(String),
+    /// The server refuses postbote itself, not this mail: authentication
+    /// (530, 534, 535, 538), the sender address, relaying, TLS. All sending
+    /// pauses; the mail stays queued and no attempt is counted.
+    #[error("sending paused: {0}")]
+    Paused(String),
+    /// The connection broke, or the answer did not come, after the message
+    /// was handed over: the server may have accepted it.
+    #[error("outcome unknown: {0}")]
+    Uncertain(String),
+}
+
+/// A mail the server accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivered {
+    /// The copy recipient was accepted too.
+    pub copied: bool,
 }
 
 /// Two implementations, so an enum: SMTP for real, files for the demo and dry runs.
 #[derive(Clone)]
 pub enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(Arc<SmtpClient>),
     File(PathBuf),
 }
 
 impl Transport {
-    pub fn from_settings(s: &SmtpSettings) -> anyhow::Result<Transport> {
+    /// `copy_to`: the extra envelope recipient of every mail (the project
+    /// mailbox), if any.
+    pub fn from_settings(
+        s: &SmtpSettings,
+        copy_to: Option<&EmailAddress>,
+    ) -> anyhow::Result<Transport> {
         match s.transport {
             TransportKind::File => {
                 let dir = s.file_dir.clone().context("smtp.file_dir is not set")?;
@@ -39,81 +73,415 @@ impl Transport {
                     .with_context(|| format!("cannot create {}", dir.display()))?;
                 Ok(Transport::File(dir))
             }
-            TransportKind::Smtp => Ok(Transport::Smtp(smtp(s)?)),
+            TransportKind::Smtp => Ok(Transport::Smtp(Arc::new(SmtpClient::new(s, copy_to)?))),
         }
     }
 
-    /// Delivers one rendered message to its envelope.
+    /// Whether mails get a copy recipient.
+    pub fn copies(&self) -> bool {
+        matches!(self, Transport::Smtp(c) if c.copy_to.is_some())
+    }
+
+    /// Delivers one rendered message to its envelope (and the copy address).
     pub async fn send(
         &self,
         message_id: &str,
         from: &str,
         to: &str,
         raw: &[u8],
-    ) -> Result<(), DeliveryError> {
-        let envelope = Envelope::new(
-            Some(
-                from.parse()
-                    .map_err(|e| DeliveryError::Permanent(format!("bad sender {from:?}: {e}")))?,
-            ),
-            vec![
-                to.parse()
-                    .map_err(|e| DeliveryError::Permanent(format!("bad recipient {to:?}: {e}")))?,
-            ],
-        )
-        .map_err(|e| DeliveryError::Permanent(e.to_string()))?;
+    ) -> Result<Delivered, DeliveryError> {
         match self {
-            Transport::Smtp(t) => t.send_raw(&envelope, raw).await.map(|_| ()).map_err(|e| {
-                if e.is_permanent() {
-                    DeliveryError::Permanent(e.to_string())
-                } else {
-                    DeliveryError::Transient(e.to_string())
-                }
-            }),
+            Transport::Smtp(client) => client.send(from, to, raw).await,
             Transport::File(dir) => write_file(dir, message_id, raw)
                 .await
+                .map(|()| Delivered { copied: false })
                 .map_err(|e| DeliveryError::Transient(format!("{e:#}"))),
+        }
+    }
+
+    /// For the file transport: whether the file of `message_id` was written
+    /// (the send went through). None for SMTP.
+    pub fn file_written(&self, message_id: &str) -> Option<bool> {
+        match self {
+            Transport::File(dir) => {
+                Some(safe_file_name(message_id) && dir.join(format!("{message_id}.eml")).exists())
+            }
+            Transport::Smtp(_) => None,
         }
     }
 }
 
-fn smtp(s: &SmtpSettings) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
-    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone())
-        .port(s.port)
-        .timeout(Some(Duration::from_secs(s.timeout_secs)))
-        .pool_config(PoolConfig::new().max_size(s.pool_max.max(1)));
-    if s.security != Security::Plain {
-        let mut params = TlsParameters::builder(s.host.clone());
-        if let Some(ca) = &s.ca_file {
-            crate::mailbox::tls::ca_certificates(ca)?;
-            let pem = std::fs::read(ca).with_context(|| format!("cannot read {}", ca.display()))?;
-            params = params.add_root_certificate(
-                Certificate::from_pem(&pem)
-                    .with_context(|| format!("bad CA file {}", ca.display()))?,
-            );
+/// A pooled connection is tested (NOOP) and reused only this soon after its
+/// last mail.
+const POOL_IDLE_MAX: Duration = Duration::from_secs(60);
+
+/// SMTP with postbote's own transaction; see the module documentation.
+pub struct SmtpClient {
+    host: String,
+    port: u16,
+    security: Security,
+    tls: Option<TlsParameters>,
+    credentials: Option<(String, Credentials)>,
+    timeout: Duration,
+    hello: ClientId,
+    copy_to: Option<Address>,
+    pool_max: usize,
+    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+}
+
+/// Where the transaction stood when something went wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Connect,
+    StartTls,
+    Auth,
+    MailFrom,
+    Rcpt,
+    Data,
+    Message,
+}
+
+impl SmtpClient {
+    fn new(s: &SmtpSettings, copy_to: Option<&EmailAddress>) -> anyhow::Result<SmtpClient> {
+        let tls = if s.security == Security::Plain {
+            None
+        } else {
+            let mut params = TlsParameters::builder(s.host.clone());
+            if let Some(ca) = &s.ca_file {
+                crate::mailbox::tls::ca_certificates(ca)?;
+                let pem =
+                    std::fs::read(ca).with_context(|| format!("cannot read {}", ca.display()))?;
+                params = params.add_root_certificate(
+                    Certificate::from_pem(&pem)
+                        .with_context(|| format!("bad CA file {}", ca.display()))?,
+                );
+            }
+            Some(params.build_rustls().context("cannot set up SMTP TLS")?)
+        };
+        let credentials = match (&s.username, &s.password) {
+            (Some(user), Some(pw)) => Some((
+                user.clone(),
+                Credentials::new(user.clone(), pw.expose_secret().to_string()),
+            )),
+            _ => None,
+        };
+        let copy_to = copy_to
+            .map(|a| {
+                a.as_str()
+                    .parse::<Address>()
+                    .with_context(|| format!("bad copy address {a}"))
+            })
+            .transpose()?;
+        Ok(SmtpClient {
+            host: s.host.clone(),
+            port: s.port,
+            security: s.security,
+            tls,
+            credentials,
+            timeout: Duration::from_secs(s.timeout_secs.max(1)),
+            hello: ClientId::default(),
+            copy_to,
+            pool_max: s.pool_max.max(1) as usize,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    async fn send(&self, from: &str, to: &str, raw: &[u8]) -> Result<Delivered, DeliveryError> {
+        let sender: Address = from
+            .parse()
+            .map_err(|e| DeliveryError::Paused(format!("bad sender address {from:?}: {e}")))?;
+        let recipient: Address = to
+            .parse()
+            .map_err(|e| DeliveryError::Permanent(format!("bad recipient {to:?}: {e}")))?;
+        let mut conn = self.checkout().await?;
+        match self.transact(&mut conn, sender, recipient, raw).await {
+            Ok(done) => {
+                self.checkin(conn);
+                Ok(done)
+            }
+            Err(e) => {
+                let _ = tokio::time::timeout(self.timeout, conn.abort()).await;
+                Err(e)
+            }
         }
-        let params = params.build_rustls().context("cannot set up SMTP TLS")?;
-        b = b.tls(match s.security {
-            Security::Tls => Tls::Wrapper(params),
-            _ => Tls::Required(params),
-        });
     }
-    if let (Some(user), Some(pw)) = (&s.username, &s.password) {
-        b = b.credentials(Credentials::new(
-            user.clone(),
-            pw.expose_secret().to_string(),
-        ));
+
+    /// A live pooled connection, or a new one.
+    async fn checkout(&self) -> Result<AsyncSmtpConnection, DeliveryError> {
+        loop {
+            let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let Some((mut conn, since)) = pooled else {
+                return self.connect().await;
+            };
+            if since.elapsed() < POOL_IDLE_MAX
+                && !conn.has_broken()
+                && tokio::time::timeout(self.timeout, conn.test_connected())
+                    .await
+                    .unwrap_or(false)
+            {
+                return Ok(conn);
+            }
+            let _ = tokio::time::timeout(self.timeout, conn.abort()).await;
+        }
     }
-    Ok(b.build())
+
+    fn checkin(&self, conn: AsyncSmtpConnection) {
+        if conn.has_broken() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < self.pool_max {
+            idle.push((conn, Instant::now()));
+        }
+    }
+
+    /// Connects, upgrades (STARTTLS) and logs in.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, DeliveryError> {
+        let wrapper = match self.security {
+            Security::Tls => self.tls.clone(),
+            _ => None,
+        };
+        let mut conn = self
+            .step(
+                Step::Connect,
+                AsyncSmtpConnection::connect_tokio1(
+                    (self.host.as_str(), self.port),
+                    Some(self.timeout),
+                    &self.hello,
+                    wrapper,
+                    None,
+                ),
+            )
+            .await?;
+        if self.security == Security::Starttls {
+            let Some(params) = self.tls.clone() else {
+                return Err(DeliveryError::Paused(
+                    "no TLS parameters for STARTTLS".into(),
+                ));
+            };
+            if !conn.can_starttls() {
+                let _ = tokio::time::timeout(self.timeout, conn.abort()).await;
+                return Err(DeliveryError::Paused(format!(
+                    "{}:{} offers no STARTTLS, but smtp.security is \"starttls\"",
+                    self.host, self.port
+                )));
+            }
+            // NOTE: a failed upgrade leaves lettre's connection without a
+            // stream: it is dropped, never written to (no QUIT).
+            self.step(Step::StartTls, conn.starttls(params, &self.hello))
+                .await?;
+        }
+        if let Some((_, credentials)) = &self.credentials
+            && let Err(e) = self
+                .step(
+                    Step::Auth,
+                    conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials),
+                )
+                .await
+        {
+            let _ = tokio::time::timeout(self.timeout, conn.abort()).await;
+            return Err(e);
+        }
+        Ok(conn)
+    }
+
+    /// MAIL FROM, RCPT TO (recipient, then copy), DATA.
+    async fn transact(
+        &self,
+        conn: &mut AsyncSmtpConnection,
+        sender: Address,
+        recipient: Address,
+        raw: &[u8],
+    ) -> Result<Delivered, DeliveryError> {
+        let mut options = Vec::new();
+        let non_ascii = [&sender, &recipient]
+            .iter()
+            .any(|a| !<Address as AsRef<str>>::as_ref(a).is_ascii());
+        if non_ascii {
+            if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
+                return Err(DeliveryError::Permanent(
+                    "non-ASCII address, and the server offers no SMTPUTF8".into(),
+                ));
+            }
+            options.push(MailParameter::SmtpUtfEight);
+        }
+        if !raw.is_ascii() {
+            if !conn.server_info().supports_feature(Extension::EightBitMime) {
+                return Err(DeliveryError::Permanent(
+                    "8-bit message, and the server offers no 8BITMIME".into(),
+                ));
+            }
+            options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        self.step(
+            Step::MailFrom,
+            conn.command(Mail::new(Some(sender.clone()), options)),
+        )
+        .await?;
+        if let Err(e) = self
+            .step(
+                Step::Rcpt,
+                conn.command(Rcpt::new(recipient.clone(), vec![])),
+            )
+            .await
+        {
+            return Err(self.recipient_refused(conn, e, &recipient).await);
+        }
+        let mut copied = false;
+        if let Some(copy) = self.copy_to.as_ref().filter(|c| **c != recipient) {
+            match self
+                .step(Step::Rcpt, conn.command(Rcpt::new(copy.clone(), vec![])))
+                .await
+            {
+                Ok(_) => copied = true,
+                // The mail still goes to its recipient, without a copy (so
+                // no crash check for it either).
+                Err(DeliveryError::Permanent(e) | DeliveryError::Paused(e)) => {
+                    tracing::warn!(copy = %copy, error = %e, "the server refused the copy recipient; sending without a copy");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.step(Step::Data, conn.command(Data)).await?;
+        self.step(Step::Message, conn.message(raw)).await?;
+        Ok(Delivered { copied })
+    }
+
+    /// The recipient was refused with `e`: a refusal of this mail, unless it
+    /// says that postbote may not send at all (relaying denied, no AUTH), or
+    /// the server refuses the project mailbox in the same way.
+    async fn recipient_refused(
+        &self,
+        conn: &mut AsyncSmtpConnection,
+        e: DeliveryError,
+        recipient: &Address,
+    ) -> DeliveryError {
+        let DeliveryError::Permanent(text) = &e else {
+            return e;
+        };
+        if refuses_sender(text) {
+            return DeliveryError::Paused(format!(
+                "the server does not let postbote send to <{recipient}>: {text}"
+            ));
+        }
+        if text.contains("5.7.1")
+            && let Some(copy) = self.copy_to.as_ref().filter(|c| *c != recipient)
+            && let Err(DeliveryError::Permanent(own) | DeliveryError::Paused(own)) = self
+                .step(Step::Rcpt, conn.command(Rcpt::new(copy.clone(), vec![])))
+                .await
+        {
+            return DeliveryError::Paused(format!(
+                "the server refuses even the project mailbox <{copy}> ({own}); for <{recipient}>: {text}"
+            ));
+        }
+        DeliveryError::Permanent(format!("recipient <{recipient}> refused: {text}"))
+    }
+
+    /// Runs one step under the timeout and decides what its failure means.
+    async fn step<T>(
+        &self,
+        step: Step,
+        fut: impl Future<Output = Result<T, lettre::transport::smtp::Error>>,
+    ) -> Result<T, DeliveryError> {
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(self.decide(step, &e)),
+            Err(_) => {
+                let what = format!("no answer within {} s ({step:?})", self.timeout.as_secs());
+                Err(if step == Step::Message {
+                    DeliveryError::Uncertain(what)
+                } else {
+                    DeliveryError::Transient(what)
+                })
+            }
+        }
+    }
+
+    fn decide(&self, step: Step, e: &lettre::transport::smtp::Error) -> DeliveryError {
+        let text = format!("{e}");
+        let code = e.status().map(u16::from);
+        let permanent = e
+            .status()
+            .is_some_and(|c| c.severity == Severity::PermanentNegativeCompletion);
+        let user = self
+            .credentials
+            .as_ref()
+            .map(|(u, _)| u.as_str())
+            .unwrap_or("-");
+        match step {
+            Step::Connect | Step::StartTls
+                if is_tls(e) || (step == Step::StartTls && !e.is_response()) =>
+            {
+                DeliveryError::Paused(format!(
+                    "TLS with {}:{} failed: {text}",
+                    self.host, self.port
+                ))
+            }
+            // A greeting or EHLO with 5xx: this server will not talk to us.
+            Step::Connect | Step::StartTls if permanent => DeliveryError::Paused(format!(
+                "{}:{} refuses the connection: {text}",
+                self.host, self.port
+            )),
+            Step::Auth if permanent || e.is_client() => {
+                DeliveryError::Paused(format!("SMTP authentication as {user} refused: {text}"))
+            }
+            Step::MailFrom if permanent => {
+                DeliveryError::Paused(format!("the server refuses the sender address: {text}"))
+            }
+            Step::Message if !e.is_response() || code.is_none() => DeliveryError::Uncertain(text),
+            _ if matches!(code, Some(530 | 534 | 535 | 538)) => DeliveryError::Paused(format!(
+                "the server requires authentication ({user}): {text}"
+            )),
+            _ if permanent => DeliveryError::Permanent(text),
+            _ => DeliveryError::Transient(text),
+        }
+    }
+}
+
+/// Whether a recipient's refusal (lettre's text of the answer) says that
+/// postbote may not send at all: relaying denied, authentication required.
+fn refuses_sender(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    lower.contains("(530)")
+        || lower.contains("relay")
+        || lower.contains("authentication required")
+        || lower.contains(" 5.7.0 ")
+        || lower.contains(": 5.7.0")
+}
+
+/// Whether `e` came from the TLS layer (a certificate, the handshake).
+fn is_tls(e: &lettre::transport::smtp::Error) -> bool {
+    if e.is_tls() {
+        return true;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.is::<tokio_rustls::rustls::Error>() {
+            return true;
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<tokio_rustls::rustls::Error>())
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// Our own Message-IDs are hex@domain; anything else is refused as a name.
+fn safe_file_name(message_id: &str) -> bool {
+    !message_id.starts_with('.')
+        && message_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@.-_".contains(&b))
 }
 
 /// Writes `<message-id>.eml` atomically (temp file, fsync, rename).
 async fn write_file(dir: &std::path::Path, message_id: &str, raw: &[u8]) -> anyhow::Result<()> {
-    // Our own Message-IDs are hex@domain; anything else is refused as a name.
-    if !message_id
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"@.-_".contains(&b))
-    {
+    if !safe_file_name(message_id) {
         anyhow::bail!("unsafe message id for a file name: {message_id:?}");
     }
     let final_path = dir.join(format!("{message_id}.eml"));
@@ -130,4 +498,28 @@ async fn write_file(dir: &std::path::Path, message_id: &str, raw: &[u8]) -> anyh
     })
     .await
     .context("file transport task failed")?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refuses_sender;
+
+    #[test]
+    fn a_relay_denial_or_missing_auth_refuses_the_sender_a_mailbox_refusal_does_not() {
+        for ours in [
+            "permanent error (554): 5.7.1 <a@stadt.test>: Relay access denied",
+            "permanent error (550): 5.7.1 Unable to relay for a@stadt.test",
+            "permanent error (530): 5.7.0 Authentication required",
+            "permanent error (550): 5.7.0 Authentication Required",
+        ] {
+            assert!(refuses_sender(ours), "{ours}");
+        }
+        for theirs in [
+            "permanent error (550): 5.1.1 <a@stadt.test>: Recipient address rejected: User unknown",
+            "permanent error (552): 5.2.2 Mailbox full",
+            "permanent error (550): 5.7.1 <a@stadt.test>: Recipient address rejected: Access denied",
+        ] {
+            assert!(!refuses_sender(theirs), "{theirs}");
+        }
+    }
 }

@@ -14,6 +14,15 @@ pub const MAILBOX_SETUP_ERROR: &str = "mailbox.setup_error";
 pub const SCHEDULER_TICK: &str = "scheduler.last_tick";
 /// The error of the last failed scheduler pass.
 pub const SCHEDULER_ERROR: &str = "scheduler.last_error";
+/// Sending is paused: the SMTP server refused postbote itself
+/// (authentication, relay, TLS). The value is the server's answer.
+pub const OUTBOX_PAUSED: &str = "outbox.paused";
+/// When sending was paused (cleared with [`OUTBOX_PAUSED`]).
+pub const OUTBOX_PAUSED_SINCE: &str = "outbox.paused_since";
+/// The outcome of a send could not be recorded: sending stopped until the
+/// store works again. The value is the store's first error of the streak,
+/// its time when it began.
+pub const OUTBOX_STORE_ERROR: &str = "outbox.store_error";
 
 pub async fn set(store: &Store, key: &str, value: &str) -> anyhow::Result<()> {
     sqlx::query(
@@ -88,4 +97,58 @@ pub async fn mailbox_failed(store: &Store, error: &str, setup: bool) -> anyhow::
     } else {
         clear(store, MAILBOX_SETUP_ERROR).await
     }
+}
+
+/// Records that sending is paused because of `error`; the first pause of a
+/// streak keeps its time in [`OUTBOX_PAUSED_SINCE`].
+pub async fn outbox_paused(store: &Store, error: &str) -> anyhow::Result<()> {
+    let now = now();
+    let mut tx = store.begin().await?;
+    sqlx::query(
+        "INSERT INTO health (key, value, updated_at) VALUES (?, ?, ?) \
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    )
+    .bind(OUTBOX_PAUSED)
+    .bind(error)
+    .bind(&now)
+    .execute(&mut *tx)
+    .await
+    .context("cannot record health")?;
+    sqlx::query(
+        "INSERT INTO health (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING",
+    )
+    .bind(OUTBOX_PAUSED_SINCE)
+    .bind(&now)
+    .bind(&now)
+    .execute(&mut *tx)
+    .await
+    .context("cannot record health")?;
+    tx.commit().await.context("cannot commit health")?;
+    Ok(())
+}
+
+/// Sending works again: the pause, if any, is over.
+pub async fn outbox_resumed(store: &Store) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM health WHERE key IN (?, ?)")
+        .bind(OUTBOX_PAUSED)
+        .bind(OUTBOX_PAUSED_SINCE)
+        .execute(store.pool())
+        .await
+        .context("cannot clear health")?;
+    Ok(())
+}
+
+/// Records that the store refused the outcome of a send; the first failure
+/// of a streak is kept (one incident, one alarm).
+pub async fn outbox_store_failed(store: &Store, error: &str) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO health (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING",
+    )
+    .bind(OUTBOX_STORE_ERROR)
+    .bind(error)
+    .bind(now())
+    .execute(store.pool())
+    .await
+    .context("cannot record health")?;
+    Ok(())
 }

@@ -292,6 +292,18 @@ pub async fn counts(store: &Store) -> anyhow::Result<Vec<(String, i64)>> {
     Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
+/// Whether a message with `message_id` (without brackets) was stored: the
+/// sender's crash check finds its own copies of sent mail here.
+pub async fn stored_with_message_id(store: &Store, message_id: &str) -> anyhow::Result<bool> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM messages WHERE message_id = ? LIMIT 1")
+            .bind(message_id)
+            .fetch_optional(store.pool())
+            .await
+            .context("cannot look up a stored message by Message-ID")?;
+    Ok(found.is_some())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

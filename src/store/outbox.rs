@@ -12,6 +12,10 @@ text_enum! {
     pub enum OutboxState {
         /// Waiting to be sent (at `next_attempt_at`).
         Queued = "queued",
+        /// Claimed by a sender (`owner`, `claimed_at`) for its SMTP
+        /// transaction, or sent but not yet recorded. Never picked as due; a
+        /// row left here by another run is checked before it is sent again.
+        Sending = "sending",
         Sent = "sent",
         /// Refused permanently by the server, or out of attempts.
         Failed = "failed",
@@ -21,6 +25,9 @@ text_enum! {
         Held = "held",
         /// Replaced before its release (a changed decision).
         Withdrawn = "withdrawn",
+        /// Not sent: its time (`expires_at`, an event's or interview's start)
+        /// had come. Staff get one notice.
+        Expired = "expired",
     }
 }
 
@@ -64,6 +71,8 @@ pub struct NewMail {
     pub env_to: String,
     pub subject: String,
     pub raw: Vec<u8>,
+    /// Not to be sent after this (the event or interview it announces began).
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,8 +145,8 @@ async fn insert(
     let now = now();
     sqlx::query_scalar(
         "INSERT INTO outbox (idempotency_key, message_id, purpose, application_id, env_from, env_to, \
-         subject, raw, state, next_attempt_at, last_error, created_at, batch) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         subject, raw, state, next_attempt_at, last_error, created_at, batch, expires_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(&mail.idempotency_key)
     .bind(&mail.message_id)
@@ -152,6 +161,7 @@ async fn insert(
     .bind(note)
     .bind(&now)
     .bind(batch)
+    .bind(mail.expires_at.map(ts))
     .fetch_one(&mut **tx)
     .await
     .context("cannot queue outgoing mail")
@@ -250,43 +260,314 @@ pub async fn next_due_at(store: &Store) -> anyhow::Result<Option<DateTime<Utc>>>
     Ok(t.as_deref().and_then(parse_ts))
 }
 
-pub async fn mark_sent(store: &Store, id: i64) -> anyhow::Result<()> {
-    sqlx::query("UPDATE outbox SET state = ?, sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?")
-        .bind(OutboxState::Sent)
-        .bind(now())
-        .bind(id)
-        .execute(store.pool())
-        .await
-        .context("cannot mark mail as sent")?;
-    Ok(())
-}
-
-pub async fn mark_retry(
-    store: &Store,
-    id: i64,
-    error: &str,
-    next: DateTime<Utc>,
-) -> anyhow::Result<()> {
-    sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?")
-        .bind(error)
-        .bind(ts(next))
-        .bind(id)
-        .execute(store.pool())
-        .await
-        .context("cannot reschedule mail")?;
-    Ok(())
-}
-
-pub async fn mark_failed(store: &Store, id: i64, error: &str) -> anyhow::Result<()> {
-    sqlx::query(
-        "UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
+/// Marks every queued mail whose `expires_at` is not after `at` as
+/// `expired`; returns how many.
+pub async fn expire_due(store: &Store, at: DateTime<Utc>) -> anyhow::Result<u64> {
+    let r = sqlx::query(
+        "UPDATE outbox SET state = ?, last_error = ? \
+         WHERE state = ? AND expires_at IS NOT NULL AND expires_at <= ?",
     )
-    .bind(OutboxState::Failed)
-    .bind(error)
-    .bind(id)
+    .bind(OutboxState::Expired)
+    .bind("expired: its time had come before it could be sent")
+    .bind(OutboxState::Queued)
+    .bind(ts(at))
     .execute(store.pool())
     .await
-    .context("cannot mark mail as failed")?;
+    .context("cannot expire outgoing mail")?;
+    Ok(r.rows_affected())
+}
+
+/// Claims queued mail `id` for `owner` before its SMTP transaction (state
+/// `sending`, durable before anything goes out). False when the row is no
+/// longer queued, or its time (`expires_at`) has come by `at`.
+pub async fn claim(store: &Store, id: i64, owner: &str, at: DateTime<Utc>) -> anyhow::Result<bool> {
+    let r = sqlx::query(
+        "UPDATE outbox SET state = ?, owner = ?, claimed_at = ? \
+         WHERE id = ? AND state = ? AND (expires_at IS NULL OR expires_at > ?)",
+    )
+    .bind(OutboxState::Sending)
+    .bind(owner)
+    .bind(now())
+    .bind(id)
+    .bind(OutboxState::Queued)
+    .bind(ts(at))
+    .execute(store.pool())
+    .await
+    .context("cannot claim mail for sending")?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// What became of a claimed mail, to be recorded on its row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The server accepted it (`copied`: with the copy to the project mailbox).
+    Sent { copied: bool },
+    /// A transient failure: counted, tried again at `next`.
+    Retry { error: String, next: DateTime<Utc> },
+    /// A permanent failure of this mail.
+    Failed { error: String },
+    /// Sending is paused (authentication, configuration): back to the queue,
+    /// not counted as an attempt.
+    Released { error: String },
+    /// The connection broke after the message was handed over: it may have
+    /// been accepted. The row stays `sending` without an owner and is
+    /// checked like a crashed send.
+    Uncertain { error: String },
+}
+
+/// Records `outcome` on claimed mail `id`. Only a row still `sending`
+/// changes; returns whether one did.
+pub async fn record(store: &Store, id: i64, outcome: &Outcome) -> anyhow::Result<bool> {
+    let sending = OutboxState::Sending;
+    let q = match outcome {
+        Outcome::Sent { copied } => sqlx::query(
+            "UPDATE outbox SET state = ?, sent_at = ?, attempts = attempts + 1, last_error = NULL, \
+             copied_to_sent = ? WHERE id = ? AND state = ?",
+        )
+        .bind(OutboxState::Sent)
+        .bind(now())
+        .bind(*copied),
+        Outcome::Retry { error, next } => sqlx::query(
+            "UPDATE outbox SET state = ?, owner = NULL, attempts = attempts + 1, last_error = ?, \
+             next_attempt_at = ? WHERE id = ? AND state = ?",
+        )
+        .bind(OutboxState::Queued)
+        .bind(error)
+        .bind(ts(*next)),
+        Outcome::Failed { error } => sqlx::query(
+            "UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ?, failed_at = ? \
+             WHERE id = ? AND state = ?",
+        )
+        .bind(OutboxState::Failed)
+        .bind(error)
+        .bind(now()),
+        Outcome::Released { error } => sqlx::query(
+            "UPDATE outbox SET state = ?, owner = NULL, last_error = ? WHERE id = ? AND state = ?",
+        )
+        .bind(OutboxState::Queued)
+        .bind(error),
+        Outcome::Uncertain { error } => {
+            sqlx::query("UPDATE outbox SET owner = NULL, last_error = ? WHERE id = ? AND state = ?")
+                .bind(error)
+        }
+    };
+    let r = q
+        .bind(id)
+        .bind(sending)
+        .execute(store.pool())
+        .await
+        .context("cannot record the outcome of a send")?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// A mail left `sending` by another run (a crash, a killed process) or by
+/// an uncertain outcome: it may have been accepted.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Orphan {
+    pub id: i64,
+    pub message_id: String,
+    pub env_to: String,
+    pub owner: Option<String>,
+    /// When it was claimed (stored text).
+    pub claimed_at: Option<String>,
+}
+
+/// Rows in `sending` that `owner` did not claim.
+pub async fn orphans(store: &Store, owner: &str) -> anyhow::Result<Vec<Orphan>> {
+    sqlx::query_as(
+        "SELECT id, message_id, env_to, owner, claimed_at FROM outbox \
+         WHERE state = ? AND (owner IS NULL OR owner <> ?) ORDER BY id",
+    )
+    .bind(OutboxState::Sending)
+    .bind(owner)
+    .fetch_all(store.pool())
+    .await
+    .context("cannot read interrupted sends")
+}
+
+/// Settles orphan `id` (not claimed by `owner`): `found` (its copy is in the
+/// project mailbox) marks it sent; otherwise it goes back to the queue, due
+/// now, with `note`. Returns whether the row changed.
+pub async fn settle_orphan(
+    store: &Store,
+    id: i64,
+    owner: &str,
+    found: bool,
+    note: &str,
+) -> anyhow::Result<bool> {
+    let q = if found {
+        sqlx::query(
+            "UPDATE outbox SET state = ?, sent_at = ?, attempts = attempts + 1, last_error = ?, \
+             copied_to_sent = 1 WHERE id = ? AND state = ? AND (owner IS NULL OR owner <> ?)",
+        )
+        .bind(OutboxState::Sent)
+        .bind(now())
+        .bind(note)
+    } else {
+        sqlx::query(
+            "UPDATE outbox SET state = ?, owner = NULL, next_attempt_at = ?, last_error = ? \
+             WHERE id = ? AND state = ? AND (owner IS NULL OR owner <> ?)",
+        )
+        .bind(OutboxState::Queued)
+        .bind(now())
+        .bind(note)
+    };
+    let r = q
+        .bind(id)
+        .bind(OutboxState::Sending)
+        .bind(owner)
+        .execute(store.pool())
+        .await
+        .context("cannot settle an interrupted send")?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Mail `sending` since before `before`: a send that could not be
+/// recorded, or an interrupted one not settled yet. (count, oldest claim).
+pub async fn stuck_sending(
+    store: &Store,
+    before: DateTime<Utc>,
+) -> anyhow::Result<(i64, Option<String>)> {
+    sqlx::query_as(
+        "SELECT COUNT(*), MIN(claimed_at) FROM outbox WHERE state = ? \
+         AND (claimed_at IS NULL OR claimed_at < ?)",
+    )
+    .bind(OutboxState::Sending)
+    .bind(ts(before))
+    .fetch_one(store.pool())
+    .await
+    .context("cannot look for stuck sends")
+}
+
+/// Which rows `postbote outbox retry|ack` touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    One(i64),
+    /// Every failed mail (`retry --failed`, `ack --all`).
+    AllFailed,
+}
+
+/// Puts failed (or, by id, expired) mail back in the queue, due now, with
+/// its attempts counted from zero; returns how many rows.
+pub async fn requeue(store: &Store, pick: Pick) -> anyhow::Result<u64> {
+    let base = "UPDATE outbox SET state = ?, owner = NULL, attempts = 0, next_attempt_at = ?, \
+                failed_at = NULL, acked_at = NULL, expires_at = NULL";
+    let r = match pick {
+        Pick::One(id) => {
+            sqlx::query(&format!("{base} WHERE id = ? AND state IN (?, ?)"))
+                .bind(OutboxState::Queued)
+                .bind(now())
+                .bind(id)
+                .bind(OutboxState::Failed)
+                .bind(OutboxState::Expired)
+                .execute(store.pool())
+                .await
+        }
+        Pick::AllFailed => {
+            sqlx::query(&format!("{base} WHERE state = ?"))
+                .bind(OutboxState::Queued)
+                .bind(now())
+                .bind(OutboxState::Failed)
+                .execute(store.pool())
+                .await
+        }
+    }
+    .context("cannot requeue outgoing mail")?;
+    Ok(r.rows_affected())
+}
+
+/// Acknowledges failed mail: it no longer makes `status` exit 1. Returns
+/// how many rows.
+pub async fn acknowledge(store: &Store, pick: Pick) -> anyhow::Result<u64> {
+    let base = "UPDATE outbox SET acked_at = ? WHERE state = ? AND acked_at IS NULL";
+    let r = match pick {
+        Pick::One(id) => {
+            sqlx::query(&format!("{base} AND id = ?"))
+                .bind(now())
+                .bind(OutboxState::Failed)
+                .bind(id)
+                .execute(store.pool())
+                .await
+        }
+        Pick::AllFailed => {
+            sqlx::query(base)
+                .bind(now())
+                .bind(OutboxState::Failed)
+                .execute(store.pool())
+                .await
+        }
+    }
+    .context("cannot acknowledge failed mail")?;
+    Ok(r.rows_affected())
+}
+
+/// The state of mail `id`, if there is one.
+pub async fn state_of(store: &Store, id: i64) -> anyhow::Result<Option<OutboxState>> {
+    sqlx::query_scalar("SELECT state FROM outbox WHERE id = ?")
+        .bind(id)
+        .fetch_optional(store.pool())
+        .await
+        .context("cannot read outgoing mail")
+}
+
+/// A mail that failed and nobody acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Unacknowledged {
+    pub id: i64,
+    pub env_to: String,
+    /// When it failed (stored text; its creation for rows failed before part 7).
+    pub failed_at: String,
+    pub last_error: Option<String>,
+}
+
+/// Failed mail not acknowledged that failed after `since`, oldest first.
+pub async fn unacknowledged_failures(
+    store: &Store,
+    since: DateTime<Utc>,
+) -> anyhow::Result<Vec<Unacknowledged>> {
+    sqlx::query_as(
+        "SELECT id, env_to, COALESCE(failed_at, created_at) AS failed_at, last_error FROM outbox \
+         WHERE state = ? AND acked_at IS NULL AND COALESCE(failed_at, created_at) > ? \
+         ORDER BY COALESCE(failed_at, created_at), id",
+    )
+    .bind(OutboxState::Failed)
+    .bind(ts(since))
+    .fetch_all(store.pool())
+    .await
+    .context("cannot read failed outgoing mail")
+}
+
+/// An expired mail staff have not been told about.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ExpiredMail {
+    pub id: i64,
+    pub purpose: Purpose,
+    pub env_to: String,
+    pub subject: String,
+    pub expires_at: Option<String>,
+}
+
+/// Expired mail not yet in a notice to staff.
+pub async fn expired_unnoticed(tx: &mut Tx<'_>) -> anyhow::Result<Vec<ExpiredMail>> {
+    sqlx::query_as(
+        "SELECT id, purpose, env_to, subject, expires_at FROM outbox \
+         WHERE state = ? AND expiry_noticed = 0 ORDER BY id",
+    )
+    .bind(OutboxState::Expired)
+    .fetch_all(&mut **tx)
+    .await
+    .context("cannot read expired mail")
+}
+
+/// Notes that staff were told about expired mail `ids`.
+pub async fn mark_expiry_noticed(tx: &mut Tx<'_>, ids: &[i64]) -> anyhow::Result<()> {
+    for id in ids {
+        sqlx::query("UPDATE outbox SET expiry_noticed = 1 WHERE id = ?")
+            .bind(id)
+            .execute(&mut **tx)
+            .await
+            .context("cannot mark expired mail as noticed")?;
+    }
     Ok(())
 }
 
@@ -312,12 +593,16 @@ pub struct OutboxEntry {
     pub created_at: String,
     pub sent_at: Option<String>,
     pub message_id: String,
+    /// Not sent after this (a reminder's event, an invitation's interview).
+    pub expires_at: Option<String>,
+    /// A failed mail someone acknowledged (`postbote outbox ack`).
+    pub acked_at: Option<String>,
 }
 
 pub async fn list(store: &Store) -> anyhow::Result<Vec<OutboxEntry>> {
     sqlx::query_as(
         "SELECT id, purpose, env_to, subject, state, attempts, next_attempt_at, last_error, \
-         created_at, sent_at, message_id FROM outbox ORDER BY id",
+         created_at, sent_at, message_id, expires_at, acked_at FROM outbox ORDER BY id",
     )
     .fetch_all(store.pool())
     .await
@@ -386,11 +671,13 @@ pub struct Ours {
     pub id: i64,
     pub purpose: Purpose,
     pub application_id: Option<i64>,
+    /// Its recipient: a copy of mail to someone else is filed as sent.
+    pub env_to: String,
 }
 
 /// The outbox row whose Message-ID (without angle brackets) is `message_id`.
 pub async fn by_message_id(tx: &mut Tx<'_>, message_id: &str) -> anyhow::Result<Option<Ours>> {
-    sqlx::query_as("SELECT id, purpose, application_id FROM outbox WHERE message_id = ?")
+    sqlx::query_as("SELECT id, purpose, application_id, env_to FROM outbox WHERE message_id = ?")
         .bind(message_id)
         .fetch_optional(&mut **tx)
         .await
@@ -424,6 +711,7 @@ mod tests {
             env_to: to.into(),
             subject: "s".into(),
             raw: b"raw".to_vec(),
+            expires_at: None,
         }
     }
 
@@ -468,7 +756,7 @@ mod tests {
 
     #[test]
     fn outbox_states_and_purposes_round_trip() {
-        assert_round_trip!(OutboxState, "", "Queued", "sending", "queued\n");
+        assert_round_trip!(OutboxState, "", "Queued", "Sending", "queued\n");
         assert_round_trip!(Purpose, "", "test", "Confirmation", "staff-notice");
     }
 
@@ -549,7 +837,9 @@ mod tests {
         );
         assert_eq!(failing(&store, 60).await.unwrap(), None);
         // Sent mail is not failing.
-        mark_sent(&store, f.id).await.unwrap();
+        assert!(claim(&store, f.id, "run-1", now).await.unwrap());
+        let sent = Outcome::Sent { copied: true };
+        assert!(record(&store, f.id, &sent).await.unwrap());
         assert_eq!(failing(&store, 40).await.unwrap(), None);
         assert_eq!(
             failing(&store, 24)
@@ -605,7 +895,8 @@ mod tests {
             Ours {
                 id,
                 purpose: Purpose::InterviewInvitation,
-                application_id: None
+                application_id: None,
+                env_to: "a@x.test".into(),
             }
         );
         mark_bounced(&mut tx, id).await.unwrap();
@@ -647,5 +938,141 @@ mod tests {
         assert_eq!(rows[0].state, OutboxState::Withdrawn);
         assert_eq!(rows[1].purpose, Purpose::StaffNotice);
         assert_eq!(due(&store, 10).await.unwrap().len(), 1);
+    }
+
+    async fn queued(store: &Store, key: &str, expires_at: Option<DateTime<Utc>>) -> i64 {
+        let mut tx = store.begin().await.unwrap();
+        let m = NewMail {
+            expires_at,
+            ..mail(key, &format!("{key}@x.test"))
+        };
+        let Enqueued::Queued(id) = enqueue(&mut tx, &m, 100).await.unwrap() else {
+            panic!("not queued");
+        };
+        tx.commit().await.unwrap();
+        id
+    }
+
+    #[tokio::test]
+    async fn a_claimed_mail_is_never_due_and_only_its_outcome_moves_it_on() {
+        let (_dir, store) = testing::store().await;
+        let now = Utc::now();
+        let id = queued(&store, "c1", None).await;
+        assert!(claim(&store, id, "run-a", now).await.unwrap());
+        assert!(
+            !claim(&store, id, "run-b", now).await.unwrap(),
+            "claimed once"
+        );
+        assert!(due(&store, 10).await.unwrap().is_empty());
+        // Its own run does not see it as interrupted; another run does.
+        assert!(orphans(&store, "run-a").await.unwrap().is_empty());
+        assert_eq!(orphans(&store, "run-b").await.unwrap()[0].id, id);
+        // A pause puts it back without counting an attempt.
+        let released = Outcome::Released {
+            error: "sending paused: 535".into(),
+        };
+        assert!(record(&store, id, &released).await.unwrap());
+        let row = &list(&store).await.unwrap()[0];
+        assert_eq!((row.state, row.attempts), (OutboxState::Queued, 0));
+        // An outcome for a row no longer being sent changes nothing.
+        let sent = Outcome::Sent { copied: true };
+        assert!(!record(&store, id, &sent).await.unwrap());
+        assert!(claim(&store, id, "run-a", now).await.unwrap());
+        let failed = Outcome::Failed {
+            error: "550 5.1.1".into(),
+        };
+        assert!(record(&store, id, &failed).await.unwrap());
+        let row = &list(&store).await.unwrap()[0];
+        assert_eq!((row.state, row.attempts), (OutboxState::Failed, 1));
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_send_is_settled_as_sent_or_requeued_by_another_run_only() {
+        let (_dir, store) = testing::store().await;
+        let now = Utc::now();
+        let (a, b) = (
+            queued(&store, "o1", None).await,
+            queued(&store, "o2", None).await,
+        );
+        for id in [a, b] {
+            assert!(claim(&store, id, "dead", now).await.unwrap());
+        }
+        // The uncertain outcome of a live run leaves it for the check too.
+        let uncertain = Outcome::Uncertain {
+            error: "timed out".into(),
+        };
+        assert!(record(&store, b, &uncertain).await.unwrap());
+        assert!(!settle_orphan(&store, a, "dead", true, "x").await.unwrap());
+        assert!(
+            settle_orphan(&store, a, "next", true, "copy found")
+                .await
+                .unwrap()
+        );
+        assert!(
+            settle_orphan(&store, b, "next", false, "no copy")
+                .await
+                .unwrap()
+        );
+        let rows = list(&store).await.unwrap();
+        assert_eq!(rows[0].state, OutboxState::Sent);
+        assert_eq!(rows[0].last_error.as_deref(), Some("copy found"));
+        assert_eq!((rows[1].state, rows[1].attempts), (OutboxState::Queued, 0));
+        assert_eq!(due(&store, 10).await.unwrap().len(), 1);
+        assert_eq!(stuck_sending(&store, now).await.unwrap().0, 0);
+    }
+
+    #[tokio::test]
+    async fn mail_expires_at_its_time_and_failed_mail_is_requeued_or_acknowledged() {
+        let (_dir, store) = testing::store().await;
+        let now = Utc::now();
+        let late = queued(&store, "e1", Some(now - Duration::minutes(1))).await;
+        let soon = queued(&store, "e2", Some(now + Duration::hours(1))).await;
+        assert!(
+            !claim(&store, late, "r", now).await.unwrap(),
+            "its time has come"
+        );
+        assert_eq!(expire_due(&store, now).await.unwrap(), 1);
+        assert!(claim(&store, soon, "r", now).await.unwrap());
+        let failed = Outcome::Failed {
+            error: "550".into(),
+        };
+        assert!(record(&store, soon, &failed).await.unwrap());
+        let mut tx = store.begin().await.unwrap();
+        let expired = expired_unnoticed(&mut tx).await.unwrap();
+        assert_eq!(expired.iter().map(|e| e.id).collect::<Vec<_>>(), [late]);
+        mark_expiry_noticed(&mut tx, &[late]).await.unwrap();
+        assert!(expired_unnoticed(&mut tx).await.unwrap().is_empty());
+        tx.commit().await.unwrap();
+        let window = now - Duration::hours(72);
+        assert_eq!(
+            unacknowledged_failures(&store, window).await.unwrap().len(),
+            1
+        );
+        assert_eq!(acknowledge(&store, Pick::AllFailed).await.unwrap(), 1);
+        assert_eq!(acknowledge(&store, Pick::One(soon)).await.unwrap(), 0);
+        assert!(
+            unacknowledged_failures(&store, window)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // --failed takes failed mail only; by id an expired one too.
+        assert_eq!(requeue(&store, Pick::AllFailed).await.unwrap(), 1);
+        assert_eq!(requeue(&store, Pick::One(late)).await.unwrap(), 1);
+        assert_eq!(requeue(&store, Pick::One(late)).await.unwrap(), 0);
+        let rows = list(&store).await.unwrap();
+        assert!(
+            rows.iter()
+                .all(|r| r.state == OutboxState::Queued && r.attempts == 0)
+        );
+        assert!(
+            rows.iter()
+                .all(|r| r.expires_at.is_none() && r.acked_at.is_none())
+        );
+        assert_eq!(
+            state_of(&store, late).await.unwrap(),
+            Some(OutboxState::Queued)
+        );
+        assert_eq!(state_of(&store, 999).await.unwrap(), None);
     }
 }

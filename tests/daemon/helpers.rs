@@ -20,6 +20,8 @@ use tokio_util::sync::CancellationToken;
 pub const PROJECT: &str = "projekt@ews.test";
 /// A staff member who gets notices.
 pub const STAFF: &str = "leitung@ews.test";
+/// Where the daemon files the copies of the mail it sent.
+pub const SENT_FOLDER: &str = "Postbote/Gesendet";
 /// How long a test waits for the daemon to get something done.
 pub const WAIT: Duration = Duration::from_secs(30);
 
@@ -205,6 +207,8 @@ username = "{PROJECT}"
 password_file = "imap.password"
 backoff_initial_ms = 100
 backoff_max_secs = 1
+# Every mail's copy (the extra envelope recipient) is filed here.
+sent_folder = "{SENT_FOLDER}"
 
 [smtp]
 transport = "smtp"
@@ -294,6 +298,13 @@ impl TestApp {
             }
         })
         .await;
+    }
+
+    /// Wakes the running daemon's scheduler for a pass now (alarms, notices).
+    pub fn wake_scheduler(&self) {
+        if let Some(app) = &self.running {
+            app.scheduler_signal.notify_one();
+        }
     }
 
     /// Stops the daemon the way SIGTERM does, and waits for it.
@@ -456,6 +467,26 @@ pub fn text(raw: &str) -> String {
         .parse(raw.as_bytes())
         .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
         .unwrap_or_default()
+}
+
+/// Waits until the project INBOX is empty: handled mail moved, the copies of
+/// sent mail filed into the sent folder.
+pub async fn wait_inbox_empty(app: &TestApp) {
+    let what = "the project INBOX to be empty";
+    poll_until(what, WAIT, Duration::from_millis(100), async || {
+        let inbox: Vec<String> = app
+            .mails_in(PROJECT, "INBOX")
+            .await
+            .iter()
+            .map(|m| subject(m))
+            .collect();
+        if inbox.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{inbox:?}"))
+        }
+    })
+    .await
 }
 
 /// Mails in `user`'s INBOX whose subject contains `needle`.

@@ -208,6 +208,15 @@ async fn plan_release_move_cancel_and_a_reply_reach_the_right_people() {
         3,
         "a second release sends nothing twice"
     );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM outbox WHERE purpose LIKE 'interview_%' \
+             AND purpose <> 'interview_no_slot' AND expires_at IS NULL"
+        )
+        .await,
+        0,
+        "interview mails expire when their interview begins"
+    );
 
     // Act 4: the person replies "passt leider nicht" in the thread.
     let parent = header(update, "Message-ID").expect("message id");

@@ -25,6 +25,7 @@ mod own_domain;
 mod programme_year;
 mod restarts;
 mod selection;
+mod sending;
 mod servers_smoke;
 mod shutdown;
 mod tls;

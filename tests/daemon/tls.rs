@@ -323,12 +323,14 @@ async fn an_smtp_server_whose_certificate_is_not_trusted_gets_no_mail() {
     let applicant = "kaemmerei@stadt.test";
     // Act
     app.deliver_application(applicant, "tls-4@stadt.test").await;
-    // Assert: the confirmation stays queued with the certificate error, and is not sent.
+    // Assert: the confirmation stays queued with the certificate error, not
+    // counted as an attempt (a TLS failure pauses all sending), and is not sent.
     let store = app.store().await;
     let error: String = app
-        .wait_for("a failed send attempt in the outbox", || async {
+        .wait_for("a paused send in the outbox", || async {
             sqlx::query_scalar::<_, Option<String>>(
-                "SELECT last_error FROM outbox WHERE state = 'queued' AND attempts >= 1",
+                "SELECT last_error FROM outbox WHERE state = 'queued' AND attempts = 0 \
+                 AND last_error IS NOT NULL",
             )
             .fetch_optional(store.pool())
             .await
@@ -336,8 +338,15 @@ async fn an_smtp_server_whose_certificate_is_not_trusted_gets_no_mail() {
             .flatten()
         })
         .await;
-    store.close().await;
     assert!(error.to_lowercase().contains("certificate"), "{error}");
+    assert!(error.starts_with("sending paused: TLS"), "{error}");
+    let paused: Option<String> =
+        sqlx::query_scalar("SELECT value FROM health WHERE key = 'outbox.paused'")
+            .fetch_optional(store.pool())
+            .await
+            .expect("read health");
+    assert!(paused.is_some_and(|e| e.contains("certificate")));
+    store.close().await;
     assert!(
         line_with(&app.servers.postfix_log(), &["sasl_username="]).is_none(),
         "the daemon must not authenticate to an untrusted server"

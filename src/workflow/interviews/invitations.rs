@@ -133,6 +133,8 @@ pub async fn queue(
                     "einladung.ics".into()
                 },
             }),
+            // An invitation, move or cancellation after the talk began is no use.
+            expires_at: Some(start),
             ..Letter::new(kind.template(), key, Some(application.id), &person.email)
         };
         if matches!(
