@@ -67,6 +67,9 @@ struct Figures {
     recorded: i64,
     lost: usize,
     duplicates: usize,
+    /// Sends a kill interrupted, settled by their copy / sent again.
+    settled: usize,
+    resent: usize,
 }
 
 async fn deliver(app: &TestApp, i: usize, smtp_up: bool) {
@@ -182,13 +185,16 @@ async fn crash_run(seed: u64, n: usize, kills: usize, trouble: Trouble) -> Figur
         recorded,
         lost,
         duplicates,
+        settled: log.matches("interrupted send had gone out").count(),
+        resent: log.matches("interrupted send requeued").count(),
     }
 }
 
 fn report(name: &str, f: &Figures) {
     println!(
-        "crash test ({name}): {} applications, {} SIGKILLs: {} recorded, {} lost, {} duplicate confirmations",
-        f.applications, f.kills, f.recorded, f.lost, f.duplicates
+        "crash test ({name}): {} applications, {} SIGKILLs: {} recorded, {} lost, {} duplicate confirmations; \
+         interrupted sends: {} found sent by their copy, {} sent again",
+        f.applications, f.kills, f.recorded, f.lost, f.duplicates, f.settled, f.resent
     );
 }
 
