@@ -117,6 +117,7 @@ async fn commands_from_the_own_domain_and_from_the_project_address_are_executed_
 async fn a_digest_to_the_project_address_stays_in_its_inbox_unanswered() {
     // Arrange: the digest goes to the project mailbox, which is staff.
     let cron = "0 */5 * * * *";
+    let start = Utc::now();
     let app = spawn_app_with_clock(
         Deadline::Future,
         &[
@@ -125,9 +126,12 @@ async fn a_digest_to_the_project_address_stays_in_its_inbox_unanswered() {
             ("POSTBOTE_STAFF__ADDRESSES", BOTH),
             ("POSTBOTE_STAFF__NOTIFY", "[\"projekt@ews.test\"]"),
         ],
-        Utc::now(),
+        start,
     )
     .await;
+    // The start-up pass catches up the last slot before `start`; it must
+    // find nothing to report (it would otherwise send a digest of its own).
+    app.tick_at(start).await;
     let question = "From: Frau Fragend <frage@dorf.test>\r\nTo: projekt@ews.test\r\n\
                     Subject: Frage zur Fortbildung\r\nMessage-ID: <q-own@dorf.test>\r\n\r\nWann beginnt das?\r\n";
     app.deliver("frage@dorf.test", question).await;
