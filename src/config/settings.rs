@@ -87,6 +87,30 @@ pub struct MailboxSettings {
     /// ... and left for a human (staff notice, `status` unhealthy) after this many attempts.
     #[serde(default = "default_mailbox_attempts")]
     pub max_attempts: u32,
+    /// A message larger than this (RFC822.SIZE, asked before FETCH) is not
+    /// fetched: it stays in the folder, is recorded, and staff are told once.
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: u64,
+    /// The longest time between two looks at the folder, IDLE or not: IDLE
+    /// is a hint, not a promise, and every look is a mailbox check for
+    /// `health.mailbox_stale_after_secs`.
+    #[serde(default = "default_rescan")]
+    pub rescan_secs: u64,
+}
+
+impl Settings {
+    /// The longest a quiet mailbox goes without a successful check (a
+    /// sweep): the rescan interval, or the IDLE renewal or the polling
+    /// interval when that is shorter.
+    pub fn longest_check_gap_secs(&self) -> u64 {
+        let wait = match (self.mailbox.source, &self.imap, &self.maildir) {
+            (SourceKind::Imap, Some(i), _) if i.use_idle => i.idle_renew_secs,
+            (SourceKind::Imap, Some(i), _) => i.poll_interval_secs,
+            (SourceKind::Maildir, _, Some(m)) => m.poll_interval_secs,
+            _ => self.mailbox.rescan_secs,
+        };
+        wait.min(self.mailbox.rescan_secs)
+    }
 }
 
 /// Transport security for IMAP and SMTP.
@@ -356,6 +380,12 @@ fn default_mailbox_retry_max() -> u64 {
 fn default_mailbox_attempts() -> u32 {
     5
 }
+fn default_max_message_bytes() -> u64 {
+    50 * 1024 * 1024
+}
+fn default_rescan() -> u64 {
+    300
+}
 
 impl Settings {
     /// Reads `path`, applies `POSTBOTE_*` overrides from `vars`, validates.
@@ -509,6 +539,39 @@ impl Settings {
             return bad(
                 "mailbox.retry_max_secs",
                 "must be at least mailbox.retry_initial_secs, which must be > 0; mailbox.max_attempts must be > 0",
+            );
+        }
+        if self.mailbox.max_message_bytes < 1024 {
+            return bad(
+                "mailbox.max_message_bytes",
+                "must be at least 1024 (the default is 52428800, 50 MiB)",
+            );
+        }
+        if self.mailbox.rescan_secs == 0 {
+            return bad("mailbox.rescan_secs", "must be at least 1");
+        }
+        // NOTE: a quiet mailbox is checked once per gap; a staleness limit
+        // at or under it would read every quiet mailbox as unhealthy.
+        let gap = self.longest_check_gap_secs();
+        if self.health.mailbox_stale_after_secs <= gap {
+            return bad(
+                "health.mailbox_stale_after_secs",
+                &format!(
+                    "is {} but a quiet mailbox is checked only every {gap} s (the shortest of \
+                     mailbox.rescan_secs and imap.idle_renew_secs, or the polling interval): a quiet \
+                     mailbox would read as unhealthy; make it longer than {gap} or lower mailbox.rescan_secs",
+                    self.health.mailbox_stale_after_secs
+                ),
+            );
+        }
+        if self.health.alarm_mailbox_after_secs <= gap {
+            return bad(
+                "health.alarm_mailbox_after_secs",
+                &format!(
+                    "is {} but a quiet mailbox is checked only every {gap} s: staff would be alarmed \
+                     about a mailbox that works; make it longer than {gap}",
+                    self.health.alarm_mailbox_after_secs
+                ),
             );
         }
         if let Some(organizer) = &self.mail.organizer_address

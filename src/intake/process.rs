@@ -9,11 +9,13 @@ use crate::documents::analyse::{Analysis, analyse_isolated};
 use crate::store::bounces::{self, NewBounce};
 use crate::store::messages::{self, Handled, MessageState};
 use crate::store::outbox::{self, Purpose};
-use crate::store::parse_ts;
+use crate::store::{parse_ts, transient};
 use crate::workflow::commands::execute;
 use crate::workflow::{applications, notices, replies};
 use anyhow::Context;
 use chrono::Utc;
+use futures::FutureExt;
+use std::panic::AssertUnwindSafe;
 use tracing::Instrument;
 
 /// What to do with the message in the mailbox.
@@ -50,16 +52,98 @@ pub const ANALYSIS_BUDGET: std::time::Duration = std::time::Duration::from_secs(
 /// Attempts before a message that keeps failing is marked `failed` for staff.
 pub const MAX_ATTEMPTS: i64 = 5;
 
-/// Processes stored message `row` unless that already happened. Errors are
-/// recorded on the message (and reported to staff after [`MAX_ATTEMPTS`]);
-/// only storage errors are returned.
-pub async fn process(app: &App, row: i64) -> anyhow::Result<Disposition> {
+/// Why [`process`] could not even record the outcome of a message.
+///
+/// Failures of the message itself (an error in the workflow, a panic) are
+/// not returned: they are recorded on the message as an attempt.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// The store is busy, locked, full or failing I/O ([`transient`]):
+    /// nothing was counted against the message, which stays `received`.
+    /// Retry the sweep with backoff.
+    #[error("storage unavailable: {0:#}")]
+    Transient(anyhow::Error),
+    /// Any other storage error.
+    #[error("{0:#}")]
+    Storage(anyhow::Error),
+}
+
+impl ProcessError {
+    fn storage(e: anyhow::Error) -> ProcessError {
+        if transient::is_transient(&e) {
+            ProcessError::Transient(e)
+        } else {
+            ProcessError::Storage(e)
+        }
+    }
+
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ProcessError::Transient(_))
+    }
+}
+
+/// Runs `fut`, turning a panic inside it into `Err(message)`.
+///
+/// NOTE: relies on `panic = "unwind"` (the default; see `documents::isolate`).
+/// Whatever the future held is dropped while unwinding: an open
+/// transaction is rolled back, a connection is given back to the pool.
+pub async fn guarded<F: Future>(fut: F) -> Result<F::Output, String> {
+    AssertUnwindSafe(fut)
+        .catch_unwind()
+        .await
+        .map_err(|payload| panic_message(payload.as_ref()))
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_string()
+    }
+}
+
+/// Debug builds only (`debug_assertions`, never a `--release` build): a mail
+/// with this header panics in the middle of its processing, inside the
+/// workflow's transaction, for as long as the file it names exists and is
+/// called `postbote-debug-panic…`. The daemon tests use it to show that a
+/// panic counts as an attempt and that `postbote messages retry` works once
+/// the cause is gone (the file removed). Release builds ignore the header.
+pub const DEBUG_PANIC_HEADER: &str = "X-Postbote-Debug-Panic-While";
+
+#[cfg(debug_assertions)]
+fn debug_panic(mail: &Incoming) {
+    let Some(path) = mail.header(DEBUG_PANIC_HEADER).map(str::trim) else {
+        return;
+    };
+    let path = std::path::Path::new(path);
+    let named = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("postbote-debug-panic"));
+    if named && path.exists() {
+        panic!("{DEBUG_PANIC_HEADER}: {} exists", path.display());
+    }
+}
+
+/// Processes stored message `row` unless that already happened.
+///
+/// An error or a panic while handling the message counts as an attempt: it
+/// is recorded on the message, which is retried and after [`MAX_ATTEMPTS`]
+/// marked `failed` with a notice to staff. A transient storage error counts
+/// nothing and is returned as [`ProcessError::Transient`]; other storage
+/// errors (recording the outcome failed) as [`ProcessError::Storage`].
+pub async fn process(app: &App, row: i64) -> Result<Disposition, ProcessError> {
     let messages::Loaded {
         raw,
         internal_date,
         state,
         disposition,
-    } = messages::load(&app.store, row).await?;
+        retries,
+    } = messages::load(&app.store, row)
+        .await
+        .map_err(ProcessError::storage)?;
     if state != MessageState::Received {
         return Ok(Disposition::from_db(disposition.as_deref()));
     }
@@ -74,36 +158,47 @@ pub async fn process(app: &App, row: i64) -> anyhow::Result<Disposition> {
             .unwrap_or("-"),
         application = tracing::field::Empty,
     );
-    let result = handle(app, row, &raw, incoming.as_ref(), received)
-        .instrument(span.clone())
-        .await;
-    match result {
-        Ok(d) => {
+    let result =
+        guarded(handle(app, row, &raw, incoming.as_ref(), received).instrument(span.clone())).await;
+    let error = match result {
+        Ok(Ok(d)) => {
             app.outbox_signal.notify_one();
-            Ok(d)
+            return Ok(d);
         }
-        Err(e) => {
+        Ok(Err(e)) if transient::is_transient(&e) => {
             let error = format!("{e:#}");
-            span.in_scope(|| tracing::error!(error = %error, "processing failed"));
-            let state = messages::set_error(&app.store, row, &error, MAX_ATTEMPTS).await?;
-            if state == MessageState::Failed {
-                let mut tx = app.store.begin().await?;
-                notices::processing_failed(
-                    &app.desk(),
-                    &mut tx,
-                    row,
-                    incoming.as_ref(),
-                    received,
-                    &error,
-                )
-                .await?;
-                tx.commit().await.context("cannot queue failure notice")?;
-                app.outbox_signal.notify_one();
-                return Ok(Disposition::Keep);
-            }
-            Ok(Disposition::Pending)
+            span.in_scope(|| {
+                tracing::warn!(error = %error, "storage unavailable: not counted, retried later")
+            });
+            return Err(ProcessError::Transient(e));
         }
+        Ok(Err(e)) => format!("{e:#}"),
+        Err(panic) => format!("panic while processing: {panic}"),
+    };
+    span.in_scope(|| tracing::error!(error = %error, "processing failed"));
+    let state = messages::set_error(&app.store, row, &error, MAX_ATTEMPTS)
+        .await
+        .map_err(ProcessError::storage)?;
+    if state != MessageState::Failed {
+        return Ok(Disposition::Pending);
     }
+    let notice = async {
+        let mut tx = app.store.begin().await?;
+        notices::processing_failed(
+            &app.desk(),
+            &mut tx,
+            row,
+            retries,
+            incoming.as_ref(),
+            received,
+            &error,
+        )
+        .await?;
+        tx.commit().await.context("cannot queue failure notice")
+    };
+    notice.await.map_err(ProcessError::storage)?;
+    app.outbox_signal.notify_one();
+    Ok(Disposition::Keep)
 }
 
 async fn handle(
@@ -126,6 +221,10 @@ async fn handle(
         Analysis::default()
     };
     let mut tx = app.store.begin().await?;
+    #[cfg(debug_assertions)]
+    if let Some(mail) = incoming {
+        debug_panic(mail);
+    }
     let (Some(mail), Some(class)) = (incoming, class) else {
         let h = Handled {
             state: MessageState::Processed,
@@ -140,15 +239,17 @@ async fn handle(
         tracing::warn!("unparseable mail left in the mailbox for staff");
         return Ok(Disposition::Keep);
     };
+    // NOTE: the same Message-ID from another sender is not a copy: another
+    // municipality's mail program may have made the same one.
     if let Some(id) = &mail.message_id
         && let Some((original, disposition)) =
-            messages::earlier_with_message_id(&mut tx, row, id).await?
+            messages::earlier_with_message_id(&mut tx, row, id, mail.from_raw.as_deref()).await?
     {
         let d = Disposition::from_db(disposition.as_deref());
         let h = Handled {
             state: MessageState::Duplicate,
             class: "duplicate",
-            reason: "Message-ID seen before",
+            reason: "Message-ID seen before from the same sender",
             disposition: d.as_str(),
             application_id: None,
             duplicate_of: Some(original),

@@ -4,7 +4,7 @@
 //! Folder names follow the server's namespace and separator (`folders`).
 
 use super::folders::{self, Namespace};
-use super::{Fetched, MailSource, SetupError, SourceError, Wake, tls};
+use super::{Fetch, Fetched, HeaderSummary, MailSource, SetupError, SourceError, Wake, tls};
 use crate::config::Security;
 use crate::config::settings::{ImapSettings, is_loopback};
 use crate::store::messages::Location;
@@ -212,14 +212,22 @@ impl ImapSource {
     }
 
     /// Empties the unsolicited responses, remembering whether new mail was
-    /// announced.
+    /// announced. Called after every command (SEARCH, FETCH, MOVE, NOOP,
+    /// IDLE): whatever the command, an EXISTS in its answer is kept in
+    /// `changed`, and [`MailSource::wait`] returns at once while it is set.
     ///
     /// NOTE: the server announces mail that arrives mid-sweep with the answer
     /// to whatever command comes next (a FETCH, a MOVE), not at the next IDLE;
     /// dropping that EXISTS would leave the mail unseen until the one after.
+    /// async-imap queues these in a channel of 100 and drops what does not
+    /// fit (a MOVE of many messages, a mass flag change by a mail client):
+    /// a full channel may have lost an EXISTS, so it counts as one.
     fn drain_unsolicited(&mut self) {
         use async_imap::types::UnsolicitedResponse;
         if let Some(s) = self.session.as_mut() {
+            if s.unsolicited_responses.is_full() {
+                self.changed = true;
+            }
             while let Ok(r) = s.unsolicited_responses.try_recv() {
                 if matches!(
                     r,
@@ -269,6 +277,42 @@ impl ImapSource {
         self.drain_unsolicited();
         Ok(())
     }
+}
+
+/// Sender, subject and date from a FETCH ENVELOPE, decoded like a header.
+fn envelope_summary(f: &async_imap::types::Fetch) -> HeaderSummary {
+    let Some(env) = f.envelope() else {
+        return HeaderSummary::default();
+    };
+    let text = |b: &Option<std::borrow::Cow<'_, [u8]>>| {
+        b.as_deref()
+            .map(|b| String::from_utf8_lossy(b).replace(['\r', '\n'], " "))
+    };
+    let mut head = String::new();
+    if let Some(a) = env.from.as_ref().and_then(|v| v.first()) {
+        let addr = match (text(&a.mailbox), text(&a.host)) {
+            (Some(m), Some(h)) => format!("<{m}@{h}>"),
+            _ => String::new(),
+        };
+        // NOTE: encoded words are decoded only outside quotes.
+        let name = text(&a.name)
+            .map(|n| {
+                if n.contains("=?") {
+                    format!("{n} ")
+                } else {
+                    format!("\"{}\" ", n.replace(['"', '\\'], ""))
+                }
+            })
+            .unwrap_or_default();
+        head.push_str(&format!("From: {name}{addr}\r\n"));
+    }
+    if let Some(subject) = text(&env.subject) {
+        head.push_str(&format!("Subject: {subject}\r\n"));
+    }
+    if let Some(date) = text(&env.date) {
+        head.push_str(&format!("Date: {date}\r\n"));
+    }
+    HeaderSummary::from_header_block(head.as_bytes())
 }
 
 /// The server's personal namespace: NAMESPACE (RFC 2342) where offered,
@@ -495,21 +539,48 @@ impl MailSource for ImapSource {
             .collect())
     }
 
-    async fn fetch(&mut self, loc: &Location) -> Result<Option<Fetched>, SourceError> {
+    async fn fetch(&mut self, loc: &Location, max_bytes: u64) -> Result<Fetch, SourceError> {
         let uid = Self::uid_of(loc)?;
+        // The size first: a message over the limit is never read into memory.
+        let session = self.session()?;
+        let sizes = op_msg("UID FETCH RFC822.SIZE", async {
+            session
+                .uid_fetch(uid.to_string(), "(UID RFC822.SIZE ENVELOPE)")
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .await;
+        self.drain_unsolicited();
+        let Some(f) = sizes?.into_iter().find(|f| f.uid == Some(uid)) else {
+            return Ok(Fetch::Gone);
+        };
+        match f.size.map(u64::from) {
+            Some(size) if size > max_bytes => {
+                return Ok(Fetch::TooLarge {
+                    size,
+                    summary: envelope_summary(&f),
+                });
+            }
+            Some(_) => {}
+            // NOTE: every IMAP4rev1 server answers RFC822.SIZE; one that does
+            // not must not hold up every mail, so it is read as before.
+            None => tracing::warn!(uid, "the server sent no RFC822.SIZE; fetching anyway"),
+        }
         let session = self.session()?;
         // NOTE: BODY.PEEK leaves \Seen alone: staff read the same mailbox.
-        let fetches: Vec<_> = op_msg("UID FETCH", async {
+        let fetches = op_msg("UID FETCH", async {
             session
                 .uid_fetch(uid.to_string(), "(UID INTERNALDATE BODY.PEEK[])")
                 .await?
                 .try_collect::<Vec<_>>()
                 .await
         })
-        .await?;
+        .await;
         self.drain_unsolicited();
+        let fetches = fetches?;
         let Some(f) = fetches.iter().find(|f| f.uid == Some(uid)) else {
-            return Ok(None);
+            return Ok(Fetch::Gone);
         };
         let Some(raw) = f.body() else {
             return Err(SourceError::Message(anyhow!("FETCH returned no body")));
@@ -519,7 +590,7 @@ impl MailSource for ImapSource {
                 "FETCH returned no INTERNALDATE"
             )));
         };
-        Ok(Some(Fetched {
+        Ok(Fetch::Mail(Fetched {
             raw: raw.to_vec(),
             internal_date: internal_date.with_timezone(&Utc),
         }))
@@ -556,6 +627,13 @@ impl MailSource for ImapSource {
         shutdown: &CancellationToken,
         at_most: Duration,
     ) -> anyhow::Result<Wake> {
+        // New mail was announced in the answer to an earlier command (a
+        // FETCH, a MOVE, the SEARCH): the server will not announce it again,
+        // so look now instead of waiting for the next change.
+        self.drain_unsolicited();
+        if self.changed {
+            return Ok(Wake::Changed);
+        }
         if !(self.has_idle && self.settings.use_idle) {
             let poll = Duration::from_secs(self.settings.poll_interval_secs).min(at_most);
             tokio::select! {
@@ -564,6 +642,7 @@ impl MailSource for ImapSource {
             }
             let session = self.session().map_err(anyhow::Error::from)?;
             op("NOOP", session.noop()).await?;
+            self.drain_unsolicited();
             return Ok(Wake::Changed);
         }
         let renew = Duration::from_secs(self.settings.idle_renew_secs).min(at_most);
@@ -577,7 +656,7 @@ impl MailSource for ImapSource {
         // NOTE: Dovecot syncs when IDLE starts and may announce new mail before
         // its "+ idling"; async-imap queues that EXISTS as unsolicited, and
         // waiting for the next change would miss it.
-        let mut already = false;
+        let mut already = announced.is_full();
         while let Ok(r) = announced.try_recv() {
             already |= matches!(
                 r,
