@@ -100,6 +100,14 @@ pub async fn tick(app: &App, clock: DateTime<Utc>) -> Result<Tick, TickError> {
     ) {
         t.incomplete_reminders = n;
     }
+    if events.is_none() || roster.is_none() {
+        for step in [STEP_SYNC, STEP_REMINDERS] {
+            failed.push(StepFailure {
+                step,
+                error: "not run: the programme events or the roster could not be read".into(),
+            });
+        }
+    }
     if let (Some(events), Some(roster)) = (&events, &roster) {
         if let Some(n) = keep(
             &mut failed,
@@ -190,5 +198,99 @@ fn step_german(step: &str) -> &'static str {
         STEP_DIGEST => "Übersicht für das Projektteam",
         STEP_ALARM => "Alarmprüfung",
         _ => "Schritt",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::testing;
+    use crate::store::{outbox, ts};
+
+    async fn alarms(app: &App) -> Vec<String> {
+        outbox::list(&app.store)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.subject)
+            .filter(|s| s.contains("ALARM"))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_failing_step_neither_stops_the_others_nor_silences_the_alarm() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = testing::app(dir.path()).await;
+        let now = Utc::now();
+        // The mailbox has not been checked for two hours: an alarm is due.
+        health::set(
+            &app.store,
+            health::MAILBOX_OK,
+            &ts(now - chrono::Duration::hours(2)),
+        )
+        .await
+        .unwrap();
+        // And the roster cannot be read.
+        let break_roster = "ALTER TABLE participants RENAME TO participants_gone";
+        sqlx::query(break_roster)
+            .execute(app.store.pool())
+            .await
+            .unwrap();
+
+        let e = tick(&app, now).await.unwrap_err();
+        let steps: Vec<_> = e.tick.failed.iter().map(|f| f.step).collect();
+        assert_eq!(steps, [STEP_READ_ROSTER, STEP_SYNC, STEP_REMINDERS], "{e}");
+        assert!(e.to_string().contains("participants"), "{e}");
+        assert_eq!(e.tick.alarms, 2, "the mailbox alarm and the failed steps");
+        let subjects = alarms(&app).await;
+        assert_eq!(subjects.len(), 2, "{subjects:?}");
+        assert!(
+            subjects.iter().any(|s| s.contains("Postfach")),
+            "{subjects:?}"
+        );
+        assert!(
+            subjects.iter().any(|s| s.contains("Geplante Aufgaben")),
+            "{subjects:?}"
+        );
+        let raw = outbox::raw(
+            &app.store,
+            outbox::list(&app.store)
+                .await
+                .unwrap()
+                .iter()
+                .find(|r| r.subject.contains("Geplante Aufgaben"))
+                .unwrap()
+                .id,
+        )
+        .await
+        .unwrap();
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.contains("Teilnehmendenliste lesen"), "{text}");
+
+        // The next failing pass is the same incident: no second alarm.
+        tick(&app, now).await.unwrap_err();
+        assert_eq!(alarms(&app).await.len(), 2);
+
+        // Fixed: the pass succeeds and the incident is over; a new failure
+        // is a new incident.
+        sqlx::query("ALTER TABLE participants_gone RENAME TO participants")
+            .execute(app.store.pool())
+            .await
+            .unwrap();
+        let t = tick(&app, now).await.unwrap();
+        assert!(t.failed.is_empty());
+        assert!(
+            health::get(&app.store, health::SCHEDULER_FAILING_SINCE)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        sqlx::query(break_roster)
+            .execute(app.store.pool())
+            .await
+            .unwrap();
+        tick(&app, now).await.unwrap_err();
+        assert_eq!(alarms(&app).await.len(), 3);
     }
 }

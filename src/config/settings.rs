@@ -804,4 +804,62 @@ dir = "../templates"
             "{e}"
         );
     }
+
+    #[test]
+    fn a_quiet_mailbox_is_checked_more_often_than_the_health_limits_and_contradictions_are_refused()
+    {
+        let pw = [("POSTBOTE_IMAP__PASSWORD", "pw")];
+        // The defaults fit: IDLE renewed every 25 min, but a look every 5 min
+        // keeps a quiet mailbox's last check well inside the 15 min limit.
+        let s = Settings::parse(BASE, Path::new("p.toml"), vars(&pw)).unwrap();
+        assert_eq!(s.imap.as_ref().unwrap().idle_renew_secs, 1500);
+        assert_eq!(s.mailbox.rescan_secs, 300);
+        assert_eq!(s.longest_check_gap_secs(), 300);
+        assert!(s.health.mailbox_stale_after_secs > s.longest_check_gap_secs());
+        assert_eq!(s.mailbox.max_message_bytes, 50 * 1024 * 1024);
+        // A limit at or under the gap is refused, naming both settings.
+        let e = err(
+            BASE,
+            &[pw[0], ("POSTBOTE_HEALTH__MAILBOX_STALE_AFTER_SECS", "300")],
+        );
+        assert!(
+            e.contains("health.mailbox_stale_after_secs") && e.contains("mailbox.rescan_secs"),
+            "{e}"
+        );
+        let e = err(
+            BASE,
+            &[pw[0], ("POSTBOTE_HEALTH__ALARM_MAILBOX_AFTER_SECS", "60")],
+        );
+        assert!(e.contains("health.alarm_mailbox_after_secs"), "{e}");
+        // A shorter IDLE renewal or polling interval shortens the gap.
+        let s = Settings::parse(
+            BASE,
+            Path::new("p.toml"),
+            vars(&[
+                pw[0],
+                ("POSTBOTE_IMAP__IDLE_RENEW_SECS", "60"),
+                ("POSTBOTE_HEALTH__MAILBOX_STALE_AFTER_SECS", "120"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.longest_check_gap_secs(), 60);
+        let s = Settings::parse(
+            BASE,
+            Path::new("p.toml"),
+            vars(&[
+                pw[0],
+                ("POSTBOTE_IMAP__USE_IDLE", "false"),
+                ("POSTBOTE_IMAP__POLL_INTERVAL_SECS", "30"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.longest_check_gap_secs(), 30);
+        let e = err(BASE, &[pw[0], ("POSTBOTE_MAILBOX__RESCAN_SECS", "0")]);
+        assert!(e.contains("mailbox.rescan_secs"), "{e}");
+        let e = err(
+            BASE,
+            &[pw[0], ("POSTBOTE_MAILBOX__MAX_MESSAGE_BYTES", "10")],
+        );
+        assert!(e.contains("mailbox.max_message_bytes"), "{e}");
+    }
 }

@@ -382,11 +382,181 @@ async fn record_bounce(
 
 #[cfg(test)]
 mod tests {
-    use super::{Disposition, process};
+    use super::{DEBUG_PANIC_HEADER, Disposition, MAX_ATTEMPTS, ProcessError, process};
     use crate::context::testing;
-    use crate::store::messages::{self, Location, Summary};
-    use crate::store::outbox;
+    use crate::store::messages::{self, Location, MessageState, Retry, Summary};
+    use crate::store::outbox::{self, Purpose};
     use chrono::Utc;
+    use sqlx::Connection;
+
+    fn application(from: &str, message_id: &str, extra: &str) -> String {
+        format!(
+            "From: Kommune <{from}>\r\nTo: projekt@ews.test\r\nSubject: Bewerbung EWS 7\r\n\
+             Message-ID: <{message_id}>\r\n{extra}\r\nAnbei unsere Bewerbung.\r\n"
+        )
+    }
+
+    async fn state_of(app: &crate::context::App, row: i64) -> (MessageState, i64) {
+        sqlx::query_as("SELECT state, attempts FROM messages WHERE id = ?")
+            .bind(row)
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap()
+    }
+
+    async fn count(app: &crate::context::App, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_panic_counts_as_an_attempt_and_a_retried_message_is_processed_once_its_cause_is_gone()
+     {
+        let dir = tempfile::tempdir().unwrap();
+        let app = testing::app(dir.path()).await;
+        let cause = dir.path().join("postbote-debug-panic-1");
+        std::fs::write(&cause, "").unwrap();
+        let header = format!("{DEBUG_PANIC_HEADER}: {}\r\n", cause.display());
+        let row = stored(
+            &app,
+            "1",
+            &application("amt@stadt.test", "p1@stadt.test", &header),
+        )
+        .await;
+
+        // Every attempt panics inside the workflow's transaction.
+        for attempt in 1..MAX_ATTEMPTS {
+            assert_eq!(process(&app, row).await.unwrap(), Disposition::Pending);
+            assert_eq!(state_of(&app, row).await, (MessageState::Received, attempt));
+        }
+        assert_eq!(process(&app, row).await.unwrap(), Disposition::Keep);
+        assert_eq!(
+            state_of(&app, row).await,
+            (MessageState::Failed, MAX_ATTEMPTS)
+        );
+        let error: String = sqlx::query_scalar("SELECT error FROM messages WHERE id = ?")
+            .bind(row)
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+        assert!(error.starts_with("panic while processing"), "{error}");
+        // Rolled back: no application, no confirmation; one notice to staff.
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM applications").await, 0);
+        let queued = outbox::list(&app.store).await.unwrap();
+        assert_eq!(queued.len(), 1, "{queued:?}");
+        assert_eq!(queued[0].purpose, Purpose::StaffProcessingFailed);
+        let notice = String::from_utf8_lossy(&outbox::raw(&app.store, queued[0].id).await.unwrap())
+            .into_owned();
+        assert!(
+            notice.contains(&format!("postbote messages retry {row}")),
+            "{notice}"
+        );
+
+        // Retried while the cause is still there: it fails again, and staff
+        // hear of it again.
+        assert_eq!(
+            messages::retry(&app.store, row).await.unwrap(),
+            Retry::Requeued { moves_cleared: 0 }
+        );
+        assert_eq!(state_of(&app, row).await, (MessageState::Received, 0));
+        for _ in 0..MAX_ATTEMPTS {
+            process(&app, row).await.unwrap();
+        }
+        assert_eq!(state_of(&app, row).await.0, MessageState::Failed);
+        assert_eq!(outbox::list(&app.store).await.unwrap().len(), 2);
+
+        // The cause is gone: one retry, processed, confirmed once.
+        std::fs::remove_file(&cause).unwrap();
+        messages::retry(&app.store, row).await.unwrap();
+        assert_eq!(process(&app, row).await.unwrap(), Disposition::Move);
+        assert_eq!(state_of(&app, row).await, (MessageState::Processed, 0));
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM applications").await, 1);
+        assert_eq!(
+            messages::retry(&app.store, row).await.unwrap(),
+            Retry::NotFailed(MessageState::Processed)
+        );
+        assert_eq!(
+            messages::retry(&app.store, row + 100).await.unwrap(),
+            Retry::NoSuchMessage
+        );
+        let retried: i64 = sqlx::query_scalar("SELECT retries FROM messages WHERE id = ?")
+            .bind(row)
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+        assert_eq!(retried, 2);
+    }
+
+    #[tokio::test]
+    async fn a_busy_database_counts_nothing_against_the_message_and_an_error_of_its_data_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let busy = std::time::Duration::from_millis(200);
+        let app = testing::app_with_busy_timeout(dir.path(), busy).await;
+        let row = stored(
+            &app,
+            "1",
+            &application("amt@stadt.test", "b1@stadt.test", ""),
+        )
+        .await;
+
+        // Another connection holds the write lock past the busy timeout.
+        let db = dir.path().join("db.sqlite");
+        let mut holder = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        for _ in 0..(MAX_ATTEMPTS + 2) {
+            let e = process(&app, row).await.unwrap_err();
+            assert!(matches!(e, ProcessError::Transient(_)), "{e}");
+            assert!(e.to_string().contains("database is locked"), "{e}");
+        }
+        sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+        assert_eq!(state_of(&app, row).await, (MessageState::Received, 0));
+        assert_eq!(process(&app, row).await.unwrap(), Disposition::Move);
+        assert_eq!(state_of(&app, row).await, (MessageState::Processed, 0));
+
+        // A write the database refuses for this mail's data is an attempt.
+        sqlx::query(
+            "CREATE TRIGGER refuse BEFORE INSERT ON applications \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+        )
+        .execute(&mut holder)
+        .await
+        .unwrap();
+        let row = stored(&app, "2", &application("rat@dorf.test", "b2@dorf.test", "")).await;
+        assert_eq!(process(&app, row).await.unwrap(), Disposition::Pending);
+        assert_eq!(state_of(&app, row).await, (MessageState::Received, 1));
+    }
+
+    #[tokio::test]
+    async fn the_same_message_id_from_another_sender_is_its_own_application() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = testing::app(dir.path()).await;
+        let id = "0001@outlook.invalid";
+        let a = stored(&app, "1", &application("amt@stadt.test", id, "")).await;
+        let b = stored(&app, "2", &application("rat@dorf.test", id, "")).await;
+        // A re-delivered copy of A (other bytes: a relay added a header).
+        let again = application("AMT@stadt.test", id, "X-Relay: mx2\r\n");
+        let c = stored(&app, "3", &again).await;
+        for row in [a, b, c] {
+            assert_eq!(process(&app, row).await.unwrap(), Disposition::Move);
+        }
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM applications").await, 2);
+        assert_eq!(state_of(&app, b).await.0, MessageState::Processed);
+        assert_eq!(state_of(&app, c).await.0, MessageState::Duplicate);
+        let confirmations = outbox::list(&app.store)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.purpose.as_str().starts_with("confirmation"))
+            .count();
+        assert_eq!(confirmations, 2);
+    }
 
     async fn stored(app: &crate::context::App, uid: &str, raw: &str) -> i64 {
         let loc = Location {
@@ -395,16 +565,18 @@ mod tests {
             validity: 1,
             uid: uid.into(),
         };
-        messages::store_incoming(
-            &app.store,
-            &loc,
-            raw.as_bytes(),
-            Utc::now(),
-            &Summary::default(),
-        )
-        .await
-        .unwrap()
-        .row()
+        // As the worker stores it: the header facts read first.
+        let summary = crate::intake::Incoming::parse(raw.as_bytes())
+            .map(|m| Summary {
+                message_id: m.message_id,
+                from_address: m.from_raw,
+                subject: Some(m.subject),
+            })
+            .unwrap_or_default();
+        messages::store_incoming(&app.store, &loc, raw.as_bytes(), Utc::now(), &summary)
+            .await
+            .unwrap()
+            .row()
     }
 
     #[tokio::test]

@@ -736,3 +736,208 @@ pub async fn append_copy(s: &ImapSettings, folder: &str, raw: &[u8]) -> anyhow::
     let _ = op("LOGOUT", session.logout()).await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The handling of server responses, against a scripted IMAP server on
+    //! loopback (the daemon tests run the real Dovecot).
+
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::TcpListener;
+
+    const BODY: &str = "Subject: a\r\n\r\nhello\r\n";
+
+    /// Answers each tagged command with `answer(command)` (`{tag}` replaced
+    /// by the command's tag; IDLE is answered with `+ idling`, its DONE with
+    /// the IDLE's tag). Returns the port and the commands received.
+    async fn scripted(answer: fn(&str) -> String) -> (u16, Arc<Mutex<Vec<String>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.unwrap();
+            let (r, mut w) = sock.into_split();
+            let mut r = BufReader::new(r);
+            w.write_all(b"* OK [CAPABILITY IMAP4rev1 IDLE MOVE] scripted\r\n")
+                .await
+                .unwrap();
+            let mut idle_tag = String::new();
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                    return;
+                }
+                let line = line.trim_end();
+                if line == "DONE" {
+                    let _ = w
+                        .write_all(format!("{idle_tag} OK done\r\n").as_bytes())
+                        .await;
+                    continue;
+                }
+                let (tag, command) = line.split_once(' ').unwrap_or((line, ""));
+                log.lock().unwrap().push(command.to_string());
+                let reply = if command == "IDLE" {
+                    idle_tag = tag.to_string();
+                    "+ idling\r\n".to_string()
+                } else if command.starts_with("LOGIN") {
+                    "{tag} OK logged in\r\n".to_string()
+                } else {
+                    answer(command)
+                };
+                let _ = w.write_all(reply.replace("{tag}", tag).as_bytes()).await;
+            }
+        });
+        (port, seen)
+    }
+
+    async fn source(port: u16) -> ImapSource {
+        let settings = ImapSettings {
+            host: "127.0.0.1".into(),
+            port,
+            security: Security::Plain,
+            username: "projekt@ews.test".into(),
+            password_file: None,
+            password: Some(secrecy::SecretString::from("pw")),
+            ca_file: None,
+            use_idle: true,
+            idle_renew_secs: 60,
+            poll_interval_secs: 60,
+            backoff_initial_ms: 100,
+            backoff_max_secs: 1,
+            sent_folder: String::new(),
+        };
+        let mut s = ImapSource::new(settings.clone(), "INBOX", "Done");
+        s.session = Some(login(&settings).await.unwrap());
+        (s.has_idle, s.has_move, s.validity) = (true, true, 1);
+        s
+    }
+
+    fn loc() -> Location {
+        Location {
+            source: "imap",
+            folder: "INBOX".into(),
+            validity: 1,
+            uid: "7".into(),
+        }
+    }
+
+    /// A mailbox with message UID 7; mail arrives during the body FETCH:
+    /// the EXISTS comes between two FETCH responses of the stream.
+    fn fetch_with_news(command: &str) -> String {
+        if command.starts_with("UID SEARCH") {
+            "* SEARCH 7\r\n{tag} OK\r\n".into()
+        } else if command.contains("RFC822.SIZE") {
+            "* 1 FETCH (UID 7 RFC822.SIZE 21 ENVELOPE (\"Mon, 15 Jun 2026 09:00:00 +0200\" \
+             \"=?utf-8?q?Bewerbung_M=C3=BCnster?=\" ((\"Stadt A\" NIL \"amt\" \"stadt.test\")) \
+             NIL NIL NIL NIL NIL NIL NIL))\r\n{tag} OK\r\n"
+                .into()
+        } else if command.contains("BODY.PEEK[]") {
+            format!(
+                "* 1 FETCH (UID 7 INTERNALDATE \"15-Jun-2026 09:00:00 +0200\" BODY[] {{{}}}\r\n{BODY})\r\n\
+                 * 2 EXISTS\r\n* 1 RECENT\r\n* 2 FETCH (UID 9 FLAGS (\\Seen))\r\n{{tag}} OK\r\n",
+                BODY.len()
+            )
+        } else {
+            "{tag} OK\r\n".into()
+        }
+    }
+
+    async fn timed_wait(s: &mut ImapSource, at_most: Duration) -> (Wake, Duration) {
+        let start = std::time::Instant::now();
+        let wake = s.wait(&CancellationToken::new(), at_most).await.unwrap();
+        (wake, start.elapsed())
+    }
+
+    #[tokio::test]
+    async fn new_mail_announced_during_a_fetch_stream_wakes_the_next_sweep_at_once() {
+        let (port, seen) = scripted(fetch_with_news).await;
+        let mut s = source(port).await;
+        assert_eq!(s.scan().await.unwrap(), vec![loc()]);
+        let Fetch::Mail(f) = s.fetch(&loc(), 1000).await.unwrap() else {
+            panic!("fetched");
+        };
+        assert_eq!(f.raw, BODY.as_bytes());
+        let (wake, took) = timed_wait(&mut s, Duration::from_secs(30)).await;
+        assert_eq!(wake, Wake::Changed);
+        assert!(took < Duration::from_secs(2), "{took:?}");
+        assert!(
+            !seen.lock().unwrap().iter().any(|c| c == "IDLE"),
+            "no IDLE: the server told us already"
+        );
+        // The next scan takes the news in; then the wait is IDLE again.
+        s.scan().await.unwrap();
+        let (_, took) = timed_wait(&mut s, Duration::from_millis(300)).await;
+        assert!(took >= Duration::from_millis(250), "{took:?}");
+        assert!(seen.lock().unwrap().iter().any(|c| c == "IDLE"));
+    }
+
+    #[tokio::test]
+    async fn a_message_over_the_limit_is_not_fetched_and_its_envelope_is_read() {
+        let (port, seen) = scripted(fetch_with_news).await;
+        let mut s = source(port).await;
+        let Fetch::TooLarge { size, summary } = s.fetch(&loc(), 20).await.unwrap() else {
+            panic!("too large");
+        };
+        assert_eq!(size, 21);
+        assert_eq!(summary.from.as_deref(), Some("Stadt A <amt@stadt.test>"));
+        assert_eq!(summary.subject.as_deref(), Some("Bewerbung Münster"));
+        assert!(summary.date.is_some());
+        let commands = seen.lock().unwrap().clone();
+        assert!(
+            !commands.iter().any(|c| c.contains("BODY")),
+            "no body asked for: {commands:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn new_mail_announced_with_a_move_or_the_search_wakes_the_next_sweep_at_once() {
+        fn answer(command: &str) -> String {
+            if command.starts_with("UID SEARCH") {
+                // The EXISTS may or may not be in this answer: look again.
+                "* SEARCH 7\r\n* 2 EXISTS\r\n{tag} OK\r\n".into()
+            } else if command.starts_with("UID MOVE") {
+                "* OK [COPYUID 1 7 1] moved\r\n* 1 EXPUNGE\r\n* 1 EXISTS\r\n{tag} OK\r\n".into()
+            } else {
+                "{tag} OK\r\n".into()
+            }
+        }
+        let (port, seen) = scripted(answer).await;
+        let mut s = source(port).await;
+        s.scan().await.unwrap();
+        let (wake, took) = timed_wait(&mut s, Duration::from_secs(30)).await;
+        assert_eq!((wake, took < Duration::from_secs(2)), (Wake::Changed, true));
+        s.scan().await.unwrap();
+        s.move_processed(&loc()).await.unwrap();
+        let (wake, took) = timed_wait(&mut s, Duration::from_secs(30)).await;
+        assert_eq!((wake, took < Duration::from_secs(2)), (Wake::Changed, true));
+        assert!(!seen.lock().unwrap().iter().any(|c| c == "IDLE"));
+    }
+
+    #[tokio::test]
+    async fn an_exists_lost_to_a_full_response_queue_still_wakes_the_next_sweep() {
+        fn answer(command: &str) -> String {
+            if command.starts_with("UID SEARCH") {
+                "* SEARCH 7\r\n{tag} OK\r\n".into()
+            } else if command.starts_with("UID MOVE") {
+                // 150 unsolicited answers: async-imap keeps 100 and drops
+                // the rest, the EXISTS among them.
+                let mut r = "* 1 EXPUNGE\r\n".repeat(150);
+                r.push_str("* 9 EXISTS\r\n{tag} OK\r\n");
+                r
+            } else {
+                "{tag} OK\r\n".into()
+            }
+        }
+        let (port, seen) = scripted(answer).await;
+        let mut s = source(port).await;
+        s.scan().await.unwrap();
+        s.move_processed(&loc()).await.unwrap();
+        let (wake, took) = timed_wait(&mut s, Duration::from_secs(30)).await;
+        assert_eq!((wake, took < Duration::from_secs(2)), (Wake::Changed, true));
+        assert!(!seen.lock().unwrap().iter().any(|c| c == "IDLE"));
+    }
+}

@@ -529,4 +529,67 @@ mod tests {
         );
         assert!(load(&store, row).await.is_err());
     }
+
+    #[tokio::test]
+    async fn retry_puts_a_failed_message_back_and_a_move_left_for_staff_is_tried_again() {
+        use crate::store::waiting::{self, RetryPolicy, Stage};
+        let (_dir, store) = testing::store().await;
+        let row = testing::message(&store, 1).await;
+        assert_eq!(
+            retry(&store, row).await.unwrap(),
+            Retry::NotFailed(MessageState::Received)
+        );
+        set_error(&store, row, "boom", 1).await.unwrap();
+        let failed = list(&store, true, 10).await.unwrap();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(
+            (failed[0].id, failed[0].attempts, failed[0].error.as_deref()),
+            (row, 1, Some("boom"))
+        );
+        assert_eq!(failed[0].location.as_deref(), Some("INBOX UID m1"));
+        assert_eq!(
+            retry(&store, row).await.unwrap(),
+            Retry::Requeued { moves_cleared: 0 }
+        );
+        assert!(list(&store, true, 10).await.unwrap().is_empty());
+        assert_eq!(unprocessed(&store).await.unwrap(), vec![row]);
+
+        // Processed, but the server refused its move until it was left for staff.
+        let mut tx = store.begin().await.unwrap();
+        let h = Handled {
+            state: MessageState::Processed,
+            class: "application",
+            reason: "test",
+            disposition: "move",
+            application_id: None,
+            duplicate_of: None,
+        };
+        set_handled(&mut tx, row, &h).await.unwrap();
+        tx.commit().await.unwrap();
+        let loc = Location {
+            source: "maildir",
+            folder: "INBOX".into(),
+            validity: 0,
+            uid: "m1".into(),
+        };
+        let policy = RetryPolicy {
+            initial: chrono::Duration::seconds(1),
+            max: chrono::Duration::seconds(1),
+            max_attempts: 1,
+        };
+        let f = waiting::failed(&store, &loc, Stage::Move, "NO quota", policy)
+            .await
+            .unwrap();
+        assert!(f.permanent);
+        assert_eq!(
+            retry(&store, row).await.unwrap(),
+            Retry::MoveRequeued { moves_cleared: 1 }
+        );
+        assert!(
+            !waiting::blocked(&store, &loc, chrono::Utc::now(), 1 << 20)
+                .await
+                .unwrap()
+        );
+        assert_eq!(list(&store, false, 10).await.unwrap().len(), 1);
+    }
 }
