@@ -16,6 +16,7 @@ mod documents;
 mod end_to_end;
 mod fixtures;
 mod folders;
+mod intake;
 mod interviews;
 mod outages;
 mod own_domain;
