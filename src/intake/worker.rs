@@ -91,6 +91,11 @@ pub async fn run<S: MailSource>(
         let mut delay = None;
         match connect_and_watch(app, &mut source, &mut backoff, &shutdown).await {
             Ok(()) => return,
+            // The store's passing trouble outside a sweep: not the mailbox's.
+            Err(e) if is_storage_trouble(&e) => {
+                let error = format!("{e:#}");
+                tracing::warn!(%error, "storage unavailable; retrying");
+            }
             Err(e) => {
                 let error = format!("{e:#}");
                 let setup = e.downcast_ref::<SetupError>().is_some();
@@ -320,15 +325,15 @@ async fn too_large(
     summary: &crate::mailbox::HeaderSummary,
 ) -> anyhow::Result<()> {
     let max = app.settings.mailbox.max_message_bytes;
-    let news = waiting::too_large(&app.store, loc, size).await?;
-    if !news {
+    // One transaction: recorded and told, or neither.
+    let mut tx = app.store.begin().await?;
+    if !waiting::too_large(&mut tx, loc, size).await? {
         return Ok(());
     }
     tracing::warn!(
         folder = %loc.folder, uid = %loc.uid, size, max,
         "message over mailbox.max_message_bytes: not fetched, left in the folder for staff"
     );
-    let mut tx = app.store.begin().await?;
     notices::mailbox_message_too_large(&app.desk(), &mut tx, loc, size, max, summary).await?;
     tx.commit()
         .await

@@ -2,7 +2,7 @@
 //! (table `mailbox_waiting`, see its migration).
 
 use super::messages::{Location, bind_location};
-use super::{Store, now, parse_ts, ts};
+use super::{Store, Tx, now, parse_ts, ts};
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashSet;
@@ -134,13 +134,13 @@ pub async fn blocked(
     })
 }
 
-/// Records that `loc` is over the size limit (`size` bytes by RFC822.SIZE)
+/// Records, in the caller's transaction (which also queues the staff
+/// notice), that `loc` is over the size limit (`size` bytes by RFC822.SIZE)
 /// and is left in the folder for staff. True when this is news (staff are
 /// to be told); false when it was recorded so before.
-pub async fn too_large(store: &Store, loc: &Location, size: u64) -> anyhow::Result<bool> {
+pub async fn too_large(tx: &mut Tx<'_>, loc: &Location, size: u64) -> anyhow::Result<bool> {
     let now = now();
     let size = i64::try_from(size).unwrap_or(i64::MAX);
-    let mut tx = store.begin().await?;
     let before: Option<Option<Stage>> = bind_location!(
         sqlx::query_scalar(
             "SELECT stage FROM mailbox_waiting \
@@ -148,7 +148,7 @@ pub async fn too_large(store: &Store, loc: &Location, size: u64) -> anyhow::Resu
         ),
         loc
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await
     .context("cannot read waiting message")?;
     bind_location!(
@@ -167,12 +167,9 @@ pub async fn too_large(store: &Store, loc: &Location, size: u64) -> anyhow::Resu
     .bind(format!("{size} bytes, over mailbox.max_message_bytes"))
     .bind(&now)
     .bind(size)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await
     .context("cannot record an oversized message")?;
-    tx.commit()
-        .await
-        .context("cannot commit an oversized message")?;
     Ok(before != Some(Some(Stage::TooLarge)))
 }
 
@@ -360,7 +357,7 @@ mod tests {
         );
         // Still in the folder after a restart: still known, no second notice.
         record_scan(&store, "imap", &[loc("1")]).await.unwrap();
-        assert!(!too_large(&store, &loc("1"), 5000).await.unwrap());
+        assert!(!record(5000).await);
         // Gone from the folder: gone here.
         record_scan(&store, "imap", &[]).await.unwrap();
         assert!(all(&store).await.unwrap().is_empty());
