@@ -337,11 +337,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db.sqlite")).await.unwrap();
         record_scan(&store, "imap", &[loc("1")]).await.unwrap();
-        assert!(too_large(&store, &loc("1"), 5000).await.unwrap(), "news");
-        assert!(
-            !too_large(&store, &loc("1"), 5000).await.unwrap(),
-            "told once"
-        );
+        let record = async |size: u64| {
+            let mut tx = store.begin().await.unwrap();
+            let news = too_large(&mut tx, &loc("1"), size).await.unwrap();
+            tx.commit().await.unwrap();
+            news
+        };
+        assert!(record(5000).await, "news");
+        assert!(!record(5000).await, "told once");
         let now = Utc::now();
         assert!(blocked(&store, &loc("1"), now, LIMIT).await.unwrap());
         assert!(!blocked(&store, &loc("1"), now, 5000).await.unwrap());
