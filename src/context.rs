@@ -143,7 +143,7 @@ pub(crate) mod testing {
     /// Staff who get notices in the test app.
     pub const STAFF: &str = "leitung@ews.test";
 
-    pub async fn app(dir: &Path) -> Arc<App> {
+    fn config(dir: &Path) -> Config {
         let root = env!("CARGO_MANIFEST_DIR");
         let path = dir.join("postbote.toml");
         std::fs::write(
@@ -161,12 +161,44 @@ pub(crate) mod testing {
         .expect("write config");
         let settings = Settings::load(&path, std::iter::empty()).expect("settings");
         let programme = Programme::load(&settings.programme.file).expect("programme");
-        App::build(Config {
+        Config {
             settings,
             programme,
             path,
-        })
-        .await
+        }
+    }
+
+    pub async fn app(dir: &Path) -> Arc<App> {
+        App::build(config(dir)).await.expect("app")
+    }
+
+    /// Like [`app`], on a store that waits at most `busy` for a lock
+    /// (the daemon waits 10 s): tests of a busy database stay quick.
+    pub async fn app_with_busy_timeout(dir: &Path, busy: std::time::Duration) -> Arc<App> {
+        let Config {
+            settings,
+            programme,
+            ..
+        } = config(dir);
+        let db = &settings.storage.database;
+        crate::store::Store::open(db)
+            .await
+            .expect("migrate")
+            .close()
+            .await;
+        let store = crate::store::testing::open_with_busy_timeout(db, busy).await;
+        let templates = crate::outbox::Templates::load(
+            &settings.templates.dir,
+            &crate::workflow::mails::samples(),
+        )
+        .expect("templates");
+        App::assemble(
+            settings,
+            programme,
+            store,
+            templates,
+            crate::calendar::clock::Clock::system(),
+        )
         .expect("app")
     }
 }

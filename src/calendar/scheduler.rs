@@ -2,9 +2,17 @@
 //! calls every minute with the wall clock and tests call with any clock
 //! (a whole programme year in fast-forward). Everything it queues is keyed,
 //! so any number of ticks and restarts sends nothing twice.
+//!
+//! Every step runs on its own: a step that fails is logged and collected,
+//! and the steps after it run all the same. The alarm check runs last and
+//! always; when a step failed, staff get one ALARM naming the failed steps
+//! per incident (from the first pass with a failed step to the next pass
+//! where every step succeeds), and the pass returns [`TickError`].
 
 use super::{alarm, digest, events, reminders};
 use crate::context::App;
+use crate::store::health;
+use crate::workflow::notices;
 use chrono::{DateTime, Utc};
 
 /// What one tick did.
@@ -16,27 +24,273 @@ pub struct Tick {
     pub skipped: usize,
     pub digest: bool,
     pub alarms: usize,
+    /// The steps that failed in this pass, in order.
+    pub failed: Vec<StepFailure>,
 }
 
-/// Runs every scheduled duty due at `clock`.
-pub async fn tick(app: &App, clock: DateTime<Utc>) -> anyhow::Result<Tick> {
+/// One step of a pass that failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepFailure {
+    /// The step, in English (logs, `status`).
+    pub step: &'static str,
+    pub error: String,
+}
+
+/// A pass in which at least one step failed; every other step ran, the
+/// alarm check included. Carries what the pass did.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("scheduler step(s) failed: {}", describe(&self.tick.failed))]
+pub struct TickError {
+    pub tick: Tick,
+}
+
+fn describe(failed: &[StepFailure]) -> String {
+    failed
+        .iter()
+        .map(|f| format!("{}: {}", f.step, f.error))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The steps of a pass, named as logs and the alarm name them.
+pub const STEP_READ_EVENTS: &str = "read the programme events";
+pub const STEP_READ_ROSTER: &str = "read the roster";
+pub const STEP_INCOMPLETE: &str = "incomplete-application reminders";
+pub const STEP_SYNC: &str = "programme changes (announcements, updates, cancellations)";
+pub const STEP_REMINDERS: &str = "due reminders";
+pub const STEP_DIGEST: &str = "staff digest";
+pub const STEP_ALARM: &str = "health alarm";
+pub const STEP_REPORT: &str = "alarm about failed steps";
+
+/// Keeps `r`'s value, or records its error under `step` and logs it.
+fn keep<T>(failed: &mut Vec<StepFailure>, step: &'static str, r: anyhow::Result<T>) -> Option<T> {
+    match r {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let error = format!("{e:#}");
+            tracing::error!(step, error = %error, "scheduler step failed; the others run on");
+            failed.push(StepFailure { step, error });
+            None
+        }
+    }
+}
+
+/// Runs every scheduled duty due at `clock`; each step on its own, the
+/// alarm check last and always. `Err` when any step failed (after all ran).
+pub async fn tick(app: &App, clock: DateTime<Utc>) -> Result<Tick, TickError> {
+    let mut t = Tick::default();
+    let mut failed = Vec::new();
     // Read once: the config changes only at a restart, the roster and staff
     // overrides only between passes.
-    let events = events::effective(&app.store, &app.programme).await?;
-    let roster = reminders::roster(&app.store).await?;
-    let mut t = Tick {
-        incomplete_reminders: crate::workflow::reminders::queue_due(&app.store, &app.desk(), clock)
-            .await?,
-        event_mails: reminders::sync(app, &events, &roster, clock).await?,
-        ..Tick::default()
-    };
-    let pass = reminders::send_due(app, &events, &roster, clock).await?;
-    t.reminders = pass.queued;
-    t.skipped = pass.skipped.len();
-    t.digest = digest::run(app, clock).await?;
-    t.alarms = alarm::check(app).await?;
+    let events = keep(
+        &mut failed,
+        STEP_READ_EVENTS,
+        events::effective(&app.store, &app.programme).await,
+    );
+    let roster = keep(
+        &mut failed,
+        STEP_READ_ROSTER,
+        reminders::roster(&app.store).await,
+    );
+    let desk = app.desk();
+    if let Some(n) = keep(
+        &mut failed,
+        STEP_INCOMPLETE,
+        crate::workflow::reminders::queue_due(&app.store, &desk, clock).await,
+    ) {
+        t.incomplete_reminders = n;
+    }
+    if events.is_none() || roster.is_none() {
+        for step in [STEP_SYNC, STEP_REMINDERS] {
+            failed.push(StepFailure {
+                step,
+                error: "not run: the programme events or the roster could not be read".into(),
+            });
+        }
+    }
+    if let (Some(events), Some(roster)) = (&events, &roster) {
+        if let Some(n) = keep(
+            &mut failed,
+            STEP_SYNC,
+            reminders::sync(app, events, roster, clock).await,
+        ) {
+            t.event_mails = n;
+        }
+        if let Some(pass) = keep(
+            &mut failed,
+            STEP_REMINDERS,
+            reminders::send_due(app, events, roster, clock).await,
+        ) {
+            t.reminders = pass.queued;
+            t.skipped = pass.skipped.len();
+        }
+    }
+    if let Some(sent) = keep(&mut failed, STEP_DIGEST, digest::run(app, clock).await) {
+        t.digest = sent;
+    }
+    // NOTE: last and unconditional: a failing step before it must not
+    // silence the alarm about everything else.
+    if let Some(n) = keep(&mut failed, STEP_ALARM, alarm::check(app).await) {
+        t.alarms = n;
+    }
+    let report = report_failed_steps(app, &failed).await;
+    if let Some(true) = keep(&mut failed, STEP_REPORT, report) {
+        t.alarms += 1;
+    }
     if t.event_mails + t.reminders + t.incomplete_reminders > 0 || t.digest || t.alarms > 0 {
         app.outbox_signal.notify_one();
     }
-    Ok(t)
+    t.failed = failed;
+    if t.failed.is_empty() {
+        Ok(t)
+    } else {
+        Err(TickError { tick: t })
+    }
+}
+
+/// When steps failed: one ALARM to staff per incident, naming them; when
+/// none did, the incident is over. True when an incident is open.
+async fn report_failed_steps(app: &App, failed: &[StepFailure]) -> anyhow::Result<bool> {
+    if failed.is_empty() {
+        health::clear(&app.store, health::SCHEDULER_FAILING_SINCE).await?;
+        return Ok(false);
+    }
+    let since = health::mark_since(&app.store, health::SCHEDULER_FAILING_SINCE).await?;
+    let lines: Vec<String> = failed
+        .iter()
+        .map(|f| {
+            format!(
+                "{}: {}",
+                step_german(f.step),
+                f.error.chars().take(300).collect::<String>()
+            )
+        })
+        .chain([
+            format!("Erster fehlgeschlagener Lauf: {since}"),
+            "postbote versucht es jede Minute erneut.".to_string(),
+            "Prüfen: postbote status".to_string(),
+        ])
+        .collect();
+    let mut tx = app.store.begin().await?;
+    notices::staff(
+        &app.desk(),
+        &mut tx,
+        &format!("alarm-scheduler:{since}"),
+        "ALARM: Geplante Aufgaben schlagen fehl",
+        "Beim regelmäßigen Lauf von postbote sind Schritte fehlgeschlagen. Erinnerungen, \
+         Ankündigungen oder Übersichten können ausbleiben, bis das behoben ist; die übrigen \
+         Schritte laufen weiter.",
+        &lines,
+        "",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+fn step_german(step: &str) -> &'static str {
+    match step {
+        STEP_READ_EVENTS => "Termine des Programms lesen",
+        STEP_READ_ROSTER => "Teilnehmendenliste lesen",
+        STEP_INCOMPLETE => "Erinnerungen an unvollständige Bewerbungen",
+        STEP_SYNC => "Änderungen im Programm (Ankündigungen, Änderungen, Absagen)",
+        STEP_REMINDERS => "fällige Erinnerungen",
+        STEP_DIGEST => "Übersicht für das Projektteam",
+        STEP_ALARM => "Alarmprüfung",
+        _ => "Schritt",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::testing;
+    use crate::store::{outbox, ts};
+
+    async fn alarms(app: &App) -> Vec<String> {
+        outbox::list(&app.store)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.subject)
+            .filter(|s| s.contains("ALARM"))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_failing_step_neither_stops_the_others_nor_silences_the_alarm() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = testing::app(dir.path()).await;
+        let now = Utc::now();
+        // The mailbox has not been checked for two hours: an alarm is due.
+        health::set(
+            &app.store,
+            health::MAILBOX_OK,
+            &ts(now - chrono::Duration::hours(2)),
+        )
+        .await
+        .unwrap();
+        // And the roster cannot be read.
+        let break_roster = "ALTER TABLE participants RENAME TO participants_gone";
+        sqlx::query(break_roster)
+            .execute(app.store.pool())
+            .await
+            .unwrap();
+
+        let e = tick(&app, now).await.unwrap_err();
+        let steps: Vec<_> = e.tick.failed.iter().map(|f| f.step).collect();
+        assert_eq!(steps, [STEP_READ_ROSTER, STEP_SYNC, STEP_REMINDERS], "{e}");
+        assert!(e.to_string().contains("participants"), "{e}");
+        assert_eq!(e.tick.alarms, 2, "the mailbox alarm and the failed steps");
+        let subjects = alarms(&app).await;
+        assert_eq!(subjects.len(), 2, "{subjects:?}");
+        assert!(
+            subjects.iter().any(|s| s.contains("Postfach")),
+            "{subjects:?}"
+        );
+        assert!(
+            subjects.iter().any(|s| s.contains("Geplante Aufgaben")),
+            "{subjects:?}"
+        );
+        let raw = outbox::raw(
+            &app.store,
+            outbox::list(&app.store)
+                .await
+                .unwrap()
+                .iter()
+                .find(|r| r.subject.contains("Geplante Aufgaben"))
+                .unwrap()
+                .id,
+        )
+        .await
+        .unwrap();
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.contains("Teilnehmendenliste lesen"), "{text}");
+
+        // The next failing pass is the same incident: no second alarm.
+        tick(&app, now).await.unwrap_err();
+        assert_eq!(alarms(&app).await.len(), 2);
+
+        // Fixed: the pass succeeds and the incident is over; a new failure
+        // is a new incident.
+        sqlx::query("ALTER TABLE participants_gone RENAME TO participants")
+            .execute(app.store.pool())
+            .await
+            .unwrap();
+        let t = tick(&app, now).await.unwrap();
+        assert!(t.failed.is_empty());
+        assert!(
+            health::get(&app.store, health::SCHEDULER_FAILING_SINCE)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        sqlx::query(break_roster)
+            .execute(app.store.pool())
+            .await
+            .unwrap();
+        tick(&app, now).await.unwrap_err();
+        assert_eq!(alarms(&app).await.len(), 3);
+    }
 }

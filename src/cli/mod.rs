@@ -3,6 +3,7 @@
 
 mod demo;
 mod lists;
+mod messages;
 mod ops;
 mod plan;
 mod staff;
@@ -124,6 +125,26 @@ pub enum DecisionsAction {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum MessagesAction {
+    /// The stored incoming messages, newest first: state, class, sender,
+    /// attempts, the last error and where the mail is.
+    List {
+        /// Only the messages that failed processing.
+        #[arg(long)]
+        failed: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a failed message back: attempts reset, pending again, processed
+    /// at the daemon's next mailbox check (a move the server refused until
+    /// it was left for staff is tried again too).
+    Retry { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ParticipantsAction {
     /// List the roster.
     List {
@@ -164,6 +185,11 @@ pub enum Command {
         json: bool,
         #[command(subcommand)]
         action: Option<ApplicationsAction>,
+    },
+    /// Incoming messages as stored, and putting a failed one back.
+    Messages {
+        #[command(subcommand)]
+        action: MessagesAction,
     },
     /// List outgoing mail (queued, sending, sent, failed, expired,
     /// suppressed); retry or acknowledge failed mail.
@@ -298,6 +324,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             action: Some(ApplicationsAction::Show { id }),
         } => lists::show_application(&config, &id, json).await,
+        Command::Messages { action } => match action {
+            MessagesAction::List {
+                failed,
+                limit,
+                json,
+            } => messages::list(&config, failed, limit, json)
+                .await
+                .map(|_| ExitCode::SUCCESS),
+            MessagesAction::Retry { id } => messages::retry(&config, id).await,
+        },
         Command::Outbox { json, action } => match action {
             None => lists::outbox(&config, json)
                 .await

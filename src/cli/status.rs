@@ -79,6 +79,9 @@ pub async fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
         problems.push(p);
     }
     let waiting = crate::store::waiting::all(&store).await?.len();
+    for line in crate::intake::health::oversized(&store).await? {
+        warnings.push(format!("left for staff: {line}"));
+    }
     // A scheduler pass that failed after the last good one: reminders and
     // digests may be stuck.
     let tick = health::get(&store, health::SCHEDULER_TICK).await?;
@@ -91,7 +94,8 @@ pub async fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     for (state, n) in &message_counts {
         if state.starts_with(MessageState::Failed.as_str()) {
             problems.push(format!(
-                "{n} message(s) could not be processed (see the mailbox and the staff notice)"
+                "{n} message(s) could not be processed (see the mailbox and the staff notice; \
+                 `postbote messages list --failed`, then `postbote messages retry ID`)"
             ));
         }
     }

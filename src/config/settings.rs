@@ -87,6 +87,30 @@ pub struct MailboxSettings {
     /// ... and left for a human (staff notice, `status` unhealthy) after this many attempts.
     #[serde(default = "default_mailbox_attempts")]
     pub max_attempts: u32,
+    /// A message larger than this (RFC822.SIZE, asked before FETCH) is not
+    /// fetched: it stays in the folder, is recorded, and staff are told once.
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: u64,
+    /// The longest time between two looks at the folder, IDLE or not: IDLE
+    /// is a hint, not a promise, and every look is a mailbox check for
+    /// `health.mailbox_stale_after_secs`.
+    #[serde(default = "default_rescan")]
+    pub rescan_secs: u64,
+}
+
+impl Settings {
+    /// The longest a quiet mailbox goes without a successful check (a
+    /// sweep): the rescan interval, or the IDLE renewal or the polling
+    /// interval when that is shorter.
+    pub fn longest_check_gap_secs(&self) -> u64 {
+        let wait = match (self.mailbox.source, &self.imap, &self.maildir) {
+            (SourceKind::Imap, Some(i), _) if i.use_idle => i.idle_renew_secs,
+            (SourceKind::Imap, Some(i), _) => i.poll_interval_secs,
+            (SourceKind::Maildir, _, Some(m)) => m.poll_interval_secs,
+            _ => self.mailbox.rescan_secs,
+        };
+        wait.min(self.mailbox.rescan_secs)
+    }
 }
 
 /// Transport security for IMAP and SMTP.
@@ -380,6 +404,12 @@ fn default_mailbox_retry_max() -> u64 {
 fn default_mailbox_attempts() -> u32 {
     5
 }
+fn default_max_message_bytes() -> u64 {
+    50 * 1024 * 1024
+}
+fn default_rescan() -> u64 {
+    300
+}
 
 impl Settings {
     /// Where the copy of every sent mail goes (an extra envelope recipient),
@@ -555,6 +585,39 @@ impl Settings {
             return bad(
                 "mailbox.retry_max_secs",
                 "must be at least mailbox.retry_initial_secs, which must be > 0; mailbox.max_attempts must be > 0",
+            );
+        }
+        if self.mailbox.max_message_bytes < 1024 {
+            return bad(
+                "mailbox.max_message_bytes",
+                "must be at least 1024 (the default is 52428800, 50 MiB)",
+            );
+        }
+        if self.mailbox.rescan_secs == 0 {
+            return bad("mailbox.rescan_secs", "must be at least 1");
+        }
+        // NOTE: a quiet mailbox is checked once per gap; a staleness limit
+        // at or under it would read every quiet mailbox as unhealthy.
+        let gap = self.longest_check_gap_secs();
+        if self.health.mailbox_stale_after_secs <= gap {
+            return bad(
+                "health.mailbox_stale_after_secs",
+                &format!(
+                    "is {} but a quiet mailbox is checked only every {gap} s (the shortest of \
+                     mailbox.rescan_secs and imap.idle_renew_secs, or the polling interval): a quiet \
+                     mailbox would read as unhealthy; make it longer than {gap} or lower mailbox.rescan_secs",
+                    self.health.mailbox_stale_after_secs
+                ),
+            );
+        }
+        if self.health.alarm_mailbox_after_secs <= gap {
+            return bad(
+                "health.alarm_mailbox_after_secs",
+                &format!(
+                    "is {} but a quiet mailbox is checked only every {gap} s: staff would be alarmed \
+                     about a mailbox that works; make it longer than {gap}",
+                    self.health.alarm_mailbox_after_secs
+                ),
             );
         }
         if let Some(organizer) = &self.mail.organizer_address
@@ -796,5 +859,63 @@ dir = "../templates"
             e.contains("mail.from_address") && e.contains("no-reply"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_quiet_mailbox_is_checked_more_often_than_the_health_limits_and_contradictions_are_refused()
+    {
+        let pw = [("POSTBOTE_IMAP__PASSWORD", "pw")];
+        // The defaults fit: IDLE renewed every 25 min, but a look every 5 min
+        // keeps a quiet mailbox's last check well inside the 15 min limit.
+        let s = Settings::parse(BASE, Path::new("p.toml"), vars(&pw)).unwrap();
+        assert_eq!(s.imap.as_ref().unwrap().idle_renew_secs, 1500);
+        assert_eq!(s.mailbox.rescan_secs, 300);
+        assert_eq!(s.longest_check_gap_secs(), 300);
+        assert!(s.health.mailbox_stale_after_secs > s.longest_check_gap_secs());
+        assert_eq!(s.mailbox.max_message_bytes, 50 * 1024 * 1024);
+        // A limit at or under the gap is refused, naming both settings.
+        let e = err(
+            BASE,
+            &[pw[0], ("POSTBOTE_HEALTH__MAILBOX_STALE_AFTER_SECS", "300")],
+        );
+        assert!(
+            e.contains("health.mailbox_stale_after_secs") && e.contains("mailbox.rescan_secs"),
+            "{e}"
+        );
+        let e = err(
+            BASE,
+            &[pw[0], ("POSTBOTE_HEALTH__ALARM_MAILBOX_AFTER_SECS", "60")],
+        );
+        assert!(e.contains("health.alarm_mailbox_after_secs"), "{e}");
+        // A shorter IDLE renewal or polling interval shortens the gap.
+        let s = Settings::parse(
+            BASE,
+            Path::new("p.toml"),
+            vars(&[
+                pw[0],
+                ("POSTBOTE_IMAP__IDLE_RENEW_SECS", "60"),
+                ("POSTBOTE_HEALTH__MAILBOX_STALE_AFTER_SECS", "120"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.longest_check_gap_secs(), 60);
+        let s = Settings::parse(
+            BASE,
+            Path::new("p.toml"),
+            vars(&[
+                pw[0],
+                ("POSTBOTE_IMAP__USE_IDLE", "false"),
+                ("POSTBOTE_IMAP__POLL_INTERVAL_SECS", "30"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.longest_check_gap_secs(), 30);
+        let e = err(BASE, &[pw[0], ("POSTBOTE_MAILBOX__RESCAN_SECS", "0")]);
+        assert!(e.contains("mailbox.rescan_secs"), "{e}");
+        let e = err(
+            BASE,
+            &[pw[0], ("POSTBOTE_MAILBOX__MAX_MESSAGE_BYTES", "10")],
+        );
+        assert!(e.contains("mailbox.max_message_bytes"), "{e}");
     }
 }

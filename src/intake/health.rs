@@ -1,7 +1,9 @@
 //! Is intake keeping up with the mailbox? The conditions that make
 //! `postbote status` exit 1 and raise the alarm mail, decided in one place:
 //! the mailbox cannot be opened, mail has waited unprocessed too long, moves
-//! keep failing, a message cannot be fetched.
+//! keep failing, a message cannot be fetched. A message over
+//! `mailbox.max_message_bytes` is none of these: staff get one notice, and
+//! `status` lists it as a warning while it sits in the folder ([`oversized`]).
 
 use crate::config::settings::HealthSettings;
 use crate::store::waiting::{self, Stage};
@@ -70,8 +72,11 @@ pub async fn problems(
     let limit = chrono::Duration::seconds(
         i64::try_from(h.unprocessed_after_secs).unwrap_or(i64::MAX / 2_000),
     );
+    // NOTE: a message over the size limit waits for a human by design;
+    // staff were told once when it came, and it raises nothing further.
     let overdue: Vec<_> = rows
         .iter()
+        .filter(|w| w.stage != Some(Stage::TooLarge))
         .filter(|w| parse_ts(&w.first_seen_at).is_some_and(|t| now - t > limit))
         .collect();
     if let Some(oldest) = overdue.first() {
@@ -166,4 +171,23 @@ pub async fn problems(
         });
     }
     Ok(out)
+}
+
+/// The messages over the size limit that wait in the watched folder, for
+/// `status` (English): one line each.
+pub async fn oversized(store: &Store) -> anyhow::Result<Vec<String>> {
+    Ok(waiting::all(store)
+        .await?
+        .into_iter()
+        .filter(|w| w.stage == Some(Stage::TooLarge))
+        .map(|w| {
+            format!(
+                "{} UID {}: {} bytes, over mailbox.max_message_bytes, not fetched (staff were told at {})",
+                w.folder,
+                w.uid,
+                w.size.unwrap_or_default(),
+                w.failing_since.as_deref().unwrap_or(&w.first_seen_at)
+            )
+        })
+        .collect())
 }

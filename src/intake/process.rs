@@ -10,11 +10,13 @@ use crate::documents::analyse::{Analysis, analyse_isolated};
 use crate::store::bounces::{self, NewBounce};
 use crate::store::messages::{self, Handled, MessageState};
 use crate::store::outbox::{self, Purpose};
-use crate::store::parse_ts;
+use crate::store::{parse_ts, transient};
 use crate::workflow::commands::execute;
 use crate::workflow::{applications, notices, replies};
 use anyhow::Context;
 use chrono::Utc;
+use futures::FutureExt;
+use std::panic::AssertUnwindSafe;
 use tracing::Instrument;
 
 /// What to do with the message in the mailbox.
@@ -55,16 +57,98 @@ pub const ANALYSIS_BUDGET: std::time::Duration = std::time::Duration::from_secs(
 /// Attempts before a message that keeps failing is marked `failed` for staff.
 pub const MAX_ATTEMPTS: i64 = 5;
 
-/// Processes stored message `row` unless that already happened. Errors are
-/// recorded on the message (and reported to staff after [`MAX_ATTEMPTS`]);
-/// only storage errors are returned.
-pub async fn process(app: &App, row: i64) -> anyhow::Result<Disposition> {
+/// Why [`process`] could not even record the outcome of a message.
+///
+/// Failures of the message itself (an error in the workflow, a panic) are
+/// not returned: they are recorded on the message as an attempt.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// The store is busy, locked, full or failing I/O ([`transient`]):
+    /// nothing was counted against the message, which stays `received`.
+    /// Retry the sweep with backoff.
+    #[error("storage unavailable: {0:#}")]
+    Transient(anyhow::Error),
+    /// Any other storage error.
+    #[error("{0:#}")]
+    Storage(anyhow::Error),
+}
+
+impl ProcessError {
+    fn storage(e: anyhow::Error) -> ProcessError {
+        if transient::is_transient(&e) {
+            ProcessError::Transient(e)
+        } else {
+            ProcessError::Storage(e)
+        }
+    }
+
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ProcessError::Transient(_))
+    }
+}
+
+/// Runs `fut`, turning a panic inside it into `Err(message)`.
+///
+/// NOTE: relies on `panic = "unwind"` (the default; see `documents::isolate`).
+/// Whatever the future held is dropped while unwinding: an open
+/// transaction is rolled back, a connection is given back to the pool.
+pub async fn guarded<F: Future>(fut: F) -> Result<F::Output, String> {
+    AssertUnwindSafe(fut)
+        .catch_unwind()
+        .await
+        .map_err(|payload| panic_message(payload.as_ref()))
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_string()
+    }
+}
+
+/// Debug builds only (`debug_assertions`, never a `--release` build): a mail
+/// with this header panics in the middle of its processing, inside the
+/// workflow's transaction, for as long as the file it names exists and is
+/// called `postbote-debug-panic…`. The daemon tests use it to show that a
+/// panic counts as an attempt and that `postbote messages retry` works once
+/// the cause is gone (the file removed). Release builds ignore the header.
+pub const DEBUG_PANIC_HEADER: &str = "X-Postbote-Debug-Panic-While";
+
+#[cfg(debug_assertions)]
+fn debug_panic(mail: &Incoming) {
+    let Some(path) = mail.header(DEBUG_PANIC_HEADER).map(str::trim) else {
+        return;
+    };
+    let path = std::path::Path::new(path);
+    let named = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("postbote-debug-panic"));
+    if named && path.exists() {
+        panic!("{DEBUG_PANIC_HEADER}: {} exists", path.display());
+    }
+}
+
+/// Processes stored message `row` unless that already happened.
+///
+/// An error or a panic while handling the message counts as an attempt: it
+/// is recorded on the message, which is retried and after [`MAX_ATTEMPTS`]
+/// marked `failed` with a notice to staff. A transient storage error counts
+/// nothing and is returned as [`ProcessError::Transient`]; other storage
+/// errors (recording the outcome failed) as [`ProcessError::Storage`].
+pub async fn process(app: &App, row: i64) -> Result<Disposition, ProcessError> {
     let messages::Loaded {
         raw,
         internal_date,
         state,
         disposition,
-    } = messages::load(&app.store, row).await?;
+        retries,
+    } = messages::load(&app.store, row)
+        .await
+        .map_err(ProcessError::storage)?;
     if state != MessageState::Received {
         return Ok(Disposition::from_db(disposition.as_deref()));
     }
@@ -79,36 +163,47 @@ pub async fn process(app: &App, row: i64) -> anyhow::Result<Disposition> {
             .unwrap_or("-"),
         application = tracing::field::Empty,
     );
-    let result = handle(app, row, &raw, incoming.as_ref(), received)
-        .instrument(span.clone())
-        .await;
-    match result {
-        Ok(d) => {
+    let result =
+        guarded(handle(app, row, &raw, incoming.as_ref(), received).instrument(span.clone())).await;
+    let error = match result {
+        Ok(Ok(d)) => {
             app.outbox_signal.notify_one();
-            Ok(d)
+            return Ok(d);
         }
-        Err(e) => {
+        Ok(Err(e)) if transient::is_transient(&e) => {
             let error = format!("{e:#}");
-            span.in_scope(|| tracing::error!(error = %error, "processing failed"));
-            let state = messages::set_error(&app.store, row, &error, MAX_ATTEMPTS).await?;
-            if state == MessageState::Failed {
-                let mut tx = app.store.begin().await?;
-                notices::processing_failed(
-                    &app.desk(),
-                    &mut tx,
-                    row,
-                    incoming.as_ref(),
-                    received,
-                    &error,
-                )
-                .await?;
-                tx.commit().await.context("cannot queue failure notice")?;
-                app.outbox_signal.notify_one();
-                return Ok(Disposition::Keep);
-            }
-            Ok(Disposition::Pending)
+            span.in_scope(|| {
+                tracing::warn!(error = %error, "storage unavailable: not counted, retried later")
+            });
+            return Err(ProcessError::Transient(e));
         }
+        Ok(Err(e)) => format!("{e:#}"),
+        Err(panic) => format!("panic while processing: {panic}"),
+    };
+    span.in_scope(|| tracing::error!(error = %error, "processing failed"));
+    let state = messages::set_error(&app.store, row, &error, MAX_ATTEMPTS)
+        .await
+        .map_err(ProcessError::storage)?;
+    if state != MessageState::Failed {
+        return Ok(Disposition::Pending);
     }
+    let notice = async {
+        let mut tx = app.store.begin().await?;
+        notices::processing_failed(
+            &app.desk(),
+            &mut tx,
+            row,
+            retries,
+            incoming.as_ref(),
+            received,
+            &error,
+        )
+        .await?;
+        tx.commit().await.context("cannot queue failure notice")
+    };
+    notice.await.map_err(ProcessError::storage)?;
+    app.outbox_signal.notify_one();
+    Ok(Disposition::Keep)
 }
 
 async fn handle(
@@ -131,6 +226,10 @@ async fn handle(
         Analysis::default()
     };
     let mut tx = app.store.begin().await?;
+    #[cfg(debug_assertions)]
+    if let Some(mail) = incoming {
+        debug_panic(mail);
+    }
     let (Some(mail), Some(class)) = (incoming, class) else {
         let h = Handled {
             state: MessageState::Processed,
@@ -145,15 +244,17 @@ async fn handle(
         tracing::warn!("unparseable mail left in the mailbox for staff");
         return Ok(Disposition::Keep);
     };
+    // NOTE: the same Message-ID from another sender is not a copy: another
+    // municipality's mail program may have made the same one.
     if let Some(id) = &mail.message_id
         && let Some((original, disposition)) =
-            messages::earlier_with_message_id(&mut tx, row, id).await?
+            messages::earlier_with_message_id(&mut tx, row, id, mail.from_raw.as_deref()).await?
     {
         let d = Disposition::from_db(disposition.as_deref());
         let h = Handled {
             state: MessageState::Duplicate,
             class: "duplicate",
-            reason: "Message-ID seen before",
+            reason: "Message-ID seen before from the same sender",
             disposition: d.as_str(),
             application_id: None,
             duplicate_of: Some(original),
@@ -303,11 +404,181 @@ async fn record_bounce(
 
 #[cfg(test)]
 mod tests {
-    use super::{Disposition, process};
+    use super::{DEBUG_PANIC_HEADER, Disposition, MAX_ATTEMPTS, ProcessError, process};
     use crate::context::testing;
-    use crate::store::messages::{self, Location, Summary};
-    use crate::store::outbox;
+    use crate::store::messages::{self, Location, MessageState, Retry, Summary};
+    use crate::store::outbox::{self, Purpose};
     use chrono::Utc;
+    use sqlx::Connection;
+
+    fn application(from: &str, message_id: &str, extra: &str) -> String {
+        format!(
+            "From: Kommune <{from}>\r\nTo: projekt@ews.test\r\nSubject: Bewerbung EWS 7\r\n\
+             Message-ID: <{message_id}>\r\n{extra}\r\nAnbei unsere Bewerbung.\r\n"
+        )
+    }
+
+    async fn state_of(app: &crate::context::App, row: i64) -> (MessageState, i64) {
+        sqlx::query_as("SELECT state, attempts FROM messages WHERE id = ?")
+            .bind(row)
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap()
+    }
+
+    async fn count(app: &crate::context::App, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_panic_counts_as_an_attempt_and_a_retried_message_is_processed_once_its_cause_is_gone()
+     {
+        let dir = tempfile::tempdir().unwrap();
+        let app = testing::app(dir.path()).await;
+        let cause = dir.path().join("postbote-debug-panic-1");
+        std::fs::write(&cause, "").unwrap();
+        let header = format!("{DEBUG_PANIC_HEADER}: {}\r\n", cause.display());
+        let row = stored(
+            &app,
+            "1",
+            &application("amt@stadt.test", "p1@stadt.test", &header),
+        )
+        .await;
+
+        // Every attempt panics inside the workflow's transaction.
+        for attempt in 1..MAX_ATTEMPTS {
+            assert_eq!(process(&app, row).await.unwrap(), Disposition::Pending);
+            assert_eq!(state_of(&app, row).await, (MessageState::Received, attempt));
+        }
+        assert_eq!(process(&app, row).await.unwrap(), Disposition::Keep);
+        assert_eq!(
+            state_of(&app, row).await,
+            (MessageState::Failed, MAX_ATTEMPTS)
+        );
+        let error: String = sqlx::query_scalar("SELECT error FROM messages WHERE id = ?")
+            .bind(row)
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+        assert!(error.starts_with("panic while processing"), "{error}");
+        // Rolled back: no application, no confirmation; one notice to staff.
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM applications").await, 0);
+        let queued = outbox::list(&app.store).await.unwrap();
+        assert_eq!(queued.len(), 1, "{queued:?}");
+        assert_eq!(queued[0].purpose, Purpose::StaffProcessingFailed);
+        let notice = String::from_utf8_lossy(&outbox::raw(&app.store, queued[0].id).await.unwrap())
+            .into_owned();
+        assert!(
+            notice.contains(&format!("postbote messages retry {row}")),
+            "{notice}"
+        );
+
+        // Retried while the cause is still there: it fails again, and staff
+        // hear of it again.
+        assert_eq!(
+            messages::retry(&app.store, row).await.unwrap(),
+            Retry::Requeued { moves_cleared: 0 }
+        );
+        assert_eq!(state_of(&app, row).await, (MessageState::Received, 0));
+        for _ in 0..MAX_ATTEMPTS {
+            process(&app, row).await.unwrap();
+        }
+        assert_eq!(state_of(&app, row).await.0, MessageState::Failed);
+        assert_eq!(outbox::list(&app.store).await.unwrap().len(), 2);
+
+        // The cause is gone: one retry, processed, confirmed once.
+        std::fs::remove_file(&cause).unwrap();
+        messages::retry(&app.store, row).await.unwrap();
+        assert_eq!(process(&app, row).await.unwrap(), Disposition::Move);
+        assert_eq!(state_of(&app, row).await, (MessageState::Processed, 0));
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM applications").await, 1);
+        assert_eq!(
+            messages::retry(&app.store, row).await.unwrap(),
+            Retry::NotFailed(MessageState::Processed)
+        );
+        assert_eq!(
+            messages::retry(&app.store, row + 100).await.unwrap(),
+            Retry::NoSuchMessage
+        );
+        let retried: i64 = sqlx::query_scalar("SELECT retries FROM messages WHERE id = ?")
+            .bind(row)
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+        assert_eq!(retried, 2);
+    }
+
+    #[tokio::test]
+    async fn a_busy_database_counts_nothing_against_the_message_and_an_error_of_its_data_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let busy = std::time::Duration::from_millis(200);
+        let app = testing::app_with_busy_timeout(dir.path(), busy).await;
+        let row = stored(
+            &app,
+            "1",
+            &application("amt@stadt.test", "b1@stadt.test", ""),
+        )
+        .await;
+
+        // Another connection holds the write lock past the busy timeout.
+        let db = dir.path().join("db.sqlite");
+        let mut holder = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        for _ in 0..(MAX_ATTEMPTS + 2) {
+            let e = process(&app, row).await.unwrap_err();
+            assert!(matches!(e, ProcessError::Transient(_)), "{e}");
+            assert!(e.to_string().contains("database is locked"), "{e}");
+        }
+        sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+        assert_eq!(state_of(&app, row).await, (MessageState::Received, 0));
+        assert_eq!(process(&app, row).await.unwrap(), Disposition::Move);
+        assert_eq!(state_of(&app, row).await, (MessageState::Processed, 0));
+
+        // A write the database refuses for this mail's data is an attempt.
+        sqlx::query(
+            "CREATE TRIGGER refuse BEFORE INSERT ON applications \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+        )
+        .execute(&mut holder)
+        .await
+        .unwrap();
+        let row = stored(&app, "2", &application("rat@dorf.test", "b2@dorf.test", "")).await;
+        assert_eq!(process(&app, row).await.unwrap(), Disposition::Pending);
+        assert_eq!(state_of(&app, row).await, (MessageState::Received, 1));
+    }
+
+    #[tokio::test]
+    async fn the_same_message_id_from_another_sender_is_its_own_application() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = testing::app(dir.path()).await;
+        let id = "0001@outlook.invalid";
+        let a = stored(&app, "1", &application("amt@stadt.test", id, "")).await;
+        let b = stored(&app, "2", &application("rat@dorf.test", id, "")).await;
+        // A re-delivered copy of A (other bytes: a relay added a header).
+        let again = application("AMT@stadt.test", id, "X-Relay: mx2\r\n");
+        let c = stored(&app, "3", &again).await;
+        for row in [a, b, c] {
+            assert_eq!(process(&app, row).await.unwrap(), Disposition::Move);
+        }
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM applications").await, 2);
+        assert_eq!(state_of(&app, b).await.0, MessageState::Processed);
+        assert_eq!(state_of(&app, c).await.0, MessageState::Duplicate);
+        let confirmations = outbox::list(&app.store)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.purpose.as_str().starts_with("confirmation"))
+            .count();
+        assert_eq!(confirmations, 2);
+    }
 
     async fn stored(app: &crate::context::App, uid: &str, raw: &str) -> i64 {
         let loc = Location {
@@ -316,16 +587,18 @@ mod tests {
             validity: 1,
             uid: uid.into(),
         };
-        messages::store_incoming(
-            &app.store,
-            &loc,
-            raw.as_bytes(),
-            Utc::now(),
-            &Summary::default(),
-        )
-        .await
-        .unwrap()
-        .row()
+        // As the worker stores it: the header facts read first.
+        let summary = crate::intake::Incoming::parse(raw.as_bytes())
+            .map(|m| Summary {
+                message_id: m.message_id,
+                from_address: m.from_raw,
+                subject: Some(m.subject),
+            })
+            .unwrap_or_default();
+        messages::store_incoming(&app.store, &loc, raw.as_bytes(), Utc::now(), &summary)
+            .await
+            .unwrap()
+            .row()
     }
 
     #[tokio::test]

@@ -2,14 +2,14 @@
 //! reconnect with capped exponential backoff, forever, until shutdown.
 
 use super::Incoming;
-use super::process::{Disposition, process};
+use super::process::{Disposition, ProcessError, guarded, process};
 use crate::context::App;
-use crate::mailbox::{MailSource, SetupError, SourceError, Wake};
+use crate::mailbox::{Fetch, MailSource, SetupError, SourceError, Wake};
 use crate::store::messages::{Location, MessageState};
 use crate::store::waiting::{self, RetryPolicy, Stage};
-use crate::store::{health, messages};
+use crate::store::{health, messages, transient};
 use crate::workflow::notices;
-use anyhow::Context;
+use anyhow::{Context, anyhow};
 use chrono::Utc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -51,12 +51,11 @@ pub const RETRY_PROCESSING: Duration = Duration::from_secs(5);
 /// After a sweep that stored or moved mail, the next look comes this soon.
 pub const SETTLE_RESCAN: Duration = Duration::from_secs(2);
 
-/// The longest time between two looks at the folder, IDLE or not.
-///
-/// NOTE: IDLE is a hint, not a promise: a server that never sends the
-/// notification (a missed watch, a proxy that drops it) must not leave mail
-/// waiting for the next renewal. Well inside `health.unprocessed_after_secs`.
-pub const SAFETY_RESCAN: Duration = Duration::from_secs(300);
+/// After a transient storage error (busy, locked, I/O) the sweep is tried
+/// again after this long, doubling up to [`STORAGE_RETRY_MAX`]; nothing is
+/// counted against a message.
+pub const STORAGE_RETRY_INITIAL: Duration = Duration::from_secs(1);
+pub const STORAGE_RETRY_MAX: Duration = Duration::from_secs(60);
 
 /// Counts from one sweep.
 #[derive(Debug, Default, Clone, Copy)]
@@ -66,6 +65,17 @@ pub struct Sweep {
     pub moved: usize,
     /// Fetches and moves the server refused (recorded on the message).
     pub failed: usize,
+    /// Messages over `mailbox.max_message_bytes` found in this sweep (not fetched).
+    pub too_large: usize,
+}
+
+/// Whether a sweep's error is the store's passing trouble (busy, locked,
+/// I/O): retry with backoff, count nothing, keep the connection.
+pub fn is_storage_trouble(e: &anyhow::Error) -> bool {
+    match e.downcast_ref::<ProcessError>() {
+        Some(p) => p.is_transient(),
+        None => transient::is_transient(e),
+    }
 }
 
 /// Runs until `shutdown`; never returns an error, only logs and retries.
@@ -81,6 +91,11 @@ pub async fn run<S: MailSource>(
         let mut delay = None;
         match connect_and_watch(app, &mut source, &mut backoff, &shutdown).await {
             Ok(()) => return,
+            // The store's passing trouble outside a sweep: not the mailbox's.
+            Err(e) if is_storage_trouble(&e) => {
+                let error = format!("{e:#}");
+                tracing::warn!(%error, "storage unavailable; retrying");
+            }
             Err(e) => {
                 let error = format!("{e:#}");
                 let setup = e.downcast_ref::<SetupError>().is_some();
@@ -110,16 +125,36 @@ async fn connect_and_watch<S: MailSource>(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     source.connect().await?;
+    let mut storage = Backoff::new(STORAGE_RETRY_INITIAL, STORAGE_RETRY_MAX);
     loop {
-        let sweep = sweep(app, source, shutdown).await?;
+        let sweep = match sweep(app, source, shutdown).await {
+            Ok(s) => s,
+            // NOTE: a busy or failing store is not the mailbox's fault and
+            // not the message's: keep the connection, count nothing, and
+            // sweep again after a while.
+            Err(e) if is_storage_trouble(&e) => {
+                let delay = storage.next_delay();
+                tracing::warn!(
+                    error = %format!("{e:#}"), retry_in_ms = delay.as_millis() as u64,
+                    "storage unavailable; the sweep is retried, nothing is counted against a message"
+                );
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(delay) => continue,
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        storage.reset();
         backoff.reset();
         health::mailbox_ok(&app.store).await?;
-        if sweep.stored > 0 || sweep.failed > 0 {
+        if sweep.stored > 0 || sweep.failed > 0 || sweep.too_large > 0 {
             tracing::info!(
                 seen = sweep.seen,
                 stored = sweep.stored,
                 moved = sweep.moved,
                 failed = sweep.failed,
+                too_large = sweep.too_large,
                 "mailbox swept"
             );
         }
@@ -135,12 +170,19 @@ async fn connect_and_watch<S: MailSource>(
             }
         }
         // A refused fetch or move is due again: wake for it, or for new mail.
+        // NOTE: IDLE is a hint, not a promise: a server that never sends the
+        // notification (a missed watch, a proxy that drops it) must not leave
+        // mail waiting for the next renewal. Every look is a mailbox check,
+        // so `mailbox.rescan_secs` also bounds how old the last check gets on
+        // a quiet mailbox (check-config keeps the health limits above it).
+        let rescan = Duration::from_secs(app.settings.mailbox.rescan_secs);
         let mut at_most = match waiting::next_retry(&app.store).await? {
             Some(t) => (t - Utc::now())
                 .to_std()
                 .unwrap_or(Duration::ZERO)
-                .max(Duration::from_secs(1)),
-            None => SAFETY_RESCAN,
+                .max(Duration::from_secs(1))
+                .min(rescan),
+            None => rescan,
         };
         // NOTE: Dovecot can miss telling an IDLE client about mail delivered
         // while the client's last command ran (seen with Maildir++ and two
@@ -173,8 +215,12 @@ pub fn retry_policy(app: &App) -> RetryPolicy {
 ///
 /// A refusal by the server for one message (fetch or move) is recorded on
 /// that message with its retry decision, and the sweep goes on with the
-/// next. Only a broken connection or a storage error ends the sweep. Stops
-/// between messages when shutdown is requested.
+/// next; so does a message over `mailbox.max_message_bytes`, which is not
+/// fetched but recorded and reported to staff once. A panic while fetching
+/// or moving one message is recorded on it like a refusal, and the sweep
+/// ends (the connection may be in any state). Only a broken connection or a
+/// storage error ends the sweep otherwise. Stops between messages when
+/// shutdown is requested.
 pub async fn sweep<S: MailSource>(
     app: &App,
     source: &mut S,
@@ -199,11 +245,12 @@ pub async fn sweep<S: MailSource>(
     let pending: Vec<_> = todo.iter().map(|(l, _)| l.clone()).collect();
     waiting::record_scan(&app.store, source.kind(), &pending).await?;
     let policy = retry_policy(app);
+    let max_bytes = app.settings.mailbox.max_message_bytes;
     for (loc, known) in todo {
         if shutdown.is_cancelled() {
             break;
         }
-        if waiting::blocked(&app.store, &loc, Utc::now()).await? {
+        if waiting::blocked(&app.store, &loc, Utc::now(), max_bytes).await? {
             continue;
         }
         let disposition = match known {
@@ -211,15 +258,25 @@ pub async fn sweep<S: MailSource>(
             // Handled before: no need to load the raw message again.
             Some(k) => Disposition::from_db(k.disposition.as_deref()),
             None => {
-                let fetched = match source.fetch(&loc).await {
-                    Ok(Some(f)) => f,
-                    Ok(None) => continue,
-                    Err(SourceError::Message(e)) => {
+                let fetched = match guarded(source.fetch(&loc, max_bytes)).await {
+                    Ok(Ok(Fetch::Mail(f))) => f,
+                    Ok(Ok(Fetch::Gone)) => continue,
+                    Ok(Ok(Fetch::TooLarge { size, summary })) => {
+                        stats.too_large += 1;
+                        too_large(app, &loc, size, &summary).await?;
+                        continue;
+                    }
+                    Ok(Err(SourceError::Message(e))) => {
                         stats.failed += 1;
                         message_failed(app, &loc, Stage::Fetch, &e, policy).await?;
                         continue;
                     }
-                    Err(SourceError::Connection(e)) => return Err(e),
+                    Ok(Err(SourceError::Connection(e))) => return Err(e),
+                    Err(panic) => {
+                        let e = anyhow!("panic while fetching: {panic}");
+                        message_failed(app, &loc, Stage::Fetch, &e, policy).await?;
+                        return Err(e.context("the mailbox connection is reset"));
+                    }
                 };
                 let summary = summary_of(&fetched.raw);
                 let outcome = messages::store_incoming(
@@ -237,35 +294,71 @@ pub async fn sweep<S: MailSource>(
         match disposition {
             Disposition::Pending => {}
             Disposition::Keep => waiting::done(&app.store, &loc).await?,
-            Disposition::Sent => match source.move_sent(&loc).await {
-                Ok(moved) => {
+            Disposition::Sent => match guarded(source.move_sent(&loc)).await {
+                Ok(Ok(moved)) => {
                     if moved {
                         messages::mark_moved(&app.store, &loc).await?;
                         stats.moved += 1;
                     }
                     waiting::done(&app.store, &loc).await?;
                 }
-                Err(SourceError::Message(e)) => {
+                Ok(Err(SourceError::Message(e))) => {
                     stats.failed += 1;
                     message_failed(app, &loc, Stage::Move, &e, policy).await?;
                 }
-                Err(SourceError::Connection(e)) => return Err(e),
+                Ok(Err(SourceError::Connection(e))) => return Err(e),
+                Err(panic) => {
+                    let e = anyhow!("panic while moving: {panic}");
+                    message_failed(app, &loc, Stage::Move, &e, policy).await?;
+                    return Err(e.context("the mailbox connection is reset"));
+                }
             },
-            Disposition::Move => match source.move_processed(&loc).await {
-                Ok(()) => {
+            Disposition::Move => match guarded(source.move_processed(&loc)).await {
+                Ok(Ok(())) => {
                     messages::mark_moved(&app.store, &loc).await?;
                     waiting::done(&app.store, &loc).await?;
                     stats.moved += 1;
                 }
-                Err(SourceError::Message(e)) => {
+                Ok(Err(SourceError::Message(e))) => {
                     stats.failed += 1;
                     message_failed(app, &loc, Stage::Move, &e, policy).await?;
                 }
-                Err(SourceError::Connection(e)) => return Err(e),
+                Ok(Err(SourceError::Connection(e))) => return Err(e),
+                Err(panic) => {
+                    let e = anyhow!("panic while moving: {panic}");
+                    message_failed(app, &loc, Stage::Move, &e, policy).await?;
+                    return Err(e.context("the mailbox connection is reset"));
+                }
             },
         }
     }
     Ok(stats)
+}
+
+/// Records a message over the size limit; staff get one notice the first
+/// time it is seen.
+async fn too_large(
+    app: &App,
+    loc: &Location,
+    size: u64,
+    summary: &crate::mailbox::HeaderSummary,
+) -> anyhow::Result<()> {
+    let max = app.settings.mailbox.max_message_bytes;
+    // One transaction: recorded and told, or neither.
+    let mut tx = app.store.begin().await?;
+    if !waiting::too_large(&mut tx, loc, size).await? {
+        return Ok(());
+    }
+    tracing::warn!(
+        folder = %loc.folder, uid = %loc.uid, size, max,
+        "message over mailbox.max_message_bytes: not fetched, left in the folder for staff"
+    );
+    notices::mailbox_message_too_large(&app.desk(), &mut tx, loc, size, max, summary).await?;
+    tx.commit()
+        .await
+        .context("cannot queue the oversized-message notice")?;
+    app.outbox_signal.notify_one();
+    Ok(())
 }
 
 /// Records a refused fetch or move; when it is left for a human from now on,

@@ -4,7 +4,7 @@
 //! Folder names follow the server's namespace and separator (`folders`).
 
 use super::folders::{self, Namespace};
-use super::{Fetched, MailSource, SetupError, SourceError, Wake, tls};
+use super::{Fetch, Fetched, HeaderSummary, MailSource, SetupError, SourceError, Wake, tls};
 use crate::config::Security;
 use crate::config::settings::{ImapSettings, is_loopback};
 use crate::store::messages::Location;
@@ -217,14 +217,22 @@ impl ImapSource {
     }
 
     /// Empties the unsolicited responses, remembering whether new mail was
-    /// announced.
+    /// announced. Called after every command (SEARCH, FETCH, MOVE, NOOP,
+    /// IDLE): whatever the command, an EXISTS in its answer is kept in
+    /// `changed`, and [`MailSource::wait`] returns at once while it is set.
     ///
     /// NOTE: the server announces mail that arrives mid-sweep with the answer
     /// to whatever command comes next (a FETCH, a MOVE), not at the next IDLE;
     /// dropping that EXISTS would leave the mail unseen until the one after.
+    /// async-imap queues these in a channel of 100 and drops what does not
+    /// fit (a MOVE of many messages, a mass flag change by a mail client):
+    /// a full channel may have lost an EXISTS, so it counts as one.
     fn drain_unsolicited(&mut self) {
         use async_imap::types::UnsolicitedResponse;
         if let Some(s) = self.session.as_mut() {
+            if s.unsolicited_responses.is_full() {
+                self.changed = true;
+            }
             while let Ok(r) = s.unsolicited_responses.try_recv() {
                 if matches!(
                     r,
@@ -308,6 +316,42 @@ impl ImapSource {
             other => other,
         }
     }
+}
+
+/// Sender, subject and date from a FETCH ENVELOPE, decoded like a header.
+fn envelope_summary(f: &async_imap::types::Fetch) -> HeaderSummary {
+    let Some(env) = f.envelope() else {
+        return HeaderSummary::default();
+    };
+    let text = |b: &Option<std::borrow::Cow<'_, [u8]>>| {
+        b.as_deref()
+            .map(|b| String::from_utf8_lossy(b).replace(['\r', '\n'], " "))
+    };
+    let mut head = String::new();
+    if let Some(a) = env.from.as_ref().and_then(|v| v.first()) {
+        let addr = match (text(&a.mailbox), text(&a.host)) {
+            (Some(m), Some(h)) => format!("<{m}@{h}>"),
+            _ => String::new(),
+        };
+        // NOTE: encoded words are decoded only outside quotes.
+        let name = text(&a.name)
+            .map(|n| {
+                if n.contains("=?") {
+                    format!("{n} ")
+                } else {
+                    format!("\"{}\" ", n.replace(['"', '\\'], ""))
+                }
+            })
+            .unwrap_or_default();
+        head.push_str(&format!("From: {name}{addr}\r\n"));
+    }
+    if let Some(subject) = text(&env.subject) {
+        head.push_str(&format!("Subject: {subject}\r\n"));
+    }
+    if let Some(date) = text(&env.date) {
+        head.push_str(&format!("Date: {date}\r\n"));
+    }
+    HeaderSummary::from_header_block(head.as_bytes())
 }
 
 /// The server's personal namespace: NAMESPACE (RFC 2342) where offered,
@@ -539,21 +583,48 @@ impl MailSource for ImapSource {
             .collect())
     }
 
-    async fn fetch(&mut self, loc: &Location) -> Result<Option<Fetched>, SourceError> {
+    async fn fetch(&mut self, loc: &Location, max_bytes: u64) -> Result<Fetch, SourceError> {
         let uid = Self::uid_of(loc)?;
+        // The size first: a message over the limit is never read into memory.
+        let session = self.session()?;
+        let sizes = op_msg("UID FETCH RFC822.SIZE", async {
+            session
+                .uid_fetch(uid.to_string(), "(UID RFC822.SIZE ENVELOPE)")
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .await;
+        self.drain_unsolicited();
+        let Some(f) = sizes?.into_iter().find(|f| f.uid == Some(uid)) else {
+            return Ok(Fetch::Gone);
+        };
+        match f.size.map(u64::from) {
+            Some(size) if size > max_bytes => {
+                return Ok(Fetch::TooLarge {
+                    size,
+                    summary: envelope_summary(&f),
+                });
+            }
+            Some(_) => {}
+            // NOTE: every IMAP4rev1 server answers RFC822.SIZE; one that does
+            // not must not hold up every mail, so it is read as before.
+            None => tracing::warn!(uid, "the server sent no RFC822.SIZE; fetching anyway"),
+        }
         let session = self.session()?;
         // NOTE: BODY.PEEK leaves \Seen alone: staff read the same mailbox.
-        let fetches: Vec<_> = op_msg("UID FETCH", async {
+        let fetches = op_msg("UID FETCH", async {
             session
                 .uid_fetch(uid.to_string(), "(UID INTERNALDATE BODY.PEEK[])")
                 .await?
                 .try_collect::<Vec<_>>()
                 .await
         })
-        .await?;
+        .await;
         self.drain_unsolicited();
+        let fetches = fetches?;
         let Some(f) = fetches.iter().find(|f| f.uid == Some(uid)) else {
-            return Ok(None);
+            return Ok(Fetch::Gone);
         };
         let Some(raw) = f.body() else {
             return Err(SourceError::Message(anyhow!("FETCH returned no body")));
@@ -563,7 +634,7 @@ impl MailSource for ImapSource {
                 "FETCH returned no INTERNALDATE"
             )));
         };
-        Ok(Some(Fetched {
+        Ok(Fetch::Mail(Fetched {
             raw: raw.to_vec(),
             internal_date: internal_date.with_timezone(&Utc),
         }))
@@ -590,6 +661,13 @@ impl MailSource for ImapSource {
         shutdown: &CancellationToken,
         at_most: Duration,
     ) -> anyhow::Result<Wake> {
+        // New mail was announced in the answer to an earlier command (a
+        // FETCH, a MOVE, the SEARCH): the server will not announce it again,
+        // so look now instead of waiting for the next change.
+        self.drain_unsolicited();
+        if self.changed {
+            return Ok(Wake::Changed);
+        }
         if !(self.has_idle && self.settings.use_idle) {
             let poll = Duration::from_secs(self.settings.poll_interval_secs).min(at_most);
             tokio::select! {
@@ -598,6 +676,7 @@ impl MailSource for ImapSource {
             }
             let session = self.session().map_err(anyhow::Error::from)?;
             op("NOOP", session.noop()).await?;
+            self.drain_unsolicited();
             return Ok(Wake::Changed);
         }
         let renew = Duration::from_secs(self.settings.idle_renew_secs).min(at_most);
@@ -611,7 +690,7 @@ impl MailSource for ImapSource {
         // NOTE: Dovecot syncs when IDLE starts and may announce new mail before
         // its "+ idling"; async-imap queues that EXISTS as unsolicited, and
         // waiting for the next change would miss it.
-        let mut already = false;
+        let mut already = announced.is_full();
         while let Ok(r) = announced.try_recv() {
             already |= matches!(
                 r,
@@ -725,4 +804,209 @@ pub async fn find_message_id(
     }
     let _ = op("LOGOUT", session.logout()).await;
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The handling of server responses, against a scripted IMAP server on
+    //! loopback (the daemon tests run the real Dovecot).
+
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::TcpListener;
+
+    const BODY: &str = "Subject: a\r\n\r\nhello\r\n";
+
+    /// Answers each tagged command with `answer(command)` (`{tag}` replaced
+    /// by the command's tag; IDLE is answered with `+ idling`, its DONE with
+    /// the IDLE's tag). Returns the port and the commands received.
+    async fn scripted(answer: fn(&str) -> String) -> (u16, Arc<Mutex<Vec<String>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.unwrap();
+            let (r, mut w) = sock.into_split();
+            let mut r = BufReader::new(r);
+            w.write_all(b"* OK [CAPABILITY IMAP4rev1 IDLE MOVE] scripted\r\n")
+                .await
+                .unwrap();
+            let mut idle_tag = String::new();
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                    return;
+                }
+                let line = line.trim_end();
+                if line == "DONE" {
+                    let _ = w
+                        .write_all(format!("{idle_tag} OK done\r\n").as_bytes())
+                        .await;
+                    continue;
+                }
+                let (tag, command) = line.split_once(' ').unwrap_or((line, ""));
+                log.lock().unwrap().push(command.to_string());
+                let reply = if command == "IDLE" {
+                    idle_tag = tag.to_string();
+                    "+ idling\r\n".to_string()
+                } else if command.starts_with("LOGIN") {
+                    "{tag} OK logged in\r\n".to_string()
+                } else {
+                    answer(command)
+                };
+                let _ = w.write_all(reply.replace("{tag}", tag).as_bytes()).await;
+            }
+        });
+        (port, seen)
+    }
+
+    async fn source(port: u16) -> ImapSource {
+        let settings = ImapSettings {
+            host: "127.0.0.1".into(),
+            port,
+            security: Security::Plain,
+            username: "projekt@ews.test".into(),
+            password_file: None,
+            password: Some(secrecy::SecretString::from("pw")),
+            ca_file: None,
+            use_idle: true,
+            idle_renew_secs: 60,
+            poll_interval_secs: 60,
+            backoff_initial_ms: 100,
+            backoff_max_secs: 1,
+            sent_folder: String::new(),
+        };
+        let mut s = ImapSource::new(settings.clone(), "INBOX", "Done");
+        s.session = Some(login(&settings).await.unwrap());
+        (s.has_idle, s.has_move, s.validity) = (true, true, 1);
+        s
+    }
+
+    fn loc() -> Location {
+        Location {
+            source: "imap",
+            folder: "INBOX".into(),
+            validity: 1,
+            uid: "7".into(),
+        }
+    }
+
+    /// A mailbox with message UID 7; mail arrives during the body FETCH:
+    /// the EXISTS comes between two FETCH responses of the stream.
+    fn fetch_with_news(command: &str) -> String {
+        if command.starts_with("UID SEARCH") {
+            "* SEARCH 7\r\n{tag} OK\r\n".into()
+        } else if command.contains("RFC822.SIZE") {
+            "* 1 FETCH (UID 7 RFC822.SIZE 21 ENVELOPE (\"Mon, 15 Jun 2026 09:00:00 +0200\" \
+             \"=?utf-8?q?Bewerbung_M=C3=BCnster?=\" ((\"Stadt A\" NIL \"amt\" \"stadt.test\")) \
+             NIL NIL NIL NIL NIL NIL NIL))\r\n{tag} OK\r\n"
+                .into()
+        } else if command.contains("BODY.PEEK[]") {
+            format!(
+                "* 1 FETCH (UID 7 INTERNALDATE \"15-Jun-2026 09:00:00 +0200\" BODY[] {{{}}}\r\n{BODY})\r\n\
+                 * 2 EXISTS\r\n* 1 RECENT\r\n* 2 FETCH (UID 9 FLAGS (\\Seen))\r\n{{tag}} OK\r\n",
+                BODY.len()
+            )
+        } else {
+            "{tag} OK\r\n".into()
+        }
+    }
+
+    async fn timed_wait(s: &mut ImapSource, at_most: Duration) -> (Wake, Duration) {
+        let start = std::time::Instant::now();
+        let wake = s.wait(&CancellationToken::new(), at_most).await.unwrap();
+        (wake, start.elapsed())
+    }
+
+    #[tokio::test]
+    async fn new_mail_announced_during_a_fetch_stream_wakes_the_next_sweep_at_once() {
+        let (port, seen) = scripted(fetch_with_news).await;
+        let mut s = source(port).await;
+        assert_eq!(s.scan().await.unwrap(), vec![loc()]);
+        let Fetch::Mail(f) = s.fetch(&loc(), 1000).await.unwrap() else {
+            panic!("fetched");
+        };
+        assert_eq!(f.raw, BODY.as_bytes());
+        let (wake, took) = timed_wait(&mut s, Duration::from_secs(30)).await;
+        assert_eq!(wake, Wake::Changed);
+        assert!(took < Duration::from_secs(2), "{took:?}");
+        assert!(
+            !seen.lock().unwrap().iter().any(|c| c == "IDLE"),
+            "no IDLE: the server told us already"
+        );
+        // The next scan takes the news in; then the wait is IDLE again.
+        s.scan().await.unwrap();
+        let (_, took) = timed_wait(&mut s, Duration::from_millis(300)).await;
+        assert!(took >= Duration::from_millis(250), "{took:?}");
+        assert!(seen.lock().unwrap().iter().any(|c| c == "IDLE"));
+    }
+
+    #[tokio::test]
+    async fn a_message_over_the_limit_is_not_fetched_and_its_envelope_is_read() {
+        let (port, seen) = scripted(fetch_with_news).await;
+        let mut s = source(port).await;
+        let Fetch::TooLarge { size, summary } = s.fetch(&loc(), 20).await.unwrap() else {
+            panic!("too large");
+        };
+        assert_eq!(size, 21);
+        assert_eq!(summary.from.as_deref(), Some("Stadt A <amt@stadt.test>"));
+        assert_eq!(summary.subject.as_deref(), Some("Bewerbung Münster"));
+        assert!(summary.date.is_some());
+        let commands = seen.lock().unwrap().clone();
+        assert!(
+            !commands.iter().any(|c| c.contains("BODY")),
+            "no body asked for: {commands:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn new_mail_announced_with_a_move_or_the_search_wakes_the_next_sweep_at_once() {
+        fn answer(command: &str) -> String {
+            if command.starts_with("UID SEARCH") {
+                // The EXISTS may or may not be in this answer: look again.
+                "* SEARCH 7\r\n* 2 EXISTS\r\n{tag} OK\r\n".into()
+            } else if command.starts_with("UID MOVE") {
+                "* OK [COPYUID 1 7 1] moved\r\n* 1 EXPUNGE\r\n* 1 EXISTS\r\n{tag} OK\r\n".into()
+            } else {
+                "{tag} OK\r\n".into()
+            }
+        }
+        let (port, seen) = scripted(answer).await;
+        let mut s = source(port).await;
+        s.scan().await.unwrap();
+        let (wake, took) = timed_wait(&mut s, Duration::from_secs(30)).await;
+        assert_eq!((wake, took < Duration::from_secs(2)), (Wake::Changed, true));
+        s.scan().await.unwrap();
+        s.move_processed(&loc()).await.unwrap();
+        let (wake, took) = timed_wait(&mut s, Duration::from_secs(30)).await;
+        assert_eq!((wake, took < Duration::from_secs(2)), (Wake::Changed, true));
+        assert!(!seen.lock().unwrap().iter().any(|c| c == "IDLE"));
+    }
+
+    #[tokio::test]
+    async fn an_exists_lost_to_a_full_response_queue_still_wakes_the_next_sweep() {
+        fn answer(command: &str) -> String {
+            if command.starts_with("UID SEARCH") {
+                "* SEARCH 7\r\n{tag} OK\r\n".into()
+            } else if command.starts_with("UID MOVE") {
+                // 150 unsolicited answers: async-imap keeps 100 and drops
+                // the rest, the EXISTS among them.
+                let mut r = "* 1 EXPUNGE\r\n".repeat(150);
+                r.push_str("* 9 EXISTS\r\n{tag} OK\r\n");
+                r
+            } else {
+                "{tag} OK\r\n".into()
+            }
+        }
+        let (port, seen) = scripted(answer).await;
+        let mut s = source(port).await;
+        s.scan().await.unwrap();
+        s.move_processed(&loc()).await.unwrap();
+        let (wake, took) = timed_wait(&mut s, Duration::from_secs(30)).await;
+        assert_eq!((wake, took < Duration::from_secs(2)), (Wake::Changed, true));
+        assert!(!seen.lock().unwrap().iter().any(|c| c == "IDLE"));
+    }
 }

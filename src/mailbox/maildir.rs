@@ -1,7 +1,7 @@
 //! Maildir source: for the mail host itself and for the demo. A message's
 //! identity is its unique file name (the part before `:2,`).
 
-use super::{Fetched, MailSource, SourceError, Wake};
+use super::{Fetch, Fetched, HeaderSummary, MailSource, SourceError, Wake};
 use crate::store::messages::Location;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -102,16 +102,31 @@ impl MailSource for MaildirSource {
             .collect())
     }
 
-    async fn fetch(&mut self, loc: &Location) -> Result<Option<Fetched>, SourceError> {
+    async fn fetch(&mut self, loc: &Location, max_bytes: u64) -> Result<Fetch, SourceError> {
         let Some(path) = self.find(&loc.uid) else {
-            return Ok(None);
+            return Ok(Fetch::Gone);
         };
+        let size = std::fs::metadata(&path)
+            .with_context(|| format!("cannot read the size of {}", path.display()))
+            .map_err(SourceError::Message)?
+            .len();
+        if size > max_bytes {
+            // Only the head is read, for the staff notice.
+            use std::io::Read;
+            let mut head = Vec::new();
+            let _ =
+                std::fs::File::open(&path).and_then(|f| f.take(64 * 1024).read_to_end(&mut head));
+            return Ok(Fetch::TooLarge {
+                size,
+                summary: HeaderSummary::from_header_block(&head),
+            });
+        }
         let raw = std::fs::read(&path)
             .with_context(|| format!("cannot read {}", path.display()))
             .map_err(SourceError::Message)?;
         let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
         let internal_date = modified.map(DateTime::<Utc>::from).unwrap_or_else(Utc::now);
-        Ok(Some(Fetched { raw, internal_date }))
+        Ok(Fetch::Mail(Fetched { raw, internal_date }))
     }
 
     async fn move_processed(&mut self, loc: &Location) -> Result<(), SourceError> {

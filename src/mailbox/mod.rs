@@ -18,6 +18,76 @@ pub struct Fetched {
     pub internal_date: DateTime<Utc>,
 }
 
+/// What a fetch found.
+#[derive(Debug, Clone)]
+pub enum Fetch {
+    /// The whole message.
+    Mail(Fetched),
+    /// Not fetched: its size (RFC822.SIZE, asked first) is over the limit.
+    /// `summary` is what its header says (from the IMAP ENVELOPE), for staff.
+    TooLarge { size: u64, summary: HeaderSummary },
+    /// The message vanished meanwhile.
+    Gone,
+}
+
+/// Sender, subject and date of a message that was not fetched, decoded and
+/// sanitised for a staff notice; each may be missing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderSummary {
+    pub from: Option<String>,
+    pub subject: Option<String>,
+    pub date: Option<String>,
+}
+
+impl HeaderSummary {
+    /// Reads a header block (`From:`, `Subject:`, `Date:` lines; RFC 2047
+    /// encoded words are decoded). Anything after the first empty line is
+    /// ignored.
+    pub fn from_header_block(head: &[u8]) -> HeaderSummary {
+        use crate::domain::HeaderText;
+        let end = head
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|p| p + 4)
+            .or_else(|| head.windows(2).position(|w| w == b"\n\n").map(|p| p + 2))
+            .unwrap_or(head.len());
+        let mut block = head[..end].to_vec();
+        block.extend_from_slice(b"\r\n\r\n");
+        // NOTE: mail-parser has debug assertions that odd input can reach.
+        let parsed = std::panic::catch_unwind(|| {
+            let msg = mail_parser::MessageParser::default().parse_headers(&block)?;
+            let from = msg
+                .from()
+                .and_then(|a| a.first())
+                .map(|a| match (a.name(), a.address()) {
+                    (Some(n), Some(addr)) => format!("{n} <{addr}>"),
+                    (None, Some(addr)) => addr.to_string(),
+                    (Some(n), None) => n.to_string(),
+                    (None, None) => String::new(),
+                });
+            Some((
+                from,
+                msg.subject().map(str::to_string),
+                msg.date().map(|d| d.to_rfc822()),
+            ))
+        })
+        .ok()
+        .flatten();
+        let clean = |s: Option<String>| {
+            s.map(|s| HeaderText::sanitize(&s, 200).to_string())
+                .filter(|s| !s.is_empty())
+        };
+        match parsed {
+            Some((from, subject, date)) => HeaderSummary {
+                from: clean(from),
+                subject: clean(subject),
+                date: clean(date),
+            },
+            None => HeaderSummary::default(),
+        }
+    }
+}
+
 /// Why a wait for new mail ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wake {
@@ -57,8 +127,9 @@ pub trait MailSource {
     async fn connect(&mut self) -> anyhow::Result<()>;
     /// Every message now in the watched folder.
     async fn scan(&mut self) -> anyhow::Result<Vec<Location>>;
-    /// One message, or None when it vanished meanwhile.
-    async fn fetch(&mut self, loc: &Location) -> Result<Option<Fetched>, SourceError>;
+    /// One message, unless it is larger than `max_bytes` (its size is asked
+    /// before its bytes are read) or vanished meanwhile.
+    async fn fetch(&mut self, loc: &Location, max_bytes: u64) -> Result<Fetch, SourceError>;
     /// Moves a handled message to the processed folder.
     async fn move_processed(&mut self, loc: &Location) -> Result<(), SourceError>;
     /// Files postbote's own copy of a sent mail into the sent folder

@@ -23,6 +23,9 @@ pub const OUTBOX_PAUSED_SINCE: &str = "outbox.paused_since";
 /// store works again. The value is the store's first error of the streak,
 /// its time when it began.
 pub const OUTBOX_STORE_ERROR: &str = "outbox.store_error";
+/// Since when scheduler passes have had failing steps (cleared by a pass
+/// where every step succeeded): the incident of the scheduler alarm.
+pub const SCHEDULER_FAILING_SINCE: &str = "scheduler.failing_since";
 
 pub async fn set(store: &Store, key: &str, value: &str) -> anyhow::Result<()> {
     sqlx::query(
@@ -46,6 +49,22 @@ pub async fn get(store: &Store, key: &str) -> anyhow::Result<Option<(String, Str
         .await
         .context("cannot read health")?;
     Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+/// Records `key` as now unless it is set already; returns its value (the
+/// time it was first set).
+pub async fn mark_since(store: &Store, key: &str) -> anyhow::Result<String> {
+    let now = now();
+    sqlx::query(
+        "INSERT INTO health (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING",
+    )
+    .bind(key)
+    .bind(&now)
+    .bind(&now)
+    .execute(store.pool())
+    .await
+    .context("cannot record health")?;
+    Ok(get(store, key).await?.map_or(now, |(v, _)| v))
 }
 
 pub async fn clear(store: &Store, key: &str) -> anyhow::Result<()> {

@@ -198,12 +198,14 @@ pub struct Loaded {
     pub state: MessageState,
     /// What to do with it in the mailbox (`move` | `keep`), once handled.
     pub disposition: Option<String>,
+    /// How often `postbote messages retry` put it back after it failed.
+    pub retries: i64,
 }
 
 /// The stored message: raw bytes, INTERNALDATE, state and disposition.
 pub async fn load(store: &Store, row: i64) -> anyhow::Result<Loaded> {
     sqlx::query_as(
-        "SELECT r.bytes AS raw, m.internal_date, m.state, m.disposition FROM messages m \
+        "SELECT r.bytes AS raw, m.internal_date, m.state, m.disposition, m.retries FROM messages m \
          JOIN raw_messages r ON r.sha256 = m.sha256 WHERE m.id = ?",
     )
     .bind(row)
@@ -212,23 +214,48 @@ pub async fn load(store: &Store, row: i64) -> anyhow::Result<Loaded> {
     .with_context(|| format!("cannot load message {row}"))
 }
 
-/// An earlier, different message with the same Message-ID and sender.
+/// The sender as duplicate detection compares it: the From address in
+/// lower case (the text as stored when it is not a valid address); None
+/// when the mail named no sender.
+pub fn sender_key(from_address: Option<&str>) -> Option<String> {
+    let text = from_address?.trim();
+    if text.is_empty() {
+        return None;
+    }
+    Some(
+        crate::domain::EmailAddress::parse(text)
+            .map(|a| a.key())
+            .unwrap_or_else(|_| text.to_lowercase()),
+    )
+}
+
+/// An earlier, different message with the same Message-ID from the same
+/// sender ([`sender_key`] of `from_address`): its row and disposition. A
+/// Message-ID alone proves nothing: another municipality's mail may carry
+/// the same one (a broken mail program, a copied template), and that mail
+/// is its own.
 pub async fn earlier_with_message_id(
     tx: &mut Tx<'_>,
     row: i64,
     message_id: &str,
+    from_address: Option<&str>,
 ) -> anyhow::Result<Option<(i64, Option<String>)>> {
-    sqlx::query_as(
-        "SELECT id, disposition FROM messages WHERE message_id = ? AND id < ? \
-         AND state IN (?, ?) ORDER BY id LIMIT 1",
+    let candidates: Vec<(i64, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT id, disposition, from_address FROM messages WHERE message_id = ? AND id < ? \
+         AND state IN (?, ?) ORDER BY id",
     )
     .bind(message_id)
     .bind(row)
     .bind(MessageState::Processed)
     .bind(MessageState::Duplicate)
-    .fetch_optional(&mut **tx)
+    .fetch_all(&mut **tx)
     .await
-    .context("cannot look up an earlier message with the same Message-ID")
+    .context("cannot look up an earlier message with the same Message-ID")?;
+    let sender = sender_key(from_address);
+    Ok(candidates
+        .into_iter()
+        .find(|(_, _, from)| sender_key(from.as_deref()) == sender)
+        .map(|(id, disposition, _)| (id, disposition)))
 }
 
 /// Records how a message was handled, inside the transaction that acted on it.
@@ -280,6 +307,109 @@ pub async fn set_error(
     .fetch_one(store.pool())
     .await
     .context("cannot record processing error")
+}
+
+/// What `postbote messages retry` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retry {
+    /// The failed message is `received` again with no attempts: the
+    /// daemon's next sweep processes it. `moves_cleared` refused moves of
+    /// its mail that had been left for staff are to be tried again.
+    Requeued {
+        moves_cleared: u64,
+    },
+    /// Only its mail's move had been left for staff; it is tried again.
+    MoveRequeued {
+        moves_cleared: u64,
+    },
+    /// Nothing to put back: the message is in this state and its mail
+    /// waits for nothing.
+    NotFailed(MessageState),
+    NoSuchMessage,
+}
+
+/// Puts a failed message back: state `received`, attempts 0, the error
+/// cleared, `retries` + 1, in one transaction. A move of its mail that the
+/// server refused until it was left for staff (`mailbox_waiting`,
+/// permanent) is cleared too, so the next sweep moves it.
+pub async fn retry(store: &Store, row: i64) -> anyhow::Result<Retry> {
+    let mut tx = store.begin().await?;
+    let state: Option<MessageState> = sqlx::query_scalar("SELECT state FROM messages WHERE id = ?")
+        .bind(row)
+        .fetch_optional(&mut *tx)
+        .await
+        .context("cannot read the message")?;
+    let Some(state) = state else {
+        return Ok(Retry::NoSuchMessage);
+    };
+    let moves_cleared = sqlx::query(
+        "DELETE FROM mailbox_waiting WHERE permanent = 1 AND stage = ? AND EXISTS (\
+         SELECT 1 FROM mailbox_locations l WHERE l.message_row = ? AND l.source = mailbox_waiting.source \
+         AND l.folder = mailbox_waiting.folder AND l.validity = mailbox_waiting.validity \
+         AND l.uid = mailbox_waiting.uid)",
+    )
+    .bind(super::waiting::Stage::Move)
+    .bind(row)
+    .execute(&mut *tx)
+    .await
+    .context("cannot clear the refused move")?
+    .rows_affected();
+    let outcome = if state == MessageState::Failed {
+        sqlx::query(
+            "UPDATE messages SET state = ?, attempts = 0, error = NULL, retries = retries + 1 \
+             WHERE id = ?",
+        )
+        .bind(MessageState::Received)
+        .bind(row)
+        .execute(&mut *tx)
+        .await
+        .context("cannot put the message back")?;
+        Retry::Requeued { moves_cleared }
+    } else if moves_cleared > 0 {
+        Retry::MoveRequeued { moves_cleared }
+    } else {
+        Retry::NotFailed(state)
+    };
+    tx.commit().await.context("cannot commit the retry")?;
+    Ok(outcome)
+}
+
+/// One stored message, for `postbote messages list`.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct Listed {
+    pub id: i64,
+    pub state: MessageState,
+    pub class: Option<String>,
+    pub from_address: Option<String>,
+    pub subject: Option<String>,
+    pub message_id: Option<String>,
+    pub internal_date: String,
+    pub attempts: i64,
+    pub retries: i64,
+    pub error: Option<String>,
+    /// Where the mail was last seen (`folder UID n`), if known.
+    pub location: Option<String>,
+    /// Moved to the processed folder.
+    pub moved: bool,
+}
+
+/// The stored messages, newest first; with `failed_only` just the failed ones.
+pub async fn list(store: &Store, failed_only: bool, limit: i64) -> anyhow::Result<Vec<Listed>> {
+    sqlx::query_as(
+        "SELECT m.id, m.state, m.class, m.from_address, m.subject, m.message_id, m.internal_date, \
+         m.attempts, m.retries, m.error, \
+         (SELECT l.folder || ' UID ' || l.uid FROM mailbox_locations l WHERE l.message_row = m.id \
+          ORDER BY l.seen_at DESC LIMIT 1) AS location, \
+         EXISTS (SELECT 1 FROM mailbox_locations l WHERE l.message_row = m.id \
+          AND l.moved_at IS NOT NULL) AS moved \
+         FROM messages m WHERE (? = 0 OR m.state = ?) ORDER BY m.id DESC LIMIT ?",
+    )
+    .bind(failed_only)
+    .bind(MessageState::Failed)
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await
+    .context("cannot list messages")
 }
 
 /// Counts by state, then by class, for `status`.
@@ -347,14 +477,27 @@ mod tests {
         };
         set_handled(&mut tx, other, &h).await.unwrap();
         assert_eq!(
-            earlier_with_message_id(&mut tx, other + 1, "m2@x.test")
+            earlier_with_message_id(&mut tx, other + 1, "m2@x.test", Some("A2@X.test"))
                 .await
                 .unwrap(),
             Some((other, Some("move".to_string())))
         );
+        // The same Message-ID from someone else is another message.
+        assert_eq!(
+            earlier_with_message_id(&mut tx, other + 1, "m2@x.test", Some("a3@x.test"))
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            earlier_with_message_id(&mut tx, other + 1, "m2@x.test", None)
+                .await
+                .unwrap(),
+            None
+        );
         // A failed message is no original to compare with.
         assert_eq!(
-            earlier_with_message_id(&mut tx, other + 1, "m1@x.test")
+            earlier_with_message_id(&mut tx, other + 1, "m1@x.test", Some("a1@x.test"))
                 .await
                 .unwrap(),
             None
@@ -397,5 +540,68 @@ mod tests {
             "{e:#}"
         );
         assert!(load(&store, row).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn retry_puts_a_failed_message_back_and_a_move_left_for_staff_is_tried_again() {
+        use crate::store::waiting::{self, RetryPolicy, Stage};
+        let (_dir, store) = testing::store().await;
+        let row = testing::message(&store, 1).await;
+        assert_eq!(
+            retry(&store, row).await.unwrap(),
+            Retry::NotFailed(MessageState::Received)
+        );
+        set_error(&store, row, "boom", 1).await.unwrap();
+        let failed = list(&store, true, 10).await.unwrap();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(
+            (failed[0].id, failed[0].attempts, failed[0].error.as_deref()),
+            (row, 1, Some("boom"))
+        );
+        assert_eq!(failed[0].location.as_deref(), Some("INBOX UID m1"));
+        assert_eq!(
+            retry(&store, row).await.unwrap(),
+            Retry::Requeued { moves_cleared: 0 }
+        );
+        assert!(list(&store, true, 10).await.unwrap().is_empty());
+        assert_eq!(unprocessed(&store).await.unwrap(), vec![row]);
+
+        // Processed, but the server refused its move until it was left for staff.
+        let mut tx = store.begin().await.unwrap();
+        let h = Handled {
+            state: MessageState::Processed,
+            class: "application",
+            reason: "test",
+            disposition: "move",
+            application_id: None,
+            duplicate_of: None,
+        };
+        set_handled(&mut tx, row, &h).await.unwrap();
+        tx.commit().await.unwrap();
+        let loc = Location {
+            source: "maildir",
+            folder: "INBOX".into(),
+            validity: 0,
+            uid: "m1".into(),
+        };
+        let policy = RetryPolicy {
+            initial: chrono::Duration::seconds(1),
+            max: chrono::Duration::seconds(1),
+            max_attempts: 1,
+        };
+        let f = waiting::failed(&store, &loc, Stage::Move, "NO quota", policy)
+            .await
+            .unwrap();
+        assert!(f.permanent);
+        assert_eq!(
+            retry(&store, row).await.unwrap(),
+            Retry::MoveRequeued { moves_cleared: 1 }
+        );
+        assert!(
+            !waiting::blocked(&store, &loc, chrono::Utc::now(), 1 << 20)
+                .await
+                .unwrap()
+        );
+        assert_eq!(list(&store, false, 10).await.unwrap().len(), 1);
     }
 }

@@ -23,6 +23,7 @@ pub mod messages;
 pub mod outbox;
 pub mod participants;
 pub mod programme;
+pub mod transient;
 pub mod waiting;
 
 #[cfg(test)]

@@ -13,6 +13,26 @@ pub async fn store() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
+/// The database at `path` (migrated already) on a pool that waits at most
+/// `busy` for a lock.
+pub async fn open_with_busy_timeout(path: &std::path::Path, busy: std::time::Duration) -> Store {
+    use sqlx::sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+    };
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(busy)
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+        .unwrap();
+    Store { pool }
+}
+
 /// Stores a distinct incoming message `n`; returns its row.
 pub async fn message(store: &Store, n: u32) -> i64 {
     let loc = Location {

@@ -2,7 +2,7 @@
 //! (table `mailbox_waiting`, see its migration).
 
 use super::messages::{Location, bind_location};
-use super::{Store, now, parse_ts, ts};
+use super::{Store, Tx, now, parse_ts, ts};
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashSet;
@@ -12,6 +12,9 @@ crate::store::column::text_enum! {
     pub enum Stage {
         Fetch = "fetch",
         Move = "move",
+        /// Over `mailbox.max_message_bytes` by its RFC822.SIZE: not fetched,
+        /// left in the folder for staff (permanent, with `size`).
+        TooLarge = "too_large",
     }
 }
 
@@ -101,11 +104,19 @@ pub async fn done(store: &Store, loc: &Location) -> anyhow::Result<()> {
 }
 
 /// Whether the sweep must leave `loc` alone now: left for a human, or its
-/// next attempt is not due yet.
-pub async fn blocked(store: &Store, loc: &Location, at: DateTime<Utc>) -> anyhow::Result<bool> {
-    let row: Option<(i64, Option<String>)> = bind_location!(
+/// next attempt is not due yet. A message left alone for its size is tried
+/// again once `max_bytes` (the limit now configured) lets it through.
+pub async fn blocked(
+    store: &Store,
+    loc: &Location,
+    at: DateTime<Utc>,
+    max_bytes: u64,
+) -> anyhow::Result<bool> {
+    /// permanent, next_attempt_at, stage, size
+    type Row = (bool, Option<String>, Option<Stage>, Option<i64>);
+    let row: Option<Row> = bind_location!(
         sqlx::query_as(
-            "SELECT permanent, next_attempt_at FROM mailbox_waiting \
+            "SELECT permanent, next_attempt_at, stage, size FROM mailbox_waiting \
          WHERE source = ? AND folder = ? AND validity = ? AND uid = ?",
         ),
         loc
@@ -114,10 +125,52 @@ pub async fn blocked(store: &Store, loc: &Location, at: DateTime<Utc>) -> anyhow
     .await
     .context("cannot read waiting message")?;
     Ok(match row {
-        Some((1, _)) => true,
-        Some((_, Some(next))) => parse_ts(&next).is_some_and(|n| n > at),
+        Some((_, _, Some(Stage::TooLarge), size)) => {
+            size.is_none_or(|s| u64::try_from(s).is_ok_and(|s| s > max_bytes))
+        }
+        Some((true, _, _, _)) => true,
+        Some((_, Some(next), _, _)) => parse_ts(&next).is_some_and(|n| n > at),
         _ => false,
     })
+}
+
+/// Records, in the caller's transaction (which also queues the staff
+/// notice), that `loc` is over the size limit (`size` bytes by RFC822.SIZE)
+/// and is left in the folder for staff. True when this is news (staff are
+/// to be told); false when it was recorded so before.
+pub async fn too_large(tx: &mut Tx<'_>, loc: &Location, size: u64) -> anyhow::Result<bool> {
+    let now = now();
+    let size = i64::try_from(size).unwrap_or(i64::MAX);
+    let before: Option<Option<Stage>> = bind_location!(
+        sqlx::query_scalar(
+            "SELECT stage FROM mailbox_waiting \
+             WHERE source = ? AND folder = ? AND validity = ? AND uid = ?",
+        ),
+        loc
+    )
+    .fetch_optional(&mut **tx)
+    .await
+    .context("cannot read waiting message")?;
+    bind_location!(
+        sqlx::query(
+            "INSERT INTO mailbox_waiting (source, folder, validity, uid, first_seen_at, stage, \
+             attempts, last_error, failing_since, permanent, size) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, 1, ?) \
+             ON CONFLICT (source, folder, validity, uid) DO UPDATE SET stage = excluded.stage, \
+             attempts = 1, last_error = excluded.last_error, \
+             failing_since = COALESCE(mailbox_waiting.failing_since, excluded.failing_since), \
+             next_attempt_at = NULL, permanent = 1, size = excluded.size",
+        ),
+        loc
+    )
+    .bind(&now)
+    .bind(Stage::TooLarge)
+    .bind(format!("{size} bytes, over mailbox.max_message_bytes"))
+    .bind(&now)
+    .bind(size)
+    .execute(&mut **tx)
+    .await
+    .context("cannot record an oversized message")?;
+    Ok(before != Some(Some(Stage::TooLarge)))
 }
 
 /// Records a refused fetch or move of `loc` and decides: retry later, or
@@ -189,12 +242,14 @@ pub struct Waiting {
     pub last_error: Option<String>,
     pub failing_since: Option<String>,
     pub permanent: bool,
+    /// RFC822.SIZE, for a message over the size limit.
+    pub size: Option<i64>,
 }
 
 /// Everything waiting, oldest first.
 pub async fn all(store: &Store) -> anyhow::Result<Vec<Waiting>> {
     sqlx::query_as(
-        "SELECT folder, uid, first_seen_at, stage, attempts, last_error, failing_since, permanent \
+        "SELECT folder, uid, first_seen_at, stage, attempts, last_error, failing_since, permanent, size \
          FROM mailbox_waiting ORDER BY first_seen_at, uid",
     )
     .fetch_all(store.pool())
@@ -217,6 +272,8 @@ mod tests {
         assert_eq!(got, vec![30, 60, 120, 240, 480, 900, 900]);
         assert_eq!(p.delay(10_000).num_seconds(), 900);
     }
+
+    const LIMIT: u64 = 1000;
 
     fn loc(uid: &str) -> Location {
         Location {
@@ -241,7 +298,7 @@ mod tests {
             .unwrap();
         assert_eq!(all(&store).await.unwrap().len(), 2);
         let now = Utc::now();
-        assert!(!blocked(&store, &loc("1"), now).await.unwrap());
+        assert!(!blocked(&store, &loc("1"), now, LIMIT).await.unwrap());
         let f = failed(&store, &loc("1"), Stage::Move, "NO nope", policy)
             .await
             .unwrap();
@@ -252,9 +309,9 @@ mod tests {
                 permanent: false
             }
         );
-        assert!(blocked(&store, &loc("1"), now).await.unwrap());
+        assert!(blocked(&store, &loc("1"), now, LIMIT).await.unwrap());
         assert!(
-            !blocked(&store, &loc("1"), now + Duration::seconds(120))
+            !blocked(&store, &loc("1"), now + Duration::seconds(120), LIMIT)
                 .await
                 .unwrap()
         );
@@ -264,13 +321,47 @@ mod tests {
             .unwrap();
         assert!(f.permanent);
         assert!(
-            blocked(&store, &loc("1"), now + Duration::days(9))
+            blocked(&store, &loc("1"), now + Duration::days(9), LIMIT)
                 .await
                 .unwrap()
         );
         assert_eq!(next_retry(&store).await.unwrap(), None);
         // Message 2 is done; message 1 was moved away by a human.
         done(&store, &loc("2")).await.unwrap();
+        record_scan(&store, "imap", &[]).await.unwrap();
+        assert!(all(&store).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_oversized_message_is_recorded_once_and_let_through_by_a_higher_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite")).await.unwrap();
+        record_scan(&store, "imap", &[loc("1")]).await.unwrap();
+        let record = async |size: u64| {
+            let mut tx = store.begin().await.unwrap();
+            let news = too_large(&mut tx, &loc("1"), size).await.unwrap();
+            tx.commit().await.unwrap();
+            news
+        };
+        assert!(record(5000).await, "news");
+        assert!(!record(5000).await, "told once");
+        let now = Utc::now();
+        assert!(blocked(&store, &loc("1"), now, LIMIT).await.unwrap());
+        assert!(!blocked(&store, &loc("1"), now, 5000).await.unwrap());
+        let w = all(&store).await.unwrap();
+        assert_eq!(
+            (w[0].stage, w[0].size, w[0].permanent),
+            (Some(Stage::TooLarge), Some(5000), true)
+        );
+        assert_eq!(
+            next_retry(&store).await.unwrap(),
+            None,
+            "no retry to wait for"
+        );
+        // Still in the folder after a restart: still known, no second notice.
+        record_scan(&store, "imap", &[loc("1")]).await.unwrap();
+        assert!(!record(5000).await);
+        // Gone from the folder: gone here.
         record_scan(&store, "imap", &[]).await.unwrap();
         assert!(all(&store).await.unwrap().is_empty());
     }

@@ -67,6 +67,8 @@ pub struct StaffFailure {
     pub subject: String,
     pub received: String,
     pub error: String,
+    /// The message's row, for `postbote messages retry`.
+    pub row: i64,
 }
 
 /// `interview_invitation`, `interview_update`, `interview_cancel`.
@@ -222,6 +224,7 @@ pub fn samples() -> Vec<(&'static str, serde_json::Value)> {
         subject: "Bewerbung".into(),
         received: "Mo., 15.06.2026, 10:00 Uhr".into(),
         error: "example".into(),
+        row: 17,
     };
     let reminder = Reminder {
         short_name: "EWS 7".into(),

@@ -80,11 +80,14 @@ pub async fn late_application(
     .await
 }
 
-/// Tells staff that a stored message could not be processed and stays in the mailbox.
+/// Tells staff that a stored message could not be processed and stays in the
+/// mailbox. Once per failure: a message that fails again after `postbote
+/// messages retry` (`retries` > 0) is told again.
 pub async fn processing_failed(
     desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     message_row: i64,
+    retries: i64,
     mail: Option<&Incoming>,
     received: DateTime<Utc>,
     error: &str,
@@ -100,16 +103,76 @@ pub async fn processing_failed(
         subject: mail.map(|m| m.subject.clone()).unwrap_or_default(),
         received: german::format_datetime(&received),
         error: error.chars().take(500).collect(),
+        row: message_row,
     };
-    to_staff(
+    let key = if retries == 0 {
+        format!("failed:{message_row}")
+    } else {
+        format!("failed:{message_row}:retry-{retries}")
+    };
+    to_staff(desk, tx, "staff_processing_failed", &key, None, &context).await
+}
+
+/// Tells staff that a message over `mailbox.max_message_bytes` was not
+/// fetched and stays in the folder for them. Once per message.
+pub async fn mailbox_message_too_large(
+    desk: &Desk<'_>,
+    tx: &mut Tx<'_>,
+    loc: &crate::store::messages::Location,
+    size: u64,
+    max: u64,
+    summary: &crate::mailbox::HeaderSummary,
+) -> anyhow::Result<()> {
+    let mut lines = Vec::new();
+    if let Some(from) = &summary.from {
+        lines.push(format!("Absender: {from}"));
+    }
+    if let Some(subject) = &summary.subject {
+        lines.push(format!("Betreff: {subject}"));
+    }
+    if let Some(date) = &summary.date {
+        lines.push(format!("Datum: {date}"));
+    }
+    lines.extend([
+        format!(
+            "Größe: {} (Grenze: {}, Einstellung mailbox.max_message_bytes)",
+            german_size(size),
+            german_size(max)
+        ),
+        format!(
+            "Ordner: {}, UID {} (UIDVALIDITY {})",
+            loc.folder, loc.uid, loc.validity
+        ),
+        "Soll postbote sie doch lesen: Grenze in der Konfiguration erhöhen und postbote neu starten."
+            .to_string(),
+        "Prüfen: postbote status".to_string(),
+    ]);
+    staff(
         desk,
         tx,
-        "staff_processing_failed",
-        &format!("failed:{message_row}"),
-        None,
-        &context,
+        &format!(
+            "mailbox-too-large:{}:{}:{}:{}",
+            loc.source, loc.folder, loc.validity, loc.uid
+        ),
+        "E-Mail zu groß für die automatische Bearbeitung",
+        "Im Posteingang liegt eine E-Mail, die größer ist als postbote sie abruft. Sie wurde nicht \
+         gelesen und nicht beantwortet und bleibt für Sie im Posteingang liegen. Bitte sehen Sie \
+         sie sich dort an und bearbeiten Sie sie von Hand. Alle anderen E-Mails bearbeitet postbote \
+         weiter.",
+        &lines,
+        "",
     )
     .await
+}
+
+/// A size for staff: "72,4 MB" (decimal units, German comma).
+fn german_size(bytes: u64) -> String {
+    let (value, unit) = if bytes >= 1_000_000 {
+        (bytes as f64 / 1_000_000.0, "MB")
+    } else {
+        (bytes as f64 / 1_000.0, "kB")
+    };
+    format!("{value:.1} {unit}").replace('.', ",")
 }
 
 /// Tells staff that the server keeps refusing to hand over (`Fetch`) or to
@@ -126,7 +189,9 @@ pub async fn mailbox_message_left(
     use crate::store::waiting::Stage;
     let folder = &desk.settings.mailbox.processed_folder;
     let (title, intro) = match stage {
-        Stage::Fetch => (
+        // NOTE: an oversized message has a notice of its own
+        // (`mailbox_message_too_large`); it is never "left" by attempts.
+        Stage::Fetch | Stage::TooLarge => (
             "E-Mail im Postfach kann nicht abgerufen werden".to_string(),
             "Der Mailserver verweigert postbote eine E-Mail im Posteingang. Sie wurde nicht gelesen \
              und nicht beantwortet und bleibt für Sie im Posteingang liegen. Bitte sehen Sie sie sich \

@@ -150,6 +150,8 @@ async fn staff_are_alarmed_once_when_the_mailbox_cannot_be_checked() {
         &[
             ("POSTBOTE_HEALTH__ALARM_MAILBOX_AFTER_SECS", "2"),
             ("POSTBOTE_HEALTH__MAILBOX_STALE_AFTER_SECS", "2"),
+            // A quiet mailbox is checked every second: the limits fit.
+            ("POSTBOTE_MAILBOX__RESCAN_SECS", "1"),
         ],
         Utc::now(),
     )

@@ -11,7 +11,7 @@ use postbote::config::Config;
 use postbote::context::App;
 use postbote::intake::worker::sweep;
 use postbote::mailbox::imap::ImapSource;
-use postbote::mailbox::{Fetched, MailSource, SourceError, Wake};
+use postbote::mailbox::{Fetch, MailSource, SourceError, Wake};
 use postbote::store::messages::Location;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -230,14 +230,14 @@ impl MailSource for RefuseMove {
     async fn scan(&mut self) -> anyhow::Result<Vec<Location>> {
         self.inner.scan().await
     }
-    async fn fetch(&mut self, loc: &Location) -> Result<Option<Fetched>, SourceError> {
+    async fn fetch(&mut self, loc: &Location, max_bytes: u64) -> Result<Fetch, SourceError> {
         if self.fetch && loc.uid == self.uid && self.refuse.load(Ordering::SeqCst) {
             self.refusals.fetch_add(1, Ordering::SeqCst);
             return Err(SourceError::Message(anyhow::anyhow!(
                 "NO [SERVERBUG] Internal error occurred (simulated)"
             )));
         }
-        self.inner.fetch(loc).await
+        self.inner.fetch(loc, max_bytes).await
     }
     async fn move_processed(&mut self, loc: &Location) -> Result<(), SourceError> {
         if !self.fetch && loc.uid == self.uid && self.refuse.load(Ordering::SeqCst) {

@@ -18,6 +18,7 @@ mod documents;
 mod end_to_end;
 mod fixtures;
 mod folders;
+mod intake;
 mod interviews;
 mod operations;
 mod outages;

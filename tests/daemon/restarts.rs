@@ -3,7 +3,7 @@ use postbote::config::Config;
 use postbote::context::App;
 use postbote::intake::worker::sweep;
 use postbote::mailbox::imap::ImapSource;
-use postbote::mailbox::{Fetched, MailSource, SourceError, Wake};
+use postbote::mailbox::{Fetch, MailSource, SourceError, Wake};
 use postbote::store::messages::Location;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -78,8 +78,8 @@ impl MailSource for CrashBeforeMove {
     async fn scan(&mut self) -> anyhow::Result<Vec<Location>> {
         self.0.scan().await
     }
-    async fn fetch(&mut self, loc: &Location) -> Result<Option<Fetched>, SourceError> {
-        self.0.fetch(loc).await
+    async fn fetch(&mut self, loc: &Location, max_bytes: u64) -> Result<Fetch, SourceError> {
+        self.0.fetch(loc, max_bytes).await
     }
     async fn move_processed(&mut self, _loc: &Location) -> Result<(), SourceError> {
         // A dying process looks like a lost connection: the sweep ends.
