@@ -380,7 +380,7 @@ async fn a_message_that_cannot_be_moved_never_blocks_the_others_and_is_retried_o
             .len(),
         2
     );
-    assert!(app.mails_in(PROJECT, "INBOX").await.is_empty());
+    crate::helpers::wait_inbox_empty(&app).await;
     assert_eq!(app.count("SELECT COUNT(*) FROM messages").await, 2);
     assert_eq!(
         app.count("SELECT COUNT(*) FROM outbox WHERE purpose LIKE 'confirmation%'")

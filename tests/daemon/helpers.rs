@@ -472,18 +472,22 @@ pub fn text(raw: &str) -> String {
 /// Waits until the project INBOX is empty: handled mail moved, the copies of
 /// sent mail filed into the sent folder.
 pub async fn wait_inbox_empty(app: &TestApp) {
-    let what = "the project INBOX to be empty";
-    poll_until(what, WAIT, Duration::from_millis(100), async || {
-        let inbox: Vec<String> = app
-            .mails_in(PROJECT, "INBOX")
-            .await
-            .iter()
-            .map(|m| subject(m))
-            .collect();
-        if inbox.is_empty() {
-            Ok(())
+    wait_inbox_count(app, 0).await;
+}
+
+/// Waits until the project INBOX holds exactly `n` mails (the copies of sent
+/// mail filed away) and returns them.
+pub async fn wait_inbox_count(app: &TestApp, n: usize) -> Vec<String> {
+    let what = format!("the project INBOX to hold {n} mails");
+    poll_until(&what, WAIT, Duration::from_millis(100), async || {
+        let inbox = app.mails_in(PROJECT, "INBOX").await;
+        if inbox.len() == n {
+            Ok(inbox)
         } else {
-            Err(format!("{inbox:?}"))
+            Err(format!(
+                "{:?}",
+                inbox.iter().map(|m| subject(m)).collect::<Vec<_>>()
+            ))
         }
     })
     .await

@@ -3,7 +3,7 @@
 //! unit, private database files and `postbote backup`.
 
 use crate::binary::{Daemon, maildir_config, postbote, wait_healthy};
-use crate::helpers::{application, spawn_app};
+use crate::helpers::{application, spawn_app, wait_inbox_empty};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
@@ -213,6 +213,8 @@ async fn backup_while_the_daemon_runs_is_a_consistent_private_copy() {
     }
     app.wait_for_count("SELECT COUNT(*) FROM outbox WHERE state = 'sent'", 3)
         .await;
+    // The copies of the confirmations filed too: nothing changes any more.
+    wait_inbox_empty(&app).await;
     let db = app.dir.path().join("postbote.sqlite");
     for suffix in ["", "-wal", "-shm"] {
         let file = std::path::PathBuf::from(format!("{}{suffix}", db.display()));
@@ -258,7 +260,10 @@ async fn backup_while_the_daemon_runs_is_a_consistent_private_copy() {
         .fetch_one(&copy)
         .await
         .unwrap();
-    assert_eq!(raw, 3);
+    assert_eq!(
+        raw, 6,
+        "three applications and the copies of their confirmations"
+    );
     copy.close().await;
     // The copy is a postbote database of this version.
     let store = postbote::store::Store::open_existing(&target)

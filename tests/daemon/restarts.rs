@@ -61,7 +61,7 @@ async fn a_daemon_restarted_mid_stream_processes_nothing_twice() {
             who(i)
         );
     }
-    assert!(app.mails_in(PROJECT, "INBOX").await.is_empty());
+    crate::helpers::wait_inbox_empty(&app).await;
 }
 
 /// The real IMAP source, except that it "crashes" when asked to move a mail:
