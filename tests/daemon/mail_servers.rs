@@ -687,11 +687,13 @@ postlog    unix-dgram n - n - 1 postlogd
                     .await
                     .with_context(|| format!("reading FETCH responses in {folder:?}"))?
                 {
-                    let body = fetch
-                        .body()
-                        .with_context(|| format!("FETCH response without BODY[]: {fetch:?}"))?
-                        .to_vec();
-                    messages.push((fetch.message, body));
+                    // NOTE: Dovecot answers `BODY[] NIL` for a message another
+                    // session expunged meanwhile (the daemon moved it): it is
+                    // no longer in the folder, so it is not listed.
+                    let Some(body) = fetch.body() else {
+                        continue;
+                    };
+                    messages.push((fetch.message, body.to_vec()));
                 }
             }
             let _ = session.logout().await;
