@@ -37,10 +37,7 @@ const COLUMNS: &str = "id, reference, applicant, applicant_name, subject, receiv
 
 /// The application `sender` (lower case) may change: the one it created, or
 /// the one staff linked it to. Merged applications are skipped.
-pub async fn find_for_sender(
-    tx: &mut Tx<'_>,
-    sender: &str,
-) -> anyhow::Result<Option<Application>> {
+pub async fn find_for_sender(tx: &mut Tx<'_>, sender: &str) -> anyhow::Result<Option<Application>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM applications WHERE merged_into IS NULL AND \
          (COALESCE(owner, applicant) = ? OR id IN \

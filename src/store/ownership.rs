@@ -336,13 +336,15 @@ pub async fn confirm(tx: &mut Tx<'_>, hold: &Hold, names: &[&str], by: &str) -> 
 
 /// Records staff's decision on a held change.
 pub async fn decide(tx: &mut Tx<'_>, id: i64, state: HoldState, by: &str) -> anyhow::Result<()> {
-    sqlx::query("UPDATE held_address_changes SET state = ?, decided_by = ?, decided_at = ? WHERE id = ?")
-        .bind(state)
-        .bind(by)
-        .bind(now())
-        .bind(id)
-        .execute(&mut **tx)
-        .await
-        .context("cannot record the decision on an address change")?;
+    sqlx::query(
+        "UPDATE held_address_changes SET state = ?, decided_by = ?, decided_at = ? WHERE id = ?",
+    )
+    .bind(state)
+    .bind(by)
+    .bind(now())
+    .bind(id)
+    .execute(&mut **tx)
+    .await
+    .context("cannot record the decision on an address change")?;
     Ok(())
 }

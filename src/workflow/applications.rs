@@ -9,9 +9,9 @@
 
 use super::review::{self, Review};
 use super::{mails, notices, ownership};
-use crate::domain::EmailAddress;
 use crate::calendar::german;
 use crate::documents::analyse::{Analysis, Role};
+use crate::domain::EmailAddress;
 use crate::intake::Incoming;
 use crate::outbox::{Answering, Cap, Letter};
 use crate::store::Tx;
@@ -92,7 +92,16 @@ pub async fn receive(
         key,
         template,
     };
-    queue_confirmation(desk, tx, &application, mail, received, &review, confirmation).await?;
+    queue_confirmation(
+        desk,
+        tx,
+        &application,
+        mail,
+        received,
+        &review,
+        confirmation,
+    )
+    .await?;
     notices::needs_review(desk, tx, &application, message_row, &review.flags).await?;
     applications::set_state(tx, application.id, "confirmed").await?;
     if late {
@@ -115,8 +124,7 @@ async fn follow_up(
 ) -> anyhow::Result<i64> {
     applications::add_message(tx, existing.id).await?;
     let before = ownership::before(tx, existing.id).await?;
-    let mut review =
-        record_mail(desk, tx, &existing, message_row, analysis, &municipality).await?;
+    let mut review = record_mail(desk, tx, &existing, message_row, analysis, &municipality).await?;
     let held = ownership::hold_changes(tx, &existing, &before, &[message_row]).await?;
     review.flags.extend(held);
     if !analysis.documents.is_empty() && !existing.late {

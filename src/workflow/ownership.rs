@@ -22,7 +22,10 @@ use crate::workflow::actions::{self, ActionResult, refuse};
 /// The guarded address fields, with the facts that change with them.
 const GUARDED: [(&str, &[&str]); 2] = [
     ("person_email", &["person_email", "person_name"]),
-    ("vorgesetzte_email", &["vorgesetzte_email", "vorgesetzte_name"]),
+    (
+        "vorgesetzte_email",
+        &["vorgesetzte_email", "vorgesetzte_name"],
+    ),
 ];
 
 /// German name of a guarded field.
@@ -272,4 +275,354 @@ pub async fn decide_held(
         },
         changed.join("; ")
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::context::{App, testing};
+    use crate::documents::analyse::{Analysis, Document, Format, Role};
+    use crate::documents::extracted::{Extracted, Field};
+    use crate::intake::Incoming;
+    use crate::store::outbox::{self, Purpose};
+    use crate::store::{applications, ownership};
+    use crate::workflow::actions::ActionError;
+    use crate::workflow::{applications as intake, people};
+    use chrono::{DateTime, Utc};
+
+    fn questionnaire(name: &str, fields: &[(&str, &str)]) -> Analysis {
+        let fields = fields
+            .iter()
+            .map(|(n, v)| Field {
+                name: n.to_string(),
+                value: v.to_string(),
+            })
+            .collect();
+        Analysis {
+            documents: vec![Document {
+                name: name.into(),
+                format: Format::Pdf,
+                role: Role::Questionnaire,
+                sha256: format!("sha-{name}"),
+                size: 100,
+                extracted: Some(Extracted {
+                    fields,
+                    ..Extracted::default()
+                }),
+                problem: None,
+            }],
+            body: String::new(),
+        }
+    }
+
+    fn received(app: &App) -> DateTime<Utc> {
+        let day = app.programme.deadline - chrono::Duration::days(3);
+        day.and_hms_opt(10, 0, 0).unwrap().and_utc()
+    }
+
+    /// Runs one application mail through the workflow; returns the application id.
+    async fn mail(app: &App, n: u32, from: &str, extra: &str, analysis: &Analysis) -> i64 {
+        let raw = format!(
+            "From: Kommune <{from}>\r\nTo: projekt@ews.test\r\nSubject: Bewerbung {n}\r\n\
+             Message-ID: <m{n}@test>\r\n{extra}\r\nAnbei.\r\n"
+        );
+        let row = crate::store::testing::message(&app.store, n).await;
+        let incoming = Incoming::parse(raw.as_bytes()).unwrap();
+        let mut tx = app.store.begin().await.unwrap();
+        let id = intake::receive(
+            &app.desk(),
+            &mut tx,
+            row,
+            &incoming,
+            received(app),
+            analysis,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        id
+    }
+
+    async fn person_and_supervisor(app: &App, id: i64) -> (String, Option<String>) {
+        let mut tx = app.store.begin().await.unwrap();
+        let a = applications::get(&mut tx, id).await.unwrap().unwrap();
+        let p = people::of(&mut tx, &a).await.unwrap();
+        (
+            p.person.email.to_string(),
+            p.supervisor.map(|s| s.email.to_string()),
+        )
+    }
+
+    /// The text of every queued mail of `purpose`, with its recipient.
+    async fn mails(app: &App, purpose: Purpose) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for r in outbox::list(&app.store).await.unwrap() {
+            if r.purpose != purpose {
+                continue;
+            }
+            let raw = outbox::raw(&app.store, r.id).await.unwrap();
+            let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
+            let text = parsed.body_text(0).unwrap_or_default().into_owned();
+            out.push((r.env_to, format!("{}\n{text}", r.subject)));
+        }
+        out
+    }
+
+    async fn act<T>(
+        app: &App,
+        f: impl AsyncFnOnce(&mut crate::store::Tx<'_>) -> Result<T, ActionError>,
+    ) -> Result<T, String> {
+        let mut tx = app.store.begin().await.unwrap();
+        match f(&mut tx).await {
+            Ok(v) => {
+                tx.commit().await.unwrap();
+                Ok(v)
+            }
+            Err(ActionError::Refused(why)) => Err(why),
+            Err(ActionError::Storage(e)) => panic!("{e:#}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_takeover_attempt_becomes_a_marked_duplicate_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = testing::app(dir.path()).await;
+        let own = [
+            ("kommune_name", "Stadt Ahausen"),
+            ("person_email", "erika@ahausen.test"),
+            ("vorgesetzte_email", "chefin@ahausen.test"),
+        ];
+        let first = mail(
+            &app,
+            1,
+            "rathaus@ahausen.test",
+            "",
+            &questionnaire("Fragebogen-Ahausen.pdf", &own),
+        )
+        .await;
+
+        // Another address, same municipality, its own people.
+        let attack = [
+            ("kommune_name", "Stadt Ahausen"),
+            ("person_email", "mallory@evil.test"),
+            ("vorgesetzte_email", "mallory@evil.test"),
+        ];
+        let second = mail(
+            &app,
+            2,
+            "mallory@evil.test",
+            "Reply-To: other@evil.test\r\n",
+            &questionnaire("Fragebogen-Angriff.pdf", &attack),
+        )
+        .await;
+
+        assert_ne!(first, second);
+        let people = person_and_supervisor(&app, first).await;
+        assert_eq!(
+            people,
+            (
+                "erika@ahausen.test".into(),
+                Some("chefin@ahausen.test".into())
+            )
+        );
+        let mut tx = app.store.begin().await.unwrap();
+        let dup = applications::get(&mut tx, second).await.unwrap().unwrap();
+        assert_eq!(dup.duplicate_of, Some(first));
+        assert_eq!(dup.duplicate_of_reference.as_deref(), Some("EWS7-0001"));
+        drop(tx);
+        let confirmations = mails(&app, Purpose::Confirmation).await;
+        assert_eq!(confirmations.len(), 2, "{confirmations:?}");
+        let to_attacker: Vec<_> = confirmations
+            .iter()
+            .filter(|(to, _)| to.contains("evil"))
+            .collect();
+        assert_eq!(to_attacker.len(), 1, "{confirmations:?}");
+        assert_eq!(to_attacker[0].0, "mallory@evil.test", "not the Reply-To");
+        assert!(to_attacker[0].1.contains("Fragebogen-Angriff.pdf"));
+        assert!(
+            !to_attacker[0].1.contains("Ahausen.pdf"),
+            "{}",
+            to_attacker[0].1
+        );
+        let reviews = mails(&app, Purpose::StaffNeedsReview).await;
+        assert_eq!(reviews.len(), 1, "{reviews:?}");
+        assert_eq!(reviews[0].0, testing::STAFF);
+        assert!(
+            reviews[0].1.contains("Mögliches Duplikat von EWS7-0001")
+                && reviews[0]
+                    .1
+                    .contains("ZUSAMMENFÜHREN EWS7-0002 IN EWS7-0001"),
+            "{}",
+            reviews[0].1
+        );
+
+        // Linking the attacker's address is refused: it has its own application.
+        let refused = act(&app, async |tx| {
+            super::link(tx, "EWS7-0001", "mallory@evil.test", "test").await
+        })
+        .await
+        .unwrap_err();
+        assert!(refused.contains("ZUSAMMENFÜHREN"), "{refused}");
+
+        // Staff merge: the documents move, the sender is linked, the
+        // attacker's addresses are held, not used.
+        let (done, notes) = act(&app, async |tx| {
+            super::merge(tx, "EWS7-0002", "EWS7-0001", "test").await
+        })
+        .await
+        .unwrap();
+        assert!(done.contains("zusammengeführt"), "{done}");
+        assert_eq!(
+            notes.len(),
+            0,
+            "the attacker's address is linked now: {notes:?}"
+        );
+        let mut tx = app.store.begin().await.unwrap();
+        let merged = applications::get(&mut tx, second).await.unwrap().unwrap();
+        assert_eq!(merged.merged_into, Some(first));
+        assert_eq!(merged.state, "merged");
+        let docs = crate::store::documents::current(&mut tx, first)
+            .await
+            .unwrap();
+        assert_eq!(docs.len(), 1, "{docs:?}");
+        assert_eq!(docs[0].name, "Fragebogen-Angriff.pdf");
+        assert_eq!(
+            ownership::linked_to(&mut tx, "mallory@evil.test")
+                .await
+                .unwrap(),
+            Some(first)
+        );
+        drop(tx);
+        assert_eq!(
+            person_and_supervisor(&app, first).await.0,
+            "mallory@evil.test",
+            "merged by staff, with the sender linked: its own address counts"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_owners_contact_change_is_held_until_staff_confirm_and_a_linked_address_may_update()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let app = testing::app(dir.path()).await;
+        let first = mail(
+            &app,
+            1,
+            "rathaus@bdorf.test",
+            "",
+            &questionnaire(
+                "Fragebogen.pdf",
+                &[
+                    ("kommune_name", "Gemeinde Bdorf"),
+                    ("person_name", "Erika Muster"),
+                    ("person_email", "erika@bdorf.test"),
+                ],
+            ),
+        )
+        .await;
+        // The owner sends a new questionnaire naming another person, with a
+        // Reply-To elsewhere.
+        let id = mail(
+            &app,
+            2,
+            "Rathaus@bdorf.test",
+            "Reply-To: sekretariat@elsewhere.test\r\n",
+            &questionnaire(
+                "Fragebogen-neu.pdf",
+                &[
+                    ("kommune_name", "Gemeinde Bdorf"),
+                    ("person_name", "Max Neu"),
+                    ("person_email", "max@bdorf.test"),
+                ],
+            ),
+        )
+        .await;
+        assert_eq!(id, first);
+        assert_eq!(
+            person_and_supervisor(&app, first).await.0,
+            "erika@bdorf.test"
+        );
+        let mut tx = app.store.begin().await.unwrap();
+        let a = applications::get(&mut tx, first).await.unwrap().unwrap();
+        let p = people::of(&mut tx, &a).await.unwrap();
+        assert_eq!(p.person.name.as_deref(), Some("Erika Muster"));
+        assert_eq!(ownership::held(&mut tx, first).await.unwrap().len(), 1);
+        drop(tx);
+        let updates = mails(&app, Purpose::ConfirmationUpdate).await;
+        assert_eq!(updates.len(), 1, "{updates:?}");
+        assert_eq!(updates[0].0, "rathaus@bdorf.test");
+        let reviews = mails(&app, Purpose::StaffNeedsReview).await;
+        assert_eq!(reviews.len(), 1, "{reviews:?}");
+        assert!(
+            reviews[0].1.contains("max@bdorf.test")
+                && reviews[0].1.contains("ADRESSE BESTÄTIGEN EWS7-0001"),
+            "{}",
+            reviews[0].1
+        );
+
+        // Staff confirm: the new person is used.
+        let done = act(&app, async |tx| {
+            super::decide_held(tx, "EWS7-0001", true, "test").await
+        })
+        .await
+        .unwrap();
+        assert!(done.contains("max@bdorf.test"), "{done}");
+        let mut tx = app.store.begin().await.unwrap();
+        let p = people::of(&mut tx, &a).await.unwrap();
+        assert_eq!(p.person.email.as_str(), "max@bdorf.test");
+        assert_eq!(p.person.name.as_deref(), Some("Max Neu"));
+        drop(tx);
+        let again = act(&app, async |tx| {
+            super::decide_held(tx, "EWS7-0001", true, "test").await
+        })
+        .await
+        .unwrap_err();
+        assert!(again.contains("keine Adressänderung"), "{again}");
+
+        // A colleague's mail is its own application until linked ...
+        let colleague = questionnaire(
+            "Nachtrag.pdf",
+            &[
+                ("kommune_name", "Gemeinde Bdorf"),
+                ("person_email", "kollegin@bdorf.test"),
+            ],
+        );
+        let before_link = mail(&app, 3, "kollegin@bdorf.test", "", &colleague).await;
+        assert_ne!(before_link, first);
+        let kept = act(&app, async |tx| super::keep(tx, "EWS7-0002").await)
+            .await
+            .unwrap();
+        assert!(kept.contains("eigene Bewerbung"), "{kept}");
+        let mut tx = app.store.begin().await.unwrap();
+        let b = applications::get(&mut tx, before_link)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(b.duplicate_of, None);
+        drop(tx);
+        // ... and a linked address updates the application, and its own
+        // address as contact needs no confirmation.
+        act(&app, async |tx| {
+            super::link(tx, "EWS7-0001", "assistenz@bdorf.test", "test").await
+        })
+        .await
+        .unwrap();
+        let linked = questionnaire(
+            "Fragebogen-3.pdf",
+            &[
+                ("kommune_name", "Gemeinde Bdorf"),
+                ("person_email", "assistenz@bdorf.test"),
+            ],
+        );
+        assert_eq!(
+            mail(&app, 4, "assistenz@bdorf.test", "", &linked).await,
+            first
+        );
+        assert_eq!(
+            person_and_supervisor(&app, first).await.0,
+            "assistenz@bdorf.test"
+        );
+        let updates = mails(&app, Purpose::ConfirmationUpdate).await;
+        assert_eq!(updates.len(), 2, "{updates:?}");
+        assert!(updates.iter().all(|(to, _)| to == "rathaus@bdorf.test"));
+    }
 }

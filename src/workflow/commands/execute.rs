@@ -235,9 +235,7 @@ async fn run_ownership(
     details: &mut Vec<String>,
 ) -> ActionResult<String> {
     match command {
-        Ownership::Link { reference, address } => {
-            ownership::link(tx, reference, address, by).await
-        }
+        Ownership::Link { reference, address } => ownership::link(tx, reference, address, by).await,
         Ownership::Merge { from, into } => {
             let (done, notes) = ownership::merge(tx, from, into, by).await?;
             details.extend(notes);

@@ -138,7 +138,9 @@ fn parse_ownership(first: &str, rest: &[&str]) -> Option<Result<Command, String>
 fn link_command(rest: &[&str]) -> Result<Ownership, String> {
     let (reference, rest) = reference(rest)?;
     let [address] = rest else {
-        return Err("Bitte „VERKNÜPFEN EWS7-0003 name@kommune.de“ schreiben (eine Adresse).".into());
+        return Err(
+            "Bitte „VERKNÜPFEN EWS7-0003 name@kommune.de“ schreiben (eine Adresse).".into(),
+        );
     };
     let address = address.trim_matches(['<', '>']);
     if !address.contains('@') {
