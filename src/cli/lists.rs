@@ -1,29 +1,71 @@
 //! `postbote applications` and `postbote outbox`.
 
 use crate::config::Config;
-use crate::store::{Store, applications, documents, outbox};
+use crate::store::{Store, applications, documents, outbox, ownership};
 use std::process::ExitCode;
 
 pub async fn applications(config: &Config, json: bool) -> anyhow::Result<()> {
     let store = Store::open_existing(&config.settings.storage.database).await?;
     let rows = applications::list(&store).await?;
+    let links = ownership::all_links(&store).await?;
+    let held: std::collections::HashMap<i64, i64> =
+        ownership::held_counts(&store).await?.into_iter().collect();
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        #[derive(serde::Serialize)]
+        struct Row<'a> {
+            #[serde(flatten)]
+            application: &'a applications::Application,
+            linked: Vec<&'a str>,
+            held_address_changes: i64,
+        }
+        let out: Vec<Row> = rows
+            .iter()
+            .map(|a| Row {
+                application: a,
+                linked: links
+                    .iter()
+                    .filter(|l| l.application_id == a.id)
+                    .map(|l| l.address.as_str())
+                    .collect(),
+                held_address_changes: held.get(&a.id).copied().unwrap_or(0),
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     println!(
-        "{:<10} {:<36} {:<10} {:<5} {:>5}  received (UTC)",
-        "reference", "applicant", "documents", "late", "mails"
+        "{:<10} {:<36} {:<10} {:<5} {:>5}  {:<20} notes",
+        "reference", "applicant", "documents", "late", "mails", "received (UTC)"
     );
+    let reference_of = |id: i64| {
+        rows.iter()
+            .find(|r| r.id == id)
+            .map(|r| r.reference.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
     for a in &rows {
+        let mut notes = Vec::new();
+        if let Some(d) = &a.duplicate_of_reference {
+            notes.push(format!("possible duplicate of {d}"));
+        }
+        if let Some(m) = a.merged_into {
+            notes.push(format!("merged into {}", reference_of(m)));
+        }
+        for l in links.iter().filter(|l| l.application_id == a.id) {
+            notes.push(format!("linked {}", l.address));
+        }
+        if let Some(n) = held.get(&a.id) {
+            notes.push(format!("{n} address change(s) held"));
+        }
         println!(
-            "{:<10} {:<36} {:<10} {:<5} {:>5}  {}",
+            "{:<10} {:<36} {:<10} {:<5} {:>5}  {:<20} {}",
             a.reference,
-            a.applicant,
+            a.owner,
             if a.complete { "complete" } else { "incomplete" },
             if a.late { "LATE" } else { "" },
             a.message_count,
-            &a.received_at[..a.received_at.len().min(19)]
+            &a.received_at[..a.received_at.len().min(19)],
+            notes.join("; ")
         );
     }
     println!("{} application(s)", rows.len());

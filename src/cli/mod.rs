@@ -50,6 +50,10 @@ pub enum ApplicationsAction {
     /// Everything about one application (by id or reference such as EWS7-0003):
     /// documents, extracted facts with their source and confidence, flags.
     Show { id: String },
+    /// Link an address to an application (by id or reference): mail from it
+    /// may then change the application, as from the original applicant
+    /// (the mail command VERKNÜPFEN does the same).
+    Link { id: String, address: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -324,6 +328,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             action: Some(ApplicationsAction::Show { id }),
         } => lists::show_application(&config, &id, json).await,
+        Command::Applications {
+            action: Some(ApplicationsAction::Link { id, address }),
+            ..
+        } => staff::link_address(config, &id, &address).await,
         Command::Messages { action } => match action {
             MessagesAction::List {
                 failed,

@@ -89,6 +89,19 @@ pub async fn move_interview(
     finish(tx, result).await
 }
 
+/// `postbote applications link REF ADDRESS`: mail from the address may change
+/// the application (as the mail command VERKNÜPFEN).
+pub async fn link_address(
+    config: Config,
+    reference: &str,
+    address: &str,
+) -> anyhow::Result<ExitCode> {
+    let app = App::for_command(config).await?;
+    let mut tx = app.store.begin().await?;
+    let result = crate::workflow::ownership::link(&mut tx, reference, address, &by()).await;
+    finish(tx, result).await
+}
+
 pub async fn cancel_interview(config: Config, reference: &str) -> anyhow::Result<ExitCode> {
     let app = App::for_command(config).await?;
     let mut tx = app.store.begin().await?;

@@ -1,4 +1,6 @@
-//! Applications: one per applicant address (part 2 merges by municipality).
+//! Applications: one per applicant address. The address of the mail that
+//! created one is its owner; staff may link further addresses (see
+//! [`super::ownership`]).
 
 use super::{Store, Tx, now, ts};
 use anyhow::Context;
@@ -18,19 +20,33 @@ pub struct Application {
     pub message_count: i64,
     pub complete: bool,
     pub municipality: Option<String>,
+    /// The From address (lower case) of the mail that created the application.
+    pub owner: String,
+    /// Another application of the same municipality from another address:
+    /// this one may be a duplicate of it, until staff merge or keep it.
+    pub duplicate_of: Option<i64>,
+    pub duplicate_of_reference: Option<String>,
+    /// Set once staff merged this application into another.
+    pub merged_into: Option<i64>,
 }
 
 const COLUMNS: &str = "id, reference, applicant, applicant_name, subject, received_at, late, state, \
-                       message_count, complete, municipality";
+                       message_count, complete, municipality, COALESCE(owner, applicant) AS owner, \
+                       duplicate_of, (SELECT d.reference FROM applications d \
+                       WHERE d.id = applications.duplicate_of) AS duplicate_of_reference, merged_into";
 
-pub async fn find_by_applicant(
-    tx: &mut Tx<'_>,
-    applicant: &str,
-) -> anyhow::Result<Option<Application>> {
+/// The application `sender` (lower case) may change: the one it created, or
+/// the one staff linked it to. Merged applications are skipped.
+pub async fn find_for_sender(tx: &mut Tx<'_>, sender: &str) -> anyhow::Result<Option<Application>> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM applications WHERE applicant = ?"
+        "SELECT {COLUMNS} FROM applications WHERE merged_into IS NULL AND \
+         (COALESCE(owner, applicant) = ? OR id IN \
+          (SELECT application_id FROM application_addresses WHERE address = ?)) \
+         ORDER BY COALESCE(owner, applicant) = ? DESC, id LIMIT 1"
     ))
-    .bind(applicant)
+    .bind(sender)
+    .bind(sender)
+    .bind(sender)
     .fetch_optional(&mut **tx)
     .await
     .context("cannot look up application")
@@ -44,15 +60,19 @@ pub struct NewApplication<'a> {
     pub first_message: i64,
     pub received_at: DateTime<Utc>,
     pub late: bool,
+    /// The application of the same municipality from another address.
+    pub duplicate_of: Option<i64>,
 }
 
 /// Creates the application and gives it a reference such as `EWS7-0007`.
 pub async fn create(tx: &mut Tx<'_>, new: &NewApplication<'_>) -> anyhow::Result<Application> {
     let now = now();
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO applications (reference, applicant, applicant_name, subject, first_message, \
-         received_at, late, created_at, updated_at) VALUES ('', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO applications (reference, applicant, owner, applicant_name, subject, first_message, \
+         received_at, late, created_at, updated_at, duplicate_of) \
+         VALUES ('', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
+    .bind(new.applicant)
     .bind(new.applicant)
     .bind(new.applicant_name)
     .bind(new.subject)
@@ -61,6 +81,7 @@ pub async fn create(tx: &mut Tx<'_>, new: &NewApplication<'_>) -> anyhow::Result
     .bind(new.late)
     .bind(&now)
     .bind(&now)
+    .bind(new.duplicate_of)
     .fetch_one(&mut **tx)
     .await
     .context("cannot create application")?;
@@ -82,7 +103,8 @@ pub async fn find_by_municipality(
     municipality: &str,
 ) -> anyhow::Result<Option<Application>> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM applications WHERE municipality = ? COLLATE NOCASE"
+        "SELECT {COLUMNS} FROM applications WHERE municipality = ? COLLATE NOCASE \
+         AND merged_into IS NULL ORDER BY id LIMIT 1"
     ))
     .bind(municipality)
     .fetch_optional(&mut **tx)
@@ -191,7 +213,8 @@ pub struct Incomplete {
 /// they get the reminder before the deadline.
 pub async fn incomplete_on_time(store: &Store) -> anyhow::Result<Vec<Incomplete>> {
     sqlx::query_as(
-        "SELECT id, reference, applicant FROM applications WHERE complete = ? AND late = ? ORDER BY id",
+        "SELECT id, reference, applicant FROM applications WHERE complete = ? AND late = ? \
+         AND merged_into IS NULL ORDER BY id",
     )
     .bind(false)
     .bind(false)

@@ -21,6 +21,7 @@ pub mod interviews;
 pub mod lock;
 pub mod messages;
 pub mod outbox;
+pub mod ownership;
 pub mod participants;
 pub mod programme;
 pub mod transient;

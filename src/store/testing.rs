@@ -68,6 +68,7 @@ pub async fn application(store: &Store, n: u32, late: bool) -> Application {
             first_message: first,
             received_at: Utc::now(),
             late,
+            duplicate_of: None,
         },
     )
     .await

@@ -1,13 +1,17 @@
 //! Applications: the first mail of a new application creates it and queues a
 //! confirmation saying what arrived and what is missing (a late one gets its
-//! own template and a notice to staff). A later mail from the same sender, or
-//! naming the same municipality in its questionnaire, merges into it and gets
-//! an updated confirmation when it brings documents.
+//! own template and a notice to staff). A later mail from the application's
+//! owner (the sender of its first mail) or from an address staff linked to it
+//! merges into it and gets an updated confirmation, sent to the owner, when it
+//! brings documents. A mail from any other address naming the same
+//! municipality becomes its own application, marked as a possible duplicate
+//! (see [`super::ownership`]).
 
 use super::review::{self, Review};
-use super::{mails, notices};
+use super::{mails, notices, ownership};
 use crate::calendar::german;
 use crate::documents::analyse::{Analysis, Role};
+use crate::domain::EmailAddress;
 use crate::intake::Incoming;
 use crate::outbox::{Answering, Cap, Letter};
 use crate::store::Tx;
@@ -31,14 +35,7 @@ pub async fn receive(
         .as_ref()
         .context("application without a sender address")?;
     let municipality = municipality_of(analysis);
-    let existing = match applications::find_by_applicant(tx, &from.key()).await? {
-        Some(a) => Some(a),
-        None => match &municipality {
-            Some(m) => applications::find_by_municipality(tx, m).await?,
-            None => None,
-        },
-    };
-    if let Some(existing) = existing {
+    if let Some(existing) = applications::find_for_sender(tx, &from.key()).await? {
         return follow_up(
             desk,
             tx,
@@ -51,6 +48,12 @@ pub async fn receive(
         )
         .await;
     }
+    // Another address naming a municipality that already applied: its own
+    // application, marked for staff; the other one is not touched.
+    let original = match &municipality {
+        Some(m) => applications::find_by_municipality(tx, m).await?,
+        None => None,
+    };
     let late = !desk.programme.is_on_time(received);
     let prefix: String = desk
         .programme
@@ -66,9 +69,17 @@ pub async fn receive(
         first_message: message_row,
         received_at: received,
         late,
+        duplicate_of: original.as_ref().map(|o| o.id),
     };
     let application = applications::create(tx, &new).await?;
-    let review = record_mail(desk, tx, &application, message_row, analysis, &municipality).await?;
+    let mut review =
+        record_mail(desk, tx, &application, message_row, analysis, &municipality).await?;
+    if let Some(original) = &original {
+        review
+            .flags
+            .insert(0, ownership::duplicate_note(&application, original));
+        tracing::warn!(application = %application.reference, original = %original.reference, "possible duplicate: same municipality from another address");
+    }
     let template = if late {
         "confirmation_late"
     } else {
@@ -81,7 +92,16 @@ pub async fn receive(
         key,
         template,
     };
-    queue_confirmation(desk, tx, mail, received, &review, confirmation).await?;
+    queue_confirmation(
+        desk,
+        tx,
+        &application,
+        mail,
+        received,
+        &review,
+        confirmation,
+    )
+    .await?;
     notices::needs_review(desk, tx, &application, message_row, &review.flags).await?;
     applications::set_state(tx, application.id, "confirmed").await?;
     if late {
@@ -103,7 +123,10 @@ async fn follow_up(
     municipality: Option<String>,
 ) -> anyhow::Result<i64> {
     applications::add_message(tx, existing.id).await?;
-    let review = record_mail(desk, tx, &existing, message_row, analysis, &municipality).await?;
+    let before = ownership::before(tx, existing.id).await?;
+    let mut review = record_mail(desk, tx, &existing, message_row, analysis, &municipality).await?;
+    let held = ownership::hold_changes(tx, &existing, &before, &[message_row]).await?;
+    review.flags.extend(held);
     if !analysis.documents.is_empty() && !existing.late {
         let key = format!("update:{}:{message_row}", existing.id);
         let c = Confirm {
@@ -112,7 +135,7 @@ async fn follow_up(
             key,
             template: "confirmation_update",
         };
-        queue_confirmation(desk, tx, mail, received, &review, c).await?;
+        queue_confirmation(desk, tx, &existing, mail, received, &review, c).await?;
     }
     notices::needs_review(desk, tx, &existing, message_row, &review.flags).await?;
     tracing::info!(application = %existing.reference, complete = review.complete, "follow-up mail merged into application");
@@ -153,23 +176,31 @@ struct Confirm<'a> {
     template: &'a str,
 }
 
+/// Queues a confirmation to the application's owner: never to a Reply-To,
+/// never to another sender (an update from a linked address too goes to the
+/// owner).
+#[allow(clippy::too_many_arguments)]
 async fn queue_confirmation(
     desk: &Desk<'_>,
     tx: &mut Tx<'_>,
+    application: &Application,
     mail: &Incoming,
     received: DateTime<Utc>,
     review: &Review,
     c: Confirm<'_>,
 ) -> anyhow::Result<()> {
-    let from = mail
-        .from
-        .as_ref()
-        .context("application without a sender address")?;
     let context = confirmation_context(desk, c.reference, mail, received, review);
-    let to = mail.reply_to.as_ref().unwrap_or(from);
+    let owner = EmailAddress::parse(&application.owner)
+        .context("the application's owner is not an address")?;
+    let to = &owner;
+    let from_owner = mail.from.as_ref().is_some_and(|f| f.key() == owner.key());
     let letter = Letter {
-        to_name: mail.from_name.as_deref(),
-        answering: Some(Answering {
+        to_name: if from_owner {
+            mail.from_name.as_deref()
+        } else {
+            application.applicant_name.as_deref()
+        },
+        answering: from_owner.then_some(Answering {
             message_id: mail.message_id.as_deref(),
             references: &mail.references,
         }),

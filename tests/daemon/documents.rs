@@ -119,9 +119,11 @@ async fn a_missing_letter_is_requested_and_a_follow_up_completes_the_application
         first.contains("Es fehlt noch") && first.contains("Motivationsschreiben"),
         "{first}"
     );
-    // Act: the letter follows in a second mail, from another address of the same
-    // municipality, as a two-page PDF.
+    // Act: staff link another address of the municipality; the letter
+    // follows in a mail from it, as a two-page PDF.
     let colleague = "buergermeister@lindenau.test";
+    let linked = app.cli(&["applications", "link", "EWS7-0001", colleague]);
+    assert!(linked.status.success(), "{linked:?}");
     let form_again = filled_pdf(&app.config().programme, &[d[1]], "Gemeinde Lindenau");
     let letter = pdf_letter("Motivationsschreiben Gemeinde Lindenau", 2);
     app.deliver(
@@ -140,7 +142,8 @@ async fn a_missing_letter_is_requested_and_a_follow_up_completes_the_application
     .await;
     // Assert: one application, complete; the older questionnaire superseded; the
     // two-page letter flagged for staff.
-    let update = body_of_confirmation(&app, colleague, 1).await;
+    // The update goes to the original applicant, not the new sender.
+    let update = body_of_confirmation(&app, from, 2).await;
     assert!(update.contains("vollständig"), "{update}");
     assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 1);
     assert_eq!(app.count("SELECT COUNT(*) FROM applications WHERE complete = 1 AND municipality = 'Gemeinde Lindenau'").await, 1);

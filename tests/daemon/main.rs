@@ -23,6 +23,7 @@ mod interviews;
 mod operations;
 mod outages;
 mod own_domain;
+mod ownership;
 mod programme_year;
 mod restarts;
 mod selection;

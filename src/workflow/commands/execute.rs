@@ -2,6 +2,7 @@
 //! message, and answers it: what was done, or why not. A mail that fails
 //! authentication changes nothing and is reported to staff.
 
+use super::parse::Ownership;
 use super::{Command, Outcome, Parsed, Verdict, Via, authenticate, parse};
 use crate::calendar::events;
 use crate::config::programme::EventStatus;
@@ -14,7 +15,7 @@ use crate::workflow::actions::{ActionError, ActionResult};
 use crate::workflow::desk::Desk;
 use crate::workflow::interviews::schedule;
 use crate::workflow::selection::{self, preview};
-use crate::workflow::{mails, notices};
+use crate::workflow::{mails, notices, ownership};
 
 /// The commands of a staff mail, if it is meant as a command mail at all: it
 /// names a command, carries the secret, or says so in the subject. Other
@@ -221,6 +222,28 @@ async fn run(
         }
         Command::CancelEvent { event } => {
             events::set_status(desk.programme, tx, event, EventStatus::Cancelled, by).await
+        }
+        Command::Ownership(o) => run_ownership(tx, o, by, details).await,
+    }
+}
+
+/// The commands on who may change an application (part 8).
+async fn run_ownership(
+    tx: &mut Tx<'_>,
+    command: &Ownership,
+    by: &str,
+    details: &mut Vec<String>,
+) -> ActionResult<String> {
+    match command {
+        Ownership::Link { reference, address } => ownership::link(tx, reference, address, by).await,
+        Ownership::Merge { from, into } => {
+            let (done, notes) = ownership::merge(tx, from, into, by).await?;
+            details.extend(notes);
+            Ok(done)
+        }
+        Ownership::Keep { reference } => ownership::keep(tx, reference).await,
+        Ownership::Address { reference, confirm } => {
+            ownership::decide_held(tx, reference, *confirm, by).await
         }
     }
 }

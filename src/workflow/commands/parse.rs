@@ -72,6 +72,113 @@ pub enum Command {
     /// "ABSAGEN MODUL 3": the event is called off (everyone told gets a
     /// cancellation).
     CancelEvent { event: String },
+    /// Who may change an application (see [`Ownership`]).
+    Ownership(Ownership),
+}
+
+/// Staff commands on who may change an application (part 8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ownership {
+    /// "VERKNÜPFEN EWS7-0003 name@kommune.de": mail from the address may
+    /// change the application.
+    Link { reference: String, address: String },
+    /// "ZUSAMMENFÜHREN EWS7-0007 IN EWS7-0003" (also "MIT"): merge the first
+    /// into the second.
+    Merge { from: String, into: String },
+    /// "BEHALTEN EWS7-0007": keep a possible duplicate as its own application.
+    Keep { reference: String },
+    /// "ADRESSE BESTÄTIGEN EWS7-0003" / "ADRESSE ABLEHNEN EWS7-0003": decide on
+    /// the held address changes.
+    Address { reference: String, confirm: bool },
+}
+
+impl Ownership {
+    fn describe(&self) -> String {
+        match self {
+            Ownership::Link { reference, address } => {
+                format!("{address} mit {reference} verknüpfen")
+            }
+            Ownership::Merge { from, into } => format!("{from} in {into} zusammenführen"),
+            Ownership::Keep { reference } => format!("{reference} als eigene Bewerbung behalten"),
+            Ownership::Address {
+                reference,
+                confirm: true,
+            } => format!("Adressänderung für {reference} bestätigen"),
+            Ownership::Address { reference, .. } => {
+                format!("Adressänderung für {reference} ablehnen")
+            }
+        }
+    }
+
+    fn reference(&self) -> &str {
+        match self {
+            Ownership::Link { reference, .. }
+            | Ownership::Keep { reference }
+            | Ownership::Address { reference, .. } => reference,
+            Ownership::Merge { from, .. } => from,
+        }
+    }
+}
+
+/// The ownership commands, by their first word (normalised), if it is one.
+fn parse_ownership(first: &str, rest: &[&str]) -> Option<Result<Command, String>> {
+    let command = match first {
+        "verknuepfen" => link_command(rest),
+        "zusammenfuehren" => merge_command(rest),
+        "behalten" => reference(rest).and_then(|(reference, rest)| {
+            nothing_more(rest)?;
+            Ok(Ownership::Keep { reference })
+        }),
+        "adresse" => address_command(rest),
+        _ => return None,
+    };
+    Some(command.map(Command::Ownership))
+}
+
+fn link_command(rest: &[&str]) -> Result<Ownership, String> {
+    let (reference, rest) = reference(rest)?;
+    let [address] = rest else {
+        return Err(
+            "Bitte „VERKNÜPFEN EWS7-0003 name@kommune.de“ schreiben (eine Adresse).".into(),
+        );
+    };
+    let address = address.trim_matches(['<', '>']);
+    if !address.contains('@') {
+        return Err(format!("„{}“ ist keine E-Mail-Adresse.", shown(address)));
+    }
+    Ok(Ownership::Link {
+        reference,
+        address: address.to_string(),
+    })
+}
+
+fn merge_command(rest: &[&str]) -> Result<Ownership, String> {
+    let (from, rest) = reference(rest)?;
+    let hint = "Bitte „ZUSAMMENFÜHREN EWS7-0007 IN EWS7-0003“ schreiben.";
+    let Some((word, rest)) = rest.split_first() else {
+        return Err(hint.into());
+    };
+    if !matches!(norm(word).as_str(), "in" | "mit") {
+        return Err(hint.into());
+    }
+    let (into, rest) = reference(rest)?;
+    nothing_more(rest)?;
+    Ok(Ownership::Merge { from, into })
+}
+
+fn address_command(rest: &[&str]) -> Result<Ownership, String> {
+    let hint = "Bitte „ADRESSE BESTÄTIGEN EWS7-0003“ oder „ADRESSE ABLEHNEN EWS7-0003“ schreiben.";
+    let Some((word, rest)) = rest.split_first() else {
+        return Err(hint.into());
+    };
+    let confirm = match norm(word).as_str() {
+        "bestaetigen" => true,
+        "ablehnen" => false,
+        _ => return Err(hint.into()),
+    };
+    let (reference, rest) = reference(rest)?;
+    nothing_more(rest)?;
+    Ok(Ownership::Address { reference, confirm })
 }
 
 /// A decision on an application.
@@ -160,6 +267,7 @@ impl Command {
             } => format!("Korrektur: {} für {reference}", outcome.label()),
             Command::ConfirmEvent { event } => format!("Termin {} bestätigen", event_label(event)),
             Command::CancelEvent { event } => format!("Termin {} absagen", event_label(event)),
+            Command::Ownership(o) => o.describe(),
         }
     }
 
@@ -178,6 +286,7 @@ impl Command {
             | Command::Move { reference, .. }
             | Command::CancelInterview { reference }
             | Command::Correct { reference, .. } => Some(reference),
+            Command::Ownership(o) => Some(o.reference()),
         }
     }
 }
@@ -336,7 +445,7 @@ fn secret_line(line: &str) -> Option<Option<String>> {
 
 const KNOWN: &str = "FREIGEBEN EINLADUNGEN, FREIGEBEN BESCHEIDE, PLAN, VORSCHAU, ZUSAGE, \
                      ABSAGE, WARTELISTE, VERSCHIEBEN, STORNIEREN, KORREKTUR, BESTÄTIGEN MODUL n, \
-                     ABSAGEN MODUL n";
+                     ABSAGEN MODUL n, VERKNÜPFEN, ZUSAMMENFÜHREN, BEHALTEN, ADRESSE BESTÄTIGEN";
 
 /// At most this many words are looked at; longer lines are errors anyway.
 const MAX_WORDS: usize = 8;
@@ -349,6 +458,9 @@ fn parse_line(line: &str) -> Result<Command, String> {
     };
     if rest.len() >= MAX_WORDS {
         return Err("Zu viele Wörter für einen Befehl.".into());
+    }
+    if let Some(command) = parse_ownership(&norm(first), rest) {
+        return command;
     }
     match norm(first).as_str() {
         "freigeben" => match norm_all(rest).as_slice() {
@@ -973,5 +1085,60 @@ mod tests {
         );
         assert_eq!(p.errors.len(), 1);
         assert_eq!(p.commands[0].describe(), "Termin Modul 3 bestätigen");
+    }
+
+    #[test]
+    fn ownership_commands() {
+        use super::Ownership;
+        assert_eq!(
+            one("VERKNÜPFEN ews7-0003 <Name@Kommune.de>"),
+            Command::Ownership(Ownership::Link {
+                reference: r("EWS7-0003"),
+                address: r("Name@Kommune.de")
+            })
+        );
+        assert_eq!(
+            one("Zusammenführen EWS7-0007 in EWS7-0003"),
+            Command::Ownership(Ownership::Merge {
+                from: r("EWS7-0007"),
+                into: r("EWS7-0003")
+            })
+        );
+        assert_eq!(
+            one("ZUSAMMENFUEHREN EWS7-0007 MIT EWS7-0003."),
+            Command::Ownership(Ownership::Merge {
+                from: r("EWS7-0007"),
+                into: r("EWS7-0003")
+            })
+        );
+        assert_eq!(
+            one("BEHALTEN EWS7-0007"),
+            Command::Ownership(Ownership::Keep {
+                reference: r("EWS7-0007")
+            })
+        );
+        assert_eq!(
+            one("Adresse bestätigen EWS7-0003"),
+            Command::Ownership(Ownership::Address {
+                reference: r("EWS7-0003"),
+                confirm: true
+            })
+        );
+        assert_eq!(
+            one("ADRESSE ABLEHNEN EWS7-0003"),
+            Command::Ownership(Ownership::Address {
+                reference: r("EWS7-0003"),
+                confirm: false
+            })
+        );
+        assert!(error("VERKNÜPFEN EWS7-0003").contains("name@kommune.de"));
+        assert!(error("VERKNÜPFEN EWS7-0003 kein-mail").contains("keine E-Mail-Adresse"));
+        assert!(error("ZUSAMMENFÜHREN EWS7-0007 EWS7-0003").contains("IN EWS7-0003"));
+        assert!(error("ADRESSE EWS7-0003").contains("ADRESSE BESTÄTIGEN"));
+        assert!(error("BEHALTEN EWS7-0007 bitte").contains("Unerwartet"));
+        assert_eq!(
+            one("ZUSAMMENFÜHREN EWS7-0007 IN EWS7-0003").describe(),
+            "EWS7-0007 in EWS7-0003 zusammenführen"
+        );
     }
 }

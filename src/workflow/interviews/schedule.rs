@@ -90,6 +90,9 @@ pub async fn current(desk: &Desk<'_>, tx: &mut Tx<'_>) -> anyhow::Result<Schedul
     let mut fixed = Vec::new();
     let mut references = HashMap::new();
     for a in applications::list_tx(tx).await? {
+        if a.merged_into.is_some() {
+            continue;
+        }
         references.insert(a.id, a.reference.clone());
         let not_planned = match by_app.get(&a.id) {
             Some(i) if i.state == InterviewState::Cancelled => Some("Gespräch abgesagt"),
