@@ -22,7 +22,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 use tokio_util::sync::CancellationToken;
 
-const DEMO_SECRET: &str = "demo-kennwort";
+const DEMO_SECRET: &str = "demo-kennwort-nur-zum-ausprobieren";
 
 pub async fn run(demo_config: &Path, dir: &Path, examples: &Path) -> anyhow::Result<()> {
     if dir.exists() {

@@ -2,7 +2,7 @@
 //! message, and answers it: what was done, or why not. A mail that fails
 //! authentication changes nothing and is reported to staff.
 
-use super::{Command, Outcome, Parsed, Verdict, Via, authenticate, parse};
+use super::{Command, Outcome, Parsed, Policy, Verdict, Via, authenticate, parse};
 use crate::calendar::events;
 use crate::config::programme::EventStatus;
 use crate::domain::EmailAddress;
@@ -51,7 +51,7 @@ pub async fn handle(
     let staff = &desk.settings.staff;
     let verdict = authenticate(
         mail,
-        &staff.trusted_authserv_ids,
+        &Policy::of(staff),
         staff.command_secret.as_ref(),
         parsed.secret.as_deref(),
     );
