@@ -822,6 +822,39 @@ dir = "../templates"
     }
 
     #[test]
+    fn a_command_secret_needs_20_characters_and_the_staff_defaults_are_strict() {
+        let pw = ("POSTBOTE_IMAP__PASSWORD", "pw");
+        let e = err(BASE, &[pw, ("POSTBOTE_STAFF__COMMAND_SECRET", "kurz-4711")]);
+        assert!(
+            e.contains("staff.command_secret") && e.contains("at least 20") && !e.contains("kurz"),
+            "{e}"
+        );
+        let e = err(
+            BASE,
+            &[
+                pw,
+                ("POSTBOTE_STAFF__COMMAND_SECRET", "   neunzehn-zeichen-   "),
+            ],
+        );
+        assert!(e.contains("staff.command_secret"), "{e}");
+        let s = Settings::parse(
+            BASE,
+            Path::new("p.toml"),
+            vars(&[
+                pw,
+                ("POSTBOTE_STAFF__COMMAND_SECRET", "zwanzig-zeichen-lang"),
+            ]),
+        )
+        .unwrap();
+        assert!(s.staff.command_secret.is_some());
+        assert!(!s.staff.accept_spf_only);
+        assert_eq!(s.staff.command_max_age_hours, 24);
+        assert_eq!(s.staff.trusted_received_headers, 2);
+        let e = err(BASE, &[pw, ("POSTBOTE_STAFF__COMMAND_MAX_AGE_HOURS", "0")]);
+        assert!(e.contains("staff.command_max_age_hours"), "{e}");
+    }
+
+    #[test]
     fn the_password_never_appears_in_debug_output() {
         let s = Settings::parse(
             BASE,

@@ -191,6 +191,18 @@ pub fn authenticate(
     })
 }
 
+/// Whether `given` (the text of a mail's `Kennwort:` line) is the configured
+/// secret; false when either is missing or empty.
+pub fn secret_matches(secret: Option<&SecretString>, given: Option<&str>) -> bool {
+    match (
+        secret.filter(|s| !s.expose_secret().is_empty()),
+        given.map(str::trim).filter(|s| !s.is_empty()),
+    ) {
+        (Some(configured), Some(given)) => same_secret(configured.expose_secret(), given),
+        _ => false,
+    }
+}
+
 /// Headers that local delivery adds above the boundary MTA's results.
 const DELIVERY_HEADERS: &[&str] = &[
     "return-path",
@@ -807,8 +819,14 @@ mod tests {
             ..policy()
         };
         let pass = Some(Via::Dkim);
+        type Case<'a> = (
+            &'a str,
+            &'a Policy<'a>,
+            Vec<(&'a str, &'a str)>,
+            Option<Via>,
+        );
         #[rustfmt::skip]
-        let table: Vec<(&str, &Policy, Vec<(&str, &str)>, Option<Via>)> = vec![
+        let table: Vec<Case> = vec![
             ("as delivered: trace headers, own hops, block", &one, vec![rp, dt, own, own, ok, from], pass),
             ("block alone", &one, vec![ok], pass),
             ("block between the own hops", &one, vec![own, ok, own, from], pass),

@@ -13,6 +13,6 @@ pub mod parse;
 
 pub use auth::{
     AuthResults, MethodResult, Policy, Verdict, Via, authenticate, authentication_results,
-    boundary_results, dmarc_failed,
+    boundary_results, dmarc_failed, secret_matches,
 };
 pub use parse::{Command, LineError, Outcome, Parsed, parse};
