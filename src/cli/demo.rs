@@ -22,7 +22,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 use tokio_util::sync::CancellationToken;
 
-const DEMO_SECRET: &str = "demo-kennwort";
+const DEMO_SECRET: &str = "demo-kennwort-nur-zum-ausprobieren";
 
 pub async fn run(demo_config: &Path, dir: &Path, examples: &Path) -> anyhow::Result<()> {
     if dir.exists() {
@@ -168,7 +168,7 @@ async fn part3(app: &App, source: &mut MaildirSource, maildir: &Path) -> anyhow:
     }
     let command = format!(
         "From: Leitung <{staff}>\r\nTo: {to}\r\nSubject: Befehl\r\n\
-         Message-ID: <demo-command@leitung.example>\r\nDate: Mon, 06 Jul 2026 09:00:00 +0200\r\n\
+         Message-ID: <demo-command@leitung.example>\r\nDate: {date}\r\n\
          Content-Type: text/plain; charset=utf-8\r\n\r\nFREIGEBEN BESCHEIDE\r\nKennwort: {DEMO_SECRET}\r\n",
         staff = app
             .settings
@@ -178,6 +178,9 @@ async fn part3(app: &App, source: &mut MaildirSource, maildir: &Path) -> anyhow:
             .map(|a| a.to_string())
             .unwrap_or_default(),
         to = app.settings.mail.from_address,
+        // A command must be recent (staff.command_max_age_hours) by the
+        // system clock: the mailbox's arrival time is real time.
+        date = chrono::Utc::now().to_rfc2822(),
     );
     std::fs::write(
         maildir.join("new").join("1790000000.demo-command.postbote"),

@@ -3,7 +3,7 @@
 
 use super::{ConfigError, overrides, secret};
 use crate::domain::EmailAddress;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -240,7 +240,7 @@ impl MailSettings {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StaffSettings {
     /// Mail from these addresses is staff mail (never treated as an application).
@@ -253,11 +253,49 @@ pub struct StaffSettings {
     /// header is trusted for staff commands (DKIM or SPF pass).
     #[serde(default)]
     pub trusted_authserv_ids: Vec<String>,
+    /// How many `Received` headers the own hops (the boundary MTA, local
+    /// delivery) add above the boundary MTA's Authentication-Results; a
+    /// header below one more `Received` is another hop's and never counts.
+    #[serde(default = "default_trusted_received")]
+    pub trusted_received_headers: usize,
+    /// `spf=pass` alone (without an aligned DKIM pass) authenticates.
+    #[serde(default)]
+    pub accept_spf_only: bool,
+    /// A command mail whose Date is older than this many hours (or more
+    /// than a few minutes in the future) is refused.
+    #[serde(default = "default_command_max_age")]
+    pub command_max_age_hours: u64,
     /// A file whose first line is the secret that authenticates staff
     /// commands ("Kennwort: ..."); or POSTBOTE_STAFF__COMMAND_SECRET.
     pub command_secret_file: Option<PathBuf>,
     #[serde(skip)]
     pub command_secret: Option<SecretString>,
+}
+
+/// The shortest command secret accepted.
+pub const MIN_COMMAND_SECRET_CHARS: usize = 20;
+
+impl Default for StaffSettings {
+    fn default() -> Self {
+        StaffSettings {
+            addresses: Vec::new(),
+            notify: Vec::new(),
+            trusted_authserv_ids: Vec::new(),
+            trusted_received_headers: default_trusted_received(),
+            accept_spf_only: false,
+            command_max_age_hours: default_command_max_age(),
+            command_secret_file: None,
+            command_secret: None,
+        }
+    }
+}
+
+fn default_trusted_received() -> usize {
+    2
+}
+
+fn default_command_max_age() -> u64 {
+    24
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -668,6 +706,21 @@ impl Settings {
         if self.smtp.recovery_wait_secs > 86_400 {
             return bad("smtp.recovery_wait_secs", "must be at most 86400 (a day)");
         }
+        if let Some(secret) = &self.staff.command_secret {
+            let chars = secret.expose_secret().trim().chars().count();
+            if chars < MIN_COMMAND_SECRET_CHARS {
+                return bad(
+                    "staff.command_secret",
+                    &format!(
+                        "is {chars} characters long; it must have at least \
+                         {MIN_COMMAND_SECRET_CHARS} (e.g. five random words or `openssl rand -base64 24`)"
+                    ),
+                );
+            }
+        }
+        if self.staff.command_max_age_hours == 0 || self.staff.command_max_age_hours > 24 * 30 {
+            return bad("staff.command_max_age_hours", "must be between 1 and 720");
+        }
         if self.mail.daily_cap_per_recipient == 0 {
             return bad("mail.daily_cap_per_recipient", "must be at least 1");
         }
@@ -766,6 +819,39 @@ dir = "../templates"
         assert!(imap.password.is_some());
         assert_eq!(s.storage.database, Path::new("/etc/postbote/db.sqlite"));
         assert_eq!(s.programme.file, Path::new("/etc/postbote/ews7.toml"));
+    }
+
+    #[test]
+    fn a_command_secret_needs_20_characters_and_the_staff_defaults_are_strict() {
+        let pw = ("POSTBOTE_IMAP__PASSWORD", "pw");
+        let e = err(BASE, &[pw, ("POSTBOTE_STAFF__COMMAND_SECRET", "kurz-4711")]);
+        assert!(
+            e.contains("staff.command_secret") && e.contains("at least 20") && !e.contains("kurz"),
+            "{e}"
+        );
+        let e = err(
+            BASE,
+            &[
+                pw,
+                ("POSTBOTE_STAFF__COMMAND_SECRET", "   neunzehn-zeichen-   "),
+            ],
+        );
+        assert!(e.contains("staff.command_secret"), "{e}");
+        let s = Settings::parse(
+            BASE,
+            Path::new("p.toml"),
+            vars(&[
+                pw,
+                ("POSTBOTE_STAFF__COMMAND_SECRET", "zwanzig-zeichen-lang"),
+            ]),
+        )
+        .unwrap();
+        assert!(s.staff.command_secret.is_some());
+        assert!(!s.staff.accept_spf_only);
+        assert_eq!(s.staff.command_max_age_hours, 24);
+        assert_eq!(s.staff.trusted_received_headers, 2);
+        let e = err(BASE, &[pw, ("POSTBOTE_STAFF__COMMAND_MAX_AGE_HOURS", "0")]);
+        assert!(e.contains("staff.command_max_age_hours"), "{e}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod bounce;
 pub mod classify;
 pub mod health;
+pub mod mask;
 pub mod parse;
 pub mod process;
 pub mod worker;

@@ -29,6 +29,9 @@ pub enum Disposition {
     Sent,
     /// Not understood, or for a human: leave it where staff see it.
     Keep,
+    /// A command mail that carried the secret: delete it from the mailbox
+    /// (`\Deleted` + `UID EXPUNGE`); the store keeps it masked.
+    Delete,
     /// Processing failed and will be retried: not done yet.
     Pending,
 }
@@ -39,6 +42,7 @@ impl Disposition {
         match s {
             Some("move") => Disposition::Move,
             Some("sent") => Disposition::Sent,
+            Some("delete") => Disposition::Delete,
             _ => Disposition::Keep,
         }
     }
@@ -46,6 +50,7 @@ impl Disposition {
         match self {
             Disposition::Move => "move",
             Disposition::Sent => "sent",
+            Disposition::Delete => "delete",
             Disposition::Keep | Disposition::Pending => "keep",
         }
     }
@@ -146,6 +151,7 @@ pub async fn process(app: &App, row: i64) -> Result<Disposition, ProcessError> {
         state,
         disposition,
         retries,
+        secret_verified,
     } = messages::load(&app.store, row)
         .await
         .map_err(ProcessError::storage)?;
@@ -163,8 +169,11 @@ pub async fn process(app: &App, row: i64) -> Result<Disposition, ProcessError> {
             .unwrap_or("-"),
         application = tracing::field::Empty,
     );
-    let result =
-        guarded(handle(app, row, &raw, incoming.as_ref(), received).instrument(span.clone())).await;
+    let result = guarded(
+        handle(app, row, &raw, incoming.as_ref(), received, secret_verified)
+            .instrument(span.clone()),
+    )
+    .await;
     let error = match result {
         Ok(Ok(d)) => {
             app.outbox_signal.notify_one();
@@ -212,6 +221,7 @@ async fn handle(
     raw: &[u8],
     incoming: Option<&Incoming>,
     received: chrono::DateTime<Utc>,
+    secret_verified: bool,
 ) -> anyhow::Result<Disposition> {
     let class = incoming.map(|m| classify(m, &app.rules));
     // Documents are read before the transaction: extraction may take seconds.
@@ -292,12 +302,24 @@ async fn handle(
     if class == Class::Staff
         && let Some(parsed) = execute::command_mail(mail)
     {
-        execute::handle(&app.desk(), &mut tx, row, mail, &parsed).await?;
+        let arrival = execute::Arrival {
+            received,
+            secret_verified,
+        };
+        let delete = execute::handle(&app.desk(), &mut tx, row, mail, &parsed, arrival).await?;
+        // A mail that carried the secret (or commanded postbote) is deleted
+        // from the mailbox, which every mailbox reader sees; the store keeps
+        // it masked.
+        let disposition = if delete {
+            Disposition::Delete
+        } else {
+            Disposition::Move
+        };
         let h = Handled {
             state: MessageState::Processed,
             class: "command",
             reason: "staff command mail",
-            disposition: Disposition::Move.as_str(),
+            disposition: disposition.as_str(),
             application_id: None,
             duplicate_of: None,
         };
@@ -305,7 +327,7 @@ async fn handle(
         tx.commit().await.context("cannot commit staff command")?;
         // A confirmed or cancelled event: tell people now, not in a minute.
         app.scheduler_signal.notify_one();
-        return Ok(Disposition::Move);
+        return Ok(disposition);
     }
     let (disposition, application_id) = match &class {
         Class::Application => (
@@ -593,6 +615,7 @@ mod tests {
                 message_id: m.message_id,
                 from_address: m.from_raw,
                 subject: Some(m.subject),
+                secret_verified: false,
             })
             .unwrap_or_default();
         messages::store_incoming(&app.store, &loc, raw.as_bytes(), Utc::now(), &summary)

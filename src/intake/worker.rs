@@ -278,11 +278,15 @@ pub async fn sweep<S: MailSource>(
                         return Err(e.context("the mailbox connection is reset"));
                     }
                 };
-                let summary = summary_of(&fetched.raw);
+                let (raw, secret_verified) = masked_for_storage(app, fetched.raw);
+                let summary = messages::Summary {
+                    secret_verified,
+                    ..summary_of(&raw)
+                };
                 let outcome = messages::store_incoming(
                     &app.store,
                     &loc,
-                    &fetched.raw,
+                    &raw,
                     fetched.internal_date,
                     &summary,
                 )
@@ -309,6 +313,23 @@ pub async fn sweep<S: MailSource>(
                 Ok(Err(SourceError::Connection(e))) => return Err(e),
                 Err(panic) => {
                     let e = anyhow!("panic while moving: {panic}");
+                    message_failed(app, &loc, Stage::Move, &e, policy).await?;
+                    return Err(e.context("the mailbox connection is reset"));
+                }
+            },
+            Disposition::Delete => match guarded(source.delete(&loc)).await {
+                Ok(Ok(())) => {
+                    messages::mark_moved(&app.store, &loc).await?;
+                    waiting::done(&app.store, &loc).await?;
+                    stats.moved += 1;
+                }
+                Ok(Err(SourceError::Message(e))) => {
+                    stats.failed += 1;
+                    message_failed(app, &loc, Stage::Move, &e, policy).await?;
+                }
+                Ok(Err(SourceError::Connection(e))) => return Err(e),
+                Err(panic) => {
+                    let e = anyhow!("panic while deleting: {panic}");
                     message_failed(app, &loc, Stage::Move, &e, policy).await?;
                     return Err(e.context("the mailbox connection is reset"));
                 }
@@ -387,12 +408,44 @@ async fn message_failed(
     Ok(())
 }
 
+/// A staff mail with its command secret masked ([`super::mask`]): the
+/// secret is never stored. Whether the mail carried the right secret is
+/// decided first and returned (then stored beside the masked bytes). Other
+/// mail is stored as it came.
+fn masked_for_storage(app: &App, raw: Vec<u8>) -> (Vec<u8>, bool) {
+    let staff = &app.settings.staff;
+    let Some(mail) = Incoming::parse(&raw) else {
+        return (raw, false);
+    };
+    let from_staff = mail
+        .from
+        .as_ref()
+        .is_some_and(|from| staff.addresses.iter().any(|s| s.key() == from.key()));
+    if !from_staff {
+        return (raw, false);
+    }
+    let verified = crate::workflow::commands::secret_matches(
+        staff.command_secret.as_ref(),
+        crate::workflow::commands::parse(&mail.body_start)
+            .secret
+            .as_deref(),
+    );
+    match super::mask::mask_secret(&raw, staff.command_secret.as_ref()) {
+        Some(masked) => {
+            tracing::info!("staff mail: command secret masked before it is stored");
+            (masked, verified)
+        }
+        None => (raw, verified),
+    }
+}
+
 fn summary_of(raw: &[u8]) -> messages::Summary {
     match Incoming::parse(raw) {
         Some(m) => messages::Summary {
             message_id: m.message_id,
             from_address: m.from_raw,
             subject: Some(m.subject),
+            secret_verified: false,
         },
         None => messages::Summary::default(),
     }

@@ -646,6 +646,37 @@ impl MailSource for ImapSource {
             .await
     }
 
+    async fn delete(&mut self, loc: &Location) -> Result<(), SourceError> {
+        let uid = Self::uid_of(loc)?.to_string();
+        let has_uidplus = self.has_uidplus;
+        let session = self.session()?;
+        op_msg("UID STORE", async {
+            session
+                .uid_store(&uid, "+FLAGS.SILENT (\\Deleted)")
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .await?;
+        if has_uidplus {
+            op_msg("UID EXPUNGE", async {
+                session
+                    .uid_expunge(&uid)
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await
+            })
+            .await?;
+        } else {
+            // NOTE: without UIDPLUS the message stays flagged \Deleted until a
+            // client expunges: a plain EXPUNGE could remove messages staff
+            // flagged themselves.
+            tracing::warn!(uid = %uid, "server lacks UIDPLUS: command mail flagged \\Deleted, not expunged");
+        }
+        self.drain_unsolicited();
+        Ok(())
+    }
+
     async fn move_sent(&mut self, loc: &Location) -> Result<bool, SourceError> {
         let Some(target) = self.sent.clone() else {
             return Ok(false);

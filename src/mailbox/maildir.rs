@@ -144,6 +144,15 @@ impl MailSource for MaildirSource {
             .map_err(SourceError::Message)
     }
 
+    async fn delete(&mut self, loc: &Location) -> Result<(), SourceError> {
+        let Some(path) = self.find(&loc.uid) else {
+            return Ok(());
+        };
+        std::fs::remove_file(&path)
+            .with_context(|| format!("cannot delete {}", path.display()))
+            .map_err(SourceError::Message)
+    }
+
     async fn wait(
         &mut self,
         shutdown: &CancellationToken,

@@ -132,6 +132,9 @@ pub trait MailSource {
     async fn fetch(&mut self, loc: &Location, max_bytes: u64) -> Result<Fetch, SourceError>;
     /// Moves a handled message to the processed folder.
     async fn move_processed(&mut self, loc: &Location) -> Result<(), SourceError>;
+    /// Deletes a handled message from the mailbox (a command mail that
+    /// carried the secret): IMAP `\Deleted` + `UID EXPUNGE`.
+    async fn delete(&mut self, loc: &Location) -> Result<(), SourceError>;
     /// Files postbote's own copy of a sent mail into the sent folder
     /// (`imap.sent_folder`); false when there is none and the copy stays.
     async fn move_sent(&mut self, loc: &Location) -> Result<bool, SourceError> {

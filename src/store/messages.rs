@@ -59,6 +59,9 @@ pub struct Summary {
     pub message_id: Option<String>,
     pub from_address: Option<String>,
     pub subject: Option<String>,
+    /// The mail carried the right command secret, checked before the secret
+    /// was masked in the stored bytes ([`crate::intake::mask`]).
+    pub secret_verified: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,8 +132,8 @@ pub async fn store_incoming(
     .await
     .context("cannot store raw message")?;
     let inserted = sqlx::query(
-        "INSERT OR IGNORE INTO messages (sha256, message_id, from_address, subject, internal_date, received_at) \
-         VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO messages (sha256, message_id, from_address, subject, internal_date, received_at, secret_verified) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&sha)
     .bind(&summary.message_id)
@@ -138,6 +141,7 @@ pub async fn store_incoming(
     .bind(&summary.subject)
     .bind(ts(internal_date))
     .bind(&now)
+    .bind(summary.secret_verified)
     .execute(&mut *tx)
     .await
     .context("cannot store message row")?
@@ -200,12 +204,14 @@ pub struct Loaded {
     pub disposition: Option<String>,
     /// How often `postbote messages retry` put it back after it failed.
     pub retries: i64,
+    /// See [`Summary::secret_verified`].
+    pub secret_verified: bool,
 }
 
 /// The stored message: raw bytes, INTERNALDATE, state and disposition.
 pub async fn load(store: &Store, row: i64) -> anyhow::Result<Loaded> {
     sqlx::query_as(
-        "SELECT r.bytes AS raw, m.internal_date, m.state, m.disposition, m.retries FROM messages m \
+        "SELECT r.bytes AS raw, m.internal_date, m.state, m.disposition, m.retries, m.secret_verified FROM messages m \
          JOIN raw_messages r ON r.sha256 = m.sha256 WHERE m.id = ?",
     )
     .bind(row)

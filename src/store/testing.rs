@@ -46,6 +46,7 @@ pub async fn message(store: &Store, n: u32) -> i64 {
         message_id: Some(format!("m{n}@x.test")),
         from_address: Some(format!("a{n}@x.test")),
         subject: Some(n.to_string()),
+        secret_verified: false,
     };
     messages::store_incoming(store, &loc, raw.as_bytes(), Utc::now(), &summary)
         .await

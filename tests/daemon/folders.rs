@@ -239,6 +239,9 @@ impl MailSource for RefuseMove {
         }
         self.inner.fetch(loc, max_bytes).await
     }
+    async fn delete(&mut self, loc: &Location) -> Result<(), SourceError> {
+        self.inner.delete(loc).await
+    }
     async fn move_processed(&mut self, loc: &Location) -> Result<(), SourceError> {
         if !self.fetch && loc.uid == self.uid && self.refuse.load(Ordering::SeqCst) {
             self.refusals.fetch_add(1, Ordering::SeqCst);

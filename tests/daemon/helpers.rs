@@ -249,6 +249,11 @@ dir = "{templates}"
     path
 }
 
+/// A `Date:` header line (with CRLF) for now: command mails must be recent.
+pub fn date_now() -> String {
+    format!("Date: {}\r\n", Utc::now().to_rfc2822())
+}
+
 impl TestApp {
     pub fn config(&self) -> Config {
         let settings =

@@ -171,10 +171,11 @@ async fn plan_release_move_cancel_and_a_reply_reach_the_right_people() {
     ]));
     // The cancellation comes from staff by mail (DKIM pass reported by the
     // trusted receiving server).
+    let date = crate::helpers::date_now();
     let command = format!(
-        "From: Leitung <{STAFF}>\r\nTo: projekt@ews.test\r\nSubject: Befehl\r\n\
-         Message-ID: <storno-1@leitung.example>\r\n\
-         Authentication-Results: mx.ews.test; dkim=pass header.d=ews.test\r\n\r\n\
+        "Authentication-Results: mx.ews.test; dkim=pass header.d=ews.test\r\n\
+         From: Leitung <{STAFF}>\r\nTo: projekt@ews.test\r\nSubject: Befehl\r\n\
+         Message-ID: <storno-1@leitung.example>\r\n{date}\r\n\
          STORNIEREN EWS7-0002\r\n"
     );
     app.deliver(STAFF, &command).await;

@@ -26,6 +26,7 @@ mod own_domain;
 mod ownership;
 mod programme_year;
 mod restarts;
+mod security;
 mod selection;
 mod sending;
 mod servers_smoke;

@@ -10,7 +10,7 @@ use chrono::Utc;
 use postbote::calendar::cron::CronSchedule;
 use std::time::Duration;
 
-const SECRET: &str = "eigene-domain-1";
+const SECRET: &str = "eigene-domain-1-lang-genug";
 const BOTH: &str = "[\"leitung@ews.test\", \"projekt@ews.test\"]";
 
 async fn subjects_in(app: &TestApp, user: &str) -> Vec<String> {
@@ -38,16 +38,17 @@ async fn commands_from_the_own_domain_and_from_the_project_address_are_executed_
     // Act: a command from Thunderbird (Message-ID at the own domain), one
     // written in Outlook from the project address itself, and a colleague's
     // question from the same domain.
+    let date = crate::helpers::date_now();
     let thunderbird = format!(
         "From: Leitung <{STAFF}>\r\nTo: {PROJECT}\r\nSubject: Plan bitte\r\n\
-         Message-ID: <3f2a9c4e-1b7d-4e0a-9c1e-5d2b7a8f6e01@ews.test>\r\n\
+         Message-ID: <3f2a9c4e-1b7d-4e0a-9c1e-5d2b7a8f6e01@ews.test>\r\n{date}\
          User-Agent: Mozilla Thunderbird\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
          PLAN\r\nKennwort: {SECRET}\r\n"
     );
     app.deliver(STAFF, &thunderbird).await;
     let outlook = format!(
         "From: Anna Hirsch <{PROJECT}>\r\nTo: {PROJECT}\r\nSubject: Plan\r\n\
-         Message-ID: <AM6PR01MB5734A1B2C3D4E5F6@ews.test>\r\nX-Mailer: Microsoft Outlook 16.0\r\n\
+         Message-ID: <AM6PR01MB5734A1B2C3D4E5F6@ews.test>\r\n{date}X-Mailer: Microsoft Outlook 16.0\r\n\
          Content-Type: text/plain; charset=utf-8\r\n\r\nPLAN\r\nKennwort: {SECRET}\r\n"
     );
     app.deliver(PROJECT, &outlook).await;

@@ -210,7 +210,7 @@ async fn a_programme_year_in_fast_forward_sends_every_reminder_once_and_in_time(
         Deadline::Future,
         &[
             ("POSTBOTE_MAIL__DAILY_CAP_PER_RECIPIENT", "100"),
-            ("POSTBOTE_STAFF__COMMAND_SECRET", "jahr-2038"),
+            ("POSTBOTE_STAFF__COMMAND_SECRET", "jahr-2038-lang-genug"),
         ],
         utc("2037-06-20T00:00:00Z"),
     )
@@ -470,10 +470,11 @@ async fn a_programme_year_in_fast_forward_sends_every_reminder_once_and_in_time(
 
     // Act 4: staff confirm learning group 6 and call off module 4 by mail,
     // then the rest of the year.
+    let date = crate::helpers::date_now();
     let command = format!(
         "From: Leitung <{STAFF}>\r\nTo: projekt@ews.test\r\nSubject: Befehl\r\n\
-         Message-ID: <confirm-lg6@leitung.example>\r\n\r\nBESTÄTIGEN LERNGRUPPE 6\r\nABSAGEN MODUL 4\r\n\
-         Kennwort: jahr-2038\r\n"
+         Message-ID: <confirm-lg6@leitung.example>\r\n{date}\r\nBESTÄTIGEN LERNGRUPPE 6\r\nABSAGEN MODUL 4\r\n\
+         Kennwort: jahr-2038-lang-genug\r\n"
     );
     app.deliver(STAFF, &command).await;
     app.wait_for_count(

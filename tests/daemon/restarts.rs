@@ -81,6 +81,9 @@ impl MailSource for CrashBeforeMove {
     async fn fetch(&mut self, loc: &Location, max_bytes: u64) -> Result<Fetch, SourceError> {
         self.0.fetch(loc, max_bytes).await
     }
+    async fn delete(&mut self, loc: &Location) -> Result<(), SourceError> {
+        self.0.delete(loc).await
+    }
     async fn move_processed(&mut self, _loc: &Location) -> Result<(), SourceError> {
         // A dying process looks like a lost connection: the sweep ends.
         Err(SourceError::Connection(anyhow::anyhow!(

@@ -7,7 +7,7 @@ use crate::helpers::{
 };
 use crate::interviews::{apply, days};
 
-const SECRET: &str = "geheim-4711";
+const SECRET: &str = "geheim-4711-lang-genug";
 
 fn code(out: &std::process::Output) -> i32 {
     out.status.code().unwrap_or(-1)
@@ -19,9 +19,12 @@ fn stdout(out: &std::process::Output) -> String {
 
 /// A command mail from the staff address; `auth` is an extra header line.
 async fn command(app: &TestApp, id: &str, auth: &str, body: &str) {
+    // The trusted MTA's Authentication-Results stand on top of the header
+    // block (Postfix and Dovecot LMTP add their Received above).
+    let date = crate::helpers::date_now();
     let raw = format!(
-        "From: Leitung <{STAFF}>\r\nTo: projekt@ews.test\r\nSubject: Befehl\r\n\
-         Message-ID: <{id}@leitung.example>\r\n{auth}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+        "{auth}From: Leitung <{STAFF}>\r\nTo: projekt@ews.test\r\nSubject: Befehl\r\n\
+         Message-ID: <{id}@leitung.example>\r\n{date}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
     );
     app.deliver(STAFF, &raw).await;
 }

@@ -2,31 +2,60 @@
 //! address is a configured staff address; From is easily forged, so here the
 //! mail must also prove it, by one of:
 //!
-//! - `dkim=pass` with `header.d` (or the domain of `header.i`) equal to the
-//!   From domain,
-//! - `spf=pass` with the domain of `smtp.mailfrom` equal to the From domain,
+//! - `dkim=pass` with `header.d` equal to the From domain (strict alignment,
+//!   see below),
+//! - only where staff enabled it (`staff.accept_spf_only`): `spf=pass` with
+//!   the domain of `smtp.mailfrom` equal to the From domain,
 //!
-//! both as reported in an `Authentication-Results` header (RFC 8601) by a
-//! trusted receiving server, or
+//! both as reported in the `Authentication-Results` block (RFC 8601) of the
+//! trusted boundary MTA ([`boundary_results`]), or
 //!
 //! - the installation's secret on a `Kennwort:` line in the body.
 //!
-//! A wrong secret is always a rejection, even when DKIM or SPF passed: the
-//! sender meant to use it, and should learn that it is wrong.
+//! A wrong secret is always a rejection, even when DKIM passed: the sender
+//! meant to use it, and should learn that it is wrong.
 //!
-//! NOTE: the trusted MTA must remove every incoming `Authentication-Results`
-//! header that carries its own authserv-id (RFC 8601 §5); otherwise a sender
-//! can forge one. We also consider only the topmost header of each trusted
-//! authserv-id (headers are prepended, so the one the MTA added last is on
-//! top, above anything the sender wrote): the FIRST matching header in header
-//! order counts, later ones with the same id are ignored. Headers without an
-//! authserv-id (Exchange Online writes them so) cannot be attributed to a
-//! server and never count.
+//! # Which Authentication-Results count
+//!
+//! Headers are prepended on the way: what the boundary MTA (the first server
+//! of the own organisation, whose authserv-id is in
+//! `staff.trusted_authserv_ids`) adds stands above everything the sender and
+//! other hops wrote. Only these count:
+//!
+//! 1. From the top, skip the headers local delivery adds (`Return-Path`,
+//!    `Delivered-To`, `X-Original-To`, …) and at most
+//!    `staff.trusted_received_headers` `Received` headers (the own hops:
+//!    default 2, the boundary MTA and the local delivery, e.g. Postfix and
+//!    Dovecot LMTP). Any other header ends the top of the header block.
+//! 2. Within that top, the first `Authentication-Results` header must carry
+//!    a trusted authserv-id; it and the headers directly below it with the
+//!    *same* id form the block (one MTA often writes several: OpenDKIM,
+//!    OpenDMARC, policyd-spf). The block ends at the first other header.
+//! 3. Anything after the block counts for nothing: a header below another
+//!    hop's `Received`, below an A-R of another (untrusted or second trusted)
+//!    id, a second run of the trusted id, a header without an id.
+//! 4. A malformed header in the block (or as its first header) voids it.
+//! 5. Within the block, each method (`dkim`, `spf`, `dmarc`) is decided by
+//!    the first header that reports it; a later header of the block cannot
+//!    add a pass for a method an earlier one already reported.
+//!
+//! NOTE: the trusted MTA must add its `Authentication-Results` to every mail
+//! and remove incoming ones that carry its own authserv-id (RFC 8601 §5);
+//! where it does not, a sender can still forge one.
+//!
+//! # Alignment
+//!
+//! DKIM must be *strictly* aligned: `header.d` equals the From domain (case
+//! and a final dot ignored). Relaxed alignment (DMARC's organisational
+//! domain) would need the Public Suffix List, which postbote does not carry;
+//! staff writing from a subdomain need a signature of that subdomain, or the
+//! secret. `header.i` alone never counts.
 //!
 //! NOTE: SPF only proves the envelope sender's domain authorised the sending
 //! IP; where a domain's SPF record includes a shared provider, other customers
-//! of that provider pass too. DKIM is the stronger proof.
+//! of that provider pass too. Hence SPF alone is off unless staff enable it.
 
+use crate::config::settings::StaffSettings;
 use crate::intake::Incoming;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -45,6 +74,28 @@ pub enum Via {
     Dkim,
     Spf,
     Secret,
+}
+
+/// What decides which `Authentication-Results` count and what they prove.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy<'a> {
+    /// authserv-ids of the boundary MTA (`staff.trusted_authserv_ids`).
+    pub trusted_authserv_ids: &'a [String],
+    /// `Received` headers the own hops add above the boundary MTA's block
+    /// (`staff.trusted_received_headers`).
+    pub received_headers: usize,
+    /// `spf=pass` alone authenticates (`staff.accept_spf_only`).
+    pub accept_spf_only: bool,
+}
+
+impl<'a> Policy<'a> {
+    pub fn of(staff: &'a StaffSettings) -> Policy<'a> {
+        Policy {
+            trusted_authserv_ids: &staff.trusted_authserv_ids,
+            received_headers: staff.trusted_received_headers,
+            accept_spf_only: staff.accept_spf_only,
+        }
+    }
 }
 
 /// One parsed `Authentication-Results` header value.
@@ -88,7 +139,7 @@ impl MethodResult {
 /// `body_secret` is the secret written in the mail ([`super::Parsed::secret`]).
 pub fn authenticate(
     mail: &Incoming,
-    trusted_authserv_ids: &[String],
+    policy: &Policy<'_>,
     secret: Option<&SecretString>,
     body_secret: Option<&str>,
 ) -> Verdict {
@@ -112,78 +163,161 @@ pub fn authenticate(
         }
         _ => false,
     };
-    if let Some(via) = header_verdict(mail, trusted_authserv_ids, from.domain()) {
+    if let Some(via) = header_verdict(mail, policy, from.domain()) {
         return Verdict::Authenticated(via);
     }
     if secret_ok {
         return Verdict::Authenticated(Via::Secret);
     }
     let domain = from.domain();
+    let checks = if policy.accept_spf_only {
+        "DKIM- oder SPF-Prüfung"
+    } else {
+        "DKIM-Prüfung"
+    };
     Verdict::Rejected(if configured.is_some() {
         format!(
-            "Die Mail ließ sich nicht als echt bestätigen: keine bestandene DKIM- oder \
-             SPF-Prüfung für die Absenderdomain {domain}, und kein Kennwort in der Mail. \
-             Bitte erneut senden mit einer Zeile „Kennwort: …“ über den Befehlen."
+            "Die Mail ließ sich nicht als echt bestätigen: keine bestandene {checks} \
+             für die Absenderdomain {domain} durch den vertrauenswürdigen Eingangsserver, \
+             und kein Kennwort in der Mail. Bitte erneut senden mit einer Zeile \
+             „Kennwort: …“ über den Befehlen."
         )
     } else {
         format!(
-            "Die Mail ließ sich nicht als echt bestätigen: keine bestandene DKIM- oder \
-             SPF-Prüfung für die Absenderdomain {domain}. Ein Kennwort ist für diese \
-             Installation nicht eingerichtet."
+            "Die Mail ließ sich nicht als echt bestätigen: keine bestandene {checks} \
+             für die Absenderdomain {domain} durch den vertrauenswürdigen Eingangsserver. \
+             Ein Kennwort ist für diese Installation nicht eingerichtet."
         )
     })
 }
 
-/// DKIM or SPF from the topmost header of each trusted authserv-id.
-fn header_verdict(mail: &Incoming, trusted_authserv_ids: &[String], domain: &str) -> Option<Via> {
-    let trusted: Vec<String> = trusted_authserv_ids
+/// Whether `given` (the text of a mail's `Kennwort:` line) is the configured
+/// secret; false when either is missing or empty.
+pub fn secret_matches(secret: Option<&SecretString>, given: Option<&str>) -> bool {
+    match (
+        secret.filter(|s| !s.expose_secret().is_empty()),
+        given.map(str::trim).filter(|s| !s.is_empty()),
+    ) {
+        (Some(configured), Some(given)) => same_secret(configured.expose_secret(), given),
+        _ => false,
+    }
+}
+
+/// Headers that local delivery adds above the boundary MTA's results.
+const DELIVERY_HEADERS: &[&str] = &[
+    "return-path",
+    "delivered-to",
+    "x-original-to",
+    "x-delivered-to",
+    "envelope-to",
+    "x-envelope-to",
+];
+
+/// The results of the trusted boundary MTA's `Authentication-Results`
+/// block (see the module documentation), each method from the first header
+/// of the block that reports it; `None` when there is no valid block.
+pub fn boundary_results(mail: &Incoming, policy: &Policy<'_>) -> Option<Vec<MethodResult>> {
+    let trusted: Vec<String> = policy
+        .trusted_authserv_ids
         .iter()
         .map(|id| id.trim().to_ascii_lowercase())
         .filter(|id| !id.is_empty())
         .collect();
-    if trusted.is_empty() || domain.is_empty() {
+    if trusted.is_empty() {
         return None;
     }
-    let mut seen: Vec<String> = Vec::new();
-    let (mut dkim, mut spf) = (false, false);
+    let mut received = 0usize;
+    let mut block: Option<(String, Vec<MethodResult>, Vec<String>)> = None;
     for (name, value) in &mail.headers {
-        if name != "authentication-results" {
-            continue;
-        }
-        let parsed = authentication_results(value);
-        // A malformed header still claims its authserv-id: if that is a
-        // trusted one, it is the topmost of that id, and a well-formed header
-        // further down (possibly forged) must not take its place.
-        let id = match &parsed {
-            Some(results) => results.authserv_id.clone(),
-            None => loose_authserv_id(value),
-        };
-        let Some(id) = id.map(|id| id.to_ascii_lowercase()) else {
-            continue;
-        };
-        if !trusted.contains(&id) || seen.contains(&id) {
-            continue;
-        }
-        seen.push(id);
-        let Some(parsed) = parsed else {
-            continue;
-        };
-        for r in parsed.results.iter().filter(|r| r.result == "pass") {
-            let matches = |property: &str| {
-                r.property(property)
-                    .map(domain_of)
-                    .is_some_and(|x| same_domain(x, domain))
-            };
-            match r.method.as_str() {
-                "dkim" => dkim |= matches("header.d") || matches("header.i"),
-                "spf" => spf |= matches("smtp.mailfrom"),
-                _ => {}
+        let name = name.as_str();
+        if name == "authentication-results" {
+            let parsed = authentication_results(value);
+            let id = match &parsed {
+                Some(r) => r.authserv_id.clone(),
+                None => loose_authserv_id(value),
             }
+            .map(|id| id.to_ascii_lowercase());
+            match (&mut block, id) {
+                // The first A-R of the top: it must be trusted.
+                (None, Some(id)) if trusted.contains(&id) => {
+                    let results = parsed?.results;
+                    let methods = methods_of(&results);
+                    block = Some((id, results, methods));
+                }
+                (None, _) => return None,
+                // The same id directly below: part of the block.
+                (Some((block_id, results, methods)), Some(id)) if *block_id == id => {
+                    let more = parsed?.results;
+                    let new: Vec<String> = methods_of(&more)
+                        .into_iter()
+                        .filter(|m| !methods.contains(m))
+                        .collect();
+                    results.extend(more.into_iter().filter(|r| new.contains(&r.method)));
+                    methods.extend(new);
+                }
+                // Another id (or none) ends the block.
+                (Some(_), _) => break,
+            }
+            continue;
+        }
+        if block.is_some() {
+            break;
+        }
+        if DELIVERY_HEADERS.contains(&name) {
+            continue;
+        }
+        if name == "received" && received < policy.received_headers {
+            received += 1;
+            continue;
+        }
+        // Anything else (another hop's Received, a header the sender wrote)
+        // ends the top of the header block before any results.
+        return None;
+    }
+    block.map(|(_, results, _)| results)
+}
+
+fn methods_of(results: &[MethodResult]) -> Vec<String> {
+    let mut methods: Vec<String> = Vec::new();
+    for r in results {
+        if !methods.contains(&r.method) {
+            methods.push(r.method.clone());
+        }
+    }
+    methods
+}
+
+/// Whether the trusted boundary MTA reported `dmarc=fail` for this mail.
+pub fn dmarc_failed(mail: &Incoming, policy: &Policy<'_>) -> bool {
+    boundary_results(mail, policy).is_some_and(|results| {
+        results
+            .iter()
+            .any(|r| r.method == "dmarc" && r.result == "fail")
+    })
+}
+
+/// DKIM (or, where enabled, SPF) from the trusted boundary block.
+fn header_verdict(mail: &Incoming, policy: &Policy<'_>, domain: &str) -> Option<Via> {
+    if domain.is_empty() {
+        return None;
+    }
+    let results = boundary_results(mail, policy)?;
+    let (mut dkim, mut spf) = (false, false);
+    for r in results.iter().filter(|r| r.result == "pass") {
+        let matches = |property: &str| {
+            r.property(property)
+                .map(domain_of)
+                .is_some_and(|x| same_domain(x, domain))
+        };
+        match r.method.as_str() {
+            "dkim" => dkim |= matches("header.d"),
+            "spf" => spf |= matches("smtp.mailfrom"),
+            _ => {}
         }
     }
     if dkim {
         Some(Via::Dkim)
-    } else if spf {
+    } else if spf && policy.accept_spf_only {
         Some(Via::Spf)
     } else {
         None
@@ -470,12 +604,32 @@ mod tests {
         }
     }
 
-    fn trusted() -> Vec<String> {
-        vec!["mail.ews-buero.de".into()]
+    static TRUSTED: std::sync::LazyLock<Vec<String>> =
+        std::sync::LazyLock::new(|| vec!["mail.ews-buero.de".into()]);
+    static TWO: std::sync::LazyLock<Vec<String>> =
+        std::sync::LazyLock::new(|| vec!["mail.ews-buero.de".into(), "MX2.ews-buero.de".into()]);
+
+    fn policy() -> Policy<'static> {
+        Policy {
+            trusted_authserv_ids: &TRUSTED,
+            received_headers: 2,
+            accept_spf_only: false,
+        }
+    }
+
+    fn spf_policy() -> Policy<'static> {
+        Policy {
+            accept_spf_only: true,
+            ..policy()
+        }
     }
 
     fn check(from: &str, headers: &[&str]) -> Verdict {
-        authenticate(&mail(from, headers), &trusted(), None, None)
+        authenticate(&mail(from, headers), &policy(), None, None)
+    }
+
+    fn check_spf(from: &str, headers: &[&str]) -> Verdict {
+        authenticate(&mail(from, headers), &spf_policy(), None, None)
     }
 
     const STAFF: &str = "m.muster@kreis-nord.de";
@@ -538,9 +692,23 @@ mod tests {
         assert_eq!(a.authserv_id.as_deref(), Some("mx.google.com"));
         assert_eq!(a.results.len(), 3);
         let ids = vec!["MX.Google.com".to_string()];
+        let google = Policy {
+            trusted_authserv_ids: &ids,
+            ..policy()
+        };
+        // Gmail names the signer by header.i only: not strictly aligned
+        // proof (d may be a parent domain); SPF where enabled.
+        assert!(matches!(
+            authenticate(&mail(STAFF, &[gmail]), &google, None, None),
+            Verdict::Rejected(_)
+        ));
+        let lenient = Policy {
+            accept_spf_only: true,
+            ..google
+        };
         assert_eq!(
-            authenticate(&mail(STAFF, &[gmail]), &ids, None, None),
-            Verdict::Authenticated(Via::Dkim)
+            authenticate(&mail(STAFF, &[gmail]), &lenient, None, None),
+            Verdict::Authenticated(Via::Spf)
         );
 
         let rspamd = "mail.ews-buero.de;\n\tspf=pass (mail.ews-buero.de: domain of \"bounce+x=y@kreis-nord.de\" designates 1.2.3.4 as permitted sender; (nested) comment) smtp.mailfrom=\"bounce+x=y@kreis-nord.de\";\n\tdmarc=pass (policy=none) header.from=kreis-nord.de";
@@ -549,7 +717,12 @@ mod tests {
             a.results[0].property("smtp.mailfrom"),
             Some("bounce+x=y@kreis-nord.de")
         );
-        assert_eq!(check(STAFF, &[rspamd]), Verdict::Authenticated(Via::Spf));
+        assert_eq!(
+            check_spf(STAFF, &[rspamd]),
+            Verdict::Authenticated(Via::Spf)
+        );
+        // SPF alone counts only where staff enabled it.
+        assert!(matches!(check(STAFF, &[rspamd]), Verdict::Rejected(_)));
     }
 
     #[test]
@@ -561,7 +734,8 @@ mod tests {
             a.results[0].property("smtp.mailfrom"),
             Some("kreis-nord.de")
         );
-        assert_eq!(check(STAFF, &[v]), Verdict::Authenticated(Via::Spf));
+        assert_eq!(check_spf(STAFF, &[v]), Verdict::Authenticated(Via::Spf));
+        assert!(matches!(check(STAFF, &[v]), Verdict::Rejected(_)));
     }
 
     #[test]
@@ -604,44 +778,138 @@ mod tests {
         }
     }
 
+    /// A mail with headers `(name, value)` in order, top first.
+    fn delivered(from: &str, headers: &[(&str, &str)]) -> Incoming {
+        Incoming {
+            from: EmailAddress::parse(from).ok(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
     #[test]
-    fn only_trusted_ids_count_and_only_the_topmost_one() {
-        let forged = "evil.example; dkim=pass header.d=kreis-nord.de";
-        assert!(matches!(check(STAFF, &[forged]), Verdict::Rejected(_)));
-
-        // The MTA's own header is on top; the forged one below with the same id is ignored.
-        let own = "mail.ews-buero.de; dkim=fail header.d=kreis-nord.de; spf=softfail smtp.mailfrom=kreis-nord.de";
-        let forged = "mail.ews-buero.de; dkim=pass header.d=kreis-nord.de";
-        assert!(matches!(check(STAFF, &[own, forged]), Verdict::Rejected(_)));
-        assert_eq!(
-            check(STAFF, &[forged, own]),
-            Verdict::Authenticated(Via::Dkim)
+    fn only_the_boundary_block_counts_forged_reordered_duplicated_malformed() {
+        const AR: &str = "authentication-results";
+        let ok = (AR, "mail.ews-buero.de; dkim=pass header.d=kreis-nord.de");
+        let no = (AR, "mail.ews-buero.de; dkim=fail header.d=kreis-nord.de");
+        let spf = (
+            AR,
+            "mail.ews-buero.de; spf=pass smtp.mailfrom=kreis-nord.de",
         );
-
-        // A malformed topmost header of the trusted id still shadows those below.
-        let broken = "mail.ews-buero.de; dkim=pass header.d=\"kreis-nord.de";
+        let broken = (AR, "mail.ews-buero.de; dkim=pass header.d=\"kreis-nord.de");
+        let evil = (AR, "evil.example; dkim=pass header.d=kreis-nord.de");
+        let no_id = (AR, "dkim=pass header.d=kreis-nord.de");
+        let mx2_ok = (AR, "mx2.ews-buero.de; dkim=pass header.d=kreis-nord.de");
+        let mx2_no = (AR, "mx2.ews-buero.de; dkim=fail header.d=kreis-nord.de");
+        let mx1_none = (AR, "mail.ews-buero.de; dkim=none");
+        let rp = ("return-path", "<m.muster@kreis-nord.de>");
+        let dt = ("delivered-to", "projekt@ews.test");
+        let own = (
+            "received",
+            "from mail.ews-buero.de by imap.ews-buero.de with LMTP",
+        );
+        let hop = ("received", "from out.evil.example by relay.evil.example");
+        let from = ("from", "m.muster@kreis-nord.de");
+        let one = policy();
+        let two = Policy {
+            trusted_authserv_ids: &TWO,
+            ..policy()
+        };
+        let pass = Some(Via::Dkim);
+        type Case<'a> = (
+            &'a str,
+            &'a Policy<'a>,
+            Vec<(&'a str, &'a str)>,
+            Option<Via>,
+        );
+        #[rustfmt::skip]
+        let table: Vec<Case> = vec![
+            ("as delivered: trace headers, own hops, block", &one, vec![rp, dt, own, own, ok, from], pass),
+            ("block alone", &one, vec![ok], pass),
+            ("block between the own hops", &one, vec![own, ok, own, from], pass),
+            ("forged: below another hop's Received", &one, vec![own, own, hop, ok, from], None),
+            ("forged: below a header the sender wrote", &one, vec![from, ok], None),
+            ("reordered: below the sender's headers", &one, vec![rp, own, own, from, ok], None),
+            ("forged: below another server's id", &one, vec![evil, ok], None),
+            ("forged: below a header without id", &one, vec![no_id, ok], None),
+            ("forged itself: another server's id", &one, vec![evil], None),
+            ("duplicated: the first report decides", &one, vec![no, ok], None),
+            ("duplicated: the first report decides (pass)", &one, vec![ok, no], pass),
+            ("duplicated: a second run after an own hop", &one, vec![no, own, ok], None),
+            ("malformed first header of the trusted id", &one, vec![broken, ok], None),
+            ("malformed header inside the block", &one, vec![spf, broken], None),
+            ("malformed below the block changes nothing", &one, vec![ok, from, broken], pass),
+            ("methods from several headers of the same MTA", &one, vec![spf, ok], pass),
+            ("no results at all", &one, vec![rp, dt, own, own, from], None),
+            ("nothing", &one, vec![], None),
+            ("two ids: either may be the boundary", &two, vec![own, mx2_ok, from], pass),
+            ("two ids: a second trusted id counts for nothing", &two, vec![mx1_none, mx2_ok], None),
+            ("two ids: nor the other way round", &two, vec![mx2_no, ok], None),
+            ("two ids: below another server's id", &two, vec![evil, mx2_ok], None),
+            ("two ids: below another hop", &two, vec![own, own, hop, mx2_ok], None),
+            ("two ids: forged lower with the other id", &two, vec![own, ok, own, mx2_no, from], pass),
+            ("two ids: duplicated in the block", &two, vec![no, ok, mx2_ok], None),
+        ];
+        for (what, policy, headers, want) in table {
+            let got = match authenticate(&delivered(STAFF, &headers), policy, None, None) {
+                Verdict::Authenticated(via) => Some(via),
+                Verdict::Rejected(_) => None,
+            };
+            assert_eq!(got, want, "{what}: {headers:?}");
+        }
+        // More own hops only where configured.
+        let three = Policy {
+            received_headers: 3,
+            ..policy()
+        };
+        let m = delivered(STAFF, &[own, own, own, ok]);
         assert!(matches!(
-            check(STAFF, &[broken, forged]),
+            authenticate(&m, &one, None, None),
             Verdict::Rejected(_)
         ));
-
-        // Other headers of other servers above do not matter.
-        let other = "relay.kreis-nord.de; dkim=none";
-        let pass = "mail.ews-buero.de; dkim=pass header.d=kreis-nord.de";
         assert_eq!(
-            check(STAFF, &[other, pass]),
+            authenticate(&m, &three, None, None),
             Verdict::Authenticated(Via::Dkim)
         );
 
         // No trusted ids configured: nothing counts.
-        assert!(matches!(
-            authenticate(&mail(STAFF, &[pass]), &[], None, None),
-            Verdict::Rejected(_)
+        let pass = "mail.ews-buero.de; dkim=pass header.d=kreis-nord.de";
+        for ids in [vec![], vec![" ".to_string()]] {
+            let none = Policy {
+                trusted_authserv_ids: &ids,
+                ..policy()
+            };
+            assert!(matches!(
+                authenticate(&mail(STAFF, &[pass]), &none, None, None),
+                Verdict::Rejected(_)
+            ));
+        }
+    }
+
+    #[test]
+    fn dmarc_fail_only_from_the_boundary_block() {
+        const AR: &str = "authentication-results";
+        let fail = (
+            AR,
+            "mail.ews-buero.de; dkim=none; dmarc=fail header.from=kreis-nord.de",
+        );
+        let pass = (
+            AR,
+            "mail.ews-buero.de; dmarc=pass header.from=kreis-nord.de",
+        );
+        let from = ("from", "m.muster@kreis-nord.de");
+        let own = ("received", "from a by b");
+        assert!(dmarc_failed(
+            &delivered(STAFF, &[own, fail, from]),
+            &policy()
         ));
-        assert!(matches!(
-            authenticate(&mail(STAFF, &[pass]), &[" ".into()], None, None),
-            Verdict::Rejected(_)
-        ));
+        assert!(!dmarc_failed(&delivered(STAFF, &[pass, from]), &policy()));
+        assert!(!dmarc_failed(&delivered(STAFF, &[pass, fail]), &policy()));
+        assert!(!dmarc_failed(&delivered(STAFF, &[from, fail]), &policy()));
+        assert!(!dmarc_failed(&delivered(STAFF, &[]), &policy()));
     }
 
     #[test]
@@ -671,16 +939,24 @@ mod tests {
                 other => panic!("{v:?} gave {other:?}"),
             }
         }
-        // header.i on the From domain counts even when d is the parent
-        assert_eq!(
+        // Strict alignment: a signature of the parent domain does not
+        // cover a subdomain's From, header.i notwithstanding.
+        assert!(matches!(
             check(
                 "a@sub.kreis-nord.de",
                 &[
                     "mail.ews-buero.de; dkim=pass header.d=kreis-nord.de header.i=@sub.kreis-nord.de"
                 ]
             ),
-            Verdict::Authenticated(Via::Dkim)
-        );
+            Verdict::Rejected(_)
+        ));
+        assert!(matches!(
+            check(
+                STAFF,
+                &["mail.ews-buero.de; dkim=pass header.i=@kreis-nord.de"]
+            ),
+            Verdict::Rejected(_)
+        ));
         // DKIM wins over SPF when both pass
         assert_eq!(
             check(
@@ -713,7 +989,7 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(
-            authenticate(&m, &trusted(), None, None),
+            authenticate(&m, &policy(), None, None),
             Verdict::Rejected(r) if r.contains("Absenderadresse")
         ));
     }
@@ -723,7 +999,7 @@ mod tests {
         let secret = SecretString::from("Sonnenblume-42");
         let no_headers = mail(STAFF, &[]);
         let auth = |body: Option<&str>, s: Option<&SecretString>| {
-            authenticate(&no_headers, &trusted(), s, body)
+            authenticate(&no_headers, &policy(), s, body)
         };
         assert_eq!(
             auth(Some("Sonnenblume-42"), Some(&secret)),
@@ -767,15 +1043,15 @@ mod tests {
             &["mail.ews-buero.de; dkim=pass header.d=kreis-nord.de"],
         );
         assert!(matches!(
-            authenticate(&signed, &trusted(), Some(&secret), Some("falsch")),
+            authenticate(&signed, &policy(), Some(&secret), Some("falsch")),
             Verdict::Rejected(_)
         ));
         assert_eq!(
-            authenticate(&signed, &trusted(), Some(&secret), Some("Sonnenblume-42")),
+            authenticate(&signed, &policy(), Some(&secret), Some("Sonnenblume-42")),
             Verdict::Authenticated(Via::Dkim)
         );
         assert_eq!(
-            authenticate(&signed, &trusted(), Some(&secret), None),
+            authenticate(&signed, &policy(), Some(&secret), None),
             Verdict::Authenticated(Via::Dkim)
         );
     }
@@ -785,7 +1061,7 @@ mod tests {
         let secret = SecretString::from("Sonnenblume-42");
         let m = mail(STAFF, &[]);
         for body in [Some("falsch"), None] {
-            let v = authenticate(&m, &trusted(), Some(&secret), body);
+            let v = authenticate(&m, &policy(), Some(&secret), body);
             assert!(!format!("{v:?}").contains("Sonnenblume"));
         }
         assert!(!format!("{secret:?}").contains("Sonnenblume"));
@@ -840,7 +1116,7 @@ mod tests {
                 text.push_str(pieces[(last % pieces.len() as u64) as usize]);
             }
             let _ = authentication_results(&text);
-            let _ = authenticate(&mail(STAFF, &[&text, &text]), &trusted(), None, Some(&text));
+            let _ = authenticate(&mail(STAFF, &[&text, &text]), &policy(), None, Some(&text));
         }
         for long in [
             "(".repeat(200_000),

@@ -3,7 +3,7 @@
 //! authentication changes nothing and is reported to staff.
 
 use super::parse::Ownership;
-use super::{Command, Outcome, Parsed, Verdict, Via, authenticate, parse};
+use super::{Command, Outcome, Parsed, Policy, Verdict, Via, authenticate, parse};
 use crate::calendar::events;
 use crate::config::programme::EventStatus;
 use crate::domain::EmailAddress;
@@ -16,6 +16,8 @@ use crate::workflow::desk::Desk;
 use crate::workflow::interviews::schedule;
 use crate::workflow::selection::{self, preview};
 use crate::workflow::{mails, notices, ownership};
+use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
 
 /// The commands of a staff mail, if it is meant as a command mail at all: it
 /// names a command, carries the secret, or says so in the subject. Other
@@ -38,24 +40,90 @@ fn via_text(via: Via) -> &'static str {
     }
 }
 
+/// How far in the future a command mail's Date may lie (clocks drift).
+const MAX_FUTURE_MINUTES: i64 = 10;
+
+/// What intake knows about a command mail beyond its bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival {
+    /// When the mailbox received it (IMAP INTERNALDATE): a replayed mail
+    /// arrives anew, its Date stays old.
+    pub received: DateTime<Utc>,
+    /// It carried the right secret, checked before the stored bytes were
+    /// masked ([`crate::intake::mask`]).
+    pub secret_verified: bool,
+}
+
+/// Whether the mail's Date is within `staff.command_max_age_hours` before
+/// its arrival and not more than [`MAX_FUTURE_MINUTES`] after; the German
+/// reason when not.
+pub fn fresh(mail: &Incoming, received: DateTime<Utc>, max_age_hours: u64) -> Result<(), String> {
+    let Some(date) = mail
+        .header("date")
+        .and_then(|d| mail_parser::DateTime::parse_rfc822(d.trim()))
+        .and_then(|d| DateTime::<Utc>::from_timestamp(d.to_timestamp(), 0))
+    else {
+        return Err(
+            "Die Mail hat kein lesbares Datum (Date); Befehle werden nur aus aktuellen Mails \
+             ausgeführt."
+                .into(),
+        );
+    };
+    let max_age = chrono::Duration::hours(i64::try_from(max_age_hours).unwrap_or(i64::MAX / 4));
+    if date < received - max_age {
+        return Err(format!(
+            "Die Mail ist vom {}, älter als {max_age_hours} Stunden; alte oder erneut \
+             zugestellte Befehle werden nicht ausgeführt. Bitte senden Sie eine neue Mail.",
+            date.format("%d.%m.%Y %H:%M UTC")
+        ));
+    }
+    if date > received + chrono::Duration::minutes(MAX_FUTURE_MINUTES) {
+        return Err(format!(
+            "Das Datum der Mail ({}) liegt in der Zukunft; die Befehle wurden nicht ausgeführt.",
+            date.format("%d.%m.%Y %H:%M UTC")
+        ));
+    }
+    Ok(())
+}
+
 /// Handles one command mail from a staff address (see [`command_mail`]).
+/// Returns whether the mail is to be deleted from the mailbox: it was
+/// authenticated (executed, or refused as stale) or carries a secret line.
 pub async fn handle(
     desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     row: i64,
     mail: &Incoming,
     parsed: &Parsed,
-) -> anyhow::Result<()> {
+    arrival: Arrival,
+) -> anyhow::Result<bool> {
     let Some(sender) = mail.from.clone() else {
-        return Ok(());
+        return Ok(false);
     };
     let staff = &desk.settings.staff;
+    // NOTE: the stored bytes show `Kennwort: ********`; the check of the
+    // real secret was made before masking.
+    let body_secret = if arrival.secret_verified {
+        staff.command_secret.as_ref().map(|s| s.expose_secret())
+    } else {
+        parsed.secret.as_deref()
+    };
     let verdict = authenticate(
         mail,
-        &staff.trusted_authserv_ids,
+        &Policy::of(staff),
         staff.command_secret.as_ref(),
-        parsed.secret.as_deref(),
+        body_secret,
     );
+    let delete = parsed.secret.is_some() || matches!(verdict, Verdict::Authenticated(_));
+    let verdict = match verdict {
+        Verdict::Authenticated(via) => {
+            match fresh(mail, arrival.received, staff.command_max_age_hours) {
+                Ok(()) => Verdict::Authenticated(via),
+                Err(reason) => Verdict::Rejected(reason),
+            }
+        }
+        rejected => rejected,
+    };
     let via = match verdict {
         Verdict::Rejected(reason) => {
             tracing::warn!(sender = %sender, %reason, "staff command rejected: not authenticated");
@@ -89,7 +157,7 @@ pub async fn handle(
                 )
                 .await?;
             }
-            return Ok(());
+            return Ok(delete);
         }
         Verdict::Authenticated(via) => via,
     };
@@ -141,7 +209,7 @@ pub async fn handle(
         )
     };
     desk.mailer.queue(tx, letter, &result, Cap::ToStaff).await?;
-    Ok(())
+    Ok(delete)
 }
 
 async fn run(

@@ -11,5 +11,8 @@ pub mod auth;
 pub mod execute;
 pub mod parse;
 
-pub use auth::{AuthResults, MethodResult, Verdict, Via, authenticate, authentication_results};
+pub use auth::{
+    AuthResults, MethodResult, Policy, Verdict, Via, authenticate, authentication_results,
+    boundary_results, dmarc_failed, secret_matches,
+};
 pub use parse::{Command, LineError, Outcome, Parsed, parse};

@@ -1,0 +1,174 @@
+//! Part 8 security: forged Authentication-Results change nothing, stale and
+//! replayed command mails are refused, and the secret is kept nowhere: not in
+//! the mailbox, not in the store, not in the answer.
+
+use crate::helpers::{
+    Deadline, PROJECT, STAFF, TestApp, date_now, spawn_app_with_env, text, wait_inbox_empty,
+    wait_subject, wait_subjects, with_subject,
+};
+
+const SECRET: &str = "Deichgraf-Sonnenblume-2026";
+
+async fn staff_mail(app: &TestApp, top: &str, id: &str, date: &str, body: &str) {
+    let raw = format!(
+        "{top}From: Leitung <{STAFF}>\r\nTo: {PROJECT}\r\nSubject: Befehl\r\n\
+         Message-ID: <{id}@leitung.example>\r\n{date}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    );
+    app.deliver(STAFF, &raw).await;
+}
+
+async fn secret_bytes(app: &TestApp) -> i64 {
+    app.count(&format!(
+        "SELECT (SELECT COUNT(*) FROM raw_messages WHERE instr(bytes, CAST('{SECRET}' AS BLOB)) > 0) \
+         + (SELECT COUNT(*) FROM messages WHERE instr(COALESCE(subject, ''), '{SECRET}') > 0) \
+         + (SELECT COUNT(*) FROM staff_commands WHERE instr(summary, '{SECRET}') > 0) \
+         + (SELECT COUNT(*) FROM outbox WHERE instr(raw, CAST('{SECRET}' AS BLOB)) > 0)"
+    ))
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_authentication_results_change_nothing_and_staff_are_told() {
+    let app = spawn_app_with_env(Deadline::Future, "", &[]).await;
+    let date = date_now();
+    // Below a Received header of another hop (the sender wrote both).
+    staff_mail(
+        &app,
+        "Received: from out.evil.example by relay.evil.example\r\n\
+         Authentication-Results: mx.ews.test; dkim=pass header.d=ews.test\r\n",
+        "forged-1",
+        &date,
+        "STORNIEREN EWS7-0001",
+    )
+    .await;
+    // Below a header with another authserv-id.
+    staff_mail(
+        &app,
+        "Authentication-Results: relay.evil.example; dkim=none\r\n\
+         Authentication-Results: mx.ews.test; dkim=pass header.d=ews.test\r\n",
+        "forged-2",
+        &date,
+        "PLAN",
+    )
+    .await;
+    // Below the sender's own headers.
+    let raw = format!(
+        "From: Leitung <{STAFF}>\r\nTo: {PROJECT}\r\nSubject: Befehl\r\n\
+         Message-ID: <forged-3@leitung.example>\r\n{date}\
+         Authentication-Results: mx.ews.test; dkim=pass header.d=ews.test\r\n\r\nPLAN\r\n"
+    );
+    app.deliver(STAFF, &raw).await;
+
+    let refused = wait_subjects(&app, STAFF, "Befehl abgelehnt", 3).await;
+    for r in &refused {
+        assert!(text(r).contains("nicht als echt"), "{}", text(r));
+    }
+    app.wait_for_count(
+        "SELECT COUNT(*) FROM staff_commands WHERE via IS NULL AND summary LIKE 'rejected:%'",
+        3,
+    )
+    .await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM staff_commands WHERE via IS NOT NULL")
+            .await,
+        0
+    );
+    assert!(
+        with_subject(&app, STAFF, "Ergebnis Ihres Befehls")
+            .await
+            .is_empty()
+    );
+
+    // The same mail with the results of the trusted MTA on top is executed.
+    staff_mail(
+        &app,
+        "Authentication-Results: mx.ews.test; dkim=pass header.d=ews.test\r\n",
+        "real-1",
+        &date,
+        "PLAN",
+    )
+    .await;
+    let reply = text(&wait_subject(&app, STAFF, "Ergebnis Ihres Befehls").await);
+    assert!(reply.contains("DKIM"), "{reply}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_and_replayed_commands_are_refused_and_the_secret_is_kept_nowhere() {
+    let app = spawn_app_with_env(
+        Deadline::Future,
+        "",
+        &[("POSTBOTE_STAFF__COMMAND_SECRET", SECRET)],
+    )
+    .await;
+    let body = format!("PLAN\r\nKennwort: {SECRET}");
+    // Fresh: executed, answered without the secret, deleted from the mailbox.
+    staff_mail(&app, "", "fresh-1", &date_now(), &body).await;
+    let reply = wait_subject(&app, STAFF, "Ergebnis Ihres Befehls").await;
+    assert!(text(&reply).contains("Kennwort"), "{}", text(&reply));
+    assert!(!reply.contains(SECRET), "the answer quotes no secret");
+
+    // Replayed: the same mail again (same Message-ID) is not executed again.
+    staff_mail(&app, "", "fresh-1", &date_now(), &body).await;
+    // Stale: three days old.
+    let old = (chrono::Utc::now() - chrono::Duration::days(3)).to_rfc2822();
+    staff_mail(&app, "", "old-1", &format!("Date: {old}\r\n"), &body).await;
+    // No Date at all.
+    staff_mail(&app, "", "undated-1", "", &body).await;
+    let refused = wait_subjects(&app, STAFF, "Befehl abgelehnt", 2).await;
+    let reasons: Vec<String> = refused.iter().map(|r| text(r)).collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("älter als 24 Stunden")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("kein lesbares Datum")),
+        "{reasons:?}"
+    );
+    app.wait_for_count("SELECT COUNT(*) FROM messages WHERE state = 'duplicate'", 1)
+        .await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM staff_commands WHERE via = 'Kennwort'")
+            .await,
+        1,
+        "executed once"
+    );
+    assert_eq!(
+        with_subject(&app, STAFF, "Ergebnis Ihres Befehls")
+            .await
+            .len(),
+        1
+    );
+
+    // Kept nowhere: no command mail left in any folder of the project
+    // mailbox, no byte of the secret in the store, none in what was sent.
+    // (Wait until every mail was handled: a FETCH racing the EXPUNGE fails.)
+    app.wait_for_count("SELECT COUNT(*) FROM staff_commands", 3)
+        .await;
+    app.wait_for_count("SELECT COUNT(*) FROM outbox WHERE state = 'sent'", 3)
+        .await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    wait_inbox_empty(&app).await;
+    for folder in ["INBOX", "Postbote/Verarbeitet"] {
+        let mails = app.mails_in(PROJECT, folder).await;
+        assert!(
+            mails.iter().all(|m| !m.contains(SECRET)),
+            "{folder} still shows the secret"
+        );
+        assert!(
+            mails.iter().all(|m| !m.contains("@leitung.example>")),
+            "{folder} still holds a command mail"
+        );
+    }
+    assert_eq!(secret_bytes(&app).await, 0);
+    assert!(
+        app.count(
+            "SELECT COUNT(*) FROM raw_messages WHERE instr(bytes, CAST('Kennwort: ********' AS BLOB)) > 0"
+        )
+        .await
+            >= 3,
+        "stored masked"
+    );
+    for r in &refused {
+        assert!(!r.contains(SECRET));
+    }
+}
