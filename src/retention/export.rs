@@ -29,7 +29,10 @@ pub async fn build(
     let (facts, documents) = retention::facts_of(store, subject.id).await?;
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     for (i, m) in incoming.iter().enumerate() {
-        files.push((format!("eingang/{:02}-{}.eml", i + 1, day(m)), m.bytes.clone()));
+        files.push((
+            format!("eingang/{:02}-{}.eml", i + 1, day(m)),
+            m.bytes.clone(),
+        ));
     }
     let mut n = 0;
     for m in &incoming {
@@ -89,7 +92,12 @@ pub async fn write_file(
         .create_new(true)
         .mode(0o600)
         .open(out)
-        .with_context(|| format!("cannot create {} (an existing file is never overwritten)", out.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot create {} (an existing file is never overwritten)",
+                out.display()
+            )
+        })?;
     file.write_all(&bytes)
         .and_then(|()| file.sync_all())
         .with_context(|| format!("cannot write {}", out.display()))?;
@@ -120,7 +128,14 @@ pub fn safe_name(name: &str) -> String {
     while s.starts_with('.') || s.contains("..") {
         s = s.trim_start_matches('.').replace("..", ".");
     }
-    let s: String = s.chars().rev().take(60).collect::<Vec<_>>().into_iter().rev().collect();
+    let s: String = s
+        .chars()
+        .rev()
+        .take(60)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     if s.is_empty() || s.chars().all(|c| c == '_' || c == '.') {
         "dokument".to_string()
     } else {
@@ -128,7 +143,13 @@ pub fn safe_name(name: &str) -> String {
     }
 }
 
-fn cover_note(programme: &Programme, reference: &str, mails: usize, docs: usize, sent: usize) -> String {
+fn cover_note(
+    programme: &Programme,
+    reference: &str,
+    mails: usize,
+    docs: usize,
+    sent: usize,
+) -> String {
     format!(
         "Auskunft nach Art. 15 DSGVO\r\n\
          \r\n\

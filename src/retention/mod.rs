@@ -248,7 +248,9 @@ pub async fn erase(
     }
     let counts = retention::erase(store, sel, reason, references).await?;
     if !store.checkpoint().await? {
-        tracing::warn!("the WAL could not be emptied after the erasure (readers kept it); it will be at the next checkpoint");
+        tracing::warn!(
+            "the WAL could not be emptied after the erasure (readers kept it); it will be at the next checkpoint"
+        );
     }
     tracing::info!(
         reason = reason.as_str(),

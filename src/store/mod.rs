@@ -255,11 +255,10 @@ impl Store {
     /// when the WAL could not be emptied in that time.
     pub async fn checkpoint(&self) -> anyhow::Result<bool> {
         for _ in 0..100 {
-            let (busy, _, _): (i64, i64, i64) =
-                sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
-                    .fetch_one(&self.pool)
-                    .await
-                    .context("cannot checkpoint the database")?;
+            let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&self.pool)
+                .await
+                .context("cannot checkpoint the database")?;
             if busy == 0 {
                 return Ok(true);
             }

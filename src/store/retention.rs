@@ -121,7 +121,8 @@ pub struct Subject {
     pub municipality: Option<String>,
 }
 
-const SUBJECT: &str = "SELECT id, reference, applicant, applicant_name, municipality FROM applications";
+const SUBJECT: &str =
+    "SELECT id, reference, applicant, applicant_name, municipality FROM applications";
 
 /// The application with this reference (case-insensitive).
 pub async fn application_by_reference(
@@ -267,11 +268,7 @@ pub async fn scan_outbox(
     .bind(ids(skip))
     .fetch(store.pool());
     let mut found = Vec::new();
-    while let Some((id, raw)) = rows
-        .try_next()
-        .await
-        .context("cannot read the outbox")?
-    {
+    while let Some((id, raw)) = rows.try_next().await.context("cannot read the outbox")? {
         if keep(&raw) {
             found.push(id);
         }
@@ -745,10 +742,7 @@ pub struct DocumentRow {
 }
 
 /// The facts and document records of application `id`.
-pub async fn facts_of(
-    store: &Store,
-    id: i64,
-) -> anyhow::Result<(Vec<FactRow>, Vec<DocumentRow>)> {
+pub async fn facts_of(store: &Store, id: i64) -> anyhow::Result<(Vec<FactRow>, Vec<DocumentRow>)> {
     let facts = sqlx::query_as(
         "SELECT name, value, source, confidence, created_at FROM facts WHERE application_id = ? ORDER BY id",
     )

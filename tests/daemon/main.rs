@@ -25,6 +25,7 @@ mod outages;
 mod own_domain;
 mod programme_year;
 mod restarts;
+mod retention;
 mod selection;
 mod sending;
 mod servers_smoke;
