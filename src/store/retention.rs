@@ -166,6 +166,9 @@ async fn ids_of(store: &Store, sql: &str, binds: &[&str]) -> anyhow::Result<Vec<
 /// The rows tied to the applications `apps` by key: their messages (and
 /// the duplicates of those), outbox rows, participants rows.
 pub async fn tied_to(store: &Store, apps: &[i64]) -> anyhow::Result<Selection> {
+    if apps.is_empty() {
+        return Ok(Selection::default());
+    }
     let a = ids(apps);
     let messages = ids_of(
         store,
