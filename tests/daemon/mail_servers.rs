@@ -706,11 +706,12 @@ postlog    unix-dgram n - n - 1 postlogd
                     .await
                     .with_context(|| format!("reading FETCH responses in {folder:?}"))?
                 {
-                    let body = fetch
-                        .body()
-                        .with_context(|| format!("FETCH response without BODY[]: {fetch:?}"))?
-                        .to_vec();
-                    messages.push((fetch.message, body));
+                    // NOTE: a message the daemon expunged (moved, erased) while
+                    // this FETCH ran comes back without a body: it is gone.
+                    let Some(body) = fetch.body() else {
+                        continue;
+                    };
+                    messages.push((fetch.message, body.to_vec()));
                 }
             }
             let _ = session.logout().await;
