@@ -21,6 +21,7 @@ pub mod domain;
 pub mod intake;
 pub mod mailbox;
 pub mod outbox;
+pub mod retention;
 pub mod startup;
 pub mod store;
 pub mod systemd;

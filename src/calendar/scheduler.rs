@@ -24,6 +24,8 @@ pub struct Tick {
     pub skipped: usize,
     pub digest: bool,
     pub alarms: usize,
+    /// Rows erased by the retention run (0 when it ran earlier that day).
+    pub erased: u64,
     /// The steps that failed in this pass, in order.
     pub failed: Vec<StepFailure>,
 }
@@ -59,6 +61,7 @@ pub const STEP_INCOMPLETE: &str = "incomplete-application reminders";
 pub const STEP_SYNC: &str = "programme changes (announcements, updates, cancellations)";
 pub const STEP_REMINDERS: &str = "due reminders";
 pub const STEP_DIGEST: &str = "staff digest";
+pub const STEP_RETENTION: &str = "retention run";
 pub const STEP_ALARM: &str = "health alarm";
 pub const STEP_REPORT: &str = "alarm about failed steps";
 
@@ -127,6 +130,14 @@ pub async fn tick(app: &App, clock: DateTime<Utc>) -> Result<Tick, TickError> {
     }
     if let Some(sent) = keep(&mut failed, STEP_DIGEST, digest::run(app, clock).await) {
         t.digest = sent;
+    }
+    // Once a day by the clock: erase what `[retention]` says is due.
+    if let Some(Some(c)) = keep(
+        &mut failed,
+        STEP_RETENTION,
+        crate::retention::run_daily(&app.store, &app.settings, &app.programme, clock).await,
+    ) {
+        t.erased = c.total();
     }
     // NOTE: last and unconditional: a failing step before it must not
     // silence the alarm about everything else.
@@ -197,6 +208,7 @@ fn step_german(step: &str) -> &'static str {
         STEP_REMINDERS => "fällige Erinnerungen",
         STEP_DIGEST => "Übersicht für das Projektteam",
         STEP_ALARM => "Alarmprüfung",
+        STEP_RETENTION => "Löschfristen anwenden",
         _ => "Schritt",
     }
 }

@@ -6,6 +6,7 @@ mod lists;
 mod messages;
 mod ops;
 mod plan;
+mod privacy;
 mod staff;
 mod status;
 
@@ -228,6 +229,24 @@ pub enum Command {
         #[command(subcommand)]
         action: ParticipantsAction,
     },
+    /// Erase one application (by reference, e.g. EWS7-0003) or one person
+    /// (by email address: every application they sent, roster rows, mail to
+    /// and from them) everywhere: database and mailbox folders. Without
+    /// --yes, shows what would go and changes nothing. Works while the
+    /// daemon runs.
+    Forget {
+        target: String,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Write a ZIP with everything stored about one application (DSGVO
+    /// Art. 15): its mails (.eml), documents, facts (JSON), the mail sent to
+    /// it and a cover note. FILE must not exist; written with mode 0600.
+    Export {
+        reference: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Write the blank questionnaire (DOCX with content-control checkboxes and a
     /// fillable PDF) with the interview dates of the programme config.
     Forms {
@@ -381,6 +400,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             ParticipantsAction::List { json } => staff::list_participants(config, json).await,
             ParticipantsAction::Import { file } => staff::import_participants(config, &file).await,
         },
+        Command::Forget { target, yes } => privacy::forget(&config, &target, yes).await,
+        Command::Export { reference, out } => privacy::export(&config, &reference, &out).await,
         Command::Demo { .. } => Ok(ExitCode::SUCCESS),
     }
 }

@@ -31,6 +31,54 @@ pub struct Settings {
     pub reminders: super::schedule::ReminderSettings,
     #[serde(default)]
     pub digest: super::schedule::DigestSettings,
+    #[serde(default)]
+    pub retention: RetentionSettings,
+}
+
+/// `[retention]`: how long each kind of data is kept, each a number of days
+/// or months after a named point; applied once a day by the scheduler. 0
+/// keeps that kind forever. See the README, "Data protection".
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSettings {
+    /// Applications not selected (decision reject or waitlist), with their
+    /// mails, documents, facts and the mail sent to them: months after their
+    /// decision notice was released.
+    pub not_selected_months: u32,
+    /// Applications never decided: months after their first mail arrived.
+    pub undecided_months: u32,
+    /// Accepted applications and the whole roster (participants rows, the
+    /// applications behind them): months after the programme's last event.
+    pub participants_months: u32,
+    /// Mail that is neither an application nor a command ("other", replies
+    /// not tied to an application, unparseable, failed mail): days after it
+    /// arrived.
+    pub other_days: u32,
+    /// Automatic mail (auto-replies, bounces and other delivery reports,
+    /// spam-flagged and looping mail) and duplicates: days after it arrived.
+    pub automatic_days: u32,
+    /// Staff mail: command mails (they carry the command secret) and other
+    /// mail from staff addresses: days after it arrived.
+    pub staff_days: u32,
+    /// Raw copies of sent mail: the outbox's raw message (the row itself stays
+    /// as long as its application, for idempotency) and the copies that
+    /// arrive in the project mailbox and are filed into `imap.sent_folder`
+    /// (and postbote's own mail): days after it was sent.
+    pub sent_days: u32,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        RetentionSettings {
+            not_selected_months: 6,
+            undecided_months: 12,
+            participants_months: 12,
+            other_days: 30,
+            automatic_days: 30,
+            staff_days: 30,
+            sent_days: 90,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

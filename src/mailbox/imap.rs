@@ -837,6 +837,75 @@ pub async fn find_message_id(
     Ok(found)
 }
 
+/// Deletes every message whose Message-ID (without angle brackets) is one
+/// of `message_ids` from each of the logical `folders`: `UID SEARCH HEADER
+/// Message-ID`, `UID STORE +FLAGS.SILENT (\Deleted)`, `UID EXPUNGE` of
+/// exactly those UIDs (UIDPLUS). A folder the server will not open holds
+/// nothing. Returns how many messages were expunged.
+pub async fn delete_message_ids(
+    s: &ImapSettings,
+    folders: &[&str],
+    message_ids: &[String],
+) -> anyhow::Result<usize> {
+    if message_ids.is_empty() {
+        return Ok(0);
+    }
+    let mut session = login(s).await?;
+    let caps = op("CAPABILITY", session.capabilities()).await?;
+    let ns = discover(&mut session, caps.has_str("NAMESPACE")).await?;
+    let mut deleted = 0;
+    let mut seen = std::collections::HashSet::new();
+    for logical in folders {
+        let Ok(name) = folders::server_name(logical, &ns) else {
+            continue;
+        };
+        if logical.is_empty() || !seen.insert(name.clone()) {
+            continue;
+        }
+        match op_msg("SELECT", session.select(&name)).await {
+            Ok(_) => {}
+            Err(SourceError::Message(e)) => {
+                tracing::debug!(folder = %name, error = %format!("{e:#}"), "cannot open folder to erase from");
+                continue;
+            }
+            Err(SourceError::Connection(e)) => return Err(e),
+        }
+        let mut uids = std::collections::BTreeSet::new();
+        for id in message_ids {
+            let query = format!("HEADER Message-ID {}", quoted(&format!("<{id}>")));
+            uids.extend(op("UID SEARCH", session.uid_search(&query)).await?);
+        }
+        if uids.is_empty() {
+            continue;
+        }
+        let set = uids
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        op("UID STORE", async {
+            session
+                .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .await?;
+        let gone = op("UID EXPUNGE", async {
+            session
+                .uid_expunge(&set)
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .await?;
+        tracing::info!(folder = %name, expunged = gone.len().max(uids.len()), "erased mail from the mailbox");
+        deleted += uids.len();
+    }
+    let _ = op("LOGOUT", session.logout()).await;
+    Ok(deleted)
+}
+
 #[cfg(test)]
 mod tests {
     //! The handling of server responses, against a scripted IMAP server on

@@ -57,6 +57,18 @@ pub struct Draft<'a> {
     pub references: &'a [String],
     /// An iCalendar object (iMIP, RFC 6047), sent inline and as `.ics` file.
     pub calendar: Option<Calendar>,
+    /// Files attached to the mail (an Art. 15 export for staff).
+    pub attachments: Vec<FileAttachment>,
+}
+
+/// A file attached to an outgoing mail.
+#[derive(Debug, Clone)]
+pub struct FileAttachment {
+    /// Shown to the recipient (sanitised before use).
+    pub file_name: String,
+    /// e.g. `application/zip`
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }
 
 impl<'a> Draft<'a> {
@@ -80,6 +92,7 @@ impl<'a> Draft<'a> {
             in_reply_to: None,
             references: &[],
             calendar: None,
+            attachments: Vec::new(),
         }
     }
 }
@@ -192,11 +205,25 @@ impl Composer {
             draft.rendered.text.clone(),
             draft.rendered.html.clone(),
         );
-        let message = match &draft.calendar {
-            None => builder.multipart(body),
-            Some(cal) => builder.multipart(with_calendar(body, cal)?),
+        let mut parts = match &draft.calendar {
+            None => body,
+            Some(cal) => with_calendar(body, cal)?,
+        };
+        if !draft.attachments.is_empty() {
+            let mut mixed = MultiPart::mixed().multipart(parts);
+            for a in &draft.attachments {
+                let ctype = ContentType::parse(&a.content_type)
+                    .with_context(|| format!("bad attachment content type {}", a.content_type))?;
+                mixed = mixed.singlepart(
+                    Attachment::new(HeaderText::sanitize(&a.file_name, 60).to_string())
+                        .body(a.bytes.clone(), ctype),
+                );
+            }
+            parts = mixed;
         }
-        .context("cannot build outgoing message")?;
+        let message = builder
+            .multipart(parts)
+            .context("cannot build outgoing message")?;
         Ok(NewMail {
             idempotency_key: draft.idempotency_key,
             message_id,
@@ -298,6 +325,7 @@ mod tests {
                 in_reply_to: Some("<abc@stadt.test>"),
                 references: &refs,
                 calendar: None,
+                attachments: Vec::new(),
             })
             .unwrap();
         let text = String::from_utf8(mail.raw.clone()).unwrap();

@@ -68,6 +68,8 @@ pub struct Letter<'a> {
     /// Not to be sent after this: the start of the event or interview it
     /// announces (the row is marked `expired` instead, and staff are told).
     pub expires_at: Option<DateTime<Utc>>,
+    /// Files attached (only to staff: an Art. 15 export).
+    pub attachments: Vec<super::compose::FileAttachment>,
 }
 
 impl<'a> Letter<'a> {
@@ -86,6 +88,7 @@ impl<'a> Letter<'a> {
             answering: None,
             calendar: None,
             expires_at: None,
+            attachments: Vec::new(),
         }
     }
 
@@ -105,6 +108,7 @@ impl<'a> Letter<'a> {
             in_reply_to,
             references,
             calendar: self.calendar,
+            attachments: self.attachments,
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod outbox;
 pub mod ownership;
 pub mod participants;
 pub mod programme;
+pub mod retention;
 pub mod transient;
 pub mod waiting;
 
@@ -187,7 +188,10 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // NOTE: deleted content is overwritten with zeros (retention,
+            // `forget`): no erased byte stays readable in the file.
+            .pragma("secure_delete", "ON");
         let pool = SqlitePoolOptions::new()
             .max_connections(connections)
             .connect_with(options)
@@ -244,6 +248,24 @@ impl Store {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .context("cannot begin transaction")
+    }
+
+    /// Copies the WAL into the database and truncates it to zero bytes, so
+    /// that erased pages live on in neither file. Readers of other
+    /// connections (the daemon) can hold it up: tried for up to 10 s; false
+    /// when the WAL could not be emptied in that time.
+    pub async fn checkpoint(&self) -> anyhow::Result<bool> {
+        for _ in 0..100 {
+            let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&self.pool)
+                .await
+                .context("cannot checkpoint the database")?;
+            if busy == 0 {
+                return Ok(true);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(false)
     }
 
     pub async fn close(&self) {

@@ -662,6 +662,25 @@ postlog    unix-dgram n - n - 1 postlogd
         Ok(())
     }
 
+    /// The names of every folder of `user`'s mailbox (LIST "" "*").
+    pub async fn list_folders(&self, user: &str) -> Result<Vec<String>> {
+        let op = async {
+            let mut session = self.imap_login(user).await?;
+            let names: Vec<_> = session
+                .list(Some(""), Some("*"))
+                .await
+                .context("LIST")?
+                .try_collect()
+                .await
+                .context("reading LIST responses")?;
+            let _ = session.logout().await;
+            Ok(names.iter().map(|n| n.name().to_string()).collect())
+        };
+        tokio::time::timeout(IMAP_OP_TIMEOUT, op)
+            .await
+            .map_err(|_| anyhow!("IMAP LIST timed out after {IMAP_OP_TIMEOUT:?}"))?
+    }
+
     /// All messages (full RFC 822 text, in sequence order) of `user`'s `folder`, read without
     /// changing flags. A missing or empty folder gives an empty Vec.
     pub async fn fetch_all(&self, user: &str, folder: &str) -> Result<Vec<Vec<u8>>> {

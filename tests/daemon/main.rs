@@ -26,6 +26,7 @@ mod own_domain;
 mod ownership;
 mod programme_year;
 mod restarts;
+mod retention;
 mod security;
 mod selection;
 mod sending;

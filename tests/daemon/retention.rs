@@ -1,0 +1,400 @@
+//! Part 8, retention and erasure on the real pipeline: `postbote forget`
+//! leaves no byte of the application in the SQLite files or in any folder
+//! of the project mailbox; the daily retention run deletes exactly what the
+//! policy says, with the scheduler clock under test control; `export`.
+
+use crate::fixtures::{filled_docx, mail, pdf_letter};
+use crate::helpers::{
+    Deadline, PROJECT, TestApp, spawn_app, spawn_app_with_clock, wait_inbox_count, wait_inbox_empty,
+};
+use chrono::{Duration, NaiveDate, Utc};
+
+const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+const SECRET_TEXT: &str = "Zauberwortquux";
+
+fn days(app: &TestApp) -> Vec<NaiveDate> {
+    app.config()
+        .programme
+        .interview_days
+        .iter()
+        .map(|d| d.slot.start.date_naive())
+        .collect()
+}
+
+fn application_of(app: &TestApp, from: &str, kommune: &str, id: &str, letter: &str) -> String {
+    let d = days(app);
+    let form = filled_docx(&app.config().programme, &[d[0], d[2]], kommune);
+    mail(
+        from,
+        id,
+        "Bewerbung EWS 7",
+        &format!("Anbei unsere Unterlagen, {kommune}."),
+        &[
+            ("Fragebogen_EWS7.docx", DOCX, form),
+            (
+                "Motivationsschreiben.pdf",
+                "application/pdf",
+                pdf_letter(letter, 1),
+            ),
+        ],
+    )
+}
+
+async fn reference_of(app: &TestApp, applicant: &str) -> String {
+    let store = app.store().await;
+    let r: String = sqlx::query_scalar("SELECT reference FROM applications WHERE applicant = ?")
+        .bind(applicant)
+        .fetch_one(store.pool())
+        .await
+        .expect("reference");
+    store.close().await;
+    r
+}
+
+/// Whether any of the SQLite files holds `needle` (ASCII, case-insensitive).
+fn database_holds(app: &TestApp, needle: &str) -> Vec<String> {
+    let needle = needle.to_ascii_lowercase();
+    let mut found = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let path = app.dir.path().join(format!("postbote.sqlite{suffix}"));
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let lower = bytes.to_ascii_lowercase();
+        if lower.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+            found.push(format!("postbote.sqlite{suffix}"));
+        }
+    }
+    found
+}
+
+/// The folders of the project mailbox and how many of their mails hold `needle`.
+async fn mailbox_holds(app: &TestApp, needle: &str) -> Vec<(String, usize)> {
+    let needle = needle.to_ascii_lowercase();
+    let mut found = Vec::new();
+    for folder in app.servers.list_folders(PROJECT).await.expect("LIST") {
+        let mails = app
+            .servers
+            .fetch_all(PROJECT, &folder)
+            .await
+            .expect("fetch");
+        let n = mails
+            .iter()
+            .filter(|m| String::from_utf8_lossy(m).to_lowercase().contains(&needle))
+            .count();
+        if n > 0 {
+            found.push((folder, n));
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forget_leaves_no_byte_of_the_application_in_the_database_or_the_mailbox() {
+    // Arrange: two applications, confirmed, every copy filed.
+    let app = spawn_app().await;
+    let victim = "engagement@vergessenhausen.test";
+    let other = "kaemmerei@bleibdorf.test";
+    let letter = format!("Motivationsschreiben {SECRET_TEXT} der Stadt Vergessenhausen");
+    let raw = application_of(
+        &app,
+        victim,
+        "Stadt Vergessenhausen",
+        "f-1@vergessenhausen.test",
+        &letter,
+    );
+    app.deliver(victim, &raw).await;
+    let raw = application_of(
+        &app,
+        other,
+        "Gemeinde Bleibdorf",
+        "f-2@bleibdorf.test",
+        "Motivation Bleibdorf",
+    );
+    app.deliver(other, &raw).await;
+    app.wait_for_mail(victim, 1).await;
+    app.wait_for_mail(other, 1).await;
+    wait_inbox_empty(&app).await;
+    let reference = reference_of(&app, victim).await;
+    assert!(
+        !database_holds(&app, "vergessenhausen").is_empty(),
+        "the data is there before"
+    );
+    assert!(!mailbox_holds(&app, "vergessenhausen").await.is_empty());
+
+    // Act 1: without --yes, only what would go.
+    let out = app.cli(&["forget", &reference]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("would erase") && text.contains("applications: 1"),
+        "{text}"
+    );
+    assert!(text.contains("documents: 2"), "{text}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 2);
+    assert!(!mailbox_holds(&app, "vergessenhausen").await.is_empty());
+
+    // Act 2: for real, while the daemon runs.
+    let out = app.cli(&["forget", &reference, "--yes"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("erased"), "{text}");
+
+    // Assert: the other application is untouched…
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 1);
+    assert!(!mailbox_holds(&app, "bleibdorf").await.is_empty());
+    // …the erasure is logged as counts and the reference only…
+    let store = app.store().await;
+    let (reason, logged, counts): (String, String, String) =
+        sqlx::query_as("SELECT reason, reference, counts FROM erasures")
+            .fetch_one(store.pool())
+            .await
+            .expect("erasure row");
+    store.close().await;
+    assert_eq!(
+        (reason.as_str(), logged.as_str()),
+        ("forget", reference.as_str())
+    );
+    assert!(!counts.contains('@'), "{counts}");
+    // …and no byte of it is left: database files, every mailbox folder.
+    for needle in ["vergessenhausen", victim, SECRET_TEXT, "f-1@"] {
+        assert_eq!(
+            database_holds(&app, needle),
+            Vec::<String>::new(),
+            "{needle} in the database"
+        );
+        assert_eq!(
+            mailbox_holds(&app, needle).await,
+            Vec::new(),
+            "{needle} in the mailbox"
+        );
+    }
+    assert!(!database_holds(&app, "bleibdorf").is_empty());
+    // A second run finds nothing.
+    let out = app.cli(&["forget", &reference]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing stored"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forget_by_address_erases_the_person_everywhere() {
+    let app = spawn_app().await;
+    let person = "person@vergessendorf.test";
+    let raw = application_of(
+        &app,
+        person,
+        "Vergessendorf",
+        "p-1@vergessendorf.test",
+        "Motivation",
+    );
+    app.deliver(person, &raw).await;
+    app.wait_for_mail(person, 1).await;
+    // And a plain question from the same address, left in the INBOX for staff.
+    let question = format!(
+        "From: {person}\r\nTo: {PROJECT}\r\nSubject: Frage\r\nMessage-ID: <p-2@vergessendorf.test>\r\n\r\nWann geht es los?\r\n"
+    );
+    app.deliver(person, &question).await;
+    app.wait_for_count("SELECT COUNT(*) FROM messages WHERE class = 'other'", 1)
+        .await;
+    let out = app.cli(&["forget", person, "--yes"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM messages WHERE lower(from_address) LIKE '%vergessendorf%'")
+            .await,
+        0
+    );
+    for needle in ["vergessendorf", person] {
+        assert_eq!(
+            database_holds(&app, needle),
+            Vec::<String>::new(),
+            "{needle}"
+        );
+        assert_eq!(mailbox_holds(&app, needle).await, Vec::new(), "{needle}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_retention_run_deletes_other_mail_after_30_days_and_nothing_else() {
+    let start = Utc::now();
+    let app = spawn_app_with_clock(Deadline::Future, &[], start).await;
+    let applicant = "kaemmerei@bleibstadt.test";
+    let raw = application_of(
+        &app,
+        applicant,
+        "Bleibstadt",
+        "r-1@bleibstadt.test",
+        "Motivation",
+    );
+    app.deliver(applicant, &raw).await;
+    app.wait_for_mail(applicant, 1).await;
+    let stranger = "jemand@irgendwo.test";
+    let question = format!(
+        "From: {stranger}\r\nTo: {PROJECT}\r\nSubject: Parkplatz\r\nMessage-ID: <r-2@irgendwo.test>\r\n\r\nGibt es Parkplaetze?\r\n"
+    );
+    app.deliver(stranger, &question).await;
+    app.wait_for_count("SELECT COUNT(*) FROM messages WHERE class = 'other'", 1)
+        .await;
+    // The question stays in the INBOX for staff; everything else is filed.
+    wait_inbox_count(&app, 1).await;
+    let before = app.count("SELECT COUNT(*) FROM messages").await;
+
+    // 29 days on: nothing is due.
+    app.tick_at(start + Duration::days(29)).await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM messages WHERE class = 'other'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM erasures WHERE counts LIKE '%\"messages\":1%'")
+            .await,
+        0
+    );
+    wait_inbox_count(&app, 1).await;
+
+    // 31 days on: the "other" mail goes, from the database and the INBOX; the
+    // application and the copies of sent mail (90 days) stay.
+    app.tick_at(start + Duration::days(31)).await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM messages WHERE class = 'other'")
+            .await,
+        0
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM messages").await, before - 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE length(raw) = 0")
+            .await,
+        0
+    );
+    wait_inbox_count(&app, 0).await;
+    assert_eq!(mailbox_holds(&app, "Parkplaetze").await, Vec::new());
+    assert_eq!(database_holds(&app, "Parkplaetze"), Vec::<String>::new());
+    assert!(!mailbox_holds(&app, "bleibstadt").await.is_empty());
+    // Once a day: a second pass the same day erases nothing more.
+    app.tick_at(start + Duration::days(31) + Duration::minutes(1))
+        .await;
+    let runs = app
+        .count("SELECT COUNT(*) FROM erasures WHERE reason = 'retention'")
+        .await;
+    assert_eq!(runs, 1);
+
+    // 91 days on: the raw copies of sent mail go (rows kept, raw blanked),
+    // with their copies in the sent folder; the application stays.
+    app.tick_at(start + Duration::days(91)).await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE length(raw) > 0 AND state = 'sent'")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM messages WHERE class = 'own'")
+            .await,
+        0
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 1);
+    let sent = app.mails_in(PROJECT, crate::helpers::SENT_FOLDER).await;
+    assert!(
+        sent.is_empty(),
+        "{} copies left in the sent folder",
+        sent.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_writes_a_zip_with_mails_documents_facts_and_a_cover_note() {
+    let app = spawn_app().await;
+    let applicant = "kaemmerei@auskunftstadt.test";
+    let raw = application_of(
+        &app,
+        applicant,
+        "Auskunftstadt",
+        "e-1@auskunftstadt.test",
+        "Motivation",
+    );
+    app.deliver(applicant, &raw).await;
+    app.wait_for_mail(applicant, 1).await;
+    app.wait_for_count(
+        "SELECT COUNT(*) FROM outbox WHERE state = 'sent' AND application_id IS NOT NULL",
+        1,
+    )
+    .await;
+    let reference = reference_of(&app, applicant).await;
+    let out = app.dir.path().join("auskunft.zip");
+    let run = app.cli(&["export", &reference, "--out", out.to_str().unwrap()]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&out).unwrap()).unwrap();
+    let names: Vec<String> = (0..zip.len())
+        .map(|i| zip.by_index(i).unwrap().name().unwrap().to_string())
+        .collect();
+    assert!(names.contains(&"Auskunft.txt".to_string()), "{names:?}");
+    assert!(names.contains(&"daten.json".to_string()), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("eingang/") && n.ends_with(".eml")),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("gesendet/") && n.ends_with(".eml")),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|n| n == "dokumente/01-fragebogen_ews7.docx"),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|n| n == "dokumente/02-motivationsschreiben.pdf"),
+        "{names:?}"
+    );
+    let read = |zip: &mut zip::ZipArchive<std::fs::File>, name: &str| {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name(name).unwrap(), &mut s).unwrap();
+        s
+    };
+    let note = read(&mut zip, "Auskunft.txt");
+    assert!(
+        note.contains("Auskunft nach Art. 15 DSGVO") && note.contains(&reference),
+        "{note}"
+    );
+    assert!(note.contains("Ihre"), "{note}");
+    let data: serde_json::Value = serde_json::from_str(&read(&mut zip, "daten.json")).unwrap();
+    assert_eq!(data["bewerbung"]["applicant"], applicant);
+    assert!(data["dokumente"].as_array().unwrap().len() == 2, "{data}");
+    let eml = read(
+        &mut zip,
+        names.iter().find(|n| n.starts_with("eingang/")).unwrap(),
+    );
+    assert!(eml.contains("e-1@auskunftstadt.test"), "{eml}");
+    // Never overwritten.
+    let again = app.cli(&["export", &reference, "--out", out.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(2));
+}
