@@ -298,59 +298,40 @@ pub async fn sweep<S: MailSource>(
         match disposition {
             Disposition::Pending => {}
             Disposition::Keep => waiting::done(&app.store, &loc).await?,
-            Disposition::Sent => match guarded(source.move_sent(&loc)).await {
-                Ok(Ok(moved)) => {
-                    if moved {
-                        messages::mark_moved(&app.store, &loc).await?;
-                        stats.moved += 1;
+            Disposition::Sent | Disposition::Delete | Disposition::Move => {
+                // Moved (or deleted) where it belongs; a sent copy already in
+                // the sent folder is not moved again (`false`).
+                let (step, result) = match disposition {
+                    Disposition::Sent => ("moving", guarded(source.move_sent(&loc)).await),
+                    Disposition::Delete => (
+                        "deleting",
+                        guarded(async { source.delete(&loc).await.map(|()| true) }).await,
+                    ),
+                    _ => (
+                        "moving",
+                        guarded(async { source.move_processed(&loc).await.map(|()| true) }).await,
+                    ),
+                };
+                match result {
+                    Ok(Ok(moved)) => {
+                        if moved {
+                            messages::mark_moved(&app.store, &loc).await?;
+                            stats.moved += 1;
+                        }
+                        waiting::done(&app.store, &loc).await?;
                     }
-                    waiting::done(&app.store, &loc).await?;
+                    Ok(Err(SourceError::Message(e))) => {
+                        stats.failed += 1;
+                        message_failed(app, &loc, Stage::Move, &e, policy).await?;
+                    }
+                    Ok(Err(SourceError::Connection(e))) => return Err(e),
+                    Err(panic) => {
+                        let e = anyhow!("panic while {step}: {panic}");
+                        message_failed(app, &loc, Stage::Move, &e, policy).await?;
+                        return Err(e.context("the mailbox connection is reset"));
+                    }
                 }
-                Ok(Err(SourceError::Message(e))) => {
-                    stats.failed += 1;
-                    message_failed(app, &loc, Stage::Move, &e, policy).await?;
-                }
-                Ok(Err(SourceError::Connection(e))) => return Err(e),
-                Err(panic) => {
-                    let e = anyhow!("panic while moving: {panic}");
-                    message_failed(app, &loc, Stage::Move, &e, policy).await?;
-                    return Err(e.context("the mailbox connection is reset"));
-                }
-            },
-            Disposition::Delete => match guarded(source.delete(&loc)).await {
-                Ok(Ok(())) => {
-                    messages::mark_moved(&app.store, &loc).await?;
-                    waiting::done(&app.store, &loc).await?;
-                    stats.moved += 1;
-                }
-                Ok(Err(SourceError::Message(e))) => {
-                    stats.failed += 1;
-                    message_failed(app, &loc, Stage::Move, &e, policy).await?;
-                }
-                Ok(Err(SourceError::Connection(e))) => return Err(e),
-                Err(panic) => {
-                    let e = anyhow!("panic while deleting: {panic}");
-                    message_failed(app, &loc, Stage::Move, &e, policy).await?;
-                    return Err(e.context("the mailbox connection is reset"));
-                }
-            },
-            Disposition::Move => match guarded(source.move_processed(&loc)).await {
-                Ok(Ok(())) => {
-                    messages::mark_moved(&app.store, &loc).await?;
-                    waiting::done(&app.store, &loc).await?;
-                    stats.moved += 1;
-                }
-                Ok(Err(SourceError::Message(e))) => {
-                    stats.failed += 1;
-                    message_failed(app, &loc, Stage::Move, &e, policy).await?;
-                }
-                Ok(Err(SourceError::Connection(e))) => return Err(e),
-                Err(panic) => {
-                    let e = anyhow!("panic while moving: {panic}");
-                    message_failed(app, &loc, Stage::Move, &e, policy).await?;
-                    return Err(e.context("the mailbox connection is reset"));
-                }
-            },
+            }
         }
     }
     Ok(stats)
