@@ -24,7 +24,7 @@ async fn to_staff<C: Serialize>(
         desk,
         tx,
         &desk.settings.staff.notify,
-        template,
+        (template, Cap::ToStaff),
         key,
         application_id,
         context,
@@ -36,7 +36,7 @@ async fn to_each<C: Serialize>(
     desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     recipients: &[EmailAddress],
-    template: &str,
+    (template, cap): (&str, Cap),
     key: &str,
     application_id: Option<i64>,
     context: &C,
@@ -48,7 +48,7 @@ async fn to_each<C: Serialize>(
             application_id,
             staff,
         );
-        desk.mailer.queue(tx, letter, context, Cap::ToStaff).await?;
+        desk.mailer.queue(tx, letter, context, cap).await?;
     }
     Ok(())
 }
@@ -283,6 +283,29 @@ pub async fn staff(
     to_staff(desk, tx, "staff_notice", key, None, &context).await
 }
 
+/// An ALARM (`staff_notice`) to staff, keyed once by `key`: counted against
+/// its own daily cap ([`Cap::Alarm`]), apart from every other notice.
+pub async fn alarm(
+    desk: &Desk<'_>,
+    tx: &mut Tx<'_>,
+    key: &str,
+    title: &str,
+    intro: &str,
+    lines: &[String],
+) -> anyhow::Result<()> {
+    let context = notice(desk, title, intro, lines, "");
+    to_each(
+        desk,
+        tx,
+        &desk.settings.staff.notify,
+        ("staff_notice", Cap::Alarm),
+        key,
+        None,
+        &context,
+    )
+    .await
+}
+
 fn notice(
     desk: &Desk<'_>,
     title: &str,
@@ -353,7 +376,7 @@ pub async fn staff_to(
         desk,
         tx,
         std::slice::from_ref(to),
-        "staff_notice",
+        ("staff_notice", Cap::ToStaff),
         key,
         None,
         &context,
