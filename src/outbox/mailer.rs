@@ -235,6 +235,7 @@ mod tests {
             None,
             "ews.test",
             "postbote-test",
+            [7; 32],
         )
         .unwrap();
         Mailer::new(templates, composer, per_recipient)
@@ -417,11 +418,11 @@ mod tests {
         assert_eq!(plain.purpose, Purpose::StaffNotice);
         assert_eq!(plain.application_id, Some(3));
         assert_eq!(plain.message_id, m.composer().message_id_for("k:1"));
-        // The Message-ID of a key must not change: queued mail and replies to
-        // it are known by it.
+        // The Message-ID of a key (under one instance key) must not change:
+        // queued mail and replies to it are known by it.
         assert_eq!(
             plain.message_id,
-            "30fccf8ae4268e95ca6156b147dbabe0.postbote@ews.test"
+            "cb774d2ca066c4c21e95743b505f78fd.postbote@ews.test"
         );
         let text = String::from_utf8(plain.raw).unwrap();
         assert!(text.contains("Auto-Submitted: auto-generated\r\n"));
