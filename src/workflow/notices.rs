@@ -113,6 +113,45 @@ pub async fn processing_failed(
     to_staff(desk, tx, "staff_processing_failed", &key, None, &context).await
 }
 
+/// Tells staff that a mail that looks like an application failed DMARC at
+/// the trusted boundary MTA (`dmarc=fail`): it was not confirmed and not
+/// recorded as an application, and stays in the mailbox for them. Once per
+/// message.
+pub async fn dmarc_failed(
+    desk: &Desk<'_>,
+    tx: &mut Tx<'_>,
+    message_row: i64,
+    mail: &Incoming,
+    received: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let lines = vec![
+        format!(
+            "Absender: {}",
+            mail.from_raw.as_deref().unwrap_or("(unbekannt)")
+        ),
+        format!("Betreff: {}", mail.subject),
+        format!("Eingegangen: {}", german::format_datetime(&received)),
+        format!(
+            "Message-ID: {}",
+            mail.message_id.as_deref().unwrap_or("(keine)")
+        ),
+        format!("Gespeichert als Nachricht {message_row}"),
+    ];
+    staff(
+        desk,
+        tx,
+        &format!("dmarc-failed:{message_row}"),
+        "Bewerbung nicht bestätigt: DMARC-Prüfung fehlgeschlagen",
+        "Eine E-Mail, die wie eine Bewerbung aussieht, hat die DMARC-Prüfung des Mailservers nicht \
+         bestanden: Der Absender ist möglicherweise gefälscht. postbote hat sie weder als Bewerbung \
+         erfasst noch bestätigt; sie bleibt für Sie im Posteingang liegen. Bitte prüfen Sie sie und \
+         wenden Sie sich bei Bedarf auf anderem Weg an die Kommune.",
+        &lines,
+        "",
+    )
+    .await
+}
+
 /// Tells staff that a message over `mailbox.max_message_bytes` was not
 /// fetched and stays in the folder for them. Once per message.
 pub async fn mailbox_message_too_large(
