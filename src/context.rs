@@ -126,7 +126,8 @@ impl App {
             instance: settings.instance.name.clone(),
             staff: settings.staff.addresses.clone(),
         };
-        let mailer = Mailer::new(templates, composer, mail.daily_cap_per_recipient);
+        let mailer = Mailer::new(templates, composer, mail.daily_cap_per_recipient)
+            .with_applicant_per_hour(mail.max_automatic_per_hour);
         Ok(Arc::new(App {
             store,
             settings,

@@ -113,6 +113,46 @@ pub async fn processing_failed(
     to_staff(desk, tx, "staff_processing_failed", &key, None, &context).await
 }
 
+/// Queues `letter` to an applicant ([`Cap::Applicant`]); when the global
+/// hourly cap (`mail.max_automatic_per_hour`) suppressed it, staff are told,
+/// once per hour window (UTC).
+pub async fn to_applicant<C: Serialize>(
+    desk: &Desk<'_>,
+    tx: &mut Tx<'_>,
+    letter: Letter<'_>,
+    context: &C,
+) -> anyhow::Result<outbox::Enqueued> {
+    let queued = desk
+        .mailer
+        .queue(tx, letter, context, Cap::Applicant)
+        .await?;
+    if let outbox::Enqueued::OverHourlyCap(_) = queued {
+        tracing::warn!("applicant mail suppressed: hourly cap reached");
+        let now = Utc::now();
+        let cap = desk.settings.mail.max_automatic_per_hour;
+        staff(
+            desk,
+            tx,
+            &format!("hourly-cap:{}", now.format("%Y-%m-%dT%H")),
+            "Automatische E-Mails angehalten: Stundenlimit erreicht",
+            &format!(
+                "postbote hat in der letzten Stunde {cap} automatische E-Mails an Bewerber \
+                 geschrieben (Bestätigungen, Erinnerungen) und schreibt vorerst keine weiteren: \
+                 Das kann auf eine Flut gefälschter Bewerbungen hindeuten. Die angehaltenen \
+                 E-Mails sind als „suppressed“ vermerkt und werden nicht nachgeholt. Bitte prüfen \
+                 Sie die eingegangenen Bewerbungen; diese Nachricht kommt höchstens einmal pro Stunde."
+            ),
+            &[
+                format!("Grenze: mail.max_automatic_per_hour = {cap}"),
+                "Prüfen: postbote outbox".to_string(),
+            ],
+            "",
+        )
+        .await?;
+    }
+    Ok(queued)
+}
+
 /// Tells staff that a mail that looks like an application failed DMARC at
 /// the trusted boundary MTA (`dmarc=fail`): it was not confirmed and not
 /// recorded as an application, and stays in the mailbox for them. Once per
@@ -464,5 +504,62 @@ mod tests {
         let raw = outbox::raw(&app.store, rows[0].id).await.unwrap();
         let text = String::from_utf8_lossy(&raw);
         assert!(text.contains("Auto-Submitted: auto-generated"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn past_the_hourly_cap_applicant_mail_is_suppressed_staff_told_once_and_alarms_go() {
+        use crate::domain::EmailAddress;
+        use crate::outbox::Letter;
+        use crate::store::outbox::{Enqueued, OutboxState};
+        let dir = tempfile::tempdir().unwrap();
+        let app = testing::app(dir.path()).await;
+        let cap = app.settings.mail.max_automatic_per_hour;
+        assert_eq!(cap, 60, "the default");
+        let context = super::notice(&app.desk(), "Bestätigung", "Hallo", &[], "");
+        let mut over = 0;
+        for i in 0..cap + 3 {
+            let to = EmailAddress::parse(&format!("kommune{i}@forged.test")).unwrap();
+            let letter = Letter::new("staff_notice", format!("confirmation:{i}"), None, &to);
+            let mut tx = app.store.begin().await.unwrap();
+            let got = super::to_applicant(&app.desk(), &mut tx, letter, &context)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            match got {
+                Enqueued::Queued(_) => assert!(i < cap, "{i}"),
+                Enqueued::OverHourlyCap(_) => over += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(over, 3);
+        let rows = outbox::list(&app.store).await.unwrap();
+        let told: Vec<_> = rows
+            .iter()
+            .filter(|r| r.subject.contains("Stundenlimit erreicht"))
+            .collect();
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert_eq!(told[0].env_to, testing::STAFF);
+        assert_eq!(told[0].state, OutboxState::Queued);
+        let suppressed = rows
+            .iter()
+            .filter(|r| r.state == OutboxState::Suppressed)
+            .count();
+        assert_eq!(suppressed, 3);
+
+        let mut tx = app.store.begin().await.unwrap();
+        super::alarm(
+            &app.desk(),
+            &mut tx,
+            "alarm-test:1",
+            "ALARM: Test",
+            "Text",
+            &[],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let rows = outbox::list(&app.store).await.unwrap();
+        let alarm = rows.iter().find(|r| r.subject.contains("ALARM")).unwrap();
+        assert_eq!(alarm.state, OutboxState::Queued);
     }
 }

@@ -43,3 +43,54 @@ async fn an_application_failing_dmarc_is_not_confirmed_and_put_to_staff() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_forged_applications_stops_at_the_hourly_cap_and_staff_are_told_once() {
+    let app = spawn_app_with_env(
+        Deadline::Future,
+        "",
+        &[("POSTBOTE_MAIL__MAX_AUTOMATIC_PER_HOUR", "10")],
+    )
+    .await;
+    for i in 0..30 {
+        let from = format!("amt{i}@flut{i}.test");
+        let raw = format!(
+            "Reply-To: antwort{i}@flut{i}.test\r\n{}",
+            application(
+                &from,
+                &format!("Gemeinde Flut {i}"),
+                &format!("flut-{i}@flut{i}.test")
+            )
+        );
+        app.deliver(&from, &raw).await;
+    }
+    app.wait_for_count(
+        "SELECT COUNT(*) FROM messages WHERE state = 'processed' AND class = 'application'",
+        30,
+    )
+    .await;
+    let notice = wait_subject(&app, STAFF, "Stundenlimit erreicht").await;
+    assert!(text(&notice).contains("max_automatic_per_hour = 10"));
+    let sent = app
+        .count(
+            "SELECT COUNT(*) FROM outbox WHERE purpose = 'confirmation' \
+             AND state <> 'suppressed'",
+        )
+        .await;
+    assert_eq!(sent, 10, "confirmations queued or sent");
+    let suppressed = app
+        .count(
+            "SELECT COUNT(*) FROM outbox WHERE purpose = 'confirmation' \
+             AND state = 'suppressed' AND last_error LIKE 'hourly cap%'",
+        )
+        .await;
+    assert_eq!(suppressed, 20);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE idempotency_key LIKE 'hourly-cap:%'")
+            .await,
+        1,
+        "staff told once"
+    );
+    // Alarms and the digest count against their own cap (unit tests
+    // `past_the_hourly_cap_…_and_alarms_go`, `an_alarm_goes_out_after_sixty_staff_notices`).
+}
