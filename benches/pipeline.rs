@@ -40,6 +40,9 @@ impl Daemon {
         let child = Command::new(env!("CARGO_BIN_EXE_postbote"))
             .args(["--config", config.to_str().context("config path")?, "run"])
             .env("RUST_LOG", "warn")
+            // The backlog confirms 1000+ applications within minutes: lift
+            // the hourly cap of applicant mail (60 by default).
+            .env("POSTBOTE_MAIL__MAX_AUTOMATIC_PER_HOUR", "1000000")
             .stdout(Stdio::null())
             .spawn()
             .context("start postbote")?;

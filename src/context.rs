@@ -9,7 +9,7 @@ use crate::config::Programme;
 use crate::config::settings::Settings;
 use crate::intake::classify::Rules;
 use crate::outbox::{Composer, Mailer, Templates};
-use crate::store::Store;
+use crate::store::{Store, instance_key};
 use crate::workflow::desk::Desk;
 use crate::workflow::mails;
 use std::sync::Arc;
@@ -58,7 +58,13 @@ impl App {
         } = config;
         let store = Store::open_existing(&settings.storage.database).await?;
         let templates = Templates::load(&settings.templates.dir, &[])?;
-        Self::assemble(settings, programme, store, templates, Clock::system())
+        // NOTE: a read-only command renders and queues nothing, so no
+        // Message-ID is made: without a stored key (and without writing
+        // one) a dummy serves.
+        let key = instance_key::get(&store)
+            .await?
+            .unwrap_or([0; instance_key::LEN]);
+        Self::assemble(settings, programme, store, templates, Clock::system(), key)
     }
 
     /// For commands that change data (staff commands, the roster import):
@@ -73,7 +79,8 @@ impl App {
         } = config;
         let store = Store::open_existing(&settings.storage.database).await?;
         let templates = Templates::load(&settings.templates.dir, &mails::samples())?;
-        Self::assemble(settings, programme, store, templates, Clock::system())
+        let key = instance_key::get_or_create(&store, rand::random()).await?;
+        Self::assemble(settings, programme, store, templates, Clock::system(), key)
     }
 
     /// Like [`App::build`], with the scheduler on `clock`.
@@ -93,7 +100,8 @@ impl App {
         }
         let store = Store::open(&settings.storage.database).await?;
         let templates = Templates::load(&settings.templates.dir, &mails::samples())?;
-        Self::assemble(settings, programme, store, templates, clock)
+        let key = instance_key::get_or_create(&store, rand::random()).await?;
+        Self::assemble(settings, programme, store, templates, clock, key)
     }
 
     fn assemble(
@@ -102,6 +110,7 @@ impl App {
         store: Store,
         templates: Templates,
         clock: Clock,
+        key: [u8; instance_key::LEN],
     ) -> anyhow::Result<Arc<App>> {
         let mail = &settings.mail;
         let composer = Composer::new(
@@ -110,13 +119,15 @@ impl App {
             mail.reply_to.as_ref(),
             &settings.instance.domain,
             &settings.instance.name,
+            key,
         )?;
         let rules = Rules {
             own_domain: settings.instance.domain.clone(),
             instance: settings.instance.name.clone(),
             staff: settings.staff.addresses.clone(),
         };
-        let mailer = Mailer::new(templates, composer, mail.daily_cap_per_recipient);
+        let mailer = Mailer::new(templates, composer, mail.daily_cap_per_recipient)
+            .with_applicant_per_hour(mail.max_automatic_per_hour);
         Ok(Arc::new(App {
             store,
             settings,
@@ -192,13 +203,31 @@ pub(crate) mod testing {
             &crate::workflow::mails::samples(),
         )
         .expect("templates");
+        let key = crate::store::instance_key::get_or_create(&store, rand::random())
+            .await
+            .expect("instance key");
         App::assemble(
             settings,
             programme,
             store,
             templates,
             crate::calendar::clock::Clock::system(),
+            key,
         )
         .expect("app")
+    }
+
+    #[tokio::test]
+    async fn message_ids_are_keyed_per_store_and_kept_across_restarts() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let id = |app: &App| app.mailer.composer().message_id_for("confirmation:1");
+        let first = app(a.path()).await;
+        let id_a = id(&first);
+        first.store.close().await;
+        drop(first);
+        let again = app(a.path()).await;
+        assert_eq!(id(&again), id_a, "the same store after a restart");
+        let other = app(b.path()).await;
+        assert_ne!(id(&other), id_a, "another store, the same key and instance");
     }
 }

@@ -37,7 +37,7 @@ pub async fn check(app: &App) -> anyhow::Result<usize> {
             .map(|(e, at)| format!("Letzter Fehler ({at}): {e}"))
             .unwrap_or_else(|| "Kein Fehler aufgezeichnet.".into());
         let mut tx = app.store.begin().await?;
-        notices::staff(
+        notices::alarm(
             &app.desk(),
             &mut tx,
             &format!("alarm-mailbox:{value}"),
@@ -51,7 +51,6 @@ pub async fn check(app: &App) -> anyhow::Result<usize> {
                 error,
                 "Prüfen: postbote status".into(),
             ],
-            "",
         )
         .await?;
         tx.commit().await?;
@@ -65,14 +64,13 @@ pub async fn check(app: &App) -> anyhow::Result<usize> {
     {
         open += 1;
         let mut tx = app.store.begin().await?;
-        notices::staff(
+        notices::alarm(
             &app.desk(),
             &mut tx,
             &format!("alarm-{}", p.incident),
             &format!("ALARM: {}", p.title),
             &p.intro,
             &p.lines,
-            "",
         )
         .await?;
         tx.commit().await?;
@@ -87,7 +85,7 @@ pub async fn check(app: &App) -> anyhow::Result<usize> {
     {
         open += 1;
         let mut tx = app.store.begin().await?;
-        notices::staff(
+        notices::alarm(
             &app.desk(),
             &mut tx,
             &format!("alarm-outbox:{id}"),
@@ -101,7 +99,6 @@ pub async fn check(app: &App) -> anyhow::Result<usize> {
                 format!("Fehler: {}", error.unwrap_or_default()),
                 "Prüfen: postbote outbox".into(),
             ],
-            "",
         )
         .await?;
         tx.commit().await?;
@@ -136,7 +133,7 @@ pub async fn expired(app: &App) -> anyhow::Result<usize> {
         lines.push(format!("… und {} weitere", rows.len() - 30));
     }
     lines.push("Prüfen: postbote outbox".into());
-    notices::staff(
+    notices::alarm(
         &app.desk(),
         &mut tx,
         &key,
@@ -148,11 +145,58 @@ pub async fn expired(app: &App) -> anyhow::Result<usize> {
             rows.len()
         ),
         &lines,
-        "",
     )
     .await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     outbox::mark_expiry_noticed(&mut tx, &ids).await?;
     tx.commit().await?;
     Ok(rows.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::context::testing;
+    use crate::store::outbox::{self, OutboxState};
+    use crate::store::{health, ts};
+    use crate::workflow::notices;
+    use chrono::{Duration, Utc};
+
+    #[tokio::test]
+    async fn an_alarm_goes_out_after_sixty_staff_notices() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = testing::app(dir.path()).await;
+        for i in 0..60 {
+            let mut tx = app.store.begin().await.unwrap();
+            notices::staff(
+                &app.desk(),
+                &mut tx,
+                &format!("flood:{i}"),
+                "Bitte prüfen",
+                "Eine Nachricht",
+                &[],
+                "",
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+        }
+        let rows = outbox::list(&app.store).await.unwrap();
+        let suppressed = rows
+            .iter()
+            .filter(|r| r.state == OutboxState::Suppressed)
+            .count();
+        assert_eq!(suppressed, 10, "the notices' own cap of 50 applies");
+        let long_ago = ts(Utc::now() - Duration::hours(2));
+        health::set(&app.store, health::MAILBOX_OK, &long_ago)
+            .await
+            .unwrap();
+        assert!(super::check(&app).await.unwrap() >= 1);
+        let rows = outbox::list(&app.store).await.unwrap();
+        let alarm = rows
+            .iter()
+            .find(|r| r.subject.contains("ALARM"))
+            .expect("an alarm row");
+        assert_eq!(alarm.env_to, testing::STAFF);
+        assert_eq!(alarm.state, OutboxState::Queued, "{alarm:?}");
+    }
 }

@@ -204,7 +204,7 @@ pub async fn send(
                 staff,
             );
             app.mailer
-                .queue(&mut tx, letter, &digest, Cap::ToStaff)
+                .queue(&mut tx, letter, &digest, Cap::Alarm)
                 .await?;
         }
     }

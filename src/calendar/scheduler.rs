@@ -183,7 +183,7 @@ async fn report_failed_steps(app: &App, failed: &[StepFailure]) -> anyhow::Resul
         ])
         .collect();
     let mut tx = app.store.begin().await?;
-    notices::staff(
+    notices::alarm(
         &app.desk(),
         &mut tx,
         &format!("alarm-scheduler:{since}"),
@@ -192,7 +192,6 @@ async fn report_failed_steps(app: &App, failed: &[StepFailure]) -> anyhow::Resul
          Ankündigungen oder Übersichten können ausbleiben, bis das behoben ist; die übrigen \
          Schritte laufen weiter.",
         &lines,
-        "",
     )
     .await?;
     tx.commit().await?;

@@ -46,6 +46,7 @@ pub async fn run(demo_config: &Path, dir: &Path, examples: &Path) -> anyhow::Res
     // The year plays in seconds of wall-clock time: lift the loop backstop
     // (mails per recipient per 24 h), which counts wall-clock time.
     settings.mail.daily_cap_per_recipient = settings.mail.daily_cap_per_recipient.max(100);
+    settings.mail.max_automatic_per_hour = settings.mail.max_automatic_per_hour.max(1000);
     // Part 4 shows one digest; daily ones in fast-forward would repeat the
     // demo's rows (their times are wall-clock times).
     settings.digest.enabled = false;

@@ -268,6 +268,11 @@ pub struct MailSettings {
     pub reply_to: Option<EmailAddress>,
     #[serde(default = "default_daily_cap")]
     pub daily_cap_per_recipient: u32,
+    /// At most this many applicant-facing mails (confirmations, reminders:
+    /// `Cap::Applicant`) to anyone within the last hour; more are recorded
+    /// `suppressed` and staff are told once per hour.
+    #[serde(default = "default_max_automatic_per_hour")]
+    pub max_automatic_per_hour: u32,
     /// ORGANIZER of calendar invitations. Optional and, if given, must equal
     /// `from_address`: the ORGANIZER is always the From address of the mail
     /// that carries the invitation (validated at startup and check-config).
@@ -456,6 +461,9 @@ fn default_retry_max() -> u64 {
 }
 fn default_daily_cap() -> u32 {
     5
+}
+fn default_max_automatic_per_hour() -> u32 {
+    60
 }
 fn default_stale() -> u64 {
     15 * 60
@@ -771,6 +779,9 @@ impl Settings {
         }
         if self.mail.daily_cap_per_recipient == 0 {
             return bad("mail.daily_cap_per_recipient", "must be at least 1");
+        }
+        if self.mail.max_automatic_per_hour == 0 {
+            return bad("mail.max_automatic_per_hour", "must be at least 1");
         }
         if self.instance.domain.is_empty()
             || self

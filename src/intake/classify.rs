@@ -284,6 +284,7 @@ mod tests {
             None,
             "ews.test",
             "postbote-test",
+            [7; 32],
         )
         .unwrap()
         .message_id_for("digest:1");

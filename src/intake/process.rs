@@ -11,6 +11,7 @@ use crate::store::bounces::{self, NewBounce};
 use crate::store::messages::{self, Handled, MessageState};
 use crate::store::outbox::{self, Purpose};
 use crate::store::{parse_ts, transient};
+use crate::workflow::commands::auth::{Policy, dmarc_failed};
 use crate::workflow::commands::execute;
 use crate::workflow::{applications, notices, replies};
 use anyhow::Context;
@@ -328,6 +329,23 @@ async fn handle(
         // A confirmed or cancelled event: tell people now, not in a minute.
         app.scheduler_signal.notify_one();
         return Ok(disposition);
+    }
+    if class == Class::Application && dmarc_failed(mail, &Policy::of(&app.settings.staff)) {
+        notices::dmarc_failed(&app.desk(), &mut tx, row, mail, received).await?;
+        let h = Handled {
+            state: MessageState::Processed,
+            class: "application",
+            reason: "dmarc=fail from the trusted MTA: not confirmed, kept for staff",
+            disposition: Disposition::Keep.as_str(),
+            application_id: None,
+            duplicate_of: None,
+        };
+        messages::set_handled(&mut tx, row, &h).await?;
+        tx.commit().await.context("cannot commit DMARC failure")?;
+        tracing::warn!(
+            "application failed DMARC at the trusted MTA: kept for staff, not confirmed"
+        );
+        return Ok(Disposition::Keep);
     }
     let (disposition, application_id) = match &class {
         Class::Application => (

@@ -113,15 +113,40 @@ pub struct Composer {
     reply_to: Option<Mailbox>,
     domain: String,
     instance: String,
+    /// The per-instance secret that keys the Message-IDs.
+    key: [u8; 32],
+}
+
+/// HMAC-SHA256 (RFC 2104) of `message` under `key` (at most one block).
+fn hmac_sha256(key: &[u8; 32], message: &[u8]) -> [u8; 32] {
+    const BLOCK: usize = 64;
+    let mut ipad = [0x36u8; BLOCK];
+    let mut opad = [0x5cu8; BLOCK];
+    for (i, k) in key.iter().enumerate() {
+        ipad[i] ^= k;
+        opad[i] ^= k;
+    }
+    let inner = Sha256::new()
+        .chain_update(ipad)
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(opad)
+        .chain_update(inner)
+        .finalize()
+        .into()
 }
 
 impl Composer {
+    /// `key`: the instance's secret (`store::instance_key`), which keys the
+    /// Message-IDs.
     pub fn new(
         from: &EmailAddress,
         from_name: &str,
         reply_to: Option<&EmailAddress>,
         domain: &str,
         instance: &str,
+        key: [u8; 32],
     ) -> anyhow::Result<Composer> {
         let mailbox = |a: &EmailAddress, name: Option<&str>| -> anyhow::Result<Mailbox> {
             let address = a
@@ -138,6 +163,7 @@ impl Composer {
             reply_to: reply_to.map(|r| mailbox(r, None)).transpose()?,
             domain: domain.to_string(),
             instance: HeaderText::sanitize(instance, 60).to_string(),
+            key,
         })
     }
 
@@ -145,10 +171,12 @@ impl Composer {
         self.from.email.to_string()
     }
 
-    /// The Message-ID for an idempotency key: the same key always gives the same id.
+    /// The Message-ID for an idempotency key: the same key always gives the
+    /// same id on one store; it is keyed with the instance's secret
+    /// (HMAC-SHA256), so nobody without it can tell the id of a mail to come.
     pub fn message_id_for(&self, key: &str) -> String {
-        let digest = hex::encode(Sha256::digest(format!("{}\n{key}", self.instance)));
-        format!("{}.postbote@{}", &digest[..32], self.domain)
+        let mac = hmac_sha256(&self.key, format!("{}\n{key}", self.instance).as_bytes());
+        format!("{}.postbote@{}", &hex::encode(mac)[..32], self.domain)
     }
 
     /// Renders the MIME message and wraps it as an outbox row.
@@ -297,8 +325,37 @@ mod tests {
             None,
             "ews.test",
             "postbote-test",
+            [7; 32],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        // RFC 4231 test case 2, its key ("Jefe") zero-padded to 32 bytes
+        // (HMAC pads a short key with zeros to the block size anyway).
+        let mut key = [0u8; 32];
+        key[..4].copy_from_slice(b"Jefe");
+        assert_eq!(
+            hex::encode(hmac_sha256(&key, b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn message_ids_depend_on_the_instance_key() {
+        let from = EmailAddress::parse("projekt@ews.test").unwrap();
+        let with = |key| {
+            Composer::new(&from, "EWS", None, "ews.test", "postbote-test", key)
+                .unwrap()
+                .message_id_for("confirmation:1")
+        };
+        assert_eq!(with([1; 32]), with([1; 32]));
+        assert_ne!(with([1; 32]), with([2; 32]));
+        let id = with([1; 32]);
+        let (hash, domain) = id.split_once(".postbote@").unwrap();
+        assert_eq!(domain, "ews.test");
+        assert!(hash.len() == 32 && hash.bytes().all(|b| b.is_ascii_hexdigit()));
     }
 
     fn rendered(subject: &str) -> Rendered {

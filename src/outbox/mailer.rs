@@ -11,7 +11,7 @@ use super::compose::{Automatic, Calendar, Composer, Draft};
 use super::render::{Rendered, Templates};
 use crate::domain::EmailAddress;
 use crate::store::Tx;
-use crate::store::outbox::{self, Enqueued, NewMail, Purpose};
+use crate::store::outbox::{self, Budget, CapClass, Enqueued, NewMail, Purpose};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -26,8 +26,12 @@ pub enum Cap {
     /// Mail that staff caused (invitations, decision corrections, programme
     /// mails): the applicants' cap, but at least 10.
     StaffCaused,
-    /// Mail to staff (notices, command replies, the digest): at least 50.
+    /// Mail to staff (notices, command replies): at least 50.
     ToStaff,
+    /// ALARM mails and the digest: at least 50, counted apart from all
+    /// other mail to the recipient, so that notices caused by a flood of
+    /// (forged) mail cannot suppress them.
+    Alarm,
 }
 
 impl Cap {
@@ -36,7 +40,16 @@ impl Cap {
         match self {
             Cap::Applicant => per_recipient,
             Cap::StaffCaused => per_recipient.max(10),
-            Cap::ToStaff => per_recipient.max(50),
+            Cap::ToStaff | Cap::Alarm => per_recipient.max(50),
+        }
+    }
+
+    fn class(self) -> CapClass {
+        match self {
+            Cap::Applicant => CapClass::Applicant,
+            Cap::StaffCaused => CapClass::StaffCaused,
+            Cap::ToStaff => CapClass::ToStaff,
+            Cap::Alarm => CapClass::Alarm,
         }
     }
 }
@@ -119,6 +132,7 @@ pub struct Mailer {
     templates: Templates,
     composer: Composer,
     per_recipient: u32,
+    applicant_per_hour: Option<u32>,
 }
 
 impl Mailer {
@@ -128,7 +142,15 @@ impl Mailer {
             templates,
             composer,
             per_recipient,
+            applicant_per_hour: None,
         }
+    }
+
+    /// At most `per_hour` mails of [`Cap::Applicant`] to anyone within the
+    /// last hour (`mail.max_automatic_per_hour`); more are suppressed.
+    pub fn with_applicant_per_hour(mut self, per_hour: u32) -> Mailer {
+        self.applicant_per_hour = Some(per_hour);
+        self
     }
 
     /// The daily cap that applies to a mail of kind `cap`.
@@ -163,7 +185,7 @@ impl Mailer {
     }
 
     /// Writes `letter` to the outbox in `tx`, to be sent; past the daily cap
-    /// of its kind it is stored as suppressed. A key used before queues nothing.
+    /// of its kind (or the hourly cap of applicant mail) it is stored as suppressed. A key used before queues nothing.
     pub async fn queue<C: Serialize>(
         &self,
         tx: &mut Tx<'_>,
@@ -172,7 +194,15 @@ impl Mailer {
         cap: Cap,
     ) -> anyhow::Result<Enqueued> {
         let mail = self.compose(letter, context)?;
-        outbox::enqueue(tx, &mail, self.cap(cap)).await
+        let budget = Budget {
+            class: cap.class(),
+            daily: self.cap(cap),
+            hourly_total: match cap {
+                Cap::Applicant => self.applicant_per_hour,
+                _ => None,
+            },
+        };
+        outbox::enqueue_within(tx, &mail, budget).await
     }
 
     /// Writes `letter` to the outbox in `tx` as held in `batch`, until staff
@@ -209,6 +239,7 @@ mod tests {
             None,
             "ews.test",
             "postbote-test",
+            [7; 32],
         )
         .unwrap();
         Mailer::new(templates, composer, per_recipient)
@@ -391,11 +422,11 @@ mod tests {
         assert_eq!(plain.purpose, Purpose::StaffNotice);
         assert_eq!(plain.application_id, Some(3));
         assert_eq!(plain.message_id, m.composer().message_id_for("k:1"));
-        // The Message-ID of a key must not change: queued mail and replies to
-        // it are known by it.
+        // The Message-ID of a key (under one instance key) must not change:
+        // queued mail and replies to it are known by it.
         assert_eq!(
             plain.message_id,
-            "30fccf8ae4268e95ca6156b147dbabe0.postbote@ews.test"
+            "cb774d2ca066c4c21e95743b505f78fd.postbote@ews.test"
         );
         let text = String::from_utf8(plain.raw).unwrap();
         assert!(text.contains("Auto-Submitted: auto-generated\r\n"));

@@ -17,6 +17,7 @@ pub mod decisions;
 pub mod digest;
 pub mod documents;
 pub mod health;
+pub mod instance_key;
 pub mod interviews;
 pub mod lock;
 pub mod messages;

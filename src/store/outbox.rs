@@ -32,6 +32,32 @@ text_enum! {
 }
 
 text_enum! {
+    /// Which budget a mail counts against (`outbox.cap`).
+    pub enum CapClass {
+        /// Mail an applicant's own mail or the calendar causes; also counted
+        /// against the global hourly cap.
+        Applicant = "applicant",
+        StaffCaused = "staff_caused",
+        /// Notices and command replies to staff.
+        ToStaff = "to_staff",
+        /// ALARM mails and the digest: counted apart from every other kind,
+        /// so that a flood of notices cannot suppress them.
+        Alarm = "alarm",
+    }
+}
+
+/// The caps a mail is queued under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub class: CapClass,
+    /// At most this many mails to one recipient within 24 hours, counting
+    /// alarms apart from all other mail.
+    pub daily: u32,
+    /// At most this many mails of `class` to anyone within the last hour.
+    pub hourly_total: Option<u32>,
+}
+
+text_enum! {
     /// Why a mail was written (`outbox.purpose`): the name of its template
     /// in `templates/` (`<purpose>.subject.hbs` and so on).
     pub enum Purpose {
@@ -82,33 +108,100 @@ pub enum Enqueued {
     AlreadyQueued,
     /// Recorded but not to be sent (the recipient's daily cap was reached).
     Suppressed(i64),
+    /// Recorded but not to be sent: the global hourly cap of its class was
+    /// reached.
+    OverHourlyCap(i64),
 }
 
 /// Queues `mail` inside `tx`. Past `daily_cap` mails to one recipient within
 /// 24 hours, the row is stored as `suppressed`: a backstop against loops.
 pub async fn enqueue(tx: &mut Tx<'_>, mail: &NewMail, daily_cap: u32) -> anyhow::Result<Enqueued> {
+    let budget = Budget {
+        class: CapClass::ToStaff,
+        daily: daily_cap,
+        hourly_total: None,
+    };
+    enqueue_within(tx, mail, budget).await
+}
+
+/// Queues `mail` inside `tx` under `budget`: past its daily cap to one
+/// recipient (alarms counted apart from all other mail) or the hourly cap
+/// of its class, the row is stored as `suppressed`.
+pub async fn enqueue_within(
+    tx: &mut Tx<'_>,
+    mail: &NewMail,
+    budget: Budget,
+) -> anyhow::Result<Enqueued> {
     if key_used(tx, &mail.idempotency_key).await? {
         return Ok(Enqueued::AlreadyQueued);
     }
     let now = Utc::now();
+    let alarm = budget.class == CapClass::Alarm;
     let recent: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM outbox WHERE env_to = ? AND created_at > ? \
-         AND state NOT IN (?, ?, ?)",
+         AND state NOT IN (?, ?, ?) AND (COALESCE(cap, '') = ?) = ?",
     )
     .bind(&mail.env_to)
     .bind(ts(now - Duration::hours(24)))
     .bind(OutboxState::Suppressed)
     .bind(OutboxState::Held)
     .bind(OutboxState::Withdrawn)
+    .bind(CapClass::Alarm)
+    .bind(alarm)
     .fetch_one(&mut **tx)
     .await?;
-    if recent >= i64::from(daily_cap) {
-        let note = format!("daily cap of {daily_cap} mails to this recipient reached");
-        let id = insert(tx, mail, OutboxState::Suppressed, Some(&note), None).await?;
+    if recent >= i64::from(budget.daily) {
+        let note = format!(
+            "daily cap of {} mails to this recipient reached",
+            budget.daily
+        );
+        let id = insert(
+            tx,
+            mail,
+            OutboxState::Suppressed,
+            Some(&note),
+            None,
+            Some(budget.class),
+        )
+        .await?;
         return Ok(Enqueued::Suppressed(id));
     }
+    if let Some(hourly) = budget.hourly_total {
+        let last_hour: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE cap = ? AND created_at > ? \
+             AND state NOT IN (?, ?, ?)",
+        )
+        .bind(budget.class)
+        .bind(ts(now - Duration::hours(1)))
+        .bind(OutboxState::Suppressed)
+        .bind(OutboxState::Held)
+        .bind(OutboxState::Withdrawn)
+        .fetch_one(&mut **tx)
+        .await?;
+        if last_hour >= i64::from(hourly) {
+            let note = format!("hourly cap of {hourly} automatic mails reached");
+            let id = insert(
+                tx,
+                mail,
+                OutboxState::Suppressed,
+                Some(&note),
+                None,
+                Some(budget.class),
+            )
+            .await?;
+            return Ok(Enqueued::OverHourlyCap(id));
+        }
+    }
     Ok(Enqueued::Queued(
-        insert(tx, mail, OutboxState::Queued, None, None).await?,
+        insert(
+            tx,
+            mail,
+            OutboxState::Queued,
+            None,
+            None,
+            Some(budget.class),
+        )
+        .await?,
     ))
 }
 
@@ -123,7 +216,7 @@ pub async fn enqueue_held(
         return Ok(Enqueued::AlreadyQueued);
     }
     Ok(Enqueued::Queued(
-        insert(tx, mail, OutboxState::Held, None, Some(batch)).await?,
+        insert(tx, mail, OutboxState::Held, None, Some(batch), None).await?,
     ))
 }
 
@@ -141,12 +234,13 @@ async fn insert(
     state: OutboxState,
     note: Option<&str>,
     batch: Option<&str>,
+    cap: Option<CapClass>,
 ) -> anyhow::Result<i64> {
     let now = now();
     sqlx::query_scalar(
         "INSERT INTO outbox (idempotency_key, message_id, purpose, application_id, env_from, env_to, \
-         subject, raw, state, next_attempt_at, last_error, created_at, batch, expires_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         subject, raw, state, next_attempt_at, last_error, created_at, batch, expires_at, cap) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(&mail.idempotency_key)
     .bind(&mail.message_id)
@@ -162,6 +256,7 @@ async fn insert(
     .bind(&now)
     .bind(batch)
     .bind(mail.expires_at.map(ts))
+    .bind(cap)
     .fetch_one(&mut **tx)
     .await
     .context("cannot queue outgoing mail")

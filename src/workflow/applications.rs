@@ -13,7 +13,7 @@ use crate::calendar::german;
 use crate::documents::analyse::{Analysis, Role};
 use crate::domain::EmailAddress;
 use crate::intake::Incoming;
-use crate::outbox::{Answering, Cap, Letter};
+use crate::outbox::{Answering, Letter};
 use crate::store::Tx;
 use crate::store::applications::{self, Application, NewApplication};
 use crate::store::outbox::Enqueued;
@@ -206,10 +206,7 @@ async fn queue_confirmation(
         }),
         ..Letter::new(c.template, c.key, Some(c.application_id), to)
     };
-    let queued = desk
-        .mailer
-        .queue(tx, letter, &context, Cap::Applicant)
-        .await?;
+    let queued = notices::to_applicant(desk, tx, letter, &context).await?;
     if let Enqueued::Suppressed(_) = queued {
         tracing::warn!(to = %to, "confirmation suppressed: daily cap reached");
     }

@@ -24,7 +24,7 @@ async fn to_staff<C: Serialize>(
         desk,
         tx,
         &desk.settings.staff.notify,
-        template,
+        (template, Cap::ToStaff),
         key,
         application_id,
         context,
@@ -36,7 +36,7 @@ async fn to_each<C: Serialize>(
     desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     recipients: &[EmailAddress],
-    template: &str,
+    (template, cap): (&str, Cap),
     key: &str,
     application_id: Option<i64>,
     context: &C,
@@ -48,7 +48,7 @@ async fn to_each<C: Serialize>(
             application_id,
             staff,
         );
-        desk.mailer.queue(tx, letter, context, Cap::ToStaff).await?;
+        desk.mailer.queue(tx, letter, context, cap).await?;
     }
     Ok(())
 }
@@ -111,6 +111,85 @@ pub async fn processing_failed(
         format!("failed:{message_row}:retry-{retries}")
     };
     to_staff(desk, tx, "staff_processing_failed", &key, None, &context).await
+}
+
+/// Queues `letter` to an applicant ([`Cap::Applicant`]); when the global
+/// hourly cap (`mail.max_automatic_per_hour`) suppressed it, staff are told,
+/// once per hour window (UTC).
+pub async fn to_applicant<C: Serialize>(
+    desk: &Desk<'_>,
+    tx: &mut Tx<'_>,
+    letter: Letter<'_>,
+    context: &C,
+) -> anyhow::Result<outbox::Enqueued> {
+    let queued = desk
+        .mailer
+        .queue(tx, letter, context, Cap::Applicant)
+        .await?;
+    if let outbox::Enqueued::OverHourlyCap(_) = queued {
+        tracing::warn!("applicant mail suppressed: hourly cap reached");
+        let now = Utc::now();
+        let cap = desk.settings.mail.max_automatic_per_hour;
+        staff(
+            desk,
+            tx,
+            &format!("hourly-cap:{}", now.format("%Y-%m-%dT%H")),
+            "Automatische E-Mails angehalten: Stundenlimit erreicht",
+            &format!(
+                "postbote hat in der letzten Stunde {cap} automatische E-Mails an Bewerber \
+                 geschrieben (Bestätigungen, Erinnerungen) und schreibt vorerst keine weiteren: \
+                 Das kann auf eine Flut gefälschter Bewerbungen hindeuten. Die angehaltenen \
+                 E-Mails sind als „suppressed“ vermerkt und werden nicht nachgeholt. Bitte prüfen \
+                 Sie die eingegangenen Bewerbungen; diese Nachricht kommt höchstens einmal pro Stunde."
+            ),
+            &[
+                format!("Grenze: mail.max_automatic_per_hour = {cap}"),
+                "Prüfen: postbote outbox".to_string(),
+            ],
+            "",
+        )
+        .await?;
+    }
+    Ok(queued)
+}
+
+/// Tells staff that a mail that looks like an application failed DMARC at
+/// the trusted boundary MTA (`dmarc=fail`): it was not confirmed and not
+/// recorded as an application, and stays in the mailbox for them. Once per
+/// message.
+pub async fn dmarc_failed(
+    desk: &Desk<'_>,
+    tx: &mut Tx<'_>,
+    message_row: i64,
+    mail: &Incoming,
+    received: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let lines = vec![
+        format!(
+            "Absender: {}",
+            mail.from_raw.as_deref().unwrap_or("(unbekannt)")
+        ),
+        format!("Betreff: {}", mail.subject),
+        format!("Eingegangen: {}", german::format_datetime(&received)),
+        format!(
+            "Message-ID: {}",
+            mail.message_id.as_deref().unwrap_or("(keine)")
+        ),
+        format!("Gespeichert als Nachricht {message_row}"),
+    ];
+    staff(
+        desk,
+        tx,
+        &format!("dmarc-failed:{message_row}"),
+        "Bewerbung nicht bestätigt: DMARC-Prüfung fehlgeschlagen",
+        "Eine E-Mail, die wie eine Bewerbung aussieht, hat die DMARC-Prüfung des Mailservers nicht \
+         bestanden: Der Absender ist möglicherweise gefälscht. postbote hat sie weder als Bewerbung \
+         erfasst noch bestätigt; sie bleibt für Sie im Posteingang liegen. Bitte prüfen Sie sie und \
+         wenden Sie sich bei Bedarf auf anderem Weg an die Kommune.",
+        &lines,
+        "",
+    )
+    .await
 }
 
 /// Tells staff that a message over `mailbox.max_message_bytes` was not
@@ -283,6 +362,29 @@ pub async fn staff(
     to_staff(desk, tx, "staff_notice", key, None, &context).await
 }
 
+/// An ALARM (`staff_notice`) to staff, keyed once by `key`: counted against
+/// its own daily cap ([`Cap::Alarm`]), apart from every other notice.
+pub async fn alarm(
+    desk: &Desk<'_>,
+    tx: &mut Tx<'_>,
+    key: &str,
+    title: &str,
+    intro: &str,
+    lines: &[String],
+) -> anyhow::Result<()> {
+    let context = notice(desk, title, intro, lines, "");
+    to_each(
+        desk,
+        tx,
+        &desk.settings.staff.notify,
+        ("staff_notice", Cap::Alarm),
+        key,
+        None,
+        &context,
+    )
+    .await
+}
+
 fn notice(
     desk: &Desk<'_>,
     title: &str,
@@ -353,7 +455,7 @@ pub async fn staff_to(
         desk,
         tx,
         std::slice::from_ref(to),
-        "staff_notice",
+        ("staff_notice", Cap::ToStaff),
         key,
         None,
         &context,
@@ -402,5 +504,62 @@ mod tests {
         let raw = outbox::raw(&app.store, rows[0].id).await.unwrap();
         let text = String::from_utf8_lossy(&raw);
         assert!(text.contains("Auto-Submitted: auto-generated"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn past_the_hourly_cap_applicant_mail_is_suppressed_staff_told_once_and_alarms_go() {
+        use crate::domain::EmailAddress;
+        use crate::outbox::Letter;
+        use crate::store::outbox::{Enqueued, OutboxState};
+        let dir = tempfile::tempdir().unwrap();
+        let app = testing::app(dir.path()).await;
+        let cap = app.settings.mail.max_automatic_per_hour;
+        assert_eq!(cap, 60, "the default");
+        let context = super::notice(&app.desk(), "Bestätigung", "Hallo", &[], "");
+        let mut over = 0;
+        for i in 0..cap + 3 {
+            let to = EmailAddress::parse(&format!("kommune{i}@forged.test")).unwrap();
+            let letter = Letter::new("staff_notice", format!("confirmation:{i}"), None, &to);
+            let mut tx = app.store.begin().await.unwrap();
+            let got = super::to_applicant(&app.desk(), &mut tx, letter, &context)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            match got {
+                Enqueued::Queued(_) => assert!(i < cap, "{i}"),
+                Enqueued::OverHourlyCap(_) => over += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(over, 3);
+        let rows = outbox::list(&app.store).await.unwrap();
+        let told: Vec<_> = rows
+            .iter()
+            .filter(|r| r.subject.contains("Stundenlimit erreicht"))
+            .collect();
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert_eq!(told[0].env_to, testing::STAFF);
+        assert_eq!(told[0].state, OutboxState::Queued);
+        let suppressed = rows
+            .iter()
+            .filter(|r| r.state == OutboxState::Suppressed)
+            .count();
+        assert_eq!(suppressed, 3);
+
+        let mut tx = app.store.begin().await.unwrap();
+        super::alarm(
+            &app.desk(),
+            &mut tx,
+            "alarm-test:1",
+            "ALARM: Test",
+            "Text",
+            &[],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let rows = outbox::list(&app.store).await.unwrap();
+        let alarm = rows.iter().find(|r| r.subject.contains("ALARM")).unwrap();
+        assert_eq!(alarm.state, OutboxState::Queued);
     }
 }

@@ -2,9 +2,10 @@
 //! number of days before the deadline. Keyed per application: sent once.
 
 use super::mails;
+use super::notices;
 use crate::calendar::german;
 use crate::domain::EmailAddress;
-use crate::outbox::{Cap, Letter};
+use crate::outbox::Letter;
 use crate::store::{Store, applications, outbox};
 use crate::workflow::desk::Desk;
 use chrono::{DateTime, Duration, Utc};
@@ -49,10 +50,7 @@ pub async fn queue_due(
             Some(id),
             &to,
         );
-        let result = desk
-            .mailer
-            .queue(&mut tx, letter, &context, Cap::Applicant)
-            .await?;
+        let result = notices::to_applicant(desk, &mut tx, letter, &context).await?;
         tx.commit().await?;
         if matches!(result, outbox::Enqueued::Queued(_)) {
             queued += 1;

@@ -5,6 +5,7 @@ mod helpers;
 mod mail_servers;
 
 mod calendar_mail;
+mod caps;
 /// The three-engine .ics reader shared with the unit tests.
 #[path = "../calendar/engines.rs"]
 mod engines;
