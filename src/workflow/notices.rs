@@ -372,17 +372,21 @@ pub async fn alarm(
     intro: &str,
     lines: &[String],
 ) -> anyhow::Result<()> {
+    let to = &desk.settings.staff.notify;
+    notice_to(desk, tx, to, Cap::Alarm, key, (title, intro, lines)).await
+}
+
+/// A `staff_notice` without excerpt to each of `to`, under `cap`.
+async fn notice_to(
+    desk: &Desk<'_>,
+    tx: &mut Tx<'_>,
+    to: &[EmailAddress],
+    cap: Cap,
+    key: &str,
+    (title, intro, lines): (&str, &str, &[String]),
+) -> anyhow::Result<()> {
     let context = notice(desk, title, intro, lines, "");
-    to_each(
-        desk,
-        tx,
-        &desk.settings.staff.notify,
-        ("staff_notice", Cap::Alarm),
-        key,
-        None,
-        &context,
-    )
-    .await
+    to_each(desk, tx, to, ("staff_notice", cap), key, None, &context).await
 }
 
 fn notice(
@@ -450,17 +454,8 @@ pub async fn staff_to(
     intro: &str,
     lines: &[String],
 ) -> anyhow::Result<()> {
-    let context = notice(desk, title, intro, lines, "");
-    to_each(
-        desk,
-        tx,
-        std::slice::from_ref(to),
-        ("staff_notice", Cap::ToStaff),
-        key,
-        None,
-        &context,
-    )
-    .await
+    let to = std::slice::from_ref(to);
+    notice_to(desk, tx, to, Cap::ToStaff, key, (title, intro, lines)).await
 }
 
 #[cfg(test)]
