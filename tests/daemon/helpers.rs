@@ -69,7 +69,9 @@ pub struct TestApp {
 }
 
 /// Like [`spawn_app_with_env`], with the scheduler on a hand-set clock
-/// standing at `start`: tests move it with [`TestApp::tick_at`].
+/// standing at `start`: tests move it with [`TestApp::tick_at`]. Returns once
+/// the start-up pass at `start` is done, so that no test races it (it would
+/// otherwise catch up a digest of its own with whatever mail came first).
 pub async fn spawn_app_with_clock(
     deadline: Deadline,
     env: &[(&str, &str)],
@@ -95,6 +97,7 @@ pub async fn spawn_app_with_clock(
         running: None,
     };
     app.start_daemon().await;
+    app.tick_at(start).await;
     app
 }
 
