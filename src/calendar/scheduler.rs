@@ -26,6 +26,8 @@ pub struct Tick {
     pub alarms: usize,
     /// Rows erased by the retention run (0 when it ran earlier that day).
     pub erased: u64,
+    /// LÖSCHEN and AUSKUNFT requests performed (or failed) in this pass.
+    pub privacy: crate::retention::requests::Performed,
     /// The steps that failed in this pass, in order.
     pub failed: Vec<StepFailure>,
 }
@@ -62,6 +64,7 @@ pub const STEP_SYNC: &str = "programme changes (announcements, updates, cancella
 pub const STEP_REMINDERS: &str = "due reminders";
 pub const STEP_DIGEST: &str = "staff digest";
 pub const STEP_RETENTION: &str = "retention run";
+pub const STEP_PRIVACY: &str = "erasure and access requests";
 pub const STEP_ALARM: &str = "health alarm";
 pub const STEP_REPORT: &str = "alarm about failed steps";
 
@@ -139,6 +142,15 @@ pub async fn tick(app: &App, clock: DateTime<Utc>) -> Result<Tick, TickError> {
     ) {
         t.erased = c.total();
     }
+    // LÖSCHEN and AUSKUNFT by mail: the intake wakes the scheduler after a
+    // command mail's commit, so a request is performed within seconds.
+    if let Some(p) = keep(
+        &mut failed,
+        STEP_PRIVACY,
+        crate::retention::requests::perform_pending(&app.store, &desk).await,
+    ) {
+        t.privacy = p;
+    }
     // NOTE: last and unconditional: a failing step before it must not
     // silence the alarm about everything else.
     if let Some(n) = keep(&mut failed, STEP_ALARM, alarm::check(app).await) {
@@ -148,7 +160,11 @@ pub async fn tick(app: &App, clock: DateTime<Utc>) -> Result<Tick, TickError> {
     if let Some(true) = keep(&mut failed, STEP_REPORT, report) {
         t.alarms += 1;
     }
-    if t.event_mails + t.reminders + t.incomplete_reminders > 0 || t.digest || t.alarms > 0 {
+    let privacy = t.privacy.done + t.privacy.failed;
+    if t.event_mails + t.reminders + t.incomplete_reminders + privacy > 0
+        || t.digest
+        || t.alarms > 0
+    {
         app.outbox_signal.notify_one();
     }
     t.failed = failed;
@@ -208,6 +224,7 @@ fn step_german(step: &str) -> &'static str {
         STEP_DIGEST => "Übersicht für das Projektteam",
         STEP_ALARM => "Alarmprüfung",
         STEP_RETENTION => "Löschfristen anwenden",
+        STEP_PRIVACY => "Löschungen und Auskünfte auf Befehl",
         _ => "Schritt",
     }
 }

@@ -90,6 +90,12 @@ pub async fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     {
         problems.push(format!("the scheduler failed at {at}: {error}"));
     }
+    // LÖSCHEN and AUSKUNFT by mail are performed within seconds; one still
+    // pending after an hour is stuck (the mailbox unreachable, or the
+    // scheduler not running).
+    let (stuck, failed) = crate::retention::requests::health(&store, now).await?;
+    problems.extend(stuck);
+    warnings.extend(failed);
     let message_counts = messages::counts(&store).await?;
     for (state, n) in &message_counts {
         if state.starts_with(MessageState::Failed.as_str()) {

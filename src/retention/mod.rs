@@ -8,6 +8,7 @@
 //! erasure is tried again (the retention run at the next pass).
 
 pub mod export;
+pub mod requests;
 
 use crate::config::programme::Programme;
 use crate::config::settings::{Settings, SourceKind};

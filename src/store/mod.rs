@@ -24,6 +24,7 @@ pub mod messages;
 pub mod outbox;
 pub mod ownership;
 pub mod participants;
+pub mod privacy;
 pub mod programme;
 pub mod retention;
 pub mod transient;

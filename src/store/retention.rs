@@ -709,11 +709,14 @@ pub async fn incoming_of(store: &Store, id: i64) -> anyhow::Result<Vec<StoredMai
     .context("cannot read the application's mails")
 }
 
-/// The mails sent about application `id` that still have their raw copy.
+/// The mails sent about application `id` that still have their raw copy,
+/// without earlier Art. 15 exports (keys `privacy-export:…`: an export
+/// would otherwise carry every earlier one).
 pub async fn outgoing_of(store: &Store, id: i64) -> anyhow::Result<Vec<StoredMail>> {
     sqlx::query_as(
         "SELECT COALESCE(sent_at, created_at) AS at, raw AS bytes FROM outbox \
-         WHERE application_id = ? AND length(raw) > 0 ORDER BY id",
+         WHERE application_id = ? AND length(raw) > 0 \
+         AND idempotency_key NOT LIKE 'privacy-export:%' ORDER BY id",
     )
     .bind(id)
     .fetch_all(store.pool())

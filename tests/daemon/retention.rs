@@ -5,7 +5,8 @@
 
 use crate::fixtures::{filled_docx, mail, pdf_letter};
 use crate::helpers::{
-    Deadline, PROJECT, TestApp, spawn_app, spawn_app_with_clock, wait_inbox_count, wait_inbox_empty,
+    Deadline, PROJECT, STAFF, TestApp, spawn_app, spawn_app_with_clock, spawn_app_with_env, text,
+    wait_inbox_count, wait_inbox_empty, wait_subject, wait_subjects,
 };
 use chrono::{Duration, NaiveDate, Utc};
 
@@ -397,4 +398,195 @@ async fn export_writes_a_zip_with_mails_documents_facts_and_a_cover_note() {
     // Never overwritten.
     let again = app.cli(&["export", &reference, "--out", out.to_str().unwrap()]);
     assert_eq!(again.status.code(), Some(2));
+}
+
+/// At least 20 characters (part 8 refuses shorter secrets).
+const COMMAND_SECRET: &str = "geheim-4711-lang-genug-fuer-loeschen";
+
+async fn app_with_secret() -> TestApp {
+    spawn_app_with_env(
+        Deadline::Future,
+        "",
+        &[("POSTBOTE_STAFF__COMMAND_SECRET", COMMAND_SECRET)],
+    )
+    .await
+}
+
+/// A fresh command mail from staff with `secret`.
+async fn command(app: &TestApp, id: &str, body: &str, secret: &str) {
+    let date = Utc::now().to_rfc2822();
+    let raw = format!(
+        "From: Leitung <{STAFF}>\r\nTo: {PROJECT}\r\nSubject: Befehl\r\nDate: {date}\r\n\
+         Message-ID: <{id}@leitung.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         {body}\r\nKennwort: {secret}\r\n"
+    );
+    app.deliver(STAFF, &raw).await;
+}
+
+/// One application from `applicant`, confirmed and filed; its reference.
+async fn applied(app: &TestApp, applicant: &str, kommune: &str, id: &str) -> String {
+    let raw = application_of(app, applicant, kommune, id, "Motivation");
+    app.deliver(applicant, &raw).await;
+    app.wait_for_mail(applicant, 1).await;
+    app.wait_for_count(
+        "SELECT COUNT(*) FROM outbox WHERE state = 'sent' AND application_id IS NOT NULL",
+        1,
+    )
+    .await;
+    wait_inbox_empty(app).await;
+    reference_of(app, applicant).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auskunft_by_mail_sends_the_zip_to_staff_and_nothing_to_the_applicant() {
+    let app = app_with_secret().await;
+    let applicant = "kaemmerei@mailauskunft.test";
+    let reference = applied(
+        &app,
+        applicant,
+        "Mailauskunftstadt",
+        "ma-1@mailauskunft.test",
+    )
+    .await;
+
+    command(
+        &app,
+        "ma-cmd-1",
+        &format!("AUSKUNFT {reference}"),
+        COMMAND_SECRET,
+    )
+    .await;
+
+    let title = format!("Auskunft nach Art. 15 DSGVO: {reference}");
+    let mail = wait_subject(&app, STAFF, &title).await;
+    let parsed = mail_parser::MessageParser::default()
+        .parse(mail.as_bytes())
+        .expect("parseable");
+    let zip_part = parsed
+        .attachments()
+        .find(|a| {
+            use mail_parser::MimeHeaders;
+            a.attachment_name().is_some_and(|n| n.ends_with(".zip"))
+        })
+        .expect("a ZIP attachment");
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(zip_part.contents().to_vec()))
+        .expect("a valid ZIP");
+    let names: Vec<String> = (0..zip.len())
+        .map(|i| zip.by_index(i).unwrap().name().unwrap().to_string())
+        .collect();
+    assert!(names.contains(&"daten.json".to_string()), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("eingang/") && n.ends_with(".eml")),
+        "{names:?}"
+    );
+    let mut data = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("daten.json").unwrap(), &mut data).unwrap();
+    assert!(data.contains(&reference), "{data}");
+    // The command's reply says where the export goes.
+    let reply = wait_subject(&app, STAFF, "Ergebnis Ihres Befehls").await;
+    assert!(text(&reply).contains("Auskunft zu"), "{}", text(&reply));
+    // Exactly one export mail, tied to the application; the request is done.
+    app.wait_for_count(
+        "SELECT COUNT(*) FROM privacy_requests WHERE kind = 'export' AND state = 'done'",
+        1,
+    )
+    .await;
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM outbox WHERE idempotency_key LIKE 'privacy-export:%' \
+             AND application_id IS NOT NULL"
+        )
+        .await,
+        1
+    );
+    // The applicant got their confirmation and nothing else.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(app.mails_in(applicant, "INBOX").await.len(), 1);
+    let status = app.cli(&["status"]);
+    let out = String::from_utf8_lossy(&status.stdout);
+    assert!(!out.contains("export request"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loeschen_by_mail_previews_first_erases_only_when_confirmed_and_never_without_the_secret() {
+    let app = app_with_secret().await;
+    let applicant = "engagement@loeschhausen.test";
+    let other = "rathaus@bleibstadt.test";
+    let reference = applied(
+        &app,
+        applicant,
+        "Stadt Loeschhausen",
+        "lo-1@loeschhausen.test",
+    )
+    .await;
+    let raw = application_of(
+        &app,
+        other,
+        "Bleibstadt",
+        "lo-2@bleibstadt.test",
+        "Motivation",
+    );
+    app.deliver(other, &raw).await;
+    app.wait_for_mail(other, 1).await;
+    wait_inbox_empty(&app).await;
+    assert!(!mailbox_holds(&app, "loeschhausen").await.is_empty());
+
+    // (3) A wrong secret: refused, nothing erased, nothing requested.
+    command(
+        &app,
+        "lo-cmd-0",
+        &format!("LÖSCHEN {reference} BESTÄTIGT"),
+        "falsches-kennwort-lang-genug-1234",
+    )
+    .await;
+    wait_subject(&app, STAFF, "Befehl abgelehnt").await;
+    assert_eq!(app.count("SELECT COUNT(*) FROM privacy_requests").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 2);
+
+    // (2a) LÖSCHEN alone: a preview with counts, nothing erased.
+    command(
+        &app,
+        "lo-cmd-1",
+        &format!("LÖSCHEN {reference}"),
+        COMMAND_SECRET,
+    )
+    .await;
+    let preview = wait_subject(&app, STAFF, "Vorschau der Löschung").await;
+    let body = text(&preview);
+    assert!(body.contains("Bewerbungen: 1"), "{body}");
+    assert!(
+        body.contains(&format!("LÖSCHEN {reference} BESTÄTIGT")),
+        "{body}"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 2);
+    assert!(!mailbox_holds(&app, "loeschhausen").await.is_empty());
+
+    // (2b) Confirmed: the application goes, in the database and the mailbox.
+    command(
+        &app,
+        "lo-cmd-2",
+        &format!("LÖSCHEN {reference} BESTÄTIGT"),
+        COMMAND_SECRET,
+    )
+    .await;
+    let result = wait_subject(&app, STAFF, &format!("Bewerbung {reference} gelöscht")).await;
+    let body = text(&result);
+    assert!(body.contains("Bewerbungen: 1"), "{body}");
+    assert!(!body.to_lowercase().contains("loeschhausen"), "{body}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 1);
+    let out = app.cli(&["applications"]);
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(!list.contains(&reference), "{list}");
+    assert!(list.to_lowercase().contains("bleibstadt"), "{list}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM erasures WHERE reason = 'command'")
+            .await,
+        1
+    );
+    wait_subjects(&app, STAFF, "Ergebnis Ihres Befehls", 2).await;
+    let holds = mailbox_holds(&app, "loeschhausen").await;
+    assert!(holds.is_empty(), "{holds:?}");
+    assert!(database_holds(&app, "loeschhausen").is_empty());
 }

@@ -2,7 +2,7 @@
 //! message, and answers it: what was done, or why not. A mail that fails
 //! authentication changes nothing and is reported to staff.
 
-use super::parse::Ownership;
+use super::parse::{Ownership, Privacy};
 use super::{Command, Outcome, Parsed, Policy, Verdict, Via, authenticate, parse};
 use crate::calendar::events;
 use crate::config::programme::EventStatus;
@@ -10,7 +10,9 @@ use crate::domain::EmailAddress;
 use crate::intake::Incoming;
 use crate::outbox::{Answering, Cap, Letter};
 use crate::store::Tx;
+use crate::store::applications;
 use crate::store::commands::{self, NewCommand};
+use crate::store::privacy::{self as requests, Kind};
 use crate::workflow::actions::{ActionError, ActionResult};
 use crate::workflow::desk::Desk;
 use crate::workflow::interviews::schedule;
@@ -179,7 +181,10 @@ pub async fn handle(
     }
     let by = format!("mail:{sender}");
     for command in &parsed.commands {
-        let outcome = run(desk, tx, command, &by, &mut result.details).await;
+        let outcome = match command {
+            Command::Privacy(p) => run_privacy(tx, p, row, &sender, &mut result.details).await,
+            _ => run(desk, tx, command, &by, &mut result.details).await,
+        };
         match outcome {
             Ok(done) => result.done.push(done),
             Err(ActionError::Refused(why)) => result
@@ -292,7 +297,55 @@ async fn run(
             events::set_status(desk.programme, tx, event, EventStatus::Cancelled, by).await
         }
         Command::Ownership(o) => run_ownership(tx, o, by, details).await,
+        Command::Privacy(_) => Err(ActionError::Refused(
+            "Dieser Befehl wird nur per Mail angenommen.".into(),
+        )),
     }
+}
+
+/// LÖSCHEN and AUSKUNFT: records the request in the command's transaction;
+/// the scheduler, woken after the commit, performs it and mails the result
+/// to `sender` (an erasure's result to staff as well).
+async fn run_privacy(
+    tx: &mut Tx<'_>,
+    command: &Privacy,
+    row: i64,
+    sender: &EmailAddress,
+    details: &mut Vec<String>,
+) -> ActionResult<String> {
+    let reference = command.reference();
+    if applications::find(tx, reference).await?.is_none() {
+        return Err(ActionError::Refused(format!(
+            "Keine Bewerbung mit dem Aktenzeichen {reference}."
+        )));
+    }
+    let kind = match command {
+        Privacy::ErasePreview { .. } => Kind::Preview,
+        Privacy::Erase { .. } => Kind::Erase,
+        Privacy::Export { .. } => Kind::Export,
+    };
+    let id = requests::request(tx, kind, reference, sender.as_str(), row).await?;
+    Ok(match command {
+        Privacy::ErasePreview { .. } => {
+            details.push(format!(
+                "Zum Löschen senden Sie bitte: LÖSCHEN {reference} BESTÄTIGT"
+            ));
+            format!(
+                "Löschung von {reference} geprüft (Auftrag Nr. {id}): Was gelöscht würde, \
+                 schickt postbote gleich in einer eigenen Mail. Gelöscht wurde nichts."
+            )
+        }
+        // NOTE: the reply is queued before the erasure, which removes every
+        // queued mail naming the application: it must not name it.
+        Privacy::Erase { .. } => format!(
+            "Löschung beantragt (Auftrag Nr. {id}): postbote löscht die Bewerbung jetzt und \
+             meldet das Ergebnis in einer eigenen Mail."
+        ),
+        Privacy::Export { .. } => format!(
+            "Auskunft zu {reference} beantragt (Auftrag Nr. {id}): Die Auskunft (ZIP) kommt \
+             gleich in einer eigenen Mail an {sender}, nicht an die Bewerber."
+        ),
+    })
 }
 
 /// The commands on who may change an application (part 8).

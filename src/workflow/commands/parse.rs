@@ -74,6 +74,65 @@ pub enum Command {
     CancelEvent { event: String },
     /// Who may change an application (see [`Ownership`]).
     Ownership(Ownership),
+    /// Erasure and access (see [`Privacy`]).
+    Privacy(Privacy),
+}
+
+/// Staff commands on an applicant's rights (DSGVO Art. 15, 17). Each only
+/// records a request; the scheduler performs it right after the command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Privacy {
+    /// "LÖSCHEN EWS7-0003" (also LOESCHEN): tell staff what an erasure
+    /// would remove; erases nothing.
+    ErasePreview { reference: String },
+    /// "LÖSCHEN EWS7-0003 BESTÄTIGT": erase the application everywhere.
+    Erase { reference: String },
+    /// "AUSKUNFT EWS7-0003": mail the Art. 15 export (a ZIP) to staff.
+    Export { reference: String },
+}
+
+impl Privacy {
+    fn describe(&self) -> String {
+        match self {
+            Privacy::ErasePreview { reference } => {
+                format!("Vorschau der Löschung von {reference}")
+            }
+            // NOTE: no reference: the reply is queued before the erasure,
+            // which removes every queued mail naming the application.
+            Privacy::Erase { .. } => "Löschung einer Bewerbung".into(),
+            Privacy::Export { reference } => format!("Auskunft zu {reference}"),
+        }
+    }
+
+    pub fn reference(&self) -> &str {
+        match self {
+            Privacy::ErasePreview { reference }
+            | Privacy::Erase { reference }
+            | Privacy::Export { reference } => reference,
+        }
+    }
+}
+
+/// The privacy commands, by their first word (normalised), if it is one.
+fn parse_privacy(first: &str, rest: &[&str]) -> Option<Result<Command, String>> {
+    let command = match first {
+        "loeschen" => {
+            reference(rest).and_then(|(reference, rest)| match norm_all(rest).as_slice() {
+                [] => Ok(Privacy::ErasePreview { reference }),
+                [w] if w == "bestaetigt" => Ok(Privacy::Erase { reference }),
+                _ => Err(format!(
+                    "Bitte „LÖSCHEN {reference}“ (zeigt, was gelöscht würde) oder \
+                     „LÖSCHEN {reference} BESTÄTIGT“ (löscht) schreiben."
+                )),
+            })
+        }
+        "auskunft" => reference(rest).and_then(|(reference, rest)| {
+            nothing_more(rest)?;
+            Ok(Privacy::Export { reference })
+        }),
+        _ => return None,
+    };
+    Some(command.map(Command::Privacy))
 }
 
 /// Staff commands on who may change an application (part 8).
@@ -268,6 +327,7 @@ impl Command {
             Command::ConfirmEvent { event } => format!("Termin {} bestätigen", event_label(event)),
             Command::CancelEvent { event } => format!("Termin {} absagen", event_label(event)),
             Command::Ownership(o) => o.describe(),
+            Command::Privacy(p) => p.describe(),
         }
     }
 
@@ -287,6 +347,7 @@ impl Command {
             | Command::CancelInterview { reference }
             | Command::Correct { reference, .. } => Some(reference),
             Command::Ownership(o) => Some(o.reference()),
+            Command::Privacy(p) => Some(p.reference()),
         }
     }
 }
@@ -445,7 +506,7 @@ fn secret_line(line: &str) -> Option<Option<String>> {
 
 const KNOWN: &str = "FREIGEBEN EINLADUNGEN, FREIGEBEN BESCHEIDE, PLAN, VORSCHAU, ZUSAGE, \
                      ABSAGE, WARTELISTE, VERSCHIEBEN, STORNIEREN, KORREKTUR, BESTÄTIGEN MODUL n, \
-                     ABSAGEN MODUL n, VERKNÜPFEN, ZUSAMMENFÜHREN, BEHALTEN, ADRESSE BESTÄTIGEN";
+                     ABSAGEN MODUL n, VERKNÜPFEN, ZUSAMMENFÜHREN, BEHALTEN, ADRESSE BESTÄTIGEN, LÖSCHEN, AUSKUNFT";
 
 /// At most this many words are looked at; longer lines are errors anyway.
 const MAX_WORDS: usize = 8;
@@ -460,6 +521,9 @@ fn parse_line(line: &str) -> Result<Command, String> {
         return Err("Zu viele Wörter für einen Befehl.".into());
     }
     if let Some(command) = parse_ownership(&norm(first), rest) {
+        return command;
+    }
+    if let Some(command) = parse_privacy(&norm(first), rest) {
         return command;
     }
     match norm(first).as_str() {
@@ -1139,6 +1203,59 @@ mod tests {
         assert_eq!(
             one("ZUSAMMENFÜHREN EWS7-0007 IN EWS7-0003").describe(),
             "EWS7-0007 in EWS7-0003 zusammenführen"
+        );
+    }
+
+    #[test]
+    fn privacy_commands() {
+        use super::Privacy;
+        for line in [
+            "LÖSCHEN EWS7-0003",
+            "loeschen ews7-0003",
+            "Löschen EWS7-0003.",
+        ] {
+            assert_eq!(
+                one(line),
+                Command::Privacy(Privacy::ErasePreview {
+                    reference: r("EWS7-0003")
+                }),
+                "{line}"
+            );
+        }
+        for line in [
+            "LÖSCHEN EWS7-0003 BESTÄTIGT",
+            "LOESCHEN EWS7-0003 BESTAETIGT",
+            "löschen ews7-0003 bestätigt.",
+        ] {
+            assert_eq!(
+                one(line),
+                Command::Privacy(Privacy::Erase {
+                    reference: r("EWS7-0003")
+                }),
+                "{line}"
+            );
+        }
+        assert_eq!(
+            one("AUSKUNFT EWS7-0003"),
+            Command::Privacy(Privacy::Export {
+                reference: r("EWS7-0003")
+            })
+        );
+        assert!(error("LÖSCHEN").contains("Aktenzeichen fehlt"));
+        assert!(error("LÖSCHEN EWS7-0003 JA").contains("BESTÄTIGT"));
+        assert!(error("LÖSCHEN EWS7-0003 BESTÄTIGT SOFORT").contains("BESTÄTIGT"));
+        assert!(error("AUSKUNFT").contains("Aktenzeichen fehlt"));
+        assert!(error("AUSKUNFT EWS7-0003 bitte").contains("Unerwartet"));
+        assert_eq!(one("AUSKUNFT ews7-0003").reference(), Some("EWS7-0003"));
+        assert_eq!(
+            one("AUSKUNFT EWS7-0003").describe(),
+            "Auskunft zu EWS7-0003"
+        );
+        // The confirmed erasure's reply must not name the application.
+        assert!(
+            !one("LÖSCHEN EWS7-0003 BESTÄTIGT")
+                .describe()
+                .contains("EWS7")
         );
     }
 }
