@@ -162,7 +162,7 @@ async fn preview(store: &Store, desk: &Desk<'_>, r: &Request) -> Result<(), Fail
 
 async fn erase(store: &Store, desk: &Desk<'_>, r: &Request) -> Result<(), Failure> {
     let to = requester(r)?;
-    let Some((sel, refs)) = super::select_forget(store, &r.reference)
+    let Some((mut sel, refs)) = super::select_forget(store, &r.reference)
         .await
         .map_err(retry)?
     else {
@@ -171,6 +171,14 @@ async fn erase(store: &Store, desk: &Desk<'_>, r: &Request) -> Result<(), Failur
             r.reference
         )));
     };
+    // NOTE: the reply to the confirming command was queued in its
+    // transaction, just before, and may be sending now. It does not name the
+    // application (only the template's example reference, which may be the
+    // same), so it is left alone: erased, it would never reach staff.
+    let reply = privacy::command_reply(store, r.message_row)
+        .await
+        .map_err(retry)?;
+    sel.outbox.retain(|id| !reply.contains(id));
     let (counts, expunged) = super::erase(store, desk.settings, &sel, Reason::Command, &refs)
         .await
         .map_err(retry)?;
@@ -365,5 +373,55 @@ fn german_kind(kind: &str) -> &str {
         "staff command records" => "Befehlsprotokolle",
         "programme mail records" => "Programm-Mails",
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::testing;
+    use crate::store::outbox;
+
+    #[tokio::test]
+    async fn a_request_for_a_gone_application_fails_at_once_and_staff_are_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = testing::app(dir.path()).await;
+        let mut tx = app.store.begin().await.unwrap();
+        let id = privacy::request(&mut tx, Kind::Erase, "EWS7-0099", "leitung@ews.test", 7)
+            .await
+            .unwrap();
+        // The same command line again is the same request.
+        let again = privacy::request(&mut tx, Kind::Erase, "EWS7-0099", "leitung@ews.test", 7)
+            .await
+            .unwrap();
+        assert_eq!(id, again);
+        tx.commit().await.unwrap();
+
+        // Pending for over an hour: `status` calls it stuck.
+        let later = chrono::Utc::now() + chrono::Duration::minutes(STUCK_AFTER_MINUTES + 1);
+        let (stuck, failed) = health(&app.store, later).await.unwrap();
+        assert_eq!(stuck.len(), 1, "{stuck:?}");
+        assert!(stuck[0].contains("EWS7-0099"), "{stuck:?}");
+        assert!(failed.is_empty());
+        let (stuck, _) = health(&app.store, chrono::Utc::now()).await.unwrap();
+        assert!(stuck.is_empty(), "a fresh request is not stuck");
+
+        let p = perform_pending(&app.store, &app.desk()).await.unwrap();
+        assert_eq!(p, Performed { done: 0, failed: 1 });
+        assert!(privacy::pending(&app.store).await.unwrap().is_empty());
+        let (stuck, failed) = health(&app.store, chrono::Utc::now()).await.unwrap();
+        assert!(stuck.is_empty());
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        let told: Vec<_> = outbox::list(&app.store)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.subject.contains("Datenschutz nicht ausgeführt"))
+            .collect();
+        assert_eq!(told.len(), 1, "{told:?}");
+
+        // Nothing pending: the next pass does nothing and tells no one again.
+        let p = perform_pending(&app.store, &app.desk()).await.unwrap();
+        assert_eq!(p, Performed::default());
     }
 }

@@ -34,13 +34,15 @@ pub struct Request {
     pub kind: Kind,
     pub reference: String,
     pub requested_by: String,
+    pub message_row: i64,
     pub requested_at: String,
     pub state: State,
     pub attempts: i64,
     pub note: Option<String>,
 }
 
-const COLUMNS: &str = "id, kind, reference, requested_by, requested_at, state, attempts, note";
+const COLUMNS: &str =
+    "id, kind, reference, requested_by, message_row, requested_at, state, attempts, note";
 
 /// Records a request inside the command's transaction and returns its id;
 /// the same (message, kind, reference) again returns the first one's id.
@@ -144,4 +146,14 @@ pub async fn failed_since(store: &Store, since: &str) -> anyhow::Result<Vec<Requ
     .fetch_all(store.pool())
     .await
     .context("cannot list the failed privacy requests")
+}
+
+/// The outbox rows of the reply to command mail `message_row` (keyed
+/// `staff-command:<row>` by the executor).
+pub async fn command_reply(store: &Store, message_row: i64) -> anyhow::Result<Vec<i64>> {
+    sqlx::query_scalar("SELECT id FROM outbox WHERE idempotency_key = ?")
+        .bind(format!("staff-command:{message_row}"))
+        .fetch_all(store.pool())
+        .await
+        .context("cannot find the command's reply")
 }

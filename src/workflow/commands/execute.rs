@@ -335,8 +335,8 @@ async fn run_privacy(
                  schickt postbote gleich in einer eigenen Mail. Gelöscht wurde nichts."
             )
         }
-        // NOTE: the reply is queued before the erasure, which removes every
-        // queued mail naming the application: it must not name it.
+        // NOTE: the reply is queued before the erasure and kept by it
+        // (`retention::requests`): it must not name the application.
         Privacy::Erase { .. } => format!(
             "Löschung beantragt (Auftrag Nr. {id}): postbote löscht die Bewerbung jetzt und \
              meldet das Ergebnis in einer eigenen Mail."

@@ -97,8 +97,8 @@ impl Privacy {
             Privacy::ErasePreview { reference } => {
                 format!("Vorschau der Löschung von {reference}")
             }
-            // NOTE: no reference: the reply is queued before the erasure,
-            // which removes every queued mail naming the application.
+            // NOTE: no reference: the reply is queued before the erasure
+            // and survives it, so it must not name the application.
             Privacy::Erase { .. } => "Löschung einer Bewerbung".into(),
             Privacy::Export { reference } => format!("Auskunft zu {reference}"),
         }
