@@ -213,14 +213,19 @@ async fn an_application_carrying_our_instance_name_as_loop_header_is_confirmed()
     // Our own copies (the verified token) are still known as ours and filed
     // as sent, not taken for input.
     let what = format!("the two confirmations' copies in {SENT_FOLDER}");
-    poll_until(&what, WAIT, std::time::Duration::from_millis(200), async || {
-        let copies = app.mails_in(PROJECT, SENT_FOLDER).await;
-        let n = copies
-            .iter()
-            .filter(|m| header(m, "To").is_some_and(|t| t.contains("schlau.test")))
-            .count();
-        if n >= 2 { Ok(()) } else { Err(n) }
-    })
+    poll_until(
+        &what,
+        WAIT,
+        std::time::Duration::from_millis(200),
+        async || {
+            let copies = app.mails_in(PROJECT, SENT_FOLDER).await;
+            let n = copies
+                .iter()
+                .filter(|m| header(m, "To").is_some_and(|t| t.contains("schlau.test")))
+                .count();
+            if n >= 2 { Ok(()) } else { Err(n) }
+        },
+    )
     .await;
     app.wait_for_count(
         "SELECT COUNT(*) FROM messages WHERE class = 'own' AND disposition = 'sent'",
