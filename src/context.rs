@@ -101,7 +101,9 @@ impl App {
         let store = Store::open(&settings.storage.database).await?;
         let templates = Templates::load(&settings.templates.dir, &mails::samples())?;
         let key = instance_key::get_or_create(&store, rand::random()).await?;
-        Self::assemble(settings, programme, store, templates, clock, key)
+        let app = Self::assemble(settings, programme, store, templates, clock, key)?;
+        crate::outbox::upgrade_loop_headers(&app.store, app.mailer.composer().loop_key()).await?;
+        Ok(app)
     }
 
     fn assemble(
@@ -122,8 +124,7 @@ impl App {
             key,
         )?;
         let rules = Rules {
-            own_domain: settings.instance.domain.clone(),
-            instance: settings.instance.name.clone(),
+            loop_key: composer.loop_key().clone(),
             staff: settings.staff.addresses.clone(),
         };
         let mailer = Mailer::new(templates, composer, mail.daily_cap_per_recipient)

@@ -646,10 +646,14 @@ mod tests {
     async fn our_own_mail_stays_unanswered_and_a_colleague_from_the_domain_is_a_person() {
         let dir = tempfile::tempdir().unwrap();
         let app = testing::app(dir.path()).await;
-        let digest = "From: Projektteam <projekt@ews.test>\r\nTo: projekt@ews.test\r\n\
-                      Subject: Übersicht\r\nMessage-ID: <0123456789abcdef0123456789abcdef.postbote@ews.test>\r\n\
-                      Auto-Submitted: auto-generated\r\nX-Postbote-Loop: unit\r\n\r\nPLAN\r\n";
-        let row = stored(&app, "1", digest).await;
+        let id = "0123456789abcdef0123456789abcdef.postbote@ews.test";
+        let token = app.mailer.composer().loop_key().header_value(id);
+        let digest = format!(
+            "From: Projektteam <projekt@ews.test>\r\nTo: projekt@ews.test\r\n\
+             Subject: Übersicht\r\nMessage-ID: <{id}>\r\n\
+             Auto-Submitted: auto-generated\r\nX-Postbote-Loop: {token}\r\n\r\nPLAN\r\n"
+        );
+        let row = stored(&app, "1", &digest).await;
         assert_eq!(process(&app, row).await.unwrap(), Disposition::Keep);
         let question = "From: Kollegin <kollegin@ews.test>\r\nTo: projekt@ews.test\r\n\
                         Subject: Frage zum Modul 2\r\nMessage-ID: <4b1e-77@ews.test>\r\n\r\nWo?\r\n";

@@ -42,6 +42,129 @@ text_header!(LoopMarker, "X-Postbote-Loop");
 /// The loop-detection header we put on every mail, and look for on incoming mail.
 pub const LOOP_HEADER: &str = "X-Postbote-Loop";
 
+/// Hex digits of the keyed loop token.
+const LOOP_TOKEN_LEN: usize = 32;
+
+/// The keyed loop token: `X-Postbote-Loop: <instance>; <token>`, where the
+/// token is the first 32 hex digits of HMAC-SHA256(instance key, `"loop:"` +
+/// the mail's own Message-ID without brackets). Only a mail whose token
+/// verifies against its own Message-ID is postbote's; the instance name
+/// alone (visible in every mail sent) proves nothing.
+///
+/// NOTE: the HMAC input never holds a line break (a usable Message-ID has
+/// none), the Message-ID's input always does (`instance "\n" key`), so one
+/// MAC can never stand in for the other.
+#[derive(Clone)]
+pub struct LoopKey {
+    instance: String,
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for LoopKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoopKey")
+            .field("instance", &self.instance)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a mail's `X-Postbote-Loop` header says about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoopVerdict {
+    /// Our token for the mail's own Message-ID: postbote's own mail.
+    Own,
+    /// Our token for a Message-ID the mail answers (In-Reply-To or
+    /// References): an automatic reply that copied our header.
+    QuotesOurs(String),
+    /// Our instance name with no token, a wrong one, or one for another
+    /// Message-ID: proves nothing, the mail is ordinary input.
+    Unverified,
+    /// Another instance's name: another postbote's mail.
+    Other(String),
+}
+
+impl LoopKey {
+    pub fn new(instance: &str, key: [u8; 32]) -> LoopKey {
+        LoopKey {
+            instance: HeaderText::sanitize(instance, 60).to_string(),
+            key,
+        }
+    }
+
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// The token for a Message-ID (with or without brackets).
+    pub fn token(&self, message_id: &str) -> String {
+        let id = message_id
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>');
+        let mac = hmac_sha256(&self.key, format!("loop:{id}").as_bytes());
+        hex::encode(mac)[..LOOP_TOKEN_LEN].to_string()
+    }
+
+    /// The header value for the mail with this Message-ID.
+    pub fn header_value(&self, message_id: &str) -> String {
+        format!("{}; {}", self.instance, self.token(message_id))
+    }
+
+    /// Judges a received header value for a mail with `message_id` that
+    /// answers `answered` (its In-Reply-To and References).
+    pub fn judge(&self, value: &str, message_id: Option<&str>, answered: &[&str]) -> LoopVerdict {
+        let value = value.trim();
+        let (name, token) = match value.rsplit_once(';') {
+            Some((n, t)) => (n.trim(), t.trim()),
+            None => (value, ""),
+        };
+        if name != self.instance {
+            return LoopVerdict::Other(HeaderText::sanitize(value, 80).to_string());
+        }
+        let fits = |id: &str| {
+            let want = self.token(id);
+            token.len() == want.len()
+                && token
+                    .bytes()
+                    .zip(want.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        };
+        if message_id.is_some_and(fits) {
+            return LoopVerdict::Own;
+        }
+        match answered.iter().find(|id| fits(id)) {
+            Some(id) => LoopVerdict::QuotesOurs(id.to_string()),
+            None => LoopVerdict::Unverified,
+        }
+    }
+
+    /// A stored raw message (queued before the keyed token) with the old
+    /// header `X-Postbote-Loop: <instance>` made current, or None when its
+    /// header block holds no such line.
+    pub fn upgrade_raw(&self, raw: &[u8], message_id: &str) -> Option<Vec<u8>> {
+        let end = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|p| p + 2)?;
+        let old = format!("{LOOP_HEADER}: {}\r\n", self.instance);
+        let head = &raw[..end];
+        let at = head
+            .windows(old.len())
+            .enumerate()
+            .find(|(i, w)| {
+                w.eq_ignore_ascii_case(old.as_bytes()) && (*i == 0 || head[i - 1] == b'\n')
+            })
+            .map(|(i, _)| i)?;
+        let new = format!("{LOOP_HEADER}: {}\r\n", self.header_value(message_id));
+        let mut out = Vec::with_capacity(raw.len() + LOOP_TOKEN_LEN + 2);
+        out.extend_from_slice(&raw[..at]);
+        out.extend_from_slice(new.as_bytes());
+        out.extend_from_slice(&raw[at + old.len()..]);
+        Some(out)
+    }
+}
+
 /// What the workflow asks to send.
 pub struct Draft<'a> {
     pub idempotency_key: String,
@@ -115,6 +238,8 @@ pub struct Composer {
     instance: String,
     /// The per-instance secret that keys the Message-IDs.
     key: [u8; 32],
+    /// Keys the loop tokens (the same secret).
+    loop_key: LoopKey,
 }
 
 /// HMAC-SHA256 (RFC 2104) of `message` under `key` (at most one block).
@@ -164,7 +289,13 @@ impl Composer {
             domain: domain.to_string(),
             instance: HeaderText::sanitize(instance, 60).to_string(),
             key,
+            loop_key: LoopKey::new(instance, key),
         })
+    }
+
+    /// What makes and checks the loop tokens.
+    pub fn loop_key(&self) -> &LoopKey {
+        &self.loop_key
     }
 
     pub fn from_address(&self) -> String {
@@ -204,7 +335,7 @@ impl Composer {
                 .to_string(),
             ))
             .header(AutoResponseSuppress("All".to_string()))
-            .header(LoopMarker(self.instance.clone()));
+            .header(LoopMarker(self.loop_key.header_value(&message_id)));
         if let Some(r) = &self.reply_to {
             builder = builder.reply_to(r.clone());
         }
@@ -285,23 +416,6 @@ fn with_calendar(body: MultiPart, cal: &Calendar) -> anyhow::Result<MultiPart> {
         .singlepart(attachment))
 }
 
-/// Whether `id` (with or without brackets) has the form [`Composer::message_id_for`]
-/// gives: 32 lower-case hex digits, `.postbote@`, our domain.
-pub fn is_own_message_id(id: &str, domain: &str) -> bool {
-    let id = id.trim().trim_start_matches('<').trim_end_matches('>');
-    let Some((local, host)) = id.rsplit_once('@') else {
-        return false;
-    };
-    let Some(digest) = local.strip_suffix(".postbote") else {
-        return false;
-    };
-    host.eq_ignore_ascii_case(domain)
-        && digest.len() == 32
-        && digest
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
 /// A Message-ID from untrusted input, without brackets, or None when unusable.
 pub fn clean_id(raw: &str) -> Option<String> {
     let id = raw.trim().trim_start_matches('<').trim_end_matches('>');
@@ -356,6 +470,114 @@ mod tests {
         let (hash, domain) = id.split_once(".postbote@").unwrap();
         assert_eq!(domain, "ews.test");
         assert!(hash.len() == 32 && hash.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn loop_tokens_verify_only_for_the_own_message_id_and_key() {
+        let key = LoopKey::new("postbote-test", [7; 32]);
+        let id = "0123456789abcdef0123456789abcdef.postbote@ews.test";
+        let value = key.header_value(id);
+        let (name, token) = value.split_once("; ").unwrap();
+        assert_eq!(name, "postbote-test");
+        assert!(token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit()));
+        // valid, with or without brackets and surrounding space
+        assert_eq!(key.judge(&value, Some(id), &[]), LoopVerdict::Own);
+        assert_eq!(
+            key.judge(&format!("  {value} "), Some(&format!("<{id}>")), &[]),
+            LoopVerdict::Own
+        );
+        // forged: the right instance name, no token or a wrong one, or the
+        // token of another Message-ID, or made with another key
+        let other_key = LoopKey::new("postbote-test", [8; 32]).header_value(id);
+        for forged in [
+            "postbote-test".to_string(),
+            "postbote-test;".to_string(),
+            format!("postbote-test; {}", "0".repeat(32)),
+            format!("postbote-test; {}", token.to_uppercase()),
+            format!("postbote-test; {}", &token[..31]),
+            format!("postbote-test; {token}0"),
+            key.header_value("other@stadt.test"),
+            other_key,
+        ] {
+            assert_eq!(
+                key.judge(&forged, Some(id), &[]),
+                LoopVerdict::Unverified,
+                "{forged}"
+            );
+        }
+        assert_eq!(key.judge(&value, None, &[]), LoopVerdict::Unverified);
+        // a reply that copied the header of our mail it answers
+        assert_eq!(
+            key.judge(&value, Some("reply@stadt.test"), &["x@y.test", id]),
+            LoopVerdict::QuotesOurs(id.into())
+        );
+        // another instance, with or without a token of its own
+        let theirs = LoopKey::new("postbote-other", [7; 32]).header_value(id);
+        assert!(matches!(
+            key.judge(&theirs, Some(id), &[]),
+            LoopVerdict::Other(_)
+        ));
+        assert!(matches!(
+            key.judge("another-instance", Some(id), &[]),
+            LoopVerdict::Other(_)
+        ));
+        // malformed: empty, separators only, garbage
+        for bad in ["", ";", " ; ; ", "postbote-test x", "\u{1F4EC}; zz"] {
+            assert!(
+                matches!(key.judge(bad, Some(id), &[]), LoopVerdict::Other(_)),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            key.judge("postbote-test; ;", Some(id), &[]),
+            LoopVerdict::Other("postbote-test; ;".into()),
+            "the name part is everything before the last semicolon"
+        );
+    }
+
+    #[test]
+    fn composed_mail_carries_its_verified_loop_token() {
+        let to = EmailAddress::parse("kaemmerei@stadt.test").unwrap();
+        let c = composer();
+        let mail = c
+            .compose(Draft::generated(
+                "digest:1".into(),
+                Purpose::Confirmation,
+                None,
+                &to,
+                rendered("x"),
+            ))
+            .unwrap();
+        let text = String::from_utf8(mail.raw.clone()).unwrap();
+        let want = format!(
+            "X-Postbote-Loop: {}\r\n",
+            c.loop_key().header_value(&mail.message_id)
+        );
+        assert!(text.contains(&want), "{text}");
+        assert!(!text.contains("X-Postbote-Loop: postbote-test\r\n"));
+    }
+
+    #[test]
+    fn mail_queued_before_the_keyed_token_is_upgraded() {
+        let key = LoopKey::new("postbote-test", [7; 32]);
+        let id = "abc.postbote@ews.test";
+        let old = "From: a@ews.test\r\nX-Postbote-Loop: postbote-test\r\nSubject: x\r\n\r\n\
+                   X-Postbote-Loop: postbote-test\r\n";
+        let new = String::from_utf8(key.upgrade_raw(old.as_bytes(), id).unwrap()).unwrap();
+        assert_eq!(
+            new,
+            format!(
+                "From: a@ews.test\r\nX-Postbote-Loop: {}\r\nSubject: x\r\n\r\n\
+                 X-Postbote-Loop: postbote-test\r\n",
+                key.header_value(id)
+            ),
+            "only the header line changes, never the body"
+        );
+        assert_eq!(key.upgrade_raw(new.as_bytes(), id), None, "done once");
+        let body_only = "From: a@ews.test\r\n\r\nX-Postbote-Loop: postbote-test\r\n";
+        assert_eq!(key.upgrade_raw(body_only.as_bytes(), id), None);
+        let lookalike = "X-Postbote-Loop: postbote-test-2\r\n\r\nx";
+        assert_eq!(key.upgrade_raw(lookalike.as_bytes(), id), None);
     }
 
     fn rendered(subject: &str) -> Rendered {

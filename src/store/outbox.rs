@@ -704,6 +704,28 @@ pub async fn list(store: &Store) -> anyhow::Result<Vec<OutboxEntry>> {
     .context("cannot list outbox")
 }
 
+/// The raw bytes of every mail not sent yet (any state but `sent`), with
+/// their Message-IDs: for [`replace_unsent_raw`].
+pub async fn unsent_raws(store: &Store) -> anyhow::Result<Vec<(i64, String, Vec<u8>)>> {
+    sqlx::query_as("SELECT id, message_id, raw FROM outbox WHERE state <> ? ORDER BY id")
+        .bind(OutboxState::Sent)
+        .fetch_all(store.pool())
+        .await
+        .context("cannot read unsent mail")
+}
+
+/// Replaces the raw bytes of a mail not sent yet; false if it was sent meanwhile.
+pub async fn replace_unsent_raw(store: &Store, id: i64, raw: &[u8]) -> anyhow::Result<bool> {
+    let done = sqlx::query("UPDATE outbox SET raw = ? WHERE id = ? AND state <> ?")
+        .bind(raw)
+        .bind(id)
+        .bind(OutboxState::Sent)
+        .execute(store.pool())
+        .await
+        .context("cannot replace unsent mail")?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// The raw bytes of one queued or sent mail.
 pub async fn raw(store: &Store, id: i64) -> anyhow::Result<Vec<u8>> {
     sqlx::query_scalar("SELECT raw FROM outbox WHERE id = ?")

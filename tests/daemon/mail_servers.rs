@@ -776,6 +776,26 @@ postlog    unix-dgram n - n - 1 postlogd
             .with_context(|| format!("appending to {user}/{folder} over IMAP"))
     }
 
+    /// Stores every one of `raws` in `user`'s INBOX with IMAP APPEND, in
+    /// one session (a flood in one go, without a login per mail).
+    pub async fn append_all(&self, user: &str, raws: &[Vec<u8>]) -> Result<()> {
+        let op = async {
+            let mut session = self.imap_login(user).await?;
+            for raw in raws {
+                session
+                    .append("INBOX", None, None, raw)
+                    .await
+                    .context("APPEND to INBOX")?;
+            }
+            let _ = session.logout().await;
+            Ok::<(), anyhow::Error>(())
+        };
+        tokio::time::timeout(IMAP_OP_TIMEOUT * 4, op)
+            .await
+            .map_err(|_| anyhow!("IMAP append of {} mails timed out", raws.len()))?
+            .with_context(|| format!("appending to {user}/INBOX over IMAP"))
+    }
+
     /// The folders `user` subscribes to (LSUB), in the server's names.
     pub async fn subscribed(&self, user: &str) -> Result<Vec<String>> {
         let op = async {

@@ -172,3 +172,70 @@ async fn stale_and_replayed_commands_are_refused_and_the_secret_is_kept_nowhere(
         assert!(!r.contains(SECRET));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_carrying_our_instance_name_as_loop_header_is_confirmed() {
+    use crate::helpers::{SENT_FOLDER, WAIT, application, header, poll_until};
+    let app = spawn_app_with_env(Deadline::Future, "", &[]).await;
+    // Two outsiders: one writes our instance name (it is in every mail we
+    // send), one adds a made-up token to it.
+    let plain = "kaemmerei@stadt-schlau.test";
+    let raw = format!(
+        "X-Postbote-Loop: postbote-test\r\n{}",
+        application(plain, "Stadt Schlau", "loop-1@stadt-schlau.test")
+    );
+    app.deliver(plain, &raw).await;
+    let tokened = "amt@dorf-schlau.test";
+    let raw = format!(
+        "X-Postbote-Loop: postbote-test; 0123456789abcdef0123456789abcdef\r\n{}",
+        application(tokened, "Dorf Schlau", "loop-2@dorf-schlau.test")
+    );
+    app.deliver(tokened, &raw).await;
+
+    // Both are processed as applications and confirmed to their senders.
+    for who in [plain, tokened] {
+        let confirmation = app.wait_for_mail(who, 1).await.remove(0);
+        // What we sent carries a token bound to its own Message-ID.
+        let id = header(&confirmation, "Message-ID").expect("message id");
+        let mark = header(&confirmation, "X-Postbote-Loop").expect("loop header");
+        assert!(mark.starts_with("postbote-test; "), "{mark}");
+        assert_ne!(mark, "postbote-test; 0123456789abcdef0123456789abcdef");
+        assert!(id.contains(".postbote@ews.test"), "{id}");
+    }
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM messages WHERE class = 'application' AND state = 'processed'"
+        )
+        .await,
+        2
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 2);
+    // Our own copies (the verified token) are still known as ours and filed
+    // as sent, not taken for input.
+    let what = format!("the two confirmations' copies in {SENT_FOLDER}");
+    poll_until(
+        &what,
+        WAIT,
+        std::time::Duration::from_millis(200),
+        async || {
+            let copies = app.mails_in(PROJECT, SENT_FOLDER).await;
+            let n = copies
+                .iter()
+                .filter(|m| header(m, "To").is_some_and(|t| t.contains("schlau.test")))
+                .count();
+            if n >= 2 { Ok(()) } else { Err(n) }
+        },
+    )
+    .await;
+    app.wait_for_count(
+        "SELECT COUNT(*) FROM messages WHERE class = 'own' AND disposition = 'sent'",
+        2,
+    )
+    .await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE purpose LIKE 'confirmation%'")
+            .await,
+        2,
+        "the copies answered nothing"
+    );
+}
