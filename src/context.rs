@@ -5,8 +5,8 @@
 
 use crate::calendar::clock::Clock;
 use crate::config::Config;
-use crate::config::Programme;
 use crate::config::settings::Settings;
+use crate::config::{Programme, Programmes};
 use crate::intake::classify::Rules;
 use crate::outbox::{Composer, Mailer, Templates};
 use crate::store::{Store, instance_key};
@@ -19,7 +19,8 @@ use tokio::sync::Notify;
 pub struct App {
     pub store: Store,
     pub settings: Settings,
-    pub programme: Programme,
+    /// Every programme of the instance (part 9), in the settings' order.
+    pub programmes: Programmes,
     /// Renders, composes and queues every mail (templates checked at start).
     pub mailer: Mailer,
     pub rules: Rules,
@@ -32,10 +33,17 @@ pub struct App {
 }
 
 impl App {
-    /// What a workflow step works with: programme, mailer, settings.
+    /// What a workflow step works with, for the first programme of the
+    /// settings: for work that belongs to no programme in particular (staff
+    /// notices, alarms) and while only one programme is configured.
     pub fn desk(&self) -> Desk<'_> {
+        self.desk_for(self.programmes.first())
+    }
+
+    /// What a workflow step works with, for `programme`.
+    pub fn desk_for<'a>(&'a self, programme: &'a Programme) -> Desk<'a> {
         Desk {
-            programme: &self.programme,
+            programme,
             mailer: &self.mailer,
             settings: &self.settings,
         }
@@ -53,10 +61,13 @@ impl App {
     pub async fn read_only(config: Config) -> anyhow::Result<Arc<App>> {
         let Config {
             settings,
-            programme,
+            programmes,
             ..
         } = config;
         let store = Store::open_existing(&settings.storage.database).await?;
+        let mut programmes = programmes;
+        let legacy = crate::store::programmes::legacy(&store).await?;
+        scope(&mut programmes, legacy.as_deref());
         let templates = Templates::load(&settings.templates.dir, &[])?;
         // NOTE: a read-only command renders and queues nothing, so no
         // Message-ID is made: without a stored key (and without writing
@@ -64,7 +75,7 @@ impl App {
         let key = instance_key::get(&store)
             .await?
             .unwrap_or([0; instance_key::LEN]);
-        Self::assemble(settings, programme, store, templates, Clock::system(), key)
+        Self::assemble(settings, programmes, store, templates, Clock::system(), key)
     }
 
     /// For commands that change data (staff commands, the roster import):
@@ -74,20 +85,21 @@ impl App {
     pub async fn for_command(config: Config) -> anyhow::Result<Arc<App>> {
         let Config {
             settings,
-            programme,
+            programmes,
             ..
         } = config;
         let store = Store::open_existing(&settings.storage.database).await?;
+        let programmes = adopted(&store, programmes).await?;
         let templates = Templates::load(&settings.templates.dir, &mails::samples())?;
         let key = instance_key::get_or_create(&store, rand::random()).await?;
-        Self::assemble(settings, programme, store, templates, Clock::system(), key)
+        Self::assemble(settings, programmes, store, templates, Clock::system(), key)
     }
 
     /// Like [`App::build`], with the scheduler on `clock`.
     pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
         let Config {
             settings,
-            programme,
+            programmes,
             ..
         } = config;
         // NOTE: check CA files now, so a wrong one stops the start instead of
@@ -99,16 +111,17 @@ impl App {
             crate::mailbox::tls::ca_certificates(ca)?;
         }
         let store = Store::open(&settings.storage.database).await?;
+        let programmes = adopted(&store, programmes).await?;
         let templates = Templates::load(&settings.templates.dir, &mails::samples())?;
         let key = instance_key::get_or_create(&store, rand::random()).await?;
-        let app = Self::assemble(settings, programme, store, templates, clock, key)?;
+        let app = Self::assemble(settings, programmes, store, templates, clock, key)?;
         crate::outbox::upgrade_loop_headers(&app.store, app.mailer.composer().loop_key()).await?;
         Ok(app)
     }
 
     fn assemble(
         settings: Settings,
-        programme: Programme,
+        programmes: Programmes,
         store: Store,
         templates: Templates,
         clock: Clock,
@@ -132,7 +145,7 @@ impl App {
         Ok(Arc::new(App {
             store,
             settings,
-            programme,
+            programmes,
             mailer,
             rules,
             outbox_signal: Arc::new(Notify::new()),
@@ -142,13 +155,28 @@ impl App {
     }
 }
 
+/// Registers the programmes in the store (`store::programmes::adopt`) and
+/// sets each one's key scope.
+async fn adopted(store: &Store, mut programmes: Programmes) -> anyhow::Result<Programmes> {
+    let codes: Vec<String> = programmes.iter().map(|p| p.code.clone()).collect();
+    let legacy = crate::store::programmes::adopt(store, &codes, chrono::Utc::now()).await?;
+    scope(&mut programmes, Some(&legacy));
+    Ok(programmes)
+}
+
+fn scope(programmes: &mut Programmes, legacy: Option<&str>) {
+    for p in programmes.iter_mut() {
+        p.key_scope = crate::store::programmes::key_scope(&p.code, legacy);
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod testing {
     //! An `App` on a temporary SQLite store and the shipped templates and
     //! programme, for unit tests of workflow code without mail servers.
 
     use super::App;
-    use crate::config::{Config, Programme, Settings};
+    use crate::config::{Config, Programmes, Settings};
     use std::path::Path;
     use std::sync::Arc;
 
@@ -172,10 +200,10 @@ pub(crate) mod testing {
         )
         .expect("write config");
         let settings = Settings::load(&path, std::iter::empty()).expect("settings");
-        let programme = Programme::load(&settings.programme.file).expect("programme");
+        let programmes = Programmes::load(&settings.programme, &path).expect("programme");
         Config {
             settings,
-            programme,
+            programmes,
             path,
         }
     }
@@ -189,7 +217,7 @@ pub(crate) mod testing {
     pub async fn app_with_busy_timeout(dir: &Path, busy: std::time::Duration) -> Arc<App> {
         let Config {
             settings,
-            programme,
+            programmes,
             ..
         } = config(dir);
         let db = &settings.storage.database;
@@ -199,6 +227,9 @@ pub(crate) mod testing {
             .close()
             .await;
         let store = crate::store::testing::open_with_busy_timeout(db, busy).await;
+        let programmes = super::adopted(&store, programmes)
+            .await
+            .expect("programmes");
         let templates = crate::outbox::Templates::load(
             &settings.templates.dir,
             &crate::workflow::mails::samples(),
@@ -209,7 +240,7 @@ pub(crate) mod testing {
             .expect("instance key");
         App::assemble(
             settings,
-            programme,
+            programmes,
             store,
             templates,
             crate::calendar::clock::Clock::system(),

@@ -112,7 +112,7 @@ pub async fn build(
         })
         .collect();
     let participants = participants::count_active_participants(store).await?;
-    let upcoming = events::effective(store, &app.programme)
+    let upcoming = events::effective(store, app.programmes.first())
         .await?
         .into_iter()
         .filter(|e| e.status != EventStatus::Cancelled)
@@ -134,7 +134,7 @@ pub async fn build(
         .await?
         .map_or_else(|| "noch keiner".to_string(), |(v, _)| day(&v));
     Ok(mails::Digest {
-        short_name: app.programme.short_name.clone(),
+        short_name: app.programmes.first().short_name.clone(),
         date: german::format_date(german::to_berlin(&at).date_naive()),
         since: german::format_datetime(&since),
         new_applications,

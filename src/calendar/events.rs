@@ -121,12 +121,18 @@ fn rank(s: EventStatus) -> u8 {
 /// The events of the programme file with the status staff set by mail
 /// applied: the more final of the file's status and the override wins.
 pub async fn effective(store: &Store, file: &Programme) -> anyhow::Result<Vec<Event>> {
-    Ok(with_overrides(file, programme::overrides(store).await?))
+    Ok(with_overrides(
+        file,
+        programme::overrides(store, &file.code).await?,
+    ))
 }
 
 /// [`effective`] as the caller's transaction sees the overrides.
 pub async fn effective_in(tx: &mut Tx<'_>, file: &Programme) -> anyhow::Result<Vec<Event>> {
-    Ok(with_overrides(file, programme::overrides_in(tx).await?))
+    Ok(with_overrides(
+        file,
+        programme::overrides_in(tx, &file.code).await?,
+    ))
 }
 
 fn with_overrides(file: &Programme, overrides: Vec<(String, EventStatus)>) -> Vec<Event> {
@@ -168,7 +174,7 @@ pub async fn set_status(
         ));
     }
     // Tentative ranks lowest and was refused above.
-    programme::set_override(tx, key, status, by).await?;
+    programme::set_override(tx, &programme.code, key, status, by).await?;
     Ok(if status == EventStatus::Cancelled {
         format!(
             "{} ({}) abgesagt; alle, die davon wissen, bekommen eine Absage mit Kalenderdatei",

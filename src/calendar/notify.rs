@@ -77,15 +77,21 @@ pub fn organizer(desk: &Desk<'_>) -> ics::Person {
 /// `module-3.<instance>@<domain>`, one for all days of a module.
 pub fn new_uid(desk: &Desk<'_>, event: &Event) -> String {
     format!(
-        "{}.{}@{}",
-        event.key, desk.settings.instance.name, desk.settings.instance.domain
+        "{}{}.{}@{}",
+        desk.programme
+            .key_scope
+            .to_ascii_lowercase()
+            .replace(':', "."),
+        event.key,
+        desk.settings.instance.name,
+        desk.settings.instance.domain
     )
 }
 
 /// The UID of an event's series: the one stored in `programme_events`
 /// (fixed when postbote first acted on the event), else [`new_uid`].
 pub async fn uid(desk: &Desk<'_>, tx: &mut Tx<'_>, event: &Event) -> anyhow::Result<String> {
-    let stored = programme::event(tx, &event.key).await?;
+    let stored = programme::event(tx, &desk.programme.code, &event.key).await?;
     Ok(stored
         .and_then(|e| e.uid)
         .unwrap_or_else(|| new_uid(desk, event)))

@@ -120,7 +120,9 @@ pub async fn sync(
     clock: DateTime<Utc>,
 ) -> anyhow::Result<usize> {
     let mut queued = 0;
-    let known = programme::events(&app.store).await?;
+    // TODO(part 9): per programme.
+    let code = &app.programmes.first().code;
+    let known = programme::events(&app.store, code).await?;
     for event in events {
         let fingerprint = event.fingerprint();
         let status = event.status;
@@ -132,7 +134,7 @@ pub async fn sync(
             continue;
         }
         let mut tx = app.store.begin().await?;
-        let stored = programme::event(&mut tx, &event.key).await?;
+        let stored = programme::event(&mut tx, code, &event.key).await?;
         let upcoming = event.start() > clock;
         let cancelled = status == EventStatus::Cancelled;
         let sequence = match &stored {
@@ -178,6 +180,7 @@ pub async fn sync(
             }
         };
         let version = EventVersion {
+            programme: code,
             key: &event.key,
             fingerprint: &fingerprint,
             status,
@@ -240,7 +243,7 @@ pub async fn send_due(
         };
         due.sort_by_key(|d| d.due);
         let mut tx = app.store.begin().await?;
-        let sequence = programme::event(&mut tx, &event_key)
+        let sequence = programme::event(&mut tx, &app.programmes.first().code, &event_key)
             .await?
             .map_or(0, |e| e.sequence);
         let latest = if event.start() > clock {

@@ -91,7 +91,7 @@ pub async fn tick(app: &App, clock: DateTime<Utc>) -> Result<Tick, TickError> {
     let events = keep(
         &mut failed,
         STEP_READ_EVENTS,
-        events::effective(&app.store, &app.programme).await,
+        events::effective(&app.store, app.programmes.first()).await,
     );
     let roster = keep(
         &mut failed,
@@ -138,7 +138,7 @@ pub async fn tick(app: &App, clock: DateTime<Utc>) -> Result<Tick, TickError> {
     if let Some(Some(c)) = keep(
         &mut failed,
         STEP_RETENTION,
-        crate::retention::run_daily(&app.store, &app.settings, &app.programme, clock).await,
+        crate::retention::run_daily(&app.store, &app.settings, app.programmes.first(), clock).await,
     ) {
         t.erased = c.total();
     }

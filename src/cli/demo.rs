@@ -4,9 +4,9 @@
 use super::lists::print_outbox;
 use crate::calendar::clock::Clock;
 use crate::calendar::{events, german, scheduler, timeline};
+use crate::config::Config;
 use crate::config::programme::EventStatus;
 use crate::config::settings::{Settings, SourceKind, TransportKind};
-use crate::config::{Config, Programme};
 use crate::context::App;
 use crate::intake::worker::sweep;
 use crate::mailbox::MailSource;
@@ -52,7 +52,8 @@ pub async fn run(demo_config: &Path, dir: &Path, examples: &Path) -> anyhow::Res
     settings.digest.enabled = false;
     // The demo's staff commands carry this secret ("Kennwort: ...").
     settings.staff.command_secret = Some(SecretString::from(DEMO_SECRET));
-    let mut programme = Programme::load(&settings.programme.file)?;
+    let mut programmes = crate::config::Programmes::load(&settings.programme, demo_config)?;
+    let programme = programmes.first_mut();
     // The shipped programme has placeholder Zoom links, which postbote
     // refuses to send; the demo stands in a made-up one.
     programme.interviews.zoom_link = "https://zoom.us/j/1234567890".into();
@@ -68,11 +69,17 @@ pub async fn run(demo_config: &Path, dir: &Path, examples: &Path) -> anyhow::Res
 
     let config = Config {
         settings,
-        programme,
+        programmes,
         path: demo_config.to_path_buf(),
     };
     // The scheduler's clock stands still until part 4 plays the year.
-    let clock = Clock::manual(config.programme.deadline_end.with_timezone(&chrono::Utc));
+    let clock = Clock::manual(
+        config
+            .programmes
+            .first()
+            .deadline_end
+            .with_timezone(&chrono::Utc),
+    );
     let app = App::build_with_clock(config.clone(), clock.clone()).await?;
     let mut source = MaildirSource::new(
         &maildir,
@@ -207,7 +214,7 @@ async fn part4(app: &App, config: Config, clock: &Clock) -> anyhow::Result<()> {
     println!("The programme year in fast-forward (scheduler on a hand-set clock):");
     let start = clock.now();
     let ticks = |app: &App| -> Vec<chrono::DateTime<chrono::Utc>> {
-        let evs = events::all(&app.programme);
+        let evs = events::all(app.programmes.first());
         let mut t: Vec<_> = timeline::reminders(&evs, &app.settings.reminders, &["x@demo".into()])
             .into_iter()
             .map(|d| d.due + chrono::Duration::minutes(7))
@@ -244,7 +251,7 @@ async fn part4(app: &App, config: Config, clock: &Clock) -> anyhow::Result<()> {
     run(app, Some(halfway)).await?;
     // Staff confirm module 3 ("status = confirmed" in the programme file).
     let mut confirmed = config;
-    for m in confirmed.programme.modules.iter_mut() {
+    for m in confirmed.programmes.first_mut().modules.iter_mut() {
         if m.status == EventStatus::Tentative {
             m.status = EventStatus::Confirmed;
             println!("  (staff set {} to confirmed)", m.title);

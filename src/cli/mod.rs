@@ -305,17 +305,21 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(&cli.config)?;
     match cli.command {
         Command::Forms { out } => {
-            for path in crate::documents::forms::write_questionnaire(&config.programme, &out)? {
+            for path in
+                crate::documents::forms::write_questionnaire(config.programmes.first(), &out)?
+            {
                 println!("{}", path.display());
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig => {
             println!("{}: valid", config.path.display());
-            for w in config.programme.warnings() {
-                println!("warning: {w}");
+            for programme in config.programmes.iter() {
+                for w in programme.warnings() {
+                    println!("warning: {}: {w}", programme.code);
+                }
+                println!("{}", programme.render_summary());
             }
-            println!("{}", config.programme.render_summary());
             Ok(ExitCode::SUCCESS)
         }
         Command::Run => {

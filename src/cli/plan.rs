@@ -24,9 +24,11 @@ struct Entry {
 pub async fn run(config: Config, json: bool, all: bool) -> anyhow::Result<ExitCode> {
     let Config {
         settings,
-        programme: file,
+        programmes,
         ..
     } = config;
+    // TODO(part 9): one section per programme.
+    let file = programmes.first().clone();
     let store = Store::open_existing(&settings.storage.database).await?;
     let now = Utc::now();
     let roster = reminders::roster(&store).await?;

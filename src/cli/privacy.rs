@@ -54,7 +54,8 @@ async fn forget_in(
 /// Writes the Art. 15 export of one application to the new file `out`.
 pub async fn export(config: &Config, reference: &str, out: &Path) -> anyhow::Result<ExitCode> {
     let store = Store::open_existing(&config.settings.storage.database).await?;
-    let result = retention::export::write_file(&store, &config.programme, reference, out).await;
+    let result =
+        retention::export::write_file(&store, config.programmes.first(), reference, out).await;
     store.close().await;
     let n = result?;
     println!("{}: {n} file(s) written (mode 0600)", out.display());

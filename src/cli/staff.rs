@@ -222,7 +222,8 @@ pub async fn list_participants(config: Config, json: bool) -> anyhow::Result<Exi
 pub async fn import_participants(config: Config, file: &Path) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let app = App::for_command(config).await?;
-    match roster::import(&app.store, &bytes).await {
+    // TODO(part 9): `--programme CODE`.
+    match roster::import(&app.store, &app.programmes.first().code, &bytes).await {
         Ok(n) => {
             println!("imported {n} person(s)");
             Ok(ExitCode::SUCCESS)

@@ -135,6 +135,26 @@ pub struct Programme {
     pub name: String,
     /// Short name used in subjects, e.g. "EWS 7".
     pub short_name: String,
+    /// The programme's code and reference prefix, e.g. `EWS7` (`EWS7-0003`):
+    /// upper-case letters and digits. Defaults to the letters and digits of
+    /// `short_name`.
+    pub code: String,
+    /// The day the call for applications opens (from 00:00 Berlin time), if
+    /// the file names one; without it the call is open from the start.
+    pub call_opens: Option<NaiveDate>,
+    /// The start of [`Programme::call_opens`].
+    pub call_opens_at: Option<Berlin>,
+    /// A retired programme sends nothing any more (no reminders, no
+    /// invitations); its data stays until its retention ends.
+    pub retired: bool,
+    /// A folder of templates that override the shared ones for this
+    /// programme (anchored to the programme file's folder).
+    pub templates: Option<std::path::PathBuf>,
+    /// The prefix of this programme's scheduled-mail and calendar keys:
+    /// empty for the programme that owns the data from before part 9, `CODE:`
+    /// for the others. Not in the file: set from the store at start-up
+    /// (`store::programmes::key_scope`).
+    pub key_scope: String,
     /// Last day to apply.
     pub deadline: NaiveDate,
     /// End of the deadline day, 23:59:59 Europe/Berlin.
@@ -205,7 +225,21 @@ impl Programme {
     /// Reads and validates the programme file at `path`.
     pub fn load(path: &Path) -> Result<Programme, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError::io(path, e))?;
-        Self::parse(&text, path)
+        let mut programme = Self::parse(&text, path)?;
+        if let Some(dir) = programme.templates.as_mut()
+            && dir.is_relative()
+            && let Some(base) = path.parent()
+        {
+            *dir = base.join(&*dir);
+        }
+        Ok(programme)
+    }
+
+    /// Whether the call for applications is open at `at`: from
+    /// [`Programme::call_opens_at`] (or always, without it) to the end of
+    /// the deadline day. A retired programme's call is never open.
+    pub fn is_call_open(&self, at: DateTime<Utc>) -> bool {
+        !self.retired && self.is_on_time(at) && self.call_opens_at.is_none_or(|opens| at >= opens)
     }
 
     /// Parses and validates programme TOML; `file` is only used in messages.
@@ -225,9 +259,20 @@ impl Programme {
     /// A human-readable listing of every event, for `postbote check-config`.
     pub fn render_summary(&self) -> String {
         let mut out = format!(
-            "Programme: {}\nShort name: {}\n",
-            self.name, self.short_name
+            "Programme: {}\nShort name: {}\nCode: {} (references {}-0001, …){}\n",
+            self.name,
+            self.short_name,
+            self.code,
+            self.code,
+            if self.retired {
+                "\nRetired: sends nothing more"
+            } else {
+                ""
+            }
         );
+        if let Some(opens) = self.call_opens {
+            let _ = writeln!(out, "Call opens: {}", german::format_date(opens));
+        }
         let _ = writeln!(
             out,
             "Application deadline: {} (on time if received by {})",
@@ -344,6 +389,14 @@ mod raw {
     pub struct File {
         pub name: String,
         pub short_name: String,
+        #[serde(default)]
+        pub code: Option<String>,
+        #[serde(default)]
+        pub call_opens: Option<Deadline>,
+        #[serde(default)]
+        pub retired: bool,
+        #[serde(default)]
+        pub templates: Option<std::path::PathBuf>,
         pub interview_minutes: u32,
         pub deadline: Deadline,
         pub interview_days: Vec<InterviewDay>,
@@ -636,6 +689,15 @@ impl Validator<'_> {
     fn programme(&self, raw: raw::File) -> Result<Programme, ConfigError> {
         let name = self.text("name", &raw.name)?;
         let short_name = self.text("short_name", &raw.short_name)?;
+        let code = self.code(raw.code.as_deref(), &short_name)?;
+        let (call_opens, call_opens_at) = match &raw.call_opens {
+            None => (None, None),
+            Some(d) => {
+                self.weekday("call_opens.weekday", &d.weekday, d.date.0)?;
+                let at = self.local("call_opens.date", d.date.0, NaiveTime::MIN)?;
+                (Some(d.date.0), Some(at))
+            }
+        };
         let interview_minutes = self.interview_minutes(raw.interview_minutes)?;
         self.weekday(
             "deadline.weekday",
@@ -649,9 +711,20 @@ impl Validator<'_> {
         let learning_groups = self.learning_groups(&raw.learning_groups)?;
         let interviews = self.interview_rules(raw.interviews)?;
         let selection = self.selection(raw.selection)?;
+        if let Some(opens) = call_opens
+            && opens > deadline
+        {
+            return Err(self.invalid("call_opens", "must not be after the deadline"));
+        }
         let programme = Programme {
             name,
             short_name,
+            code,
+            call_opens,
+            call_opens_at,
+            retired: raw.retired,
+            templates: raw.templates,
+            key_scope: String::new(),
             deadline,
             deadline_end,
             interview_minutes,
@@ -709,6 +782,34 @@ impl Validator<'_> {
     }
 
     /// Refuses an empty (or blank) text value; returns it trimmed.
+    /// The code as written (upper-cased), or the letters and digits of the
+    /// short name; 2 to 16 ASCII letters and digits, starting with a letter.
+    fn code(&self, written: Option<&str>, short_name: &str) -> Result<String, ConfigError> {
+        let code: String = match written {
+            Some(c) => c.trim().to_ascii_uppercase(),
+            None => short_name
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .collect::<String>()
+                .to_ascii_uppercase(),
+        };
+        let key = if written.is_some() {
+            "code"
+        } else {
+            "short_name"
+        };
+        let valid = (2..=16).contains(&code.len())
+            && code.chars().all(|c| c.is_ascii_alphanumeric())
+            && code.starts_with(|c: char| c.is_ascii_alphabetic());
+        if !valid {
+            return Err(self.invalid(
+                key,
+                "the programme code (reference prefix) must be 2 to 16 letters and digits, starting with a letter",
+            ));
+        }
+        Ok(code)
+    }
+
     fn text(&self, key: &str, value: &str) -> Result<String, ConfigError> {
         let value = value.trim();
         if value.is_empty() {

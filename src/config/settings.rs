@@ -354,7 +354,23 @@ fn default_command_max_age() -> u64 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProgrammeSettings {
-    pub file: PathBuf,
+    /// One programme file (the layout before part 9).
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// Several programme files, one per programme. The first one owns the
+    /// data stored before part 9 (see `store::programmes::adopt`).
+    #[serde(default)]
+    pub files: Vec<PathBuf>,
+}
+
+impl ProgrammeSettings {
+    /// The programme files, in order: `file`, or else `files`.
+    pub fn paths(&self) -> Vec<&Path> {
+        match &self.file {
+            Some(f) => vec![f.as_path()],
+            None => self.files.iter().map(PathBuf::as_path).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -592,7 +608,8 @@ impl Settings {
             }
         };
         anchor(&mut self.storage.database);
-        anchor(&mut self.programme.file);
+        self.programme.file.as_mut().map(anchor);
+        self.programme.files.iter_mut().for_each(anchor);
         anchor(&mut self.templates.dir);
         if let Some(m) = self.maildir.as_mut() {
             anchor(&mut m.path);
@@ -609,6 +626,25 @@ impl Settings {
 
     fn validate(&self, file: &Path) -> Result<(), ConfigError> {
         let bad = |key: &str, reason: &str| Err(ConfigError::invalid(file, key, reason));
+        match (&self.programme.file, self.programme.files.len()) {
+            (None, 0) => {
+                return bad(
+                    "programme",
+                    "name the programme file (file = \"…\") or files (files = [\"…\", …])",
+                );
+            }
+            (Some(_), n) if n > 0 => {
+                return bad("programme", "set either file or files, not both");
+            }
+            _ => {}
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = self.programme.files.iter().find(|f| !seen.insert(*f)) {
+            return bad(
+                "programme.files",
+                &format!("{} is listed twice", dup.display()),
+            );
+        }
         match self.mailbox.source {
             SourceKind::Imap if self.imap.is_none() => {
                 return bad("imap", "mailbox.source is \"imap\" but [imap] is missing");
@@ -877,7 +913,7 @@ dir = "../templates"
         assert_eq!(imap.port, 1143);
         assert!(imap.password.is_some());
         assert_eq!(s.storage.database, Path::new("/etc/postbote/db.sqlite"));
-        assert_eq!(s.programme.file, Path::new("/etc/postbote/ews7.toml"));
+        assert_eq!(s.programme.paths(), [Path::new("/etc/postbote/ews7.toml")]);
     }
 
     #[test]

@@ -10,6 +10,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Application {
     pub id: i64,
+    /// The code of the programme it was made for (`EWS7`).
+    pub programme: String,
     pub reference: String,
     pub applicant: String,
     pub applicant_name: Option<String>,
@@ -30,7 +32,7 @@ pub struct Application {
     pub merged_into: Option<i64>,
 }
 
-const COLUMNS: &str = "id, reference, applicant, applicant_name, subject, received_at, late, state, \
+const COLUMNS: &str = "id, programme, reference, applicant, applicant_name, subject, received_at, late, state, \
                        message_count, complete, municipality, COALESCE(owner, applicant) AS owner, \
                        duplicate_of, (SELECT d.reference FROM applications d \
                        WHERE d.id = applications.duplicate_of) AS duplicate_of_reference, merged_into";
@@ -53,7 +55,8 @@ pub async fn find_for_sender(tx: &mut Tx<'_>, sender: &str) -> anyhow::Result<Op
 }
 
 pub struct NewApplication<'a> {
-    pub prefix: &'a str,
+    /// The programme's code, also the reference prefix.
+    pub programme: &'a str,
     pub applicant: &'a str,
     pub applicant_name: Option<&'a str>,
     pub subject: Option<&'a str>,
@@ -64,14 +67,19 @@ pub struct NewApplication<'a> {
     pub duplicate_of: Option<i64>,
 }
 
-/// Creates the application and gives it a reference such as `EWS7-0007`.
+/// Creates the application and gives it the programme's next reference,
+/// such as `EWS7-0007` ([`super::programmes::next_number`]).
 pub async fn create(tx: &mut Tx<'_>, new: &NewApplication<'_>) -> anyhow::Result<Application> {
     let now = now();
+    let number = super::programmes::next_number(tx, new.programme).await?;
+    let reference = format!("{}-{number:04}", new.programme);
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO applications (reference, applicant, owner, applicant_name, subject, first_message, \
-         received_at, late, created_at, updated_at, duplicate_of) \
-         VALUES ('', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO applications (programme, reference, applicant, owner, applicant_name, subject, \
+         first_message, received_at, late, created_at, updated_at, duplicate_of) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
+    .bind(new.programme)
+    .bind(&reference)
     .bind(new.applicant)
     .bind(new.applicant)
     .bind(new.applicant_name)
@@ -85,12 +93,6 @@ pub async fn create(tx: &mut Tx<'_>, new: &NewApplication<'_>) -> anyhow::Result
     .fetch_one(&mut **tx)
     .await
     .context("cannot create application")?;
-    let reference = format!("{}-{id:04}", new.prefix);
-    sqlx::query("UPDATE applications SET reference = ? WHERE id = ?")
-        .bind(&reference)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM applications WHERE id = ?"))
         .bind(id)
         .fetch_one(&mut **tx)

@@ -26,6 +26,7 @@ pub mod ownership;
 pub mod participants;
 pub mod privacy;
 pub mod programme;
+pub mod programmes;
 pub mod retention;
 pub mod transient;
 pub mod waiting;
@@ -128,10 +129,9 @@ impl Store {
             let unknown = schema.unknown;
             return Err(SchemaError::Newer { path, unknown }.into());
         }
-        MIGRATOR
-            .run(&store.pool)
-            .await
-            .context("cannot apply database migrations")?;
+        if !schema.pending.is_empty() {
+            migrate(path).await?;
+        }
         // The -wal and -shm files SQLite made take the database's mode.
         restrict_files(path);
         Ok((store, schema.pending))
@@ -184,19 +184,9 @@ impl Store {
     }
 
     async fn connect(path: &Path, create: bool, connections: u32) -> anyhow::Result<Store> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(create)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true)
-            // NOTE: deleted content is overwritten with zeros (retention,
-            // `forget`): no erased byte stays readable in the file.
-            .pragma("secure_delete", "ON");
         let pool = SqlitePoolOptions::new()
             .max_connections(connections)
-            .connect_with(options)
+            .connect_with(options(path, create))
             .await
             .with_context(|| format!("cannot open database {}", path.display()))?;
         Ok(Store { pool })
@@ -325,6 +315,58 @@ fn restrict_files(path: &Path) {
 }
 
 /// Timestamps are stored as fixed-width UTC text, so they sort as text.
+/// The connection options of every store connection.
+fn options(path: &Path, create: bool) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(create)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true)
+        // NOTE: deleted content is overwritten with zeros (retention,
+        // `forget`): no erased byte stays readable in the file.
+        .pragma("secure_delete", "ON")
+}
+
+/// Applies the pending migrations on a connection of its own, with foreign
+/// keys off, then checks every foreign key.
+///
+/// NOTE: SQLite cannot change a table's constraints in place: a migration
+/// rebuilds the table, and a table that others reference can only be
+/// dropped and renamed with foreign keys off (with them deferred, the
+/// implicit DELETE of the DROP counts as violations that the rename does not
+/// undo). `PRAGMA foreign_keys` is a no-op inside a transaction, and sqlx
+/// runs every SQLite migration in one, so the connection is opened with
+/// them off. `foreign_key_check` afterwards refuses a migration that broke
+/// a reference (its changes are committed then, and the start fails).
+async fn migrate(path: &Path) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect_with(&options(path, false).foreign_keys(false))
+        .await
+        .with_context(|| format!("cannot open database {}", path.display()))?;
+    MIGRATOR
+        .run(&mut conn)
+        .await
+        .context("cannot apply database migrations")?;
+    let broken: Vec<(String, Option<i64>, String, i64)> =
+        sqlx::query_as("PRAGMA foreign_key_check")
+            .fetch_all(&mut conn)
+            .await
+            .context("cannot check the foreign keys")?;
+    conn.close()
+        .await
+        .context("cannot close the migration connection")?;
+    if let Some((table, row, parent, _)) = broken.first() {
+        anyhow::bail!(
+            "the migrated database breaks {} foreign key(s), e.g. {table} row {} -> {parent}",
+            broken.len(),
+            row.map_or("?".to_string(), |r| r.to_string())
+        );
+    }
+    Ok(())
+}
+
 pub fn ts(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }

@@ -19,6 +19,8 @@ pub struct Participant {
 }
 
 pub struct NewParticipant<'a> {
+    /// The programme's code.
+    pub programme: &'a str,
     pub application_id: Option<i64>,
     pub municipality: &'a str,
     pub name: Option<&'a str>,
@@ -31,12 +33,13 @@ pub struct NewParticipant<'a> {
 pub async fn upsert(tx: &mut Tx<'_>, p: &NewParticipant<'_>) -> anyhow::Result<()> {
     let now = now();
     sqlx::query(
-        "INSERT INTO participants (application_id, municipality, name, email, role, source, active, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?) \
-         ON CONFLICT (email, role) DO UPDATE SET application_id = excluded.application_id, \
+        "INSERT INTO participants (programme, application_id, municipality, name, email, role, source, active, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) \
+         ON CONFLICT (programme, email, role) DO UPDATE SET application_id = excluded.application_id, \
          municipality = excluded.municipality, name = excluded.name, source = excluded.source, \
          active = 1, updated_at = excluded.updated_at",
     )
+    .bind(p.programme)
     .bind(p.application_id)
     .bind(p.municipality)
     .bind(p.name)
@@ -116,6 +119,7 @@ mod tests {
         application_id: Option<i64>,
     ) -> NewParticipant<'a> {
         NewParticipant {
+            programme: "EWS7",
             application_id,
             municipality: "Musterstadt",
             name: None,

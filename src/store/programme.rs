@@ -84,21 +84,29 @@ fn stored_event((key, fingerprint, status, sequence, uid): EventRow) -> StoredEv
     }
 }
 
-/// Every event postbote acted on.
-pub async fn events(store: &Store) -> anyhow::Result<Vec<StoredEvent>> {
-    let rows: Vec<EventRow> =
-        sqlx::query_as("SELECT key, fingerprint, status, sequence, uid FROM programme_events")
-            .fetch_all(store.pool())
-            .await
-            .context("cannot read programme events")?;
+/// Every event postbote acted on, of programme `programme` (its code).
+pub async fn events(store: &Store, programme: &str) -> anyhow::Result<Vec<StoredEvent>> {
+    let rows: Vec<EventRow> = sqlx::query_as(
+        "SELECT key, fingerprint, status, sequence, uid FROM programme_events WHERE programme = ?",
+    )
+    .bind(programme)
+    .fetch_all(store.pool())
+    .await
+    .context("cannot read programme events")?;
     Ok(rows.into_iter().map(stored_event).collect())
 }
 
 /// One event postbote acted on, if it did.
-pub async fn event(tx: &mut Tx<'_>, key: &str) -> anyhow::Result<Option<StoredEvent>> {
+pub async fn event(
+    tx: &mut Tx<'_>,
+    programme: &str,
+    key: &str,
+) -> anyhow::Result<Option<StoredEvent>> {
     let row: Option<EventRow> = sqlx::query_as(
-        "SELECT key, fingerprint, status, sequence, uid FROM programme_events WHERE key = ?",
+        "SELECT key, fingerprint, status, sequence, uid FROM programme_events \
+         WHERE programme = ? AND key = ?",
     )
+    .bind(programme)
     .bind(key)
     .fetch_optional(&mut **tx)
     .await
@@ -109,6 +117,8 @@ pub async fn event(tx: &mut Tx<'_>, key: &str) -> anyhow::Result<Option<StoredEv
 /// The version of an event that postbote acts on now.
 #[derive(Debug, Clone)]
 pub struct EventVersion<'a> {
+    /// The programme's code.
+    pub programme: &'a str,
     pub key: &'a str,
     pub fingerprint: &'a str,
     pub status: EventStatus,
@@ -122,11 +132,12 @@ pub struct EventVersion<'a> {
 /// insert (or the first one after rows without it) and kept ever after.
 pub async fn save_event(tx: &mut Tx<'_>, v: &EventVersion<'_>) -> anyhow::Result<()> {
     sqlx::query(
-        "INSERT INTO programme_events (key, fingerprint, status, sequence, start_at, updated_at, uid) \
-         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, \
+        "INSERT INTO programme_events (programme, key, fingerprint, status, sequence, start_at, updated_at, uid) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (programme, key) DO UPDATE SET fingerprint = excluded.fingerprint, \
          status = excluded.status, sequence = excluded.sequence, start_at = excluded.start_at, \
          updated_at = excluded.updated_at, uid = COALESCE(programme_events.uid, excluded.uid)",
     )
+    .bind(v.programme)
     .bind(v.key)
     .bind(v.fingerprint)
     .bind(status_str(v.status))
@@ -266,28 +277,37 @@ pub async fn requested_sequence(
 
 /// The statuses staff set by mail, by event key. A row with a status this
 /// build does not know is left out.
-pub async fn overrides(store: &Store) -> anyhow::Result<Vec<(String, EventStatus)>> {
+pub async fn overrides(
+    store: &Store,
+    programme: &str,
+) -> anyhow::Result<Vec<(String, EventStatus)>> {
     let mut conn = store
         .pool()
         .acquire()
         .await
         .context("no database connection")?;
-    overrides_on(&mut conn).await
+    overrides_on(&mut conn, programme).await
 }
 
 /// [`overrides`] as the caller's transaction sees them (including a status
 /// set earlier in the same command mail).
-pub async fn overrides_in(tx: &mut Tx<'_>) -> anyhow::Result<Vec<(String, EventStatus)>> {
-    overrides_on(tx).await
+pub async fn overrides_in(
+    tx: &mut Tx<'_>,
+    programme: &str,
+) -> anyhow::Result<Vec<(String, EventStatus)>> {
+    overrides_on(tx, programme).await
 }
 
 async fn overrides_on(
     conn: &mut sqlx::SqliteConnection,
+    programme: &str,
 ) -> anyhow::Result<Vec<(String, EventStatus)>> {
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, status FROM event_overrides")
-        .fetch_all(conn)
-        .await
-        .context("cannot read event overrides")?;
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT key, status FROM event_overrides WHERE programme = ?")
+            .bind(programme)
+            .fetch_all(conn)
+            .await
+            .context("cannot read event overrides")?;
     Ok(rows
         .into_iter()
         .filter_map(|(key, status)| parse_status(&status).map(|s| (key, s)))
@@ -297,15 +317,17 @@ async fn overrides_on(
 /// Stores the status staff set for an event, replacing an earlier one.
 pub async fn set_override(
     tx: &mut Tx<'_>,
+    programme: &str,
     key: &str,
     status: EventStatus,
     by: &str,
 ) -> anyhow::Result<()> {
     sqlx::query(
-        "INSERT INTO event_overrides (key, status, decided_by, decided_at) VALUES (?, ?, ?, ?) \
-         ON CONFLICT (key) DO UPDATE SET status = excluded.status, decided_by = excluded.decided_by, \
+        "INSERT INTO event_overrides (programme, key, status, decided_by, decided_at) \
+         VALUES (?, ?, ?, ?, ?) ON CONFLICT (programme, key) DO UPDATE SET status = excluded.status, decided_by = excluded.decided_by, \
          decided_at = excluded.decided_at",
     )
+    .bind(programme)
     .bind(key)
     .bind(status_str(status))
     .bind(by)
@@ -473,8 +495,9 @@ mod tests {
     async fn an_event_keeps_its_first_uid_and_takes_the_rest() {
         let (_dir, store) = store().await;
         let mut tx = store.begin().await.unwrap();
-        assert_eq!(event(&mut tx, "module-1").await.unwrap(), None);
+        assert_eq!(event(&mut tx, "EWS7", "module-1").await.unwrap(), None);
         let first = EventVersion {
+            programme: "EWS7",
             key: "module-1",
             fingerprint: "f1",
             status: EventStatus::Tentative,
@@ -491,7 +514,7 @@ mod tests {
             ..first.clone()
         };
         save_event(&mut tx, &second).await.unwrap();
-        let got = event(&mut tx, "module-1").await.unwrap();
+        let got = event(&mut tx, "EWS7", "module-1").await.unwrap();
         let want = StoredEvent {
             key: "module-1".into(),
             fingerprint: "f2".into(),
@@ -506,13 +529,13 @@ mod tests {
             .await
             .unwrap();
         tx.commit().await.unwrap();
-        let all = events(&store).await.unwrap();
+        let all = events(&store, "EWS7").await.unwrap();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].status, None);
         assert_eq!(all[0].uid, None);
         let mut tx = store.begin().await.unwrap();
         save_event(&mut tx, &second).await.unwrap();
-        let got = event(&mut tx, "module-1").await.unwrap().unwrap();
+        let got = event(&mut tx, "EWS7", "module-1").await.unwrap().unwrap();
         assert_eq!(got.uid.as_deref(), Some("module-1.b@example.org"));
         assert_eq!(got.status, Some(EventStatus::Cancelled));
         tx.commit().await.unwrap();
@@ -524,6 +547,7 @@ mod tests {
         let mut tx = store.begin().await.unwrap();
         set_override(
             &mut tx,
+            "EWS7",
             "module-3",
             EventStatus::Confirmed,
             "staff@example.org",
@@ -532,17 +556,24 @@ mod tests {
         .unwrap();
         set_override(
             &mut tx,
+            "EWS7",
             "module-3",
             EventStatus::Cancelled,
             "boss@example.org",
         )
         .await
         .unwrap();
-        set_override(&mut tx, "learning-group-1", EventStatus::Confirmed, "x")
-            .await
-            .unwrap();
+        set_override(
+            &mut tx,
+            "EWS7",
+            "learning-group-1",
+            EventStatus::Confirmed,
+            "x",
+        )
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
-        let mut got = overrides(&store).await.unwrap();
+        let mut got = overrides(&store, "EWS7").await.unwrap();
         got.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(
             got,
@@ -555,6 +586,8 @@ mod tests {
             .execute(store.pool())
             .await
             .unwrap();
-        assert_eq!(overrides(&store).await.unwrap().len(), 1);
+        assert_eq!(overrides(&store, "EWS7").await.unwrap().len(), 1);
+        // Another programme's module 3 is another event.
+        assert!(overrides(&store, "EWS8").await.unwrap().is_empty());
     }
 }

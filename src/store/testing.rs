@@ -10,6 +10,9 @@ use chrono::Utc;
 pub async fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("db.sqlite")).await.unwrap();
+    super::programmes::adopt(&store, &["EWS7".to_string()], Utc::now())
+        .await
+        .unwrap();
     (dir, store)
 }
 
@@ -62,7 +65,7 @@ pub async fn application(store: &Store, n: u32, late: bool) -> Application {
     let a = applications::create(
         &mut tx,
         &NewApplication {
-            prefix: "EWS7",
+            programme: "EWS7",
             applicant: &applicant,
             applicant_name: None,
             subject: None,

@@ -55,14 +55,8 @@ pub async fn receive(
         None => None,
     };
     let late = !desk.programme.is_on_time(received);
-    let prefix: String = desk
-        .programme
-        .short_name
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect();
     let new = NewApplication {
-        prefix: &prefix,
+        programme: &desk.programme.code,
         applicant: &from.key(),
         applicant_name: mail.from_name.as_deref(),
         subject: Some(&mail.subject),

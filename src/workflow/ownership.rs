@@ -315,7 +315,7 @@ mod tests {
     }
 
     fn received(app: &App) -> DateTime<Utc> {
-        let day = app.programme.deadline - chrono::Duration::days(3);
+        let day = app.programmes.first().deadline - chrono::Duration::days(3);
         day.and_hms_opt(10, 0, 0).unwrap().and_utc()
     }
 

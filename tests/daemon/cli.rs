@@ -161,7 +161,7 @@ async fn plan_lists_every_reminder_of_the_seed_calendar() {
             )
         })
         .collect();
-    let programme = app.config().programme;
+    let programme = app.programme();
     for m in &programme.modules {
         let confirmed = m.status == postbote::config::programme::EventStatus::Confirmed;
         for offset in ["14 Tage", "2 Tage"] {

@@ -10,8 +10,7 @@ use chrono::NaiveDate;
 const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
 
 fn days(app: &TestApp) -> Vec<NaiveDate> {
-    app.config()
-        .programme
+    app.programme()
         .interview_days
         .iter()
         .map(|d| d.slot.start.date_naive())
@@ -47,7 +46,7 @@ async fn our_docx_form_and_a_pdf_letter_make_a_complete_application_with_the_tic
     // Arrange: the questionnaire postbote ships, filled in; a one-page letter.
     let app = spawn_app().await;
     let d = days(&app);
-    let form = filled_docx(&app.config().programme, &[d[0], d[2]], "Stadt Musterhausen");
+    let form = filled_docx(&app.programme(), &[d[0], d[2]], "Stadt Musterhausen");
     let letter = pdf_letter("Motivationsschreiben der Stadt Musterhausen", 1);
     let from = "engagement@musterhausen.test";
     let raw = mail(
@@ -102,7 +101,7 @@ async fn a_missing_letter_is_requested_and_a_follow_up_completes_the_application
     let app = spawn_app().await;
     let d = days(&app);
     let from = "hauptamt@lindenau.test";
-    let form = filled_pdf(&app.config().programme, &[d[1]], "Gemeinde Lindenau");
+    let form = filled_pdf(&app.programme(), &[d[1]], "Gemeinde Lindenau");
     app.deliver(
         from,
         &mail(
@@ -124,7 +123,7 @@ async fn a_missing_letter_is_requested_and_a_follow_up_completes_the_application
     let colleague = "buergermeister@lindenau.test";
     let linked = app.cli(&["applications", "link", "EWS7-0001", colleague]);
     assert!(linked.status.success(), "{linked:?}");
-    let form_again = filled_pdf(&app.config().programme, &[d[1]], "Gemeinde Lindenau");
+    let form_again = filled_pdf(&app.programme(), &[d[1]], "Gemeinde Lindenau");
     let letter = pdf_letter("Motivationsschreiben Gemeinde Lindenau", 2);
     app.deliver(
         colleague,
@@ -201,7 +200,7 @@ async fn a_zip_with_both_documents_a_traversal_name_and_dates_in_the_mail_body_i
     let app = spawn_app().await;
     let d = days(&app);
     let from = "kreis@nord.test";
-    let form = filled_docx(&app.config().programme, &[], "Kreis Nord");
+    let form = filled_docx(&app.programme(), &[], "Kreis Nord");
     let letter = pdf_letter("Motivationsschreiben Kreis Nord", 1);
     let archive = zip_of(&[
         ("Unterlagen/Fragebogen.docx", &form),
@@ -284,7 +283,7 @@ async fn winmail_dat_and_forwarded_mails_are_unwrapped() {
     let d = days(&app);
     // Outlook's winmail.dat with our PDF form inside.
     let from = "outlook@stadt-a.test";
-    let form = filled_pdf(&app.config().programme, &[d[4]], "Stadt A");
+    let form = filled_pdf(&app.programme(), &[d[4]], "Stadt A");
     let tnef = winmail_dat("Fragebogen Stadt A.pdf", &form);
     app.deliver(
         from,
@@ -367,7 +366,11 @@ async fn an_incomplete_application_gets_one_reminder_days_before_the_deadline() 
     let one = postbote::context::App::build(app.config())
         .await
         .expect("app");
-    let end = one.programme.deadline_end.with_timezone(&chrono::Utc);
+    let end = one
+        .programmes
+        .first()
+        .deadline_end
+        .with_timezone(&chrono::Utc);
     // Act and assert, with the clock under test control.
     let desk = one.desk();
     let queue = |days: i64| {
@@ -578,7 +581,7 @@ async fn typed_marks_in_tables_are_read_and_unreadable_files_go_to_a_human() {
         )
         .await;
     }
-    let programme = app.config().programme;
+    let programme = app.programme();
     let pdfs: Vec<(&str, Vec<u8>)> = vec![
         (
             "yes@p.test",
@@ -682,7 +685,7 @@ async fn fillable_pdfs_from_other_tools_map_their_boxes_to_the_dates_printed_bes
     // and as Word exports them; the dates only printed beside the boxes.
     let app = spawn_app().await;
     let d = days(&app);
-    let programme = app.config().programme;
+    let programme = app.programme();
     let labels = crate::fixtures::day_labels(&programme);
     let short: Vec<String> = labels
         .iter()
@@ -787,7 +790,7 @@ async fn a_ticked_box_beside_no_date_goes_to_staff_and_the_applicant_is_asked_to
     // beside "Anderer Terminvorschlag: ____".
     let app = spawn_app().await;
     let d = days(&app);
-    let labels = crate::fixtures::day_labels(&app.config().programme);
+    let labels = crate::fixtures::day_labels(&app.programme());
     let from = "hauptamt@wordhausen.test";
     let raw = mail(
         from,

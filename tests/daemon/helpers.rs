@@ -4,7 +4,7 @@
 use crate::mail_servers::{Layout, MailServers};
 use chrono::{DateTime, Utc};
 use postbote::calendar::clock::Clock;
-use postbote::config::{Config, Programme, Settings};
+use postbote::config::{Config, Programmes, Settings};
 use postbote::context::App;
 use postbote::startup;
 use postbote::store::Store;
@@ -261,12 +261,18 @@ impl TestApp {
     pub fn config(&self) -> Config {
         let settings =
             Settings::load(&self.config_path, self.env.clone().into_iter()).expect("settings");
-        let programme = Programme::load(&settings.programme.file).expect("programme");
+        let programmes =
+            Programmes::load(&settings.programme, &self.config_path).expect("programme");
         Config {
             settings,
-            programme,
+            programmes,
             path: self.config_path.clone(),
         }
+    }
+
+    /// The first programme of the test's settings.
+    pub fn programme(&self) -> postbote::config::Programme {
+        self.config().programmes.first().clone()
     }
 
     /// Starts the daemon in-process (a fresh App, as after a restart).

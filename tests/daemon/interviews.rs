@@ -9,8 +9,7 @@ use chrono::NaiveDate;
 
 /// The interview days of the running programme.
 pub fn days(app: &TestApp) -> Vec<NaiveDate> {
-    app.config()
-        .programme
+    app.programme()
         .interview_days
         .iter()
         .map(|d| d.slot.start.date_naive())
@@ -27,7 +26,7 @@ pub async fn apply(
 ) {
     let mut fields = vec![("kommune_name", kommune)];
     fields.extend_from_slice(people);
-    let form = filled_pdf_fields(&app.config().programme, ticked, &fields, "Ja");
+    let form = filled_pdf_fields(&app.programme(), ticked, &fields, "Ja");
     let letter = pdf_letter(&format!("Motivationsschreiben {kommune}"), 1);
     let raw = mail(
         from,

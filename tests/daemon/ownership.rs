@@ -44,7 +44,7 @@ fn questionnaire_mail(
     letter: bool,
 ) -> String {
     let d = days(app);
-    let form = filled_pdf_fields(&app.config().programme, &[d[0]], fields, "Ja");
+    let form = filled_pdf_fields(&app.programme(), &[d[0]], fields, "Ja");
     let mut files = vec![(file, "application/pdf", form)];
     if letter {
         files.push((

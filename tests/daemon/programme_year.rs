@@ -32,7 +32,7 @@ fn ticks(app: &TestApp, from: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DateTi
     let config = app.config();
     // Tentative events too: staff may confirm one by mail (extra ticks are
     // harmless, the scheduler decides what is due).
-    let mut evs = events::all(&config.programme);
+    let mut evs = events::all(config.programmes.first());
     for e in &mut evs {
         e.status = postbote::config::programme::EventStatus::Confirmed;
     }

@@ -14,8 +14,7 @@ const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessing
 const SECRET_TEXT: &str = "Zauberwortquux";
 
 fn days(app: &TestApp) -> Vec<NaiveDate> {
-    app.config()
-        .programme
+    app.programme()
         .interview_days
         .iter()
         .map(|d| d.slot.start.date_naive())
@@ -24,7 +23,7 @@ fn days(app: &TestApp) -> Vec<NaiveDate> {
 
 fn application_of(app: &TestApp, from: &str, kommune: &str, id: &str, letter: &str) -> String {
     let d = days(app);
-    let form = filled_docx(&app.config().programme, &[d[0], d[2]], kommune);
+    let form = filled_docx(&app.programme(), &[d[0], d[2]], kommune);
     mail(
         from,
         id,

@@ -4,7 +4,7 @@
 
 use crate::helpers::{Deadline, PROJECT, application, header, subject, write_config};
 use crate::mail_servers::{self, MailServers, PASSWORD};
-use postbote::config::{Config, Programme, Settings};
+use postbote::config::{Config, Programmes, Settings};
 use postbote::context::App;
 use postbote::startup;
 use postbote::store::{Store, health};
@@ -38,10 +38,10 @@ async fn spawn_daemon(servers: MailServers, env: Vec<(&str, String)>) -> TlsApp 
     let path = write_config(dir.path(), &servers, Deadline::Future, "");
     let env = env.into_iter().map(|(k, v)| (k.to_string(), v));
     let settings = Settings::load(&path, env).expect("settings");
-    let programme = Programme::load(&settings.programme.file).expect("programme");
+    let programmes = Programmes::load(&settings.programme, &path).expect("programme");
     let app = App::build(Config {
         settings,
-        programme,
+        programmes,
         path,
     })
     .await

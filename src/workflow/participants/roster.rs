@@ -6,7 +6,8 @@ use crate::store::{Store, participants};
 use anyhow::Context;
 
 /// Imports the CSV; on invalid rows nothing is stored and every error is listed.
-pub async fn import(store: &Store, bytes: &[u8]) -> anyhow::Result<usize> {
+/// The people join programme `programme` (its code).
+pub async fn import(store: &Store, programme: &str, bytes: &[u8]) -> anyhow::Result<usize> {
     let rows = csv::parse(bytes).map_err(|errors| {
         let list = errors
             .iter()
@@ -24,6 +25,7 @@ pub async fn import(store: &Store, bytes: &[u8]) -> anyhow::Result<usize> {
         participants::upsert(
             &mut tx,
             &participants::NewParticipant {
+                programme,
                 application_id: None,
                 municipality: &row.municipality,
                 name: Some(&row.name),

@@ -266,6 +266,7 @@ async fn enrol(tx: &mut Tx<'_>, application: &Application, persons: i64) -> anyh
         participants::upsert(
             tx,
             &participants::NewParticipant {
+                programme: &application.programme,
                 application_id: Some(application.id),
                 municipality: &people.municipality,
                 name: name.as_deref(),

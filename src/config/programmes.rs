@@ -1,0 +1,113 @@
+//! The programmes of one instance (part 9): one programme file each, listed
+//! in the settings (`[programme] files = […]`), each with a unique code.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use super::error::ConfigError;
+use super::programme::Programme;
+use super::settings::ProgrammeSettings;
+
+/// Every programme the settings name, in the order they are listed.
+#[derive(Debug, Clone)]
+pub struct Programmes {
+    list: Vec<Programme>,
+}
+
+impl Programmes {
+    /// Loads and validates every programme file the settings name.
+    pub fn load(settings: &ProgrammeSettings, config_file: &Path) -> Result<Self, ConfigError> {
+        let list = settings
+            .paths()
+            .into_iter()
+            .map(Programme::load)
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::new(list, config_file)
+    }
+
+    /// Refuses an empty list and a code given twice (`file` is named in
+    /// the error).
+    pub fn new(list: Vec<Programme>, file: &Path) -> Result<Self, ConfigError> {
+        if list.is_empty() {
+            return Err(ConfigError::invalid(file, "programme", "no programme file"));
+        }
+        for (i, p) in list.iter().enumerate() {
+            if list[..i].iter().any(|q| q.code == p.code) {
+                return Err(ConfigError::invalid(
+                    file,
+                    "programme.files",
+                    format!(
+                        "two programmes have the code {}; codes must be unique",
+                        p.code
+                    ),
+                ));
+            }
+        }
+        Ok(Programmes { list })
+    }
+
+    /// One programme only (tests, the demo's first part).
+    pub fn single(programme: Programme) -> Self {
+        Programmes {
+            list: vec![programme],
+        }
+    }
+
+    /// The first programme listed.
+    pub fn first(&self) -> &Programme {
+        // NOTE: `new` refuses an empty list, so there is always a first.
+        &self.list[0]
+    }
+
+    /// The first programme listed, to change (the demo).
+    pub fn first_mut(&mut self) -> &mut Programme {
+        &mut self.list[0]
+    }
+
+    /// Every programme, to change (the demo, tests).
+    pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, Programme> {
+        self.list.iter_mut()
+    }
+
+    /// Every programme, in the order of the settings.
+    pub fn iter(&self) -> std::slice::Iter<'_, Programme> {
+        self.list.iter()
+    }
+
+    /// The programmes that are not retired.
+    pub fn active(&self) -> impl Iterator<Item = &Programme> {
+        self.list.iter().filter(|p| !p.retired)
+    }
+
+    /// The programme with this code (any case).
+    pub fn get(&self, code: &str) -> Option<&Programme> {
+        let code = code.trim();
+        self.list.iter().find(|p| p.code.eq_ignore_ascii_case(code))
+    }
+
+    /// The one programme that is not retired, when there is exactly one:
+    /// then staff may leave out the code in commands and on the CLI.
+    pub fn only_active(&self) -> Option<&Programme> {
+        let mut active = self.active();
+        match (active.next(), active.next()) {
+            (Some(p), None) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The programmes whose call for applications is open at `at`.
+    pub fn open_calls(&self, at: DateTime<Utc>) -> Vec<&Programme> {
+        self.list.iter().filter(|p| p.is_call_open(at)).collect()
+    }
+
+    /// How many programmes there are.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Never true (see [`Programmes::new`]); for clippy's `len_without_is_empty`.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
