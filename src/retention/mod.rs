@@ -177,9 +177,20 @@ pub async fn select_due(
     }
     apps.sort();
     apps.dedup();
-    let mut sel = retention::tied_to(store, &apps).await?;
+    // What goes with a due application is what `forget` would erase of it:
+    // the rows tied by key, and every stored mail that names it (the copies
+    // of the mail sent to it, staff notices about it), not only the rows
+    // that carry its id.
+    let subjects = retention::applications_by_ids(store, &apps).await?;
+    let mut sel = if subjects.is_empty() {
+        Selection::default()
+    } else {
+        select(store, &subjects, None).await?
+    };
+    let addresses = retention::participant_addresses(store, &participants).await?;
     sel.extend(Selection {
         participants,
+        addresses,
         ..Selection::default()
     });
     let expired = |days: u32, classes: &'static [&'static str]| {

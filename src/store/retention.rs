@@ -148,6 +148,29 @@ pub async fn applications_by_applicant(
         .context("cannot look up applications by address")
 }
 
+/// The applications with these ids.
+pub async fn applications_by_ids(store: &Store, apps: &[i64]) -> anyhow::Result<Vec<Subject>> {
+    sqlx::query_as(&format!(
+        "{SUBJECT} WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id"
+    ))
+    .bind(ids(apps))
+    .fetch_all(store.pool())
+    .await
+    .context("cannot look up applications by id")
+}
+
+/// The addresses of the participants rows `rows` (lower case).
+pub async fn participant_addresses(store: &Store, rows: &[i64]) -> anyhow::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT lower(email) FROM participants WHERE id IN (SELECT value FROM json_each(?)) \
+         AND email IS NOT NULL AND email != ''",
+    )
+    .bind(ids(rows))
+    .fetch_all(store.pool())
+    .await
+    .context("cannot read the participants' addresses")
+}
+
 /// Ids as a JSON array, for `IN (SELECT value FROM json_each(?))`.
 fn ids(v: &[i64]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".to_string())
@@ -318,12 +341,16 @@ pub async fn not_selected_before(store: &Store, before: &str) -> anyhow::Result<
     .await
 }
 
-/// Applications with no decision whose first mail arrived before `before`.
+/// Applications whose first mail arrived before `before` with no released
+/// decision (a rejection or waitlisting held and never released counts as
+/// undecided, else it would be kept forever) and no acceptance (those are
+/// the cohort's, kept until after the programme).
 pub async fn undecided_before(store: &Store, before: &str) -> anyhow::Result<Vec<i64>> {
     ids_of(
         store,
         "SELECT id FROM applications WHERE received_at < ? \
-         AND id NOT IN (SELECT application_id FROM decisions)",
+         AND id NOT IN (SELECT application_id FROM decisions \
+         WHERE notice = 'released' OR outcome = 'accept')",
         &[before],
     )
     .await
