@@ -86,6 +86,32 @@ pub async fn all_links(store: &Store) -> anyhow::Result<Vec<Link>> {
     .context("cannot read linked addresses")
 }
 
+/// The addresses linked to an application, for `applications show` (read only).
+pub async fn links_of(store: &Store, application_id: i64) -> anyhow::Result<Vec<Link>> {
+    sqlx::query_as(
+        "SELECT application_id, address, linked_by, created_at FROM application_addresses \
+         WHERE application_id = ? ORDER BY id",
+    )
+    .bind(application_id)
+    .fetch_all(store.pool())
+    .await
+    .context("cannot read linked addresses")
+}
+
+/// The address changes of an application still waiting for staff, for
+/// `applications show` (read only).
+pub async fn held_of(store: &Store, application_id: i64) -> anyhow::Result<Vec<Hold>> {
+    sqlx::query_as(
+        "SELECT id, application_id, message_row, field, old_value, new_value, state \
+         FROM held_address_changes WHERE application_id = ? AND state = ? ORDER BY id",
+    )
+    .bind(application_id)
+    .bind(HoldState::Held)
+    .fetch_all(store.pool())
+    .await
+    .context("cannot read held address changes")
+}
+
 /// Clears the "possible duplicate" mark (staff keep the application).
 pub async fn clear_duplicate(tx: &mut Tx<'_>, application_id: i64) -> anyhow::Result<()> {
     sqlx::query("UPDATE applications SET duplicate_of = NULL, updated_at = ? WHERE id = ?")

@@ -34,7 +34,7 @@ async fn command(app: &TestApp, id: &str, body: &str) {
 }
 
 /// A questionnaire (and optionally a letter) from `from`, with extra headers.
-fn questionnaire_mail(
+pub(crate) fn questionnaire_mail(
     app: &TestApp,
     from: &str,
     id: &str,
@@ -57,7 +57,7 @@ fn questionnaire_mail(
     raw.replacen("\r\nTo: ", &format!("\r\n{extra_headers}To: "), 1)
 }
 
-async fn latest_fact(app: &TestApp, name: &str) -> String {
+pub(crate) async fn latest_fact(app: &TestApp, name: &str) -> String {
     let store = app.store().await;
     sqlx::query_scalar(
         "SELECT value FROM facts WHERE application_id = 1 AND name = ? ORDER BY id DESC LIMIT 1",
