@@ -607,6 +607,17 @@ async fn undecided_go_a_year_after_the_first_mail_and_participants_a_year_after_
     )
     .await;
     wait_copies_filed(&app).await;
+    // A rejection recorded after the release and never released: the
+    // applicant was never told, so it counts as undecided (not kept forever).
+    cli_ok(
+        &app,
+        &["decisions", "set", &undecided, "reject", "--persons", "1"],
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM decisions WHERE notice = 'held'")
+            .await,
+        1
+    );
     let participants = app.count("SELECT COUNT(*) FROM participants").await;
     assert!(participants > 0);
     let docs = tied(&app, "documents", &accepted).await;
@@ -633,6 +644,7 @@ async fn undecided_go_a_year_after_the_first_mail_and_participants_a_year_after_
     }
     assert_eq!(tied(&app, "documents", &accepted).await, docs);
     assert_eq!(tied(&app, "decisions", &accepted).await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM decisions").await, 1);
     assert_eq!(
         app.count("SELECT COUNT(*) FROM participants").await,
         participants
