@@ -187,7 +187,11 @@ pub async fn select_due(
     } else {
         select(store, &subjects, None).await?
     };
-    let addresses = retention::participant_addresses(store, &participants).await?;
+    let addresses = if participants.is_empty() {
+        Vec::new()
+    } else {
+        retention::participant_addresses(store, &participants).await?
+    };
     sel.extend(Selection {
         participants,
         addresses,
