@@ -73,6 +73,12 @@ async fn select(
     subjects: &[Subject],
     address: Option<&str>,
 ) -> anyhow::Result<Selection> {
+    // An application merged into one of them goes with it: its archived row
+    // still names the duplicate's sender and municipality.
+    let mut subjects = subjects.to_vec();
+    let ids: Vec<i64> = subjects.iter().map(|s| s.id).collect();
+    subjects.extend(retention::merged_into(store, &ids).await?);
+    let subjects = subjects.as_slice();
     let apps: Vec<i64> = subjects.iter().map(|s| s.id).collect();
     let mut sel = retention::tied_to(store, &apps).await?;
     let mut needles: Vec<String> = subjects.iter().flat_map(needles).collect();

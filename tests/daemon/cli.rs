@@ -383,4 +383,14 @@ async fn staff_merge_and_confirm_an_address_change_on_the_command_line() {
     assert!(!shown.contains("held address changes"), "{shown}");
     let (code, out) = run(&["applications", "reject-address", "EWS7-0001"]);
     assert_eq!(code, Some(1), "nothing held any more: {out}");
+
+    // Forgetting the application takes the duplicate merged into it along.
+    let (code, out) = run(&["forget", "EWS7-0001", "--yes"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE env_to = 'kollegin@stadt-c.test'")
+            .await,
+        0
+    );
 }

@@ -194,6 +194,17 @@ async fn a_takeover_attempt_changes_nothing_and_reaches_staff() {
         1,
         "no update to the owner"
     );
+
+    // Forgetting the original leaves the marked duplicate on its own: it
+    // stays, without a pointer at the erased application.
+    let out = app.cli(&["forget", "EWS7-0001", "--yes"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM applications WHERE reference = 'EWS7-0002' AND duplicate_of IS NULL")
+            .await,
+        1
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
