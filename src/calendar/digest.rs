@@ -23,6 +23,30 @@ fn day(t: &str) -> String {
     parse_ts(t).map_or_else(|| t.to_string(), |t| german::format_datetime(&t))
 }
 
+/// A digest line on an open "possible duplicate" mark, with the commands.
+fn duplicate_line(d: &digest::OpenDuplicate) -> String {
+    format!(
+        "{r} {m} (von {owner}): mögliche Doppelbewerbung zu {o}. Zusammenführen: \
+         ZUSAMMENFÜHREN {r} IN {o}; getrennt behalten: BEHALTEN {r}",
+        r = d.reference,
+        m = d.municipality.as_deref().unwrap_or("(Kommune unbekannt)"),
+        owner = d.owner,
+        o = d.original,
+    )
+}
+
+/// A digest line on a held address change, with the commands.
+fn address_line(h: &digest::HeldChange) -> String {
+    format!(
+        "{r}: {field} neu {new} (bisher: {old}). Übernehmen: ADRESSE BESTÄTIGEN {r}; \
+         ablehnen: ADRESSE ABLEHNEN {r}",
+        r = h.reference,
+        field = crate::workflow::ownership::field_de(&h.field),
+        new = h.new_value,
+        old = h.old_value.as_deref().unwrap_or("keine"),
+    )
+}
+
 /// Builds the digest for the period (since, until], titled with the date of `at`.
 pub async fn build(
     app: &App,
@@ -83,6 +107,16 @@ pub async fn build(
             day(&i.at)
         ));
     }
+    let duplicates = digest::open_duplicates(store)
+        .await?
+        .iter()
+        .map(duplicate_line)
+        .collect();
+    let address_changes = digest::held_changes(store)
+        .await?
+        .iter()
+        .map(address_line)
+        .collect();
     let sent = digest::sent_count(store, since, until).await?;
     let failed = digest::failed(store, since - Duration::days(7), until)
         .await?
@@ -141,6 +175,8 @@ pub async fn build(
         needs_human,
         interviews,
         pending_decisions,
+        duplicates,
+        address_changes,
         sent,
         failed,
         bounces,
@@ -154,6 +190,8 @@ fn is_empty(d: &mails::Digest) -> bool {
         && d.needs_human.is_empty()
         && d.interviews.is_empty()
         && d.pending_decisions.is_empty()
+        && d.duplicates.is_empty()
+        && d.address_changes.is_empty()
         && d.failed.is_empty()
         && d.bounces.is_empty()
         && d.sent == 0
@@ -226,4 +264,92 @@ pub async fn send(
     programme::record_mail(&mut tx, &decision).await?;
     tx.commit().await?;
     Ok(!empty)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::context::testing;
+    use crate::store::ownership::{self, NewHold};
+    use chrono::{Duration, Utc};
+
+    #[tokio::test]
+    async fn the_digest_lists_open_duplicates_and_held_address_changes_with_their_commands() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = testing::app(dir.path()).await;
+        let store = &app.store;
+        let original = crate::store::testing::application(store, 1, false).await;
+        let dup = crate::store::testing::application(store, 2, false).await;
+        let kept = crate::store::testing::application(store, 3, false).await;
+        let mut tx = store.begin().await.unwrap();
+        for (id, municipality) in [(dup.id, "Stadt Ahausen"), (kept.id, "Stadt Behausen")] {
+            sqlx::query("UPDATE applications SET duplicate_of = ?, municipality = ? WHERE id = ?")
+                .bind(original.id)
+                .bind(municipality)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        // A kept one is no longer marked.
+        ownership::clear_duplicate(&mut tx, kept.id).await.unwrap();
+        let hold = NewHold {
+            application_id: original.id,
+            message_row: None,
+            field: "person_email",
+            old_value: Some("erika@ahausen.test"),
+            new_value: "neu@ahausen.test",
+        };
+        ownership::hold(&mut tx, &hold, &[], &[]).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let now = Utc::now();
+        let digest = super::build(&app, now - Duration::days(1), now, now)
+            .await
+            .unwrap();
+        assert_eq!(digest.duplicates.len(), 1, "{:?}", digest.duplicates);
+        assert_eq!(digest.address_changes.len(), 1);
+        let text = app
+            .mailer
+            .templates()
+            .render("staff_digest", &digest)
+            .unwrap()
+            .text;
+        let section = |title: &str| {
+            let start = text
+                .find(title)
+                .unwrap_or_else(|| panic!("{title}: {text}"));
+            text[start..].split("\n\n").next().unwrap_or("").to_string()
+        };
+        let duplicates = section("Mögliche Doppelbewerbungen");
+        assert!(
+            duplicates.contains(&format!(
+                "{} Stadt Ahausen (von a2@x.test): mögliche Doppelbewerbung zu {}",
+                dup.reference, original.reference
+            )),
+            "{duplicates}"
+        );
+        assert!(
+            duplicates.contains(&format!(
+                "ZUSAMMENFÜHREN {} IN {}",
+                dup.reference, original.reference
+            )) && duplicates.contains(&format!("BEHALTEN {}", dup.reference)),
+            "{duplicates}"
+        );
+        assert!(!duplicates.contains(&kept.reference), "{duplicates}");
+        let changes = section("Adressänderungen zur Bestätigung");
+        assert!(
+            changes.contains(&format!(
+                "{}: Adresse der teilnehmenden Person neu neu@ahausen.test (bisher: erika@ahausen.test)",
+                original.reference
+            )),
+            "{changes}"
+        );
+        assert!(
+            changes.contains(&format!("ADRESSE BESTÄTIGEN {}", original.reference))
+                && changes.contains(&format!("ADRESSE ABLEHNEN {}", original.reference)),
+            "{changes}"
+        );
+        // Something for staff to resolve is worth a digest on its own.
+        assert!(!super::is_empty(&digest));
+    }
 }

@@ -152,8 +152,25 @@ pub async fn show_application(config: &Config, id: &str, json: bool) -> anyhow::
         return Ok(ExitCode::from(2));
     };
     let (docs, facts) = documents::list(&store, app.id).await?;
+    let links = crate::store::ownership::links_of(&store, app.id).await?;
+    let held = crate::store::ownership::held_of(&store, app.id).await?;
+    let merged_into = match app.merged_into {
+        Some(id) => applications::list(&store)
+            .await?
+            .into_iter()
+            .find(|a| a.id == id)
+            .map(|a| a.reference),
+        None => None,
+    };
     if json {
-        let v = serde_json::json!({"application": app, "documents": docs, "facts": facts});
+        let v = serde_json::json!({
+            "application": app,
+            "documents": docs,
+            "facts": facts,
+            "linked_addresses": links,
+            "held_address_changes": held,
+            "merged_into_reference": merged_into,
+        });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -172,6 +189,42 @@ pub async fn show_application(config: &Config, id: &str, json: bool) -> anyhow::
         if app.complete { "yes" } else { "no" }
     );
     println!("  mails:        {}", app.message_count);
+    println!("  owner:        {}", app.owner);
+    if let Some(into) = &merged_into {
+        println!("  MERGED into {into}");
+    }
+    if let Some(original) = &app.duplicate_of_reference {
+        println!(
+            "  POSSIBLE DUPLICATE of {original}: resolve with `postbote applications merge {r} --into {original}` \
+             or `postbote applications keep {r}` (by mail: ZUSAMMENFÜHREN {r} IN {original} / BEHALTEN {r})",
+            r = app.reference
+        );
+    }
+    println!("linked addresses:");
+    if links.is_empty() {
+        println!("  (none)");
+    }
+    for l in &links {
+        println!(
+            "  {}  (linked by {} at {})",
+            l.address, l.linked_by, l.created_at
+        );
+    }
+    if !held.is_empty() {
+        println!(
+            "held address changes (in use only once confirmed: `postbote applications confirm-address {r}` \
+             or `reject-address {r}`; by mail ADRESSE BESTÄTIGEN/ABLEHNEN {r}):",
+            r = app.reference
+        );
+        for h in &held {
+            println!(
+                "  {:<18} {} (was: {})",
+                h.field,
+                h.new_value,
+                h.old_value.as_deref().unwrap_or("none")
+            );
+        }
+    }
     println!("documents:");
     for d in &docs {
         let state = match (&d.problem, d.superseded_by) {

@@ -55,6 +55,25 @@ pub enum ApplicationsAction {
     /// may then change the application, as from the original applicant
     /// (the mail command VERKNÜPFEN does the same).
     Link { id: String, address: String },
+    /// Merge a possible duplicate into an application: its documents, facts
+    /// and mails move there, its sender is linked, its mail not yet sent is
+    /// withdrawn (the mail command ZUSAMMENFÜHREN DUP IN REF does the same).
+    Merge {
+        /// The duplicate (id or reference), merged away.
+        dup: String,
+        /// The application it is merged into.
+        #[arg(long)]
+        into: String,
+    },
+    /// Keep a possible duplicate as an application of its own: the mark goes
+    /// (as the mail command BEHALTEN).
+    Keep { id: String },
+    /// Confirm the held address changes of an application: the new contact
+    /// or supervisor address is used from now on (as ADRESSE BESTÄTIGEN).
+    ConfirmAddress { id: String },
+    /// Refuse the held address changes: the previous addresses stay (as
+    /// ADRESSE ABLEHNEN).
+    RejectAddress { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -355,6 +374,22 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             action: Some(ApplicationsAction::Link { id, address }),
             ..
         } => staff::link_address(config, &id, &address).await,
+        Command::Applications {
+            action: Some(ApplicationsAction::Merge { dup, into }),
+            ..
+        } => staff::merge(config, &dup, &into).await,
+        Command::Applications {
+            action: Some(ApplicationsAction::Keep { id }),
+            ..
+        } => staff::keep(config, &id).await,
+        Command::Applications {
+            action: Some(ApplicationsAction::ConfirmAddress { id }),
+            ..
+        } => staff::decide_address(config, &id, true).await,
+        Command::Applications {
+            action: Some(ApplicationsAction::RejectAddress { id }),
+            ..
+        } => staff::decide_address(config, &id, false).await,
         Command::Messages { action } => match action {
             MessagesAction::List {
                 failed,

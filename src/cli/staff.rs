@@ -102,6 +102,42 @@ pub async fn link_address(
     finish(tx, result).await
 }
 
+/// `postbote applications merge DUP --into REF` (as ZUSAMMENFÜHREN DUP IN
+/// REF): prints what was done and the notes staff would get in the reply.
+pub async fn merge(config: Config, dup: &str, into: &str) -> anyhow::Result<ExitCode> {
+    let app = App::for_command(config).await?;
+    let mut tx = app.store.begin().await?;
+    let result = crate::workflow::ownership::merge(&mut tx, dup, into, &by())
+        .await
+        .map(|(done, notes)| {
+            let mut lines = vec![done];
+            lines.extend(notes);
+            lines.join("\n")
+        });
+    finish(tx, result).await
+}
+
+/// `postbote applications keep DUP` (as BEHALTEN DUP).
+pub async fn keep(config: Config, dup: &str) -> anyhow::Result<ExitCode> {
+    let app = App::for_command(config).await?;
+    let mut tx = app.store.begin().await?;
+    let result = crate::workflow::ownership::keep(&mut tx, dup).await;
+    finish(tx, result).await
+}
+
+/// `postbote applications confirm-address|reject-address REF` (as ADRESSE
+/// BESTÄTIGEN|ABLEHNEN REF).
+pub async fn decide_address(
+    config: Config,
+    reference: &str,
+    confirm: bool,
+) -> anyhow::Result<ExitCode> {
+    let app = App::for_command(config).await?;
+    let mut tx = app.store.begin().await?;
+    let result = crate::workflow::ownership::decide_held(&mut tx, reference, confirm, &by()).await;
+    finish(tx, result).await
+}
+
 pub async fn cancel_interview(config: Config, reference: &str) -> anyhow::Result<ExitCode> {
     let app = App::for_command(config).await?;
     let mut tx = app.store.begin().await?;

@@ -74,6 +74,12 @@ async fn select(
     subjects: &[Subject],
     address: Option<&str>,
 ) -> anyhow::Result<Selection> {
+    // An application merged into one of them goes with it: its archived row
+    // still names the duplicate's sender and municipality.
+    let mut subjects = subjects.to_vec();
+    let ids: Vec<i64> = subjects.iter().map(|s| s.id).collect();
+    subjects.extend(retention::merged_into(store, &ids).await?);
+    let subjects = subjects.as_slice();
     let apps: Vec<i64> = subjects.iter().map(|s| s.id).collect();
     let mut sel = retention::tied_to(store, &apps).await?;
     let mut needles: Vec<String> = subjects.iter().flat_map(needles).collect();
@@ -178,9 +184,24 @@ pub async fn select_due(
     }
     apps.sort();
     apps.dedup();
-    let mut sel = retention::tied_to(store, &apps).await?;
+    // What goes with a due application is what `forget` would erase of it:
+    // the rows tied by key, and every stored mail that names it (the copies
+    // of the mail sent to it, staff notices about it), not only the rows
+    // that carry its id.
+    let subjects = retention::applications_by_ids(store, &apps).await?;
+    let mut sel = if subjects.is_empty() {
+        Selection::default()
+    } else {
+        select(store, &subjects, None).await?
+    };
+    let addresses = if participants.is_empty() {
+        Vec::new()
+    } else {
+        retention::participant_addresses(store, &participants).await?
+    };
     sel.extend(Selection {
         participants,
+        addresses,
         ..Selection::default()
     });
     let expired = |days: u32, classes: &'static [&'static str]| {

@@ -5,6 +5,7 @@
 use super::interviews::InterviewState;
 use super::messages::MessageState;
 use super::outbox::{OutboxState, Purpose};
+use super::ownership::HoldState;
 use super::{Store, ts};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -140,6 +141,48 @@ pub async fn undecided(store: &Store, until: DateTime<Utc>) -> anyhow::Result<Ve
         .into_iter()
         .map(|(reference, at)| Interview { reference, at })
         .collect())
+}
+
+/// An application marked as a possible duplicate, not yet merged or kept.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OpenDuplicate {
+    pub reference: String,
+    pub municipality: Option<String>,
+    pub owner: String,
+    pub original: String,
+}
+
+/// Every open "possible duplicate" mark, oldest first.
+pub async fn open_duplicates(store: &Store) -> anyhow::Result<Vec<OpenDuplicate>> {
+    sqlx::query_as(
+        "SELECT a.reference, a.municipality, COALESCE(a.owner, a.applicant) AS owner, d.reference AS original \
+         FROM applications a JOIN applications d ON d.id = a.duplicate_of \
+         WHERE a.merged_into IS NULL ORDER BY a.id",
+    )
+    .fetch_all(store.pool())
+    .await
+    .context("cannot read the possible duplicates")
+}
+
+/// An address change waiting for staff.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct HeldChange {
+    pub reference: String,
+    pub field: String,
+    pub old_value: Option<String>,
+    pub new_value: String,
+}
+
+/// Every address change still held, oldest first.
+pub async fn held_changes(store: &Store) -> anyhow::Result<Vec<HeldChange>> {
+    sqlx::query_as(
+        "SELECT a.reference, h.field, h.old_value, h.new_value FROM held_address_changes h \
+         JOIN applications a ON a.id = h.application_id WHERE h.state = ? ORDER BY h.id",
+    )
+    .bind(HoldState::Held)
+    .fetch_all(store.pool())
+    .await
+    .context("cannot read the held address changes")
 }
 
 /// How many outgoing mails wait for staff to release them.

@@ -3,6 +3,7 @@
 //! held until staff confirm them.
 
 use super::column::text_enum;
+use super::outbox::{CapClass, OutboxState};
 use super::{Store, Tx, now};
 use anyhow::Context;
 use serde::Serialize;
@@ -85,6 +86,32 @@ pub async fn all_links(store: &Store) -> anyhow::Result<Vec<Link>> {
     .context("cannot read linked addresses")
 }
 
+/// The addresses linked to an application, for `applications show` (read only).
+pub async fn links_of(store: &Store, application_id: i64) -> anyhow::Result<Vec<Link>> {
+    sqlx::query_as(
+        "SELECT application_id, address, linked_by, created_at FROM application_addresses \
+         WHERE application_id = ? ORDER BY id",
+    )
+    .bind(application_id)
+    .fetch_all(store.pool())
+    .await
+    .context("cannot read linked addresses")
+}
+
+/// The address changes of an application still waiting for staff, for
+/// `applications show` (read only).
+pub async fn held_of(store: &Store, application_id: i64) -> anyhow::Result<Vec<Hold>> {
+    sqlx::query_as(
+        "SELECT id, application_id, message_row, field, old_value, new_value, state \
+         FROM held_address_changes WHERE application_id = ? AND state = ? ORDER BY id",
+    )
+    .bind(application_id)
+    .bind(HoldState::Held)
+    .fetch_all(store.pool())
+    .await
+    .context("cannot read held address changes")
+}
+
 /// Clears the "possible duplicate" mark (staff keep the application).
 pub async fn clear_duplicate(tx: &mut Tx<'_>, application_id: i64) -> anyhow::Result<()> {
     sqlx::query("UPDATE applications SET duplicate_of = NULL, updated_at = ? WHERE id = ?")
@@ -124,12 +151,42 @@ pub async fn fact_messages(tx: &mut Tx<'_>, application_id: i64) -> anyhow::Resu
     .context("cannot read the messages of facts")
 }
 
+/// Withdraws the mail to application `from` that has not gone out yet
+/// (queued or held), before it is merged away: a confirmation or reminder
+/// naming a reference that no longer stands on its own would mislead.
+/// Mail to staff (notices about it) still goes; mail already being sent is
+/// left alone. Returns how many rows.
+pub async fn withdraw_pending(tx: &mut Tx<'_>, from: i64) -> anyhow::Result<u64> {
+    let r = sqlx::query(
+        "UPDATE outbox SET state = ?, last_error = 'application merged' \
+         WHERE application_id = ? AND state IN (?, ?) AND cap IN (?, ?)",
+    )
+    .bind(OutboxState::Withdrawn)
+    .bind(from)
+    .bind(OutboxState::Queued)
+    .bind(OutboxState::Held)
+    .bind(CapClass::Applicant)
+    .bind(CapClass::StaffCaused)
+    .execute(&mut **tx)
+    .await
+    .context("cannot withdraw the merged application's pending mail")?;
+    Ok(r.rows_affected())
+}
+
 /// Moves the documents, facts, messages and held changes of `from` to
 /// `into`, then marks `from` merged. Documents of `from` supersede older
 /// ones of the same role in `into` as if they had arrived there (and the
 /// other way round for older ones).
 pub async fn merge(tx: &mut Tx<'_>, from: i64, into: i64) -> anyhow::Result<()> {
-    for table in ["documents", "facts", "messages", "held_address_changes"] {
+    // The outbox rows move too (sent and withdrawn ones): what was sent
+    // about the application belongs to it, for export and erasure.
+    for table in [
+        "documents",
+        "facts",
+        "messages",
+        "held_address_changes",
+        "outbox",
+    ] {
         sqlx::query(&format!(
             "UPDATE {table} SET application_id = ? WHERE application_id = ?"
         ))

@@ -71,6 +71,10 @@ pub struct Counts {
     pub bounces: u64,
     pub staff_commands: u64,
     pub programme_mails: u64,
+    /// Addresses staff linked to the applications (`application_addresses`).
+    pub linked_addresses: u64,
+    /// Held (or decided) address changes (`held_address_changes`).
+    pub address_changes: u64,
 }
 
 impl Counts {
@@ -87,6 +91,8 @@ impl Counts {
             + self.bounces
             + self.staff_commands
             + self.programme_mails
+            + self.linked_addresses
+            + self.address_changes
     }
 
     /// `kind: n` for every kind with n > 0.
@@ -104,6 +110,8 @@ impl Counts {
             ("bounce records", self.bounces),
             ("staff command records", self.staff_commands),
             ("programme mail records", self.programme_mails),
+            ("linked addresses", self.linked_addresses),
+            ("address changes", self.address_changes),
         ]
         .into_iter()
         .filter(|(_, n)| *n > 0)
@@ -146,6 +154,42 @@ pub async fn applications_by_applicant(
         .fetch_all(store.pool())
         .await
         .context("cannot look up applications by address")
+}
+
+/// The applications with these ids.
+pub async fn applications_by_ids(store: &Store, apps: &[i64]) -> anyhow::Result<Vec<Subject>> {
+    sqlx::query_as(&format!(
+        "{SUBJECT} WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id"
+    ))
+    .bind(ids(apps))
+    .fetch_all(store.pool())
+    .await
+    .context("cannot look up applications by id")
+}
+
+/// The applications merged into one of `apps` (their archived rows, which
+/// hold the duplicate's sender and municipality), not already in `apps`.
+pub async fn merged_into(store: &Store, apps: &[i64]) -> anyhow::Result<Vec<Subject>> {
+    sqlx::query_as(&format!(
+        "{SUBJECT} WHERE merged_into IN (SELECT value FROM json_each(?1)) \
+         AND id NOT IN (SELECT value FROM json_each(?1)) ORDER BY id"
+    ))
+    .bind(ids(apps))
+    .fetch_all(store.pool())
+    .await
+    .context("cannot look up merged applications")
+}
+
+/// The addresses of the participants rows `rows` (lower case).
+pub async fn participant_addresses(store: &Store, rows: &[i64]) -> anyhow::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT lower(email) FROM participants WHERE id IN (SELECT value FROM json_each(?)) \
+         AND email IS NOT NULL AND email != ''",
+    )
+    .bind(ids(rows))
+    .fetch_all(store.pool())
+    .await
+    .context("cannot read the participants' addresses")
 }
 
 /// Ids as a JSON array, for `IN (SELECT value FROM json_each(?))`.
@@ -318,12 +362,16 @@ pub async fn not_selected_before(store: &Store, before: &str) -> anyhow::Result<
     .await
 }
 
-/// Applications with no decision whose first mail arrived before `before`.
+/// Applications whose first mail arrived before `before` with no released
+/// decision (a rejection or waitlisting held and never released counts as
+/// undecided, else it would be kept forever) and no acceptance (those are
+/// the cohort's, kept until after the programme).
 pub async fn undecided_before(store: &Store, before: &str) -> anyhow::Result<Vec<i64>> {
     ids_of(
         store,
         "SELECT id FROM applications WHERE received_at < ? \
-         AND id NOT IN (SELECT application_id FROM decisions)",
+         AND id NOT IN (SELECT application_id FROM decisions \
+         WHERE notice = 'released' OR outcome = 'accept')",
         &[before],
     )
     .await
@@ -413,6 +461,15 @@ const STEPS: &[(&str, &str)] = &[
         "FROM interviews WHERE application_id IN (SELECT value FROM json_each(?1))",
     ),
     (
+        "linked_addresses",
+        "FROM application_addresses WHERE application_id IN (SELECT value FROM json_each(?1))",
+    ),
+    (
+        "address_changes",
+        "FROM held_address_changes WHERE application_id IN (SELECT value FROM json_each(?1)) \
+         OR message_row IN (SELECT value FROM json_each(?2))",
+    ),
+    (
         "decisions",
         "FROM decisions WHERE application_id IN (SELECT value FROM json_each(?1))",
     ),
@@ -496,6 +553,8 @@ async fn tally(tx: &mut Tx<'_>, sel: &Selection) -> anyhow::Result<Counts> {
             "bounces" => c.bounces = n,
             "staff_commands" => c.staff_commands = n,
             "programme_mails" => c.programme_mails = n,
+            "linked_addresses" => c.linked_addresses = n,
+            "address_changes" => c.address_changes = n,
             "outbox" => c.outbox = n,
             _ => {}
         }
@@ -627,8 +686,23 @@ pub async fn erase(
         "DELETE FROM bounces WHERE message_row IN (SELECT id FROM temp.erase_messages)",
         "DELETE FROM staff_commands WHERE message_row IN (SELECT id FROM temp.erase_messages)",
         "DELETE FROM mailbox_locations WHERE message_row IN (SELECT id FROM temp.erase_messages)",
+        "DELETE FROM held_address_changes WHERE message_row IN (SELECT id FROM temp.erase_messages)",
     ] {
         sqlx::query(sql)
+            .execute(&mut *tx)
+            .await
+            .with_context(|| format!("cannot erase ({sql})"))?;
+    }
+    // Applications that stay lose their pointer at an erased one (a kept
+    // "possible duplicate" of it; a merged one goes with its target).
+    for sql in [
+        "UPDATE applications SET duplicate_of = NULL WHERE duplicate_of IN \
+         (SELECT value FROM json_each(?1)) AND id NOT IN (SELECT value FROM json_each(?1))",
+        "UPDATE applications SET merged_into = NULL WHERE merged_into IN \
+         (SELECT value FROM json_each(?1)) AND id NOT IN (SELECT value FROM json_each(?1))",
+    ] {
+        sqlx::query(sql)
+            .bind(b[0].as_str())
             .execute(&mut *tx)
             .await
             .with_context(|| format!("cannot erase ({sql})"))?;

@@ -177,6 +177,10 @@ pub struct Digest {
     pub needs_human: Vec<String>,
     pub interviews: Vec<String>,
     pub pending_decisions: Vec<String>,
+    /// Open "possible duplicate" marks, each with the commands to resolve it.
+    pub duplicates: Vec<String>,
+    /// Held address changes, each with the commands to decide on it.
+    pub address_changes: Vec<String>,
     pub sent: i64,
     pub failed: Vec<String>,
     pub bounces: Vec<String>,
@@ -315,6 +319,10 @@ pub fn samples() -> Vec<(&'static str, serde_json::Value)> {
         needs_human: vec!["Frage von a@b.test".into()],
         interviews: vec!["Mo., 29.06.2026, 09:00 Uhr: EWS7-0001".into()],
         pending_decisions: vec!["2 Bescheide warten".into()],
+        duplicates: vec![
+            "EWS7-0002 Stadt Musterhausen (von a@b.test): mögliche Doppelbewerbung".into(),
+        ],
+        address_changes: vec!["EWS7-0001: Adresse der teilnehmenden Person neu x@y.test".into()],
         sent: 3,
         failed: vec!["x@y.test: 550".into()],
         bounces: vec!["x@y.test: 5.1.1".into()],

@@ -29,7 +29,7 @@ const GUARDED: [(&str, &[&str]); 2] = [
 ];
 
 /// German name of a guarded field.
-fn field_de(field: &str) -> &'static str {
+pub fn field_de(field: &str) -> &'static str {
     match field {
         "person_email" => "Adresse der teilnehmenden Person",
         _ => "Adresse der/des Vorgesetzten",
@@ -213,6 +213,7 @@ pub async fn merge(
     }
     let before = before(tx, target.id).await?;
     let messages = ownership::fact_messages(tx, source.id).await?;
+    let withdrawn = ownership::withdraw_pending(tx, source.id).await?;
     ownership::merge(tx, source.id, target.id).await?;
     ownership::link(tx, target.id, &source.owner, by).await?;
     for l in ownership::links(tx, source.id).await? {
@@ -224,15 +225,19 @@ pub async fn merge(
     let current = crate::store::documents::current(tx, target.id).await?;
     let complete = super::review::missing(&current, true).is_empty();
     crate::store::applications::set_complete(tx, target.id, complete).await?;
-    tracing::info!(from = %source.reference, into = %target.reference, "applications merged");
-    Ok((
-        format!(
-            "{} in {} zusammengeführt: Unterlagen, Angaben und Nachrichten gehören jetzt zu {}; \
-             {} ist verknüpft",
-            source.reference, target.reference, target.reference, source.owner
-        ),
-        notes,
-    ))
+    tracing::info!(from = %source.reference, into = %target.reference, withdrawn, "applications merged");
+    let mut done = format!(
+        "{} in {} zusammengeführt: Unterlagen, Angaben und Nachrichten gehören jetzt zu {}; \
+         {} ist verknüpft",
+        source.reference, target.reference, target.reference, source.owner
+    );
+    if withdrawn > 0 {
+        done.push_str(&format!(
+            "; {withdrawn} noch nicht versandte E-Mail(s) zu {} zurückgezogen",
+            source.reference
+        ));
+    }
+    Ok((done, notes))
 }
 
 /// `ADRESSE BESTÄTIGEN REF` (`confirm`) or `ADRESSE ABLEHNEN REF`: decides
@@ -471,6 +476,33 @@ mod tests {
         .await
         .unwrap();
         assert!(done.contains("zusammengeführt"), "{done}");
+        // The duplicate's confirmation, still queued, is withdrawn (it names
+        // a reference merged away) and belongs to the target now.
+        assert!(
+            done.contains("1 noch nicht versandte E-Mail(s) zu EWS7-0002 zurückgezogen"),
+            "{done}"
+        );
+        let rows: Vec<(i64, String, String)> =
+            sqlx::query_as("SELECT application_id, env_to, state FROM outbox WHERE purpose = ?")
+                .bind(Purpose::Confirmation)
+                .fetch_all(app.store.pool())
+                .await
+                .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    first,
+                    "rathaus@ahausen.test".to_string(),
+                    "queued".to_string()
+                ),
+                (
+                    first,
+                    "mallory@evil.test".to_string(),
+                    "withdrawn".to_string()
+                ),
+            ]
+        );
         assert_eq!(
             notes.len(),
             0,

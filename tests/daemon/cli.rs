@@ -260,3 +260,137 @@ async fn invitations_are_not_released_with_a_placeholder_zoom_link() {
         0
     );
 }
+
+/// The CLI forms of the ownership commands (part 8): `applications show`
+/// lists the duplicate mark, the linked addresses and held address changes;
+/// `merge`, `confirm-address` and `keep` act as the mail commands do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_merge_and_confirm_an_address_change_on_the_command_line() {
+    use crate::helpers::{STAFF, spawn_app_with_env, wait_subject};
+    use crate::interviews::{apply, days};
+    use crate::ownership::{latest_fact, questionnaire_mail};
+    let app = spawn_app_with_env(
+        crate::helpers::Deadline::Future,
+        "",
+        &[(
+            "POSTBOTE_STAFF__COMMAND_SECRET",
+            "geheim-4711-lang-genug-fuer-teil-8",
+        )],
+    )
+    .await;
+    let run = |args: &[&str]| {
+        let out = app.cli(args);
+        (
+            out.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let d = days(&app);
+    let owner = "amt@stadt-c.test";
+    apply(
+        &app,
+        owner,
+        "Stadt C",
+        &[d[0]],
+        &[("person_email", "erika@stadt-c.test")],
+    )
+    .await;
+    let colleague = "kollegin@stadt-c.test";
+    let raw = questionnaire_mail(
+        &app,
+        colleague,
+        "cli-colleague-1@stadt-c.test",
+        "",
+        "Fragebogen-Kollegin.pdf",
+        &[("kommune_name", "Stadt C")],
+        false,
+    );
+    app.deliver(colleague, &raw).await;
+    app.wait_for_mail(colleague, 1).await;
+    wait_subject(&app, STAFF, "Bitte prüfen: Bewerbung EWS7-0002").await;
+
+    // show: the mark, with the commands that resolve it.
+    let (code, shown) = run(&["applications", "show", "EWS7-0002"]);
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(
+        shown.contains("POSSIBLE DUPLICATE of EWS7-0001")
+            && shown.contains("postbote applications merge EWS7-0002 --into EWS7-0001"),
+        "{shown}"
+    );
+
+    // merge on the command line, as ZUSAMMENFÜHREN by mail.
+    let (code, out) = run(&["applications", "merge", "EWS7-0002", "--into", "EWS7-0001"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("EWS7-0002 in EWS7-0001 zusammengef"), "{out}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM applications WHERE id = 2 AND state = 'merged' AND merged_into = 1")
+            .await,
+        1
+    );
+    let (_, shown) = run(&["applications", "show", "EWS7-0001"]);
+    assert!(
+        shown.contains("linked addresses:\n  kollegin@stadt-c.test"),
+        "{shown}"
+    );
+    // A second merge and keeping a merged or unmarked one are refused (exit 1).
+    let (code, out) = run(&["applications", "merge", "EWS7-0002", "--into", "EWS7-0001"]);
+    assert_eq!(code, Some(1), "{out}");
+    let (code, out) = run(&["applications", "keep", "EWS7-0001"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("nicht als mögliches Duplikat"), "{out}");
+
+    // The owner names another person: held, shown, confirmed on the command line.
+    let raw = questionnaire_mail(
+        &app,
+        owner,
+        "cli-change-1@stadt-c.test",
+        "",
+        "Fragebogen-neu.pdf",
+        &[
+            ("kommune_name", "Stadt C"),
+            ("person_email", "max@stadt-c.test"),
+        ],
+        false,
+    );
+    app.deliver(owner, &raw).await;
+    app.wait_for_count(
+        "SELECT COUNT(*) FROM held_address_changes WHERE state = 'held'",
+        1,
+    )
+    .await;
+    let (_, shown) = run(&["applications", "show", "EWS7-0001"]);
+    assert!(
+        shown.contains("held address changes")
+            && shown.contains("max@stadt-c.test (was: erika@stadt-c.test)"),
+        "{shown}"
+    );
+    assert_eq!(
+        latest_fact(&app, "field:person_email").await,
+        "erika@stadt-c.test"
+    );
+    let (code, out) = run(&["applications", "confirm-address", "EWS7-0001"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("Adressänderung übernommen"), "{out}");
+    assert_eq!(
+        latest_fact(&app, "field:person_email").await,
+        "max@stadt-c.test"
+    );
+    let (_, shown) = run(&["applications", "show", "EWS7-0001"]);
+    assert!(!shown.contains("held address changes"), "{shown}");
+    let (code, out) = run(&["applications", "reject-address", "EWS7-0001"]);
+    assert_eq!(code, Some(1), "nothing held any more: {out}");
+
+    // Forgetting the application takes the duplicate merged into it along.
+    let (code, out) = run(&["forget", "EWS7-0001", "--yes"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE env_to = 'kollegin@stadt-c.test'")
+            .await,
+        0
+    );
+}

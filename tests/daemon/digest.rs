@@ -57,6 +57,25 @@ async fn the_digest_reports_what_happened_once_and_stays_silent_when_nothing_did
     .await;
     app.wait_for_count("SELECT COUNT(*) FROM messages WHERE class = 'other'", 1)
         .await;
+    // A municipality's application, and a second one from another address
+    // naming it: a possible duplicate for staff to resolve.
+    let d = crate::interviews::days(&app);
+    crate::interviews::apply(&app, "amt@stadt-d.test", "Stadt D", &[d[0]], &[]).await;
+    let dup = crate::ownership::questionnaire_mail(
+        &app,
+        "kollegin@stadt-d.test",
+        "dg-dup-1@stadt-d.test",
+        "",
+        "Fragebogen-Kollegin.pdf",
+        &[("kommune_name", "Stadt D")],
+        false,
+    );
+    app.deliver("kollegin@stadt-d.test", &dup).await;
+    app.wait_for_count(
+        "SELECT COUNT(*) FROM applications WHERE duplicate_of IS NOT NULL",
+        1,
+    )
+    .await;
 
     // Act: the next scheduled digest time, then the same again, then later.
     let schedule = CronSchedule::parse(cron).unwrap();
@@ -75,6 +94,18 @@ async fn the_digest_reports_what_happened_once_and_stays_silent_when_nothing_did
         "{body}"
     );
     assert!(body.contains("Letzter erfolgreicher Abruf"), "{body}");
+    assert!(
+        body.contains("Mögliche Doppelbewerbungen")
+            && body.contains(
+                "EWS7-0003 Stadt D (von kollegin@stadt-d.test): mögliche Doppelbewerbung zu EWS7-0002"
+            )
+            && body.contains("ZUSAMMENFÜHREN EWS7-0003 IN EWS7-0002")
+            && body.contains("BEHALTEN EWS7-0003"),
+        "{body}"
+    );
+    // Staff keep it (on the command line): the mark no longer needs them.
+    let kept = app.cli(&["applications", "keep", "EWS7-0003"]);
+    assert!(kept.status.success(), "{kept:?}");
     assert_eq!(
         app.count("SELECT bounced FROM outbox WHERE purpose = 'confirmation'")
             .await,

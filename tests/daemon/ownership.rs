@@ -34,7 +34,7 @@ async fn command(app: &TestApp, id: &str, body: &str) {
 }
 
 /// A questionnaire (and optionally a letter) from `from`, with extra headers.
-fn questionnaire_mail(
+pub(crate) fn questionnaire_mail(
     app: &TestApp,
     from: &str,
     id: &str,
@@ -57,7 +57,7 @@ fn questionnaire_mail(
     raw.replacen("\r\nTo: ", &format!("\r\n{extra_headers}To: "), 1)
 }
 
-async fn latest_fact(app: &TestApp, name: &str) -> String {
+pub(crate) async fn latest_fact(app: &TestApp, name: &str) -> String {
     let store = app.store().await;
     sqlx::query_scalar(
         "SELECT value FROM facts WHERE application_id = 1 AND name = ? ORDER BY id DESC LIMIT 1",
@@ -194,6 +194,17 @@ async fn a_takeover_attempt_changes_nothing_and_reaches_staff() {
         1,
         "no update to the owner"
     );
+
+    // Forgetting the original leaves the marked duplicate on its own: it
+    // stays, without a pointer at the erased application.
+    let out = app.cli(&["forget", "EWS7-0001", "--yes"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM applications WHERE reference = 'EWS7-0002' AND duplicate_of IS NULL")
+            .await,
+        1
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

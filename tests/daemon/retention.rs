@@ -589,3 +589,280 @@ async fn loeschen_by_mail_previews_first_erases_only_when_confirmed_and_never_wi
     assert!(holds.is_empty(), "{holds:?}");
     assert!(database_holds(&app, "loeschhausen").is_empty());
 }
+
+/// Runs the CLI and asserts it succeeded; returns stdout.
+fn cli_ok(app: &TestApp, args: &[&str]) -> String {
+    let out = app.cli(args);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{args:?}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// The references of the stored applications, sorted.
+async fn references(app: &TestApp) -> Vec<String> {
+    let store = app.store().await;
+    let r: Vec<String> =
+        sqlx::query_scalar("SELECT reference FROM applications ORDER BY reference")
+            .fetch_all(store.pool())
+            .await
+            .expect("references");
+    store.close().await;
+    r
+}
+
+/// Counts rows of `table` tied to the application `reference`.
+async fn tied(app: &TestApp, table: &str, reference: &str) -> i64 {
+    app.count(&format!(
+        "SELECT COUNT(*) FROM {table} WHERE application_id IN \
+         (SELECT id FROM applications WHERE reference = '{reference}')"
+    ))
+    .await
+}
+
+/// Waits until every sent mail's copy is filed (stored as `own` and out of the INBOX).
+async fn wait_copies_filed(app: &TestApp) {
+    app.wait_for_count(
+        "SELECT COUNT(*) FROM outbox o WHERE o.state = 'sent' AND NOT EXISTS \
+         (SELECT 1 FROM messages m WHERE m.message_id = o.message_id AND m.state != 'received')",
+        0,
+    )
+    .await;
+    wait_inbox_empty(app).await;
+}
+
+/// One application per municipality, from `from`, confirmed; its reference.
+async fn apply_as(app: &TestApp, from: &str, kommune: &str) -> String {
+    let id = format!(
+        "{}@{}",
+        kommune.to_lowercase(),
+        from.split('@').nth(1).unwrap_or("x")
+    );
+    let raw = application_of(app, from, kommune, &id, &format!("Motivation {kommune}"));
+    app.deliver(from, &raw).await;
+    app.wait_for_mail(from, 1).await;
+    reference_of(app, from).await
+}
+
+fn months(t: chrono::DateTime<Utc>, n: u32) -> chrono::DateTime<Utc> {
+    t.checked_add_months(chrono::Months::new(n))
+        .expect("months")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_and_waitlisted_applications_go_six_months_after_the_notices_and_nothing_else() {
+    // Sent copies kept forever here, so that the sent folder shows what the
+    // not-selected rule itself removes.
+    let start = Utc::now();
+    let app = spawn_app_with_clock(
+        Deadline::Future,
+        &[("POSTBOTE_RETENTION__SENT_DAYS", "0")],
+        start,
+    )
+    .await;
+    let towns = [
+        ("rathaus@absagehausen.test", "Absagehausen"),
+        ("info@wartebergen.test", "Wartebergen"),
+        ("post@zusagefeld.test", "Zusagefeld"),
+        ("amt@offenstadt.test", "Offenstadt"),
+    ];
+    let mut refs = Vec::new();
+    for (from, kommune) in towns {
+        refs.push(apply_as(&app, from, kommune).await);
+    }
+    let (rejected, waitlisted, accepted, undecided) = (&refs[0], &refs[1], &refs[2], &refs[3]);
+    for (r, outcome) in [
+        (rejected, "reject"),
+        (waitlisted, "waitlist"),
+        (accepted, "accept"),
+    ] {
+        cli_ok(&app, &["decisions", "set", r, outcome, "--persons", "1"]);
+    }
+    cli_ok(&app, &["decisions", "release", "--yes"]);
+    app.wait_for_count(
+        "SELECT COUNT(*) FROM outbox WHERE purpose LIKE 'decision%' AND state = 'sent'",
+        3,
+    )
+    .await;
+    wait_copies_filed(&app).await;
+    let docs_before: Vec<i64> = {
+        let mut v = Vec::new();
+        for r in &refs {
+            v.push(tied(&app, "documents", r).await);
+        }
+        v
+    };
+    assert!(docs_before.iter().all(|n| *n == 2), "{docs_before:?}");
+    for (_, kommune) in towns {
+        assert!(!database_holds(&app, kommune).is_empty(), "{kommune}");
+        let folders = mailbox_holds(&app, kommune).await;
+        assert!(
+            folders.iter().any(|(f, _)| f.contains("Verarbeitet"))
+                && folders
+                    .iter()
+                    .any(|(f, _)| f == crate::helpers::SENT_FOLDER),
+            "{kommune}: {folders:?}"
+        );
+    }
+    let participants = app.count("SELECT COUNT(*) FROM participants").await;
+    assert!(participants > 0);
+
+    // Six months minus a day after the release: everything stays.
+    app.tick_at(months(start, 6) - Duration::days(1)).await;
+    assert_eq!(references(&app).await, refs);
+    for (_, kommune) in towns {
+        assert!(!mailbox_holds(&app, kommune).await.is_empty(), "{kommune}");
+    }
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM erasures WHERE reference IS NOT NULL")
+            .await,
+        0
+    );
+
+    // Six months plus a day: the rejected and the waitlisted application go
+    // (rows, documents, raw mails, the copies in every folder); the accepted
+    // and the undecided one stay, whole.
+    app.tick_at(months(start, 6) + Duration::days(1)).await;
+    assert_eq!(
+        references(&app).await,
+        vec![accepted.clone(), undecided.clone()]
+    );
+    for (i, r) in refs.iter().enumerate().skip(2) {
+        assert_eq!(tied(&app, "documents", r).await, docs_before[i], "{r}");
+        assert!(tied(&app, "messages", r).await > 0, "{r}");
+        assert!(tied(&app, "outbox", r).await > 0, "{r}");
+    }
+    assert_eq!(tied(&app, "decisions", accepted).await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM decisions").await, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM participants").await,
+        participants
+    );
+    for (from, kommune) in &towns[..2] {
+        for needle in [*kommune, *from] {
+            assert_eq!(
+                database_holds(&app, needle),
+                Vec::<String>::new(),
+                "{needle} in the database"
+            );
+            assert_eq!(
+                mailbox_holds(&app, needle).await,
+                Vec::new(),
+                "{needle} in the mailbox"
+            );
+        }
+    }
+    for (_, kommune) in &towns[2..] {
+        assert!(!database_holds(&app, kommune).is_empty(), "{kommune}");
+        let folders = mailbox_holds(&app, kommune).await;
+        assert!(
+            folders.iter().any(|(f, _)| f.contains("Verarbeitet"))
+                && folders
+                    .iter()
+                    .any(|(f, _)| f == crate::helpers::SENT_FOLDER),
+            "{kommune}: {folders:?}"
+        );
+    }
+    let store = app.store().await;
+    let logged: Vec<String> = sqlx::query_scalar(
+        "SELECT reference FROM erasures WHERE reason = 'retention' AND reference IS NOT NULL",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("erasures");
+    store.close().await;
+    assert_eq!(logged, vec![format!("{rejected},{waitlisted}")]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undecided_go_a_year_after_the_first_mail_and_participants_a_year_after_the_last_event() {
+    let start = Utc::now();
+    let app = spawn_app_with_clock(Deadline::Future, &[], start).await;
+    let towns = [
+        ("post@teilnahmefeld.test", "Teilnahmefeld"),
+        ("amt@unentschiedenau.test", "Unentschiedenau"),
+    ];
+    let accepted = apply_as(&app, towns[0].0, towns[0].1).await;
+    let undecided = apply_as(&app, towns[1].0, towns[1].1).await;
+    cli_ok(
+        &app,
+        &["decisions", "set", &accepted, "accept", "--persons", "1"],
+    );
+    cli_ok(&app, &["decisions", "release", "--yes"]);
+    app.wait_for_count(
+        "SELECT COUNT(*) FROM outbox WHERE purpose LIKE 'decision%' AND state = 'sent'",
+        1,
+    )
+    .await;
+    wait_copies_filed(&app).await;
+    // A rejection recorded after the release and never released: the
+    // applicant was never told, so it counts as undecided (not kept forever).
+    cli_ok(
+        &app,
+        &["decisions", "set", &undecided, "reject", "--persons", "1"],
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM decisions WHERE notice = 'held'")
+            .await,
+        1
+    );
+    let participants = app.count("SELECT COUNT(*) FROM participants").await;
+    assert!(participants > 0);
+    let docs = tied(&app, "documents", &accepted).await;
+    assert_eq!(docs, 2);
+
+    // A year minus a day after the first mail: both stay.
+    app.tick_at(months(start, 12) - Duration::days(1)).await;
+    assert_eq!(
+        references(&app).await,
+        vec![accepted.clone(), undecided.clone()]
+    );
+
+    // A year plus a day: the undecided one goes, from the database and the
+    // processed folder; the participant stays, whole.
+    app.tick_at(months(start, 12) + Duration::days(1)).await;
+    assert_eq!(references(&app).await, vec![accepted.clone()]);
+    for needle in [towns[1].0, towns[1].1] {
+        assert_eq!(
+            database_holds(&app, needle),
+            Vec::<String>::new(),
+            "{needle}"
+        );
+        assert_eq!(mailbox_holds(&app, needle).await, Vec::new(), "{needle}");
+    }
+    assert_eq!(tied(&app, "documents", &accepted).await, docs);
+    assert_eq!(tied(&app, "decisions", &accepted).await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM decisions").await, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM participants").await,
+        participants
+    );
+    assert!(!mailbox_holds(&app, towns[0].1).await.is_empty());
+
+    // The programme's last event, plus a year minus a day: still there.
+    let end = postbote::retention::programme_end(&app.programme()).expect("an end");
+    app.tick_at(months(end, 12) - Duration::days(1)).await;
+    assert_eq!(references(&app).await, vec![accepted.clone()]);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM participants").await,
+        participants
+    );
+
+    // Plus a day: the participant goes, with the roster.
+    app.tick_at(months(end, 12) + Duration::days(1)).await;
+    assert_eq!(references(&app).await, Vec::<String>::new());
+    assert_eq!(app.count("SELECT COUNT(*) FROM participants").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM decisions").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM documents").await, 0);
+    for needle in [towns[0].0, towns[0].1] {
+        assert_eq!(
+            database_holds(&app, needle),
+            Vec::<String>::new(),
+            "{needle}"
+        );
+        assert_eq!(mailbox_holds(&app, needle).await, Vec::new(), "{needle}");
+    }
+}
