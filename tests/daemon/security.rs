@@ -239,3 +239,76 @@ async fn an_application_carrying_our_instance_name_as_loop_header_is_confirmed()
         "the copies answered nothing"
     );
 }
+
+/// A Postfix-style delivery report saying our mail `original` to `rcpt`
+/// failed, sent by whoever wrote it.
+fn delivery_report(original: &str, rcpt: &str, id: &str) -> String {
+    format!(
+        "From: MAILER-DAEMON@mx.stadt.test (Mail Delivery System)\r\nTo: {PROJECT}\r\n\
+         Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <{id}@mx.stadt.test>\r\n\
+         Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n\
+         --B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\
+         --B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.stadt.test\r\n\r\n\
+         Final-Recipient: rfc822; {rcpt}\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n\
+         --B\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: {PROJECT}\r\nTo: {rcpt}\r\n\
+         Subject: x\r\nMessage-ID: {original}\r\n\r\n--B--\r\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_delivery_report_with_a_computed_message_id_marks_nothing_bounced() {
+    use sha2::{Digest, Sha256};
+    let app = spawn_app_with_env(Deadline::Future, "", &[]).await;
+    let applicant = "poststelle@ruhrstadt.test";
+    app.deliver(
+        applicant,
+        &crate::helpers::application(applicant, "Stadt Ruhrstadt", "fb-1@ruhrstadt.test"),
+    )
+    .await;
+    let confirmation = app.wait_for_mail(applicant, 1).await.remove(0);
+    let real = crate::helpers::header(&confirmation, "Message-ID").expect("message id");
+    let store = app.store().await;
+    let key: String =
+        sqlx::query_scalar("SELECT idempotency_key FROM outbox WHERE purpose = 'confirmation'")
+            .fetch_one(store.pool())
+            .await
+            .expect("the confirmation's key");
+    store.close().await;
+    // What an outsider could compute before part 8: the instance name is in
+    // every mail, the key scheme in the source code.
+    let digest = hex::encode(Sha256::digest(format!("postbote-test\n{key}")));
+    let computed = format!("<{}.postbote@ews.test>", &digest[..32]);
+    assert_ne!(computed, real, "the Message-ID must not be computable");
+
+    app.deliver(
+        "MAILER-DAEMON@mx.stadt.test",
+        &delivery_report(&computed, applicant, "forged-dsn-1"),
+    )
+    .await;
+    // The report is read (stored, recognised as a bounce) but matches nothing.
+    app.wait_for_count("SELECT COUNT(*) FROM bounces", 1).await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM bounces WHERE outbox_id IS NOT NULL")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE bounced <> 0")
+            .await,
+        0
+    );
+
+    // The control: a report naming the real Message-ID does mark it, so the
+    // check above could fail.
+    app.deliver(
+        "MAILER-DAEMON@mx.stadt.test",
+        &delivery_report(&real, applicant, "real-dsn-1"),
+    )
+    .await;
+    app.wait_for_count(
+        "SELECT COUNT(*) FROM outbox WHERE purpose = 'confirmation' AND bounced <> 0",
+        1,
+    )
+    .await;
+}
