@@ -71,16 +71,7 @@ fn delivered_to(app: &TestApp, needle: &str) -> usize {
 }
 
 async fn wait_long(app: &TestApp, sql: &str, want: i64) {
-    let store = app.store().await;
-    poll_until(sql, FLOOD_WAIT, Duration::from_millis(200), async || {
-        let n: i64 = sqlx::query_scalar(sql)
-            .fetch_one(store.pool())
-            .await
-            .expect(sql);
-        if n >= want { Ok(n) } else { Err(n) }
-    })
-    .await;
-    store.close().await;
+    app.wait_for_count_within(sql, want, FLOOD_WAIT).await;
 }
 
 /// 200 mails on a loaded two-core machine: more than [`crate::helpers::WAIT`].

@@ -374,9 +374,15 @@ impl TestApp {
     /// Polls an SQL count until it is at least `want` and returns it; fails the test with
     /// the last count if that takes longer than [`WAIT`].
     pub async fn wait_for_count(&self, sql: &str, want: i64) -> i64 {
+        self.wait_for_count_within(sql, want, WAIT).await
+    }
+
+    /// [`TestApp::wait_for_count`] with its own deadline, for work that is
+    /// known to take long (a flood of hundreds of mails).
+    pub async fn wait_for_count_within(&self, sql: &str, want: i64, deadline: Duration) -> i64 {
         let store = self.store().await;
         let what = format!("at least {want} from `{sql}`");
-        let n = poll_until(&what, WAIT, Duration::from_millis(50), async || {
+        let n = poll_until(&what, deadline, Duration::from_millis(50), async || {
             let n: i64 = sqlx::query_scalar(sql)
                 .fetch_one(store.pool())
                 .await

@@ -69,6 +69,21 @@ fn database_holds(app: &TestApp, needle: &str) -> Vec<String> {
 }
 
 /// The folders of the project mailbox and how many of their mails hold `needle`.
+/// Fails unless no byte of `needle` is left in the database files or in
+/// any folder of the project mailbox.
+async fn assert_gone(app: &TestApp, needle: &str) {
+    assert_eq!(
+        database_holds(app, needle),
+        Vec::<String>::new(),
+        "{needle} in the database"
+    );
+    assert_eq!(
+        mailbox_holds(app, needle).await,
+        Vec::new(),
+        "{needle} in the mailbox"
+    );
+}
+
 async fn mailbox_holds(app: &TestApp, needle: &str) -> Vec<(String, usize)> {
     let needle = needle.to_ascii_lowercase();
     let mut found = Vec::new();
@@ -166,16 +181,7 @@ async fn forget_leaves_no_byte_of_the_application_in_the_database_or_the_mailbox
     assert!(!counts.contains('@'), "{counts}");
     // …and no byte of it is left: database files, every mailbox folder.
     for needle in ["vergessenhausen", victim, SECRET_TEXT, "f-1@"] {
-        assert_eq!(
-            database_holds(&app, needle),
-            Vec::<String>::new(),
-            "{needle} in the database"
-        );
-        assert_eq!(
-            mailbox_holds(&app, needle).await,
-            Vec::new(),
-            "{needle} in the mailbox"
-        );
+        assert_gone(&app, needle).await;
     }
     assert!(!database_holds(&app, "bleibdorf").is_empty());
     // A second run finds nothing.
@@ -217,12 +223,7 @@ async fn forget_by_address_erases_the_person_everywhere() {
         0
     );
     for needle in ["vergessendorf", person] {
-        assert_eq!(
-            database_holds(&app, needle),
-            Vec::<String>::new(),
-            "{needle}"
-        );
-        assert_eq!(mailbox_holds(&app, needle).await, Vec::new(), "{needle}");
+        assert_gone(&app, needle).await;
     }
 }
 
@@ -743,16 +744,7 @@ async fn rejected_and_waitlisted_applications_go_six_months_after_the_notices_an
     );
     for (from, kommune) in &towns[..2] {
         for needle in [*kommune, *from] {
-            assert_eq!(
-                database_holds(&app, needle),
-                Vec::<String>::new(),
-                "{needle} in the database"
-            );
-            assert_eq!(
-                mailbox_holds(&app, needle).await,
-                Vec::new(),
-                "{needle} in the mailbox"
-            );
+            assert_gone(&app, needle).await;
         }
     }
     for (_, kommune) in &towns[2..] {
@@ -826,12 +818,7 @@ async fn undecided_go_a_year_after_the_first_mail_and_participants_a_year_after_
     app.tick_at(months(start, 12) + Duration::days(1)).await;
     assert_eq!(references(&app).await, vec![accepted.clone()]);
     for needle in [towns[1].0, towns[1].1] {
-        assert_eq!(
-            database_holds(&app, needle),
-            Vec::<String>::new(),
-            "{needle}"
-        );
-        assert_eq!(mailbox_holds(&app, needle).await, Vec::new(), "{needle}");
+        assert_gone(&app, needle).await;
     }
     assert_eq!(tied(&app, "documents", &accepted).await, docs);
     assert_eq!(tied(&app, "decisions", &accepted).await, 1);
@@ -858,11 +845,6 @@ async fn undecided_go_a_year_after_the_first_mail_and_participants_a_year_after_
     assert_eq!(app.count("SELECT COUNT(*) FROM decisions").await, 0);
     assert_eq!(app.count("SELECT COUNT(*) FROM documents").await, 0);
     for needle in [towns[0].0, towns[0].1] {
-        assert_eq!(
-            database_holds(&app, needle),
-            Vec::<String>::new(),
-            "{needle}"
-        );
-        assert_eq!(mailbox_holds(&app, needle).await, Vec::new(), "{needle}");
+        assert_gone(&app, needle).await;
     }
 }
