@@ -230,7 +230,7 @@ async fn run(
         Outcome::Waitlist => selection::Outcome::Waitlist,
     };
     match command {
-        Command::ShowPlan => {
+        Command::ShowPlan { .. } => {
             let s = schedule::current(desk, tx).await?;
             details.push("Gesprächsplan:".into());
             details.extend(s.lines());
@@ -240,7 +240,7 @@ async fn run(
                 s.plan.unplaced.len()
             ))
         }
-        Command::ReleaseInvitations => {
+        Command::ReleaseInvitations { .. } => {
             let r = schedule::release(desk, tx).await?;
             details.extend(r.without_slot.iter().map(|w| format!("Ohne Termin: {w}")));
             Ok(format!(
@@ -249,12 +249,12 @@ async fn run(
                 r.mails
             ))
         }
-        Command::Preview => {
+        Command::Preview { .. } => {
             let held = preview::held(tx).await?;
             details.push(preview::render(&held));
             Ok(format!("Vorschau: {} Bescheid(e) warten", held.len()))
         }
-        Command::ReleaseNotices => {
+        Command::ReleaseNotices { .. } => {
             let r = selection::release(desk, tx).await?;
             details.extend(r.to_complete.iter().cloned());
             Ok(format!(
@@ -290,12 +290,21 @@ async fn run(
             time,
         } => schedule::move_to(desk, tx, reference, date.and_time(*time)).await,
         Command::CancelInterview { reference } => schedule::cancel(desk, tx, reference).await,
-        Command::ConfirmEvent { event } => {
+        Command::ConfirmEvent { event, .. } => {
             events::set_status(desk.programme, tx, event, EventStatus::Confirmed, by).await
         }
-        Command::CancelEvent { event } => {
+        Command::CancelEvent { event, .. } => {
             events::set_status(desk.programme, tx, event, EventStatus::Cancelled, by).await
         }
+        Command::Help => {
+            details.extend(super::parse::help_lines());
+            Ok(format!(
+                "Liste der Befehle gesendet ({} Befehle)",
+                super::parse::COMMANDS.len()
+            ))
+        }
+        // TODO(part 9): overview mail with the XLSX (issue 13 point 3).
+        Command::Overview { .. } => Err(ActionError::Refused("Noch nicht verfügbar.".into())),
         Command::Ownership(o) => run_ownership(tx, o, by, details).await,
         // NOTE: `handle` runs these through `run_privacy`, which needs the
         // mail's row and sender; never reached.
