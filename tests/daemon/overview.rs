@@ -221,6 +221,7 @@ async fn uebersicht_by_mail_attaches_the_spreadsheet_and_the_cli_exports_it() {
     );
     assert!(body.contains("Entscheidungen: 0 Zusage"), "{body}");
     assert!(body.contains("Teilnehmende: 0"), "{body}");
+    assert!(body.contains(&a) && body.contains(&b), "{body}");
     let parsed = mail_parser::MessageParser::default()
         .parse(mail.as_bytes())
         .expect("parseable");
@@ -318,6 +319,19 @@ async fn uebersicht_by_mail_attaches_the_spreadsheet_and_the_cli_exports_it() {
         "EWS99",
     ]);
     assert_eq!(out.status.code(), Some(2));
+
+    // Erasing one application erases the overview mail that names it.
+    let out = app.cli(&["forget", &a, "--yes"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE idempotency_key LIKE 'staff-overview:%'")
+            .await,
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -351,6 +351,17 @@ async fn run_overview(
     let o = overview::collect(tx, programme, asked.at).await?;
     let bytes = overview::sheet::xlsx(&o)?;
     let summary = o.summary();
+    let mut lines = summary.clone();
+    // NOTE: the references in the text make an erasure of any of these
+    // applications find this mail (and its sent copy) and erase it whole:
+    // it does not look inside the compressed spreadsheet.
+    if !o.rows.is_empty() {
+        let references: Vec<&str> = o.rows.iter().map(|r| r.reference.as_str()).collect();
+        lines.push(format!(
+            "Aktenzeichen in der Tabelle: {}",
+            references.join(", ")
+        ));
+    }
     let scope = programme.map(|c| format!(" {c}")).unwrap_or_default();
     let context = mails::StaffNotice {
         short_name: desk.programme.short_name.clone(),
@@ -360,7 +371,7 @@ async fn run_overview(
              Befehl „ÜBERSICHT{scope}“ erstellt: eine Zeile je Bewerbung. Die Tabelle enthält \
              personenbezogene Daten; bitte nur dienstlich verwenden und nicht weiterleiten."
         ),
-        lines: summary.clone(),
+        lines,
         excerpt: String::new(),
     };
     let stamp = german::to_berlin(&asked.at).format("%Y-%m-%d");
