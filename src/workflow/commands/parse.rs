@@ -769,7 +769,7 @@ fn known() -> String {
 fn programme_code(word: &str) -> Option<String> {
     let b = word.as_bytes();
     let valid = (2..=MAX_PREFIX).contains(&b.len())
-        && b[0].is_ascii_alphabetic()
+        && b.first().is_some_and(u8::is_ascii_alphabetic)
         && b.iter().all(u8::is_ascii_alphanumeric)
         && b.iter().any(u8::is_ascii_digit);
     valid.then(|| word.to_ascii_uppercase())

@@ -392,6 +392,91 @@ mod tests {
         assert_eq!(hours(","), None);
     }
 
+    pub(super) fn row(reference: &str, programme: &str) -> Row {
+        Row {
+            programme: programme.into(),
+            reference: reference.into(),
+            municipality: Some("Musterstadt".into()),
+            kind: Some("Stadt".into()),
+            applicant_name: None,
+            applicant: "rathaus@muster.test".into(),
+            contact_name: Some("Erika Muster".into()),
+            contact_email: None,
+            second_person: None,
+            supervisor_name: None,
+            supervisor_email: None,
+            hours: Some(Hours::Number(19.5)),
+            received: Some(Utc::now()),
+            complete: true,
+            late: false,
+            interview_days: vec![(NaiveDate::from_ymd_opt(2026, 6, 29).unwrap(), "sicher")],
+            interview: None,
+            decision: None,
+            documents: vec!["Fragebogen: f.pdf".into()],
+            duplicate_of: None,
+        }
+    }
+
+    #[test]
+    fn counts_and_summary_per_programme() {
+        let at = Utc::now();
+        let hour = chrono::Duration::hours(1);
+        let mut a = row("EWS7-0001", "EWS7");
+        a.interview = Some((at + hour, InterviewState::Released));
+        a.decision = Some((Outcome::Accept, 2, NoticeState::Held));
+        let mut b = row("EWS7-0002", "EWS7");
+        b.interview = Some((at - hour, InterviewState::Released));
+        b.late = true;
+        b.complete = false;
+        b.decision = Some((Outcome::Reject, 1, NoticeState::Released));
+        let mut c = row("EWS8-0001", "EWS8");
+        c.interview = Some((at + hour, InterviewState::Cancelled));
+        let o = Overview {
+            programme: None,
+            rows: vec![a, b, c],
+            participants: vec![("EWS7".into(), 3)],
+            at,
+        };
+        assert_eq!(o.codes(), vec!["EWS7".to_string(), "EWS8".to_string()]);
+        let ews7 = o.counts(Some("EWS7"));
+        assert_eq!(
+            ews7,
+            Counts {
+                applications: 2,
+                complete: 1,
+                late: 1,
+                interviews_planned: 1,
+                interviews_held: 1,
+                interviews_cancelled: 0,
+                accepted: 1,
+                rejected: 1,
+                waitlisted: 0,
+                notices_held: 1,
+                participants: 3,
+            }
+        );
+        assert_eq!(o.counts(None).applications, 3);
+        assert_eq!(o.counts(None).interviews_cancelled, 1);
+        let text = o.summary().join("\n");
+        assert!(
+            text.contains("EWS7:\n  Bewerbungen: 2, davon vollständig 1, verspätet 1"),
+            "{text}"
+        );
+        assert!(text.contains("EWS8:"), "{text}");
+        assert!(text.contains("Alle Programme:\n  Bewerbungen: 3"), "{text}");
+        assert!(
+            text.contains("1 Zusage, 1 Absage, 0 Warteliste (1 Bescheid(e) zurückgehalten)"),
+            "{text}"
+        );
+        let empty = Overview {
+            programme: Some("EWS9".into()),
+            rows: vec![],
+            participants: vec![],
+            at,
+        };
+        assert_eq!(empty.summary(), vec!["Noch keine Bewerbungen.".to_string()]);
+    }
+
     #[test]
     fn kind_from_the_ticked_box() {
         let doc = |json: &str| stored::Document {

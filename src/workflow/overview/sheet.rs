@@ -250,3 +250,57 @@ fn excel_datetime(t: &DateTime<Utc>) -> Result<ExcelDateTime, XlsxError> {
         local.second(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::row;
+    use super::*;
+    use std::io::Read;
+
+    fn part(bytes: &[u8], name: &str) -> String {
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("an XLSX is a ZIP");
+        let mut s = String::new();
+        zip.by_name(name)
+            .expect("part")
+            .read_to_string(&mut s)
+            .expect("utf-8");
+        s
+    }
+
+    #[test]
+    fn frozen_header_filter_and_typed_cells() {
+        let mut r = row("EWS7-0001", "EWS7");
+        r.reference = "=HYPERLINK(\"x\")".into();
+        let o = Overview {
+            programme: None,
+            rows: vec![r, row("EWS7-0002", "EWS7")],
+            participants: vec![],
+            at: Utc::now(),
+        };
+        let bytes = xlsx(&o).expect("written");
+        let sheet = part(&bytes, "xl/worksheets/sheet1.xml");
+        assert!(sheet.contains("ySplit=\"1\""), "{sheet}");
+        assert!(sheet.contains("<autoFilter ref=\"A1:W3\""), "{sheet}");
+        // a text that looks like a formula stays text
+        assert!(!sheet.contains("<f>"), "{sheet}");
+        // hours as a number, booleans typed
+        assert!(sheet.contains("<v>19.5</v>"), "{sheet}");
+        assert!(sheet.contains("t=\"b\""), "{sheet}");
+        let styles = part(&bytes, "xl/styles.xml");
+        assert!(styles.contains("dd.mm.yyyy hh:mm"), "{styles}");
+        let strings = part(&bytes, "xl/sharedStrings.xml");
+        for h in headers() {
+            assert!(strings.contains(&h.replace('&', "&amp;")), "{h}");
+        }
+        assert_eq!(headers().len(), COLUMNS.len());
+        // no rows: still a header and a filter
+        let empty = Overview {
+            programme: None,
+            rows: vec![],
+            participants: vec![],
+            at: Utc::now(),
+        };
+        let sheet = part(&xlsx(&empty).expect("written"), "xl/worksheets/sheet1.xml");
+        assert!(sheet.contains("<autoFilter"), "{sheet}");
+    }
+}
