@@ -373,6 +373,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backup { file } => ops::backup(&config, &file).await,
         Command::Status { json } => status::run(&config, json).await,
         Command::Applications {
+            export: Some(_),
+            action: Some(_),
+            ..
+        } => {
+            eprintln!("--export writes the overview of all applications: give no subcommand");
+            Ok(ExitCode::from(2))
+        }
+        Command::Applications {
             export: Some(file),
             programme,
             action: None,
