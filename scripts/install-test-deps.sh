@@ -4,7 +4,8 @@
 # systemd-analyze (to verify the shipped unit); and the three
 # independent iCalendar engines that read back every .ics postbote writes
 # (tests/calendar/check_ics.py): libical (gir1.2-ical-3.0 through python3-gi), Python
-# icalendar, and ical.js under Node (npm ci in tests/calendar).
+# icalendar, and ical.js under Node (npm ci in tests/calendar); and Python openpyxl, which
+# opens the overview spreadsheet (XLSX).
 #
 # Idempotent (does nothing when everything is present) and non-interactive: it runs on a
 # brand-new machine with CI=true and no stdin. Needs root, or sudo without a password
@@ -100,6 +101,22 @@ if ! icalendar_ok; then
   "${pip_install[@]}" </dev/null || as_root "${pip_install[@]}" --break-system-packages </dev/null
 fi
 icalendar_ok || { echo "install-test-deps: Python icalendar >= 6 missing" >&2; exit 1; }
+
+# Python's openpyxl opens the overview spreadsheet (XLSX) postbote writes (tests/daemon/overview.rs
+# and tests/overview/check_xlsx.py): typed cells, frozen header row, filters.
+openpyxl_ok() {
+  python3 -c 'import openpyxl' >/dev/null 2>&1
+}
+if ! openpyxl_ok; then
+  echo "install-test-deps: installing Python openpyxl"
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      python3-pip </dev/null
+  fi
+  pip_install=(python3 -m pip install --quiet --disable-pip-version-check --upgrade "openpyxl>=3.1")
+  "${pip_install[@]}" </dev/null || as_root "${pip_install[@]}" --break-system-packages </dev/null
+fi
+openpyxl_ok || { echo "install-test-deps: Python openpyxl missing" >&2; exit 1; }
 
 # ical.js, Thunderbird's parser, at the version pinned in tests/calendar/package-lock.json.
 calendar_dir="$(cd "$(dirname "$0")/../tests/calendar" && pwd)"

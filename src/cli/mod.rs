@@ -5,6 +5,7 @@ mod demo;
 mod lists;
 mod messages;
 mod ops;
+mod overview;
 mod plan;
 mod privacy;
 mod staff;
@@ -207,6 +208,14 @@ pub enum Command {
     Applications {
         #[arg(long, global = true)]
         json: bool,
+        /// Write the overview spreadsheet (XLSX, one row per application,
+        /// the one the ÜBERSICHT mail attaches) to this new file (mode 0600;
+        /// an existing file is never overwritten). Personal data.
+        #[arg(long, value_name = "FILE.xlsx")]
+        export: Option<std::path::PathBuf>,
+        /// With --export: only this programme (its code, e.g. EWS7).
+        #[arg(long, value_name = "CODE", requires = "export")]
+        programme: Option<String>,
         #[command(subcommand)]
         action: Option<ApplicationsAction>,
     },
@@ -363,12 +372,29 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate => ops::migrate(&config).await,
         Command::Backup { file } => ops::backup(&config, &file).await,
         Command::Status { json } => status::run(&config, json).await,
-        Command::Applications { json, action: None } => lists::applications(&config, json)
+        Command::Applications {
+            export: Some(_),
+            action: Some(_),
+            ..
+        } => {
+            eprintln!("--export writes the overview of all applications: give no subcommand");
+            Ok(ExitCode::from(2))
+        }
+        Command::Applications {
+            export: Some(file),
+            programme,
+            action: None,
+            ..
+        } => overview::export(&config, &file, programme.as_deref()).await,
+        Command::Applications {
+            json, action: None, ..
+        } => lists::applications(&config, json)
             .await
             .map(|_| ExitCode::SUCCESS),
         Command::Applications {
             json,
             action: Some(ApplicationsAction::Show { id }),
+            ..
         } => lists::show_application(&config, &id, json).await,
         Command::Applications {
             action: Some(ApplicationsAction::Link { id, address }),

@@ -22,6 +22,7 @@ pub mod interviews;
 pub mod lock;
 pub mod messages;
 pub mod outbox;
+pub mod overview;
 pub mod ownership;
 pub mod participants;
 pub mod privacy;

@@ -10,6 +10,7 @@ pub mod desk;
 pub mod interviews;
 pub mod mails;
 pub mod notices;
+pub mod overview;
 pub mod ownership;
 pub mod participants;
 pub mod people;

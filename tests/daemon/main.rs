@@ -23,6 +23,7 @@ mod intake;
 mod interviews;
 mod operations;
 mod outages;
+mod overview;
 mod own_domain;
 mod ownership;
 mod programme_year;

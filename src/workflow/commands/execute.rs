@@ -5,9 +5,11 @@
 use super::parse::{Ownership, Privacy};
 use super::{Command, Outcome, Parsed, Policy, Verdict, Via, authenticate, parse};
 use crate::calendar::events;
+use crate::calendar::german;
 use crate::config::programme::EventStatus;
 use crate::domain::EmailAddress;
 use crate::intake::Incoming;
+use crate::outbox::compose::FileAttachment;
 use crate::outbox::{Answering, Cap, Letter};
 use crate::store::Tx;
 use crate::store::applications;
@@ -17,7 +19,7 @@ use crate::workflow::actions::{ActionError, ActionResult};
 use crate::workflow::desk::Desk;
 use crate::workflow::interviews::schedule;
 use crate::workflow::selection::{self, preview};
-use crate::workflow::{mails, notices, ownership};
+use crate::workflow::{mails, notices, overview, ownership};
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 
@@ -183,6 +185,15 @@ pub async fn handle(
     for command in &parsed.commands {
         let outcome = match command {
             Command::Privacy(p) => run_privacy(tx, p, row, &sender, &mut result.details).await,
+            Command::Overview { programme } => {
+                let asked = Asked {
+                    row,
+                    sender: &sender,
+                    mail,
+                    at: arrival.received,
+                };
+                run_overview(desk, tx, programme.as_deref(), &asked, &mut result.details).await
+            }
             _ => run(desk, tx, command, &by, &mut result.details).await,
         };
         match outcome {
@@ -230,7 +241,7 @@ async fn run(
         Outcome::Waitlist => selection::Outcome::Waitlist,
     };
     match command {
-        Command::ShowPlan => {
+        Command::ShowPlan { .. } => {
             let s = schedule::current(desk, tx).await?;
             details.push("Gesprächsplan:".into());
             details.extend(s.lines());
@@ -240,7 +251,7 @@ async fn run(
                 s.plan.unplaced.len()
             ))
         }
-        Command::ReleaseInvitations => {
+        Command::ReleaseInvitations { .. } => {
             let r = schedule::release(desk, tx).await?;
             details.extend(r.without_slot.iter().map(|w| format!("Ohne Termin: {w}")));
             Ok(format!(
@@ -249,12 +260,12 @@ async fn run(
                 r.mails
             ))
         }
-        Command::Preview => {
+        Command::Preview { .. } => {
             let held = preview::held(tx).await?;
             details.push(preview::render(&held));
             Ok(format!("Vorschau: {} Bescheid(e) warten", held.len()))
         }
-        Command::ReleaseNotices => {
+        Command::ReleaseNotices { .. } => {
             let r = selection::release(desk, tx).await?;
             details.extend(r.to_complete.iter().cloned());
             Ok(format!(
@@ -290,18 +301,115 @@ async fn run(
             time,
         } => schedule::move_to(desk, tx, reference, date.and_time(*time)).await,
         Command::CancelInterview { reference } => schedule::cancel(desk, tx, reference).await,
-        Command::ConfirmEvent { event } => {
+        Command::ConfirmEvent { event, .. } => {
             events::set_status(desk.programme, tx, event, EventStatus::Confirmed, by).await
         }
-        Command::CancelEvent { event } => {
+        Command::CancelEvent { event, .. } => {
             events::set_status(desk.programme, tx, event, EventStatus::Cancelled, by).await
         }
+        Command::Help => {
+            details.extend(super::parse::help_lines());
+            Ok(format!(
+                "Liste der Befehle gesendet ({} Befehle)",
+                super::parse::COMMANDS.len()
+            ))
+        }
+        // NOTE: `handle` runs it through `run_overview`; never reached.
+        Command::Overview { .. } => Err(ActionError::Refused("Nicht ausgeführt.".into())),
         Command::Ownership(o) => run_ownership(tx, o, by, details).await,
         // NOTE: `handle` runs these through `run_privacy`, which needs the
         // mail's row and sender; never reached.
         Command::Privacy(_) => Err(ActionError::Refused("Nicht ausgeführt.".into())),
     }
 }
+
+/// The command mail a reply of its own belongs to.
+struct Asked<'a> {
+    row: i64,
+    sender: &'a EmailAddress,
+    mail: &'a Incoming,
+    at: DateTime<Utc>,
+}
+
+/// ÜBERSICHT [CODE]: a mail of its own to the sender with the summary and
+/// the spreadsheet attached, queued in the command's transaction and keyed
+/// by the command mail (so it goes once).
+async fn run_overview(
+    desk: &Desk<'_>,
+    tx: &mut Tx<'_>,
+    programme: Option<&str>,
+    asked: &Asked<'_>,
+    details: &mut Vec<String>,
+) -> ActionResult<String> {
+    if let Some(code) = programme
+        && !overview::codes(tx).await?.iter().any(|c| c == code)
+    {
+        return Err(ActionError::Refused(format!(
+            "Kein Programm mit dem Kürzel {code}."
+        )));
+    }
+    let o = overview::collect(tx, programme, asked.at).await?;
+    let bytes = overview::sheet::xlsx(&o)?;
+    let summary = o.summary();
+    let mut lines = summary.clone();
+    // NOTE: the references in the text make an erasure of any of these
+    // applications find this mail (and its sent copy) and erase it whole:
+    // it does not look inside the compressed spreadsheet.
+    if !o.rows.is_empty() {
+        let references: Vec<&str> = o.rows.iter().map(|r| r.reference.as_str()).collect();
+        lines.push(format!(
+            "Aktenzeichen in der Tabelle: {}",
+            references.join(", ")
+        ));
+    }
+    let scope = programme.map(|c| format!(" {c}")).unwrap_or_default();
+    let context = mails::StaffNotice {
+        short_name: desk.programme.short_name.clone(),
+        title: format!("Übersicht der Bewerbungen{scope}"),
+        intro: format!(
+            "Anbei die Übersicht aller Bewerbungen{scope} als Tabelle (XLSX), wie auf Ihren \
+             Befehl „ÜBERSICHT{scope}“ erstellt: eine Zeile je Bewerbung. Die Tabelle enthält \
+             personenbezogene Daten; bitte nur dienstlich verwenden und nicht weiterleiten."
+        ),
+        lines,
+        excerpt: String::new(),
+    };
+    let stamp = german::to_berlin(&asked.at).format("%Y-%m-%d");
+    let name = match programme {
+        Some(code) => format!("Uebersicht-{code}-{stamp}.xlsx"),
+        None => format!("Uebersicht-{stamp}.xlsx"),
+    };
+    let letter = Letter {
+        answering: Some(Answering {
+            message_id: asked.mail.message_id.as_deref(),
+            references: &asked.mail.references,
+        }),
+        attachments: vec![FileAttachment {
+            file_name: name.clone(),
+            content_type: XLSX_CONTENT_TYPE.into(),
+            bytes,
+        }],
+        ..Letter::new(
+            "staff_notice",
+            format!("staff-overview:{}", asked.row),
+            None,
+            asked.sender,
+        )
+    };
+    desk.mailer
+        .queue(tx, letter, &context, Cap::ToStaff)
+        .await?;
+    details.extend(summary);
+    Ok(format!(
+        "Übersicht{scope} gesendet: {} Bewerbung(en), Tabelle {name} in einer eigenen Mail an {}",
+        o.rows.len(),
+        asked.sender
+    ))
+}
+
+/// The media type of an XLSX file.
+pub const XLSX_CONTENT_TYPE: &str =
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// LÖSCHEN and AUSKUNFT: records the request in the command's transaction;
 /// the scheduler, woken after the commit, performs it and mails the result

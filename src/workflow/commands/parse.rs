@@ -32,17 +32,21 @@ const MAX_NUMBER_DIGITS: usize = 6;
 const SECRET_LINE_SHOWN: &str = "Kennwort: ***";
 
 /// One staff command.
+///
+/// `programme` is the code of the programme the command is meant for
+/// (`FREIGEBEN EWS7 BESCHEIDE`), upper case; `None` when the mail names
+/// none (there is one programme, or the command means the first one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// "FREIGEBEN EINLADUNGEN": release the interview invitations.
-    ReleaseInvitations,
-    /// "FREIGEBEN BESCHEIDE" or "FREIGEBEN ENTSCHEIDUNGEN": release the held
+    /// "FREIGEBEN [CODE] EINLADUNGEN": release the interview invitations.
+    ReleaseInvitations { programme: Option<String> },
+    /// "FREIGEBEN [CODE] BESCHEIDE" or "… ENTSCHEIDUNGEN": release the held
     /// outcome notices.
-    ReleaseNotices,
-    /// "PLAN" or "PLAN GESPRÄCHE": reply with the interview plan.
-    ShowPlan,
-    /// "VORSCHAU" or "VORSCHAU BESCHEIDE": preview of the held notices.
-    Preview,
+    ReleaseNotices { programme: Option<String> },
+    /// "PLAN [CODE] [GESPRÄCHE]": reply with the interview plan.
+    ShowPlan { programme: Option<String> },
+    /// "VORSCHAU [CODE] [BESCHEIDE]": preview of the held notices.
+    Preview { programme: Option<String> },
     /// "ZUSAGE EWS7-0003 [2 PERSONEN]": accept, for 1 or 2 persons (default 1).
     Accept { reference: String, persons: u8 },
     /// "ABSAGE EWS7-0003".
@@ -66,12 +70,23 @@ pub enum Command {
         reference: String,
         persons: u8,
     },
-    /// "BESTÄTIGEN MODUL 3" or "BESTÄTIGEN LERNGRUPPE 4": a tentative event
+    /// "BESTÄTIGEN [CODE] MODUL 3" or "… LERNGRUPPE 4": a tentative event
     /// takes place (participants get an announcement, then reminders).
-    ConfirmEvent { event: String },
-    /// "ABSAGEN MODUL 3": the event is called off (everyone told gets a
-    /// cancellation).
-    CancelEvent { event: String },
+    ConfirmEvent {
+        programme: Option<String>,
+        event: String,
+    },
+    /// "ABSAGEN [CODE] MODUL 3": the event is called off (everyone told gets
+    /// a cancellation).
+    CancelEvent {
+        programme: Option<String>,
+        event: String,
+    },
+    /// "ÜBERSICHT [CODE]": a summary and the spreadsheet of all applications
+    /// (of one programme, or of all).
+    Overview { programme: Option<String> },
+    /// "HILFE": every command with its syntax and an example.
+    Help,
     /// Who may change an application (see [`Ownership`]).
     Ownership(Ownership),
     /// Erasure and access (see [`Privacy`]).
@@ -113,26 +128,25 @@ impl Privacy {
     }
 }
 
-/// The privacy commands, by their first word (normalised), if it is one.
-fn parse_privacy(first: &str, rest: &[&str]) -> Option<Result<Command, String>> {
-    let command = match first {
-        "loeschen" => {
-            reference(rest).and_then(|(reference, rest)| match norm_all(rest).as_slice() {
-                [] => Ok(Privacy::ErasePreview { reference }),
-                [w] if w == "bestaetigt" => Ok(Privacy::Erase { reference }),
-                _ => Err(format!(
-                    "Bitte „LÖSCHEN {reference}“ (zeigt, was gelöscht würde) oder \
-                     „LÖSCHEN {reference} BESTÄTIGT“ (löscht) schreiben."
-                )),
-            })
-        }
-        "auskunft" => reference(rest).and_then(|(reference, rest)| {
-            nothing_more(rest)?;
-            Ok(Privacy::Export { reference })
-        }),
-        _ => return None,
-    };
-    Some(command.map(Command::Privacy))
+/// "LÖSCHEN EWS7-0003 [BESTÄTIGT]".
+fn erase_command(rest: &[&str]) -> Result<Command, String> {
+    reference(rest)
+        .and_then(|(reference, rest)| match norm_all(rest).as_slice() {
+            [] => Ok(Privacy::ErasePreview { reference }),
+            [w] if w == "bestaetigt" => Ok(Privacy::Erase { reference }),
+            _ => Err(format!(
+                "Bitte „LÖSCHEN {reference}“ (zeigt, was gelöscht würde) oder \
+                 „LÖSCHEN {reference} BESTÄTIGT“ (löscht) schreiben."
+            )),
+        })
+        .map(Command::Privacy)
+}
+
+/// "AUSKUNFT EWS7-0003".
+fn export_command(rest: &[&str]) -> Result<Command, String> {
+    let (reference, rest) = reference(rest)?;
+    nothing_more(rest)?;
+    Ok(Command::Privacy(Privacy::Export { reference }))
 }
 
 /// Staff commands on who may change an application (part 8).
@@ -179,22 +193,14 @@ impl Ownership {
     }
 }
 
-/// The ownership commands, by their first word (normalised), if it is one.
-fn parse_ownership(first: &str, rest: &[&str]) -> Option<Result<Command, String>> {
-    let command = match first {
-        "verknuepfen" => link_command(rest),
-        "zusammenfuehren" => merge_command(rest),
-        "behalten" => reference(rest).and_then(|(reference, rest)| {
-            nothing_more(rest)?;
-            Ok(Ownership::Keep { reference })
-        }),
-        "adresse" => address_command(rest),
-        _ => return None,
-    };
-    Some(command.map(Command::Ownership))
+/// "BEHALTEN EWS7-0007".
+fn keep_command(rest: &[&str]) -> Result<Command, String> {
+    let (reference, rest) = reference(rest)?;
+    nothing_more(rest)?;
+    Ok(Command::Ownership(Ownership::Keep { reference }))
 }
 
-fn link_command(rest: &[&str]) -> Result<Ownership, String> {
+fn link_command(rest: &[&str]) -> Result<Command, String> {
     let (reference, rest) = reference(rest)?;
     let [address] = rest else {
         return Err(
@@ -205,13 +211,13 @@ fn link_command(rest: &[&str]) -> Result<Ownership, String> {
     if !address.contains('@') {
         return Err(format!("„{}“ ist keine E-Mail-Adresse.", shown(address)));
     }
-    Ok(Ownership::Link {
+    Ok(Command::Ownership(Ownership::Link {
         reference,
         address: address.to_string(),
-    })
+    }))
 }
 
-fn merge_command(rest: &[&str]) -> Result<Ownership, String> {
+fn merge_command(rest: &[&str]) -> Result<Command, String> {
     let (from, rest) = reference(rest)?;
     let hint = "Bitte „ZUSAMMENFÜHREN EWS7-0007 IN EWS7-0003“ schreiben.";
     let Some((word, rest)) = rest.split_first() else {
@@ -222,10 +228,10 @@ fn merge_command(rest: &[&str]) -> Result<Ownership, String> {
     }
     let (into, rest) = reference(rest)?;
     nothing_more(rest)?;
-    Ok(Ownership::Merge { from, into })
+    Ok(Command::Ownership(Ownership::Merge { from, into }))
 }
 
-fn address_command(rest: &[&str]) -> Result<Ownership, String> {
+fn address_command(rest: &[&str]) -> Result<Command, String> {
     let hint = "Bitte „ADRESSE BESTÄTIGEN EWS7-0003“ oder „ADRESSE ABLEHNEN EWS7-0003“ schreiben.";
     let Some((word, rest)) = rest.split_first() else {
         return Err(hint.into());
@@ -237,7 +243,10 @@ fn address_command(rest: &[&str]) -> Result<Ownership, String> {
     };
     let (reference, rest) = reference(rest)?;
     nothing_more(rest)?;
-    Ok(Ownership::Address { reference, confirm })
+    Ok(Command::Ownership(Ownership::Address {
+        reference,
+        confirm,
+    }))
 }
 
 /// A decision on an application.
@@ -292,10 +301,17 @@ impl Command {
     /// The command in German for the reply, e.g. `Zusage für EWS7-0003 (2 Personen)`.
     pub fn describe(&self) -> String {
         match self {
-            Command::ReleaseInvitations => "Einladungen zu den Gesprächen freigeben".into(),
-            Command::ReleaseNotices => "Zurückgehaltene Bescheide freigeben".into(),
-            Command::ShowPlan => "Gesprächsplan senden".into(),
-            Command::Preview => "Vorschau der zurückgehaltenen Bescheide senden".into(),
+            Command::ReleaseInvitations { programme } => {
+                format!("Einladungen zu den Gesprächen freigeben{}", of(programme))
+            }
+            Command::ReleaseNotices { programme } => {
+                format!("Zurückgehaltene Bescheide freigeben{}", of(programme))
+            }
+            Command::ShowPlan { programme } => format!("Gesprächsplan senden{}", of(programme)),
+            Command::Preview { programme } => format!(
+                "Vorschau der zurückgehaltenen Bescheide senden{}",
+                of(programme)
+            ),
             Command::Accept { reference, persons } => {
                 format!("Zusage für {reference} ({})", persons_text(*persons))
             }
@@ -324,8 +340,16 @@ impl Command {
             Command::Correct {
                 outcome, reference, ..
             } => format!("Korrektur: {} für {reference}", outcome.label()),
-            Command::ConfirmEvent { event } => format!("Termin {} bestätigen", event_label(event)),
-            Command::CancelEvent { event } => format!("Termin {} absagen", event_label(event)),
+            Command::ConfirmEvent { programme, event } => {
+                format!("Termin {}{} bestätigen", event_label(event), of(programme))
+            }
+            Command::CancelEvent { programme, event } => {
+                format!("Termin {}{} absagen", event_label(event), of(programme))
+            }
+            Command::Overview { programme } => {
+                format!("Übersicht der Bewerbungen senden{}", of(programme))
+            }
+            Command::Help => "Liste der Befehle senden".into(),
             Command::Ownership(o) => o.describe(),
             Command::Privacy(p) => p.describe(),
         }
@@ -334,12 +358,14 @@ impl Command {
     /// The application reference the command names, if any (upper case).
     pub fn reference(&self) -> Option<&str> {
         match self {
-            Command::ReleaseInvitations
-            | Command::ReleaseNotices
-            | Command::ShowPlan
-            | Command::Preview
+            Command::ReleaseInvitations { .. }
+            | Command::ReleaseNotices { .. }
+            | Command::ShowPlan { .. }
+            | Command::Preview { .. }
             | Command::ConfirmEvent { .. }
-            | Command::CancelEvent { .. } => None,
+            | Command::CancelEvent { .. }
+            | Command::Overview { .. }
+            | Command::Help => None,
             Command::Accept { reference, .. }
             | Command::Reject { reference }
             | Command::Waitlist { reference }
@@ -350,6 +376,28 @@ impl Command {
             Command::Privacy(p) => Some(p.reference()),
         }
     }
+
+    /// The programme code the command names, if any (upper case).
+    pub fn programme(&self) -> Option<&str> {
+        match self {
+            Command::ReleaseInvitations { programme }
+            | Command::ReleaseNotices { programme }
+            | Command::ShowPlan { programme }
+            | Command::Preview { programme }
+            | Command::ConfirmEvent { programme, .. }
+            | Command::CancelEvent { programme, .. }
+            | Command::Overview { programme } => programme.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// " (EWS7)" for a named programme, "" otherwise.
+fn of(programme: &Option<String>) -> String {
+    programme
+        .as_ref()
+        .map(|code| format!(" ({code})"))
+        .unwrap_or_default()
 }
 
 /// "module-3" → "Modul 3", "learning-group-4" → "Lerngruppe 4".
@@ -504,9 +552,239 @@ fn secret_line(line: &str) -> Option<Option<String>> {
     None
 }
 
-const KNOWN: &str = "FREIGEBEN EINLADUNGEN, FREIGEBEN BESCHEIDE, PLAN, VORSCHAU, ZUSAGE, \
-                     ABSAGE, WARTELISTE, VERSCHIEBEN, STORNIEREN, KORREKTUR, BESTÄTIGEN MODUL n, \
-                     ABSAGEN MODUL n, VERKNÜPFEN, ZUSAMMENFÜHREN, BEHALTEN, ADRESSE BESTÄTIGEN, LÖSCHEN, AUSKUNFT";
+/// One command the parser knows: its German syntax, a one-line German
+/// description and one example for `HILFE`, and how the words after the
+/// first are read. [`COMMANDS`] is the only list of commands: the parser
+/// dispatches on it and `HILFE` is generated from it.
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    /// The first word, normalised ([`norm`]: lower case, umlauts written
+    /// out). Rows may share a first word (`FREIGEBEN …`); they then share
+    /// `parse` too, since the first matching row reads the line.
+    verb: &'static str,
+    /// E.g. `ZUSAGE AKTENZEICHEN [2 PERSONEN]`.
+    pub syntax: &'static str,
+    /// One line of German.
+    pub description: &'static str,
+    /// A line that parses to this command.
+    pub example: &'static str,
+    /// Reads the words after the first one.
+    parse: fn(&[&str]) -> Result<Command, String>,
+}
+
+/// Every staff command, in the order `HILFE` lists them. Adding a command:
+/// one variant of [`Command`] and one row here.
+pub const COMMANDS: &[Spec] = &[
+    Spec {
+        verb: "plan",
+        syntax: "PLAN [CODE] [GESPRÄCHE]",
+        description: "Schickt den aktuellen Gesprächsplan.",
+        example: "PLAN",
+        parse: plan_command,
+    },
+    Spec {
+        verb: "freigeben",
+        syntax: "FREIGEBEN [CODE] EINLADUNGEN",
+        description: "Gibt die Einladungen zu den Gesprächen frei (sie werden versandt).",
+        example: "FREIGEBEN EINLADUNGEN",
+        parse: release_command,
+    },
+    Spec {
+        verb: "verschieben",
+        syntax: "VERSCHIEBEN AKTENZEICHEN TT.MM.JJJJ HH:MM",
+        description: "Legt das Gespräch einer Bewerbung auf einen anderen Termin.",
+        example: "VERSCHIEBEN EWS7-0003 30.06.2026 10:00",
+        parse: move_command,
+    },
+    Spec {
+        verb: "stornieren",
+        syntax: "STORNIEREN AKTENZEICHEN",
+        description: "Sagt das Gespräch einer Bewerbung ab.",
+        example: "STORNIEREN EWS7-0003",
+        parse: cancel_interview_command,
+    },
+    Spec {
+        verb: "zusage",
+        syntax: "ZUSAGE AKTENZEICHEN [2 PERSONEN]",
+        description: "Entscheidet: Zusage für 1 (Standard) oder 2 Personen.",
+        example: "ZUSAGE EWS7-0003 2 PERSONEN",
+        parse: accept_command,
+    },
+    Spec {
+        verb: "absage",
+        syntax: "ABSAGE AKTENZEICHEN",
+        description: "Entscheidet: Absage.",
+        example: "ABSAGE EWS7-0004",
+        parse: reject_command,
+    },
+    Spec {
+        verb: "warteliste",
+        syntax: "WARTELISTE AKTENZEICHEN",
+        description: "Entscheidet: Warteliste.",
+        example: "WARTELISTE EWS7-0005",
+        parse: waitlist_command,
+    },
+    Spec {
+        verb: "vorschau",
+        syntax: "VORSCHAU [CODE] [BESCHEIDE]",
+        description: "Schickt eine Vorschau der zurückgehaltenen Bescheide.",
+        example: "VORSCHAU EWS7",
+        parse: preview_command,
+    },
+    Spec {
+        verb: "freigeben",
+        syntax: "FREIGEBEN [CODE] BESCHEIDE",
+        description: "Gibt die zurückgehaltenen Bescheide frei (auch: ENTSCHEIDUNGEN).",
+        example: "FREIGEBEN EWS7 BESCHEIDE",
+        parse: release_command,
+    },
+    Spec {
+        verb: "korrektur",
+        syntax: "KORREKTUR ZUSAGE|ABSAGE|WARTELISTE AKTENZEICHEN [2 PERSONEN]",
+        description: "Ändert eine schon mitgeteilte Entscheidung (mit Korrekturbescheid).",
+        example: "KORREKTUR ABSAGE EWS7-0003",
+        parse: correct_command,
+    },
+    Spec {
+        verb: "bestaetigen",
+        syntax: "BESTÄTIGEN [CODE] MODUL|LERNGRUPPE n",
+        description: "Bestätigt einen vorläufigen Termin (Ankündigung, dann Erinnerungen).",
+        example: "BESTÄTIGEN EWS7 MODUL 3",
+        parse: confirm_event_command,
+    },
+    Spec {
+        verb: "absagen",
+        syntax: "ABSAGEN [CODE] MODUL|LERNGRUPPE n",
+        description: "Sagt einen Termin ab (alle Informierten erhalten eine Absage).",
+        example: "ABSAGEN LERNGRUPPE 5",
+        parse: cancel_event_command,
+    },
+    Spec {
+        verb: "verknuepfen",
+        syntax: "VERKNÜPFEN AKTENZEICHEN ADRESSE",
+        description: "Erlaubt Mails von der Adresse, die Bewerbung zu ändern.",
+        example: "VERKNÜPFEN EWS7-0003 name@kommune.de",
+        parse: link_command,
+    },
+    Spec {
+        verb: "zusammenfuehren",
+        syntax: "ZUSAMMENFÜHREN AKTENZEICHEN IN AKTENZEICHEN",
+        description: "Führt die erste Bewerbung in die zweite zusammen (auch: MIT).",
+        example: "ZUSAMMENFÜHREN EWS7-0007 IN EWS7-0003",
+        parse: merge_command,
+    },
+    Spec {
+        verb: "behalten",
+        syntax: "BEHALTEN AKTENZEICHEN",
+        description: "Behält ein mögliches Duplikat als eigene Bewerbung.",
+        example: "BEHALTEN EWS7-0007",
+        parse: keep_command,
+    },
+    Spec {
+        verb: "adresse",
+        syntax: "ADRESSE BESTÄTIGEN AKTENZEICHEN",
+        description: "Übernimmt die zurückgehaltenen Adressänderungen.",
+        example: "ADRESSE BESTÄTIGEN EWS7-0003",
+        parse: address_command,
+    },
+    Spec {
+        verb: "adresse",
+        syntax: "ADRESSE ABLEHNEN AKTENZEICHEN",
+        description: "Verwirft die zurückgehaltenen Adressänderungen.",
+        example: "ADRESSE ABLEHNEN EWS7-0003",
+        parse: address_command,
+    },
+    Spec {
+        verb: "loeschen",
+        syntax: "LÖSCHEN AKTENZEICHEN",
+        description: "Zeigt, was eine Löschung entfernen würde; löscht nichts.",
+        example: "LÖSCHEN EWS7-0003",
+        parse: erase_command,
+    },
+    Spec {
+        verb: "loeschen",
+        syntax: "LÖSCHEN AKTENZEICHEN BESTÄTIGT",
+        description: "Löscht die Bewerbung überall (DSGVO Art. 17).",
+        example: "LÖSCHEN EWS7-0003 BESTÄTIGT",
+        parse: erase_command,
+    },
+    Spec {
+        verb: "auskunft",
+        syntax: "AUSKUNFT AKTENZEICHEN",
+        description: "Schickt die Auskunft (DSGVO Art. 15) als ZIP an Sie.",
+        example: "AUSKUNFT EWS7-0003",
+        parse: export_command,
+    },
+    Spec {
+        verb: "uebersicht",
+        syntax: "ÜBERSICHT [CODE]",
+        description: "Schickt eine Zusammenfassung und die Tabelle aller Bewerbungen (XLSX).",
+        example: "ÜBERSICHT EWS7",
+        parse: overview_command,
+    },
+    Spec {
+        verb: "hilfe",
+        syntax: "HILFE",
+        description: "Schickt diese Liste aller Befehle mit Beispielen.",
+        example: "HILFE",
+        parse: help_command,
+    },
+];
+
+/// The reply to `HILFE`: every row of [`COMMANDS`] with its syntax,
+/// description and example.
+pub fn help_lines() -> Vec<String> {
+    let mut lines = vec![
+        "Alle Befehle (eine Zeile je Befehl, am Anfang der Nachricht; Groß- und \
+         Kleinschreibung egal, Umlaute auch als ae/oe/ue). AKTENZEICHEN wie EWS7-0003; \
+         CODE ist das Kürzel des Programms (z. B. EWS7) und nur nötig, wenn mehrere \
+         Programme laufen."
+            .to_string(),
+        String::new(),
+    ];
+    for spec in COMMANDS {
+        lines.push(spec.syntax.to_string());
+        lines.push(format!("  {}", spec.description));
+        lines.push(format!("  Beispiel: {}", spec.example));
+    }
+    lines
+}
+
+/// The first words of all commands, for the "unknown command" reason:
+/// "PLAN, FREIGEBEN, …".
+fn known() -> String {
+    let mut verbs: Vec<&str> = Vec::new();
+    for spec in COMMANDS {
+        let first = spec.syntax.split(' ').next().unwrap_or(spec.syntax);
+        if !verbs.contains(&first) {
+            verbs.push(first);
+        }
+    }
+    verbs.join(", ")
+}
+
+/// A programme code: 2 to [`MAX_PREFIX`] ASCII letters and digits, starting
+/// with a letter and containing a digit (`EWS7`, `EWS8`), so that it is never
+/// taken for a word such as EINLADUNGEN or MODUL. Upper case.
+fn programme_code(word: &str) -> Option<String> {
+    let b = word.as_bytes();
+    let valid = (2..=MAX_PREFIX).contains(&b.len())
+        && b.first().is_some_and(u8::is_ascii_alphabetic)
+        && b.iter().all(u8::is_ascii_alphanumeric)
+        && b.iter().any(u8::is_ascii_digit);
+    valid.then(|| word.to_ascii_uppercase())
+}
+
+/// An optional programme code as the first word, and the words after it.
+fn programme<'a, 'b>(words: &'a [&'b str]) -> (Option<String>, &'a [&'b str]) {
+    match words.split_first() {
+        Some((first, rest)) => match programme_code(first) {
+            Some(code) => (Some(code), rest),
+            None => (None, words),
+        },
+        None => (None, words),
+    }
+}
 
 /// At most this many words are looked at; longer lines are errors anyway.
 const MAX_WORDS: usize = 8;
@@ -520,103 +798,140 @@ fn parse_line(line: &str) -> Result<Command, String> {
     if rest.len() >= MAX_WORDS {
         return Err("Zu viele Wörter für einen Befehl.".into());
     }
-    if let Some(command) = parse_ownership(&norm(first), rest) {
-        return command;
-    }
-    if let Some(command) = parse_privacy(&norm(first), rest) {
-        return command;
-    }
-    match norm(first).as_str() {
-        "freigeben" => match norm_all(rest).as_slice() {
-            [w] if w == "einladungen" => Ok(Command::ReleaseInvitations),
-            [w] if w == "bescheide" || w == "entscheidungen" => Ok(Command::ReleaseNotices),
-            _ => Err("Bitte „FREIGEBEN EINLADUNGEN“ oder „FREIGEBEN BESCHEIDE“ schreiben.".into()),
-        },
-        "plan" => match norm_all(rest).as_slice() {
-            [] => Ok(Command::ShowPlan),
-            [w] if w == "gespraeche" => Ok(Command::ShowPlan),
-            _ => Err("Bitte nur „PLAN“ oder „PLAN GESPRÄCHE“ schreiben.".into()),
-        },
-        "vorschau" => match norm_all(rest).as_slice() {
-            [] => Ok(Command::Preview),
-            [w] if w == "bescheide" => Ok(Command::Preview),
-            _ => Err("Bitte nur „VORSCHAU“ oder „VORSCHAU BESCHEIDE“ schreiben.".into()),
-        },
-        "zusage" => {
-            let (reference, rest) = reference(rest)?;
-            Ok(Command::Accept {
-                reference,
-                persons: persons(rest)?,
-            })
-        }
-        "absage" => {
-            let (reference, rest) = reference(rest)?;
-            nothing_more(rest)?;
-            Ok(Command::Reject { reference })
-        }
-        "warteliste" => {
-            let (reference, rest) = reference(rest)?;
-            nothing_more(rest)?;
-            Ok(Command::Waitlist { reference })
-        }
-        "stornieren" => {
-            let (reference, rest) = reference(rest)?;
-            nothing_more(rest)?;
-            Ok(Command::CancelInterview { reference })
-        }
-        "verschieben" => {
-            let (reference, rest) = reference(rest)?;
-            let Some((day, rest)) = rest.split_first() else {
-                return Err("Datum und Uhrzeit fehlen (z. B. 30.06.2026 10:00).".into());
-            };
-            Ok(Command::Move {
-                reference,
-                date: date(day)?,
-                time: time(rest)?,
-            })
-        }
-        "korrektur" => {
-            let Some((word, rest)) = rest.split_first() else {
-                return Err(
-                    "Nach KORREKTUR fehlt ZUSAGE, ABSAGE oder WARTELISTE und das Aktenzeichen."
-                        .into(),
-                );
-            };
-            let outcome = match norm(word).as_str() {
-                "zusage" => Outcome::Accept,
-                "absage" => Outcome::Reject,
-                "warteliste" => Outcome::Waitlist,
-                _ => {
-                    return Err(format!(
-                        "Nach KORREKTUR muss ZUSAGE, ABSAGE oder WARTELISTE stehen, nicht „{}“.",
-                        shown(word)
-                    ));
-                }
-            };
-            let (reference, rest) = reference(rest)?;
-            let persons = if outcome == Outcome::Accept {
-                persons(rest)?
-            } else {
-                nothing_more(rest)?;
-                1
-            };
-            Ok(Command::Correct {
-                outcome,
-                reference,
-                persons,
-            })
-        }
-        "bestaetigen" => Ok(Command::ConfirmEvent {
-            event: event_key(rest)?,
-        }),
-        "absagen" => Ok(Command::CancelEvent {
-            event: event_key(rest)?,
-        }),
-        _ => Err(format!(
-            "Unbekannter Befehl „{}“. Bekannt sind: {KNOWN}.",
-            shown(first)
+    let verb = norm(first);
+    match COMMANDS.iter().find(|spec| spec.verb == verb) {
+        Some(spec) => (spec.parse)(rest),
+        None => Err(format!(
+            "Unbekannter Befehl „{}“. Bekannt sind: {}; „HILFE“ schickt alle Befehle mit Beispiel.",
+            shown(first),
+            known()
         )),
     }
+}
+
+fn release_command(rest: &[&str]) -> Result<Command, String> {
+    let (programme, rest) = programme(rest);
+    match norm_all(rest).as_slice() {
+        [w] if w == "einladungen" => Ok(Command::ReleaseInvitations { programme }),
+        [w] if w == "bescheide" || w == "entscheidungen" => {
+            Ok(Command::ReleaseNotices { programme })
+        }
+        _ => Err("Bitte „FREIGEBEN EINLADUNGEN“ oder „FREIGEBEN BESCHEIDE“ schreiben.".into()),
+    }
+}
+
+fn plan_command(rest: &[&str]) -> Result<Command, String> {
+    let (programme, rest) = programme(rest);
+    match norm_all(rest).as_slice() {
+        [] => Ok(Command::ShowPlan { programme }),
+        [w] if w == "gespraeche" => Ok(Command::ShowPlan { programme }),
+        _ => Err("Bitte nur „PLAN“ oder „PLAN GESPRÄCHE“ schreiben.".into()),
+    }
+}
+
+fn preview_command(rest: &[&str]) -> Result<Command, String> {
+    let (programme, rest) = programme(rest);
+    match norm_all(rest).as_slice() {
+        [] => Ok(Command::Preview { programme }),
+        [w] if w == "bescheide" => Ok(Command::Preview { programme }),
+        _ => Err("Bitte nur „VORSCHAU“ oder „VORSCHAU BESCHEIDE“ schreiben.".into()),
+    }
+}
+
+fn overview_command(rest: &[&str]) -> Result<Command, String> {
+    let (programme, rest) = programme(rest);
+    nothing_more(rest)?;
+    Ok(Command::Overview { programme })
+}
+
+fn help_command(rest: &[&str]) -> Result<Command, String> {
+    nothing_more(rest)?;
+    Ok(Command::Help)
+}
+
+fn accept_command(rest: &[&str]) -> Result<Command, String> {
+    let (reference, rest) = reference(rest)?;
+    Ok(Command::Accept {
+        reference,
+        persons: persons(rest)?,
+    })
+}
+
+fn reject_command(rest: &[&str]) -> Result<Command, String> {
+    let (reference, rest) = reference(rest)?;
+    nothing_more(rest)?;
+    Ok(Command::Reject { reference })
+}
+
+fn waitlist_command(rest: &[&str]) -> Result<Command, String> {
+    let (reference, rest) = reference(rest)?;
+    nothing_more(rest)?;
+    Ok(Command::Waitlist { reference })
+}
+
+fn cancel_interview_command(rest: &[&str]) -> Result<Command, String> {
+    let (reference, rest) = reference(rest)?;
+    nothing_more(rest)?;
+    Ok(Command::CancelInterview { reference })
+}
+
+fn move_command(rest: &[&str]) -> Result<Command, String> {
+    let (reference, rest) = reference(rest)?;
+    let Some((day, rest)) = rest.split_first() else {
+        return Err("Datum und Uhrzeit fehlen (z. B. 30.06.2026 10:00).".into());
+    };
+    Ok(Command::Move {
+        reference,
+        date: date(day)?,
+        time: time(rest)?,
+    })
+}
+
+fn correct_command(rest: &[&str]) -> Result<Command, String> {
+    let Some((word, rest)) = rest.split_first() else {
+        return Err(
+            "Nach KORREKTUR fehlt ZUSAGE, ABSAGE oder WARTELISTE und das Aktenzeichen.".into(),
+        );
+    };
+    let outcome = match norm(word).as_str() {
+        "zusage" => Outcome::Accept,
+        "absage" => Outcome::Reject,
+        "warteliste" => Outcome::Waitlist,
+        _ => {
+            return Err(format!(
+                "Nach KORREKTUR muss ZUSAGE, ABSAGE oder WARTELISTE stehen, nicht „{}“.",
+                shown(word)
+            ));
+        }
+    };
+    let (reference, rest) = reference(rest)?;
+    let persons = if outcome == Outcome::Accept {
+        persons(rest)?
+    } else {
+        nothing_more(rest)?;
+        1
+    };
+    Ok(Command::Correct {
+        outcome,
+        reference,
+        persons,
+    })
+}
+
+fn confirm_event_command(rest: &[&str]) -> Result<Command, String> {
+    let (programme, rest) = programme(rest);
+    Ok(Command::ConfirmEvent {
+        programme,
+        event: event_key(rest)?,
+    })
+}
+
+fn cancel_event_command(rest: &[&str]) -> Result<Command, String> {
+    let (programme, rest) = programme(rest);
+    Ok(Command::CancelEvent {
+        programme,
+        event: event_key(rest)?,
+    })
 }
 
 /// A word in lower case with umlauts and ß written out (ä → ae, ß → ss).
@@ -780,18 +1095,294 @@ mod tests {
         s.to_string()
     }
 
+    /// One command of every variant. The match below has no wildcard: a new
+    /// variant does not compile until it is added here, and then the test
+    /// below demands a row in [`COMMANDS`] for it.
+    fn one_of_each() -> Vec<Command> {
+        use super::{Ownership, Privacy};
+        let reference = || r("EWS7-0003");
+        let all = vec![
+            Command::ReleaseInvitations { programme: None },
+            Command::ReleaseNotices { programme: None },
+            Command::ShowPlan { programme: None },
+            Command::Preview { programme: None },
+            Command::Accept {
+                reference: reference(),
+                persons: 1,
+            },
+            Command::Reject {
+                reference: reference(),
+            },
+            Command::Waitlist {
+                reference: reference(),
+            },
+            Command::Move {
+                reference: reference(),
+                date: NaiveDate::from_ymd_opt(2026, 6, 30).unwrap(),
+                time: NaiveTime::from_hms_opt(10, 0, 0).unwrap(),
+            },
+            Command::CancelInterview {
+                reference: reference(),
+            },
+            Command::Correct {
+                outcome: Outcome::Reject,
+                reference: reference(),
+                persons: 1,
+            },
+            Command::ConfirmEvent {
+                programme: None,
+                event: r("module-3"),
+            },
+            Command::CancelEvent {
+                programme: None,
+                event: r("module-3"),
+            },
+            Command::Overview { programme: None },
+            Command::Help,
+            Command::Ownership(Ownership::Link {
+                reference: reference(),
+                address: r("a@b.de"),
+            }),
+            Command::Ownership(Ownership::Merge {
+                from: reference(),
+                into: reference(),
+            }),
+            Command::Ownership(Ownership::Keep {
+                reference: reference(),
+            }),
+            Command::Ownership(Ownership::Address {
+                reference: reference(),
+                confirm: true,
+            }),
+            Command::Ownership(Ownership::Address {
+                reference: reference(),
+                confirm: false,
+            }),
+            Command::Privacy(Privacy::ErasePreview {
+                reference: reference(),
+            }),
+            Command::Privacy(Privacy::Erase {
+                reference: reference(),
+            }),
+            Command::Privacy(Privacy::Export {
+                reference: reference(),
+            }),
+        ];
+        for c in &all {
+            let _ = kind(c);
+        }
+        all
+    }
+
+    /// The variant of a command, as a name; no wildcard (see [`one_of_each`]).
+    fn kind(c: &Command) -> String {
+        use super::{Ownership as O, Privacy as P};
+        match c {
+            Command::ReleaseInvitations { .. } => "ReleaseInvitations".into(),
+            Command::ReleaseNotices { .. } => "ReleaseNotices".into(),
+            Command::ShowPlan { .. } => "ShowPlan".into(),
+            Command::Preview { .. } => "Preview".into(),
+            Command::Accept { .. } => "Accept".into(),
+            Command::Reject { .. } => "Reject".into(),
+            Command::Waitlist { .. } => "Waitlist".into(),
+            Command::Move { .. } => "Move".into(),
+            Command::CancelInterview { .. } => "CancelInterview".into(),
+            Command::Correct { .. } => "Correct".into(),
+            Command::ConfirmEvent { .. } => "ConfirmEvent".into(),
+            Command::CancelEvent { .. } => "CancelEvent".into(),
+            Command::Overview { .. } => "Overview".into(),
+            Command::Help => "Help".into(),
+            Command::Ownership(O::Link { .. }) => "Link".into(),
+            Command::Ownership(O::Merge { .. }) => "Merge".into(),
+            Command::Ownership(O::Keep { .. }) => "Keep".into(),
+            Command::Ownership(O::Address { confirm, .. }) => format!("Address({confirm})"),
+            Command::Privacy(P::ErasePreview { .. }) => "ErasePreview".into(),
+            Command::Privacy(P::Erase { .. }) => "Erase".into(),
+            Command::Privacy(P::Export { .. }) => "Export".into(),
+        }
+    }
+
+    #[test]
+    fn every_example_in_the_table_parses_to_its_command() {
+        for spec in COMMANDS {
+            let parsed = one(spec.example);
+            // the row's own reader agrees with the dispatch
+            let words: Vec<&str> = spec.example.split_whitespace().collect();
+            assert_eq!(norm(words[0]), spec.verb, "{}", spec.syntax);
+            assert_eq!(
+                (spec.parse)(&words[1..]),
+                Ok(parsed.clone()),
+                "{}",
+                spec.syntax
+            );
+            // the syntax starts with the same word as the example
+            let syntax_first = spec.syntax.split(' ').next().unwrap();
+            assert_eq!(norm(syntax_first), spec.verb, "{}", spec.syntax);
+            assert!(!spec.description.is_empty());
+            assert!(!parsed.describe().is_empty());
+        }
+        // rows sharing a first word share the reader
+        for a in COMMANDS {
+            for b in COMMANDS.iter().filter(|b| b.verb == a.verb) {
+                assert_eq!(a.parse as usize, b.parse as usize, "{}", a.syntax);
+            }
+        }
+    }
+
+    #[test]
+    fn hilfe_lists_every_row_and_every_variant() {
+        assert_eq!(one("HILFE"), Command::Help);
+        assert_eq!(one("hilfe."), Command::Help);
+        assert!(error("HILFE BITTE").contains("Unerwartet"));
+        let help = help_lines().join("\n");
+        for spec in COMMANDS {
+            assert!(help.contains(spec.syntax), "{}", spec.syntax);
+            assert!(help.contains(spec.description), "{}", spec.syntax);
+            assert!(
+                help.contains(&format!("Beispiel: {}", spec.example)),
+                "{}",
+                spec.syntax
+            );
+        }
+        let listed: Vec<String> = COMMANDS.iter().map(|s| kind(&one(s.example))).collect();
+        for command in one_of_each() {
+            assert!(
+                listed.contains(&kind(&command)),
+                "{command:?} has no row in COMMANDS (and so is missing from HILFE)"
+            );
+        }
+        // and the unknown-command reason names every first word
+        let reason = error("QUATSCH");
+        for spec in COMMANDS {
+            assert!(
+                reason.contains(spec.syntax.split(' ').next().unwrap()),
+                "{reason}"
+            );
+        }
+        assert!(reason.contains("HILFE"));
+    }
+
+    #[test]
+    fn programme_codes_after_the_verb() {
+        let code = |c: &str| Some(r(c));
+        assert_eq!(
+            one("FREIGEBEN EWS7 EINLADUNGEN"),
+            Command::ReleaseInvitations {
+                programme: code("EWS7")
+            }
+        );
+        assert_eq!(
+            one("freigeben ews8 bescheide"),
+            Command::ReleaseNotices {
+                programme: code("EWS8")
+            }
+        );
+        assert_eq!(
+            one("PLAN EWS7"),
+            Command::ShowPlan {
+                programme: code("EWS7")
+            }
+        );
+        assert_eq!(
+            one("PLAN EWS7 GESPRÄCHE"),
+            Command::ShowPlan {
+                programme: code("EWS7")
+            }
+        );
+        assert_eq!(
+            one("VORSCHAU EWS8 BESCHEIDE"),
+            Command::Preview {
+                programme: code("EWS8")
+            }
+        );
+        assert_eq!(
+            one("BESTÄTIGEN EWS7 MODUL 3"),
+            Command::ConfirmEvent {
+                programme: code("EWS7"),
+                event: r("module-3")
+            }
+        );
+        assert_eq!(
+            one("ABSAGEN EWS7 LERNGRUPPE 4"),
+            Command::CancelEvent {
+                programme: code("EWS7"),
+                event: r("learning-group-4")
+            }
+        );
+        assert_eq!(one("ÜBERSICHT"), Command::Overview { programme: None });
+        assert_eq!(one("Uebersicht"), Command::Overview { programme: None });
+        assert_eq!(
+            one("übersicht ews7"),
+            Command::Overview {
+                programme: code("EWS7")
+            }
+        );
+        assert_eq!(one("ÜBERSICHT EWS7").programme(), Some("EWS7"));
+        assert_eq!(one("PLAN").programme(), None);
+        assert_eq!(
+            one("BESTÄTIGEN EWS7 MODUL 3").describe(),
+            "Termin Modul 3 (EWS7) bestätigen"
+        );
+        // the rule: 2..=16 ASCII letters/digits, a letter first, a digit in it
+        for good in ["EWS7", "ews8", "E7", "A1B2", "KOMM2027", "X234567890123456"] {
+            assert!(programme_code(good).is_some(), "{good}");
+        }
+        for bad in [
+            "EINLADUNGEN",
+            "BESCHEIDE",
+            "MODUL",
+            "GESPRÄCHE",
+            "7EWS",
+            "7",
+            "E",
+            "EWS-7",
+            "EWS7-0003",
+            "ÄWS7",
+            "X2345678901234567",
+            "",
+        ] {
+            assert!(programme_code(bad).is_none(), "{bad}");
+        }
+        // not a code, not a known word: the usual hints
+        assert!(error("FREIGEBEN EWS EINLADUNGEN").contains("FREIGEBEN EINLADUNGEN"));
+        assert!(error("PLAN EWS7 MORGEN").contains("PLAN"));
+        assert!(error("BESTÄTIGEN EWS7").contains("MODUL 3"));
+        assert!(error("ÜBERSICHT EWS7 EWS8").contains("Unerwartet"));
+        assert!(error("ÜBERSICHT ALLES").contains("Unerwartet"));
+        // commands naming a reference take no code
+        assert!(error("ZUSAGE EWS7 EWS7-0003").contains("kein Aktenzeichen"));
+    }
+
     #[test]
     fn release_plan_and_preview() {
-        assert_eq!(one("FREIGEBEN EINLADUNGEN"), Command::ReleaseInvitations);
-        assert_eq!(one("freigeben einladungen"), Command::ReleaseInvitations);
-        assert_eq!(one("Freigeben Bescheide"), Command::ReleaseNotices);
-        assert_eq!(one("FREIGEBEN ENTSCHEIDUNGEN"), Command::ReleaseNotices);
-        assert_eq!(one("PLAN"), Command::ShowPlan);
-        assert_eq!(one("Plan Gespräche"), Command::ShowPlan);
-        assert_eq!(one("PLAN GESPRAECHE"), Command::ShowPlan);
-        assert_eq!(one("PLAN GESPRÄCHE"), Command::ShowPlan);
-        assert_eq!(one("VORSCHAU"), Command::Preview);
-        assert_eq!(one("Vorschau Bescheide"), Command::Preview);
+        assert_eq!(
+            one("FREIGEBEN EINLADUNGEN"),
+            Command::ReleaseInvitations { programme: None }
+        );
+        assert_eq!(
+            one("freigeben einladungen"),
+            Command::ReleaseInvitations { programme: None }
+        );
+        assert_eq!(
+            one("Freigeben Bescheide"),
+            Command::ReleaseNotices { programme: None }
+        );
+        assert_eq!(
+            one("FREIGEBEN ENTSCHEIDUNGEN"),
+            Command::ReleaseNotices { programme: None }
+        );
+        assert_eq!(one("PLAN"), Command::ShowPlan { programme: None });
+        assert_eq!(one("Plan Gespräche"), Command::ShowPlan { programme: None });
+        assert_eq!(
+            one("PLAN GESPRAECHE"),
+            Command::ShowPlan { programme: None }
+        );
+        assert_eq!(one("PLAN GESPRÄCHE"), Command::ShowPlan { programme: None });
+        assert_eq!(one("VORSCHAU"), Command::Preview { programme: None });
+        assert_eq!(
+            one("Vorschau Bescheide"),
+            Command::Preview { programme: None }
+        );
         assert!(error("FREIGEBEN").contains("FREIGEBEN EINLADUNGEN"));
         assert!(error("FREIGEBEN ALLES").contains("FREIGEBEN BESCHEIDE"));
         assert!(error("PLAN MORGEN").contains("PLAN"));
@@ -956,14 +1547,14 @@ mod tests {
         assert!(p.errors.is_empty());
 
         let p = parse("PLAN\n> FREIGEBEN BESCHEIDE\nABSAGE EWS7-0004\n");
-        assert_eq!(p.commands, vec![Command::ShowPlan]);
+        assert_eq!(p.commands, vec![Command::ShowPlan { programme: None }]);
 
         let p = parse("VORSCHAU\n-- \nMax Mustermann\nABSAGE EWS7-0004\n");
-        assert_eq!(p.commands, vec![Command::Preview]);
+        assert_eq!(p.commands, vec![Command::Preview { programme: None }]);
         assert!(p.errors.is_empty());
 
         let p = parse("VORSCHAU\n--\nMax Mustermann\n");
-        assert_eq!(p.commands, vec![Command::Preview]);
+        assert_eq!(p.commands, vec![Command::Preview { programme: None }]);
 
         for marker in [
             "-----Original Message-----",
@@ -972,7 +1563,11 @@ mod tests {
             "On Fri, Jun 12, 2026 at 10:00 AM postbote <ews@example.de> wrote:",
         ] {
             let p = parse(&format!("PLAN\n{marker}\nFREIGEBEN BESCHEIDE\n"));
-            assert_eq!(p.commands, vec![Command::ShowPlan], "{marker}");
+            assert_eq!(
+                p.commands,
+                vec![Command::ShowPlan { programme: None }],
+                "{marker}"
+            );
             assert!(p.errors.is_empty(), "{marker}");
         }
     }
@@ -1137,12 +1732,15 @@ mod tests {
             p.commands,
             vec![
                 Command::ConfirmEvent {
+                    programme: None,
                     event: "module-3".into()
                 },
                 Command::ConfirmEvent {
+                    programme: None,
                     event: "learning-group-4".into()
                 },
                 Command::CancelEvent {
+                    programme: None,
                     event: "module-2".into()
                 },
             ]
