@@ -299,7 +299,9 @@ async fn run(
         Command::Ownership(o) => run_ownership(tx, o, by, details).await,
         // NOTE: `handle` runs these through `run_privacy`, which needs the
         // mail's row and sender; never reached.
-        Command::Privacy(_) => Err(ActionError::Refused("Nicht ausgeführt.".into())),
+        Command::Privacy(_) | Command::Welcome { .. } | Command::ImportRoster { .. } => {
+            Err(ActionError::Refused("Nicht ausgeführt.".into()))
+        }
     }
 }
 

@@ -76,6 +76,51 @@ pub enum Command {
     Ownership(Ownership),
     /// Erasure and access (see [`Privacy`]).
     Privacy(Privacy),
+    /// "TERMINÜBERSICHT SENDEN [EWS7]": every imported participant gets one
+    /// mail with the remaining events (once per person).
+    Welcome { programme: Option<String> },
+    /// "TEILNEHMER IMPORT [EWS7]": import the roster CSV attached to the mail.
+    ImportRoster { programme: Option<String> },
+}
+
+/// TERMINÜBERSICHT SENDEN and TEILNEHMER IMPORT (a cohort taken over
+/// mid-year), by their first word (normalised), if it is one of them.
+fn parse_takeover(first: &str, rest: &[&str]) -> Option<Result<Command, String>> {
+    let (second, hint) = match first {
+        "terminuebersicht" => (
+            "senden",
+            "Bitte „TERMINÜBERSICHT SENDEN“ (oder „TERMINÜBERSICHT SENDEN EWS7“) schreiben.",
+        ),
+        "teilnehmer" | "teilnehmende" => (
+            "import",
+            "Bitte „TEILNEHMER IMPORT“ (oder „TEILNEHMER IMPORT EWS7“) schreiben und die Liste als CSV anhängen.",
+        ),
+        _ => return None,
+    };
+    let programme = match rest {
+        [w] if norm(w) == second => Ok(None),
+        [w, code] if norm(w) == second => programme_code(code).map(Some),
+        _ => Err(hint.to_string()),
+    };
+    Some(programme.map(|programme| {
+        if first == "terminuebersicht" {
+            Command::Welcome { programme }
+        } else {
+            Command::ImportRoster { programme }
+        }
+    }))
+}
+
+/// A programme code (`EWS7`): letters and digits, upper-cased.
+fn programme_code(word: &str) -> Result<String, String> {
+    if (1..=MAX_PREFIX).contains(&word.len()) && word.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(word.to_ascii_uppercase())
+    } else {
+        Err(format!(
+            "„{}“ ist kein Programmkürzel (z. B. EWS7).",
+            shown(word)
+        ))
+    }
 }
 
 /// Staff commands on an applicant's rights (DSGVO Art. 15, 17). Each only
@@ -328,6 +373,8 @@ impl Command {
             Command::CancelEvent { event } => format!("Termin {} absagen", event_label(event)),
             Command::Ownership(o) => o.describe(),
             Command::Privacy(p) => p.describe(),
+            Command::Welcome { .. } => "Terminübersicht an die Teilnehmenden senden".into(),
+            Command::ImportRoster { .. } => "Teilnehmendenliste importieren".into(),
         }
     }
 
@@ -339,7 +386,9 @@ impl Command {
             | Command::ShowPlan
             | Command::Preview
             | Command::ConfirmEvent { .. }
-            | Command::CancelEvent { .. } => None,
+            | Command::CancelEvent { .. }
+            | Command::Welcome { .. }
+            | Command::ImportRoster { .. } => None,
             Command::Accept { reference, .. }
             | Command::Reject { reference }
             | Command::Waitlist { reference }
@@ -506,7 +555,8 @@ fn secret_line(line: &str) -> Option<Option<String>> {
 
 const KNOWN: &str = "FREIGEBEN EINLADUNGEN, FREIGEBEN BESCHEIDE, PLAN, VORSCHAU, ZUSAGE, \
                      ABSAGE, WARTELISTE, VERSCHIEBEN, STORNIEREN, KORREKTUR, BESTÄTIGEN MODUL n, \
-                     ABSAGEN MODUL n, VERKNÜPFEN, ZUSAMMENFÜHREN, BEHALTEN, ADRESSE BESTÄTIGEN, LÖSCHEN, AUSKUNFT";
+                     ABSAGEN MODUL n, VERKNÜPFEN, ZUSAMMENFÜHREN, BEHALTEN, ADRESSE BESTÄTIGEN, LÖSCHEN, AUSKUNFT, \
+                     TERMINÜBERSICHT SENDEN, TEILNEHMER IMPORT";
 
 /// At most this many words are looked at; longer lines are errors anyway.
 const MAX_WORDS: usize = 8;
@@ -524,6 +574,9 @@ fn parse_line(line: &str) -> Result<Command, String> {
         return command;
     }
     if let Some(command) = parse_privacy(&norm(first), rest) {
+        return command;
+    }
+    if let Some(command) = parse_takeover(&norm(first), rest) {
         return command;
     }
     match norm(first).as_str() {
@@ -760,6 +813,41 @@ fn digits(s: &str, min: usize, max: usize) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn takeover_commands_with_and_without_programme() {
+        let one = |text: &str| parse(text).commands;
+        assert_eq!(
+            one("TERMINÜBERSICHT SENDEN"),
+            vec![Command::Welcome { programme: None }]
+        );
+        assert_eq!(
+            one("terminuebersicht senden ews7"),
+            vec![Command::Welcome {
+                programme: Some("EWS7".into())
+            }]
+        );
+        assert_eq!(
+            one("Teilnehmer Import EWS8."),
+            vec![Command::ImportRoster {
+                programme: Some("EWS8".into())
+            }]
+        );
+        assert_eq!(
+            one("TEILNEHMER IMPORT"),
+            vec![Command::ImportRoster { programme: None }]
+        );
+        for bad in [
+            "TERMINÜBERSICHT",
+            "TEILNEHMER EXPORT",
+            "TEILNEHMER IMPORT EWS-7",
+            "TERMINÜBERSICHT SENDEN EWS7 X",
+        ] {
+            let parsed = parse(bad);
+            assert!(parsed.commands.is_empty(), "{bad}");
+            assert_eq!(parsed.errors.len(), 1, "{bad}");
+        }
+    }
+
     use super::*;
 
     fn one(line: &str) -> Command {
