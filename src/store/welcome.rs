@@ -39,3 +39,23 @@ pub async fn message_bytes(tx: &mut Tx<'_>, row: i64) -> anyhow::Result<Option<V
     .await
     .with_context(|| format!("cannot load message {row}"))
 }
+
+/// Whether `email` (lower case) is active on programme `programme`'s roster
+/// in `role`.
+pub async fn is_active(
+    tx: &mut Tx<'_>,
+    programme: &str,
+    email: &str,
+    role: &str,
+) -> anyhow::Result<bool> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM participants WHERE programme = ? AND email = ? AND role = ? AND active = TRUE",
+    )
+    .bind(programme)
+    .bind(email)
+    .bind(role)
+    .fetch_optional(&mut **tx)
+    .await
+    .context("cannot read the roster")?;
+    Ok(found.is_some())
+}

@@ -33,4 +33,5 @@ mod selection;
 mod sending;
 mod servers_smoke;
 mod shutdown;
+mod takeover;
 mod tls;

@@ -13,12 +13,12 @@ use crate::store::Tx;
 use crate::store::applications;
 use crate::store::commands::{self, NewCommand};
 use crate::store::privacy::{self as requests, Kind};
+use crate::store::welcome as welcome_store;
 use crate::workflow::actions::{ActionError, ActionResult};
 use crate::workflow::desk::Desk;
 use crate::workflow::interviews::schedule;
-use crate::workflow::selection::{self, preview};
-use crate::store::welcome as welcome_store;
 use crate::workflow::participants::{roster, welcome};
+use crate::workflow::selection::{self, preview};
 use crate::workflow::{mails, notices, ownership};
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
@@ -344,7 +344,7 @@ async fn run_takeover(
             let report = welcome::send(desk, tx, now).await?;
             Ok((report.summary(), report.details()))
         }
-        _ => import_roster(desk, tx, row).await,
+        _ => import_roster(desk, tx, row, now).await,
     }
 }
 
@@ -353,6 +353,7 @@ async fn import_roster(
     desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     row: i64,
+    now: DateTime<Utc>,
 ) -> ActionResult<(String, Vec<String>)> {
     let raw = welcome_store::message_bytes(tx, row)
         .await?
@@ -362,8 +363,7 @@ async fn import_roster(
         [file] => file,
         [] => {
             return Err(ActionError::Refused(
-                "Keine CSV-Datei angehängt (Spalten Kommune, Name, E-Mail, optional Rolle)."
-                    .into(),
+                "Keine CSV-Datei angehängt (Spalten Kommune, Name, E-Mail, optional Rolle).".into(),
             ));
         }
         more => {
@@ -373,7 +373,7 @@ async fn import_roster(
             )));
         }
     };
-    match roster::import_in(tx, &desk.programme.code, &file.bytes).await? {
+    match roster::import_in(desk, tx, now, &file.bytes).await? {
         Ok(n) => Ok((
             format!(
                 "Teilnehmendenliste {} importiert: {n} Person(en) für {}",

@@ -3,15 +3,24 @@
 //! (EWS 7 is already running). All rows or none.
 
 use super::csv::{self, Role, RosterError};
-use crate::store::{Store, Tx, participants};
+use crate::calendar::{events, timeline};
+use crate::store::programme::{self, Decision, MailKind, MailState};
+use crate::store::{Store, Tx, participants, welcome};
+use crate::workflow::desk::Desk;
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use mail_parser::{MessageParser, MimeHeaders};
 
 /// Imports the CSV; on invalid rows nothing is stored and every error is listed.
-/// The people join programme `programme` (its code).
-pub async fn import(store: &Store, programme: &str, bytes: &[u8]) -> anyhow::Result<usize> {
+/// The people join `desk.programme`.
+pub async fn import(
+    desk: &Desk<'_>,
+    store: &Store,
+    now: DateTime<Utc>,
+    bytes: &[u8],
+) -> anyhow::Result<usize> {
     let mut tx = store.begin().await?;
-    match import_in(&mut tx, programme, bytes).await? {
+    match import_in(desk, &mut tx, now, bytes).await? {
         Ok(n) => {
             tx.commit().await.context("cannot store the roster")?;
             Ok(n)
@@ -30,20 +39,52 @@ pub async fn import(store: &Store, programme: &str, bytes: &[u8]) -> anyhow::Res
 
 /// [`import`] in the caller's transaction: `Ok(Err(errors))` when a row is
 /// invalid (then nothing was written).
+///
+/// A participant who joins mid-year (not active on the roster before) gets
+/// no reminders for events that began before `now`: they are recorded as
+/// skipped, so the scheduler neither sends them nor reports them to staff
+/// as missed.
 pub async fn import_in(
+    desk: &Desk<'_>,
     tx: &mut Tx<'_>,
-    programme: &str,
+    now: DateTime<Utc>,
     bytes: &[u8],
 ) -> anyhow::Result<Result<usize, Vec<RosterError>>> {
+    let programme = desk.programme.code.as_str();
     let rows = match csv::parse(bytes) {
         Ok(rows) => rows,
         Err(errors) => return Ok(Err(errors)),
     };
+    let begun: Vec<_> = events::effective_in(tx, desk.programme)
+        .await?
+        .into_iter()
+        .filter(|e| e.start() <= now)
+        .collect();
     for row in &rows {
         let role = match row.role {
             Role::Participant => "participant",
             Role::Supervisor => "supervisor",
         };
+        let email = row.email.key();
+        if role == "participant" && !welcome::is_active(tx, programme, &email, role).await? {
+            let me = std::slice::from_ref(&email);
+            for d in timeline::reminders(&begun, &desk.settings.reminders, me) {
+                if d.due <= now {
+                    let skipped = Decision {
+                        key: &d.key,
+                        event_key: Some(&d.event_key),
+                        kind: MailKind::Reminder,
+                        recipient: Some(&d.recipient),
+                        due: d.due,
+                        decided_at: now,
+                        state: MailState::Skipped,
+                        note: Some("the event began before the person joined the roster"),
+                        calendar: None,
+                    };
+                    programme::record_mail(tx, &skipped).await?;
+                }
+            }
+        }
         participants::upsert(
             tx,
             &participants::NewParticipant {

@@ -108,11 +108,7 @@ fn file_name(event: &Event) -> String {
 
 /// Sends the welcome of `desk.programme` to every imported participant not
 /// welcomed yet, in `tx`; events are those starting after `now`.
-pub async fn send(
-    desk: &Desk<'_>,
-    tx: &mut Tx<'_>,
-    now: DateTime<Utc>,
-) -> ActionResult<Report> {
+pub async fn send(desk: &Desk<'_>, tx: &mut Tx<'_>, now: DateTime<Utc>) -> ActionResult<Report> {
     let programme = desk.programme;
     if programme.retired {
         return Err(ActionError::Refused(format!(
