@@ -314,6 +314,125 @@ mod tests {
         assert_eq!(file_name(&event("learning-group-3")), "lerngruppe-3.ics");
     }
 
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    async fn count(store: &crate::store::Store, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(store.pool()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn welcome_goes_once_records_the_entry_and_leaves_pending_announcements_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = crate::context::testing::app(dir.path()).await;
+        let desk = app.desk();
+        let now = utc("2026-12-01T08:00:00Z");
+        let csv = "Kommune;Name;E-Mail;Rolle\nA;Anna;anna@a.test;\nB;Bert;bert@b.test;\n\
+                   A;Chefin;chefin@a.test;Vorgesetzte\n";
+        let n = super::super::roster::import(&desk, &app.store, now, csv.as_bytes())
+            .await
+            .unwrap();
+        assert_eq!(n, 3);
+        // Reminders of events that began before they joined: decided, silently.
+        assert!(
+            count(
+                &app.store,
+                "SELECT COUNT(*) FROM programme_mails WHERE kind = 'reminder' AND state = 'skipped' \
+                 AND recipient = 'anna@a.test' AND event_key = 'module-2'"
+            )
+            .await
+                > 0
+        );
+        assert_eq!(
+            count(
+                &app.store,
+                "SELECT COUNT(*) FROM programme_mails WHERE recipient = 'chefin@a.test'"
+            )
+            .await,
+            0
+        );
+
+        let mut tx = app.store.begin().await.unwrap();
+        let report = send(&desk, &mut tx, now).await.unwrap();
+        assert_eq!((report.sent, report.already), (2, 0), "{report:?}");
+        // learning group 3 and five tentative events; nothing that is over.
+        assert_eq!(report.events.len(), 6, "{:?}", report.events);
+        assert!(report.events[0].starts_with("3. Treffen digitale Lerngruppe"));
+        assert!(report.events[0].ends_with("mit Kalendereintrag"));
+        assert!(report.events[1..].iter().all(|e| e.ends_with("unter Vorbehalt")));
+        assert_eq!(
+            programme::requested(&mut tx, "learning-group-3").await.unwrap(),
+            vec!["anna@a.test".to_string(), "bert@b.test".to_string()]
+        );
+        assert_eq!(
+            programme::requested_sequence(&mut tx, "learning-group-3", "anna@a.test")
+                .await
+                .unwrap(),
+            Some(0)
+        );
+        assert!(programme::requested(&mut tx, "module-3").await.unwrap().is_empty());
+        let again = send(&desk, &mut tx, now).await.unwrap();
+        assert_eq!((again.sent, again.already), (0, 2));
+        assert!(again.summary().contains("nichts Neues"));
+        tx.commit().await.unwrap();
+        assert_eq!(
+            count(
+                &app.store,
+                "SELECT COUNT(*) FROM outbox WHERE purpose = 'participant_welcome'"
+            )
+            .await,
+            2
+        );
+
+        // Staff confirmed module 3; the scheduler has not announced it yet.
+        let mut tx = app.store.begin().await.unwrap();
+        programme::save_event(
+            &mut tx,
+            &programme::EventVersion {
+                programme: &desk.programme.code,
+                key: "module-3",
+                fingerprint: "f",
+                status: EventStatus::Tentative,
+                sequence: 0,
+                start: utc("2027-01-28T09:00:00Z"),
+                uid: "u",
+            },
+        )
+        .await
+        .unwrap();
+        programme::set_override(
+            &mut tx,
+            &desk.programme.code,
+            "module-3",
+            EventStatus::Confirmed,
+            "test",
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let csv = "Kommune;Name;E-Mail\nC;Cora;cora@c.test\n";
+        super::super::roster::import(&desk, &app.store, now, csv.as_bytes())
+            .await
+            .unwrap();
+        let mut tx = app.store.begin().await.unwrap();
+        let report = send(&desk, &mut tx, now).await.unwrap();
+        assert_eq!((report.sent, report.already), (1, 2));
+        assert!(
+            report.events[1].starts_with("3. Präsenzmodul")
+                && report.events[1].ends_with("(Kalendereintrag mit der Ankündigung)"),
+            "{:?}",
+            report.events
+        );
+        // The announcement will bring it to everyone, cora too.
+        assert!(programme::requested(&mut tx, "module-3").await.unwrap().is_empty());
+
+        // After the last event: nothing to send.
+        let late = send(&desk, &mut tx, utc("2027-08-01T00:00:00Z")).await.unwrap();
+        assert!(late.events.is_empty() && late.sent == 0);
+        tx.rollback().await.unwrap();
+    }
+
     #[test]
     fn summary_says_when_nothing_new_was_sent() {
         let mut r = Report {
