@@ -319,7 +319,10 @@ mod tests {
     }
 
     async fn count(store: &crate::store::Store, sql: &str) -> i64 {
-        sqlx::query_scalar(sql).fetch_one(store.pool()).await.unwrap()
+        sqlx::query_scalar(sql)
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
     }
 
     #[tokio::test]
@@ -360,9 +363,15 @@ mod tests {
         assert_eq!(report.events.len(), 6, "{:?}", report.events);
         assert!(report.events[0].starts_with("3. Treffen digitale Lerngruppe"));
         assert!(report.events[0].ends_with("mit Kalendereintrag"));
-        assert!(report.events[1..].iter().all(|e| e.ends_with("unter Vorbehalt")));
+        assert!(
+            report.events[1..]
+                .iter()
+                .all(|e| e.ends_with("unter Vorbehalt"))
+        );
         assert_eq!(
-            programme::requested(&mut tx, "learning-group-3").await.unwrap(),
+            programme::requested(&mut tx, "learning-group-3")
+                .await
+                .unwrap(),
             vec!["anna@a.test".to_string(), "bert@b.test".to_string()]
         );
         assert_eq!(
@@ -371,7 +380,12 @@ mod tests {
                 .unwrap(),
             Some(0)
         );
-        assert!(programme::requested(&mut tx, "module-3").await.unwrap().is_empty());
+        assert!(
+            programme::requested(&mut tx, "module-3")
+                .await
+                .unwrap()
+                .is_empty()
+        );
         let again = send(&desk, &mut tx, now).await.unwrap();
         assert_eq!((again.sent, again.already), (0, 2));
         assert!(again.summary().contains("nichts Neues"));
@@ -425,10 +439,17 @@ mod tests {
             report.events
         );
         // The announcement will bring it to everyone, cora too.
-        assert!(programme::requested(&mut tx, "module-3").await.unwrap().is_empty());
+        assert!(
+            programme::requested(&mut tx, "module-3")
+                .await
+                .unwrap()
+                .is_empty()
+        );
 
         // After the last event: nothing to send.
-        let late = send(&desk, &mut tx, utc("2027-08-01T00:00:00Z")).await.unwrap();
+        let late = send(&desk, &mut tx, utc("2027-08-01T00:00:00Z"))
+            .await
+            .unwrap();
         assert!(late.events.is_empty() && late.sent == 0);
         tx.rollback().await.unwrap();
     }
