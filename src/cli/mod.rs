@@ -10,6 +10,7 @@ mod plan;
 mod privacy;
 mod staff;
 mod status;
+mod welcome;
 
 use crate::config::Config;
 use crate::config::settings::LogFormat;
@@ -179,6 +180,14 @@ pub enum ParticipantsAction {
     /// Import a roster CSV (columns kommune, name, email, optional rolle;
     /// `;` or `,`; UTF-8 or Windows-1252). All rows or none.
     Import { file: PathBuf },
+    /// Mail each imported participant of the programme once: every
+    /// remaining event, one .ics per confirmed event, tentative ones marked
+    /// "unter Vorbehalt". Running it again sends nothing new.
+    Welcome {
+        /// The programme's code (needed when several are active).
+        #[arg(long)]
+        programme: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -464,6 +473,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Participants { action } => match action {
             ParticipantsAction::List { json } => staff::list_participants(config, json).await,
             ParticipantsAction::Import { file } => staff::import_participants(config, &file).await,
+            ParticipantsAction::Welcome { programme } => {
+                welcome::welcome(config, programme.as_deref()).await
+            }
         },
         Command::Forget { target, yes } => privacy::forget(&config, &target, yes).await,
         Command::Export { reference, out } => privacy::export(&config, &reference, &out).await,

@@ -259,7 +259,7 @@ pub async fn import_participants(config: Config, file: &Path) -> anyhow::Result<
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let app = App::for_command(config).await?;
     // TODO(part 9): `--programme CODE`.
-    match roster::import(&app.store, &app.programmes.first().code, &bytes).await {
+    match roster::import(&app.desk(), &app.store, app.clock.now(), &bytes).await {
         Ok(n) => {
             println!("imported {n} person(s)");
             Ok(ExitCode::SUCCESS)

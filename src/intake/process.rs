@@ -306,6 +306,7 @@ async fn handle(
         let arrival = execute::Arrival {
             received,
             secret_verified,
+            now: app.clock.now(),
         };
         let delete = execute::handle(&app.desk(), &mut tx, row, mail, &parsed, arrival).await?;
         // A mail that carried the secret (or commanded postbote) is deleted

@@ -180,7 +180,8 @@ pub struct Draft<'a> {
     pub references: &'a [String],
     /// An iCalendar object (iMIP, RFC 6047), sent inline and as `.ics` file.
     pub calendar: Option<Calendar>,
-    /// Files attached to the mail (an Art. 15 export for staff).
+    /// Files attached to the mail (an Art. 15 export for staff, the .ics
+    /// files of a participant welcome).
     pub attachments: Vec<FileAttachment>,
 }
 

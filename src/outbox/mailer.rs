@@ -81,7 +81,8 @@ pub struct Letter<'a> {
     /// Not to be sent after this: the start of the event or interview it
     /// announces (the row is marked `expired` instead, and staff are told).
     pub expires_at: Option<DateTime<Utc>>,
-    /// Files attached (only to staff: an Art. 15 export).
+    /// Files attached (an Art. 15 export to staff; the .ics files of a
+    /// participant welcome).
     pub attachments: Vec<super::compose::FileAttachment>,
 }
 

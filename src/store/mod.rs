@@ -31,6 +31,7 @@ pub mod programmes;
 pub mod retention;
 pub mod transient;
 pub mod waiting;
+pub mod welcome;
 
 #[cfg(test)]
 pub(crate) mod testing;

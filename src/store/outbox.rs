@@ -76,6 +76,7 @@ text_enum! {
         InterviewInvitation = "interview_invitation",
         InterviewNoSlot = "interview_no_slot",
         InterviewUpdate = "interview_update",
+        ParticipantWelcome = "participant_welcome",
         ReminderIncomplete = "reminder_incomplete",
         StaffCommandResult = "staff_command_result",
         StaffDigest = "staff_digest",

@@ -167,6 +167,38 @@ pub struct EventMail {
     pub contact_address: String,
 }
 
+/// `participant_welcome`: every remaining event of the programme, for a
+/// person on a roster taken over mid-year.
+#[derive(Debug, Clone, Serialize)]
+pub struct Welcome {
+    pub short_name: String,
+    pub programme: String,
+    pub recipient_name: Option<String>,
+    pub events: Vec<WelcomeEvent>,
+    /// Some event is tentative ("unter Vorbehalt").
+    pub has_tentative: bool,
+    /// Some event's calendar entry (.ics) is attached.
+    pub has_calendar: bool,
+    pub contact_name: String,
+    pub contact_address: String,
+}
+
+/// One event of a [`Welcome`].
+#[derive(Debug, Clone, Serialize)]
+pub struct WelcomeEvent {
+    pub title: String,
+    pub is_module: bool,
+    /// Each day, e.g. "Do., 27.08.2026, 10:00–16:00 Uhr".
+    pub days: Vec<String>,
+    pub venue: Option<String>,
+    pub zoom_link: Option<String>,
+    pub agenda: String,
+    /// Planned "unter Vorbehalt": no calendar entry yet.
+    pub tentative: bool,
+    /// The name of its attached .ics, if one is.
+    pub calendar_file: Option<String>,
+}
+
 /// `staff_digest`: what happened and what comes, for staff.
 #[derive(Debug, Clone, Serialize)]
 pub struct Digest {
@@ -329,8 +361,40 @@ pub fn samples() -> Vec<(&'static str, serde_json::Value)> {
         upcoming: vec!["1. Präsenzmodul: 12 Teilnehmende".into()],
         last_mailbox_check: "Mo., 29.06.2026, 07:29 Uhr".into(),
     };
+    let welcome = Welcome {
+        short_name: "EWS 7".into(),
+        programme: "Entwicklungswerkstatt".into(),
+        recipient_name: Some("Erika Muster".into()),
+        events: vec![
+            WelcomeEvent {
+                title: "3. Treffen digitale Lerngruppe".into(),
+                is_module: false,
+                days: vec!["Mi., 13.01.2027, 09:00–10:30 Uhr".into()],
+                venue: None,
+                zoom_link: Some("https://zoom.us/j/1".into()),
+                agenda: "Austausch".into(),
+                tentative: false,
+                calendar_file: Some("lerngruppe-3.ics".into()),
+            },
+            WelcomeEvent {
+                title: "3. Präsenzmodul".into(),
+                is_module: true,
+                days: vec!["Do., 28.01.2027, 10:00–16:00 Uhr".into()],
+                venue: Some("DJH Jugendherberge Düsseldorf".into()),
+                zoom_link: None,
+                agenda: String::new(),
+                tentative: true,
+                calendar_file: None,
+            },
+        ],
+        has_tentative: true,
+        has_calendar: true,
+        contact_name: "Projektteam".into(),
+        contact_address: "projekt@example.org".into(),
+    };
     vec![
         ("event_reminder", json(&event)),
+        ("participant_welcome", json(&welcome)),
         ("event_announcement", json(&event)),
         ("event_update", json(&event)),
         ("event_cancel", json(&event)),

@@ -34,4 +34,5 @@ mod selection;
 mod sending;
 mod servers_smoke;
 mod shutdown;
+mod takeover;
 mod tls;

@@ -15,9 +15,11 @@ use crate::store::Tx;
 use crate::store::applications;
 use crate::store::commands::{self, NewCommand};
 use crate::store::privacy::{self as requests, Kind};
+use crate::store::welcome as welcome_store;
 use crate::workflow::actions::{ActionError, ActionResult};
 use crate::workflow::desk::Desk;
 use crate::workflow::interviews::schedule;
+use crate::workflow::participants::{roster, welcome};
 use crate::workflow::selection::{self, preview};
 use crate::workflow::{mails, notices, overview, ownership};
 use chrono::{DateTime, Utc};
@@ -56,6 +58,9 @@ pub struct Arrival {
     /// It carried the right secret, checked before the stored bytes were
     /// masked ([`crate::intake::mask`]).
     pub secret_verified: bool,
+    /// The scheduler's clock when the mail is handled (the wall clock, or a
+    /// test's hand-set one): which events are still to come.
+    pub now: DateTime<Utc>,
 }
 
 /// Whether the mail's Date is within `staff.command_max_age_hours` before
@@ -194,6 +199,14 @@ pub async fn handle(
                 };
                 run_overview(desk, tx, programme.as_deref(), &asked, &mut result.details).await
             }
+            Command::Welcome { programme } | Command::ImportRoster { programme } => {
+                run_takeover(desk, tx, command, programme.as_deref(), row, arrival.now)
+                    .await
+                    .map(|(done, details)| {
+                        result.details.extend(details);
+                        done
+                    })
+            }
             _ => run(desk, tx, command, &by, &mut result.details).await,
         };
         match outcome {
@@ -319,7 +332,92 @@ async fn run(
         Command::Ownership(o) => run_ownership(tx, o, by, details).await,
         // NOTE: `handle` runs these through `run_privacy`, which needs the
         // mail's row and sender; never reached.
-        Command::Privacy(_) => Err(ActionError::Refused("Nicht ausgeführt.".into())),
+        Command::Privacy(_) | Command::Welcome { .. } | Command::ImportRoster { .. } => {
+            Err(ActionError::Refused("Nicht ausgeführt.".into()))
+        }
+    }
+}
+
+/// TERMINÜBERSICHT SENDEN and TEILNEHMER IMPORT: the done line and the
+/// details for the reply. The import reads the CSV attached to the mail
+/// (stored message `row`).
+async fn run_takeover(
+    desk: &Desk<'_>,
+    tx: &mut Tx<'_>,
+    command: &Command,
+    code: Option<&str>,
+    row: i64,
+    now: DateTime<Utc>,
+) -> ActionResult<(String, Vec<String>)> {
+    // TODO(part 9): route a code other than this desk's programme to its
+    // desk (`App::desk_for`) once execute knows every programme.
+    if let Some(code) = code
+        && !code.eq_ignore_ascii_case(&desk.programme.code)
+    {
+        return Err(ActionError::Refused(format!(
+            "Das Programm {code} ist hier nicht bekannt (bekannt: {}).",
+            desk.programme.code
+        )));
+    }
+    match command {
+        Command::Welcome { .. } => {
+            let report = welcome::send(desk, tx, now).await?;
+            Ok((report.summary(), report.details()))
+        }
+        _ => import_roster(desk, tx, row, now).await,
+    }
+}
+
+/// TEILNEHMER IMPORT: exactly one CSV attached; all rows or none.
+async fn import_roster(
+    desk: &Desk<'_>,
+    tx: &mut Tx<'_>,
+    row: i64,
+    now: DateTime<Utc>,
+) -> ActionResult<(String, Vec<String>)> {
+    let raw = welcome_store::message_bytes(tx, row)
+        .await?
+        .unwrap_or_default();
+    let files = roster::csv_attachments(&raw);
+    let file = match files.as_slice() {
+        [file] => file,
+        [] => {
+            return Err(ActionError::Refused(
+                "Keine CSV-Datei angehängt (Spalten Kommune, Name, E-Mail, optional Rolle).".into(),
+            ));
+        }
+        more => {
+            return Err(ActionError::Refused(format!(
+                "{} CSV-Dateien angehängt; bitte genau eine senden.",
+                more.len()
+            )));
+        }
+    };
+    match roster::import_in(desk, tx, now, &file.bytes).await? {
+        Ok(n) => Ok((
+            format!(
+                "Teilnehmendenliste {} importiert: {n} Person(en) für {}",
+                file.name, desk.programme.short_name
+            ),
+            Vec::new(),
+        )),
+        Err(errors) => {
+            let lines: Vec<String> = errors
+                .iter()
+                .map(|e| {
+                    if e.line == 0 {
+                        format!("Datei: {}", e.reason)
+                    } else {
+                        format!("Zeile {}: {}", e.line, e.reason)
+                    }
+                })
+                .collect();
+            Err(ActionError::Refused(format!(
+                "Teilnehmendenliste {} nicht importiert, nichts gespeichert. Fehler: {}",
+                file.name,
+                lines.join("; ")
+            )))
+        }
     }
 }
 

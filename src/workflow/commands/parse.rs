@@ -91,6 +91,48 @@ pub enum Command {
     Ownership(Ownership),
     /// Erasure and access (see [`Privacy`]).
     Privacy(Privacy),
+    /// "TERMINÜBERSICHT SENDEN [EWS7]": every imported participant gets one
+    /// mail with the remaining events (once per person).
+    Welcome { programme: Option<String> },
+    /// "TEILNEHMER IMPORT [EWS7]": import the roster CSV attached to the mail.
+    ImportRoster { programme: Option<String> },
+}
+
+/// TERMINÜBERSICHT SENDEN and TEILNEHMER IMPORT (a cohort taken over
+/// mid-year), by their first word (normalised), if it is one of them.
+/// `TERMINÜBERSICHT SENDEN [CODE]`.
+fn welcome_command(rest: &[&str]) -> Result<Command, String> {
+    let programme = takeover_code(
+        rest,
+        "senden",
+        "Bitte „TERMINÜBERSICHT SENDEN“ (oder „TERMINÜBERSICHT SENDEN EWS7“) schreiben.",
+    )?;
+    Ok(Command::Welcome { programme })
+}
+
+/// `TEILNEHMER IMPORT [CODE]`, with the roster attached as CSV.
+fn import_roster_command(rest: &[&str]) -> Result<Command, String> {
+    let programme = takeover_code(
+        rest,
+        "import",
+        "Bitte „TEILNEHMER IMPORT“ (oder „TEILNEHMER IMPORT EWS7“) schreiben und die Liste als CSV anhängen.",
+    )?;
+    Ok(Command::ImportRoster { programme })
+}
+
+/// The second word `second`, then an optional programme code.
+fn takeover_code(rest: &[&str], second: &str, hint: &str) -> Result<Option<String>, String> {
+    match rest {
+        [w] if norm(w) == second => Ok(None),
+        [w, code] if norm(w) == second => required_code(code).map(Some),
+        _ => Err(hint.to_string()),
+    }
+}
+
+/// A programme code ([`programme_code`]) where one must stand.
+fn required_code(word: &str) -> Result<String, String> {
+    programme_code(word)
+        .ok_or_else(|| format!("„{}“ ist kein Programmkürzel (z. B. EWS7).", shown(word)))
 }
 
 /// Staff commands on an applicant's rights (DSGVO Art. 15, 17). Each only
@@ -352,6 +394,8 @@ impl Command {
             Command::Help => "Liste der Befehle senden".into(),
             Command::Ownership(o) => o.describe(),
             Command::Privacy(p) => p.describe(),
+            Command::Welcome { .. } => "Terminübersicht an die Teilnehmenden senden".into(),
+            Command::ImportRoster { .. } => "Teilnehmendenliste importieren".into(),
         }
     }
 
@@ -365,7 +409,9 @@ impl Command {
             | Command::ConfirmEvent { .. }
             | Command::CancelEvent { .. }
             | Command::Overview { .. }
-            | Command::Help => None,
+            | Command::Help
+            | Command::Welcome { .. }
+            | Command::ImportRoster { .. } => None,
             Command::Accept { reference, .. }
             | Command::Reject { reference }
             | Command::Waitlist { reference }
@@ -714,6 +760,20 @@ pub const COMMANDS: &[Spec] = &[
         description: "Schickt die Auskunft (DSGVO Art. 15) als ZIP an Sie.",
         example: "AUSKUNFT EWS7-0003",
         parse: export_command,
+    },
+    Spec {
+        verb: "terminuebersicht",
+        syntax: "TERMINÜBERSICHT SENDEN [CODE]",
+        description: "Schickt allen importierten Teilnehmenden einmal alle kommenden Termine mit Kalendereinträgen.",
+        example: "TERMINÜBERSICHT SENDEN",
+        parse: welcome_command,
+    },
+    Spec {
+        verb: "teilnehmer",
+        syntax: "TEILNEHMER IMPORT [CODE]",
+        description: "Liest die angehängte Teilnehmendenliste (CSV) ein und meldet das Ergebnis.",
+        example: "TEILNEHMER IMPORT EWS7",
+        parse: import_roster_command,
     },
     Spec {
         verb: "uebersicht",
@@ -1075,6 +1135,41 @@ fn digits(s: &str, min: usize, max: usize) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn takeover_commands_with_and_without_programme() {
+        let one = |text: &str| parse(text).commands;
+        assert_eq!(
+            one("TERMINÜBERSICHT SENDEN"),
+            vec![Command::Welcome { programme: None }]
+        );
+        assert_eq!(
+            one("terminuebersicht senden ews7"),
+            vec![Command::Welcome {
+                programme: Some("EWS7".into())
+            }]
+        );
+        assert_eq!(
+            one("Teilnehmer Import EWS8."),
+            vec![Command::ImportRoster {
+                programme: Some("EWS8".into())
+            }]
+        );
+        assert_eq!(
+            one("TEILNEHMER IMPORT"),
+            vec![Command::ImportRoster { programme: None }]
+        );
+        for bad in [
+            "TERMINÜBERSICHT",
+            "TEILNEHMER EXPORT",
+            "TEILNEHMER IMPORT EWS-7",
+            "TERMINÜBERSICHT SENDEN EWS7 X",
+        ] {
+            let parsed = parse(bad);
+            assert!(parsed.commands.is_empty(), "{bad}");
+            assert_eq!(parsed.errors.len(), 1, "{bad}");
+        }
+    }
+
     use super::*;
 
     fn one(line: &str) -> Command {
@@ -1167,6 +1262,8 @@ mod tests {
             Command::Privacy(Privacy::Export {
                 reference: reference(),
             }),
+            Command::Welcome { programme: None },
+            Command::ImportRoster { programme: None },
         ];
         for c in &all {
             let _ = kind(c);
@@ -1199,6 +1296,8 @@ mod tests {
             Command::Privacy(P::ErasePreview { .. }) => "ErasePreview".into(),
             Command::Privacy(P::Erase { .. }) => "Erase".into(),
             Command::Privacy(P::Export { .. }) => "Export".into(),
+            Command::Welcome { .. } => "Welcome".into(),
+            Command::ImportRoster { .. } => "ImportRoster".into(),
         }
     }
 

@@ -1,29 +1,92 @@
-//! `postbote participants import FILE.csv`: a roster decided outside postbote
+//! `postbote participants import FILE.csv` and the staff mail
+//! `TEILNEHMER IMPORT` (the CSV attached): a roster decided outside postbote
 //! (EWS 7 is already running). All rows or none.
 
-use super::csv::{self, Role};
-use crate::store::{Store, participants};
+use super::csv::{self, Role, RosterError};
+use crate::calendar::{events, timeline};
+use crate::store::programme::{self, Decision, MailKind, MailState};
+use crate::store::{Store, Tx, participants, welcome};
+use crate::workflow::desk::Desk;
 use anyhow::Context;
+use chrono::{DateTime, Utc};
+use mail_parser::{MessageParser, MimeHeaders};
 
 /// Imports the CSV; on invalid rows nothing is stored and every error is listed.
-/// The people join programme `programme` (its code).
-pub async fn import(store: &Store, programme: &str, bytes: &[u8]) -> anyhow::Result<usize> {
-    let rows = csv::parse(bytes).map_err(|errors| {
-        let list = errors
-            .iter()
-            .map(|e| format!("  {e}"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        anyhow::anyhow!("the roster was not imported:\n{list}")
-    })?;
+/// The people join `desk.programme`.
+pub async fn import(
+    desk: &Desk<'_>,
+    store: &Store,
+    now: DateTime<Utc>,
+    bytes: &[u8],
+) -> anyhow::Result<usize> {
     let mut tx = store.begin().await?;
+    match import_in(desk, &mut tx, now, bytes).await? {
+        Ok(n) => {
+            tx.commit().await.context("cannot store the roster")?;
+            Ok(n)
+        }
+        Err(errors) => {
+            tx.rollback().await?;
+            let list = errors
+                .iter()
+                .map(|e| format!("  {e}"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            Err(anyhow::anyhow!("the roster was not imported:\n{list}"))
+        }
+    }
+}
+
+/// [`import`] in the caller's transaction: `Ok(Err(errors))` when a row is
+/// invalid (then nothing was written).
+///
+/// A participant who joins mid-year (not active on the roster before) gets
+/// no reminders for events that began before `now`: they are recorded as
+/// skipped, so the scheduler neither sends them nor reports them to staff
+/// as missed.
+pub async fn import_in(
+    desk: &Desk<'_>,
+    tx: &mut Tx<'_>,
+    now: DateTime<Utc>,
+    bytes: &[u8],
+) -> anyhow::Result<Result<usize, Vec<RosterError>>> {
+    let programme = desk.programme.code.as_str();
+    let rows = match csv::parse(bytes) {
+        Ok(rows) => rows,
+        Err(errors) => return Ok(Err(errors)),
+    };
+    let begun: Vec<_> = events::effective_in(tx, desk.programme)
+        .await?
+        .into_iter()
+        .filter(|e| e.start() <= now)
+        .collect();
     for row in &rows {
         let role = match row.role {
             Role::Participant => "participant",
             Role::Supervisor => "supervisor",
         };
+        let email = row.email.key();
+        if role == "participant" && !welcome::is_active(tx, programme, &email, role).await? {
+            let me = std::slice::from_ref(&email);
+            for d in timeline::reminders(&begun, &desk.settings.reminders, me) {
+                if d.due <= now {
+                    let skipped = Decision {
+                        key: &d.key,
+                        event_key: Some(&d.event_key),
+                        kind: MailKind::Reminder,
+                        recipient: Some(&d.recipient),
+                        due: d.due,
+                        decided_at: now,
+                        state: MailState::Skipped,
+                        note: Some("the event began before the person joined the roster"),
+                        calendar: None,
+                    };
+                    programme::record_mail(tx, &skipped).await?;
+                }
+            }
+        }
         participants::upsert(
-            &mut tx,
+            tx,
             &participants::NewParticipant {
                 programme,
                 application_id: None,
@@ -36,6 +99,62 @@ pub async fn import(store: &Store, programme: &str, bytes: &[u8]) -> anyhow::Res
         )
         .await?;
     }
-    tx.commit().await.context("cannot store the roster")?;
-    Ok(rows.len())
+    Ok(Ok(rows.len()))
+}
+
+/// A CSV file attached to a mail: its name and bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attached {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The CSV attachments of a raw mail: parts named `*.csv`, or of type
+/// `text/csv` (Outlook also sends `application/vnd.ms-excel` for a named
+/// `.csv`). Other attachments are ignored.
+pub fn csv_attachments(raw: &[u8]) -> Vec<Attached> {
+    let Some(msg) = MessageParser::default().parse(raw) else {
+        return Vec::new();
+    };
+    msg.attachments()
+        .filter_map(|part| {
+            let name = part.attachment_name().unwrap_or_default().to_string();
+            let is_csv_type = part.content_type().is_some_and(|ct| {
+                ct.ctype().eq_ignore_ascii_case("text")
+                    && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("csv"))
+            });
+            let named = name.to_ascii_lowercase().ends_with(".csv");
+            (named || is_csv_type).then(|| Attached {
+                name: if name.is_empty() {
+                    "(ohne Namen)".into()
+                } else {
+                    name
+                },
+                bytes: part.contents().to_vec(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_attachments_are_found_by_name_or_type() {
+        let raw = "From: a@b.test\r\nTo: c@d.test\r\nSubject: x\r\nMIME-Version: 1.0\r\n\
+                   Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+                   --b\r\nContent-Type: text/plain\r\n\r\nTEILNEHMER IMPORT\r\n\
+                   --b\r\nContent-Type: application/vnd.ms-excel; name=\"liste.csv\"\r\n\
+                   Content-Disposition: attachment; filename=\"liste.csv\"\r\n\r\n\
+                   Kommune;Name;E-Mail\r\nK;N;n@k.test\r\n\
+                   --b\r\nContent-Type: application/pdf; name=\"x.pdf\"\r\n\
+                   Content-Disposition: attachment; filename=\"x.pdf\"\r\n\r\n%PDF\r\n\
+                   --b--\r\n";
+        let found = csv_attachments(raw.as_bytes());
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].name, "liste.csv");
+        assert!(String::from_utf8_lossy(&found[0].bytes).contains("n@k.test"));
+        assert!(csv_attachments(b"not a mail").is_empty());
+    }
 }
