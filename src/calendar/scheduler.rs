@@ -10,6 +10,7 @@
 //! where every step succeeds), and the pass returns [`TickError`].
 
 use super::{alarm, digest, events, reminders};
+use crate::config::Programme;
 use crate::context::App;
 use crate::store::health;
 use crate::workflow::notices;
@@ -37,6 +38,9 @@ pub struct Tick {
 pub struct StepFailure {
     /// The step, in English (logs, `status`).
     pub step: &'static str,
+    /// The programme's code, for a programme-level step when there are
+    /// several programmes.
+    pub programme: Option<String>,
     pub error: String,
 }
 
@@ -51,7 +55,10 @@ pub struct TickError {
 fn describe(failed: &[StepFailure]) -> String {
     failed
         .iter()
-        .map(|f| format!("{}: {}", f.step, f.error))
+        .map(|f| match &f.programme {
+            Some(code) => format!("{} ({code}): {}", f.step, f.error),
+            None => format!("{}: {}", f.step, f.error),
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -75,7 +82,11 @@ fn keep<T>(failed: &mut Vec<StepFailure>, step: &'static str, r: anyhow::Result<
         Err(e) => {
             let error = format!("{e:#}");
             tracing::error!(step, error = %error, "scheduler step failed; the others run on");
-            failed.push(StepFailure { step, error });
+            failed.push(StepFailure {
+                step,
+                programme: None,
+                error,
+            });
             None
         }
     }
@@ -83,54 +94,19 @@ fn keep<T>(failed: &mut Vec<StepFailure>, step: &'static str, r: anyhow::Result<
 
 /// Runs every scheduled duty due at `clock`; each step on its own, the
 /// alarm check last and always. `Err` when any step failed (after all ran).
+///
+/// The programme-level steps (incomplete-application reminders, programme
+/// changes, due reminders) run for every programme in turn, each with its
+/// own events, roster and key scope; a retired programme sends nothing. A
+/// step failing for one programme is recorded under its code and the other
+/// programmes run on.
 pub async fn tick(app: &App, clock: DateTime<Utc>) -> Result<Tick, TickError> {
     let mut t = Tick::default();
     let mut failed = Vec::new();
-    // Read once: the config changes only at a restart, the roster and staff
-    // overrides only between passes.
-    let events = keep(
-        &mut failed,
-        STEP_READ_EVENTS,
-        events::effective(&app.store, app.programmes.first()).await,
-    );
-    let roster = keep(
-        &mut failed,
-        STEP_READ_ROSTER,
-        reminders::roster(&app.store).await,
-    );
+    for programme in app.programmes.iter() {
+        programme_steps(app, programme, clock, &mut t, &mut failed).await;
+    }
     let desk = app.desk();
-    if let Some(n) = keep(
-        &mut failed,
-        STEP_INCOMPLETE,
-        crate::workflow::reminders::queue_due(&app.store, &desk, clock).await,
-    ) {
-        t.incomplete_reminders = n;
-    }
-    if events.is_none() || roster.is_none() {
-        for step in [STEP_SYNC, STEP_REMINDERS] {
-            failed.push(StepFailure {
-                step,
-                error: "not run: the programme events or the roster could not be read".into(),
-            });
-        }
-    }
-    if let (Some(events), Some(roster)) = (&events, &roster) {
-        if let Some(n) = keep(
-            &mut failed,
-            STEP_SYNC,
-            reminders::sync(app, events, roster, clock).await,
-        ) {
-            t.event_mails = n;
-        }
-        if let Some(pass) = keep(
-            &mut failed,
-            STEP_REMINDERS,
-            reminders::send_due(app, events, roster, clock).await,
-        ) {
-            t.reminders = pass.queued;
-            t.skipped = pass.skipped.len();
-        }
-    }
     if let Some(sent) = keep(&mut failed, STEP_DIGEST, digest::run(app, clock).await) {
         t.digest = sent;
     }
@@ -138,7 +114,7 @@ pub async fn tick(app: &App, clock: DateTime<Utc>) -> Result<Tick, TickError> {
     if let Some(Some(c)) = keep(
         &mut failed,
         STEP_RETENTION,
-        crate::retention::run_daily(&app.store, &app.settings, app.programmes.first(), clock).await,
+        crate::retention::run_daily(&app.store, &app.settings, &app.programmes, clock).await,
     ) {
         t.erased = c.total();
     }
@@ -175,6 +151,74 @@ pub async fn tick(app: &App, clock: DateTime<Utc>) -> Result<Tick, TickError> {
     }
 }
 
+/// The programme-level steps of one pass for `programme`; failures go to
+/// `failed`, named with the programme's code when there are several.
+async fn programme_steps(
+    app: &App,
+    programme: &Programme,
+    clock: DateTime<Utc>,
+    t: &mut Tick,
+    failed: &mut Vec<StepFailure>,
+) {
+    if programme.retired {
+        // NOTE: a retired programme sends nothing more; its data stays
+        // until retention erases it.
+        return;
+    }
+    let code = (app.programmes.len() > 1).then(|| programme.code.clone());
+    let mut mine = Vec::new();
+    // Read once: the config changes only at a restart, the roster and staff
+    // overrides only between passes.
+    let events = keep(
+        &mut mine,
+        STEP_READ_EVENTS,
+        events::effective(&app.store, programme).await,
+    );
+    let roster = keep(
+        &mut mine,
+        STEP_READ_ROSTER,
+        reminders::roster(&app.store, &programme.code).await,
+    );
+    let desk = app.desk_for(programme);
+    if let Some(n) = keep(
+        &mut mine,
+        STEP_INCOMPLETE,
+        crate::workflow::reminders::queue_due(&app.store, &desk, clock).await,
+    ) {
+        t.incomplete_reminders += n;
+    }
+    if events.is_none() || roster.is_none() {
+        for step in [STEP_SYNC, STEP_REMINDERS] {
+            mine.push(StepFailure {
+                step,
+                programme: None,
+                error: "not run: the programme events or the roster could not be read".into(),
+            });
+        }
+    }
+    if let (Some(events), Some(roster)) = (&events, &roster) {
+        if let Some(n) = keep(
+            &mut mine,
+            STEP_SYNC,
+            reminders::sync(app, &desk, events, roster, clock).await,
+        ) {
+            t.event_mails += n;
+        }
+        if let Some(pass) = keep(
+            &mut mine,
+            STEP_REMINDERS,
+            reminders::send_due(app, &desk, events, roster, clock).await,
+        ) {
+            t.reminders += pass.queued;
+            t.skipped += pass.skipped.len();
+        }
+    }
+    for mut f in mine {
+        f.programme.clone_from(&code);
+        failed.push(f);
+    }
+}
+
 /// When steps failed: one ALARM to staff per incident, naming them; when
 /// none did, the incident is over. True when an incident is open.
 async fn report_failed_steps(app: &App, failed: &[StepFailure]) -> anyhow::Result<bool> {
@@ -187,8 +231,12 @@ async fn report_failed_steps(app: &App, failed: &[StepFailure]) -> anyhow::Resul
         .iter()
         .map(|f| {
             format!(
-                "{}: {}",
+                "{}{}: {}",
                 step_german(f.step),
+                f.programme
+                    .as_ref()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default(),
                 f.error.chars().take(300).collect::<String>()
             )
         })

@@ -232,6 +232,9 @@ pub enum Command {
         /// Also list past ones (sent or skipped).
         #[arg(long)]
         all: bool,
+        /// Only this programme (its code); without it, every programme.
+        #[arg(long, value_name = "CODE")]
+        programme: Option<String>,
     },
     /// The interview plan, its release, moves and cancellations.
     Interviews {
@@ -411,7 +414,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 lists::outbox_ack(&config, id.map_or(Pick::AllFailed, Pick::One)).await
             }
         },
-        Command::Plan { json, all } => plan::run(config, json, all).await,
+        Command::Plan {
+            json,
+            all,
+            programme,
+        } => plan::run(config, json, all, programme.as_deref()).await,
         Command::Interviews { action } => match action {
             InterviewsAction::Plan { json } => staff::plan(config, json).await,
             InterviewsAction::Release => staff::release_invitations(config).await,

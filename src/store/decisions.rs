@@ -117,6 +117,19 @@ pub async fn counts(store: &Store) -> anyhow::Result<Vec<(String, i64)>> {
     .context("cannot count decisions")
 }
 
+/// Decisions by outcome and notice, of programme `programme`'s applications.
+pub async fn counts_in(store: &Store, programme: &str) -> anyhow::Result<Vec<(String, i64)>> {
+    sqlx::query_as(
+        "SELECT d.outcome || '/' || d.notice, COUNT(*) FROM decisions d \
+         JOIN applications a ON a.id = d.application_id WHERE a.programme = ? \
+         GROUP BY d.outcome, d.notice ORDER BY 1",
+    )
+    .bind(programme)
+    .fetch_all(store.pool())
+    .await
+    .context("cannot count decisions")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -109,6 +109,21 @@ pub async fn counts(store: &Store) -> anyhow::Result<Vec<(InterviewState, i64)>>
         .context("cannot count interviews")
 }
 
+/// Interviews by state, of programme `programme`'s applications.
+pub async fn counts_in(
+    store: &Store,
+    programme: &str,
+) -> anyhow::Result<Vec<(InterviewState, i64)>> {
+    sqlx::query_as(
+        "SELECT i.state, COUNT(*) FROM interviews i JOIN applications a ON a.id = i.application_id \
+         WHERE a.programme = ? GROUP BY i.state ORDER BY i.state",
+    )
+    .bind(programme)
+    .fetch_all(store.pool())
+    .await
+    .context("cannot count interviews")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
