@@ -230,7 +230,7 @@ async fn run(
         Outcome::Waitlist => selection::Outcome::Waitlist,
     };
     match command {
-        Command::ShowPlan => {
+        Command::ShowPlan { .. } => {
             let s = schedule::current(desk, tx).await?;
             details.push("Gesprächsplan:".into());
             details.extend(s.lines());
@@ -240,7 +240,7 @@ async fn run(
                 s.plan.unplaced.len()
             ))
         }
-        Command::ReleaseInvitations => {
+        Command::ReleaseInvitations { .. } => {
             let r = schedule::release(desk, tx).await?;
             details.extend(r.without_slot.iter().map(|w| format!("Ohne Termin: {w}")));
             Ok(format!(
@@ -249,12 +249,12 @@ async fn run(
                 r.mails
             ))
         }
-        Command::Preview => {
+        Command::Preview { .. } => {
             let held = preview::held(tx).await?;
             details.push(preview::render(&held));
             Ok(format!("Vorschau: {} Bescheid(e) warten", held.len()))
         }
-        Command::ReleaseNotices => {
+        Command::ReleaseNotices { .. } => {
             let r = selection::release(desk, tx).await?;
             details.extend(r.to_complete.iter().cloned());
             Ok(format!(
@@ -290,10 +290,10 @@ async fn run(
             time,
         } => schedule::move_to(desk, tx, reference, date.and_time(*time)).await,
         Command::CancelInterview { reference } => schedule::cancel(desk, tx, reference).await,
-        Command::ConfirmEvent { event } => {
+        Command::ConfirmEvent { event, .. } => {
             events::set_status(desk.programme, tx, event, EventStatus::Confirmed, by).await
         }
-        Command::CancelEvent { event } => {
+        Command::CancelEvent { event, .. } => {
             events::set_status(desk.programme, tx, event, EventStatus::Cancelled, by).await
         }
         Command::Ownership(o) => run_ownership(tx, o, by, details).await,

@@ -34,15 +34,16 @@ const SECRET_LINE_SHOWN: &str = "Kennwort: ***";
 /// One staff command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// "FREIGEBEN EINLADUNGEN": release the interview invitations.
-    ReleaseInvitations,
-    /// "FREIGEBEN BESCHEIDE" or "FREIGEBEN ENTSCHEIDUNGEN": release the held
-    /// outcome notices.
-    ReleaseNotices,
-    /// "PLAN" or "PLAN GESPRÄCHE": reply with the interview plan.
-    ShowPlan,
-    /// "VORSCHAU" or "VORSCHAU BESCHEIDE": preview of the held notices.
-    Preview,
+    /// "FREIGEBEN [EWS8] EINLADUNGEN": release the interview invitations.
+    /// `programme`: the code after the verb, if given (upper case).
+    ReleaseInvitations { programme: Option<String> },
+    /// "FREIGEBEN [EWS8] BESCHEIDE" or "FREIGEBEN ENTSCHEIDUNGEN": release
+    /// the held outcome notices.
+    ReleaseNotices { programme: Option<String> },
+    /// "PLAN [EWS8]" or "PLAN GESPRÄCHE": reply with the interview plan.
+    ShowPlan { programme: Option<String> },
+    /// "VORSCHAU [EWS8]" or "VORSCHAU BESCHEIDE": preview of the held notices.
+    Preview { programme: Option<String> },
     /// "ZUSAGE EWS7-0003 [2 PERSONEN]": accept, for 1 or 2 persons (default 1).
     Accept { reference: String, persons: u8 },
     /// "ABSAGE EWS7-0003".
@@ -66,12 +67,18 @@ pub enum Command {
         reference: String,
         persons: u8,
     },
-    /// "BESTÄTIGEN MODUL 3" or "BESTÄTIGEN LERNGRUPPE 4": a tentative event
-    /// takes place (participants get an announcement, then reminders).
-    ConfirmEvent { event: String },
-    /// "ABSAGEN MODUL 3": the event is called off (everyone told gets a
-    /// cancellation).
-    CancelEvent { event: String },
+    /// "BESTÄTIGEN [EWS7] MODUL 3" or "BESTÄTIGEN LERNGRUPPE 4": a tentative
+    /// event takes place (participants get an announcement, then reminders).
+    ConfirmEvent {
+        event: String,
+        programme: Option<String>,
+    },
+    /// "ABSAGEN [EWS7] MODUL 3": the event is called off (everyone told gets
+    /// a cancellation).
+    CancelEvent {
+        event: String,
+        programme: Option<String>,
+    },
     /// Who may change an application (see [`Ownership`]).
     Ownership(Ownership),
     /// Erasure and access (see [`Privacy`]).
@@ -292,10 +299,17 @@ impl Command {
     /// The command in German for the reply, e.g. `Zusage für EWS7-0003 (2 Personen)`.
     pub fn describe(&self) -> String {
         match self {
-            Command::ReleaseInvitations => "Einladungen zu den Gesprächen freigeben".into(),
-            Command::ReleaseNotices => "Zurückgehaltene Bescheide freigeben".into(),
-            Command::ShowPlan => "Gesprächsplan senden".into(),
-            Command::Preview => "Vorschau der zurückgehaltenen Bescheide senden".into(),
+            Command::ReleaseInvitations { programme } => {
+                format!("Einladungen zu den Gesprächen{} freigeben", of(programme))
+            }
+            Command::ReleaseNotices { programme } => {
+                format!("Zurückgehaltene Bescheide{} freigeben", of(programme))
+            }
+            Command::ShowPlan { programme } => format!("Gesprächsplan{} senden", of(programme)),
+            Command::Preview { programme } => format!(
+                "Vorschau der zurückgehaltenen Bescheide{} senden",
+                of(programme)
+            ),
             Command::Accept { reference, persons } => {
                 format!("Zusage für {reference} ({})", persons_text(*persons))
             }
@@ -324,8 +338,12 @@ impl Command {
             Command::Correct {
                 outcome, reference, ..
             } => format!("Korrektur: {} für {reference}", outcome.label()),
-            Command::ConfirmEvent { event } => format!("Termin {} bestätigen", event_label(event)),
-            Command::CancelEvent { event } => format!("Termin {} absagen", event_label(event)),
+            Command::ConfirmEvent { event, programme } => {
+                format!("Termin {}{} bestätigen", event_label(event), of(programme))
+            }
+            Command::CancelEvent { event, programme } => {
+                format!("Termin {}{} absagen", event_label(event), of(programme))
+            }
             Command::Ownership(o) => o.describe(),
             Command::Privacy(p) => p.describe(),
         }
@@ -334,10 +352,10 @@ impl Command {
     /// The application reference the command names, if any (upper case).
     pub fn reference(&self) -> Option<&str> {
         match self {
-            Command::ReleaseInvitations
-            | Command::ReleaseNotices
-            | Command::ShowPlan
-            | Command::Preview
+            Command::ReleaseInvitations { .. }
+            | Command::ReleaseNotices { .. }
+            | Command::ShowPlan { .. }
+            | Command::Preview { .. }
             | Command::ConfirmEvent { .. }
             | Command::CancelEvent { .. } => None,
             Command::Accept { reference, .. }
@@ -364,6 +382,46 @@ fn event_label(key: &str) -> String {
 }
 
 /// "MODUL 3" / "PRÄSENZMODUL 3" / "LERNGRUPPE 4" as an event key.
+/// " (EWS8)" for a command naming a programme, else nothing.
+fn of(programme: &Option<String>) -> String {
+    programme
+        .as_ref()
+        .map(|c| format!(" ({c})"))
+        .unwrap_or_default()
+}
+
+/// Whether `word` can be a programme code: letters, digits, `-` or `_`,
+/// starting with a letter, at most 16 characters.
+fn is_code(word: &str) -> bool {
+    word.len() <= 16
+        && word.starts_with(|c: char| c.is_ascii_alphabetic())
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// The optional programme code right after the verb: taken when the words
+/// after the verb are one more than the command needs (`needs`), or (for a
+/// command with optional words) when the first word is a code with a digit
+/// that is none of the command's own words (`own`).
+fn programme_code<'a, 'b>(
+    rest: &'b [&'a str],
+    needs: usize,
+    own: &[&str],
+) -> (Option<String>, &'b [&'a str]) {
+    match rest.split_first() {
+        Some((first, tail))
+            if is_code(first)
+                && (rest.len() == needs + 1
+                    || (first.chars().any(|c| c.is_ascii_digit())
+                        && !own.contains(&norm(first).as_str()))) =>
+        {
+            (Some(first.to_ascii_uppercase()), tail)
+        }
+        _ => (None, rest),
+    }
+}
+
 fn event_key(rest: &[&str]) -> Result<String, String> {
     let hint = "Bitte z. B. „MODUL 3“ oder „LERNGRUPPE 4“ schreiben.";
     let [kind, number] = rest else {
@@ -527,21 +585,34 @@ fn parse_line(line: &str) -> Result<Command, String> {
         return command;
     }
     match norm(first).as_str() {
-        "freigeben" => match norm_all(rest).as_slice() {
-            [w] if w == "einladungen" => Ok(Command::ReleaseInvitations),
-            [w] if w == "bescheide" || w == "entscheidungen" => Ok(Command::ReleaseNotices),
-            _ => Err("Bitte „FREIGEBEN EINLADUNGEN“ oder „FREIGEBEN BESCHEIDE“ schreiben.".into()),
-        },
-        "plan" => match norm_all(rest).as_slice() {
-            [] => Ok(Command::ShowPlan),
-            [w] if w == "gespraeche" => Ok(Command::ShowPlan),
-            _ => Err("Bitte nur „PLAN“ oder „PLAN GESPRÄCHE“ schreiben.".into()),
-        },
-        "vorschau" => match norm_all(rest).as_slice() {
-            [] => Ok(Command::Preview),
-            [w] if w == "bescheide" => Ok(Command::Preview),
-            _ => Err("Bitte nur „VORSCHAU“ oder „VORSCHAU BESCHEIDE“ schreiben.".into()),
-        },
+        "freigeben" => {
+            let (programme, rest) = programme_code(rest, 1, &[]);
+            match norm_all(rest).as_slice() {
+                [w] if w == "einladungen" => Ok(Command::ReleaseInvitations { programme }),
+                [w] if w == "bescheide" || w == "entscheidungen" => {
+                    Ok(Command::ReleaseNotices { programme })
+                }
+                _ => Err(
+                    "Bitte „FREIGEBEN EINLADUNGEN“ oder „FREIGEBEN BESCHEIDE“ schreiben.".into(),
+                ),
+            }
+        }
+        "plan" => {
+            let (programme, rest) = programme_code(rest, 1, &["gespraeche"]);
+            match norm_all(rest).as_slice() {
+                [] => Ok(Command::ShowPlan { programme }),
+                [w] if w == "gespraeche" => Ok(Command::ShowPlan { programme }),
+                _ => Err("Bitte nur „PLAN“ oder „PLAN GESPRÄCHE“ schreiben.".into()),
+            }
+        }
+        "vorschau" => {
+            let (programme, rest) = programme_code(rest, 1, &["bescheide"]);
+            match norm_all(rest).as_slice() {
+                [] => Ok(Command::Preview { programme }),
+                [w] if w == "bescheide" => Ok(Command::Preview { programme }),
+                _ => Err("Bitte nur „VORSCHAU“ oder „VORSCHAU BESCHEIDE“ schreiben.".into()),
+            }
+        }
         "zusage" => {
             let (reference, rest) = reference(rest)?;
             Ok(Command::Accept {
@@ -606,12 +677,20 @@ fn parse_line(line: &str) -> Result<Command, String> {
                 persons,
             })
         }
-        "bestaetigen" => Ok(Command::ConfirmEvent {
-            event: event_key(rest)?,
-        }),
-        "absagen" => Ok(Command::CancelEvent {
-            event: event_key(rest)?,
-        }),
+        "bestaetigen" => {
+            let (programme, rest) = programme_code(rest, 2, &[]);
+            Ok(Command::ConfirmEvent {
+                event: event_key(rest)?,
+                programme,
+            })
+        }
+        "absagen" => {
+            let (programme, rest) = programme_code(rest, 2, &[]);
+            Ok(Command::CancelEvent {
+                event: event_key(rest)?,
+                programme,
+            })
+        }
         _ => Err(format!(
             "Unbekannter Befehl „{}“. Bekannt sind: {KNOWN}.",
             shown(first)
@@ -782,16 +861,16 @@ mod tests {
 
     #[test]
     fn release_plan_and_preview() {
-        assert_eq!(one("FREIGEBEN EINLADUNGEN"), Command::ReleaseInvitations);
-        assert_eq!(one("freigeben einladungen"), Command::ReleaseInvitations);
-        assert_eq!(one("Freigeben Bescheide"), Command::ReleaseNotices);
-        assert_eq!(one("FREIGEBEN ENTSCHEIDUNGEN"), Command::ReleaseNotices);
-        assert_eq!(one("PLAN"), Command::ShowPlan);
-        assert_eq!(one("Plan Gespräche"), Command::ShowPlan);
-        assert_eq!(one("PLAN GESPRAECHE"), Command::ShowPlan);
-        assert_eq!(one("PLAN GESPRÄCHE"), Command::ShowPlan);
-        assert_eq!(one("VORSCHAU"), Command::Preview);
-        assert_eq!(one("Vorschau Bescheide"), Command::Preview);
+        assert_eq!(one("FREIGEBEN EINLADUNGEN"), Command::ReleaseInvitations { programme: None });
+        assert_eq!(one("freigeben einladungen"), Command::ReleaseInvitations { programme: None });
+        assert_eq!(one("Freigeben Bescheide"), Command::ReleaseNotices { programme: None });
+        assert_eq!(one("FREIGEBEN ENTSCHEIDUNGEN"), Command::ReleaseNotices { programme: None });
+        assert_eq!(one("PLAN"), Command::ShowPlan { programme: None });
+        assert_eq!(one("Plan Gespräche"), Command::ShowPlan { programme: None });
+        assert_eq!(one("PLAN GESPRAECHE"), Command::ShowPlan { programme: None });
+        assert_eq!(one("PLAN GESPRÄCHE"), Command::ShowPlan { programme: None });
+        assert_eq!(one("VORSCHAU"), Command::Preview { programme: None });
+        assert_eq!(one("Vorschau Bescheide"), Command::Preview { programme: None });
         assert!(error("FREIGEBEN").contains("FREIGEBEN EINLADUNGEN"));
         assert!(error("FREIGEBEN ALLES").contains("FREIGEBEN BESCHEIDE"));
         assert!(error("PLAN MORGEN").contains("PLAN"));
@@ -956,14 +1035,14 @@ mod tests {
         assert!(p.errors.is_empty());
 
         let p = parse("PLAN\n> FREIGEBEN BESCHEIDE\nABSAGE EWS7-0004\n");
-        assert_eq!(p.commands, vec![Command::ShowPlan]);
+        assert_eq!(p.commands, vec![Command::ShowPlan { programme: None }]);
 
         let p = parse("VORSCHAU\n-- \nMax Mustermann\nABSAGE EWS7-0004\n");
-        assert_eq!(p.commands, vec![Command::Preview]);
+        assert_eq!(p.commands, vec![Command::Preview { programme: None }]);
         assert!(p.errors.is_empty());
 
         let p = parse("VORSCHAU\n--\nMax Mustermann\n");
-        assert_eq!(p.commands, vec![Command::Preview]);
+        assert_eq!(p.commands, vec![Command::Preview { programme: None }]);
 
         for marker in [
             "-----Original Message-----",
@@ -972,7 +1051,7 @@ mod tests {
             "On Fri, Jun 12, 2026 at 10:00 AM postbote <ews@example.de> wrote:",
         ] {
             let p = parse(&format!("PLAN\n{marker}\nFREIGEBEN BESCHEIDE\n"));
-            assert_eq!(p.commands, vec![Command::ShowPlan], "{marker}");
+            assert_eq!(p.commands, vec![Command::ShowPlan { programme: None }], "{marker}");
             assert!(p.errors.is_empty(), "{marker}");
         }
     }
@@ -1137,18 +1216,77 @@ mod tests {
             p.commands,
             vec![
                 Command::ConfirmEvent {
-                    event: "module-3".into()
+                    event: "module-3".into(),
+                    programme: None
                 },
                 Command::ConfirmEvent {
-                    event: "learning-group-4".into()
+                    event: "learning-group-4".into(),
+                    programme: None
                 },
                 Command::CancelEvent {
-                    event: "module-2".into()
+                    event: "module-2".into(),
+                    programme: None
                 },
             ]
         );
         assert_eq!(p.errors.len(), 1);
         assert_eq!(p.commands[0].describe(), "Termin Modul 3 bestätigen");
+    }
+
+    #[test]
+    fn a_programme_code_may_follow_the_verb() {
+        let some = |c: &str| Some(c.to_string());
+        assert_eq!(
+            one("BESTÄTIGEN EWS7 MODUL 3"),
+            Command::ConfirmEvent {
+                event: "module-3".into(),
+                programme: some("EWS7")
+            }
+        );
+        assert_eq!(
+            one("absagen ews8 Lerngruppe 2"),
+            Command::CancelEvent {
+                event: "learning-group-2".into(),
+                programme: some("EWS8")
+            }
+        );
+        assert_eq!(
+            one("FREIGEBEN EWS8 EINLADUNGEN"),
+            Command::ReleaseInvitations {
+                programme: some("EWS8")
+            }
+        );
+        assert_eq!(
+            one("Freigeben EWS7 Bescheide"),
+            Command::ReleaseNotices {
+                programme: some("EWS7")
+            }
+        );
+        assert_eq!(
+            one("PLAN EWS8"),
+            Command::ShowPlan {
+                programme: some("EWS8")
+            }
+        );
+        assert_eq!(
+            one("PLAN EWS8 GESPRÄCHE"),
+            Command::ShowPlan {
+                programme: some("EWS8")
+            }
+        );
+        assert_eq!(
+            one("VORSCHAU EWS7"),
+            Command::Preview {
+                programme: some("EWS7")
+            }
+        );
+        assert_eq!(one("VORSCHAU BESCHEIDE"), Command::Preview { programme: None });
+        assert_eq!(
+            one("BESTÄTIGEN EWS7 MODUL 3").describe(),
+            "Termin Modul 3 (EWS7) bestätigen"
+        );
+        assert_eq!(parse("FREIGEBEN EWS8 GESPRÄCHE").errors.len(), 1);
+        assert_eq!(parse("BESTÄTIGEN EWS7 MODUL").errors.len(), 1);
     }
 
     #[test]
