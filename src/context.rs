@@ -44,6 +44,7 @@ impl App {
     pub fn desk_for<'a>(&'a self, programme: &'a Programme) -> Desk<'a> {
         Desk {
             programme,
+            programmes: &self.programmes,
             mailer: &self.mailer,
             settings: &self.settings,
         }

@@ -177,7 +177,13 @@ pub enum ParticipantsAction {
     },
     /// Import a roster CSV (columns kommune, name, email, optional rolle;
     /// `;` or `,`; UTF-8 or Windows-1252). All rows or none.
-    Import { file: PathBuf },
+    Import {
+        file: PathBuf,
+        /// The programme whose roster it is (its code); may be left out
+        /// while only one is active.
+        #[arg(long, value_name = "CODE")]
+        programme: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -207,6 +213,10 @@ pub enum Command {
     Applications {
         #[arg(long, global = true)]
         json: bool,
+        /// Only the applications of this programme (its code); the list
+        /// shows every programme without it.
+        #[arg(long, value_name = "CODE")]
+        programme: Option<String>,
         #[command(subcommand)]
         action: Option<ApplicationsAction>,
     },
@@ -238,11 +248,20 @@ pub enum Command {
     },
     /// The interview plan, its release, moves and cancellations.
     Interviews {
+        /// The programme (its code); may be left out while only one is
+        /// active. Move and cancel act on the reference's programme.
+        #[arg(long, global = true, value_name = "CODE")]
+        programme: Option<String>,
         #[command(subcommand)]
         action: InterviewsAction,
     },
     /// Selection decisions and their notices (held until release).
     Decisions {
+        /// The programme (its code) whose notices are previewed or released;
+        /// may be left out while only one is active. A decision acts on the
+        /// reference's programme; the list shows every programme.
+        #[arg(long, global = true, value_name = "CODE")]
+        programme: Option<String>,
         #[command(subcommand)]
         action: DecisionsAction,
     },
@@ -366,12 +385,17 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate => ops::migrate(&config).await,
         Command::Backup { file } => ops::backup(&config, &file).await,
         Command::Status { json } => status::run(&config, json).await,
-        Command::Applications { json, action: None } => lists::applications(&config, json)
+        Command::Applications {
+            json,
+            programme,
+            action: None,
+        } => lists::applications(&config, json, programme.as_deref())
             .await
             .map(|_| ExitCode::SUCCESS),
         Command::Applications {
             json,
             action: Some(ApplicationsAction::Show { id }),
+            ..
         } => lists::show_application(&config, &id, json).await,
         Command::Applications {
             action: Some(ApplicationsAction::Link { id, address }),
@@ -419,9 +443,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             all,
             programme,
         } => plan::run(config, json, all, programme.as_deref()).await,
-        Command::Interviews { action } => match action {
-            InterviewsAction::Plan { json } => staff::plan(config, json).await,
-            InterviewsAction::Release => staff::release_invitations(config).await,
+        Command::Interviews { programme, action } => match action {
+            InterviewsAction::Plan { json } => staff::plan(config, json, programme).await,
+            InterviewsAction::Release => staff::release_invitations(config, programme).await,
             InterviewsAction::Move {
                 reference,
                 date,
@@ -431,7 +455,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 staff::cancel_interview(config, &reference).await
             }
         },
-        Command::Decisions { action } => match action {
+        Command::Decisions { programme, action } => match action {
             DecisionsAction::List { json } => staff::list_decisions(config, json).await,
             DecisionsAction::Set {
                 reference,
@@ -439,12 +463,18 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 persons,
                 correction,
             } => staff::decide(config, &reference, &outcome, persons, correction).await,
-            DecisionsAction::Preview { json } => staff::preview_notices(config, json).await,
-            DecisionsAction::Release { yes } => staff::release_notices(config, yes).await,
+            DecisionsAction::Preview { json } => {
+                staff::preview_notices(config, json, programme).await
+            }
+            DecisionsAction::Release { yes } => {
+                staff::release_notices(config, yes, programme).await
+            }
         },
         Command::Participants { action } => match action {
             ParticipantsAction::List { json } => staff::list_participants(config, json).await,
-            ParticipantsAction::Import { file } => staff::import_participants(config, &file).await,
+            ParticipantsAction::Import { file, programme } => {
+                staff::import_participants(config, &file, programme).await
+            }
         },
         Command::Forget { target, yes } => privacy::forget(&config, &target, yes).await,
         Command::Export { reference, out } => privacy::export(&config, &reference, &out).await,

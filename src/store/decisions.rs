@@ -67,6 +67,18 @@ pub async fn all_tx(tx: &mut Tx<'_>) -> anyhow::Result<Vec<Decision>> {
     .context("cannot list decisions")
 }
 
+/// The decisions on programme `programme`'s applications.
+pub async fn all_in_tx(tx: &mut Tx<'_>, programme: &str) -> anyhow::Result<Vec<Decision>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM decisions WHERE application_id IN \
+         (SELECT id FROM applications WHERE programme = ?) ORDER BY application_id"
+    ))
+    .bind(programme)
+    .fetch_all(&mut **tx)
+    .await
+    .context("cannot list decisions")
+}
+
 /// Writes a decision (a new revision when one exists); returns the revision.
 pub async fn set(
     tx: &mut Tx<'_>,
@@ -102,6 +114,22 @@ pub async fn release_all(tx: &mut Tx<'_>) -> anyhow::Result<Vec<i64>> {
     .bind(NoticeState::Released)
     .bind(now())
     .bind(NoticeState::Held)
+    .fetch_all(&mut **tx)
+    .await
+    .context("cannot release decisions")
+}
+
+/// Marks every held notice on programme `programme`'s applications
+/// released; returns the applications concerned.
+pub async fn release_in(tx: &mut Tx<'_>, programme: &str) -> anyhow::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "UPDATE decisions SET notice = ?, released_at = ? WHERE notice = ? AND application_id IN \
+         (SELECT id FROM applications WHERE programme = ?) RETURNING application_id",
+    )
+    .bind(NoticeState::Released)
+    .bind(now())
+    .bind(NoticeState::Held)
+    .bind(programme)
     .fetch_all(&mut **tx)
     .await
     .context("cannot release decisions")

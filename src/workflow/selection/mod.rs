@@ -17,6 +17,15 @@ use serde::Serialize;
 /// The outbox batch the notices wait in.
 pub const BATCH: &str = "notices";
 
+/// The outbox batch the notices of `desk`'s programme are held in:
+/// [`BATCH`] for the legacy programme (as before part 9), `CODE:notices`
+/// for the others, so each programme's notices are previewed and released
+/// on their own.
+pub fn batch(desk: &Desk<'_>) -> String {
+    format!("{}{BATCH}", desk.programme.key_scope)
+}
+
+
 pub use crate::store::decisions::Outcome;
 
 impl Outcome {
@@ -52,7 +61,7 @@ async fn check_capacity(
         return Ok(());
     }
     let rules = &desk.programme.selection;
-    let others: Vec<decisions::Decision> = decisions::all_tx(tx)
+    let others: Vec<decisions::Decision> = decisions::all_in_tx(tx, &desk.programme.code)
         .await?
         .into_iter()
         .filter(|d| d.outcome == Outcome::Accept && d.application_id != application.id)
@@ -86,6 +95,7 @@ pub async fn decide(
     by: &str,
 ) -> ActionResult<String> {
     let application = actions::application(tx, reference).await?;
+    actions::same_programme(desk, &application)?;
     let persons = persons_for(outcome, persons)?;
     if let Some(d) = decisions::get(tx, application.id).await?
         && d.notice == NoticeState::Released
@@ -101,7 +111,7 @@ pub async fn decide(
     check_capacity(desk, tx, &application, outcome, persons).await?;
     let revision =
         decisions::set(tx, application.id, outcome, persons, NoticeState::Held, by).await?;
-    let replaced = outbox::withdraw_held(tx, BATCH, application.id).await?;
+    let replaced = outbox::withdraw_held(tx, &batch(desk), application.id).await?;
     notice::write(desk, tx, &application, outcome, persons, revision, false).await?;
     Ok(format!(
         "{}: {}{}{} (Bescheid wartet auf FREIGEBEN BESCHEIDE)",
@@ -135,6 +145,7 @@ pub async fn correct(
     by: &str,
 ) -> ActionResult<String> {
     let application = actions::application(tx, reference).await?;
+    actions::same_programme(desk, &application)?;
     let persons = persons_for(outcome, persons)?;
     let Some(previous) = decisions::get(tx, application.id).await? else {
         return refuse(format!(
@@ -193,7 +204,7 @@ pub struct Released {
 /// Releases every held notice (after the capacity check of the whole
 /// round) and puts the accepted applications on the roster.
 pub async fn release(desk: &Desk<'_>, tx: &mut Tx<'_>) -> ActionResult<Released> {
-    let all = decisions::all_tx(tx).await?;
+    let all = decisions::all_in_tx(tx, &desk.programme.code).await?;
     let accepted: Vec<&decisions::Decision> = all
         .iter()
         .filter(|d| d.outcome == Outcome::Accept)
@@ -210,11 +221,11 @@ pub async fn release(desk: &Desk<'_>, tx: &mut Tx<'_>) -> ActionResult<Released>
             rules.max_two_person
         ));
     }
-    let released = decisions::release_all(tx).await?;
+    let released = decisions::release_in(tx, &desk.programme.code).await?;
     if released.is_empty() {
         return refuse("es warten keine Bescheide auf Freigabe");
     }
-    let notices = outbox::release_held(tx, BATCH).await?;
+    let notices = outbox::release_held(tx, &batch(desk)).await?;
     let mut out = Released {
         notices,
         ..Released::default()
