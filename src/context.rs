@@ -186,6 +186,13 @@ pub(crate) mod testing {
 
     fn config(dir: &Path) -> Config {
         let root = env!("CARGO_MANIFEST_DIR");
+        config_with(dir, &format!("file = \"{root}/config/ews7.toml\""))
+    }
+
+    /// The test settings with `programme` as the body of `[programme]`
+    /// (`file = "…"` or `files = [ … ]`).
+    fn config_with(dir: &Path, programme: &str) -> Config {
+        let root = env!("CARGO_MANIFEST_DIR");
         let path = dir.join("postbote.toml");
         std::fs::write(
             &path,
@@ -196,7 +203,7 @@ pub(crate) mod testing {
                  [storage]\ndatabase = \"db.sqlite\"\n\
                  [mail]\nfrom_address = \"projekt@ews.test\"\nfrom_name = \"Projektteam\"\n\
                  [staff]\naddresses = [\"{STAFF}\"]\nnotify = [\"{STAFF}\"]\n\
-                 [programme]\nfile = \"{root}/config/ews7.toml\"\n[templates]\ndir = \"{root}/templates\"\n"
+                 [programme]\n{programme}\n[templates]\ndir = \"{root}/templates\"\n"
             ),
         )
         .expect("write config");
@@ -211,6 +218,19 @@ pub(crate) mod testing {
 
     pub async fn app(dir: &Path) -> Arc<App> {
         App::build(config(dir)).await.expect("app")
+    }
+
+    /// Like [`app`], with several programme files (the first is the legacy
+    /// programme of a new store).
+    pub async fn app_with_programmes(dir: &Path, files: &[std::path::PathBuf]) -> Arc<App> {
+        let list = files
+            .iter()
+            .map(|f| format!("\"{}\"", f.display()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        App::build(config_with(dir, &format!("files = [{list}]")))
+            .await
+            .expect("app")
     }
 
     /// Like [`app`], on a store that waits at most `busy` for a lock

@@ -149,7 +149,10 @@ pub async fn sync(
                 let newly_cancelled = cancelled && old.status != Some(EventStatus::Cancelled);
                 let seq = old.sequence + i64::from(changed || newly_cancelled);
                 if newly_cancelled {
-                    let to = addresses(&programme::requested(&mut tx, code, &event.key).await?, everyone);
+                    let to = addresses(
+                        &programme::requested(&mut tx, code, &event.key).await?,
+                        everyone,
+                    );
                     if upcoming {
                         queued += tell(desk, &mut tx, event, What::Cancel, seq, &to, clock).await?;
                     }
@@ -181,7 +184,10 @@ pub async fn sync(
                         }
                     }
                 } else if changed && !cancelled && upcoming {
-                    let to = addresses(&programme::requested(&mut tx, code, &event.key).await?, everyone);
+                    let to = addresses(
+                        &programme::requested(&mut tx, code, &event.key).await?,
+                        everyone,
+                    );
                     queued += tell(desk, &mut tx, event, What::Update, seq, &to, clock).await?;
                 }
                 seq

@@ -369,4 +369,159 @@ mod tests {
         tick(&app, now).await.unwrap_err();
         assert_eq!(alarms(&app).await.len(), 3);
     }
+
+    /// The EWS 7 file under another code and short name (and retired).
+    fn programme_file(dir: &std::path::Path, code: &str, retired: bool) -> std::path::PathBuf {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let ews7 = std::fs::read_to_string(format!("{root}/config/ews7.toml")).unwrap();
+        let number = code.trim_start_matches("EWS");
+        let text = ews7.replacen(
+            "short_name = \"EWS 7\"",
+            &format!(
+                "short_name = \"EWS {number}\"\ncode = \"{code}\"{}",
+                if retired { "\nretired = true" } else { "" }
+            ),
+            1,
+        );
+        let path = dir.join(format!("{}.toml", code.to_lowercase()));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    async fn enrol(app: &App, programme: &str, email: &str) {
+        let mut tx = app.store.begin().await.unwrap();
+        crate::store::participants::upsert(
+            &mut tx,
+            &crate::store::participants::NewParticipant {
+                programme,
+                application_id: None,
+                municipality: "Stadt Ahausen",
+                name: None,
+                email,
+                role: "participant",
+                source: "import",
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    /// (key, recipient) of every queued reminder, by key.
+    async fn reminder_mails(app: &App) -> Vec<(String, String)> {
+        sqlx::query_as(
+            "SELECT idempotency_key, env_to FROM outbox WHERE idempotency_key LIKE '%reminder:%' \
+             ORDER BY idempotency_key",
+        )
+        .fetch_all(app.store.pool())
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn each_programme_reminds_its_own_roster_under_its_own_keys_and_a_retired_one_is_silent()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let root = env!("CARGO_MANIFEST_DIR");
+        let files = [
+            std::path::PathBuf::from(format!("{root}/config/ews7.toml")),
+            programme_file(dir.path(), "EWS8", false),
+            programme_file(dir.path(), "EWS9", true),
+        ];
+        let app = testing::app_with_programmes(dir.path(), &files).await;
+        let scopes: Vec<&str> = app
+            .programmes
+            .iter()
+            .map(|p| p.key_scope.as_str())
+            .collect();
+        assert_eq!(scopes, ["", "EWS8:", "EWS9:"]);
+        enrol(&app, "EWS7", "sieben@ahausen.test").await;
+        enrol(&app, "EWS8", "acht@ahausen.test").await;
+        // On two rosters: reminded by each programme, under two keys.
+        enrol(&app, "EWS7", "beide@ahausen.test").await;
+        enrol(&app, "EWS8", "beide@ahausen.test").await;
+        enrol(&app, "EWS9", "neun@ahausen.test").await;
+        // Module 1 on 27.08.2026: its 14-day reminder is due.
+        let clock = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 8, 14, 12, 0, 0).unwrap();
+        let t = tick(&app, clock).await.unwrap();
+        assert_eq!(t.reminders, 4, "{t:?}");
+        let mails = reminder_mails(&app).await;
+        let expected = [
+            (
+                "EWS8:reminder:module-1:20160m:acht@ahausen.test",
+                "acht@ahausen.test",
+            ),
+            (
+                "EWS8:reminder:module-1:20160m:beide@ahausen.test",
+                "beide@ahausen.test",
+            ),
+            (
+                "reminder:module-1:20160m:beide@ahausen.test",
+                "beide@ahausen.test",
+            ),
+            (
+                "reminder:module-1:20160m:sieben@ahausen.test",
+                "sieben@ahausen.test",
+            ),
+        ];
+        let got: Vec<(&str, &str)> = mails
+            .iter()
+            .map(|(k, to)| (k.as_str(), to.as_str()))
+            .collect();
+        assert_eq!(got, expected);
+        // Each programme's decisions are its own rows.
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT programme, key FROM programme_mails WHERE kind = 'reminder' ORDER BY key",
+        )
+        .fetch_all(app.store.pool())
+        .await
+        .unwrap();
+        assert!(
+            rows.iter()
+                .all(|(p, k)| (p == "EWS8") == k.starts_with("EWS8:")),
+            "{rows:?}"
+        );
+        assert!(!rows.iter().any(|(p, _)| p == "EWS9"), "{rows:?}");
+        // The retired programme's events were not even recorded.
+        assert!(
+            crate::store::programme::events(&app.store, "EWS9")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // The EWS 8 reminder names its programme.
+        let subject: String = sqlx::query_scalar(
+            "SELECT subject FROM outbox WHERE idempotency_key LIKE 'EWS8:reminder:%' LIMIT 1",
+        )
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+        assert!(subject.contains("EWS 8"), "{subject}");
+
+        // Again: nothing twice.
+        let again = tick(&app, clock + chrono::Duration::minutes(1))
+            .await
+            .unwrap();
+        assert_eq!(again.reminders, 0);
+        assert_eq!(reminder_mails(&app).await.len(), 4);
+
+        // The digest: one section per programme that is not retired.
+        let now = Utc::now();
+        let d = digest::build(&app, now - chrono::Duration::days(1), now, now)
+            .await
+            .unwrap();
+        let names: Vec<&str> = d.sections.iter().map(|s| s.short_name.as_str()).collect();
+        assert_eq!(names, ["EWS 7", "EWS 8"]);
+        assert_eq!(d.short_name, "EWS 7 / EWS 8");
+        let text = app
+            .mailer
+            .templates()
+            .render("staff_digest", &d)
+            .unwrap()
+            .text;
+        assert!(
+            text.contains("=== EWS 7 (EWS7) ===") && text.contains("=== EWS 8 (EWS8) ==="),
+            "{text}"
+        );
+    }
 }

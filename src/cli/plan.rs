@@ -4,9 +4,9 @@
 
 use crate::calendar::cron::CronSchedule;
 use crate::calendar::{events, german, reminders, timeline};
+use crate::config::programme::EventStatus;
 use crate::config::settings::Settings;
 use crate::config::{Config, Programme};
-use crate::config::programme::EventStatus;
 use crate::store::{Store, applications, programme};
 use chrono::{Duration, Utc};
 use serde::Serialize;

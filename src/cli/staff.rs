@@ -87,10 +87,7 @@ pub async fn plan(config: Config, json: bool, code: Option<String>) -> anyhow::R
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn release_invitations(
-    config: Config,
-    code: Option<String>,
-) -> anyhow::Result<ExitCode> {
+pub async fn release_invitations(config: Config, code: Option<String>) -> anyhow::Result<ExitCode> {
     let app = App::for_command(config).await?;
     let programme = match chosen(&app, code.as_deref()) {
         Ok(p) => p,

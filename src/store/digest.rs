@@ -163,10 +163,7 @@ pub struct OpenDuplicate {
 }
 
 /// Every open "possible duplicate" mark, oldest first.
-pub async fn open_duplicates(
-    store: &Store,
-    programme: &str,
-) -> anyhow::Result<Vec<OpenDuplicate>> {
+pub async fn open_duplicates(store: &Store, programme: &str) -> anyhow::Result<Vec<OpenDuplicate>> {
     sqlx::query_as(
         "SELECT a.reference, a.municipality, COALESCE(a.owner, a.applicant) AS owner, d.reference AS original \
          FROM applications a JOIN applications d ON d.id = a.duplicate_of \

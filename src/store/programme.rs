@@ -214,9 +214,9 @@ pub async fn decided_keys(
         sqlx::query_scalar("SELECT key FROM programme_mails WHERE programme = ? AND kind = ?")
             .bind(programme)
             .bind(kind)
-        .fetch_all(store.pool())
-        .await
-        .context("cannot read programme mails")?;
+            .fetch_all(store.pool())
+            .await
+            .context("cannot read programme mails")?;
     Ok(keys.into_iter().collect())
 }
 
@@ -229,8 +229,8 @@ pub async fn mail_states(
         sqlx::query_as("SELECT key, state FROM programme_mails WHERE programme = ?")
             .bind(programme)
             .fetch_all(store.pool())
-        .await
-        .context("cannot read programme mails")?;
+            .await
+            .context("cannot read programme mails")?;
     rows.into_iter()
         .map(|(key, state)| {
             MailState::parse(&state)
@@ -441,7 +441,9 @@ mod tests {
         assert_eq!(states.get("digest:x"), Some(&MailState::Sent));
         assert!(is_decided(&store, "r1").await.unwrap());
         assert!(!is_decided(&store, "r2").await.unwrap());
-        let reminders = decided_keys(&store, "EWS7", MailKind::Reminder).await.unwrap();
+        let reminders = decided_keys(&store, "EWS7", MailKind::Reminder)
+            .await
+            .unwrap();
         assert_eq!(reminders, HashSet::from(["r1".to_string()]));
         assert_eq!(
             last_due(&store, MailKind::Digest).await.unwrap(),
@@ -495,7 +497,12 @@ mod tests {
             requested(&mut tx, "EWS7", "module-1").await.unwrap(),
             vec!["a@example.org".to_string(), "e@example.org".to_string()]
         );
-        assert!(requested(&mut tx, "EWS7", "module-2").await.unwrap().is_empty());
+        assert!(
+            requested(&mut tx, "EWS7", "module-2")
+                .await
+                .unwrap()
+                .is_empty()
+        );
         for (recipient, want) in [
             ("a@example.org", Some(2)),
             ("b@example.org", None),

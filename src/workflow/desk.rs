@@ -4,8 +4,8 @@
 //! and no signals: a workflow step reads and writes only through the
 //! transaction it is given, so the caller decides when it commits.
 
-use crate::config::{Programme, Programmes};
 use crate::config::settings::Settings;
+use crate::config::{Programme, Programmes};
 use crate::outbox::Mailer;
 
 /// The programme, the mailer and the settings of one workflow step.

@@ -861,16 +861,34 @@ mod tests {
 
     #[test]
     fn release_plan_and_preview() {
-        assert_eq!(one("FREIGEBEN EINLADUNGEN"), Command::ReleaseInvitations { programme: None });
-        assert_eq!(one("freigeben einladungen"), Command::ReleaseInvitations { programme: None });
-        assert_eq!(one("Freigeben Bescheide"), Command::ReleaseNotices { programme: None });
-        assert_eq!(one("FREIGEBEN ENTSCHEIDUNGEN"), Command::ReleaseNotices { programme: None });
+        assert_eq!(
+            one("FREIGEBEN EINLADUNGEN"),
+            Command::ReleaseInvitations { programme: None }
+        );
+        assert_eq!(
+            one("freigeben einladungen"),
+            Command::ReleaseInvitations { programme: None }
+        );
+        assert_eq!(
+            one("Freigeben Bescheide"),
+            Command::ReleaseNotices { programme: None }
+        );
+        assert_eq!(
+            one("FREIGEBEN ENTSCHEIDUNGEN"),
+            Command::ReleaseNotices { programme: None }
+        );
         assert_eq!(one("PLAN"), Command::ShowPlan { programme: None });
         assert_eq!(one("Plan Gespräche"), Command::ShowPlan { programme: None });
-        assert_eq!(one("PLAN GESPRAECHE"), Command::ShowPlan { programme: None });
+        assert_eq!(
+            one("PLAN GESPRAECHE"),
+            Command::ShowPlan { programme: None }
+        );
         assert_eq!(one("PLAN GESPRÄCHE"), Command::ShowPlan { programme: None });
         assert_eq!(one("VORSCHAU"), Command::Preview { programme: None });
-        assert_eq!(one("Vorschau Bescheide"), Command::Preview { programme: None });
+        assert_eq!(
+            one("Vorschau Bescheide"),
+            Command::Preview { programme: None }
+        );
         assert!(error("FREIGEBEN").contains("FREIGEBEN EINLADUNGEN"));
         assert!(error("FREIGEBEN ALLES").contains("FREIGEBEN BESCHEIDE"));
         assert!(error("PLAN MORGEN").contains("PLAN"));
@@ -1051,7 +1069,11 @@ mod tests {
             "On Fri, Jun 12, 2026 at 10:00 AM postbote <ews@example.de> wrote:",
         ] {
             let p = parse(&format!("PLAN\n{marker}\nFREIGEBEN BESCHEIDE\n"));
-            assert_eq!(p.commands, vec![Command::ShowPlan { programme: None }], "{marker}");
+            assert_eq!(
+                p.commands,
+                vec![Command::ShowPlan { programme: None }],
+                "{marker}"
+            );
             assert!(p.errors.is_empty(), "{marker}");
         }
     }
@@ -1280,7 +1302,10 @@ mod tests {
                 programme: some("EWS7")
             }
         );
-        assert_eq!(one("VORSCHAU BESCHEIDE"), Command::Preview { programme: None });
+        assert_eq!(
+            one("VORSCHAU BESCHEIDE"),
+            Command::Preview { programme: None }
+        );
         assert_eq!(
             one("BESTÄTIGEN EWS7 MODUL 3").describe(),
             "Termin Modul 3 (EWS7) bestätigen"

@@ -25,7 +25,6 @@ pub fn batch(desk: &Desk<'_>) -> String {
     format!("{}{BATCH}", desk.programme.key_scope)
 }
 
-
 pub use crate::store::decisions::Outcome;
 
 impl Outcome {

@@ -2,8 +2,8 @@
 //! the rendered text (as pretalx shows before it sends).
 
 use crate::store::Tx;
-use crate::workflow::desk::Desk;
 use crate::store::outbox::{self, Purpose};
+use crate::workflow::desk::Desk;
 use mail_parser::MessageParser;
 use serde::Serialize;
 
