@@ -220,6 +220,35 @@ pub(crate) mod testing {
         App::build(config(dir)).await.expect("app")
     }
 
+    /// The shipped EWS 7 file under `code` (short name "EWS <digits>"),
+    /// retired or not, written to `dir`.
+    pub fn programme_file(dir: &Path, code: &str, retired: bool) -> std::path::PathBuf {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let ews7 = std::fs::read_to_string(format!("{root}/config/ews7.toml")).expect("ews7");
+        let number: String = code.chars().filter(char::is_ascii_digit).collect();
+        let text = ews7.replacen(
+            "short_name = \"EWS 7\"",
+            &format!(
+                "short_name = \"EWS {number}\"\ncode = \"{code}\"{}",
+                if retired { "\nretired = true" } else { "" }
+            ),
+            1,
+        );
+        let path = dir.join(format!("{}.toml", code.to_lowercase()));
+        std::fs::write(&path, text).expect("write programme");
+        path
+    }
+
+    /// The shipped EWS 7 file and an EWS 8 copy: the app of two programmes.
+    pub async fn two_programmes(dir: &Path) -> Arc<App> {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let files = [
+            std::path::PathBuf::from(format!("{root}/config/ews7.toml")),
+            programme_file(dir, "EWS8", false),
+        ];
+        app_with_programmes(dir, &files).await
+    }
+
     /// Like [`app`], with several programme files (the first is the legacy
     /// programme of a new store).
     pub async fn app_with_programmes(dir: &Path, files: &[std::path::PathBuf]) -> Arc<App> {

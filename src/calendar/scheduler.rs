@@ -370,24 +370,6 @@ mod tests {
         assert_eq!(alarms(&app).await.len(), 3);
     }
 
-    /// The EWS 7 file under another code and short name (and retired).
-    fn programme_file(dir: &std::path::Path, code: &str, retired: bool) -> std::path::PathBuf {
-        let root = env!("CARGO_MANIFEST_DIR");
-        let ews7 = std::fs::read_to_string(format!("{root}/config/ews7.toml")).unwrap();
-        let number = code.trim_start_matches("EWS");
-        let text = ews7.replacen(
-            "short_name = \"EWS 7\"",
-            &format!(
-                "short_name = \"EWS {number}\"\ncode = \"{code}\"{}",
-                if retired { "\nretired = true" } else { "" }
-            ),
-            1,
-        );
-        let path = dir.join(format!("{}.toml", code.to_lowercase()));
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
     async fn enrol(app: &App, programme: &str, email: &str) {
         let mut tx = app.store.begin().await.unwrap();
         crate::store::participants::upsert(
@@ -425,8 +407,8 @@ mod tests {
         let root = env!("CARGO_MANIFEST_DIR");
         let files = [
             std::path::PathBuf::from(format!("{root}/config/ews7.toml")),
-            programme_file(dir.path(), "EWS8", false),
-            programme_file(dir.path(), "EWS9", true),
+            testing::programme_file(dir.path(), "EWS8", false),
+            testing::programme_file(dir.path(), "EWS9", true),
         ];
         let app = testing::app_with_programmes(dir.path(), &files).await;
         let scopes: Vec<&str> = app

@@ -289,3 +289,122 @@ async fn enrol(tx: &mut Tx<'_>, application: &Application, persons: i64) -> anyh
     }
     Ok(added)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::testing;
+    use crate::store::applications::NewApplication;
+
+    async fn application_of(app: &crate::context::App, programme: &str, n: u32) -> Application {
+        let first = crate::store::testing::message(&app.store, n).await;
+        let applicant = format!("a{n}@x.test");
+        let mut tx = app.store.begin().await.unwrap();
+        let a = applications::create(
+            &mut tx,
+            &NewApplication {
+                programme,
+                applicant: &applicant,
+                applicant_name: None,
+                subject: None,
+                first_message: first,
+                received_at: chrono::Utc::now(),
+                late: false,
+                duplicate_of: None,
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        a
+    }
+
+    #[tokio::test]
+    async fn each_programme_previews_and_releases_only_its_own_notices() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = testing::two_programmes(dir.path()).await;
+        let ews7 = app.programmes.get("EWS7").unwrap();
+        let ews8 = app.programmes.get("EWS8").unwrap();
+        let (d7, d8) = (app.desk_for(ews7), app.desk_for(ews8));
+        let a7 = application_of(&app, "EWS7", 1).await;
+        let a8 = application_of(&app, "EWS8", 2).await;
+        assert_eq!(a8.reference, "EWS8-0001");
+        let mut tx = app.store.begin().await.unwrap();
+        decide(&d7, &mut tx, &a7.reference, Outcome::Accept, 1, "t")
+            .await
+            .unwrap();
+        decide(&d8, &mut tx, &a8.reference, Outcome::Reject, 1, "t")
+            .await
+            .unwrap();
+        // A decision on another programme's application is refused.
+        let wrong = decide(&d7, &mut tx, &a8.reference, Outcome::Accept, 1, "t").await;
+        assert!(
+            matches!(&wrong, Err(actions::ActionError::Refused(why)) if why.contains("EWS8")),
+            "{wrong:?}"
+        );
+        assert_eq!(batch(&d7), "notices", "the legacy batch as before");
+        assert_eq!(batch(&d8), "EWS8:notices");
+        let held7 = preview::held(&d7, &mut tx).await.unwrap();
+        let held8 = preview::held(&d8, &mut tx).await.unwrap();
+        assert_eq!(held7.len(), 1);
+        assert_eq!(held8.len(), 1);
+        assert_eq!(held8[0].to, "a2@x.test");
+
+        let r = release(&d8, &mut tx).await.unwrap();
+        assert_eq!(r.notices, 1);
+        assert!(preview::held(&d8, &mut tx).await.unwrap().is_empty());
+        // EWS 7's notice is still held and its decision not released.
+        assert_eq!(preview::held(&d7, &mut tx).await.unwrap().len(), 1);
+        let d = decisions::get(&mut tx, a7.id).await.unwrap().unwrap();
+        assert_eq!(d.notice, NoticeState::Held);
+        let r = release(&d7, &mut tx).await.unwrap();
+        assert_eq!((r.notices, r.participants), (1, 1));
+        tx.commit().await.unwrap();
+        let roster = crate::store::participants::active_participants(&app.store, "EWS7")
+            .await
+            .unwrap();
+        assert_eq!(roster.len(), 1);
+        assert!(
+            crate::store::participants::active_participants(&app.store, "EWS8")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_interview_plan_of_a_programme_holds_only_its_applications() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = testing::two_programmes(dir.path()).await;
+        let d8 = app.desk_for(app.programmes.get("EWS8").unwrap());
+        let a7 = application_of(&app, "EWS7", 1).await;
+        let a8 = application_of(&app, "EWS8", 2).await;
+        let mut tx = app.store.begin().await.unwrap();
+        let plan = crate::workflow::interviews::schedule::current(&d8, &mut tx)
+            .await
+            .unwrap();
+        let named: Vec<&str> = plan.skipped.iter().map(|s| s.reference.as_str()).collect();
+        assert_eq!(named, [a8.reference.as_str()], "{plan:?}");
+        // Moving another programme's interview is refused.
+        let local = chrono::NaiveDate::from_ymd_opt(2026, 6, 29)
+            .unwrap()
+            .and_hms_opt(10, 0, 0)
+            .unwrap();
+        let moved =
+            crate::workflow::interviews::schedule::move_to(&d8, &mut tx, &a7.reference, local)
+                .await;
+        assert!(moved.is_err(), "{moved:?}");
+    }
+
+    #[tokio::test]
+    async fn a_command_without_a_code_is_refused_while_two_programmes_are_active() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = testing::two_programmes(dir.path()).await;
+        let desk = app.desk();
+        let why = desk.resolve_programme(None).unwrap_err();
+        assert!(why.contains("Kürzel: EWS7, EWS8"), "{why}");
+        assert_eq!(desk.resolve_programme(Some("ews8")).unwrap().code, "EWS8");
+        let unknown = desk.resolve_programme(Some("EWS5")).unwrap_err();
+        assert!(unknown.contains("EWS5"), "{unknown}");
+    }
+}
