@@ -506,4 +506,41 @@ mod tests {
             "{text}"
         );
     }
+
+    #[tokio::test]
+    async fn a_step_failing_for_one_programme_does_not_stop_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = testing::two_programmes(dir.path()).await;
+        enrol(&app, "EWS7", "sieben@ahausen.test").await;
+        enrol(&app, "EWS8", "acht@ahausen.test").await;
+        // Every reminder decision of the first programme fails.
+        sqlx::query(
+            "CREATE TRIGGER fail_ews7 BEFORE INSERT ON programme_mails \
+             WHEN NEW.programme = 'EWS7' AND NEW.kind = 'reminder' BEGIN SELECT RAISE(ABORT, 'EWS7 broken'); END",
+        )
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+        let clock = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 8, 14, 12, 0, 0).unwrap();
+        let e = tick(&app, clock).await.unwrap_err();
+        let failed: Vec<(&str, Option<&str>)> = e
+            .tick
+            .failed
+            .iter()
+            .map(|f| (f.step, f.programme.as_deref()))
+            .collect();
+        assert_eq!(failed, [(STEP_REMINDERS, Some("EWS7"))], "{e}");
+        assert!(e.to_string().contains("due reminders (EWS7)"), "{e}");
+        assert_eq!(e.tick.reminders, 1);
+        let mails = reminder_mails(&app).await;
+        assert_eq!(
+            mails,
+            [(
+                "EWS8:reminder:module-1:20160m:acht@ahausen.test".to_string(),
+                "acht@ahausen.test".to_string()
+            )]
+        );
+        let alarm = alarms(&app).await;
+        assert_eq!(alarm.len(), 1, "{alarm:?}");
+    }
 }

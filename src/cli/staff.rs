@@ -297,7 +297,8 @@ pub async fn list_participants(config: Config, json: bool) -> anyhow::Result<Exi
     } else {
         for p in &rows {
             println!(
-                "{:<30} {:<28} {:<36} {:<11} {:<9} {}",
+                "{:<8} {:<30} {:<28} {:<36} {:<11} {:<9} {}",
+                p.programme,
                 p.municipality,
                 p.name.as_deref().unwrap_or(""),
                 p.email,

@@ -7,6 +7,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Participant {
     pub id: i64,
+    /// The programme's code.
+    pub programme: String,
     pub application_id: Option<i64>,
     pub municipality: String,
     pub name: Option<String>,
@@ -95,8 +97,8 @@ pub async fn count_active_participants(store: &Store, programme: &str) -> anyhow
 
 pub async fn list(store: &Store) -> anyhow::Result<Vec<Participant>> {
     sqlx::query_as(
-        "SELECT id, application_id, municipality, name, email, role, source, active FROM participants \
-         ORDER BY municipality COLLATE NOCASE, role DESC, id",
+        "SELECT id, programme, application_id, municipality, name, email, role, source, active \
+         FROM participants ORDER BY programme, municipality COLLATE NOCASE, role DESC, id",
     )
     .fetch_all(store.pool())
     .await
@@ -106,8 +108,8 @@ pub async fn list(store: &Store) -> anyhow::Result<Vec<Participant>> {
 /// Someone on the roster with the address `email` (lower case), if any.
 pub async fn active_by_email(tx: &mut Tx<'_>, email: &str) -> anyhow::Result<Option<Participant>> {
     sqlx::query_as(
-        "SELECT id, application_id, municipality, name, email, role, source, active FROM participants \
-         WHERE email = ? AND active = ? LIMIT 1",
+        "SELECT id, programme, application_id, municipality, name, email, role, source, active \
+         FROM participants WHERE email = ? AND active = ? LIMIT 1",
     )
     .bind(email)
     .bind(true)
