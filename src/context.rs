@@ -44,6 +44,7 @@ impl App {
     pub fn desk_for<'a>(&'a self, programme: &'a Programme) -> Desk<'a> {
         Desk {
             programme,
+            programmes: &self.programmes,
             mailer: &self.mailer,
             settings: &self.settings,
         }
@@ -185,6 +186,13 @@ pub(crate) mod testing {
 
     fn config(dir: &Path) -> Config {
         let root = env!("CARGO_MANIFEST_DIR");
+        config_with(dir, &format!("file = \"{root}/config/ews7.toml\""))
+    }
+
+    /// The test settings with `programme` as the body of `[programme]`
+    /// (`file = "…"` or `files = [ … ]`).
+    fn config_with(dir: &Path, programme: &str) -> Config {
+        let root = env!("CARGO_MANIFEST_DIR");
         let path = dir.join("postbote.toml");
         std::fs::write(
             &path,
@@ -195,7 +203,7 @@ pub(crate) mod testing {
                  [storage]\ndatabase = \"db.sqlite\"\n\
                  [mail]\nfrom_address = \"projekt@ews.test\"\nfrom_name = \"Projektteam\"\n\
                  [staff]\naddresses = [\"{STAFF}\"]\nnotify = [\"{STAFF}\"]\n\
-                 [programme]\nfile = \"{root}/config/ews7.toml\"\n[templates]\ndir = \"{root}/templates\"\n"
+                 [programme]\n{programme}\n[templates]\ndir = \"{root}/templates\"\n"
             ),
         )
         .expect("write config");
@@ -210,6 +218,48 @@ pub(crate) mod testing {
 
     pub async fn app(dir: &Path) -> Arc<App> {
         App::build(config(dir)).await.expect("app")
+    }
+
+    /// The shipped EWS 7 file under `code` (short name "EWS <digits>"),
+    /// retired or not, written to `dir`.
+    pub fn programme_file(dir: &Path, code: &str, retired: bool) -> std::path::PathBuf {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let ews7 = std::fs::read_to_string(format!("{root}/config/ews7.toml")).expect("ews7");
+        let number: String = code.chars().filter(char::is_ascii_digit).collect();
+        let text = ews7.replacen(
+            "short_name = \"EWS 7\"",
+            &format!(
+                "short_name = \"EWS {number}\"\ncode = \"{code}\"{}",
+                if retired { "\nretired = true" } else { "" }
+            ),
+            1,
+        );
+        let path = dir.join(format!("{}.toml", code.to_lowercase()));
+        std::fs::write(&path, text).expect("write programme");
+        path
+    }
+
+    /// The shipped EWS 7 file and an EWS 8 copy: the app of two programmes.
+    pub async fn two_programmes(dir: &Path) -> Arc<App> {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let files = [
+            std::path::PathBuf::from(format!("{root}/config/ews7.toml")),
+            programme_file(dir, "EWS8", false),
+        ];
+        app_with_programmes(dir, &files).await
+    }
+
+    /// Like [`app`], with several programme files (the first is the legacy
+    /// programme of a new store).
+    pub async fn app_with_programmes(dir: &Path, files: &[std::path::PathBuf]) -> Arc<App> {
+        let list = files
+            .iter()
+            .map(|f| format!("\"{}\"", f.display()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        App::build(config_with(dir, &format!("files = [{list}]")))
+            .await
+            .expect("app")
     }
 
     /// Like [`app`], on a store that waits at most `busy` for a lock

@@ -7,6 +7,7 @@
 use super::cron::CronSchedule;
 use super::events;
 use super::german;
+use crate::config::Programme;
 use crate::config::programme::EventStatus;
 use crate::context::App;
 use crate::outbox::{Cap, Letter};
@@ -47,15 +48,16 @@ fn address_line(h: &digest::HeldChange) -> String {
     )
 }
 
-/// Builds the digest for the period (since, until], titled with the date of `at`.
-pub async fn build(
+/// The section of the digest about `programme` for the period (since, until].
+async fn section(
     app: &App,
+    programme: &Programme,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
-    at: DateTime<Utc>,
-) -> anyhow::Result<mails::Digest> {
+) -> anyhow::Result<mails::DigestSection> {
     let store = &app.store;
-    let new_applications = digest::new_applications(store, since, until)
+    let code = programme.code.as_str();
+    let new_applications: Vec<String> = digest::new_applications(store, code, since, until)
         .await?
         .into_iter()
         .map(|a| {
@@ -72,6 +74,102 @@ pub async fn build(
             )
         })
         .collect();
+    let interviews: Vec<String> =
+        digest::interviews_starting(store, code, until, until + Duration::days(3))
+            .await?
+            .into_iter()
+            .map(|i| format!("{}: {}", day(&i.at), i.reference))
+            .collect();
+    // Commands that act on one programme name it when there are several.
+    let named = if app.programmes.only_active().is_some() {
+        String::new()
+    } else {
+        format!(" {code}")
+    };
+    let mut pending_decisions = Vec::new();
+    let held = digest::held_count_in(store, code).await?;
+    if held > 0 {
+        pending_decisions.push(format!(
+            "{held} Bescheid(e) warten auf Freigabe (VORSCHAU{named}, dann FREIGEBEN{named} BESCHEIDE)"
+        ));
+    }
+    for i in digest::undecided(store, code, until).await? {
+        pending_decisions.push(format!(
+            "{}: Gespräch am {}, noch keine Entscheidung",
+            i.reference,
+            day(&i.at)
+        ));
+    }
+    let duplicates: Vec<String> = digest::open_duplicates(store, code)
+        .await?
+        .iter()
+        .map(duplicate_line)
+        .collect();
+    let address_changes: Vec<String> = digest::held_changes(store, code)
+        .await?
+        .iter()
+        .map(address_line)
+        .collect();
+    let participants = participants::count_active_participants(store, code).await?;
+    let upcoming: Vec<String> = if programme.retired {
+        Vec::new()
+    } else {
+        events::effective(store, programme)
+            .await?
+            .into_iter()
+            .filter(|e| e.status != EventStatus::Cancelled)
+            .filter(|e| e.start() > until && e.start() <= until + Duration::days(30))
+            .map(|e| {
+                format!(
+                    "{}: {}, {participants} Teilnehmende{}",
+                    e.title,
+                    e.day_lines().join(" / "),
+                    if e.status == EventStatus::Tentative {
+                        " (unter Vorbehalt)"
+                    } else {
+                        ""
+                    }
+                )
+            })
+            .collect()
+    };
+    let quiet = new_applications.is_empty()
+        && interviews.is_empty()
+        && pending_decisions.is_empty()
+        && duplicates.is_empty()
+        && address_changes.is_empty()
+        && upcoming.is_empty();
+    Ok(mails::DigestSection {
+        short_name: programme.short_name.clone(),
+        code: programme.code.clone(),
+        retired: programme.retired,
+        new_applications,
+        interviews,
+        pending_decisions,
+        duplicates,
+        address_changes,
+        upcoming,
+        quiet,
+    })
+}
+
+/// Builds the digest for the period (since, until], titled with the date of
+/// `at`: one section per programme (a retired one only when it has
+/// something to show), the programme-neutral parts once.
+pub async fn build(
+    app: &App,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> anyhow::Result<mails::Digest> {
+    let store = &app.store;
+    let mut sections = Vec::new();
+    for programme in app.programmes.iter() {
+        let s = section(app, programme, since, until).await?;
+        if !(s.retired && s.quiet) {
+            sections.push(s);
+        }
+    }
     let needs_human = digest::needs_human(store, since, until)
         .await?
         .into_iter()
@@ -87,35 +185,6 @@ pub async fn build(
                 m.subject.unwrap_or_default()
             )
         })
-        .collect();
-    let interviews = digest::interviews_starting(store, until, until + Duration::days(3))
-        .await?
-        .into_iter()
-        .map(|i| format!("{}: {}", day(&i.at), i.reference))
-        .collect();
-    let mut pending_decisions = Vec::new();
-    let held = digest::held_count(store).await?;
-    if held > 0 {
-        pending_decisions.push(format!(
-            "{held} Bescheid(e) warten auf Freigabe (VORSCHAU, dann FREIGEBEN BESCHEIDE)"
-        ));
-    }
-    for i in digest::undecided(store, until).await? {
-        pending_decisions.push(format!(
-            "{}: Gespräch am {}, noch keine Entscheidung",
-            i.reference,
-            day(&i.at)
-        ));
-    }
-    let duplicates = digest::open_duplicates(store)
-        .await?
-        .iter()
-        .map(duplicate_line)
-        .collect();
-    let address_changes = digest::held_changes(store)
-        .await?
-        .iter()
-        .map(address_line)
         .collect();
     let sent = digest::sent_count(store, since, until).await?;
     let failed = digest::failed(store, since - Duration::days(7), until)
@@ -145,56 +214,44 @@ pub async fn build(
             )
         })
         .collect();
-    let participants = participants::count_active_participants(store).await?;
-    let upcoming = events::effective(store, app.programmes.first())
-        .await?
-        .into_iter()
-        .filter(|e| e.status != EventStatus::Cancelled)
-        .filter(|e| e.start() > until && e.start() <= until + Duration::days(30))
-        .map(|e| {
-            format!(
-                "{}: {}, {participants} Teilnehmende{}",
-                e.title,
-                e.day_lines().join(" / "),
-                if e.status == EventStatus::Tentative {
-                    " (unter Vorbehalt)"
-                } else {
-                    ""
-                }
-            )
-        })
-        .collect();
     let last_mailbox_check = health::get(&app.store, health::MAILBOX_OK)
         .await?
         .map_or_else(|| "noch keiner".to_string(), |(v, _)| day(&v));
+    let short_name = app
+        .programmes
+        .active()
+        .map(|p| p.short_name.as_str())
+        .collect::<Vec<_>>()
+        .join(" / ");
     Ok(mails::Digest {
-        short_name: app.programmes.first().short_name.clone(),
+        short_name: if short_name.is_empty() {
+            app.programmes.first().short_name.clone()
+        } else {
+            short_name
+        },
         date: german::format_date(german::to_berlin(&at).date_naive()),
         since: german::format_datetime(&since),
-        new_applications,
         needs_human,
-        interviews,
-        pending_decisions,
-        duplicates,
-        address_changes,
+        sections,
         sent,
         failed,
         bounces,
-        upcoming,
         last_mailbox_check,
     })
 }
 
 fn is_empty(d: &mails::Digest) -> bool {
-    d.new_applications.is_empty()
-        && d.needs_human.is_empty()
-        && d.interviews.is_empty()
-        && d.pending_decisions.is_empty()
-        && d.duplicates.is_empty()
-        && d.address_changes.is_empty()
+    d.needs_human.is_empty()
         && d.failed.is_empty()
         && d.bounces.is_empty()
         && d.sent == 0
+        && d.sections.iter().all(|s| {
+            s.new_applications.is_empty()
+                && s.interviews.is_empty()
+                && s.pending_decisions.is_empty()
+                && s.duplicates.is_empty()
+                && s.address_changes.is_empty()
+        })
 }
 
 /// Sends the digest whose scheduled time is the latest at or before `clock`
@@ -247,6 +304,7 @@ pub async fn send(
         }
     }
     let decision = Decision {
+        programme: &app.programmes.first().code,
         key: &key,
         event_key: None,
         kind: MailKind::Digest,
@@ -306,8 +364,9 @@ mod tests {
         let digest = super::build(&app, now - Duration::days(1), now, now)
             .await
             .unwrap();
-        assert_eq!(digest.duplicates.len(), 1, "{:?}", digest.duplicates);
-        assert_eq!(digest.address_changes.len(), 1);
+        let s = &digest.sections[0];
+        assert_eq!(s.duplicates.len(), 1, "{:?}", s.duplicates);
+        assert_eq!(s.address_changes.len(), 1);
         let text = app
             .mailer
             .templates()

@@ -11,6 +11,7 @@ use crate::context::App;
 use crate::domain::EmailAddress;
 use crate::store::programme::{self, Decision, EventVersion, MailKind, MailState};
 use crate::store::{Store, Tx, participants, ts};
+use crate::workflow::desk::Desk;
 use crate::workflow::notices;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
@@ -22,10 +23,10 @@ pub struct Pass {
     pub skipped: Vec<String>,
 }
 
-/// The active participants (not supervisors), by address; an address that
-/// does not parse is left out.
-pub async fn roster(store: &Store) -> anyhow::Result<Vec<Recipient>> {
-    Ok(participants::active_participants(store)
+/// The active participants (not supervisors) of programme `code`, by
+/// address; an address that does not parse is left out.
+pub async fn roster(store: &Store, code: &str) -> anyhow::Result<Vec<Recipient>> {
+    Ok(participants::active_participants(store, code)
         .await?
         .into_iter()
         .filter_map(|(e, name)| {
@@ -38,12 +39,14 @@ pub async fn roster(store: &Store) -> anyhow::Result<Vec<Recipient>> {
 
 /// The decision on one reminder of the timeline, at the scheduler's clock.
 fn reminder<'a>(
+    programme: &'a str,
     d: &'a timeline::Due,
     clock: DateTime<Utc>,
     state: MailState,
     note: Option<&'a str>,
 ) -> Decision<'a> {
     Decision {
+        programme,
         key: &d.key,
         event_key: Some(&d.event_key),
         kind: MailKind::Reminder,
@@ -59,7 +62,7 @@ fn reminder<'a>(
 /// Sends `what` about `event` to each address, with its calendar part:
 /// CANCEL for a cancellation, else REQUEST.
 async fn tell(
-    app: &App,
+    desk: &Desk<'_>,
     tx: &mut Tx<'_>,
     event: &Event,
     what: What,
@@ -70,7 +73,8 @@ async fn tell(
     let mut n = 0;
     for r in to {
         let key = format!(
-            "event-{}:{}:{sequence}:{}",
+            "{}event-{}:{}:{sequence}:{}",
+            desk.programme.key_scope,
             what.kind().as_str(),
             event.key,
             r.email.key()
@@ -89,9 +93,10 @@ async fn tell(
             offset_text: None,
             calendar: Some(method),
         };
-        notify::queue(&app.desk(), tx, mail).await?;
+        notify::queue(desk, tx, mail).await?;
         let recipient = r.email.key();
         let decided = Decision {
+            programme: &desk.programme.code,
             key: &key,
             event_key: Some(&event.key),
             kind: what.kind(),
@@ -115,13 +120,13 @@ async fn tell(
 /// [`events::effective`]: super::events::effective
 pub async fn sync(
     app: &App,
+    desk: &Desk<'_>,
     events: &[Event],
     everyone: &[Recipient],
     clock: DateTime<Utc>,
 ) -> anyhow::Result<usize> {
     let mut queued = 0;
-    // TODO(part 9): per programme.
-    let code = &app.programmes.first().code;
+    let code = &desk.programme.code;
     let known = programme::events(&app.store, code).await?;
     for event in events {
         let fingerprint = event.fingerprint();
@@ -144,16 +149,19 @@ pub async fn sync(
                 let newly_cancelled = cancelled && old.status != Some(EventStatus::Cancelled);
                 let seq = old.sequence + i64::from(changed || newly_cancelled);
                 if newly_cancelled {
-                    let to = addresses(&programme::requested(&mut tx, &event.key).await?, everyone);
+                    let to = addresses(
+                        &programme::requested(&mut tx, code, &event.key).await?,
+                        everyone,
+                    );
                     if upcoming {
-                        queued += tell(app, &mut tx, event, What::Cancel, seq, &to, clock).await?;
+                        queued += tell(desk, &mut tx, event, What::Cancel, seq, &to, clock).await?;
                     }
                 } else if status == EventStatus::Confirmed
                     && old.status == Some(EventStatus::Tentative)
                     && upcoming
                 {
                     queued += tell(
-                        app,
+                        desk,
                         &mut tx,
                         event,
                         What::Announcement,
@@ -165,16 +173,22 @@ pub async fn sync(
                     // Reminders already due are covered by the announcement.
                     let emails: Vec<String> = everyone.iter().map(|r| r.email.key()).collect();
                     let single = std::slice::from_ref(event);
-                    for d in timeline::reminders(single, &app.settings.reminders, &emails) {
+                    let scope = &desk.programme.key_scope;
+                    let due =
+                        timeline::scoped_reminders(scope, single, &app.settings.reminders, &emails);
+                    for d in due {
                         if d.due <= clock {
                             let note = Some("covered by the announcement");
-                            let skipped = reminder(&d, clock, MailState::Skipped, note);
+                            let skipped = reminder(code, &d, clock, MailState::Skipped, note);
                             programme::record_mail(&mut tx, &skipped).await?;
                         }
                     }
                 } else if changed && !cancelled && upcoming {
-                    let to = addresses(&programme::requested(&mut tx, &event.key).await?, everyone);
-                    queued += tell(app, &mut tx, event, What::Update, seq, &to, clock).await?;
+                    let to = addresses(
+                        &programme::requested(&mut tx, code, &event.key).await?,
+                        everyone,
+                    );
+                    queued += tell(desk, &mut tx, event, What::Update, seq, &to, clock).await?;
                 }
                 seq
             }
@@ -186,7 +200,7 @@ pub async fn sync(
             status,
             sequence,
             start: event.start(),
-            uid: &notify::new_uid(&app.desk(), event),
+            uid: &notify::new_uid(desk, event),
         };
         programme::save_event(&mut tx, &version).await?;
         tx.commit().await?;
@@ -216,14 +230,17 @@ fn addresses(told: &[String], roster: &[Recipient]) -> Vec<Recipient> {
 /// reminders whose event has begun are skipped and reported to staff.
 pub async fn send_due(
     app: &App,
+    desk: &Desk<'_>,
     events: &[Event],
     roster: &[Recipient],
     clock: DateTime<Utc>,
 ) -> anyhow::Result<Pass> {
     let emails: Vec<String> = roster.iter().map(|r| r.email.key()).collect();
-    let decided = programme::decided_keys(&app.store, MailKind::Reminder).await?;
+    let code = &desk.programme.code;
+    let decided = programme::decided_keys(&app.store, code, MailKind::Reminder).await?;
     let mut groups: BTreeMap<(String, String), Vec<timeline::Due>> = BTreeMap::new();
-    for d in timeline::reminders(events, &app.settings.reminders, &emails) {
+    let scope = &desk.programme.key_scope;
+    for d in timeline::scoped_reminders(scope, events, &app.settings.reminders, &emails) {
         if d.due <= clock && !decided.contains(&d.key) {
             groups
                 .entry((d.event_key.clone(), d.recipient.clone()))
@@ -243,7 +260,7 @@ pub async fn send_due(
         };
         due.sort_by_key(|d| d.due);
         let mut tx = app.store.begin().await?;
-        let sequence = programme::event(&mut tx, &app.programmes.first().code, &event_key)
+        let sequence = programme::event(&mut tx, code, &event_key)
             .await?
             .map_or(0, |e| e.sequence);
         let latest = if event.start() > clock {
@@ -257,7 +274,7 @@ pub async fn send_due(
             } else {
                 "the event had begun"
             };
-            let skipped = reminder(d, clock, MailState::Skipped, Some(why));
+            let skipped = reminder(code, d, clock, MailState::Skipped, Some(why));
             programme::record_mail(&mut tx, &skipped).await?;
             if d.event_start > report_after {
                 pass.skipped.push(format!(
@@ -278,7 +295,7 @@ pub async fn send_due(
             // or the event confirmed without an announcement to them): a
             // second REQUEST of the same SEQUENCE shows in Outlook as a new
             // invitation to answer again.
-            let has = programme::requested_sequence(&mut tx, &event_key, &recipient).await?;
+            let has = programme::requested_sequence(&mut tx, code, &event_key, &recipient).await?;
             let calendar = has
                 .is_none_or(|seq| seq < sequence)
                 .then_some(ics::Method::Request);
@@ -291,10 +308,10 @@ pub async fn send_due(
                 offset_text: Some(d.offset.german_dative()),
                 calendar,
             };
-            notify::queue(&app.desk(), &mut tx, mail).await?;
+            notify::queue(desk, &mut tx, mail).await?;
             let sent = Decision {
                 calendar: calendar.map(|m| (m, sequence)),
-                ..reminder(&d, clock, MailState::Sent, None)
+                ..reminder(code, &d, clock, MailState::Sent, None)
             };
             programme::record_mail(&mut tx, &sent).await?;
             pass.queued += 1;
@@ -305,9 +322,9 @@ pub async fn send_due(
     if !pass.skipped.is_empty() {
         let mut tx = app.store.begin().await?;
         notices::staff(
-            &app.desk(),
+            desk,
             &mut tx,
-            &format!("reminders-skipped:{}", ts(clock)),
+            &format!("{}reminders-skipped:{}", desk.programme.key_scope, ts(clock)),
             "Erinnerungen nicht rechtzeitig versandt",
             "postbote war nicht erreichbar, als diese Erinnerungen fällig waren. Sie wurden nicht mehr versandt; bitte prüfen Sie, ob die Teilnehmenden Bescheid wissen.",
             &pass.skipped,

@@ -10,6 +10,7 @@
 //! where every step succeeds), and the pass returns [`TickError`].
 
 use super::{alarm, digest, events, reminders};
+use crate::config::Programme;
 use crate::context::App;
 use crate::store::health;
 use crate::workflow::notices;
@@ -37,6 +38,9 @@ pub struct Tick {
 pub struct StepFailure {
     /// The step, in English (logs, `status`).
     pub step: &'static str,
+    /// The programme's code, for a programme-level step when there are
+    /// several programmes.
+    pub programme: Option<String>,
     pub error: String,
 }
 
@@ -51,7 +55,10 @@ pub struct TickError {
 fn describe(failed: &[StepFailure]) -> String {
     failed
         .iter()
-        .map(|f| format!("{}: {}", f.step, f.error))
+        .map(|f| match &f.programme {
+            Some(code) => format!("{} ({code}): {}", f.step, f.error),
+            None => format!("{}: {}", f.step, f.error),
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -75,7 +82,11 @@ fn keep<T>(failed: &mut Vec<StepFailure>, step: &'static str, r: anyhow::Result<
         Err(e) => {
             let error = format!("{e:#}");
             tracing::error!(step, error = %error, "scheduler step failed; the others run on");
-            failed.push(StepFailure { step, error });
+            failed.push(StepFailure {
+                step,
+                programme: None,
+                error,
+            });
             None
         }
     }
@@ -83,54 +94,19 @@ fn keep<T>(failed: &mut Vec<StepFailure>, step: &'static str, r: anyhow::Result<
 
 /// Runs every scheduled duty due at `clock`; each step on its own, the
 /// alarm check last and always. `Err` when any step failed (after all ran).
+///
+/// The programme-level steps (incomplete-application reminders, programme
+/// changes, due reminders) run for every programme in turn, each with its
+/// own events, roster and key scope; a retired programme sends nothing. A
+/// step failing for one programme is recorded under its code and the other
+/// programmes run on.
 pub async fn tick(app: &App, clock: DateTime<Utc>) -> Result<Tick, TickError> {
     let mut t = Tick::default();
     let mut failed = Vec::new();
-    // Read once: the config changes only at a restart, the roster and staff
-    // overrides only between passes.
-    let events = keep(
-        &mut failed,
-        STEP_READ_EVENTS,
-        events::effective(&app.store, app.programmes.first()).await,
-    );
-    let roster = keep(
-        &mut failed,
-        STEP_READ_ROSTER,
-        reminders::roster(&app.store).await,
-    );
+    for programme in app.programmes.iter() {
+        programme_steps(app, programme, clock, &mut t, &mut failed).await;
+    }
     let desk = app.desk();
-    if let Some(n) = keep(
-        &mut failed,
-        STEP_INCOMPLETE,
-        crate::workflow::reminders::queue_due(&app.store, &desk, clock).await,
-    ) {
-        t.incomplete_reminders = n;
-    }
-    if events.is_none() || roster.is_none() {
-        for step in [STEP_SYNC, STEP_REMINDERS] {
-            failed.push(StepFailure {
-                step,
-                error: "not run: the programme events or the roster could not be read".into(),
-            });
-        }
-    }
-    if let (Some(events), Some(roster)) = (&events, &roster) {
-        if let Some(n) = keep(
-            &mut failed,
-            STEP_SYNC,
-            reminders::sync(app, events, roster, clock).await,
-        ) {
-            t.event_mails = n;
-        }
-        if let Some(pass) = keep(
-            &mut failed,
-            STEP_REMINDERS,
-            reminders::send_due(app, events, roster, clock).await,
-        ) {
-            t.reminders = pass.queued;
-            t.skipped = pass.skipped.len();
-        }
-    }
     if let Some(sent) = keep(&mut failed, STEP_DIGEST, digest::run(app, clock).await) {
         t.digest = sent;
     }
@@ -138,7 +114,7 @@ pub async fn tick(app: &App, clock: DateTime<Utc>) -> Result<Tick, TickError> {
     if let Some(Some(c)) = keep(
         &mut failed,
         STEP_RETENTION,
-        crate::retention::run_daily(&app.store, &app.settings, app.programmes.first(), clock).await,
+        crate::retention::run_daily(&app.store, &app.settings, &app.programmes, clock).await,
     ) {
         t.erased = c.total();
     }
@@ -175,6 +151,74 @@ pub async fn tick(app: &App, clock: DateTime<Utc>) -> Result<Tick, TickError> {
     }
 }
 
+/// The programme-level steps of one pass for `programme`; failures go to
+/// `failed`, named with the programme's code when there are several.
+async fn programme_steps(
+    app: &App,
+    programme: &Programme,
+    clock: DateTime<Utc>,
+    t: &mut Tick,
+    failed: &mut Vec<StepFailure>,
+) {
+    if programme.retired {
+        // NOTE: a retired programme sends nothing more; its data stays
+        // until retention erases it.
+        return;
+    }
+    let code = (app.programmes.len() > 1).then(|| programme.code.clone());
+    let mut mine = Vec::new();
+    // Read once: the config changes only at a restart, the roster and staff
+    // overrides only between passes.
+    let events = keep(
+        &mut mine,
+        STEP_READ_EVENTS,
+        events::effective(&app.store, programme).await,
+    );
+    let roster = keep(
+        &mut mine,
+        STEP_READ_ROSTER,
+        reminders::roster(&app.store, &programme.code).await,
+    );
+    let desk = app.desk_for(programme);
+    if let Some(n) = keep(
+        &mut mine,
+        STEP_INCOMPLETE,
+        crate::workflow::reminders::queue_due(&app.store, &desk, clock).await,
+    ) {
+        t.incomplete_reminders += n;
+    }
+    if events.is_none() || roster.is_none() {
+        for step in [STEP_SYNC, STEP_REMINDERS] {
+            mine.push(StepFailure {
+                step,
+                programme: None,
+                error: "not run: the programme events or the roster could not be read".into(),
+            });
+        }
+    }
+    if let (Some(events), Some(roster)) = (&events, &roster) {
+        if let Some(n) = keep(
+            &mut mine,
+            STEP_SYNC,
+            reminders::sync(app, &desk, events, roster, clock).await,
+        ) {
+            t.event_mails += n;
+        }
+        if let Some(pass) = keep(
+            &mut mine,
+            STEP_REMINDERS,
+            reminders::send_due(app, &desk, events, roster, clock).await,
+        ) {
+            t.reminders += pass.queued;
+            t.skipped += pass.skipped.len();
+        }
+    }
+    for mut f in mine {
+        f.programme.clone_from(&code);
+        failed.push(f);
+    }
+}
+
 /// When steps failed: one ALARM to staff per incident, naming them; when
 /// none did, the incident is over. True when an incident is open.
 async fn report_failed_steps(app: &App, failed: &[StepFailure]) -> anyhow::Result<bool> {
@@ -187,8 +231,12 @@ async fn report_failed_steps(app: &App, failed: &[StepFailure]) -> anyhow::Resul
         .iter()
         .map(|f| {
             format!(
-                "{}: {}",
+                "{}{}: {}",
                 step_german(f.step),
+                f.programme
+                    .as_ref()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default(),
                 f.error.chars().take(300).collect::<String>()
             )
         })
@@ -320,5 +368,179 @@ mod tests {
             .unwrap();
         tick(&app, now).await.unwrap_err();
         assert_eq!(alarms(&app).await.len(), 3);
+    }
+
+    async fn enrol(app: &App, programme: &str, email: &str) {
+        let mut tx = app.store.begin().await.unwrap();
+        crate::store::participants::upsert(
+            &mut tx,
+            &crate::store::participants::NewParticipant {
+                programme,
+                application_id: None,
+                municipality: "Stadt Ahausen",
+                name: None,
+                email,
+                role: "participant",
+                source: "import",
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    /// (key, recipient) of every queued reminder, by key.
+    async fn reminder_mails(app: &App) -> Vec<(String, String)> {
+        sqlx::query_as(
+            "SELECT idempotency_key, env_to FROM outbox WHERE idempotency_key LIKE '%reminder:%' \
+             ORDER BY idempotency_key",
+        )
+        .fetch_all(app.store.pool())
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn each_programme_reminds_its_own_roster_under_its_own_keys_and_a_retired_one_is_silent()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let root = env!("CARGO_MANIFEST_DIR");
+        let files = [
+            std::path::PathBuf::from(format!("{root}/config/ews7.toml")),
+            testing::programme_file(dir.path(), "EWS8", false),
+            testing::programme_file(dir.path(), "EWS9", true),
+        ];
+        let app = testing::app_with_programmes(dir.path(), &files).await;
+        let scopes: Vec<&str> = app
+            .programmes
+            .iter()
+            .map(|p| p.key_scope.as_str())
+            .collect();
+        assert_eq!(scopes, ["", "EWS8:", "EWS9:"]);
+        enrol(&app, "EWS7", "sieben@ahausen.test").await;
+        enrol(&app, "EWS8", "acht@ahausen.test").await;
+        // On two rosters: reminded by each programme, under two keys.
+        enrol(&app, "EWS7", "beide@ahausen.test").await;
+        enrol(&app, "EWS8", "beide@ahausen.test").await;
+        enrol(&app, "EWS9", "neun@ahausen.test").await;
+        // Module 1 on 27.08.2026: its 14-day reminder is due.
+        let clock = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 8, 14, 12, 0, 0).unwrap();
+        let t = tick(&app, clock).await.unwrap();
+        assert_eq!(t.reminders, 4, "{t:?}");
+        let mails = reminder_mails(&app).await;
+        let expected = [
+            (
+                "EWS8:reminder:module-1:20160m:acht@ahausen.test",
+                "acht@ahausen.test",
+            ),
+            (
+                "EWS8:reminder:module-1:20160m:beide@ahausen.test",
+                "beide@ahausen.test",
+            ),
+            (
+                "reminder:module-1:20160m:beide@ahausen.test",
+                "beide@ahausen.test",
+            ),
+            (
+                "reminder:module-1:20160m:sieben@ahausen.test",
+                "sieben@ahausen.test",
+            ),
+        ];
+        let got: Vec<(&str, &str)> = mails
+            .iter()
+            .map(|(k, to)| (k.as_str(), to.as_str()))
+            .collect();
+        assert_eq!(got, expected);
+        // Each programme's decisions are its own rows.
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT programme, key FROM programme_mails WHERE kind = 'reminder' ORDER BY key",
+        )
+        .fetch_all(app.store.pool())
+        .await
+        .unwrap();
+        assert!(
+            rows.iter()
+                .all(|(p, k)| (p == "EWS8") == k.starts_with("EWS8:")),
+            "{rows:?}"
+        );
+        assert!(!rows.iter().any(|(p, _)| p == "EWS9"), "{rows:?}");
+        // The retired programme's events were not even recorded.
+        assert!(
+            crate::store::programme::events(&app.store, "EWS9")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // The EWS 8 reminder names its programme.
+        let subject: String = sqlx::query_scalar(
+            "SELECT subject FROM outbox WHERE idempotency_key LIKE 'EWS8:reminder:%' LIMIT 1",
+        )
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+        assert!(subject.contains("EWS 8"), "{subject}");
+
+        // Again: nothing twice.
+        let again = tick(&app, clock + chrono::Duration::minutes(1))
+            .await
+            .unwrap();
+        assert_eq!(again.reminders, 0);
+        assert_eq!(reminder_mails(&app).await.len(), 4);
+
+        // The digest: one section per programme that is not retired.
+        let now = Utc::now();
+        let d = digest::build(&app, now - chrono::Duration::days(1), now, now)
+            .await
+            .unwrap();
+        let names: Vec<&str> = d.sections.iter().map(|s| s.short_name.as_str()).collect();
+        assert_eq!(names, ["EWS 7", "EWS 8"]);
+        assert_eq!(d.short_name, "EWS 7 / EWS 8");
+        let text = app
+            .mailer
+            .templates()
+            .render("staff_digest", &d)
+            .unwrap()
+            .text;
+        assert!(
+            text.contains("=== EWS 7 (EWS7) ===") && text.contains("=== EWS 8 (EWS8) ==="),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_step_failing_for_one_programme_does_not_stop_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = testing::two_programmes(dir.path()).await;
+        enrol(&app, "EWS7", "sieben@ahausen.test").await;
+        enrol(&app, "EWS8", "acht@ahausen.test").await;
+        // Every reminder decision of the first programme fails.
+        sqlx::query(
+            "CREATE TRIGGER fail_ews7 BEFORE INSERT ON programme_mails \
+             WHEN NEW.programme = 'EWS7' AND NEW.kind = 'reminder' BEGIN SELECT RAISE(ABORT, 'EWS7 broken'); END",
+        )
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+        let clock = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 8, 14, 12, 0, 0).unwrap();
+        let e = tick(&app, clock).await.unwrap_err();
+        let failed: Vec<(&str, Option<&str>)> = e
+            .tick
+            .failed
+            .iter()
+            .map(|f| (f.step, f.programme.as_deref()))
+            .collect();
+        assert_eq!(failed, [(STEP_REMINDERS, Some("EWS7"))], "{e}");
+        assert!(e.to_string().contains("due reminders (EWS7)"), "{e}");
+        assert_eq!(e.tick.reminders, 1);
+        let mails = reminder_mails(&app).await;
+        assert_eq!(
+            mails,
+            [(
+                "EWS8:reminder:module-1:20160m:acht@ahausen.test".to_string(),
+                "acht@ahausen.test".to_string()
+            )]
+        );
+        let alarm = alarms(&app).await;
+        assert_eq!(alarm.len(), 1, "{alarm:?}");
     }
 }

@@ -28,8 +28,20 @@ pub fn key(event_key: &str, offset: Offset, recipient: &str) -> String {
     format!("reminder:{event_key}:{offset}:{}", recipient.to_lowercase())
 }
 
-/// Every reminder of the confirmed events, sorted by due time then key.
+/// Every reminder of the confirmed events, sorted by due time then key,
+/// keyed as the legacy programme's (no key scope).
 pub fn reminders(events: &[Event], settings: &ReminderSettings, recipients: &[String]) -> Vec<Due> {
+    scoped_reminders("", events, settings, recipients)
+}
+
+/// Like [`reminders`], for the programme with key scope `scope`
+/// (`Programme::key_scope`): every key starts with it.
+pub fn scoped_reminders(
+    scope: &str,
+    events: &[Event],
+    settings: &ReminderSettings,
+    recipients: &[String],
+) -> Vec<Due> {
     let mut out = Vec::new();
     for e in events.iter().filter(|e| e.status == EventStatus::Confirmed) {
         let offsets = match e.kind {
@@ -40,7 +52,7 @@ pub fn reminders(events: &[Event], settings: &ReminderSettings, recipients: &[St
         for offset in offsets {
             for r in recipients {
                 out.push(Due {
-                    key: key(&e.key, *offset, r),
+                    key: format!("{scope}{}", key(&e.key, *offset, r)),
                     event_key: e.key.clone(),
                     title: e.title.clone(),
                     offset: *offset,

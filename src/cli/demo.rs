@@ -168,7 +168,7 @@ async fn part3(app: &App, source: &mut MaildirSource, maildir: &Path) -> anyhow:
             Err(ActionError::Storage(e)) => return Err(e),
         }
     }
-    let held = preview::held(&mut tx).await?;
+    let held = preview::held(&app.desk(), &mut tx).await?;
     tx.commit().await?;
     println!("\nPreview (postbote decisions preview):");
     for n in &held {

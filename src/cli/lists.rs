@@ -4,9 +4,19 @@ use crate::config::Config;
 use crate::store::{Store, applications, documents, outbox, ownership};
 use std::process::ExitCode;
 
-pub async fn applications(config: &Config, json: bool) -> anyhow::Result<()> {
+/// `postbote applications [--programme CODE]`: every application, or one
+/// programme's.
+pub async fn applications(config: &Config, json: bool, only: Option<&str>) -> anyhow::Result<()> {
+    let only = match only {
+        Some(code) => Some(config.programmes.pick(Some(code))?.code.clone()),
+        None => None,
+    };
     let store = Store::open_existing(&config.settings.storage.database).await?;
-    let rows = applications::list(&store).await?;
+    let rows: Vec<applications::Application> = applications::list(&store)
+        .await?
+        .into_iter()
+        .filter(|a| only.as_ref().is_none_or(|c| *c == a.programme))
+        .collect();
     let links = ownership::all_links(&store).await?;
     let held: std::collections::HashMap<i64, i64> =
         ownership::held_counts(&store).await?.into_iter().collect();

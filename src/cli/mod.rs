@@ -179,7 +179,13 @@ pub enum ParticipantsAction {
     },
     /// Import a roster CSV (columns kommune, name, email, optional rolle;
     /// `;` or `,`; UTF-8 or Windows-1252). All rows or none.
-    Import { file: PathBuf },
+    Import {
+        file: PathBuf,
+        /// The programme whose roster it is (its code); may be left out
+        /// while only one is active.
+        #[arg(long, value_name = "CODE")]
+        programme: Option<String>,
+    },
     /// Mail each imported participant of the programme once: every
     /// remaining event, one .ics per confirmed event, tentative ones marked
     /// "unter Vorbehalt". Running it again sends nothing new.
@@ -222,8 +228,9 @@ pub enum Command {
         /// an existing file is never overwritten). Personal data.
         #[arg(long, value_name = "FILE.xlsx")]
         export: Option<std::path::PathBuf>,
-        /// With --export: only this programme (its code, e.g. EWS7).
-        #[arg(long, value_name = "CODE", requires = "export")]
+        /// Only this programme (its code): the list, or with --export the
+        /// spreadsheet; without it every programme.
+        #[arg(long, value_name = "CODE")]
         programme: Option<String>,
         #[command(subcommand)]
         action: Option<ApplicationsAction>,
@@ -250,14 +257,26 @@ pub enum Command {
         /// Also list past ones (sent or skipped).
         #[arg(long)]
         all: bool,
+        /// Only this programme (its code); without it, every programme.
+        #[arg(long, value_name = "CODE")]
+        programme: Option<String>,
     },
     /// The interview plan, its release, moves and cancellations.
     Interviews {
+        /// The programme (its code); may be left out while only one is
+        /// active. Move and cancel act on the reference's programme.
+        #[arg(long, global = true, value_name = "CODE")]
+        programme: Option<String>,
         #[command(subcommand)]
         action: InterviewsAction,
     },
     /// Selection decisions and their notices (held until release).
     Decisions {
+        /// The programme (its code) whose notices are previewed or released;
+        /// may be left out while only one is active. A decision acts on the
+        /// reference's programme; the list shows every programme.
+        #[arg(long, global = true, value_name = "CODE")]
+        programme: Option<String>,
         #[command(subcommand)]
         action: DecisionsAction,
     },
@@ -396,8 +415,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             ..
         } => overview::export(&config, &file, programme.as_deref()).await,
         Command::Applications {
-            json, action: None, ..
-        } => lists::applications(&config, json)
+            json,
+            programme,
+            action: None,
+            ..
+        } => lists::applications(&config, json, programme.as_deref())
             .await
             .map(|_| ExitCode::SUCCESS),
         Command::Applications {
@@ -446,10 +468,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 lists::outbox_ack(&config, id.map_or(Pick::AllFailed, Pick::One)).await
             }
         },
-        Command::Plan { json, all } => plan::run(config, json, all).await,
-        Command::Interviews { action } => match action {
-            InterviewsAction::Plan { json } => staff::plan(config, json).await,
-            InterviewsAction::Release => staff::release_invitations(config).await,
+        Command::Plan {
+            json,
+            all,
+            programme,
+        } => plan::run(config, json, all, programme.as_deref()).await,
+        Command::Interviews { programme, action } => match action {
+            InterviewsAction::Plan { json } => staff::plan(config, json, programme).await,
+            InterviewsAction::Release => staff::release_invitations(config, programme).await,
             InterviewsAction::Move {
                 reference,
                 date,
@@ -459,7 +485,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 staff::cancel_interview(config, &reference).await
             }
         },
-        Command::Decisions { action } => match action {
+        Command::Decisions { programme, action } => match action {
             DecisionsAction::List { json } => staff::list_decisions(config, json).await,
             DecisionsAction::Set {
                 reference,
@@ -467,12 +493,18 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 persons,
                 correction,
             } => staff::decide(config, &reference, &outcome, persons, correction).await,
-            DecisionsAction::Preview { json } => staff::preview_notices(config, json).await,
-            DecisionsAction::Release { yes } => staff::release_notices(config, yes).await,
+            DecisionsAction::Preview { json } => {
+                staff::preview_notices(config, json, programme).await
+            }
+            DecisionsAction::Release { yes } => {
+                staff::release_notices(config, yes, programme).await
+            }
         },
         Command::Participants { action } => match action {
             ParticipantsAction::List { json } => staff::list_participants(config, json).await,
-            ParticipantsAction::Import { file } => staff::import_participants(config, &file).await,
+            ParticipantsAction::Import { file, programme } => {
+                staff::import_participants(config, &file, programme).await
+            }
             ParticipantsAction::Welcome { programme } => {
                 welcome::welcome(config, programme.as_deref()).await
             }

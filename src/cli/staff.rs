@@ -1,10 +1,11 @@
 //! `postbote interviews`, `postbote decisions` and `postbote participants`:
 //! the administrator's side of what staff also do by mail.
 
-use crate::config::Config;
+use crate::config::{Config, Programme};
 use crate::context::App;
 use crate::store::{decisions, participants};
 use crate::workflow::actions::{ActionError, ActionResult};
+use crate::workflow::desk::Desk;
 use crate::workflow::interviews::schedule;
 use crate::workflow::participants::roster;
 use crate::workflow::selection::{self, Outcome, preview};
@@ -18,6 +19,32 @@ fn by() -> String {
         "cli:{}",
         std::env::var("USER").unwrap_or_else(|_| "admin".into())
     )
+}
+
+/// The programme a command acts on: `--programme CODE`, or without it the
+/// only active one. Err: the refusal (unknown code, or several active).
+fn chosen<'a>(app: &'a App, code: Option<&str>) -> Result<&'a Programme, String> {
+    app.programmes.pick(code).map_err(|e| e.to_string())
+}
+
+/// The desk of the programme the application `reference` belongs to (the
+/// first programme's when there is no such application: the workflow then
+/// refuses it by name).
+async fn desk_of<'a>(
+    app: &'a App,
+    tx: &mut crate::store::Tx<'_>,
+    reference: &str,
+) -> anyhow::Result<Desk<'a>> {
+    let programme = crate::store::applications::find(tx, reference)
+        .await?
+        .and_then(|a| app.programmes.get(&a.programme));
+    Ok(programme.map_or_else(|| app.desk(), |p| app.desk_for(p)))
+}
+
+/// Prints a refusal and exits 1.
+fn refused(why: &str) -> anyhow::Result<ExitCode> {
+    eprintln!("refused: {why}");
+    Ok(ExitCode::from(1))
 }
 
 /// Prints a refusal and exits 1; storage errors propagate (exit 2).
@@ -35,10 +62,14 @@ fn report(result: ActionResult<String>) -> anyhow::Result<ExitCode> {
     }
 }
 
-pub async fn plan(config: Config, json: bool) -> anyhow::Result<ExitCode> {
+pub async fn plan(config: Config, json: bool, code: Option<String>) -> anyhow::Result<ExitCode> {
     let app = App::read_only(config).await?;
+    let programme = match chosen(&app, code.as_deref()) {
+        Ok(p) => p,
+        Err(why) => return refused(&why),
+    };
     let mut tx = app.store.begin().await?;
-    let schedule = schedule::current(&app.desk(), &mut tx).await?;
+    let schedule = schedule::current(&app.desk_for(programme), &mut tx).await?;
     tx.rollback().await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&schedule)?);
@@ -56,10 +87,15 @@ pub async fn plan(config: Config, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn release_invitations(config: Config) -> anyhow::Result<ExitCode> {
+pub async fn release_invitations(config: Config, code: Option<String>) -> anyhow::Result<ExitCode> {
     let app = App::for_command(config).await?;
+    let programme = match chosen(&app, code.as_deref()) {
+        Ok(p) => p,
+        Err(why) => return refused(&why),
+    };
     let mut tx = app.store.begin().await?;
-    let result = schedule::release(&app.desk(), &mut tx).await.map(|r| {
+    let desk = app.desk_for(programme);
+    let result = schedule::release(&desk, &mut tx).await.map(|r| {
         let mut text = format!(
             "invited: {} ({} mails queued)",
             r.invited.join(", "),
@@ -85,7 +121,8 @@ pub async fn move_interview(
     };
     let app = App::for_command(config).await?;
     let mut tx = app.store.begin().await?;
-    let result = schedule::move_to(&app.desk(), &mut tx, reference, local).await;
+    let desk = desk_of(&app, &mut tx, reference).await?;
+    let result = schedule::move_to(&desk, &mut tx, reference, local).await;
     finish(tx, result).await
 }
 
@@ -141,7 +178,8 @@ pub async fn decide_address(
 pub async fn cancel_interview(config: Config, reference: &str) -> anyhow::Result<ExitCode> {
     let app = App::for_command(config).await?;
     let mut tx = app.store.begin().await?;
-    let result = schedule::cancel(&app.desk(), &mut tx, reference).await;
+    let desk = desk_of(&app, &mut tx, reference).await?;
+    let result = schedule::cancel(&desk, &mut tx, reference).await;
     finish(tx, result).await
 }
 
@@ -171,10 +209,11 @@ pub async fn decide(
     };
     let app = App::for_command(config).await?;
     let mut tx = app.store.begin().await?;
+    let desk = desk_of(&app, &mut tx, reference).await?;
     let result = if correction {
-        selection::correct(&app.desk(), &mut tx, reference, outcome, persons, &by()).await
+        selection::correct(&desk, &mut tx, reference, outcome, persons, &by()).await
     } else {
-        selection::decide(&app.desk(), &mut tx, reference, outcome, persons, &by()).await
+        selection::decide(&desk, &mut tx, reference, outcome, persons, &by()).await
     };
     finish(tx, result).await
 }
@@ -196,10 +235,18 @@ pub async fn list_decisions(config: Config, json: bool) -> anyhow::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn preview_notices(config: Config, json: bool) -> anyhow::Result<ExitCode> {
+pub async fn preview_notices(
+    config: Config,
+    json: bool,
+    code: Option<String>,
+) -> anyhow::Result<ExitCode> {
     let app = App::read_only(config).await?;
+    let programme = match chosen(&app, code.as_deref()) {
+        Ok(p) => p,
+        Err(why) => return refused(&why),
+    };
     let mut tx = app.store.begin().await?;
-    let held = preview::held(&mut tx).await?;
+    let held = preview::held(&app.desk_for(programme), &mut tx).await?;
     tx.rollback().await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&held)?);
@@ -210,17 +257,26 @@ pub async fn preview_notices(config: Config, json: bool) -> anyhow::Result<ExitC
 }
 
 /// Without `--yes` only the preview is printed: release is a deliberate act.
-pub async fn release_notices(config: Config, yes: bool) -> anyhow::Result<ExitCode> {
+pub async fn release_notices(
+    config: Config,
+    yes: bool,
+    code: Option<String>,
+) -> anyhow::Result<ExitCode> {
     let app = App::for_command(config).await?;
+    let programme = match chosen(&app, code.as_deref()) {
+        Ok(p) => p,
+        Err(why) => return refused(&why),
+    };
+    let desk = app.desk_for(programme);
     let mut tx = app.store.begin().await?;
-    let held = preview::held(&mut tx).await?;
+    let held = preview::held(&desk, &mut tx).await?;
     print!("{}", preview::render(&held));
     if !yes {
         tx.rollback().await?;
         println!("\nNothing sent. Re-run with --yes to release these notices.");
         return Ok(ExitCode::from(1));
     }
-    let result = selection::release(&app.desk(), &mut tx).await.map(|r| {
+    let result = selection::release(&desk, &mut tx).await.map(|r| {
         let mut text = format!(
             "released {} notice(s); {} participant(s) on the roster",
             r.notices, r.participants
@@ -241,7 +297,8 @@ pub async fn list_participants(config: Config, json: bool) -> anyhow::Result<Exi
     } else {
         for p in &rows {
             println!(
-                "{:<30} {:<28} {:<36} {:<11} {:<9} {}",
+                "{:<8} {:<30} {:<28} {:<36} {:<11} {:<9} {}",
+                p.programme,
                 p.municipality,
                 p.name.as_deref().unwrap_or(""),
                 p.email,
@@ -255,11 +312,25 @@ pub async fn list_participants(config: Config, json: bool) -> anyhow::Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn import_participants(config: Config, file: &Path) -> anyhow::Result<ExitCode> {
+pub async fn import_participants(
+    config: Config,
+    file: &Path,
+    code: Option<String>,
+) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let app = App::for_command(config).await?;
-    // TODO(part 9): `--programme CODE`.
-    match roster::import(&app.desk(), &app.store, app.clock.now(), &bytes).await {
+    let programme = match chosen(&app, code.as_deref()) {
+        Ok(p) => p,
+        Err(why) => return refused(&why),
+    };
+    match roster::import(
+        &app.desk_for(programme),
+        &app.store,
+        app.clock.now(),
+        &bytes,
+    )
+    .await
+    {
         Ok(n) => {
             println!("imported {n} person(s)");
             Ok(ExitCode::SUCCESS)

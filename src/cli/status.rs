@@ -1,4 +1,6 @@
-//! `postbote status`: mailbox health, counts by state, the outbox queue.
+//! `postbote status`: mailbox health, counts by state, the outbox queue;
+//! the application, interview, decision and roster counts per programme
+//! (health and stuck states are global).
 //! Exits 1 when unhealthy, so a monitoring system can watch it.
 
 use crate::config::Config;
@@ -29,6 +31,20 @@ struct Status {
     decisions: Vec<(String, i64)>,
     participants: i64,
     last_scheduler_pass: Option<String>,
+    /// The counts of each programme (the totals above are over all).
+    programmes: Vec<ProgrammeCounts>,
+}
+
+#[derive(Debug, Serialize)]
+struct ProgrammeCounts {
+    code: String,
+    short_name: String,
+    retired: bool,
+    applications: i64,
+    late_applications: i64,
+    interviews: Vec<(InterviewState, i64)>,
+    decisions: Vec<(String, i64)>,
+    participants: i64,
 }
 
 pub async fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
@@ -143,7 +159,23 @@ pub async fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     let (applications, late) = applications::counts(&store).await?;
     let interviews = interviews::counts(&store).await?;
     let decisions = decisions::counts(&store).await?;
-    let participants = participants::count_active_participants(&store).await?;
+    let mut per_programme = Vec::new();
+    let mut participants = 0;
+    for p in config.programmes.iter() {
+        let (applications, late_applications) = applications::counts_in(&store, &p.code).await?;
+        let active = participants::count_active_participants(&store, &p.code).await?;
+        participants += active;
+        per_programme.push(ProgrammeCounts {
+            code: p.code.clone(),
+            short_name: p.short_name.clone(),
+            retired: p.retired,
+            applications,
+            late_applications,
+            interviews: interviews::counts_in(&store, &p.code).await?,
+            decisions: decisions::counts_in(&store, &p.code).await?,
+            participants: active,
+        });
+    }
     let status = Status {
         healthy: problems.is_empty(),
         problems,
@@ -159,6 +191,7 @@ pub async fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
         decisions,
         participants,
         last_scheduler_pass: tick.map(|(_, at)| at),
+        programmes: per_programme,
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&status)?);
@@ -194,19 +227,27 @@ fn print(s: &Status) {
         "              {} message(s) in the watched folder not done yet",
         s.waiting_in_folder
     );
-    println!(
-        "applications: {} ({} late)",
-        s.applications, s.late_applications
-    );
     println!("messages:     {}", join(&s.messages));
     println!("outbox:       {}", join(&s.outbox));
-    println!("interviews:   {}", join(&s.interviews));
-    println!("decisions:    {}", join(&s.decisions));
-    println!("participants: {}", s.participants);
     println!(
         "scheduler:    last pass {}",
         s.last_scheduler_pass.as_deref().unwrap_or("never")
     );
+    for p in &s.programmes {
+        println!(
+            "== {} ({}){} ==",
+            p.short_name,
+            p.code,
+            if p.retired { ", retired" } else { "" }
+        );
+        println!(
+            "applications: {} ({} late)",
+            p.applications, p.late_applications
+        );
+        println!("interviews:   {}", join(&p.interviews));
+        println!("decisions:    {}", join(&p.decisions));
+        println!("participants: {}", p.participants);
+    }
 }
 
 /// `key=count, …`

@@ -96,6 +96,35 @@ impl Programmes {
         }
     }
 
+    /// The programme a command means: the one with `code`, or without a
+    /// code the only active one (the only one at all, when every programme
+    /// is retired). [`Unresolved`] when the code is unknown or none was
+    /// given with several active programmes.
+    pub fn pick(&self, code: Option<&str>) -> Result<&Programme, Unresolved> {
+        match code {
+            Some(code) => self.get(code).ok_or_else(|| Unresolved::Unknown {
+                code: code.trim().to_string(),
+                codes: self.codes(),
+            }),
+            None => match self.only_active() {
+                Some(p) => Ok(p),
+                None if self.list.len() == 1 => Ok(self.first()),
+                None => Err(Unresolved::Ambiguous {
+                    codes: self.codes(),
+                }),
+            },
+        }
+    }
+
+    /// Every code, in the settings' order, comma-separated.
+    pub fn codes(&self) -> String {
+        self.list
+            .iter()
+            .map(|p| p.code.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The programmes whose call for applications is open at `at`.
     pub fn open_calls(&self, at: DateTime<Utc>) -> Vec<&Programme> {
         self.list.iter().filter(|p| p.is_call_open(at)).collect()
@@ -109,5 +138,29 @@ impl Programmes {
     /// Never true (see [`Programmes::new`]); for clippy's `len_without_is_empty`.
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
+    }
+}
+
+/// Why [`Programmes::pick`] found no programme.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unresolved {
+    #[error("no programme has the code {code} (codes: {codes})")]
+    Unknown { code: String, codes: String },
+    #[error("several programmes are active: name one with --programme CODE (codes: {codes})")]
+    Ambiguous { codes: String },
+}
+
+impl Unresolved {
+    /// The same in German, for answers to staff mail.
+    pub fn german(&self) -> String {
+        match self {
+            Unresolved::Unknown { code, codes } => {
+                format!("Kein Programm hat das Kürzel {code}. Kürzel: {codes}.")
+            }
+            Unresolved::Ambiguous { codes } => format!(
+                "Mehrere Programme laufen: bitte das Kürzel nach dem Befehlswort nennen \
+                 (z. B. FREIGEBEN EWS8 EINLADUNGEN). Kürzel: {codes}."
+            ),
+        }
     }
 }

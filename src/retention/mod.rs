@@ -10,6 +10,7 @@
 pub mod export;
 pub mod requests;
 
+use crate::config::Programmes;
 use crate::config::programme::Programme;
 use crate::config::settings::{Settings, SourceKind};
 use crate::store::retention::{self, Counts, Reason, Selection, Subject};
@@ -158,7 +159,7 @@ fn months_before(clock: DateTime<Utc>, months: u32) -> DateTime<Utc> {
 pub async fn select_due(
     store: &Store,
     settings: &Settings,
-    programme: &Programme,
+    programmes: &Programmes,
     clock: DateTime<Utc>,
 ) -> anyhow::Result<Selection> {
     let r = &settings.retention;
@@ -171,17 +172,23 @@ pub async fn select_due(
         let before = ts(months_before(clock, r.undecided_months));
         apps.extend(retention::undecided_before(store, &before).await?);
     }
+    // Each programme's cohort: kept until `participants_months` after THAT
+    // programme's last event.
     let mut participants = Vec::new();
-    if r.participants_months > 0
-        && let Some(end) = programme_end(programme)
-        && end
-            .checked_add_months(Months::new(r.participants_months))
-            .is_some_and(|due| due <= clock)
-    {
-        let (accepted, rows) = retention::cohort(store).await?;
-        apps.extend(accepted);
-        participants = rows;
+    for programme in programmes.iter() {
+        if r.participants_months > 0
+            && let Some(end) = programme_end(programme)
+            && end
+                .checked_add_months(Months::new(r.participants_months))
+                .is_some_and(|due| due <= clock)
+        {
+            let (accepted, rows) = retention::cohort(store, &programme.code).await?;
+            apps.extend(accepted);
+            participants.extend(rows);
+        }
     }
+    participants.sort();
+    participants.dedup();
     apps.sort();
     apps.dedup();
     // What goes with a due application is what `forget` would erase of it:
@@ -289,7 +296,7 @@ pub async fn erase(
 pub async fn run_daily(
     store: &Store,
     settings: &Settings,
-    programme: &Programme,
+    programmes: &Programmes,
     clock: DateTime<Utc>,
 ) -> anyhow::Result<Option<Counts>> {
     let day = clock.format("%Y-%m-%d").to_string();
@@ -298,7 +305,7 @@ pub async fn run_daily(
     {
         return Ok(None);
     }
-    let sel = select_due(store, settings, programme, clock).await?;
+    let sel = select_due(store, settings, programmes, clock).await?;
     let counts = if sel.is_empty() {
         Counts::default()
     } else {

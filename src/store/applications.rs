@@ -203,6 +203,19 @@ pub async fn counts(store: &Store) -> anyhow::Result<(i64, i64)> {
         .context("cannot count applications")
 }
 
+/// Like [`counts`], for programme `programme` (its code) only.
+pub async fn counts_in(store: &Store, programme: &str) -> anyhow::Result<(i64, i64)> {
+    sqlx::query_as(
+        "SELECT COUNT(*), COUNT(CASE WHEN late = ? THEN 1 END) FROM applications \
+         WHERE programme = ?",
+    )
+    .bind(true)
+    .bind(programme)
+    .fetch_one(store.pool())
+    .await
+    .context("cannot count applications")
+}
+
 /// An application in time whose documents are not complete.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Incomplete {
@@ -218,6 +231,23 @@ pub async fn incomplete_on_time(store: &Store) -> anyhow::Result<Vec<Incomplete>
         "SELECT id, reference, applicant FROM applications WHERE complete = ? AND late = ? \
          AND merged_into IS NULL ORDER BY id",
     )
+    .bind(false)
+    .bind(false)
+    .fetch_all(store.pool())
+    .await
+    .context("cannot list incomplete applications")
+}
+
+/// Like [`incomplete_on_time`], for programme `programme` (its code) only.
+pub async fn incomplete_on_time_in(
+    store: &Store,
+    programme: &str,
+) -> anyhow::Result<Vec<Incomplete>> {
+    sqlx::query_as(
+        "SELECT id, reference, applicant FROM applications WHERE programme = ? AND complete = ? \
+         AND late = ? AND merged_into IS NULL ORDER BY id",
+    )
+    .bind(programme)
     .bind(false)
     .bind(false)
     .fetch_all(store.pool())

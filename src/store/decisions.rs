@@ -67,6 +67,18 @@ pub async fn all_tx(tx: &mut Tx<'_>) -> anyhow::Result<Vec<Decision>> {
     .context("cannot list decisions")
 }
 
+/// The decisions on programme `programme`'s applications.
+pub async fn all_in_tx(tx: &mut Tx<'_>, programme: &str) -> anyhow::Result<Vec<Decision>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM decisions WHERE application_id IN \
+         (SELECT id FROM applications WHERE programme = ?) ORDER BY application_id"
+    ))
+    .bind(programme)
+    .fetch_all(&mut **tx)
+    .await
+    .context("cannot list decisions")
+}
+
 /// Writes a decision (a new revision when one exists); returns the revision.
 pub async fn set(
     tx: &mut Tx<'_>,
@@ -107,11 +119,40 @@ pub async fn release_all(tx: &mut Tx<'_>) -> anyhow::Result<Vec<i64>> {
     .context("cannot release decisions")
 }
 
+/// Marks every held notice on programme `programme`'s applications
+/// released; returns the applications concerned.
+pub async fn release_in(tx: &mut Tx<'_>, programme: &str) -> anyhow::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "UPDATE decisions SET notice = ?, released_at = ? WHERE notice = ? AND application_id IN \
+         (SELECT id FROM applications WHERE programme = ?) RETURNING application_id",
+    )
+    .bind(NoticeState::Released)
+    .bind(now())
+    .bind(NoticeState::Held)
+    .bind(programme)
+    .fetch_all(&mut **tx)
+    .await
+    .context("cannot release decisions")
+}
+
 /// How many decisions there are of each `outcome/notice`, for `status`.
 pub async fn counts(store: &Store) -> anyhow::Result<Vec<(String, i64)>> {
     sqlx::query_as(
         "SELECT outcome || '/' || notice, COUNT(*) FROM decisions GROUP BY outcome, notice ORDER BY 1",
     )
+    .fetch_all(store.pool())
+    .await
+    .context("cannot count decisions")
+}
+
+/// Decisions by outcome and notice, of programme `programme`'s applications.
+pub async fn counts_in(store: &Store, programme: &str) -> anyhow::Result<Vec<(String, i64)>> {
+    sqlx::query_as(
+        "SELECT d.outcome || '/' || d.notice, COUNT(*) FROM decisions d \
+         JOIN applications a ON a.id = d.application_id WHERE a.programme = ? \
+         GROUP BY d.outcome, d.notice ORDER BY 1",
+    )
+    .bind(programme)
     .fetch_all(store.pool())
     .await
     .context("cannot count decisions")

@@ -23,13 +23,15 @@ pub struct NewApplication {
 /// Applications created in the period, in order of arrival.
 pub async fn new_applications(
     store: &Store,
+    programme: &str,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> anyhow::Result<Vec<NewApplication>> {
     sqlx::query_as(
         "SELECT reference, municipality, applicant, complete, late FROM applications \
-         WHERE created_at > ? AND created_at <= ? ORDER BY id",
+         WHERE programme = ? AND created_at > ? AND created_at <= ? ORDER BY id",
     )
+    .bind(programme)
     .bind(ts(since))
     .bind(ts(until))
     .fetch_all(store.pool())
@@ -105,13 +107,16 @@ pub struct Interview {
 /// Released interviews starting in `[from, to)`, by start.
 pub async fn interviews_starting(
     store: &Store,
+    programme: &str,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> anyhow::Result<Vec<Interview>> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT a.reference, i.start_at FROM interviews i JOIN applications a ON a.id = i.application_id \
-         WHERE i.state = ? AND i.start_at >= ? AND i.start_at < ? ORDER BY i.start_at",
+         WHERE a.programme = ? AND i.state = ? AND i.start_at >= ? AND i.start_at < ? \
+         ORDER BY i.start_at",
     )
+    .bind(programme)
     .bind(InterviewState::Released)
     .bind(ts(from))
     .bind(ts(to))
@@ -126,12 +131,17 @@ pub async fn interviews_starting(
 
 /// Released interviews ended by `until` whose application has no decision
 /// yet, by start; `at` is the end.
-pub async fn undecided(store: &Store, until: DateTime<Utc>) -> anyhow::Result<Vec<Interview>> {
+pub async fn undecided(
+    store: &Store,
+    programme: &str,
+    until: DateTime<Utc>,
+) -> anyhow::Result<Vec<Interview>> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT a.reference, i.end_at FROM interviews i JOIN applications a ON a.id = i.application_id \
-         WHERE i.state = ? AND i.end_at <= ? \
+         WHERE a.programme = ? AND i.state = ? AND i.end_at <= ? \
          AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.application_id = a.id) ORDER BY i.start_at",
     )
+    .bind(programme)
     .bind(InterviewState::Released)
     .bind(ts(until))
     .fetch_all(store.pool())
@@ -153,12 +163,13 @@ pub struct OpenDuplicate {
 }
 
 /// Every open "possible duplicate" mark, oldest first.
-pub async fn open_duplicates(store: &Store) -> anyhow::Result<Vec<OpenDuplicate>> {
+pub async fn open_duplicates(store: &Store, programme: &str) -> anyhow::Result<Vec<OpenDuplicate>> {
     sqlx::query_as(
         "SELECT a.reference, a.municipality, COALESCE(a.owner, a.applicant) AS owner, d.reference AS original \
          FROM applications a JOIN applications d ON d.id = a.duplicate_of \
-         WHERE a.merged_into IS NULL ORDER BY a.id",
+         WHERE a.programme = ? AND a.merged_into IS NULL ORDER BY a.id",
     )
+    .bind(programme)
     .fetch_all(store.pool())
     .await
     .context("cannot read the possible duplicates")
@@ -174,11 +185,13 @@ pub struct HeldChange {
 }
 
 /// Every address change still held, oldest first.
-pub async fn held_changes(store: &Store) -> anyhow::Result<Vec<HeldChange>> {
+pub async fn held_changes(store: &Store, programme: &str) -> anyhow::Result<Vec<HeldChange>> {
     sqlx::query_as(
         "SELECT a.reference, h.field, h.old_value, h.new_value FROM held_address_changes h \
-         JOIN applications a ON a.id = h.application_id WHERE h.state = ? ORDER BY h.id",
+         JOIN applications a ON a.id = h.application_id WHERE a.programme = ? AND h.state = ? \
+         ORDER BY h.id",
     )
+    .bind(programme)
     .bind(HoldState::Held)
     .fetch_all(store.pool())
     .await
@@ -192,6 +205,20 @@ pub async fn held_count(store: &Store) -> anyhow::Result<i64> {
         .fetch_one(store.pool())
         .await
         .context("cannot count held mails")
+}
+
+/// How many outgoing mails about applications of programme `programme`
+/// wait for staff to release them.
+pub async fn held_count_in(store: &Store, programme: &str) -> anyhow::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox o JOIN applications a ON a.id = o.application_id \
+         WHERE a.programme = ? AND o.state = ?",
+    )
+    .bind(programme)
+    .bind(OutboxState::Held)
+    .fetch_one(store.pool())
+    .await
+    .context("cannot count held mails")
 }
 
 /// How many mails went out in the period, digests not counted.
@@ -370,7 +397,7 @@ mod tests {
         assert!(failed(&store, t(10), t(11)).await.unwrap().is_empty());
         assert!(bounces(&store, t(8), t(11)).await.unwrap().is_empty());
         assert!(
-            new_applications(&store, t(8), t(11))
+            new_applications(&store, "EWS7", t(8), t(11))
                 .await
                 .unwrap()
                 .is_empty()

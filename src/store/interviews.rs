@@ -52,6 +52,18 @@ pub async fn all_tx(tx: &mut Tx<'_>) -> anyhow::Result<Vec<Interview>> {
     .context("cannot list interviews")
 }
 
+/// The interviews of programme `programme`'s applications, by start.
+pub async fn all_in_tx(tx: &mut Tx<'_>, programme: &str) -> anyhow::Result<Vec<Interview>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM interviews WHERE application_id IN \
+         (SELECT id FROM applications WHERE programme = ?) ORDER BY start_at, id"
+    ))
+    .bind(programme)
+    .fetch_all(&mut **tx)
+    .await
+    .context("cannot list interviews")
+}
+
 pub async fn for_application(
     tx: &mut Tx<'_>,
     application_id: i64,
@@ -107,6 +119,21 @@ pub async fn counts(store: &Store) -> anyhow::Result<Vec<(InterviewState, i64)>>
         .fetch_all(store.pool())
         .await
         .context("cannot count interviews")
+}
+
+/// Interviews by state, of programme `programme`'s applications.
+pub async fn counts_in(
+    store: &Store,
+    programme: &str,
+) -> anyhow::Result<Vec<(InterviewState, i64)>> {
+    sqlx::query_as(
+        "SELECT i.state, COUNT(*) FROM interviews i JOIN applications a ON a.id = i.application_id \
+         WHERE a.programme = ? GROUP BY i.state ORDER BY i.state",
+    )
+    .bind(programme)
+    .fetch_all(store.pool())
+    .await
+    .context("cannot count interviews")
 }
 
 #[cfg(test)]

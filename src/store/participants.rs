@@ -7,6 +7,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Participant {
     pub id: i64,
+    /// The programme's code.
+    pub programme: String,
     pub application_id: Option<i64>,
     pub municipality: String,
     pub name: Option<String>,
@@ -65,21 +67,29 @@ pub async fn deactivate_application(tx: &mut Tx<'_>, application_id: i64) -> any
     Ok(())
 }
 
-/// The active participants (not supervisors): address and name, by address.
-pub async fn active_participants(store: &Store) -> anyhow::Result<Vec<(String, Option<String>)>> {
+/// The active participants (not supervisors) of programme `programme`
+/// (its code): address and name, by address.
+pub async fn active_participants(
+    store: &Store,
+    programme: &str,
+) -> anyhow::Result<Vec<(String, Option<String>)>> {
     sqlx::query_as(
-        "SELECT email, name FROM participants WHERE active = TRUE AND role = 'participant' ORDER BY email",
+        "SELECT email, name FROM participants WHERE programme = ? AND active = TRUE \
+         AND role = 'participant' ORDER BY email",
     )
+    .bind(programme)
     .fetch_all(store.pool())
     .await
     .context("cannot read the roster")
 }
 
-/// How many active participants (not supervisors) there are.
-pub async fn count_active_participants(store: &Store) -> anyhow::Result<i64> {
+/// How many active participants (not supervisors) programme `programme` has.
+pub async fn count_active_participants(store: &Store, programme: &str) -> anyhow::Result<i64> {
     sqlx::query_scalar(
-        "SELECT COUNT(*) FROM participants WHERE active = TRUE AND role = 'participant'",
+        "SELECT COUNT(*) FROM participants WHERE programme = ? AND active = TRUE \
+         AND role = 'participant'",
     )
+    .bind(programme)
     .fetch_one(store.pool())
     .await
     .context("cannot count participants")
@@ -87,8 +97,8 @@ pub async fn count_active_participants(store: &Store) -> anyhow::Result<i64> {
 
 pub async fn list(store: &Store) -> anyhow::Result<Vec<Participant>> {
     sqlx::query_as(
-        "SELECT id, application_id, municipality, name, email, role, source, active FROM participants \
-         ORDER BY municipality COLLATE NOCASE, role DESC, id",
+        "SELECT id, programme, application_id, municipality, name, email, role, source, active \
+         FROM participants ORDER BY programme, municipality COLLATE NOCASE, role DESC, id",
     )
     .fetch_all(store.pool())
     .await
@@ -98,8 +108,8 @@ pub async fn list(store: &Store) -> anyhow::Result<Vec<Participant>> {
 /// Someone on the roster with the address `email` (lower case), if any.
 pub async fn active_by_email(tx: &mut Tx<'_>, email: &str) -> anyhow::Result<Option<Participant>> {
     sqlx::query_as(
-        "SELECT id, application_id, municipality, name, email, role, source, active FROM participants \
-         WHERE email = ? AND active = ? LIMIT 1",
+        "SELECT id, programme, application_id, municipality, name, email, role, source, active \
+         FROM participants WHERE email = ? AND active = ? LIMIT 1",
     )
     .bind(email)
     .bind(true)
@@ -161,7 +171,7 @@ mod tests {
                 .is_none()
         );
         tx.commit().await.unwrap();
-        assert_eq!(count_active_participants(&store).await.unwrap(), 2);
+        assert_eq!(count_active_participants(&store, "EWS7").await.unwrap(), 2);
 
         let mut tx = store.begin().await.unwrap();
         deactivate_application(&mut tx, a.id).await.unwrap();
@@ -178,6 +188,6 @@ mod tests {
                 .is_none()
         );
         tx.commit().await.unwrap();
-        assert_eq!(count_active_participants(&store).await.unwrap(), 1);
+        assert_eq!(count_active_participants(&store, "EWS7").await.unwrap(), 1);
     }
 }

@@ -154,6 +154,8 @@ pub async fn save_event(tx: &mut Tx<'_>, v: &EventVersion<'_>) -> anyhow::Result
 /// A scheduled mail decided on, at the scheduler's clock.
 #[derive(Debug, Clone)]
 pub struct Decision<'a> {
+    /// The programme's code (the digest: the first programme's).
+    pub programme: &'a str,
     pub key: &'a str,
     /// None for a digest.
     pub event_key: Option<&'a str>,
@@ -172,9 +174,10 @@ pub struct Decision<'a> {
 /// Returns whether this one was recorded.
 pub async fn record_mail(tx: &mut Tx<'_>, d: &Decision<'_>) -> anyhow::Result<bool> {
     let done = sqlx::query(
-        "INSERT INTO programme_mails (key, event_key, kind, recipient, due_at, decided_at, state, note, calendar, sequence) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+        "INSERT INTO programme_mails (programme, key, event_key, kind, recipient, due_at, decided_at, state, note, calendar, sequence) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
     )
+    .bind(d.programme)
     .bind(d.key)
     .bind(d.event_key)
     .bind(d.kind)
@@ -201,22 +204,33 @@ pub async fn is_decided(store: &Store, key: &str) -> anyhow::Result<bool> {
     Ok(found.is_some())
 }
 
-/// The keys of every decided mail of one kind.
-pub async fn decided_keys(store: &Store, kind: MailKind) -> anyhow::Result<HashSet<String>> {
-    let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM programme_mails WHERE kind = ?")
-        .bind(kind)
-        .fetch_all(store.pool())
-        .await
-        .context("cannot read programme mails")?;
+/// The keys of every decided mail of one kind, of programme `programme`.
+pub async fn decided_keys(
+    store: &Store,
+    programme: &str,
+    kind: MailKind,
+) -> anyhow::Result<HashSet<String>> {
+    let keys: Vec<String> =
+        sqlx::query_scalar("SELECT key FROM programme_mails WHERE programme = ? AND kind = ?")
+            .bind(programme)
+            .bind(kind)
+            .fetch_all(store.pool())
+            .await
+            .context("cannot read programme mails")?;
     Ok(keys.into_iter().collect())
 }
 
-/// Every decided mail's state, by key.
-pub async fn mail_states(store: &Store) -> anyhow::Result<BTreeMap<String, MailState>> {
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, state FROM programme_mails")
-        .fetch_all(store.pool())
-        .await
-        .context("cannot read programme mails")?;
+/// Every decided mail's state of programme `programme`, by key.
+pub async fn mail_states(
+    store: &Store,
+    programme: &str,
+) -> anyhow::Result<BTreeMap<String, MailState>> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT key, state FROM programme_mails WHERE programme = ?")
+            .bind(programme)
+            .fetch_all(store.pool())
+            .await
+            .context("cannot read programme mails")?;
     rows.into_iter()
         .map(|(key, state)| {
             MailState::parse(&state)
@@ -241,11 +255,16 @@ pub async fn last_due(store: &Store, kind: MailKind) -> anyhow::Result<Option<Da
 /// Everyone who has the event in their calendar: sent a mail with its
 /// REQUEST (an announcement, an update, or a reminder that carried it). By
 /// address.
-pub async fn requested(tx: &mut Tx<'_>, event_key: &str) -> anyhow::Result<Vec<String>> {
+pub async fn requested(
+    tx: &mut Tx<'_>,
+    programme: &str,
+    event_key: &str,
+) -> anyhow::Result<Vec<String>> {
     sqlx::query_scalar(
-        "SELECT DISTINCT recipient FROM programme_mails WHERE event_key = ? AND state = ? \
-         AND calendar = ? ORDER BY recipient",
+        "SELECT DISTINCT recipient FROM programme_mails WHERE programme = ? AND event_key = ? \
+         AND state = ? AND calendar = ? ORDER BY recipient",
     )
+    .bind(programme)
     .bind(event_key)
     .bind(MailState::Sent)
     .bind(Method::Request.as_str())
@@ -259,13 +278,15 @@ pub async fn requested(tx: &mut Tx<'_>, event_key: &str) -> anyhow::Result<Vec<S
 /// stored).
 pub async fn requested_sequence(
     tx: &mut Tx<'_>,
+    programme: &str,
     event_key: &str,
     recipient: &str,
 ) -> anyhow::Result<Option<i64>> {
     sqlx::query_scalar(
-        "SELECT MAX(COALESCE(sequence, -1)) FROM programme_mails WHERE event_key = ? \
-         AND recipient = ? AND state = ? AND calendar = ?",
+        "SELECT MAX(COALESCE(sequence, -1)) FROM programme_mails WHERE programme = ? \
+         AND event_key = ? AND recipient = ? AND state = ? AND calendar = ?",
     )
+    .bind(programme)
     .bind(event_key)
     .bind(recipient)
     .bind(MailState::Sent)
@@ -355,6 +376,7 @@ mod tests {
 
     fn mail<'a>(key: &'a str, recipient: &'a str, state: MailState) -> Decision<'a> {
         Decision {
+            programme: "EWS7",
             key,
             event_key: Some("module-1"),
             kind: MailKind::Reminder,
@@ -400,6 +422,7 @@ mod tests {
         let again = mail("r1", "a@example.org", MailState::Sent);
         assert!(!record_mail(&mut tx, &again).await.unwrap());
         let digest = Decision {
+            programme: "EWS7",
             key: "digest:x",
             event_key: None,
             kind: MailKind::Digest,
@@ -413,12 +436,14 @@ mod tests {
         assert!(record_mail(&mut tx, &digest).await.unwrap());
         tx.commit().await.unwrap();
 
-        let states = mail_states(&store).await.unwrap();
+        let states = mail_states(&store, "EWS7").await.unwrap();
         assert_eq!(states.get("r1"), Some(&MailState::Skipped));
         assert_eq!(states.get("digest:x"), Some(&MailState::Sent));
         assert!(is_decided(&store, "r1").await.unwrap());
         assert!(!is_decided(&store, "r2").await.unwrap());
-        let reminders = decided_keys(&store, MailKind::Reminder).await.unwrap();
+        let reminders = decided_keys(&store, "EWS7", MailKind::Reminder)
+            .await
+            .unwrap();
         assert_eq!(reminders, HashSet::from(["r1".to_string()]));
         assert_eq!(
             last_due(&store, MailKind::Digest).await.unwrap(),
@@ -430,7 +455,7 @@ mod tests {
             .execute(store.pool())
             .await
             .unwrap();
-        assert!(mail_states(&store).await.is_err());
+        assert!(mail_states(&store, "EWS7").await.is_err());
     }
 
     #[tokio::test]
@@ -469,10 +494,15 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            requested(&mut tx, "module-1").await.unwrap(),
+            requested(&mut tx, "EWS7", "module-1").await.unwrap(),
             vec!["a@example.org".to_string(), "e@example.org".to_string()]
         );
-        assert!(requested(&mut tx, "module-2").await.unwrap().is_empty());
+        assert!(
+            requested(&mut tx, "EWS7", "module-2")
+                .await
+                .unwrap()
+                .is_empty()
+        );
         for (recipient, want) in [
             ("a@example.org", Some(2)),
             ("b@example.org", None),
@@ -481,7 +511,7 @@ mod tests {
             ("e@example.org", Some(-1)),
         ] {
             assert_eq!(
-                requested_sequence(&mut tx, "module-1", recipient)
+                requested_sequence(&mut tx, "EWS7", "module-1", recipient)
                     .await
                     .unwrap(),
                 want,

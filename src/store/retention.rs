@@ -377,15 +377,22 @@ pub async fn undecided_before(store: &Store, before: &str) -> anyhow::Result<Vec
     .await
 }
 
-/// Every accepted application and every participants row: the cohort.
-pub async fn cohort(store: &Store) -> anyhow::Result<(Vec<i64>, Vec<i64>)> {
+/// Every accepted application and every participants row of programme
+/// `programme` (its code): its cohort.
+pub async fn cohort(store: &Store, programme: &str) -> anyhow::Result<(Vec<i64>, Vec<i64>)> {
     let apps = ids_of(
         store,
-        "SELECT application_id FROM decisions WHERE outcome = 'accept'",
-        &[],
+        "SELECT d.application_id FROM decisions d JOIN applications a ON a.id = d.application_id \
+         WHERE d.outcome = 'accept' AND a.programme = ?",
+        &[programme],
     )
     .await?;
-    let participants = ids_of(store, "SELECT id FROM participants", &[]).await?;
+    let participants = ids_of(
+        store,
+        "SELECT id FROM participants WHERE programme = ?",
+        &[programme],
+    )
+    .await?;
     Ok((apps, participants))
 }
 

@@ -25,6 +25,21 @@ pub async fn application(
     }
 }
 
+/// Refuses to act on an application of another programme than `desk`'s.
+pub fn same_programme(
+    desk: &super::desk::Desk<'_>,
+    application: &crate::store::applications::Application,
+) -> ActionResult<()> {
+    if application.programme == desk.programme.code {
+        Ok(())
+    } else {
+        refuse(format!(
+            "{} gehört zum Programm {}, nicht zu {}",
+            application.reference, application.programme, desk.programme.code
+        ))
+    }
+}
+
 /// Refuses with a reason.
 pub fn refuse<T>(reason: impl Into<String>) -> ActionResult<T> {
     Err(ActionError::Refused(reason.into()))

@@ -4,14 +4,31 @@
 //! and no signals: a workflow step reads and writes only through the
 //! transaction it is given, so the caller decides when it commits.
 
-use crate::config::Programme;
 use crate::config::settings::Settings;
+use crate::config::{Programme, Programmes};
 use crate::outbox::Mailer;
 
 /// The programme, the mailer and the settings of one workflow step.
 #[derive(Clone, Copy)]
 pub struct Desk<'a> {
     pub programme: &'a Programme,
+    /// Every programme of the instance, to resolve a code a staff command
+    /// names ([`Desk::resolve_programme`]).
+    pub programmes: &'a Programmes,
     pub mailer: &'a Mailer,
     pub settings: &'a Settings,
+}
+
+impl<'a> Desk<'a> {
+    /// The programme a staff command means: the one with `code`, or without
+    /// a code the only active one. Err: the refusal in German, listing the
+    /// codes.
+    pub fn resolve_programme(&self, code: Option<&str>) -> Result<&'a Programme, String> {
+        self.programmes.pick(code).map_err(|e| e.german())
+    }
+
+    /// The desk of `programme` (same mailer and settings).
+    pub fn for_programme(&self, programme: &'a Programme) -> Desk<'a> {
+        Desk { programme, ..*self }
+    }
 }

@@ -199,25 +199,41 @@ pub struct WelcomeEvent {
     pub calendar_file: Option<String>,
 }
 
-/// `staff_digest`: what happened and what comes, for staff.
+/// `staff_digest`: what happened and what comes, for staff: the
+/// programme-neutral parts (mail that needs a human, sending, the mailbox)
+/// once, the rest in one section per programme.
 #[derive(Debug, Clone, Serialize)]
 pub struct Digest {
+    /// The programmes' short names, joined (the subject).
     pub short_name: String,
     pub date: String,
     pub since: String,
-    pub new_applications: Vec<String>,
     pub needs_human: Vec<String>,
+    /// One per programme, in the settings' order.
+    pub sections: Vec<DigestSection>,
+    pub sent: i64,
+    pub failed: Vec<String>,
+    pub bounces: Vec<String>,
+    pub last_mailbox_check: String,
+}
+
+/// The part of the digest about one programme.
+#[derive(Debug, Clone, Serialize)]
+pub struct DigestSection {
+    /// The programme's short name (the heading).
+    pub short_name: String,
+    pub code: String,
+    pub retired: bool,
+    pub new_applications: Vec<String>,
     pub interviews: Vec<String>,
     pub pending_decisions: Vec<String>,
     /// Open "possible duplicate" marks, each with the commands to resolve it.
     pub duplicates: Vec<String>,
     /// Held address changes, each with the commands to decide on it.
     pub address_changes: Vec<String>,
-    pub sent: i64,
-    pub failed: Vec<String>,
-    pub bounces: Vec<String>,
     pub upcoming: Vec<String>,
-    pub last_mailbox_check: String,
+    /// Nothing in this section to show.
+    pub quiet: bool,
 }
 
 fn json<T: Serialize>(v: &T) -> serde_json::Value {
@@ -347,18 +363,26 @@ pub fn samples() -> Vec<(&'static str, serde_json::Value)> {
         short_name: "EWS 7".into(),
         date: "Mo., 29.06.2026".into(),
         since: "Fr., 26.06.2026, 07:30 Uhr".into(),
-        new_applications: vec!["EWS7-0001 Stadt Musterhausen: vollständig".into()],
         needs_human: vec!["Frage von a@b.test".into()],
-        interviews: vec!["Mo., 29.06.2026, 09:00 Uhr: EWS7-0001".into()],
-        pending_decisions: vec!["2 Bescheide warten".into()],
-        duplicates: vec![
-            "EWS7-0002 Stadt Musterhausen (von a@b.test): mögliche Doppelbewerbung".into(),
-        ],
-        address_changes: vec!["EWS7-0001: Adresse der teilnehmenden Person neu x@y.test".into()],
+        sections: vec![DigestSection {
+            short_name: "EWS 7".into(),
+            code: "EWS7".into(),
+            retired: false,
+            new_applications: vec!["EWS7-0001 Stadt Musterhausen: vollständig".into()],
+            interviews: vec!["Mo., 29.06.2026, 09:00 Uhr: EWS7-0001".into()],
+            pending_decisions: vec!["2 Bescheide warten".into()],
+            duplicates: vec![
+                "EWS7-0002 Stadt Musterhausen (von a@b.test): mögliche Doppelbewerbung".into(),
+            ],
+            address_changes: vec![
+                "EWS7-0001: Adresse der teilnehmenden Person neu x@y.test".into(),
+            ],
+            upcoming: vec!["1. Präsenzmodul: 12 Teilnehmende".into()],
+            quiet: false,
+        }],
         sent: 3,
         failed: vec!["x@y.test: 550".into()],
         bounces: vec!["x@y.test: 5.1.1".into()],
-        upcoming: vec!["1. Präsenzmodul: 12 Teilnehmende".into()],
         last_mailbox_check: "Mo., 29.06.2026, 07:29 Uhr".into(),
     };
     let welcome = Welcome {

@@ -1,5 +1,6 @@
 //! A reminder to applicants whose application is incomplete, a configurable
-//! number of days before the deadline. Keyed per application: sent once.
+//! number of days before the programme's deadline, for that programme's
+//! applications. Keyed per application: sent once.
 
 use super::mails;
 use super::notices;
@@ -17,12 +18,15 @@ pub async fn queue_due(
     desk: &Desk<'_>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<usize> {
+    if desk.programme.retired {
+        return Ok(0);
+    }
     let days = desk.settings.workflow.incomplete_reminder_days;
     let end = desk.programme.deadline_end.with_timezone(&Utc);
     if days == 0 || now > end || now < end - Duration::days(i64::from(days)) {
         return Ok(0);
     }
-    let open = applications::incomplete_on_time(store).await?;
+    let open = applications::incomplete_on_time_in(store, &desk.programme.code).await?;
     let mut queued = 0;
     for applications::Incomplete {
         id,

@@ -617,3 +617,145 @@ async fn a_programme_year_in_fast_forward_sends_every_reminder_once_and_in_time(
     assert_eq!(app.mails_in(P1, "INBOX").await.len(), 21);
     assert_eq!(app.mails_in(P2, "INBOX").await.len(), 21);
 }
+
+/// Part 9: a second programme (EWS 8) is added to a running EWS 7 instance,
+/// a third (EWS 9) is configured retired. Each active programme reminds its
+/// own roster; the legacy programme's keys stay unprefixed, EWS 8's start
+/// with its code; the retired one sends nothing. The CLI refuses a roster
+/// import without `--programme` and lists the codes; `plan` and `status`
+/// show each programme.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_programme_added_mid_year_reminds_its_own_roster_and_a_retired_one_stays_silent() {
+    const P8: &str = "kai@dorf-c.test";
+    const P9: &str = "lea@dorf-d.test";
+    let mut app = spawn_app_with_clock(Deadline::Future, &[], utc("2037-08-01T06:00:00Z")).await;
+    // The daemon ran with EWS 7 alone (the legacy programme); now two more.
+    app.stop_daemon().await;
+    let dir = app.dir.path().to_path_buf();
+    let ews7 = std::fs::read_to_string(dir.join("programme.toml")).unwrap();
+    for (code, extra) in [("EWS8", ""), ("EWS9", "\nretired = true")] {
+        let number = &code[3..];
+        let text = ews7.replacen(
+            "short_name = \"EWS 7\"",
+            &format!("short_name = \"EWS {number}\"\ncode = \"{code}\"{extra}"),
+            1,
+        );
+        std::fs::write(dir.join(format!("{}.toml", code.to_lowercase())), text).unwrap();
+    }
+    let settings = std::fs::read_to_string(&app.config_path).unwrap();
+    let settings = settings.replacen(
+        "file = \"programme.toml\"",
+        "files = [\"programme.toml\", \"ews8.toml\", \"ews9.toml\"]",
+        1,
+    );
+    std::fs::write(&app.config_path, settings).unwrap();
+    app.start_daemon().await;
+
+    let roster = |name: &str, who: &str| {
+        let csv = dir.join(format!("{name}.csv"));
+        std::fs::write(
+            &csv,
+            format!("Kommune;Name;E-Mail;Rolle\nStadt A;Person;{who};Teilnehmende\n"),
+        )
+        .unwrap();
+        csv.to_str().unwrap().to_string()
+    };
+    let csv7 = roster("roster7", P1);
+    // Two programmes are active: without a code the import is refused.
+    let out = app.cli(&["participants", "import", &csv7]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("EWS7, EWS8, EWS9"), "{err}");
+    for (csv, code) in [
+        (csv7.clone(), "EWS7"),
+        (roster("roster8", P8), "EWS8"),
+        (roster("roster9", P9), "EWS9"),
+    ] {
+        let out = app.cli(&["participants", "import", &csv, "--programme", code]);
+        assert!(
+            out.status.success(),
+            "{code}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    // Module 1 on 27.08.2037, 10:00: the 14-day reminders are due.
+    app.tick_at(utc("2037-08-13T08:07:00Z")).await;
+    let seven = app.wait_for_mail(P1, 1).await;
+    let eight = app.wait_for_mail(P8, 1).await;
+    assert!(
+        subject(&seven[0]).contains("der EWS 7"),
+        "{}",
+        subject(&seven[0])
+    );
+    assert!(
+        subject(&eight[0]).contains("der EWS 8"),
+        "{}",
+        subject(&eight[0])
+    );
+    let keys = |who: &str| {
+        format!(
+            "SELECT COUNT(*) FROM outbox WHERE idempotency_key = 'reminder:module-1:20160m:{who}'"
+        )
+    };
+    assert_eq!(app.count(&keys(P1)).await, 1, "the legacy key, unchanged");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM outbox WHERE idempotency_key = 'EWS8:reminder:module-1:20160m:{P8}'"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM outbox WHERE env_to = '{P9}'"
+        ))
+        .await,
+        0,
+        "the retired programme sends nothing"
+    );
+
+    let out = app.cli(&["plan", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let codes: BTreeSet<String> = plan
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["programme"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        codes,
+        BTreeSet::from(["EWS7".to_string(), "EWS8".to_string()])
+    );
+    let text = String::from_utf8_lossy(&app.cli(&["plan"]).stdout).into_owned();
+    assert!(
+        text.contains("== EWS 7 (EWS7) ==") && text.contains("== EWS 8 (EWS8) =="),
+        "{text}"
+    );
+    let status: serde_json::Value =
+        serde_json::from_slice(&app.cli(&["status", "--json"]).stdout).unwrap();
+    let per: Vec<(String, i64)> = status["programmes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["code"].as_str().unwrap().to_string(),
+                p["participants"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        per,
+        [
+            ("EWS7".to_string(), 1),
+            ("EWS8".to_string(), 1),
+            ("EWS9".to_string(), 1)
+        ]
+    );
+}

@@ -241,6 +241,27 @@ pub async fn handle(
     Ok(delete)
 }
 
+/// The desk of the programme a command names, or of the only active one;
+/// refused (with the codes) when the code is unknown or several are active.
+fn programme_desk<'a>(desk: &Desk<'a>, code: &Option<String>) -> ActionResult<Desk<'a>> {
+    desk.resolve_programme(code.as_deref())
+        .map(|p| desk.for_programme(p))
+        .map_err(ActionError::Refused)
+}
+
+/// The desk of the programme application `reference` belongs to (the
+/// given desk when there is no such application: the workflow refuses it).
+async fn application_desk<'a>(
+    desk: &Desk<'a>,
+    tx: &mut Tx<'_>,
+    reference: &str,
+) -> ActionResult<Desk<'a>> {
+    let programme = applications::find(tx, reference)
+        .await?
+        .and_then(|a| desk.programmes.get(&a.programme));
+    Ok(programme.map_or(*desk, |p| desk.for_programme(p)))
+}
+
 async fn run(
     desk: &Desk<'_>,
     tx: &mut Tx<'_>,
@@ -253,8 +274,18 @@ async fn run(
         Outcome::Reject => selection::Outcome::Reject,
         Outcome::Waitlist => selection::Outcome::Waitlist,
     };
+    // A command on one application acts with the desk of its programme.
+    let by_reference;
+    let desk = match command.reference() {
+        Some(reference) => {
+            by_reference = application_desk(desk, tx, reference).await?;
+            &by_reference
+        }
+        None => desk,
+    };
     match command {
-        Command::ShowPlan { .. } => {
+        Command::ShowPlan { programme } => {
+            let desk = &programme_desk(desk, programme)?;
             let s = schedule::current(desk, tx).await?;
             details.push("Gesprächsplan:".into());
             details.extend(s.lines());
@@ -264,7 +295,8 @@ async fn run(
                 s.plan.unplaced.len()
             ))
         }
-        Command::ReleaseInvitations { .. } => {
+        Command::ReleaseInvitations { programme } => {
+            let desk = &programme_desk(desk, programme)?;
             let r = schedule::release(desk, tx).await?;
             details.extend(r.without_slot.iter().map(|w| format!("Ohne Termin: {w}")));
             Ok(format!(
@@ -273,12 +305,14 @@ async fn run(
                 r.mails
             ))
         }
-        Command::Preview { .. } => {
-            let held = preview::held(tx).await?;
+        Command::Preview { programme } => {
+            let desk = &programme_desk(desk, programme)?;
+            let held = preview::held(desk, tx).await?;
             details.push(preview::render(&held));
             Ok(format!("Vorschau: {} Bescheid(e) warten", held.len()))
         }
-        Command::ReleaseNotices { .. } => {
+        Command::ReleaseNotices { programme } => {
+            let desk = &programme_desk(desk, programme)?;
             let r = selection::release(desk, tx).await?;
             details.extend(r.to_complete.iter().cloned());
             Ok(format!(
@@ -314,11 +348,13 @@ async fn run(
             time,
         } => schedule::move_to(desk, tx, reference, date.and_time(*time)).await,
         Command::CancelInterview { reference } => schedule::cancel(desk, tx, reference).await,
-        Command::ConfirmEvent { event, .. } => {
-            events::set_status(desk.programme, tx, event, EventStatus::Confirmed, by).await
+        Command::ConfirmEvent { event, programme } => {
+            let p = programme_desk(desk, programme)?.programme;
+            events::set_status(p, tx, event, EventStatus::Confirmed, by).await
         }
-        Command::CancelEvent { event, .. } => {
-            events::set_status(desk.programme, tx, event, EventStatus::Cancelled, by).await
+        Command::CancelEvent { event, programme } => {
+            let p = programme_desk(desk, programme)?.programme;
+            events::set_status(p, tx, event, EventStatus::Cancelled, by).await
         }
         Command::Help => {
             details.extend(super::parse::help_lines());

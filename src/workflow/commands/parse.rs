@@ -1849,6 +1849,65 @@ mod tests {
     }
 
     #[test]
+    fn a_programme_code_may_follow_the_verb() {
+        let some = |c: &str| Some(c.to_string());
+        assert_eq!(
+            one("BESTÄTIGEN EWS7 MODUL 3"),
+            Command::ConfirmEvent {
+                event: "module-3".into(),
+                programme: some("EWS7")
+            }
+        );
+        assert_eq!(
+            one("absagen ews8 Lerngruppe 2"),
+            Command::CancelEvent {
+                event: "learning-group-2".into(),
+                programme: some("EWS8")
+            }
+        );
+        assert_eq!(
+            one("FREIGEBEN EWS8 EINLADUNGEN"),
+            Command::ReleaseInvitations {
+                programme: some("EWS8")
+            }
+        );
+        assert_eq!(
+            one("Freigeben EWS7 Bescheide"),
+            Command::ReleaseNotices {
+                programme: some("EWS7")
+            }
+        );
+        assert_eq!(
+            one("PLAN EWS8"),
+            Command::ShowPlan {
+                programme: some("EWS8")
+            }
+        );
+        assert_eq!(
+            one("PLAN EWS8 GESPRÄCHE"),
+            Command::ShowPlan {
+                programme: some("EWS8")
+            }
+        );
+        assert_eq!(
+            one("VORSCHAU EWS7"),
+            Command::Preview {
+                programme: some("EWS7")
+            }
+        );
+        assert_eq!(
+            one("VORSCHAU BESCHEIDE"),
+            Command::Preview { programme: None }
+        );
+        assert_eq!(
+            one("BESTÄTIGEN EWS7 MODUL 3").describe(),
+            "Termin Modul 3 (EWS7) bestätigen"
+        );
+        assert_eq!(parse("FREIGEBEN EWS8 GESPRÄCHE").errors.len(), 1);
+        assert_eq!(parse("BESTÄTIGEN EWS7 MODUL").errors.len(), 1);
+    }
+
+    #[test]
     fn ownership_commands() {
         use super::Ownership;
         assert_eq!(

@@ -80,17 +80,19 @@ impl Schedule {
     }
 }
 
-/// Computes the plan: pinned and released interviews stay; every complete,
-/// on-time application without an interview is placed on a ticked day.
+/// Computes the plan of `desk`'s programme, on its interview days: pinned
+/// and released interviews stay; every complete, on-time application of the
+/// programme without an interview is placed on a ticked day.
 pub async fn current(desk: &Desk<'_>, tx: &mut Tx<'_>) -> anyhow::Result<Schedule> {
-    let existing = interviews::all_tx(tx).await?;
+    let code = &desk.programme.code;
+    let existing = interviews::all_in_tx(tx, code).await?;
     let by_app: HashMap<i64, &Interview> = existing.iter().map(|i| (i.application_id, i)).collect();
     let mut candidates = Vec::new();
     let mut skipped = Vec::new();
     let mut fixed = Vec::new();
     let mut references = HashMap::new();
     for a in applications::list_tx(tx).await? {
-        if a.merged_into.is_some() {
+        if a.merged_into.is_some() || a.programme != *code {
             continue;
         }
         references.insert(a.id, a.reference.clone());
@@ -252,6 +254,7 @@ pub async fn move_to(
     local: NaiveDateTime,
 ) -> ActionResult<String> {
     let application = actions::application(tx, reference).await?;
+    actions::same_programme(desk, &application)?;
     let Some(start) = german::from_berlin(local) else {
         return refuse(format!(
             "{}: {local} gibt es in deutscher Zeit nicht eindeutig",
@@ -270,7 +273,7 @@ pub async fn move_to(
         ));
     }
     let buffer = Duration::minutes(i64::from(desk.programme.interviews.buffer_minutes));
-    for other in interviews::all_tx(tx).await? {
+    for other in interviews::all_in_tx(tx, &desk.programme.code).await? {
         if other.application_id == application.id || other.state == InterviewState::Cancelled {
             continue;
         }
@@ -337,6 +340,7 @@ pub async fn move_to(
 /// Cancels the interview of `reference`; a released one gets a CANCEL mail.
 pub async fn cancel(desk: &Desk<'_>, tx: &mut Tx<'_>, reference: &str) -> ActionResult<String> {
     let application = actions::application(tx, reference).await?;
+    actions::same_programme(desk, &application)?;
     let existing = interviews::for_application(tx, application.id).await?;
     if existing
         .as_ref()

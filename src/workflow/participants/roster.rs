@@ -68,9 +68,15 @@ pub async fn import_in(
         let email = row.email.key();
         if role == "participant" && !welcome::is_active(tx, programme, &email, role).await? {
             let me = std::slice::from_ref(&email);
-            for d in timeline::reminders(&begun, &desk.settings.reminders, me) {
+            for d in timeline::scoped_reminders(
+                &desk.programme.key_scope,
+                &begun,
+                &desk.settings.reminders,
+                me,
+            ) {
                 if d.due <= now {
                     let skipped = Decision {
+                        programme: &desk.programme.code,
                         key: &d.key,
                         event_key: Some(&d.event_key),
                         kind: MailKind::Reminder,

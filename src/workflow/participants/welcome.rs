@@ -261,6 +261,7 @@ async fn record(
         };
         let row_key = format!("{key}:{}", l.event.key);
         let told = Decision {
+            programme: &desk.programme.code,
             key: &row_key,
             event_key: Some(&l.event.key),
             kind: MailKind::Announcement,
@@ -274,9 +275,15 @@ async fn record(
         programme::record_mail(tx, &told).await?;
         let single = std::slice::from_ref(l.event);
         let me = std::slice::from_ref(&recipient);
-        for d in timeline::reminders(single, &desk.settings.reminders, me) {
+        for d in timeline::scoped_reminders(
+            &desk.programme.key_scope,
+            single,
+            &desk.settings.reminders,
+            me,
+        ) {
             if d.due <= now {
                 let skipped = Decision {
+                    programme: &desk.programme.code,
                     key: &d.key,
                     event_key: Some(&d.event_key),
                     kind: MailKind::Reminder,
@@ -369,19 +376,19 @@ mod tests {
                 .all(|e| e.ends_with("unter Vorbehalt"))
         );
         assert_eq!(
-            programme::requested(&mut tx, "learning-group-3")
+            programme::requested(&mut tx, "EWS7", "learning-group-3")
                 .await
                 .unwrap(),
             vec!["anna@a.test".to_string(), "bert@b.test".to_string()]
         );
         assert_eq!(
-            programme::requested_sequence(&mut tx, "learning-group-3", "anna@a.test")
+            programme::requested_sequence(&mut tx, "EWS7", "learning-group-3", "anna@a.test")
                 .await
                 .unwrap(),
             Some(0)
         );
         assert!(
-            programme::requested(&mut tx, "module-3")
+            programme::requested(&mut tx, "EWS7", "module-3")
                 .await
                 .unwrap()
                 .is_empty()
@@ -440,7 +447,7 @@ mod tests {
         );
         // The announcement will bring it to everyone, cora too.
         assert!(
-            programme::requested(&mut tx, "module-3")
+            programme::requested(&mut tx, "EWS7", "module-3")
                 .await
                 .unwrap()
                 .is_empty()

@@ -17,6 +17,14 @@ use serde::Serialize;
 /// The outbox batch the notices wait in.
 pub const BATCH: &str = "notices";
 
+/// The outbox batch the notices of `desk`'s programme are held in:
+/// [`BATCH`] for the legacy programme (as before part 9), `CODE:notices`
+/// for the others, so each programme's notices are previewed and released
+/// on their own.
+pub fn batch(desk: &Desk<'_>) -> String {
+    format!("{}{BATCH}", desk.programme.key_scope)
+}
+
 pub use crate::store::decisions::Outcome;
 
 impl Outcome {
@@ -52,7 +60,7 @@ async fn check_capacity(
         return Ok(());
     }
     let rules = &desk.programme.selection;
-    let others: Vec<decisions::Decision> = decisions::all_tx(tx)
+    let others: Vec<decisions::Decision> = decisions::all_in_tx(tx, &desk.programme.code)
         .await?
         .into_iter()
         .filter(|d| d.outcome == Outcome::Accept && d.application_id != application.id)
@@ -86,6 +94,7 @@ pub async fn decide(
     by: &str,
 ) -> ActionResult<String> {
     let application = actions::application(tx, reference).await?;
+    actions::same_programme(desk, &application)?;
     let persons = persons_for(outcome, persons)?;
     if let Some(d) = decisions::get(tx, application.id).await?
         && d.notice == NoticeState::Released
@@ -101,7 +110,7 @@ pub async fn decide(
     check_capacity(desk, tx, &application, outcome, persons).await?;
     let revision =
         decisions::set(tx, application.id, outcome, persons, NoticeState::Held, by).await?;
-    let replaced = outbox::withdraw_held(tx, BATCH, application.id).await?;
+    let replaced = outbox::withdraw_held(tx, &batch(desk), application.id).await?;
     notice::write(desk, tx, &application, outcome, persons, revision, false).await?;
     Ok(format!(
         "{}: {}{}{} (Bescheid wartet auf FREIGEBEN BESCHEIDE)",
@@ -135,6 +144,7 @@ pub async fn correct(
     by: &str,
 ) -> ActionResult<String> {
     let application = actions::application(tx, reference).await?;
+    actions::same_programme(desk, &application)?;
     let persons = persons_for(outcome, persons)?;
     let Some(previous) = decisions::get(tx, application.id).await? else {
         return refuse(format!(
@@ -193,7 +203,7 @@ pub struct Released {
 /// Releases every held notice (after the capacity check of the whole
 /// round) and puts the accepted applications on the roster.
 pub async fn release(desk: &Desk<'_>, tx: &mut Tx<'_>) -> ActionResult<Released> {
-    let all = decisions::all_tx(tx).await?;
+    let all = decisions::all_in_tx(tx, &desk.programme.code).await?;
     let accepted: Vec<&decisions::Decision> = all
         .iter()
         .filter(|d| d.outcome == Outcome::Accept)
@@ -210,11 +220,11 @@ pub async fn release(desk: &Desk<'_>, tx: &mut Tx<'_>) -> ActionResult<Released>
             rules.max_two_person
         ));
     }
-    let released = decisions::release_all(tx).await?;
+    let released = decisions::release_in(tx, &desk.programme.code).await?;
     if released.is_empty() {
         return refuse("es warten keine Bescheide auf Freigabe");
     }
-    let notices = outbox::release_held(tx, BATCH).await?;
+    let notices = outbox::release_held(tx, &batch(desk)).await?;
     let mut out = Released {
         notices,
         ..Released::default()
@@ -278,4 +288,123 @@ async fn enrol(tx: &mut Tx<'_>, application: &Application, persons: i64) -> anyh
         .await?;
     }
     Ok(added)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::testing;
+    use crate::store::applications::NewApplication;
+
+    async fn application_of(app: &crate::context::App, programme: &str, n: u32) -> Application {
+        let first = crate::store::testing::message(&app.store, n).await;
+        let applicant = format!("a{n}@x.test");
+        let mut tx = app.store.begin().await.unwrap();
+        let a = applications::create(
+            &mut tx,
+            &NewApplication {
+                programme,
+                applicant: &applicant,
+                applicant_name: None,
+                subject: None,
+                first_message: first,
+                received_at: chrono::Utc::now(),
+                late: false,
+                duplicate_of: None,
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        a
+    }
+
+    #[tokio::test]
+    async fn each_programme_previews_and_releases_only_its_own_notices() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = testing::two_programmes(dir.path()).await;
+        let ews7 = app.programmes.get("EWS7").unwrap();
+        let ews8 = app.programmes.get("EWS8").unwrap();
+        let (d7, d8) = (app.desk_for(ews7), app.desk_for(ews8));
+        let a7 = application_of(&app, "EWS7", 1).await;
+        let a8 = application_of(&app, "EWS8", 2).await;
+        assert_eq!(a8.reference, "EWS8-0001");
+        let mut tx = app.store.begin().await.unwrap();
+        decide(&d7, &mut tx, &a7.reference, Outcome::Accept, 1, "t")
+            .await
+            .unwrap();
+        decide(&d8, &mut tx, &a8.reference, Outcome::Reject, 1, "t")
+            .await
+            .unwrap();
+        // A decision on another programme's application is refused.
+        let wrong = decide(&d7, &mut tx, &a8.reference, Outcome::Accept, 1, "t").await;
+        assert!(
+            matches!(&wrong, Err(actions::ActionError::Refused(why)) if why.contains("EWS8")),
+            "{wrong:?}"
+        );
+        assert_eq!(batch(&d7), "notices", "the legacy batch as before");
+        assert_eq!(batch(&d8), "EWS8:notices");
+        let held7 = preview::held(&d7, &mut tx).await.unwrap();
+        let held8 = preview::held(&d8, &mut tx).await.unwrap();
+        assert_eq!(held7.len(), 1);
+        assert_eq!(held8.len(), 1);
+        assert_eq!(held8[0].to, "a2@x.test");
+
+        let r = release(&d8, &mut tx).await.unwrap();
+        assert_eq!(r.notices, 1);
+        assert!(preview::held(&d8, &mut tx).await.unwrap().is_empty());
+        // EWS 7's notice is still held and its decision not released.
+        assert_eq!(preview::held(&d7, &mut tx).await.unwrap().len(), 1);
+        let d = decisions::get(&mut tx, a7.id).await.unwrap().unwrap();
+        assert_eq!(d.notice, NoticeState::Held);
+        let r = release(&d7, &mut tx).await.unwrap();
+        assert_eq!((r.notices, r.participants), (1, 1));
+        tx.commit().await.unwrap();
+        let roster = crate::store::participants::active_participants(&app.store, "EWS7")
+            .await
+            .unwrap();
+        assert_eq!(roster.len(), 1);
+        assert!(
+            crate::store::participants::active_participants(&app.store, "EWS8")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_interview_plan_of_a_programme_holds_only_its_applications() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = testing::two_programmes(dir.path()).await;
+        let d8 = app.desk_for(app.programmes.get("EWS8").unwrap());
+        let a7 = application_of(&app, "EWS7", 1).await;
+        let a8 = application_of(&app, "EWS8", 2).await;
+        let mut tx = app.store.begin().await.unwrap();
+        let plan = crate::workflow::interviews::schedule::current(&d8, &mut tx)
+            .await
+            .unwrap();
+        let named: Vec<&str> = plan.skipped.iter().map(|s| s.reference.as_str()).collect();
+        assert_eq!(named, [a8.reference.as_str()], "{plan:?}");
+        // Moving another programme's interview is refused.
+        let local = chrono::NaiveDate::from_ymd_opt(2026, 6, 29)
+            .unwrap()
+            .and_hms_opt(10, 0, 0)
+            .unwrap();
+        let moved =
+            crate::workflow::interviews::schedule::move_to(&d8, &mut tx, &a7.reference, local)
+                .await;
+        assert!(moved.is_err(), "{moved:?}");
+    }
+
+    #[tokio::test]
+    async fn a_command_without_a_code_is_refused_while_two_programmes_are_active() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = testing::two_programmes(dir.path()).await;
+        let desk = app.desk();
+        let why = desk.resolve_programme(None).unwrap_err();
+        assert!(why.contains("Kürzel: EWS7, EWS8"), "{why}");
+        assert_eq!(desk.resolve_programme(Some("ews8")).unwrap().code, "EWS8");
+        let unknown = desk.resolve_programme(Some("EWS5")).unwrap_err();
+        assert!(unknown.contains("EWS5"), "{unknown}");
+    }
 }

@@ -1,8 +1,8 @@
 //! The outcome notice of a decision, to the applicant's address: one per
 //! municipality, keyed by application and revision. A notice waits as held
-//! in [`BATCH`] for staff to release it; a correction goes out at once.
+//! in its programme's batch ([`super::batch`]) for staff to release it; a correction goes out at once.
 
-use super::{BATCH, Outcome};
+use super::{Outcome, batch};
 use crate::calendar::german;
 use crate::domain::EmailAddress;
 use crate::outbox::{Cap, Letter};
@@ -37,7 +37,7 @@ fn first_event(desk: &Desk<'_>) -> String {
         .unwrap_or_default()
 }
 
-/// Writes the notice of a decision: held in [`BATCH`], or as a `correction`
+/// Writes the notice of a decision: held in the programme's batch, or as a `correction`
 /// to be sent now.
 pub(super) async fn write(
     desk: &Desk<'_>,
@@ -88,6 +88,6 @@ pub(super) async fn write(
             .queue(tx, letter, &context, Cap::StaffCaused)
             .await
     } else {
-        desk.mailer.hold(tx, letter, &context, BATCH).await
+        desk.mailer.hold(tx, letter, &context, &batch(desk)).await
     }
 }

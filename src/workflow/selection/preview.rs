@@ -1,9 +1,9 @@
 //! The preview of held notices before release: the count, the recipients and
 //! the rendered text (as pretalx shows before it sends).
 
-use super::BATCH;
 use crate::store::Tx;
 use crate::store::outbox::{self, Purpose};
+use crate::workflow::desk::Desk;
 use mail_parser::MessageParser;
 use serde::Serialize;
 
@@ -16,9 +16,9 @@ pub struct HeldNotice {
     pub text: String,
 }
 
-/// Every held notice with its plain text.
-pub async fn held(tx: &mut Tx<'_>) -> anyhow::Result<Vec<HeldNotice>> {
-    Ok(outbox::held(tx, BATCH)
+/// Every held notice of `desk`'s programme with its plain text.
+pub async fn held(desk: &Desk<'_>, tx: &mut Tx<'_>) -> anyhow::Result<Vec<HeldNotice>> {
+    Ok(outbox::held(tx, &super::batch(desk))
         .await?
         .into_iter()
         .map(|h| HeldNotice {
