@@ -150,7 +150,8 @@ pub async fn link(
             application.reference
         ));
     }
-    if let Some(other) = crate::store::applications::find_for_sender(tx, &key).await?
+    if let Some(other) =
+        crate::store::applications::find_for_sender(tx, &application.programme, &key).await?
         && other.owner == key
     {
         return refuse(format!(
