@@ -297,6 +297,9 @@ async fn run(
             events::set_status(desk.programme, tx, event, EventStatus::Cancelled, by).await
         }
         Command::Ownership(o) => run_ownership(tx, o, by, details).await,
+        Command::Route { message, programme } => {
+            crate::workflow::applications::route(tx, *message, programme).await
+        }
         // NOTE: `handle` runs these through `run_privacy`, which needs the
         // mail's row and sender; never reached.
         Command::Privacy(_) => Err(ActionError::Refused("Nicht ausgeführt.".into())),

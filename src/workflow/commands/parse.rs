@@ -76,6 +76,9 @@ pub enum Command {
     Ownership(Ownership),
     /// Erasure and access (see [`Privacy`]).
     Privacy(Privacy),
+    /// "ZUORDNEN 42 EWS8": application mail 42 (a stored message, held
+    /// because several calls were open) is for programme EWS8.
+    Route { message: i64, programme: String },
 }
 
 /// Staff commands on an applicant's rights (DSGVO Art. 15, 17). Each only
@@ -328,6 +331,9 @@ impl Command {
             Command::CancelEvent { event } => format!("Termin {} absagen", event_label(event)),
             Command::Ownership(o) => o.describe(),
             Command::Privacy(p) => p.describe(),
+            Command::Route { message, programme } => {
+                format!("Nachricht {message} dem Programm {programme} zuordnen")
+            }
         }
     }
 
@@ -339,7 +345,8 @@ impl Command {
             | Command::ShowPlan
             | Command::Preview
             | Command::ConfirmEvent { .. }
-            | Command::CancelEvent { .. } => None,
+            | Command::CancelEvent { .. }
+            | Command::Route { .. } => None,
             Command::Accept { reference, .. }
             | Command::Reject { reference }
             | Command::Waitlist { reference }
@@ -506,7 +513,8 @@ fn secret_line(line: &str) -> Option<Option<String>> {
 
 const KNOWN: &str = "FREIGEBEN EINLADUNGEN, FREIGEBEN BESCHEIDE, PLAN, VORSCHAU, ZUSAGE, \
                      ABSAGE, WARTELISTE, VERSCHIEBEN, STORNIEREN, KORREKTUR, BESTÄTIGEN MODUL n, \
-                     ABSAGEN MODUL n, VERKNÜPFEN, ZUSAMMENFÜHREN, BEHALTEN, ADRESSE BESTÄTIGEN, LÖSCHEN, AUSKUNFT";
+                     ABSAGEN MODUL n, VERKNÜPFEN, ZUSAMMENFÜHREN, BEHALTEN, ADRESSE BESTÄTIGEN, LÖSCHEN, AUSKUNFT, \
+                     ZUORDNEN";
 
 /// At most this many words are looked at; longer lines are errors anyway.
 const MAX_WORDS: usize = 8;
@@ -612,11 +620,38 @@ fn parse_line(line: &str) -> Result<Command, String> {
         "absagen" => Ok(Command::CancelEvent {
             event: event_key(rest)?,
         }),
+        "zuordnen" => route_command(rest),
         _ => Err(format!(
             "Unbekannter Befehl „{}“. Bekannt sind: {KNOWN}.",
             shown(first)
         )),
     }
+}
+
+/// "ZUORDNEN 42 EWS8": a message number and a programme code.
+fn route_command(rest: &[&str]) -> Result<Command, String> {
+    let hint = "Bitte „ZUORDNEN 42 EWS8“ schreiben (Nummer der Nachricht, Programmkürzel).";
+    let [message, programme] = rest else {
+        return Err(hint.into());
+    };
+    let message: i64 = message
+        .trim_start_matches(['#', '('])
+        .trim_end_matches(')')
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| hint.to_string())?;
+    let programme = programme.to_ascii_uppercase();
+    let valid = (2..=MAX_PREFIX).contains(&programme.len())
+        && programme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && programme.chars().all(|c| c.is_ascii_alphanumeric());
+    if !valid {
+        return Err(format!(
+            "„{}“ ist kein Programmkürzel. {hint}",
+            shown(&programme)
+        ));
+    }
+    Ok(Command::Route { message, programme })
 }
 
 /// A word in lower case with umlauts and ß written out (ä → ae, ß → ss).
@@ -778,6 +813,20 @@ mod tests {
 
     fn r(s: &str) -> String {
         s.to_string()
+    }
+
+    #[test]
+    fn route_a_message_to_a_programme() {
+        let route = |message, programme: &str| Command::Route {
+            message,
+            programme: programme.into(),
+        };
+        assert_eq!(one("ZUORDNEN 42 EWS8"), route(42, "EWS8"));
+        assert_eq!(one("zuordnen #7 ews8"), route(7, "EWS8"));
+        assert!(error("ZUORDNEN EWS8").contains("ZUORDNEN 42 EWS8"));
+        assert!(error("ZUORDNEN 0 EWS8").contains("ZUORDNEN 42 EWS8"));
+        assert!(error("ZUORDNEN 4 EWS-8").contains("kein Programmkürzel"));
+        assert!(error("ZUORDNEN 4 EWS8 EWS7").contains("ZUORDNEN 42 EWS8"));
     }
 
     #[test]
