@@ -26,6 +26,7 @@ mod outages;
 mod own_domain;
 mod ownership;
 mod programme_year;
+mod programmes;
 mod restarts;
 mod retention;
 mod security;
