@@ -6,8 +6,8 @@
 //! - Replies and commands follow what they name: the thread (In-Reply-To /
 //!   References → a mail of ours → its application), or an application's
 //!   reference (`EWS8-0001`); the application's programme it is.
-//! - A new application goes to the one programme its subject or
-//!   questionnaire names (its code or short name, any case, with or without
+//! - A new application goes to the one programme (not retired) its subject
+//!   or questionnaire names (its code or short name, any case, with or without
 //!   the space: "EWS 8", "ews8", "EWS-8"; never "EWS 80"). The questionnaire
 //!   names its programme in its title, "Fragebogen zur Bewerbung – EWS 8"
 //!   (`documents::forms`), which the document analysis reads as text; the
@@ -56,10 +56,15 @@ pub async fn application<'a>(
     if let Some(p) = referenced(programmes, tx, &mail.subject).await? {
         return Ok(Route::To(p));
     }
-    if let Some(p) = one(named(programmes, &mail.subject)) {
+    // NOTE: a retired programme takes no new applications: naming it
+    // counts for nothing (its thread and references still lead to it).
+    let active = |found: Vec<&'a Programme>| -> Vec<&'a Programme> {
+        found.into_iter().filter(|p| !p.retired).collect()
+    };
+    if let Some(p) = one(active(named(programmes, &mail.subject))) {
         return Ok(Route::To(p));
     }
-    if let Some(p) = one(named_by_questionnaire(programmes, analysis)) {
+    if let Some(p) = one(active(named_by_questionnaire(programmes, analysis))) {
         return Ok(Route::To(p));
     }
     Ok(by_calls(programmes, received))
@@ -293,6 +298,76 @@ mod tests {
         for no in ["EWS 80", "EWS 7", "NEWS 8", "EWS 8a", "EWS", "EWS 18"] {
             assert!(!names(&hay(no), &ews8), "{no}");
         }
+    }
+
+    /// EWS 7 as shipped (deadline 19.06.2026) and an EWS 8 whose call opens
+    /// on Mo., 01.03.2027 (deadline eleven years on).
+    fn two() -> Programmes {
+        let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/ews7.toml"));
+        let shipped = std::fs::read_to_string(path).unwrap();
+        let seven = Programme::parse(&shipped, path).unwrap();
+        let eight = shipped
+            .replace("2026-", "2037-")
+            .replace("2027-", "2038-")
+            .replace(
+                "short_name = \"EWS 7\"",
+                "short_name = \"EWS 8\"\ncall_opens = { weekday = \"Mo\", date = \"2027-03-01\" }",
+            );
+        let eight = Programme::parse(&eight, path).unwrap();
+        Programmes::new(vec![seven, eight], path).unwrap()
+    }
+
+    fn code(route: Route<'_>) -> String {
+        match route {
+            Route::To(p) => p.code.clone(),
+            Route::Ambiguous(open) => {
+                let codes: Vec<&str> = open.iter().map(|p| p.code.as_str()).collect();
+                format!("ambiguous {}", codes.join(" "))
+            }
+        }
+    }
+
+    #[test]
+    fn the_open_call_decides_else_the_deadline_passed_last() {
+        let mut ps = two();
+        let at = |d: &str| {
+            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .unwrap()
+                .and_hms_opt(10, 0, 0)
+                .unwrap()
+                .and_utc()
+        };
+        assert_eq!(code(by_calls(&ps, at("2026-06-01"))), "EWS7");
+        // Between the calls: EWS 7 late.
+        assert_eq!(code(by_calls(&ps, at("2026-12-01"))), "EWS7");
+        assert_eq!(code(by_calls(&ps, at("2027-03-01"))), "EWS8");
+        assert_eq!(
+            named(&ps, "Bewerbung EWS 8 / EWS8")
+                .iter()
+                .map(|p| p.code.as_str())
+                .collect::<Vec<_>>(),
+            ["EWS8"]
+        );
+        // Both open: EWS 8's call from 01.03.2027, an EWS 7 without one.
+        for p in ps.iter_mut() {
+            if p.code == "EWS7" {
+                *p = Programme::parse(
+                    &std::fs::read_to_string(concat!(
+                        env!("CARGO_MANIFEST_DIR"),
+                        "/config/ews7.toml"
+                    ))
+                    .unwrap()
+                    .replace("2026-", "2037-")
+                    .replace("2027-", "2038-"),
+                    std::path::Path::new("ews7.toml"),
+                )
+                .unwrap();
+            }
+        }
+        assert_eq!(code(by_calls(&ps, at("2027-03-02"))), "ambiguous EWS7 EWS8");
+        // A retired programme's call is never open.
+        ps.iter_mut().find(|p| p.code == "EWS7").unwrap().retired = true;
+        assert_eq!(code(by_calls(&ps, at("2027-03-02"))), "EWS8");
     }
 
     #[test]
