@@ -331,14 +331,15 @@ pub async fn route_to(tx: &mut Tx<'_>, row: i64, code: &str) -> anyhow::Result<R
     let Some(code) = known else {
         return Ok(Routing::UnknownProgramme);
     };
-    let found: Option<(MessageState, Option<String>, Option<i64>, Option<String>)> =
-        sqlx::query_as(
-            "SELECT state, class, application_id, class_reason FROM messages WHERE id = ?",
-        )
-        .bind(row)
-        .fetch_optional(&mut **tx)
-        .await
-        .context("cannot read the message")?;
+    /// State, class, application and reason of the message.
+    type Row = (MessageState, Option<String>, Option<i64>, Option<String>);
+    let found: Option<Row> = sqlx::query_as(
+        "SELECT state, class, application_id, class_reason FROM messages WHERE id = ?",
+    )
+    .bind(row)
+    .fetch_optional(&mut **tx)
+    .await
+    .context("cannot read the message")?;
     let Some((state, class, application_id, reason)) = found else {
         return Ok(Routing::NoSuchMessage);
     };
@@ -614,6 +615,52 @@ mod tests {
             "{e:#}"
         );
         assert!(load(&store, row).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn only_an_application_mail_held_for_staff_is_routed_and_only_to_a_known_programme() {
+        let (_dir, store) = testing::store().await;
+        let held = testing::message(&store, 1).await;
+        let other = testing::message(&store, 2).await;
+        let mut tx = store.begin().await.unwrap();
+        for (row, reason) in [(held, UNROUTED_REASON), (other, "mail from an applicant")] {
+            let h = Handled {
+                state: MessageState::Processed,
+                class: UNROUTED_CLASS,
+                reason,
+                disposition: "keep",
+                application_id: None,
+                duplicate_of: None,
+            };
+            set_handled(&mut tx, row, &h).await.unwrap();
+        }
+        assert_eq!(
+            route_to(&mut tx, held, "EWS9").await.unwrap(),
+            Routing::UnknownProgramme
+        );
+        assert_eq!(
+            route_to(&mut tx, held + 100, "EWS7").await.unwrap(),
+            Routing::NoSuchMessage
+        );
+        assert!(matches!(
+            route_to(&mut tx, other, "EWS7").await.unwrap(),
+            Routing::NotWaiting(MessageState::Processed, _)
+        ));
+        assert_eq!(
+            route_to(&mut tx, held, "ews7").await.unwrap(),
+            Routing::Requeued
+        );
+        tx.commit().await.unwrap();
+        assert_eq!(unprocessed(&store).await.unwrap(), vec![held]);
+        let loaded = load(&store, held).await.unwrap();
+        assert_eq!(loaded.programme.as_deref(), Some("EWS7"));
+        assert_eq!(loaded.state, MessageState::Received);
+        // Routed once: it waits no more.
+        let mut tx = store.begin().await.unwrap();
+        assert!(matches!(
+            route_to(&mut tx, held, "EWS7").await.unwrap(),
+            Routing::NotWaiting(MessageState::Received, _)
+        ));
     }
 
     #[tokio::test]
