@@ -251,7 +251,7 @@ async fn invitations_are_not_released_with_a_placeholder_zoom_link() {
     let check = app.cli(&["check-config"]);
     let release = app.cli(&["interviews", "release"]);
     // Assert
-    assert!(String::from_utf8_lossy(&check.stdout).contains("warning: interviews.zoom_link"));
+    assert!(String::from_utf8_lossy(&check.stdout).contains("warning: EWS7: interviews.zoom_link"));
     assert_eq!(release.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&release.stderr).contains("Platzhalter"));
     assert_eq!(
