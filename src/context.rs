@@ -12,6 +12,7 @@ use crate::outbox::{Composer, Mailer, Templates};
 use crate::store::{Store, instance_key};
 use crate::workflow::desk::Desk;
 use crate::workflow::mails;
+use anyhow::Context;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -23,6 +24,9 @@ pub struct App {
     pub programmes: Programmes,
     /// Renders, composes and queues every mail (templates checked at start).
     pub mailer: Mailer,
+    /// The mailers of the programmes with a template folder of their own
+    /// (`templates = "…"`), by code; [`App::desk_for`] hands them out.
+    programme_mailers: Vec<(String, Mailer)>,
     pub rules: Rules,
     /// Wakes the sender when the intake queued mail.
     pub outbox_signal: Arc<Notify>,
@@ -42,10 +46,15 @@ impl App {
 
     /// What a workflow step works with, for `programme`.
     pub fn desk_for<'a>(&'a self, programme: &'a Programme) -> Desk<'a> {
+        let mailer = self
+            .programme_mailers
+            .iter()
+            .find(|(code, _)| *code == programme.code)
+            .map_or(&self.mailer, |(_, m)| m);
         Desk {
             programme,
             programmes: &self.programmes,
-            mailer: &self.mailer,
+            mailer,
             settings: &self.settings,
         }
     }
@@ -76,7 +85,11 @@ impl App {
         let key = instance_key::get(&store)
             .await?
             .unwrap_or([0; instance_key::LEN]);
-        Self::assemble(settings, programmes, store, templates, Clock::system(), key)
+        let layers = Layers {
+            shared: templates,
+            programmes: Vec::new(),
+        };
+        Self::assemble(settings, programmes, store, layers, Clock::system(), key)
     }
 
     /// For commands that change data (staff commands, the roster import):
@@ -91,9 +104,9 @@ impl App {
         } = config;
         let store = Store::open_existing(&settings.storage.database).await?;
         let programmes = adopted(&store, programmes).await?;
-        let templates = Templates::load(&settings.templates.dir, &mails::samples())?;
+        let layers = Layers::load(&settings, &programmes)?;
         let key = instance_key::get_or_create(&store, rand::random()).await?;
-        Self::assemble(settings, programmes, store, templates, Clock::system(), key)
+        Self::assemble(settings, programmes, store, layers, Clock::system(), key)
     }
 
     /// Like [`App::build`], with the scheduler on `clock`.
@@ -113,9 +126,9 @@ impl App {
         }
         let store = Store::open(&settings.storage.database).await?;
         let programmes = adopted(&store, programmes).await?;
-        let templates = Templates::load(&settings.templates.dir, &mails::samples())?;
+        let layers = Layers::load(&settings, &programmes)?;
         let key = instance_key::get_or_create(&store, rand::random()).await?;
-        let app = Self::assemble(settings, programmes, store, templates, clock, key)?;
+        let app = Self::assemble(settings, programmes, store, layers, clock, key)?;
         crate::outbox::upgrade_loop_headers(&app.store, app.mailer.composer().loop_key()).await?;
         Ok(app)
     }
@@ -124,7 +137,7 @@ impl App {
         settings: Settings,
         programmes: Programmes,
         store: Store,
-        templates: Templates,
+        layers: Layers,
         clock: Clock,
         key: [u8; instance_key::LEN],
     ) -> anyhow::Result<Arc<App>> {
@@ -141,18 +154,55 @@ impl App {
             loop_key: composer.loop_key().clone(),
             staff: settings.staff.addresses.clone(),
         };
-        let mailer = Mailer::new(templates, composer, mail.daily_cap_per_recipient)
-            .with_applicant_per_hour(mail.max_automatic_per_hour);
+        let mailer_with = |templates: Templates| {
+            Mailer::new(templates, composer.clone(), mail.daily_cap_per_recipient)
+                .with_applicant_per_hour(mail.max_automatic_per_hour)
+        };
+        let programme_mailers = layers
+            .programmes
+            .into_iter()
+            .map(|(code, t)| (code, mailer_with(t)))
+            .collect();
+        let mailer = mailer_with(layers.shared);
         Ok(Arc::new(App {
             store,
             settings,
             programmes,
             mailer,
+            programme_mailers,
             rules,
             outbox_signal: Arc::new(Notify::new()),
             clock,
             scheduler_signal: Arc::new(Notify::new()),
         }))
+    }
+}
+
+/// The checked templates: the shared ones, and for each programme with a
+/// folder of its own the shared ones with its files in their place.
+pub(crate) struct Layers {
+    shared: Templates,
+    programmes: Vec<(String, Templates)>,
+}
+
+impl Layers {
+    /// Loads and checks (every sample rendered) all of them.
+    pub(crate) fn load(settings: &Settings, programmes: &Programmes) -> anyhow::Result<Layers> {
+        let samples = mails::samples();
+        let dir = &settings.templates.dir;
+        let shared = Templates::load(dir, &samples)?;
+        let mut layered = Vec::new();
+        for p in programmes.iter() {
+            if let Some(own) = &p.templates {
+                let t = Templates::load_layered(dir, Some(own), &samples)
+                    .with_context(|| format!("the templates of programme {}", p.code))?;
+                layered.push((p.code.clone(), t));
+            }
+        }
+        Ok(Layers {
+            shared,
+            programmes: layered,
+        })
     }
 }
 
@@ -280,11 +330,7 @@ pub(crate) mod testing {
         let programmes = super::adopted(&store, programmes)
             .await
             .expect("programmes");
-        let templates = crate::outbox::Templates::load(
-            &settings.templates.dir,
-            &crate::workflow::mails::samples(),
-        )
-        .expect("templates");
+        let templates = super::Layers::load(&settings, &programmes).expect("templates");
         let key = crate::store::instance_key::get_or_create(&store, rand::random())
             .await
             .expect("instance key");

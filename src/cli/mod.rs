@@ -376,6 +376,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 println!("{}", programme.render_summary());
             }
+            // Every template, with each programme's own folder over the
+            // shared one, rendered with its sample as at the start.
+            crate::context::Layers::load(&config.settings, &config.programmes)?;
+            println!("Templates: checked");
             Ok(ExitCode::SUCCESS)
         }
         Command::Run => {

@@ -18,11 +18,26 @@ pub struct Programmes {
 impl Programmes {
     /// Loads and validates every programme file the settings name.
     pub fn load(settings: &ProgrammeSettings, config_file: &Path) -> Result<Self, ConfigError> {
-        let list = settings
-            .paths()
-            .into_iter()
-            .map(Programme::load)
+        let paths = settings.paths();
+        let list = paths
+            .iter()
+            .map(|p| Programme::load(p))
             .collect::<Result<Vec<_>, _>>()?;
+        for (i, p) in list.iter().enumerate() {
+            if let Some(j) = list[..i].iter().position(|q| q.code == p.code) {
+                return Err(ConfigError::invalid(
+                    config_file,
+                    "programme.files",
+                    format!(
+                        "{} and {} both have the code {}; codes must be unique \
+                         (set `code = \"…\"` in one of them)",
+                        paths[j].display(),
+                        paths[i].display(),
+                        p.code
+                    ),
+                ));
+            }
+        }
         Self::new(list, config_file)
     }
 
@@ -162,5 +177,43 @@ impl Unresolved {
                  (z. B. FREIGEBEN EWS8 EINLADUNGEN). Kürzel: {codes}."
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_files_with_the_same_code_are_refused_naming_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let shipped =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/ews7.toml"))
+                .unwrap();
+        let a = dir.path().join("ews7.toml");
+        let b = dir.path().join("ews7-copy.toml");
+        std::fs::write(&a, &shipped).unwrap();
+        std::fs::write(&b, &shipped).unwrap();
+        let settings = ProgrammeSettings {
+            file: None,
+            files: vec![a.clone(), b.clone()],
+        };
+        let config = dir.path().join("postbote.toml");
+        let err = Programmes::load(&settings, &config)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ews7.toml")
+                && err.contains("ews7-copy.toml")
+                && err.contains("both have the code EWS7")
+                && err.contains("programme.files"),
+            "{err}"
+        );
+        // A code of its own makes them two programmes.
+        let own = shipped.replacen("short_name", "code = \"EWS8\"\nshort_name", 1);
+        std::fs::write(&b, own).unwrap();
+        let both = Programmes::load(&settings, &config).unwrap();
+        let codes: Vec<&str> = both.iter().map(|p| p.code.as_str()).collect();
+        assert_eq!(codes, ["EWS7", "EWS8"]);
     }
 }

@@ -8,6 +8,7 @@ pub mod health;
 pub mod mask;
 pub mod parse;
 pub mod process;
+pub mod route;
 pub mod worker;
 
 pub use classify::{Class, classify};

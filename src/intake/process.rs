@@ -2,6 +2,7 @@
 //! workflow's state change, its outbox rows and the message's new state.
 
 use super::bounce::{self, Bounce};
+use super::route::{self, Route};
 use super::{Class, Incoming, classify};
 use crate::config::settings::SourceKind;
 use crate::context::App;
@@ -153,6 +154,7 @@ pub async fn process(app: &App, row: i64) -> Result<Disposition, ProcessError> {
         disposition,
         retries,
         secret_verified,
+        programme: routed,
     } = messages::load(&app.store, row)
         .await
         .map_err(ProcessError::storage)?;
@@ -171,8 +173,18 @@ pub async fn process(app: &App, row: i64) -> Result<Disposition, ProcessError> {
         application = tracing::field::Empty,
     );
     let result = guarded(
-        handle(app, row, &raw, incoming.as_ref(), received, secret_verified)
-            .instrument(span.clone()),
+        handle(
+            app,
+            row,
+            &raw,
+            incoming.as_ref(),
+            Arrived {
+                received,
+                secret_verified,
+                routed: routed.as_deref(),
+            },
+        )
+        .instrument(span.clone()),
     )
     .await;
     let error = match result {
@@ -216,14 +228,27 @@ pub async fn process(app: &App, row: i64) -> Result<Disposition, ProcessError> {
     Ok(Disposition::Keep)
 }
 
+/// What the store knows of a message besides its bytes.
+struct Arrived<'a> {
+    /// INTERNALDATE.
+    received: chrono::DateTime<Utc>,
+    secret_verified: bool,
+    /// The programme staff routed it to (`ZUORDNEN`).
+    routed: Option<&'a str>,
+}
+
 async fn handle(
     app: &App,
     row: i64,
     raw: &[u8],
     incoming: Option<&Incoming>,
-    received: chrono::DateTime<Utc>,
-    secret_verified: bool,
+    arrived: Arrived<'_>,
 ) -> anyhow::Result<Disposition> {
+    let Arrived {
+        received,
+        secret_verified,
+        routed,
+    } = arrived;
     let class = incoming.map(|m| classify(m, &app.rules));
     // Documents are read before the transaction: extraction may take seconds.
     let analysis = if class == Some(Class::Application) {
@@ -286,7 +311,10 @@ async fn handle(
         _ => None,
     };
     if let Some((purpose, application_id)) = reply {
-        replies::bring_to_staff(&app.desk(), &mut tx, row, mail, purpose, application_id).await?;
+        let programme =
+            route::named_application(&app.programmes, &mut tx, mail, application_id, &[]).await?;
+        let desk = programme.map_or_else(|| app.desk(), |p| app.desk_for(p));
+        replies::bring_to_staff(&desk, &mut tx, row, mail, purpose, application_id).await?;
         let h = Handled {
             state: MessageState::Processed,
             class: "reply",
@@ -308,7 +336,17 @@ async fn handle(
             secret_verified,
             now: app.clock.now(),
         };
-        let delete = execute::handle(&app.desk(), &mut tx, row, mail, &parsed, arrival).await?;
+        // The programme of the first application a command names (or of
+        // the thread it answers); else the first programme's desk.
+        let named: Vec<&str> = parsed
+            .commands
+            .iter()
+            .filter_map(|c| c.reference())
+            .collect();
+        let programme =
+            route::named_application(&app.programmes, &mut tx, mail, None, &named).await?;
+        let desk = programme.map_or_else(|| app.desk(), |p| app.desk_for(p));
+        let delete = execute::handle(&desk, &mut tx, row, mail, &parsed, arrival).await?;
         // A mail that carried the secret (or commanded postbote) is deleted
         // from the mailbox, which every mailbox reader sees; the store keeps
         // it masked.
@@ -348,13 +386,43 @@ async fn handle(
         );
         return Ok(Disposition::Keep);
     }
-    let (disposition, application_id) = match &class {
-        Class::Application => (
-            Disposition::Move,
-            Some(
-                applications::receive(&app.desk(), &mut tx, row, mail, received, &analysis).await?,
-            ),
+    let route = match class {
+        Class::Application => Some(
+            route::application(&app.programmes, &mut tx, mail, &analysis, received, routed).await?,
         ),
+        _ => None,
+    };
+    if let Some(Route::Ambiguous(open)) = &route {
+        applications::unrouted(&app.desk(), &mut tx, row, mail, received, open).await?;
+        let h = Handled {
+            state: MessageState::Processed,
+            class: messages::UNROUTED_CLASS,
+            reason: messages::UNROUTED_REASON,
+            disposition: Disposition::Keep.as_str(),
+            application_id: None,
+            duplicate_of: None,
+        };
+        messages::set_handled(&mut tx, row, &h).await?;
+        tx.commit()
+            .await
+            .context("cannot commit unrouted application")?;
+        tracing::warn!(
+            open = open.len(),
+            "application names no programme while several calls are open: put to staff"
+        );
+        return Ok(Disposition::Keep);
+    }
+    let (disposition, application_id) = match &class {
+        Class::Application => {
+            let programme = match route {
+                Some(Route::To(p)) => p,
+                // NOTE: an ambiguous one returned above.
+                _ => app.programmes.first(),
+            };
+            let desk = app.desk_for(programme);
+            let id = applications::receive(&desk, &mut tx, row, mail, received, &analysis).await?;
+            (Disposition::Move, Some(id))
+        }
         Class::Automatic(reason) => {
             tracing::info!(%reason, "automatic mail: recorded, never answered");
             if let Some(b) = bounce::parse(raw) {

@@ -1,6 +1,10 @@
 //! Templates in `templates/`: `<name>.subject.hbs`, `<name>.txt.hbs` and
 //! `<name>.html.hbs`. Staff edit them without recompiling; the daemon checks all
 //! of them at startup in strict mode, so a misspelt variable stops the start.
+//!
+//! A programme may have a folder of its own (`templates = "…"` in its file,
+//! part 9) with some of the same files: each one there replaces the shared
+//! file for that programme's mails ([`Templates::load_layered`]).
 
 use anyhow::{Context, anyhow};
 use handlebars::Handlebars;
@@ -24,6 +28,21 @@ impl Templates {
     /// Loads the named templates from `dir` and renders each with its sample
     /// context in strict mode: a variable the code does not provide is an error.
     pub fn load(dir: &Path, samples: &[(&str, serde_json::Value)]) -> anyhow::Result<Templates> {
+        Self::load_layered(dir, None, samples)
+    }
+
+    /// Like [`Templates::load`], with the files of `overrides` (a
+    /// programme's folder) in place of the shared ones of the same name. A
+    /// file there that is no template postbote knows is refused (a misspelt
+    /// name would silently override nothing).
+    pub fn load_layered(
+        dir: &Path,
+        overrides: Option<&Path>,
+        samples: &[(&str, serde_json::Value)],
+    ) -> anyhow::Result<Templates> {
+        if let Some(o) = overrides {
+            check_overrides(o, samples)?;
+        }
         let mut text = Handlebars::new();
         text.set_strict_mode(true);
         text.register_escape_fn(handlebars::no_escape);
@@ -36,7 +55,11 @@ impl Templates {
                 } else {
                     &mut text
                 };
-                let file = dir.join(format!("{name}.{suffix}.hbs"));
+                let file_name = format!("{name}.{suffix}.hbs");
+                let file = overrides
+                    .map(|o| o.join(&file_name))
+                    .filter(|f| f.is_file())
+                    .unwrap_or_else(|| dir.join(&file_name));
                 let source = std::fs::read_to_string(&file)
                     .with_context(|| format!("cannot read template {}", file.display()))?;
                 registry
@@ -47,10 +70,11 @@ impl Templates {
         let templates = Templates { text, html };
         for (name, sample) in samples {
             templates.render(name, sample).with_context(|| {
-                format!(
-                    "template {name} in {} failed its startup check",
-                    dir.display()
-                )
+                let dirs = match overrides {
+                    Some(o) => format!("{} (over {})", o.display(), dir.display()),
+                    None => dir.display().to_string(),
+                };
+                format!("template {name} in {dirs} failed its startup check")
             })?;
         }
         Ok(templates)
@@ -70,6 +94,32 @@ impl Templates {
             html: part(&self.html, "html")?,
         })
     }
+}
+
+/// Every file in a programme's template folder must be `<name>.<part>.hbs`
+/// of a known template.
+fn check_overrides(dir: &Path, samples: &[(&str, serde_json::Value)]) -> anyhow::Result<()> {
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read the template folder {}", dir.display()))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let known = samples.iter().any(|(t, _)| {
+            ["subject", "txt", "html"]
+                .iter()
+                .any(|suffix| name == format!("{t}.{suffix}.hbs"))
+        });
+        if !known {
+            anyhow::bail!(
+                "{}: {name} is no template postbote knows (expected e.g. confirmation.subject.hbs)",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -158,6 +208,48 @@ mod tests {
         assert!(
             msg.contains("confirmation") && msg.contains("referenz"),
             "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_programme_folder_overrides_single_files_and_a_stray_file_stops_the_start() {
+        let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("confirmation.subject.hbs"),
+            "EWS 8: Ihre Bewerbung {{reference}}",
+        )
+        .unwrap();
+        let t = Templates::load_layered(&shared, Some(dir.path()), &samples()).unwrap();
+        let sample = samples()
+            .into_iter()
+            .find(|(n, _)| *n == "confirmation")
+            .map(|(_, v)| v)
+            .unwrap();
+        let r = t.render("confirmation", &sample).unwrap();
+        assert!(
+            r.subject.starts_with("EWS 8: Ihre Bewerbung"),
+            "{}",
+            r.subject
+        );
+        let plain = Templates::load(&shared, &samples()).unwrap();
+        let shared_r = plain.render("confirmation", &sample).unwrap();
+        assert_eq!(r.text, shared_r.text, "the other parts stay shared");
+        assert_ne!(r.subject, shared_r.subject);
+
+        std::fs::write(dir.path().join("confirmation.txt.hbs"), "{{referenz}}").unwrap();
+        let err = Templates::load_layered(&shared, Some(dir.path()), &samples())
+            .err()
+            .expect("a misspelt variable in an override");
+        assert!(format!("{err:#}").contains("referenz"), "{err:#}");
+        std::fs::remove_file(dir.path().join("confirmation.txt.hbs")).unwrap();
+        std::fs::write(dir.path().join("confirmaton.subject.hbs"), "x").unwrap();
+        let err = Templates::load_layered(&shared, Some(dir.path()), &samples())
+            .err()
+            .expect("an unknown file");
+        assert!(
+            format!("{err:#}").contains("confirmaton.subject.hbs"),
+            "{err:#}"
         );
     }
 

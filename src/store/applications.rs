@@ -37,15 +37,22 @@ const COLUMNS: &str = "id, programme, reference, applicant, applicant_name, subj
                        duplicate_of, (SELECT d.reference FROM applications d \
                        WHERE d.id = applications.duplicate_of) AS duplicate_of_reference, merged_into";
 
-/// The application `sender` (lower case) may change: the one it created, or
-/// the one staff linked it to. Merged applications are skipped.
-pub async fn find_for_sender(tx: &mut Tx<'_>, sender: &str) -> anyhow::Result<Option<Application>> {
+/// The application of programme `programme` that `sender` (lower case) may
+/// change: the one it created, or the one staff linked it to. Merged
+/// applications are skipped; another programme's applications never count
+/// (the same municipality applying to EWS 8 after EWS 7 applies anew).
+pub async fn find_for_sender(
+    tx: &mut Tx<'_>,
+    programme: &str,
+    sender: &str,
+) -> anyhow::Result<Option<Application>> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM applications WHERE merged_into IS NULL AND \
+        "SELECT {COLUMNS} FROM applications WHERE merged_into IS NULL AND programme = ? AND \
          (COALESCE(owner, applicant) = ? OR id IN \
           (SELECT application_id FROM application_addresses WHERE address = ?)) \
          ORDER BY COALESCE(owner, applicant) = ? DESC, id LIMIT 1"
     ))
+    .bind(programme)
     .bind(sender)
     .bind(sender)
     .bind(sender)
@@ -100,14 +107,17 @@ pub async fn create(tx: &mut Tx<'_>, new: &NewApplication<'_>) -> anyhow::Result
         .context("cannot read new application")
 }
 
+/// The first application of programme `programme` naming `municipality`.
 pub async fn find_by_municipality(
     tx: &mut Tx<'_>,
+    programme: &str,
     municipality: &str,
 ) -> anyhow::Result<Option<Application>> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM applications WHERE municipality = ? COLLATE NOCASE \
-         AND merged_into IS NULL ORDER BY id LIMIT 1"
+        "SELECT {COLUMNS} FROM applications WHERE programme = ? AND \
+         municipality = ? COLLATE NOCASE AND merged_into IS NULL ORDER BY id LIMIT 1"
     ))
+    .bind(programme)
     .bind(municipality)
     .fetch_optional(&mut **tx)
     .await

@@ -206,12 +206,15 @@ pub struct Loaded {
     pub retries: i64,
     /// See [`Summary::secret_verified`].
     pub secret_verified: bool,
+    /// The programme staff routed it to (`ZUORDNEN`), if they did.
+    pub programme: Option<String>,
 }
 
 /// The stored message: raw bytes, INTERNALDATE, state and disposition.
 pub async fn load(store: &Store, row: i64) -> anyhow::Result<Loaded> {
     sqlx::query_as(
-        "SELECT r.bytes AS raw, m.internal_date, m.state, m.disposition, m.retries, m.secret_verified FROM messages m \
+        "SELECT r.bytes AS raw, m.internal_date, m.state, m.disposition, m.retries, m.secret_verified, \
+         m.programme FROM messages m \
          JOIN raw_messages r ON r.sha256 = m.sha256 WHERE m.id = ?",
     )
     .bind(row)
@@ -291,6 +294,72 @@ pub async fn set_handled(tx: &mut Tx<'_>, row: i64, h: &Handled<'_>) -> anyhow::
     .await
     .context("cannot record message handling")?;
     Ok(())
+}
+
+/// The class and reason a mail is stored with when it could be an
+/// application for more than one programme (two calls open, none named):
+/// not recorded as an application, put to staff, who route it with
+/// `ZUORDNEN <id> CODE` ([`route_to`]).
+pub const UNROUTED_CLASS: &str = "application";
+pub const UNROUTED_REASON: &str = "two calls open and none named: put to staff (ZUORDNEN)";
+
+/// What [`route_to`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Routing {
+    /// Routed: put back to `received`, processed again (for that programme)
+    /// by the next sweep.
+    Requeued,
+    NoSuchMessage,
+    /// No programme with this code is registered (configured).
+    UnknownProgramme,
+    /// The message is not an application mail waiting for staff to route
+    /// it: its state and class.
+    NotWaiting(MessageState, Option<String>),
+}
+
+/// Staff route message `row` to programme `code` (`ZUORDNEN`): it must be a
+/// mail held as [`UNROUTED_REASON`] (an application mail without an
+/// application). Its programme is set and it is put back to `received`,
+/// so that the intake processes it again, the normal way, for `code`.
+pub async fn route_to(tx: &mut Tx<'_>, row: i64, code: &str) -> anyhow::Result<Routing> {
+    let known: Option<String> =
+        sqlx::query_scalar("SELECT code FROM programmes WHERE code = ? COLLATE NOCASE")
+            .bind(code)
+            .fetch_optional(&mut **tx)
+            .await
+            .context("cannot read the programmes")?;
+    let Some(code) = known else {
+        return Ok(Routing::UnknownProgramme);
+    };
+    /// State, class, application and reason of the message.
+    type Row = (MessageState, Option<String>, Option<i64>, Option<String>);
+    let found: Option<Row> = sqlx::query_as(
+        "SELECT state, class, application_id, class_reason FROM messages WHERE id = ?",
+    )
+    .bind(row)
+    .fetch_optional(&mut **tx)
+    .await
+    .context("cannot read the message")?;
+    let Some((state, class, application_id, reason)) = found else {
+        return Ok(Routing::NoSuchMessage);
+    };
+    let waiting = state == MessageState::Processed
+        && class.as_deref() == Some(UNROUTED_CLASS)
+        && application_id.is_none()
+        && reason.as_deref() == Some(UNROUTED_REASON);
+    if !waiting {
+        return Ok(Routing::NotWaiting(state, class));
+    }
+    sqlx::query(
+        "UPDATE messages SET programme = ?, state = ?, attempts = 0, error = NULL WHERE id = ?",
+    )
+    .bind(&code)
+    .bind(MessageState::Received)
+    .bind(row)
+    .execute(&mut **tx)
+    .await
+    .context("cannot route the message")?;
+    Ok(Routing::Requeued)
 }
 
 /// Records a processing failure. After `max_attempts` the message is `failed`
@@ -546,6 +615,52 @@ mod tests {
             "{e:#}"
         );
         assert!(load(&store, row).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn only_an_application_mail_held_for_staff_is_routed_and_only_to_a_known_programme() {
+        let (_dir, store) = testing::store().await;
+        let held = testing::message(&store, 1).await;
+        let other = testing::message(&store, 2).await;
+        let mut tx = store.begin().await.unwrap();
+        for (row, reason) in [(held, UNROUTED_REASON), (other, "mail from an applicant")] {
+            let h = Handled {
+                state: MessageState::Processed,
+                class: UNROUTED_CLASS,
+                reason,
+                disposition: "keep",
+                application_id: None,
+                duplicate_of: None,
+            };
+            set_handled(&mut tx, row, &h).await.unwrap();
+        }
+        assert_eq!(
+            route_to(&mut tx, held, "EWS9").await.unwrap(),
+            Routing::UnknownProgramme
+        );
+        assert_eq!(
+            route_to(&mut tx, held + 100, "EWS7").await.unwrap(),
+            Routing::NoSuchMessage
+        );
+        assert!(matches!(
+            route_to(&mut tx, other, "EWS7").await.unwrap(),
+            Routing::NotWaiting(MessageState::Processed, _)
+        ));
+        assert_eq!(
+            route_to(&mut tx, held, "ews7").await.unwrap(),
+            Routing::Requeued
+        );
+        tx.commit().await.unwrap();
+        assert_eq!(unprocessed(&store).await.unwrap(), vec![held]);
+        let loaded = load(&store, held).await.unwrap();
+        assert_eq!(loaded.programme.as_deref(), Some("EWS7"));
+        assert_eq!(loaded.state, MessageState::Received);
+        // Routed once: it waits no more.
+        let mut tx = store.begin().await.unwrap();
+        assert!(matches!(
+            route_to(&mut tx, held, "EWS7").await.unwrap(),
+            Routing::NotWaiting(MessageState::Received, _)
+        ));
     }
 
     #[tokio::test]

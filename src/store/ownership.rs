@@ -31,17 +31,27 @@ pub struct Link {
     pub created_at: String,
 }
 
-/// The application `address` (lower case) is linked to, if any.
-pub async fn linked_to(tx: &mut Tx<'_>, address: &str) -> anyhow::Result<Option<i64>> {
-    sqlx::query_scalar("SELECT application_id FROM application_addresses WHERE address = ?")
-        .bind(address)
-        .fetch_optional(&mut **tx)
-        .await
-        .context("cannot look up linked address")
+/// The application of programme `programme` that `address` (lower case)
+/// is linked to, if any.
+pub async fn linked_to(
+    tx: &mut Tx<'_>,
+    programme: &str,
+    address: &str,
+) -> anyhow::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "SELECT l.application_id FROM application_addresses l \
+         JOIN applications a ON a.id = l.application_id WHERE l.address = ? AND a.programme = ?",
+    )
+    .bind(address)
+    .bind(programme)
+    .fetch_optional(&mut **tx)
+    .await
+    .context("cannot look up linked address")
 }
 
 /// Links `address` (lower case) to the application. An address already
-/// linked elsewhere is moved to this application.
+/// linked to another application of the same programme is moved to this
+/// one; its links in other programmes stay.
 pub async fn link(
     tx: &mut Tx<'_>,
     application_id: i64,
@@ -49,10 +59,20 @@ pub async fn link(
     by: &str,
 ) -> anyhow::Result<()> {
     sqlx::query(
+        "DELETE FROM application_addresses WHERE address = ? AND application_id != ? \
+         AND application_id IN (SELECT id FROM applications WHERE programme = \
+         (SELECT programme FROM applications WHERE id = ?))",
+    )
+    .bind(address)
+    .bind(application_id)
+    .bind(application_id)
+    .execute(&mut **tx)
+    .await
+    .context("cannot move linked address")?;
+    sqlx::query(
         "INSERT INTO application_addresses (application_id, address, linked_by, created_at) \
-         VALUES (?, ?, ?, ?) ON CONFLICT (address) DO UPDATE SET \
-         application_id = excluded.application_id, linked_by = excluded.linked_by, \
-         created_at = excluded.created_at",
+         VALUES (?, ?, ?, ?) ON CONFLICT (application_id, address) DO UPDATE SET \
+         linked_by = excluded.linked_by, created_at = excluded.created_at",
     )
     .bind(application_id)
     .bind(address)
@@ -404,4 +424,67 @@ pub async fn decide(tx: &mut Tx<'_>, id: i64, state: HoldState, by: &str) -> any
     .await
     .context("cannot record the decision on an address change")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::applications::{self, NewApplication};
+    use crate::store::testing;
+
+    #[tokio::test]
+    async fn an_address_is_linked_to_one_application_per_programme() {
+        let (_dir, store) = testing::store().await;
+        let codes = ["EWS7".to_string(), "EWS8".to_string()];
+        crate::store::programmes::adopt(&store, &codes, chrono::Utc::now())
+            .await
+            .unwrap();
+        let a = testing::application(&store, 1, false).await;
+        let b = testing::application(&store, 2, false).await;
+        let first = testing::message(&store, 3).await;
+        let mut tx = store.begin().await.unwrap();
+        let new = NewApplication {
+            programme: "EWS8",
+            applicant: "a3@x.test",
+            applicant_name: None,
+            subject: None,
+            first_message: first,
+            received_at: chrono::Utc::now(),
+            late: false,
+            duplicate_of: None,
+        };
+        let c = applications::create(&mut tx, &new).await.unwrap();
+        let office = "buero@x.test";
+        link(&mut tx, a.id, office, "cli").await.unwrap();
+        link(&mut tx, c.id, office, "cli").await.unwrap();
+        assert_eq!(
+            linked_to(&mut tx, "EWS7", office).await.unwrap(),
+            Some(a.id)
+        );
+        assert_eq!(
+            linked_to(&mut tx, "EWS8", office).await.unwrap(),
+            Some(c.id)
+        );
+        // Within one programme the link moves.
+        link(&mut tx, b.id, office, "cli").await.unwrap();
+        assert_eq!(
+            linked_to(&mut tx, "EWS7", office).await.unwrap(),
+            Some(b.id)
+        );
+        assert_eq!(
+            linked_to(&mut tx, "EWS8", office).await.unwrap(),
+            Some(c.id)
+        );
+        link(&mut tx, b.id, office, "mail:leitung@x.test")
+            .await
+            .unwrap();
+        assert_eq!(links(&mut tx, b.id).await.unwrap().len(), 1);
+        assert!(links(&mut tx, a.id).await.unwrap().is_empty());
+        // The sender lookup sees only the programme's own link.
+        let found = applications::find_for_sender(&mut tx, "EWS8", office)
+            .await
+            .unwrap()
+            .map(|x| x.id);
+        assert_eq!(found, Some(c.id));
+    }
 }

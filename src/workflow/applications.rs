@@ -6,6 +6,10 @@
 //! brings documents. A mail from any other address naming the same
 //! municipality becomes its own application, marked as a possible duplicate
 //! (see [`super::ownership`]).
+//!
+//! Everything here is within the programme of the desk (part 9): which
+//! programme a mail is for was decided before (`intake::route`); a follow-up
+//! joins the owner's application of that programme only.
 
 use super::review::{self, Review};
 use super::{mails, notices, ownership};
@@ -35,7 +39,8 @@ pub async fn receive(
         .as_ref()
         .context("application without a sender address")?;
     let municipality = municipality_of(analysis);
-    if let Some(existing) = applications::find_for_sender(tx, &from.key()).await? {
+    let programme = &desk.programme.code;
+    if let Some(existing) = applications::find_for_sender(tx, programme, &from.key()).await? {
         return follow_up(
             desk,
             tx,
@@ -51,7 +56,7 @@ pub async fn receive(
     // Another address naming a municipality that already applied: its own
     // application, marked for staff; the other one is not touched.
     let original = match &municipality {
-        Some(m) => applications::find_by_municipality(tx, m).await?,
+        Some(m) => applications::find_by_municipality(tx, programme, m).await?,
         None => None,
     };
     let late = !desk.programme.is_on_time(received);
@@ -284,5 +289,88 @@ fn confirmation_context(
             .as_ref()
             .unwrap_or(&desk.settings.mail.from_address)
             .to_string(),
+    }
+}
+
+/// Tells staff that application mail `message_row` came while several calls
+/// were open (`open`) and names none of them: it is stored, neither recorded
+/// nor confirmed, and waits for `ZUORDNEN <message_row> CODE`. Once per
+/// message.
+pub async fn unrouted(
+    desk: &Desk<'_>,
+    tx: &mut Tx<'_>,
+    message_row: i64,
+    mail: &Incoming,
+    received: DateTime<Utc>,
+    open: &[&crate::config::Programme],
+) -> anyhow::Result<()> {
+    let mut lines = vec![
+        format!("Nachricht Nr. {message_row}"),
+        format!(
+            "Absender: {}",
+            mail.from_raw.as_deref().unwrap_or("(unbekannt)")
+        ),
+        format!("Betreff: {}", mail.subject),
+        format!("Eingegangen: {}", german::format_datetime(&received)),
+        format!(
+            "Offene Bewerbungsfristen: {}",
+            open.iter()
+                .map(|p| format!(
+                    "{} ({}, bis {})",
+                    p.short_name,
+                    p.code,
+                    german::format_date(p.deadline)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    ];
+    lines.extend(open.iter().map(|p| {
+        format!(
+            "Für {} senden Sie den Befehl: ZUORDNEN {message_row} {}",
+            p.short_name, p.code
+        )
+    }));
+    let excerpt: String = mail.body_start.chars().take(1000).collect();
+    notices::staff(
+        desk,
+        tx,
+        &format!("unrouted:{message_row}"),
+        "Bewerbung ohne Programm: bitte zuordnen",
+        "Eine E-Mail, die wie eine Bewerbung aussieht, ist eingegangen, während die \
+         Bewerbungsfristen mehrerer Programme laufen, und sie nennt keines davon. postbote hat \
+         sie weder als Bewerbung erfasst noch bestätigt; sie bleibt im Posteingang. Bitte ordnen \
+         Sie sie mit einem der Befehle unten zu (per Mail, mit Ihrem Kennwort): postbote erfasst \
+         und bestätigt sie dann für dieses Programm.",
+        &lines,
+        excerpt.trim(),
+    )
+    .await
+}
+
+/// `ZUORDNEN <message_row> CODE`: the held application mail is for
+/// programme `code`; the intake processes it again for that programme
+/// (recorded and confirmed then, as any application of it).
+pub async fn route(
+    tx: &mut Tx<'_>,
+    message_row: i64,
+    code: &str,
+) -> crate::workflow::actions::ActionResult<String> {
+    use crate::store::messages::{self, Routing};
+    use crate::workflow::actions::refuse;
+    match messages::route_to(tx, message_row, code).await? {
+        Routing::Requeued => {
+            tracing::info!(message_row, programme = code, "message routed by staff");
+            Ok(format!(
+                "Nachricht {message_row} ist dem Programm {code} zugeordnet; postbote erfasst \
+                 und bestätigt sie jetzt als Bewerbung für {code}"
+            ))
+        }
+        Routing::NoSuchMessage => refuse(format!("keine Nachricht Nr. {message_row}")),
+        Routing::UnknownProgramme => refuse(format!("kein Programm mit dem Kürzel {code}")),
+        Routing::NotWaiting(..) => refuse(format!(
+            "Nachricht {message_row} wartet nicht auf eine Zuordnung (nur Bewerbungen, die \
+             postbote keinem Programm zuordnen konnte)"
+        )),
     }
 }

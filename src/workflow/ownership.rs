@@ -65,7 +65,7 @@ pub async fn may_change(
     if key == application.owner {
         return Ok(true);
     }
-    Ok(ownership::linked_to(tx, &key).await? == Some(application.id))
+    Ok(ownership::linked_to(tx, &application.programme, &key).await? == Some(application.id))
 }
 
 /// After new facts from `messages` were stored: holds every guarded field
@@ -150,7 +150,8 @@ pub async fn link(
             application.reference
         ));
     }
-    if let Some(other) = crate::store::applications::find_for_sender(tx, &key).await?
+    if let Some(other) =
+        crate::store::applications::find_for_sender(tx, &application.programme, &key).await?
         && other.owner == key
     {
         return refuse(format!(
@@ -196,6 +197,12 @@ pub async fn merge(
     let target = actions::application(tx, into).await?;
     if source.id == target.id {
         return refuse("eine Bewerbung kann nicht mit sich selbst zusammengeführt werden");
+    }
+    if source.programme != target.programme {
+        return refuse(format!(
+            "{} ({}) und {} ({}) gehören zu verschiedenen Programmen",
+            source.reference, source.programme, target.reference, target.programme
+        ));
     }
     for a in [&source, &target] {
         if a.merged_into.is_some() {
@@ -518,7 +525,7 @@ mod tests {
         assert_eq!(docs.len(), 1, "{docs:?}");
         assert_eq!(docs[0].name, "Fragebogen-Angriff.pdf");
         assert_eq!(
-            ownership::linked_to(&mut tx, "mallory@evil.test")
+            ownership::linked_to(&mut tx, "EWS7", "mallory@evil.test")
                 .await
                 .unwrap(),
             Some(first)

@@ -173,7 +173,8 @@ pub fn app_on_servers(
     }
 }
 
-pub fn write_config(dir: &Path, servers: &MailServers, deadline: Deadline, extra: &str) -> PathBuf {
+/// The shipped EWS 7 programme file with the dates of `deadline`.
+pub fn programme_text(deadline: Deadline) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let programme = std::fs::read_to_string(root.join("config/ews7.toml")).expect("ews7.toml");
     let programme = match deadline {
@@ -183,10 +184,29 @@ pub fn write_config(dir: &Path, servers: &MailServers, deadline: Deadline, extra
         Deadline::Past => programme,
     };
     // The shipped Zoom links are placeholders, which release refuses.
-    let programme = programme.replace(
+    programme.replace(
         "https://zoom.us/j/ZOOM-LINK-EINTRAGEN",
         "https://zoom.us/j/1234567890",
+    )
+}
+
+/// Writes a second programme file `file_name` beside the config written by
+/// [`write_config`] and lists it after the first (part 9: several
+/// programmes, `[programme] files = […]`).
+pub fn add_programme(config_path: &Path, file_name: &str, text: &str) {
+    let dir = config_path.parent().expect("config dir");
+    std::fs::write(dir.join(file_name), text).expect("write programme");
+    let config = std::fs::read_to_string(config_path).expect("config");
+    let config = config.replace(
+        "file = \"programme.toml\"",
+        &format!("files = [\"programme.toml\", \"{file_name}\"]"),
     );
+    std::fs::write(config_path, config).expect("write config");
+}
+
+pub fn write_config(dir: &Path, servers: &MailServers, deadline: Deadline, extra: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let programme = programme_text(deadline);
     std::fs::write(dir.join("programme.toml"), programme).expect("write programme");
     std::fs::write(dir.join("imap.password"), "secret\n").expect("write password");
     let (imap_host, imap_port) = servers.imap_addr();

@@ -27,6 +27,7 @@ mod overview;
 mod own_domain;
 mod ownership;
 mod programme_year;
+mod programmes;
 mod restarts;
 mod retention;
 mod security;

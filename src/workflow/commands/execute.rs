@@ -366,6 +366,9 @@ async fn run(
         // NOTE: `handle` runs it through `run_overview`; never reached.
         Command::Overview { .. } => Err(ActionError::Refused("Nicht ausgeführt.".into())),
         Command::Ownership(o) => run_ownership(tx, o, by, details).await,
+        Command::Route { message, programme } => {
+            crate::workflow::applications::route(tx, *message, programme).await
+        }
         // NOTE: `handle` runs these through `run_privacy`, which needs the
         // mail's row and sender; never reached.
         Command::Privacy(_) | Command::Welcome { .. } | Command::ImportRoster { .. } => {

@@ -96,6 +96,9 @@ pub enum Command {
     Welcome { programme: Option<String> },
     /// "TEILNEHMER IMPORT [EWS7]": import the roster CSV attached to the mail.
     ImportRoster { programme: Option<String> },
+    /// "ZUORDNEN 42 EWS8": application mail 42 (a stored message, held
+    /// because several calls were open) is for programme EWS8.
+    Route { message: i64, programme: String },
 }
 
 /// TERMINÜBERSICHT SENDEN and TEILNEHMER IMPORT (a cohort taken over
@@ -396,6 +399,9 @@ impl Command {
             Command::Privacy(p) => p.describe(),
             Command::Welcome { .. } => "Terminübersicht an die Teilnehmenden senden".into(),
             Command::ImportRoster { .. } => "Teilnehmendenliste importieren".into(),
+            Command::Route { message, programme } => {
+                format!("Nachricht {message} dem Programm {programme} zuordnen")
+            }
         }
     }
 
@@ -411,7 +417,8 @@ impl Command {
             | Command::Overview { .. }
             | Command::Help
             | Command::Welcome { .. }
-            | Command::ImportRoster { .. } => None,
+            | Command::ImportRoster { .. }
+            | Command::Route { .. } => None,
             Command::Accept { reference, .. }
             | Command::Reject { reference }
             | Command::Waitlist { reference }
@@ -776,6 +783,13 @@ pub const COMMANDS: &[Spec] = &[
         parse: import_roster_command,
     },
     Spec {
+        verb: "zuordnen",
+        syntax: "ZUORDNEN NUMMER CODE",
+        description: "Ordnet eine zurückgehaltene Bewerbungsmail (Nummer aus dem Hinweis) einem Programm zu.",
+        example: "ZUORDNEN 42 EWS8",
+        parse: route_command,
+    },
+    Spec {
         verb: "uebersicht",
         syntax: "ÜBERSICHT [CODE]",
         description: "Schickt eine Zusammenfassung und die Tabelle aller Bewerbungen (XLSX).",
@@ -992,6 +1006,32 @@ fn cancel_event_command(rest: &[&str]) -> Result<Command, String> {
         programme,
         event: event_key(rest)?,
     })
+}
+
+/// "ZUORDNEN 42 EWS8": a message number and a programme code.
+fn route_command(rest: &[&str]) -> Result<Command, String> {
+    let hint = "Bitte „ZUORDNEN 42 EWS8“ schreiben (Nummer der Nachricht, Programmkürzel).";
+    let [message, programme] = rest else {
+        return Err(hint.into());
+    };
+    let message: i64 = message
+        .trim_start_matches(['#', '('])
+        .trim_end_matches(')')
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| hint.to_string())?;
+    let programme = programme.to_ascii_uppercase();
+    let valid = (2..=MAX_PREFIX).contains(&programme.len())
+        && programme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && programme.chars().all(|c| c.is_ascii_alphanumeric());
+    if !valid {
+        return Err(format!(
+            "„{}“ ist kein Programmkürzel. {hint}",
+            shown(&programme)
+        ));
+    }
+    Ok(Command::Route { message, programme })
 }
 
 /// A word in lower case with umlauts and ß written out (ä → ae, ß → ss).
@@ -1264,6 +1304,10 @@ mod tests {
             }),
             Command::Welcome { programme: None },
             Command::ImportRoster { programme: None },
+            Command::Route {
+                message: 42,
+                programme: "EWS8".into(),
+            },
         ];
         for c in &all {
             let _ = kind(c);
@@ -1298,6 +1342,7 @@ mod tests {
             Command::Privacy(P::Export { .. }) => "Export".into(),
             Command::Welcome { .. } => "Welcome".into(),
             Command::ImportRoster { .. } => "ImportRoster".into(),
+            Command::Route { .. } => "Route".into(),
         }
     }
 
@@ -1450,6 +1495,20 @@ mod tests {
         assert!(error("ÜBERSICHT ALLES").contains("Unerwartet"));
         // commands naming a reference take no code
         assert!(error("ZUSAGE EWS7 EWS7-0003").contains("kein Aktenzeichen"));
+    }
+
+    #[test]
+    fn route_a_message_to_a_programme() {
+        let route = |message, programme: &str| Command::Route {
+            message,
+            programme: programme.into(),
+        };
+        assert_eq!(one("ZUORDNEN 42 EWS8"), route(42, "EWS8"));
+        assert_eq!(one("zuordnen #7 ews8"), route(7, "EWS8"));
+        assert!(error("ZUORDNEN EWS8").contains("ZUORDNEN 42 EWS8"));
+        assert!(error("ZUORDNEN 0 EWS8").contains("ZUORDNEN 42 EWS8"));
+        assert!(error("ZUORDNEN 4 EWS-8").contains("kein Programmkürzel"));
+        assert!(error("ZUORDNEN 4 EWS8 EWS7").contains("ZUORDNEN 42 EWS8"));
     }
 
     #[test]
