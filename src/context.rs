@@ -10,7 +10,7 @@ use crate::config::{Programme, Programmes};
 use crate::intake::classify::Rules;
 use crate::outbox::{Composer, Mailer, Templates};
 use crate::store::{Store, instance_key};
-use crate::workflow::desk::Desk;
+use crate::workflow::desk::{Desk, Mailers};
 use crate::workflow::mails;
 use anyhow::Context;
 use std::sync::Arc;
@@ -46,15 +46,15 @@ impl App {
 
     /// What a workflow step works with, for `programme`.
     pub fn desk_for<'a>(&'a self, programme: &'a Programme) -> Desk<'a> {
-        let mailer = self
-            .programme_mailers
-            .iter()
-            .find(|(code, _)| *code == programme.code)
-            .map_or(&self.mailer, |(_, m)| m);
+        let mailers = Mailers {
+            shared: &self.mailer,
+            own: &self.programme_mailers,
+        };
         Desk {
             programme,
             programmes: &self.programmes,
-            mailer,
+            mailer: mailers.of(&programme.code),
+            mailers,
             settings: &self.settings,
         }
     }

@@ -309,6 +309,9 @@ pub enum Command {
         /// Output folder.
         #[arg(long, default_value = "forms")]
         out: PathBuf,
+        /// The programme (its code); may be left out while only one is active.
+        #[arg(long, value_name = "CODE")]
+        programme: Option<String>,
     },
     /// Run the sample applications in examples/ through a Maildir, SQLite and
     /// the file transport in a local folder, and list the mails written.
@@ -360,10 +363,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let config = Config::load(&cli.config)?;
     match cli.command {
-        Command::Forms { out } => {
-            for path in
-                crate::documents::forms::write_questionnaire(config.programmes.first(), &out)?
-            {
+        Command::Forms { out, programme } => {
+            let programme = match config.programmes.pick(programme.as_deref()) {
+                Ok(p) => p,
+                Err(why) => {
+                    eprintln!("{why}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            for path in crate::documents::forms::write_questionnaire(programme, &out)? {
                 println!("{}", path.display());
             }
             Ok(ExitCode::SUCCESS)

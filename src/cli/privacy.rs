@@ -55,9 +55,21 @@ async fn forget_in(
 pub async fn export(config: &Config, reference: &str, out: &Path) -> anyhow::Result<ExitCode> {
     let store = Store::open_existing(&config.settings.storage.database).await?;
     let result =
-        retention::export::write_file(&store, config.programmes.first(), reference, out).await;
+        retention::export::write_file(&store, programme_of(config, reference), reference, out)
+            .await;
     store.close().await;
     let n = result?;
     println!("{}: {n} file(s) written (mode 0600)", out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The programme a reference belongs to, by its prefix (`EWS8-0001`), else
+/// the first one (the cover note names it).
+fn programme_of<'a>(config: &'a Config, reference: &str) -> &'a crate::config::Programme {
+    let upper = reference.trim().to_ascii_uppercase();
+    config
+        .programmes
+        .iter()
+        .find(|p| upper.starts_with(&format!("{}-", p.code)))
+        .unwrap_or(config.programmes.first())
 }

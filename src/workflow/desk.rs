@@ -16,7 +16,27 @@ pub struct Desk<'a> {
     /// names ([`Desk::resolve_programme`]).
     pub programmes: &'a Programmes,
     pub mailer: &'a Mailer,
+    /// Every mailer: the shared templates, and the programmes with a
+    /// template folder of their own ([`Desk::for_programme`] picks).
+    pub mailers: Mailers<'a>,
     pub settings: &'a Settings,
+}
+
+/// The shared mailer and the programmes' own ones (by code).
+#[derive(Clone, Copy)]
+pub struct Mailers<'a> {
+    pub shared: &'a Mailer,
+    pub own: &'a [(String, Mailer)],
+}
+
+impl<'a> Mailers<'a> {
+    /// The mailer of the programme with `code`: its own, else the shared.
+    pub fn of(&self, code: &str) -> &'a Mailer {
+        self.own
+            .iter()
+            .find(|(c, _)| c == code)
+            .map_or(self.shared, |(_, m)| m)
+    }
 }
 
 impl<'a> Desk<'a> {
@@ -27,8 +47,12 @@ impl<'a> Desk<'a> {
         self.programmes.pick(code).map_err(|e| e.german())
     }
 
-    /// The desk of `programme` (same mailer and settings).
+    /// The desk of `programme`: its mailer (templates), the same settings.
     pub fn for_programme(&self, programme: &'a Programme) -> Desk<'a> {
-        Desk { programme, ..*self }
+        Desk {
+            programme,
+            mailer: self.mailers.of(&programme.code),
+            ..*self
+        }
     }
 }

@@ -388,16 +388,7 @@ async fn run_takeover(
     row: i64,
     now: DateTime<Utc>,
 ) -> ActionResult<(String, Vec<String>)> {
-    // TODO(part 9): route a code other than this desk's programme to its
-    // desk (`App::desk_for`) once execute knows every programme.
-    if let Some(code) = code
-        && !code.eq_ignore_ascii_case(&desk.programme.code)
-    {
-        return Err(ActionError::Refused(format!(
-            "Das Programm {code} ist hier nicht bekannt (bekannt: {}).",
-            desk.programme.code
-        )));
-    }
+    let desk = &programme_desk(desk, &code.map(str::to_string))?;
     match command {
         Command::Welcome { .. } => {
             let report = welcome::send(desk, tx, now).await?;
