@@ -4,9 +4,6 @@
 use crate::config::Config;
 use crate::store::Store;
 use crate::workflow::overview;
-use anyhow::Context;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -28,20 +25,7 @@ pub async fn export(
     drop(tx);
     let bytes = overview::sheet::xlsx(&o)?;
     // NOTE: personal data: never overwrite a file, readable by the owner only.
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(out)
-        .with_context(|| {
-            format!(
-                "cannot create {} (an existing file is never overwritten)",
-                out.display()
-            )
-        })?;
-    file.write_all(&bytes)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", out.display()))?;
+    crate::retention::export::write_private(out, &bytes)?;
     for line in o.summary() {
         println!("{line}");
     }

@@ -87,6 +87,13 @@ pub async fn write_file(
     out: &Path,
 ) -> anyhow::Result<usize> {
     let (bytes, count) = build(store, programme, reference).await?;
+    write_private(out, &bytes)?;
+    Ok(count)
+}
+
+/// Writes personal data to the new file `out`: refused if it exists (never
+/// overwritten), mode 0600, synced before it counts as written.
+pub fn write_private(out: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -98,10 +105,9 @@ pub async fn write_file(
                 out.display()
             )
         })?;
-    file.write_all(&bytes)
+    file.write_all(bytes)
         .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", out.display()))?;
-    Ok(count)
+        .with_context(|| format!("cannot write {}", out.display()))
 }
 
 fn day(m: &StoredMail) -> String {

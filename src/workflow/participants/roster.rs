@@ -3,8 +3,7 @@
 //! (EWS 7 is already running). All rows or none.
 
 use super::csv::{self, Role, RosterError};
-use crate::calendar::{events, timeline};
-use crate::store::programme::{self, Decision, MailKind, MailState};
+use crate::calendar::events;
 use crate::store::{Store, Tx, participants, welcome};
 use crate::workflow::desk::Desk;
 use anyhow::Context;
@@ -67,29 +66,8 @@ pub async fn import_in(
         };
         let email = row.email.key();
         if role == "participant" && !welcome::is_active(tx, programme, &email, role).await? {
-            let me = std::slice::from_ref(&email);
-            for d in timeline::scoped_reminders(
-                &desk.programme.key_scope,
-                &begun,
-                &desk.settings.reminders,
-                me,
-            ) {
-                if d.due <= now {
-                    let skipped = Decision {
-                        programme: &desk.programme.code,
-                        key: &d.key,
-                        event_key: Some(&d.event_key),
-                        kind: MailKind::Reminder,
-                        recipient: Some(&d.recipient),
-                        due: d.due,
-                        decided_at: now,
-                        state: MailState::Skipped,
-                        note: Some("the event began before the person joined the roster"),
-                        calendar: None,
-                    };
-                    programme::record_mail(tx, &skipped).await?;
-                }
-            }
+            let note = "the event began before the person joined the roster";
+            super::welcome::skip_due_reminders(desk, tx, &begun, &email, now, note).await?;
         }
         participants::upsert(
             tx,

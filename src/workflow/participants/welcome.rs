@@ -274,29 +274,43 @@ async fn record(
         };
         programme::record_mail(tx, &told).await?;
         let single = std::slice::from_ref(l.event);
-        let me = std::slice::from_ref(&recipient);
-        for d in timeline::scoped_reminders(
-            &desk.programme.key_scope,
-            single,
-            &desk.settings.reminders,
-            me,
-        ) {
-            if d.due <= now {
-                let skipped = Decision {
-                    programme: &desk.programme.code,
-                    key: &d.key,
-                    event_key: Some(&d.event_key),
-                    kind: MailKind::Reminder,
-                    recipient: Some(&d.recipient),
-                    due: d.due,
-                    decided_at: now,
-                    state: MailState::Skipped,
-                    note: Some("covered by the welcome"),
-                    calendar: None,
-                };
-                programme::record_mail(tx, &skipped).await?;
-            }
-        }
+        skip_due_reminders(desk, tx, single, &recipient, now, "covered by the welcome").await?;
+    }
+    Ok(())
+}
+
+/// Records the reminders of `events` to `recipient` that are due by `now`
+/// as skipped (with `note`), so the scheduler does not send them late: the
+/// welcome covers them, or the person joined after the event began.
+pub(super) async fn skip_due_reminders(
+    desk: &Desk<'_>,
+    tx: &mut Tx<'_>,
+    events: &[Event],
+    recipient: &str,
+    now: DateTime<Utc>,
+    note: &str,
+) -> anyhow::Result<()> {
+    let me = [recipient.to_string()];
+    let due = timeline::scoped_reminders(
+        &desk.programme.key_scope,
+        events,
+        &desk.settings.reminders,
+        &me,
+    );
+    for d in due.iter().filter(|d| d.due <= now) {
+        let skipped = Decision {
+            programme: &desk.programme.code,
+            key: &d.key,
+            event_key: Some(&d.event_key),
+            kind: MailKind::Reminder,
+            recipient: Some(&d.recipient),
+            due: d.due,
+            decided_at: now,
+            state: MailState::Skipped,
+            note: Some(note),
+            calendar: None,
+        };
+        programme::record_mail(tx, &skipped).await?;
     }
     Ok(())
 }
