@@ -225,6 +225,16 @@ pub async fn select_due(
     messages.extend(expired(r.automatic_days, &["automatic", "duplicate"]).await?);
     messages.extend(expired(r.staff_days, &["staff", "command"]).await?);
     messages.extend(expired(r.sent_days, &["own"]).await?);
+    // Application mail that became no application: held for staff to
+    // route (`ZUORDNEN`) or refused (DMARC failed). Staff were told; it is
+    // kept as long as an application nobody decided on.
+    if r.undecided_months > 0 {
+        let before = ts(months_before(clock, r.undecided_months));
+        messages.extend(
+            retention::expired_messages(store, &[crate::store::messages::UNROUTED_CLASS], &before)
+                .await?,
+        );
+    }
     let outbox_raw = if r.sent_days > 0 {
         let before = ts(clock - Duration::days(i64::from(r.sent_days)));
         retention::sent_before(store, &before).await?
@@ -317,4 +327,34 @@ pub async fn run_daily(
     health::set(store, RETENTION_DAY, &day).await?;
     tracing::info!(day = %day, erased = counts.total(), "retention run done");
     Ok(Some(counts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::testing;
+
+    #[tokio::test]
+    async fn application_mail_that_became_no_application_goes_with_the_undecided() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = testing::app(dir.path()).await;
+        let row = crate::store::testing::message(&app.store, 1).await;
+        let arrived = Utc::now() - Duration::days(400);
+        sqlx::query(
+            "UPDATE messages SET class = 'application', application_id = NULL, \
+             state = 'processed', received_at = ? WHERE id = ?",
+        )
+        .bind(ts(arrived))
+        .bind(row)
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+        let due = |at| select_due(&app.store, &app.settings, &app.programmes, at);
+        let months = i64::from(app.settings.retention.undecided_months) * 31;
+        // Weeks before its time it stays; a day after, it is due.
+        let early = arrived + Duration::days(months - 40);
+        assert!(!due(early).await.unwrap().messages.contains(&row));
+        let late = arrived + Duration::days(months + 1);
+        assert!(due(late).await.unwrap().messages.contains(&row));
+    }
 }
