@@ -184,6 +184,15 @@ pub struct InterviewRules {
     pub zoom_link: String,
 }
 
+/// Whether `code` (upper or lower case) is a programme code: 2 to 16 ASCII
+/// letters and digits, starting with a letter (`EWS7`). The one rule for the
+/// programme file and for staff commands that name a programme.
+pub fn is_code(code: &str) -> bool {
+    (2..=16).contains(&code.len())
+        && code.starts_with(|c: char| c.is_ascii_alphabetic())
+        && code.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
 /// Whether a meeting link is missing or still the shipped placeholder
 /// ("…ZOOM-LINK-EINTRAGEN"): invitations must not go out with it.
 pub fn is_placeholder_link(link: &str) -> bool {
@@ -798,10 +807,7 @@ impl Validator<'_> {
         } else {
             "short_name"
         };
-        let valid = (2..=16).contains(&code.len())
-            && code.chars().all(|c| c.is_ascii_alphanumeric())
-            && code.starts_with(|c: char| c.is_ascii_alphabetic());
-        if !valid {
+        if !is_code(&code) {
             return Err(self.invalid(
                 key,
                 "the programme code (reference prefix) must be 2 to 16 letters and digits, starting with a letter",

@@ -14,6 +14,7 @@
 //! Nothing here panics, whatever the input.
 
 use crate::calendar::german::format_date;
+use crate::config::programme::is_code;
 use crate::domain::HeaderText;
 use chrono::{NaiveDate, NaiveTime};
 use std::fmt;
@@ -132,9 +133,11 @@ fn takeover_code(rest: &[&str], second: &str, hint: &str) -> Result<Option<Strin
     }
 }
 
-/// A programme code ([`programme_code`]) where one must stand.
+/// A programme code ([`is_code`]) where one must stand: a digit is not
+/// needed, nothing else could stand there.
 fn required_code(word: &str) -> Result<String, String> {
-    programme_code(word)
+    is_code(word)
+        .then(|| word.to_ascii_uppercase())
         .ok_or_else(|| format!("„{}“ ist kein Programmkürzel (z. B. EWS7).", shown(word)))
 }
 
@@ -837,16 +840,12 @@ fn known() -> String {
     verbs.join(", ")
 }
 
-/// A programme code: 2 to [`MAX_PREFIX`] ASCII letters and digits, starting
-/// with a letter and containing a digit (`EWS7`, `EWS8`), so that it is never
-/// taken for a word such as EINLADUNGEN or MODUL. Upper case.
+/// A programme code ([`is_code`]) that also contains a digit (`EWS7`,
+/// `EWS8`), so that where a code is optional it is never taken for a word
+/// such as EINLADUNGEN or MODUL. Upper case.
 fn programme_code(word: &str) -> Option<String> {
-    let b = word.as_bytes();
-    let valid = (2..=MAX_PREFIX).contains(&b.len())
-        && b.first().is_some_and(u8::is_ascii_alphabetic)
-        && b.iter().all(u8::is_ascii_alphanumeric)
-        && b.iter().any(u8::is_ascii_digit);
-    valid.then(|| word.to_ascii_uppercase())
+    let with_digit = word.bytes().any(|b| b.is_ascii_digit());
+    (with_digit && is_code(word)).then(|| word.to_ascii_uppercase())
 }
 
 /// An optional programme code as the first word, and the words after it.
@@ -1022,10 +1021,7 @@ fn route_command(rest: &[&str]) -> Result<Command, String> {
         .filter(|n| *n > 0)
         .ok_or_else(|| hint.to_string())?;
     let programme = programme.to_ascii_uppercase();
-    let valid = (2..=MAX_PREFIX).contains(&programme.len())
-        && programme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && programme.chars().all(|c| c.is_ascii_alphanumeric());
-    if !valid {
+    if !is_code(&programme) {
         return Err(format!(
             "„{}“ ist kein Programmkürzel. {hint}",
             shown(&programme)
