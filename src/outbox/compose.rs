@@ -142,12 +142,18 @@ impl LoopKey {
     /// A stored raw message (queued before the keyed token) with the old
     /// header `X-Postbote-Loop: <instance>` made current, or None when its
     /// header block holds no such line.
+    /// The loop header as mail carried it before it was keyed (the
+    /// instance name alone), CRLF included.
+    pub fn old_header(&self) -> String {
+        format!("{LOOP_HEADER}: {}\r\n", self.instance)
+    }
+
     pub fn upgrade_raw(&self, raw: &[u8], message_id: &str) -> Option<Vec<u8>> {
         let end = raw
             .windows(4)
             .position(|w| w == b"\r\n\r\n")
             .map(|p| p + 2)?;
-        let old = format!("{LOOP_HEADER}: {}\r\n", self.instance);
+        let old = self.old_header();
         let head = &raw[..end];
         let at = head
             .windows(old.len())

@@ -25,7 +25,9 @@ pub async fn upgrade_loop_headers(
     key: &compose::LoopKey,
 ) -> anyhow::Result<usize> {
     let mut done = 0;
-    for (id, message_id, raw) in crate::store::outbox::unsent_raws(store).await? {
+    for (id, message_id, raw) in
+        crate::store::outbox::unsent_raws(store, key.old_header().as_bytes()).await?
+    {
         if let Some(new) = key.upgrade_raw(&raw, &message_id)
             && crate::store::outbox::replace_unsent_raw(store, id, &new).await?
         {

@@ -705,14 +705,22 @@ pub async fn list(store: &Store) -> anyhow::Result<Vec<OutboxEntry>> {
     .context("cannot list outbox")
 }
 
-/// The raw bytes of every mail not sent yet (any state but `sent`), with
-/// their Message-IDs: for [`replace_unsent_raw`].
-pub async fn unsent_raws(store: &Store) -> anyhow::Result<Vec<(i64, String, Vec<u8>)>> {
-    sqlx::query_as("SELECT id, message_id, raw FROM outbox WHERE state <> ? ORDER BY id")
-        .bind(OutboxState::Sent)
-        .fetch_all(store.pool())
-        .await
-        .context("cannot read unsent mail")
+/// The raw bytes of every mail not sent yet (any state but `sent`) that
+/// contain `needle`, with their Message-IDs: for [`replace_unsent_raw`].
+/// SQLite looks for the bytes, so a start reads only the rows concerned.
+pub async fn unsent_raws(
+    store: &Store,
+    needle: &[u8],
+) -> anyhow::Result<Vec<(i64, String, Vec<u8>)>> {
+    sqlx::query_as(
+        "SELECT id, message_id, raw FROM outbox WHERE state <> ? AND instr(raw, ?) > 0 \
+         ORDER BY id",
+    )
+    .bind(OutboxState::Sent)
+    .bind(needle)
+    .fetch_all(store.pool())
+    .await
+    .context("cannot read unsent mail")
 }
 
 /// Replaces the raw bytes of a mail not sent yet; false if it was sent meanwhile.
