@@ -186,11 +186,13 @@ impl Store {
     }
 
     async fn connect(path: &Path, create: bool, connections: u32) -> anyhow::Result<Store> {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(connections)
-            .connect_with(options(path, create))
-            .await
-            .with_context(|| format!("cannot open database {}", path.display()))?;
+        let pool = open_retrying(|| {
+            SqlitePoolOptions::new()
+                .max_connections(connections)
+                .connect_with(options(path, create))
+        })
+        .await
+        .with_context(|| format!("cannot open database {}", path.display()))?;
         Ok(Store { pool })
     }
 
@@ -331,6 +333,44 @@ fn options(path: &Path, create: bool) -> SqliteConnectOptions {
         .pragma("secure_delete", "ON")
 }
 
+/// How long opening a database waits for another connection's lock.
+const OPEN_BUSY_LIMIT: Duration = Duration::from_secs(10);
+
+/// Opens a connection (or pool), trying again for [`OPEN_BUSY_LIMIT`] while
+/// SQLite answers "database is locked".
+///
+/// NOTE: the busy timeout does not cover opening: `PRAGMA journal_mode=WAL`
+/// on a database that another process has open right then (the daemon
+/// creating its file while `postbote status` polls it) fails at once with
+/// SQLITE_BUSY instead of waiting.
+async fn open_retrying<T, F, Fut>(open: F) -> Result<T, sqlx::Error>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let deadline = std::time::Instant::now() + OPEN_BUSY_LIMIT;
+    loop {
+        match open().await {
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                tracing::debug!(error = %e, "database busy while opening; trying again");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// SQLITE_BUSY or SQLITE_LOCKED, with any extended code.
+fn is_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|c| c.parse::<i64>().ok())
+            .is_some_and(|code| matches!(code & 0xff, 5 | 6)),
+        _ => false,
+    }
+}
+
 /// Applies the pending migrations on a connection of its own, with foreign
 /// keys off, then checks every foreign key.
 ///
@@ -344,7 +384,8 @@ fn options(path: &Path, create: bool) -> SqliteConnectOptions {
 /// a reference (its changes are committed then, and the start fails).
 async fn migrate(path: &Path) -> anyhow::Result<()> {
     use sqlx::Connection;
-    let mut conn = sqlx::SqliteConnection::connect_with(&options(path, false).foreign_keys(false))
+    let no_keys = options(path, false).foreign_keys(false);
+    let mut conn = open_retrying(|| sqlx::SqliteConnection::connect_with(&no_keys))
         .await
         .with_context(|| format!("cannot open database {}", path.display()))?;
     MIGRATOR
@@ -418,6 +459,44 @@ mod tests {
         }
         other.close().await;
         store.close().await;
+    }
+
+    /// The daemon creating its database while commands poll it (as
+    /// `postbote status` does from a service manager or a test): SQLite
+    /// answered "database is locked" to about 2 starts in 100 before
+    /// [`open_retrying`]. A race, so it runs many rounds.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn the_daemon_creating_its_database_while_commands_poll_it_does_not_fail() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let mut failures = Vec::new();
+        for _ in 0..60 {
+            let dir = tempfile::tempdir().unwrap();
+            let db = dir.path().join("db.sqlite");
+            let stop = Arc::new(AtomicBool::new(false));
+            let pollers: Vec<_> = (0..3)
+                .map(|_| {
+                    let (db, stop) = (db.clone(), stop.clone());
+                    tokio::spawn(async move {
+                        while !stop.load(Ordering::Relaxed) {
+                            if let Ok(store) = Store::open_existing(&db).await {
+                                store.close().await;
+                            }
+                        }
+                    })
+                })
+                .collect();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            match Store::open(&db).await {
+                Ok(store) => store.close().await,
+                Err(e) => failures.push(format!("{e:#}")),
+            }
+            stop.store(true, Ordering::Relaxed);
+            for poller in pollers {
+                poller.await.unwrap();
+            }
+        }
+        assert!(failures.is_empty(), "{failures:#?}");
     }
 
     #[tokio::test]
