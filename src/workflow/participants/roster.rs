@@ -8,7 +8,7 @@ use crate::store::{Store, Tx, participants, welcome};
 use crate::workflow::desk::Desk;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use mail_parser::{MessageParser, MimeHeaders};
+use mail_parser::{Encoding, MessageParser, MessagePart, MimeHeaders, PartType};
 
 /// Imports the CSV; on invalid rows nothing is stored and every error is listed.
 /// The people join `desk.programme`.
@@ -114,15 +114,91 @@ pub fn csv_attachments(raw: &[u8]) -> Vec<Attached> {
                 } else {
                     name
                 },
-                bytes: part.contents().to_vec(),
+                bytes: attached_bytes(raw, part),
             })
         })
         .collect()
 }
 
+/// The bytes of an attached file as the sender's program wrote them.
+///
+/// NOTE: mail-parser turns every `text/*` part into UTF-8, and a part
+/// without a charset (Outlook attaching a CSV German Excel saved, which is
+/// Windows-1252) is decoded as UTF-8 lossily: "Hürtgenwald" would become
+/// "H\u{FFFD}rtgenwald". Such a part is decoded from the raw mail here
+/// (base64 or quoted-printable only), and [`csv::parse`] detects the
+/// encoding itself. A part that names another charset than UTF-8 keeps
+/// mail-parser's decoding, which honoured it.
+fn attached_bytes(raw: &[u8], part: &MessagePart<'_>) -> Vec<u8> {
+    let PartType::Text(text) = &part.body else {
+        return part.contents().to_vec();
+    };
+    let declared = part
+        .content_type()
+        .and_then(|ct| ct.attribute("charset"))
+        .map(str::to_ascii_lowercase);
+    if declared.is_some_and(|c| !matches!(c.as_str(), "utf-8" | "utf8" | "us-ascii")) {
+        return text.as_bytes().to_vec();
+    }
+    let body = raw.get(part.raw_body_offset() as usize..part.raw_end_offset() as usize);
+    let decoded = body.and_then(|b| match part.encoding {
+        Encoding::Base64 => mail_parser::decoders::base64::base64_decode(b),
+        Encoding::QuotedPrintable => {
+            mail_parser::decoders::quoted_printable::quoted_printable_decode(b)
+        }
+        Encoding::None => Some(b.to_vec()),
+    });
+    decoded.unwrap_or_else(|| text.as_bytes().to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// German Excel's CSV (Windows-1252) as Outlook attaches it: `text/csv`
+    /// without a charset, in base64, quoted-printable or 8 bit; and once
+    /// with the charset named.
+    #[test]
+    fn a_windows_1252_csv_keeps_its_umlauts_however_it_is_attached() {
+        use base64::Engine;
+        let csv: &[u8] = b"Kommune;Name;E-Mail\r\nGemeinde H\xfcrtgenwald;J\xf6rg;j@h.test\r\n";
+        let b64 = base64::engine::general_purpose::STANDARD.encode(csv);
+        let qp = "Kommune;Name;E-Mail\r\nGemeinde H=FCrtgenwald;J=F6rg;j@h.test\r\n";
+        let mail = |headers: &str, body: &[u8]| -> Vec<u8> {
+            let mut raw = format!(
+                "From: a@b.test\r\nTo: c@d.test\r\nSubject: x\r\nMIME-Version: 1.0\r\n\
+                 Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+                 --b\r\nContent-Type: text/plain\r\n\r\nTEILNEHMER IMPORT\r\n\
+                 --b\r\n{headers}Content-Disposition: attachment; filename=\"liste.csv\"\r\n\r\n"
+            )
+            .into_bytes();
+            raw.extend_from_slice(body);
+            raw.extend_from_slice(b"\r\n--b--\r\n");
+            raw
+        };
+        let cases = [
+            mail(
+                "Content-Type: text/csv\r\nContent-Transfer-Encoding: base64\r\n",
+                b64.as_bytes(),
+            ),
+            mail(
+                "Content-Type: text/csv\r\nContent-Transfer-Encoding: quoted-printable\r\n",
+                qp.as_bytes(),
+            ),
+            mail("Content-Type: text/csv\r\nContent-Transfer-Encoding: 8bit\r\n", csv),
+            mail(
+                "Content-Type: text/csv; charset=windows-1252\r\nContent-Transfer-Encoding: base64\r\n",
+                b64.as_bytes(),
+            ),
+        ];
+        for (i, raw) in cases.iter().enumerate() {
+            let found = csv_attachments(raw);
+            assert_eq!(found.len(), 1, "case {i}");
+            let rows = csv::parse(&found[0].bytes).unwrap_or_else(|e| panic!("case {i}: {e:?}"));
+            assert_eq!(rows[0].municipality, "Gemeinde Hürtgenwald", "case {i}");
+            assert_eq!(rows[0].name, "Jörg", "case {i}");
+        }
+    }
 
     #[test]
     fn csv_attachments_are_found_by_name_or_type() {
