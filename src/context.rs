@@ -40,8 +40,20 @@ impl App {
     /// What a workflow step works with, for the first programme of the
     /// settings: for work that belongs to no programme in particular (staff
     /// notices, alarms) and while only one programme is configured.
+    ///
+    /// With several programmes this desk is neutral ([`Desk::neutral`]):
+    /// its staff mail names them all and uses the shared templates.
     pub fn desk(&self) -> Desk<'_> {
-        self.desk_for(self.programmes.first())
+        let first = self.desk_for(self.programmes.first());
+        if self.programmes.len() > 1 {
+            Desk {
+                neutral: true,
+                mailer: &self.mailer,
+                ..first
+            }
+        } else {
+            first
+        }
     }
 
     /// What a workflow step works with, for `programme`.
@@ -56,6 +68,7 @@ impl App {
             mailer: mailers.of(&programme.code),
             mailers,
             settings: &self.settings,
+            neutral: false,
         }
     }
 

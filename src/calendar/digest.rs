@@ -217,18 +217,8 @@ pub async fn build(
     let last_mailbox_check = health::get(&app.store, health::MAILBOX_OK)
         .await?
         .map_or_else(|| "noch keiner".to_string(), |(v, _)| day(&v));
-    let short_name = app
-        .programmes
-        .active()
-        .map(|p| p.short_name.as_str())
-        .collect::<Vec<_>>()
-        .join(" / ");
     Ok(mails::Digest {
-        short_name: if short_name.is_empty() {
-            app.programmes.first().short_name.clone()
-        } else {
-            short_name
-        },
+        short_name: app.programmes.label(),
         date: german::format_date(german::to_berlin(&at).date_naive()),
         since: german::format_datetime(&since),
         needs_human,

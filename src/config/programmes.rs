@@ -131,6 +131,22 @@ impl Programmes {
         }
     }
 
+    /// What mail about no programme in particular is labelled with: the
+    /// short names of the active programmes, "EWS 7 / EWS 8" (every
+    /// programme's when all are retired; with one programme, its own).
+    pub fn label(&self) -> String {
+        let active: Vec<&str> = self.active().map(|p| p.short_name.as_str()).collect();
+        if active.is_empty() {
+            self.list
+                .iter()
+                .map(|p| p.short_name.as_str())
+                .collect::<Vec<_>>()
+                .join(" / ")
+        } else {
+            active.join(" / ")
+        }
+    }
+
     /// Every code, in the settings' order, comma-separated.
     pub fn codes(&self) -> String {
         self.list
@@ -215,5 +231,31 @@ mod tests {
         let both = Programmes::load(&settings, &config).unwrap();
         let codes: Vec<&str> = both.iter().map(|p| p.code.as_str()).collect();
         assert_eq!(codes, ["EWS7", "EWS8"]);
+    }
+
+    /// The demo's two programmes (config/demo.toml) load; mail about no
+    /// programme in particular names the active ones.
+    #[test]
+    fn the_demo_programmes_load_and_neutral_mail_names_the_active_ones() {
+        let config = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo.toml"));
+        let settings = ProgrammeSettings {
+            file: None,
+            files: vec![
+                concat!(env!("CARGO_MANIFEST_DIR"), "/config/ews7.toml").into(),
+                concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo-ews8.toml").into(),
+            ],
+        };
+        let mut both = Programmes::load(&settings, config).unwrap();
+        let codes: Vec<&str> = both.iter().map(|p| p.code.as_str()).collect();
+        assert_eq!(codes, ["EWS7", "EWS8"]);
+        assert_eq!(both.label(), "EWS 7 / EWS 8");
+        both.first_mut().retired = true;
+        assert_eq!(both.label(), "EWS 8");
+        for p in both.iter_mut() {
+            p.retired = true;
+        }
+        assert_eq!(both.label(), "EWS 7 / EWS 8");
+        let one = Programmes::single(both.first().clone());
+        assert_eq!(one.label(), "EWS 7");
     }
 }

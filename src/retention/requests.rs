@@ -221,7 +221,7 @@ async fn export(store: &Store, desk: &Desk<'_>, r: &Request) -> Result<(), Failu
         .await
         .map_err(retry)?;
     let context = mails::StaffNotice {
-        short_name: desk.programme.short_name.clone(),
+        short_name: desk.staff_label(),
         title: format!("Auskunft nach Art. 15 DSGVO: {}", r.reference),
         intro: format!(
             "Anbei die Auskunft zu {} als ZIP-Datei, wie auf Ihren Befehl „AUSKUNFT {}“ \

@@ -20,6 +20,11 @@ pub struct Desk<'a> {
     /// template folder of their own ([`Desk::for_programme`] picks).
     pub mailers: Mailers<'a>,
     pub settings: &'a Settings,
+    /// Work that belongs to no programme in particular (a staff command
+    /// reply naming several, alarms) with several programmes configured:
+    /// staff mail is labelled with every active programme
+    /// ([`Desk::staff_label`]) and written with the shared templates.
+    pub neutral: bool,
 }
 
 /// The shared mailer and the programmes' own ones (by code).
@@ -52,7 +57,19 @@ impl<'a> Desk<'a> {
         Desk {
             programme,
             mailer: self.mailers.of(&programme.code),
+            neutral: false,
             ..*self
+        }
+    }
+
+    /// What staff mail of this desk is labelled with ("[EWS 8] …"): the
+    /// programme's short name, or on a neutral desk every active
+    /// programme's ("EWS 7 / EWS 8").
+    pub fn staff_label(&self) -> String {
+        if self.neutral {
+            self.programmes.label()
+        } else {
+            self.programme.short_name.clone()
         }
     }
 }

@@ -61,7 +61,7 @@ pub async fn late_application(
     received: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let context = mails::StaffLate {
-        short_name: desk.programme.short_name.clone(),
+        short_name: desk.staff_label(),
         reference: application.reference.clone(),
         applicant: application.applicant.clone(),
         received: german::format_datetime(&received),
@@ -93,7 +93,7 @@ pub async fn processing_failed(
     error: &str,
 ) -> anyhow::Result<()> {
     let context = mails::StaffFailure {
-        short_name: desk.programme.short_name.clone(),
+        short_name: desk.staff_label(),
         message_id: mail
             .and_then(|m| m.message_id.clone())
             .unwrap_or_else(|| "(keine)".into()),
@@ -331,7 +331,7 @@ pub async fn needs_review(
         return Ok(());
     }
     let context = mails::StaffReview {
-        short_name: desk.programme.short_name.clone(),
+        short_name: desk.staff_label(),
         reference: application.reference.clone(),
         applicant: application.applicant.clone(),
         flags: flags.to_vec(),
@@ -397,7 +397,7 @@ fn notice(
     excerpt: &str,
 ) -> mails::StaffNotice {
     mails::StaffNotice {
-        short_name: desk.programme.short_name.clone(),
+        short_name: desk.staff_label(),
         title: title.to_string(),
         intro: intro.to_string(),
         lines: lines.to_vec(),

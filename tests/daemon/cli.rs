@@ -196,8 +196,11 @@ async fn plan_lists_every_reminder_of_the_seed_calendar() {
     assert!(text.contains("participant(s) on the roster"), "{text}");
 }
 
+/// The demo plays two programmes (part 9): EWS 7 taken over mid-year (roster
+/// by mail, welcome, module 3 confirmed, reminders), the EWS 8 call (the
+/// sample mails routed to EWS 8, interviews, selection), the overview.
 #[test]
-fn the_demo_runs_intake_interviews_selection_and_the_year() {
+fn the_demo_plays_ews7_mid_year_the_ews8_call_and_the_overview() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("demo-run");
     let out = Command::new(env!("CARGO_BIN_EXE_postbote"))
@@ -212,18 +215,35 @@ fn the_demo_runs_intake_interviews_selection_and_the_year() {
         String::from_utf8_lossy(&out.stderr)
     );
     for needle in [
+        // EWS 7 mid-year: the roster (Windows-1252 CSV) and the welcome.
+        "Teilnehmendenliste ews7-teilnehmende.csv importiert: 6 Person(en) für EWS 7",
+        "EWS7  Gemeinde Hürtgenwald",
+        "participant_welcome",
+        "Staff mail \"BESTÄTIGEN EWS7 MODUL 3\"",
+        "event_announcement",
+        "event_reminder",
+        "staff_digest",
+        // The EWS 8 call: routed by arrival time and subject.
+        "EWS8-0001  engagement@musterhausen.example",
+        "(LATE: flagged for staff)",
         "interview_invitation",
         "decision_accept",
-        "staff_command_result",
-        "event_reminder",
-        "event_announcement",
-        "staff_digest",
-        "(staff set 3. Präsenzmodul to confirmed)",
+        "reply \"[EWS 8] Ergebnis Ihres Befehls\"",
+        // The overview.
+        "reply \"[EWS 8] Übersicht der Bewerbungen EWS8\"",
+        "attached: Uebersicht-EWS8-",
+        "EWS8  Stadt Musterhausen",
     ] {
         assert!(text.contains(needle), "{needle} missing:\n{text}");
     }
+    assert!(
+        !text.contains("EWS7-0001"),
+        "the sample mails went to EWS 7:\n{text}"
+    );
+    let sheet = std::fs::read(run.join("uebersicht-ews8.xlsx")).expect("the exported overview");
+    assert!(sheet.starts_with(b"PK"), "not an XLSX (zip)");
     let written = std::fs::read_dir(run.join("sent")).unwrap().count();
-    assert!(written >= 25, "{written} mails written");
+    assert!(written >= 40, "{written} mails written");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

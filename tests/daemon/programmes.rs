@@ -202,6 +202,12 @@ async fn with_two_calls_open_an_unnamed_application_waits_for_staff_to_route_it(
         .and_then(|w| w.parse().ok())
         .unwrap_or_else(|| panic!("no message number: {line}"));
     assert!(body.contains(&format!("ZUORDNEN {n} EWS7")), "{body}");
+    // About no programme yet: labelled with both.
+    assert!(
+        subject(&notice).starts_with("[EWS 7 / EWS 8] "),
+        "{}",
+        subject(&notice)
+    );
     assert!(body.contains("EWS 7") && body.contains("EWS 8"), "{body}");
     assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 0);
     assert_eq!(
@@ -226,6 +232,8 @@ async fn with_two_calls_open_an_unnamed_application_waits_for_staff_to_route_it(
         format!("{EWS8_SUBJECT} (EWS8-0001)")
     );
     let result = wait_subject(&app, STAFF, "Befehl").await;
+    // The reply is about EWS 8 and says so.
+    assert_eq!(subject(&result), "[EWS 8] Ergebnis Ihres Befehls");
     assert!(
         text(&result).contains(&format!("Nachricht {n}")),
         "{}",

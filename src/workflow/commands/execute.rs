@@ -170,8 +170,9 @@ pub async fn handle(
         }
         Verdict::Authenticated(via) => via,
     };
+    let reply = reply_desk(desk, tx, &parsed.commands).await?;
     let mut result = mails::CommandResult {
-        short_name: desk.programme.short_name.clone(),
+        short_name: reply.staff_label(),
         authenticated_via: via_text(via).into(),
         done: Vec::new(),
         refused: parsed
@@ -237,8 +238,51 @@ pub async fn handle(
             &sender,
         )
     };
-    desk.mailer.queue(tx, letter, &result, Cap::ToStaff).await?;
+    reply
+        .mailer
+        .queue(tx, letter, &result, Cap::ToStaff)
+        .await?;
     Ok(delete)
+}
+
+/// The desk a command reply is written with: that of the one programme its
+/// commands act on (named by code or by an application's reference, or the
+/// only active one where the code may be left out), else `desk` (neutral
+/// with several programmes: HILFE, commands for two programmes, a code
+/// that names none).
+async fn reply_desk<'a>(
+    desk: &Desk<'a>,
+    tx: &mut Tx<'_>,
+    commands: &[Command],
+) -> anyhow::Result<Desk<'a>> {
+    let mut meant = std::collections::BTreeSet::new();
+    for command in commands {
+        let programme = if let Some(code) = command.programme() {
+            desk.programmes.get(code)
+        } else if let Some(reference) = command.reference() {
+            applications::find(tx, reference)
+                .await?
+                .and_then(|a| desk.programmes.get(&a.programme))
+        } else if command.takes_programme() {
+            desk.resolve_programme(None).ok()
+        } else {
+            None
+        };
+        match programme {
+            Some(p) => {
+                meant.insert(p.code.as_str());
+            }
+            None => return Ok(*desk),
+        }
+    }
+    let mut meant = meant.into_iter();
+    Ok(match (meant.next(), meant.next()) {
+        (Some(code), None) => desk
+            .programmes
+            .get(code)
+            .map_or(*desk, |p| desk.for_programme(p)),
+        _ => *desk,
+    })
 }
 
 /// The desk of the programme a command names, or of the only active one;
@@ -476,6 +520,8 @@ async fn run_overview(
             "Kein Programm mit dem Kürzel {code}."
         )));
     }
+    let named = programme.and_then(|code| desk.programmes.get(code));
+    let desk = &named.map_or(*desk, |p| desk.for_programme(p));
     let o = overview::collect(tx, programme, asked.at).await?;
     let bytes = overview::sheet::xlsx(&o)?;
     let summary = o.summary();
@@ -492,7 +538,7 @@ async fn run_overview(
     }
     let scope = programme.map(|c| format!(" {c}")).unwrap_or_default();
     let context = mails::StaffNotice {
-        short_name: desk.programme.short_name.clone(),
+        short_name: desk.staff_label(),
         title: format!("Übersicht der Bewerbungen{scope}"),
         intro: format!(
             "Anbei die Übersicht aller Bewerbungen{scope} als Tabelle (XLSX), wie auf Ihren \

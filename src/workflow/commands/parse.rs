@@ -442,9 +442,28 @@ impl Command {
             | Command::Preview { programme }
             | Command::ConfirmEvent { programme, .. }
             | Command::CancelEvent { programme, .. }
-            | Command::Overview { programme } => programme.as_deref(),
+            | Command::Overview { programme }
+            | Command::Welcome { programme }
+            | Command::ImportRoster { programme } => programme.as_deref(),
+            Command::Route { programme, .. } => Some(programme),
             _ => None,
         }
+    }
+
+    /// Whether the command acts on a programme whose code may be left out
+    /// (then: the only active one).
+    pub fn takes_programme(&self) -> bool {
+        matches!(
+            self,
+            Command::ReleaseInvitations { .. }
+                | Command::ReleaseNotices { .. }
+                | Command::ShowPlan { .. }
+                | Command::Preview { .. }
+                | Command::ConfirmEvent { .. }
+                | Command::CancelEvent { .. }
+                | Command::Welcome { .. }
+                | Command::ImportRoster { .. }
+        )
     }
 }
 

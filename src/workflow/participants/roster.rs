@@ -185,7 +185,10 @@ mod tests {
                 "Content-Type: text/csv\r\nContent-Transfer-Encoding: quoted-printable\r\n",
                 qp.as_bytes(),
             ),
-            mail("Content-Type: text/csv\r\nContent-Transfer-Encoding: 8bit\r\n", csv),
+            mail(
+                "Content-Type: text/csv\r\nContent-Transfer-Encoding: 8bit\r\n",
+                csv,
+            ),
             mail(
                 "Content-Type: text/csv; charset=windows-1252\r\nContent-Transfer-Encoding: base64\r\n",
                 b64.as_bytes(),
