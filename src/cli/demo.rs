@@ -377,7 +377,7 @@ async fn ews8_call(demo: &mut Demo<'_>, examples: &Path) -> anyhow::Result<()> {
     println!(
         "\n== 2. The EWS 8 call ({} to {}), EWS 7 still running",
         ews8.call_opens
-            .map(|d| german::format_date(d))
+            .map(german::format_date)
             .unwrap_or_default(),
         german::format_date(ews8.deadline)
     );
