@@ -376,9 +376,7 @@ async fn ews8_call(demo: &mut Demo<'_>, examples: &Path) -> anyhow::Result<()> {
     let closes = ews8.deadline_end.with_timezone(&Utc);
     println!(
         "\n== 2. The EWS 8 call ({} to {}), EWS 7 still running",
-        ews8.call_opens
-            .map(german::format_date)
-            .unwrap_or_default(),
+        ews8.call_opens.map(german::format_date).unwrap_or_default(),
         german::format_date(ews8.deadline)
     );
     demo.play_until(Some(closes)).await?;

@@ -146,6 +146,13 @@ async fn a_cohort_taken_over_in_december_gets_one_welcome_then_the_usual_reminde
         "{answer}"
     );
     assert!(!answer.contains("Zeile 2"), "{answer}");
+    // The reasons in German, as staff read them.
+    assert!(
+        answer.contains("Keine gültige E-Mail-Adresse: „kein-at“")
+            && answer.contains("Name fehlt."),
+        "{answer}"
+    );
+    assert!(!answer.contains("not a valid"), "{answer}");
     assert_eq!(app.count("SELECT COUNT(*) FROM participants").await, 0);
 
     // The roster, as Excel exports it (Windows-1252 would do as well).

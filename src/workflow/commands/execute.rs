@@ -476,16 +476,7 @@ async fn import_roster(
             Vec::new(),
         )),
         Err(errors) => {
-            let lines: Vec<String> = errors
-                .iter()
-                .map(|e| {
-                    if e.line == 0 {
-                        format!("Datei: {}", e.reason)
-                    } else {
-                        format!("Zeile {}: {}", e.line, e.reason)
-                    }
-                })
-                .collect();
+            let lines: Vec<String> = errors.iter().map(|e| e.german()).collect();
             Err(ActionError::Refused(format!(
                 "Teilnehmendenliste {} nicht importiert, nichts gespeichert. Fehler: {}",
                 file.name,

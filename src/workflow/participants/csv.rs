@@ -61,20 +61,33 @@ pub enum Role {
     Supervisor,
 }
 
-/// Why a line (or the file, line 0) was refused; English, for the CLI.
+/// Why a line (or the file, line 0) was refused: in English for the CLI
+/// ([`fmt::Display`]), in German for the staff mail ([`RosterError::german`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RosterError {
     /// The line (1-based) where the record starts, or 0 for the whole file.
     pub line: usize,
     /// What is wrong.
     pub reason: String,
+    /// The same in German.
+    pub grund: String,
 }
 
 impl RosterError {
-    fn new(line: usize, reason: impl Into<String>) -> RosterError {
+    fn new(line: usize, reason: impl Into<String>, grund: impl Into<String>) -> RosterError {
         RosterError {
             line,
             reason: reason.into(),
+            grund: grund.into(),
+        }
+    }
+
+    /// "Zeile 3: …" / "Datei: …", for the reply to `TEILNEHMER IMPORT`.
+    pub fn german(&self) -> String {
+        if self.line == 0 {
+            format!("Datei: {}", self.grund)
+        } else {
+            format!("Zeile {}: {}", self.line, self.grund)
         }
     }
 }
@@ -111,6 +124,10 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<RosterRow>, Vec<RosterError>> {
                 "the file has {} bytes; at most {MAX_BYTES} (1 MiB) are accepted",
                 bytes.len()
             ),
+            format!(
+                "Die Datei hat {} Bytes; höchstens {MAX_BYTES} (1 MiB) sind möglich.",
+                bytes.len()
+            ),
         )]);
     }
     let text = decode(bytes);
@@ -122,7 +139,11 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<RosterRow>, Vec<RosterError>> {
     let mut records = records.into_iter().filter(|r| !r.is_blank());
 
     let Some(header) = records.next() else {
-        return Err(vec![RosterError::new(0, "the file is empty")]);
+        return Err(vec![RosterError::new(
+            0,
+            "the file is empty",
+            "Die Datei ist leer.",
+        )]);
     };
     let columns = Columns::from_header(&header).map_err(|e| vec![e])?;
 
@@ -132,6 +153,10 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<RosterRow>, Vec<RosterError>> {
             0,
             format!(
                 "the file has {} rows; at most {MAX_ROWS} are accepted",
+                data.len()
+            ),
+            format!(
+                "Die Datei hat {} Zeilen; höchstens {MAX_ROWS} sind möglich.",
                 data.len()
             ),
         )]);
@@ -147,6 +172,10 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<RosterRow>, Vec<RosterError>> {
                     row.line,
                     format!(
                         "duplicate e-mail address {}, already on line {first}",
+                        row.email
+                    ),
+                    format!(
+                        "Die E-Mail-Adresse {} steht schon in Zeile {first}.",
                         row.email
                     ),
                 )),
@@ -242,8 +271,13 @@ fn read_records(text: &str, separator: u8, first_line: usize) -> Result<Vec<Reco
     let mut records = Vec::new();
     let (mut line, mut counted) = (first_line, 0);
     for record in reader(input.as_bytes(), separator).into_records() {
-        let record = record
-            .map_err(|e| RosterError::new(0, format!("the file is not readable CSV: {e}")))?;
+        let record = record.map_err(|e| {
+            RosterError::new(
+                0,
+                format!("the file is not readable CSV: {e}"),
+                format!("Die Datei ist keine lesbare CSV-Datei ({e})."),
+            )
+        })?;
         // The position is where the previous record ended, before any
         // blank lines the reader skipped.
         let Some(after) = record
@@ -251,7 +285,11 @@ fn read_records(text: &str, separator: u8, first_line: usize) -> Result<Vec<Reco
             .and_then(|p| usize::try_from(p.byte()).ok())
             .and_then(|byte| input.get(byte..))
         else {
-            return Err(RosterError::new(line, "the CSV reader lost its place here"));
+            return Err(RosterError::new(
+                line,
+                "the CSV reader lost its place here",
+                "Hier konnte die Datei nicht weitergelesen werden.",
+            ));
         };
         let start = input.len() - after.trim_start_matches(['\r', '\n']).len();
         if start >= text.len() {
@@ -267,6 +305,7 @@ fn read_records(text: &str, separator: u8, first_line: usize) -> Result<Vec<Reco
     Err(RosterError::new(
         line,
         "a quoted field is not closed (missing \")",
+        "Ein Feld in Anführungszeichen wird nicht geschlossen (es fehlt ein \").",
     ))
 }
 
@@ -339,6 +378,10 @@ impl Columns {
                 return Err(RosterError::new(
                     header.line,
                     format!("the column {:?} appears twice in the header", raw.trim()),
+                    format!(
+                        "Die Spalte „{}“ steht zweimal in der Kopfzeile.",
+                        raw.trim()
+                    ),
                 ));
             }
             *slot = Some(i);
@@ -349,6 +392,14 @@ impl Columns {
             .zip(KNOWN.iter())
             .filter(|(slot, _)| slot.is_none())
             .map(|(_, (english, _))| *english)
+            .collect();
+        let missing_de: Vec<&str> = missing
+            .iter()
+            .map(|m| match *m {
+                "municipality" => "Kommune",
+                "name" => "Name",
+                _ => "E-Mail",
+            })
             .collect();
         match (municipality, name, email) {
             (Some(municipality), Some(name), Some(email)) => Ok(Columns {
@@ -362,6 +413,10 @@ impl Columns {
                 format!(
                     "the header lacks the column(s) {}; expected Kommune/Municipality, Name, E-Mail and optionally Rolle/Role",
                     missing.join(", ")
+                ),
+                format!(
+                    "In der Kopfzeile fehlt: {}. Erwartet werden die Spalten Kommune, Name, E-Mail und auf Wunsch Rolle.",
+                    missing_de.join(", ")
                 ),
             )),
         }
@@ -384,15 +439,24 @@ impl Columns {
                     "{} fields but the header has {width} columns (a separator inside an unquoted value?)",
                     width + extra
                 ),
+                format!(
+                    "{} Felder, die Kopfzeile hat aber {width} Spalten (ein Trennzeichen in einem Wert ohne Anführungszeichen?).",
+                    width + extra
+                ),
             ));
         }
-        let municipality = header_text(record.field(self.municipality), "municipality")
-            .map_err(|e| errors.push(RosterError::new(line, e)));
-        let name = header_text(record.field(self.name), "name")
-            .map_err(|e| errors.push(RosterError::new(line, e)));
+        let municipality =
+            header_text(record.field(self.municipality), ("municipality", "Kommune"))
+                .map_err(|(en, de)| errors.push(RosterError::new(line, en, de)));
+        let name = header_text(record.field(self.name), ("name", "Name"))
+            .map_err(|(en, de)| errors.push(RosterError::new(line, en, de)));
         let raw_email = record.field(self.email);
         let email = if raw_email.is_empty() {
-            errors.push(RosterError::new(line, "the e-mail address is empty"));
+            errors.push(RosterError::new(
+                line,
+                "the e-mail address is empty",
+                "Die E-Mail-Adresse fehlt.",
+            ));
             None
         } else {
             EmailAddress::parse(raw_email)
@@ -400,6 +464,7 @@ impl Columns {
                     errors.push(RosterError::new(
                         line,
                         format!("not a valid e-mail address: {:?}", shorten(raw_email)),
+                        format!("Keine gültige E-Mail-Adresse: „{}“", shorten(raw_email)),
                     ));
                 })
                 .ok()
@@ -411,6 +476,10 @@ impl Columns {
                 line,
                 format!(
                     "unknown role {:?}; write Teilnehmende or Vorgesetzte (or leave it empty)",
+                    shorten(raw_role)
+                ),
+                format!(
+                    "Unbekannte Rolle „{}“; bitte Teilnehmende oder Vorgesetzte eintragen (oder leer lassen).",
                     shorten(raw_role)
                 ),
             ));
@@ -432,25 +501,40 @@ impl Columns {
 
 /// A required text that goes into mail headers: not empty, no control
 /// characters (CR, LF, tab, NUL …), at most [`MAX_TEXT_CHARS`].
-fn header_text(value: &str, what: &str) -> Result<String, String> {
+/// A name or municipality, checked; Err: why not, in English and German.
+/// `what` names the field in both.
+fn header_text(value: &str, what: (&str, &str)) -> Result<String, (String, String)> {
+    let (en, de) = what;
     if value.is_empty() {
-        return Err(format!("the {what} is empty"));
+        return Err((format!("the {en} is empty"), format!("{de} fehlt.")));
     }
     if value.chars().any(char::is_control) {
-        return Err(format!(
-            "the {what} {:?} contains a line break or control character",
-            shorten(value)
+        return Err((
+            format!(
+                "the {en} {:?} contains a line break or control character",
+                shorten(value)
+            ),
+            format!(
+                "{de} „{}“ enthält einen Zeilenumbruch oder ein Steuerzeichen.",
+                shorten(value)
+            ),
         ));
     }
     let count = value.chars().count();
     if count > MAX_TEXT_CHARS {
-        return Err(format!(
-            "the {what} has {count} characters; at most {MAX_TEXT_CHARS} are accepted"
+        return Err((
+            format!("the {en} has {count} characters; at most {MAX_TEXT_CHARS} are accepted"),
+            format!("{de} hat {count} Zeichen; höchstens {MAX_TEXT_CHARS} sind möglich."),
         ));
     }
     HeaderText::parse(value)
         .map(|t| t.as_str().to_owned())
-        .map_err(|e| format!("the {what} is not safe for a mail header: {e}"))
+        .map_err(|e| {
+            (
+                format!("the {en} is not safe for a mail header: {e}"),
+                format!("{de} ist als Angabe in einer E-Mail nicht zulässig."),
+            )
+        })
 }
 
 /// At most 60 characters of `value`, for messages.
