@@ -312,7 +312,12 @@ async fn handle(
     };
     if let Some((purpose, application_id)) = reply {
         let programme =
-            route::named_application(&app.programmes, &mut tx, mail, application_id, &[]).await?;
+            match route::named_application(&app.programmes, &mut tx, mail, application_id, &[])
+                .await?
+            {
+                Some(p) => Some(p),
+                None => route::roster_of_sender(&app.programmes, &mut tx, mail).await?,
+            };
         let desk = programme.map_or_else(|| app.desk(), |p| app.desk_for(p));
         replies::bring_to_staff(&desk, &mut tx, row, mail, purpose, application_id).await?;
         let h = Handled {

@@ -97,6 +97,24 @@ pub async fn named_application<'a>(
     thread(programmes, tx, mail).await
 }
 
+/// The programme whose roster the sender of `mail` is on, when it is exactly
+/// one: a participant imported without an application answering a reminder
+/// or reporting an absence.
+pub async fn roster_of_sender<'a>(
+    programmes: &'a Programmes,
+    tx: &mut Tx<'_>,
+    mail: &Incoming,
+) -> anyhow::Result<Option<&'a Programme>> {
+    let Some(from) = &mail.from else {
+        return Ok(None);
+    };
+    let codes = crate::store::participants::active_programmes_by_email(tx, &from.key()).await?;
+    Ok(match codes.as_slice() {
+        [code] => programmes.get(code),
+        _ => None,
+    })
+}
+
 /// The programme of the application a mail of ours was about, which `mail`
 /// answers (In-Reply-To first, then References from the newest).
 async fn thread<'a>(

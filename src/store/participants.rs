@@ -105,6 +105,21 @@ pub async fn list(store: &Store) -> anyhow::Result<Vec<Participant>> {
     .context("cannot list participants")
 }
 
+/// The programmes whose roster has `email` (lower case) active, by code.
+pub async fn active_programmes_by_email(
+    tx: &mut Tx<'_>,
+    email: &str,
+) -> anyhow::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT programme FROM participants WHERE email = ? AND active = ? ORDER BY programme",
+    )
+    .bind(email)
+    .bind(true)
+    .fetch_all(&mut **tx)
+    .await
+    .context("cannot look up the programmes of a participant")
+}
+
 /// Someone on the roster with the address `email` (lower case), if any.
 pub async fn active_by_email(tx: &mut Tx<'_>, email: &str) -> anyhow::Result<Option<Participant>> {
     sqlx::query_as(

@@ -254,6 +254,54 @@ async fn with_two_calls_open_an_unnamed_application_waits_for_staff_to_route_it(
     );
 }
 
+/// A participant imported into EWS 8 (no application) reports an absence
+/// outside any thread: staff hear of it under EWS 8, not the first programme.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_absence_from_a_participant_without_application_reaches_staff_under_their_programme() {
+    // Arrange: an EWS 8 roster of one, imported on the command line.
+    let app = two_programmes(Deadline::Future).await;
+    let roster = app.dir.path().join("ews8-roster.csv");
+    std::fs::write(
+        &roster,
+        "Kommune;Name;E-Mail\r\nStadt Achtdorf;Ada Acht;ada@achtdorf.test\r\n",
+    )
+    .unwrap();
+    let out = app.cli(&[
+        "participants",
+        "import",
+        roster.to_str().unwrap(),
+        "--programme",
+        "EWS8",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Act: she writes that she is ill, in a new mail.
+    let raw = format!(
+        "From: Ada Acht <ada@achtdorf.test>\r\nTo: projekt@ews.test\r\nSubject: Modul\r\n\
+         Date: {}\r\nMessage-ID: <p9-absence@achtdorf.test>\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n\
+         Ich bin krank und muss leider absagen.\r\n",
+        Utc::now().to_rfc2822()
+    );
+    app.deliver("ada@achtdorf.test", &raw).await;
+    // Assert: one notice, labelled EWS 8; she gets no answer.
+    let notice = wait_subject(&app, STAFF, "Abmeldung").await;
+    assert!(
+        subject(&notice).starts_with("[EWS 8] Abmeldung"),
+        "{}",
+        subject(&notice)
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox WHERE env_to = 'ada@achtdorf.test'")
+            .await,
+        0
+    );
+}
+
 /// Builds a database with the migrations from before part 9 (20261201000100)
 /// and rows as postbote stored them then.
 async fn pre_part_9_database(path: &Path) {
