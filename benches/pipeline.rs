@@ -396,16 +396,54 @@ async fn servers_with_backlog(mails: &[Vec<u8>]) -> Result<(MailServers, Duratio
     Ok((servers, started.elapsed()))
 }
 
+/// When (since the process start) a count first reached 1, 10 %, 90 % and
+/// all of the backlog.
+#[derive(Debug, Default, Clone, Copy)]
+struct Marks {
+    first: Option<Duration>,
+    tenth: Option<Duration>,
+    ninetieth: Option<Duration>,
+    all: Option<Duration>,
+}
+
+impl Marks {
+    fn thresholds(want: usize) -> (usize, usize) {
+        ((want / 10).max(1), (want * 9 / 10).max(1))
+    }
+
+    fn update(&mut self, n: usize, want: usize, at: Duration) {
+        let (tenth, ninetieth) = Self::thresholds(want);
+        for (mark, threshold) in [
+            (&mut self.first, 1),
+            (&mut self.tenth, tenth),
+            (&mut self.ninetieth, ninetieth),
+            (&mut self.all, want),
+        ] {
+            if mark.is_none() && n >= threshold {
+                *mark = Some(at);
+            }
+        }
+    }
+
+    /// Mails per second between the 10 % and the 90 % mark: the steady rate,
+    /// without start-up and tail.
+    fn steady(&self, want: usize) -> Option<f64> {
+        let (tenth, ninetieth) = Self::thresholds(want);
+        let span = self.ninetieth?.checked_sub(self.tenth?)?.as_secs_f64();
+        (span > 0.0).then(|| (ninetieth - tenth) as f64 / span)
+    }
+}
+
 /// One side of the side-by-side backlog.
 #[derive(Debug, Default, Clone)]
 struct BacklogRun {
     /// Process start -> Postfix delivered the last reply.
     total: Duration,
-    /// Process start -> all mails moved out of INBOX (into the done folder);
-    /// `None` when the program moves nothing (raw_floor.py).
-    intake: Option<Duration>,
-    /// Process start -> first reply delivered.
-    first_reply: Duration,
+    /// Mails moved out of INBOX (counted in the done folder); all `None`
+    /// when the program moves nothing (raw_floor.py).
+    moved: Marks,
+    /// Replies delivered to applicants.
+    sent: Marks,
     peak_rss_kb: u64,
     cpu_secs: f64,
     fill: Duration,
@@ -428,7 +466,6 @@ async fn watch_backlog(
     let ticks = clock_ticks_per_sec();
     let mut log = MaillogTail::open(servers)?;
     let mut run = BacklogRun::default();
-    let mut first_reply = None;
     let mut exited_at: Option<Instant> = None;
     loop {
         if exited_at.is_none() {
@@ -439,23 +476,32 @@ async fn watch_backlog(
                 run.cpu_secs = t as f64 / ticks;
             }
         }
-        if let (Some(folder), None) = (done_folder, run.intake)
-            && folder_count(servers, folder) >= want
+        if let Some(folder) = done_folder
+            && run.moved.all.is_none()
         {
-            run.intake = Some(started.elapsed());
+            let moved = folder_count(servers, folder);
+            run.moved.update(moved, want, started.elapsed());
         }
         let sent = log.replies_sent()?;
-        if sent > 0 && first_reply.is_none() {
-            first_reply = Some(started.elapsed());
-        }
-        if sent >= want {
+        run.sent.update(sent, want, started.elapsed());
+        if sent >= want && run.total.is_zero() {
             run.total = started.elapsed();
-            run.first_reply = first_reply.unwrap_or(run.total);
-            if let (Some(folder), None) = (done_folder, run.intake) {
-                let moved = folder_count(servers, folder);
-                bail!("{name}: all {want} replies delivered but only {moved} mails in {folder:?}");
+        }
+        // The clock stops at the last reply; a program may move the last
+        // mails out of INBOX after that (py_reference.py moves each page of
+        // 100 after its replies), so wait for that too, bounded.
+        if !run.total.is_zero() {
+            if done_folder.is_none() || run.moved.all.is_some() {
+                return Ok(run);
             }
-            return Ok(run);
+            if started.elapsed() > run.total + DRAIN_LIMIT {
+                let folder = done_folder.unwrap_or_default();
+                let moved = folder_count(servers, folder);
+                bail!(
+                    "{name}: all {want} replies delivered, but only {moved} mails in {folder:?} \
+                     {DRAIN_LIMIT:?} later"
+                );
+            }
         }
         if exited_at.is_none()
             && let Some(status) = child.try_wait()?
@@ -466,6 +512,7 @@ async fn watch_backlog(
             exited_at = Some(Instant::now());
         }
         if let Some(at) = exited_at
+            && run.total.is_zero()
             && at.elapsed() > DRAIN_LIMIT
         {
             bail!(
@@ -767,15 +814,33 @@ async fn main() -> Result<()> {
             _ => dash(),
         }
     );
-    let intake = |r: &BacklogRun| match r.intake {
-        Some(d) => format!("{} ({})", rate(backlog, d), secs(d)),
+    let intake = |r: &BacklogRun| match r.moved.all {
+        Some(d) => format!("{} (all at {})", rate(backlog, d), secs(d)),
         None => "(moves nothing)".into(),
     };
     println!(
-        "| intake: mails moved out of INBOX/s (all moved at) | {} | {} | {} | | |",
+        "| intake: mails moved out of INBOX/s | {} | {} | {} | | |",
         intake(&ours),
         col(&baseline, &intake),
         col(&floor, &intake)
+    );
+    let steady = |m: &Marks| match m.steady(backlog) {
+        Some(r) => format!("{r:.1}/s"),
+        None => dash(),
+    };
+    let intake_steady = |r: &BacklogRun| steady(&r.moved);
+    println!(
+        "| intake, steady (10 % -> 90 % moved) | {} | {} | {} | | |",
+        intake_steady(&ours),
+        col(&baseline, &intake_steady),
+        col(&floor, &intake_steady)
+    );
+    let first_moved = |r: &BacklogRun| r.moved.first.map_or_else(dash, secs);
+    println!(
+        "| first mail moved out of INBOX at | {} | {} | {} | | |",
+        first_moved(&ours),
+        col(&baseline, &first_moved),
+        col(&floor, &first_moved)
     );
     let delivery = |r: &BacklogRun| rate(backlog, r.total);
     println!(
@@ -784,7 +849,14 @@ async fn main() -> Result<()> {
         col(&baseline, &delivery),
         col(&floor, &delivery)
     );
-    let first = |r: &BacklogRun| secs(r.first_reply);
+    let delivery_steady = |r: &BacklogRun| steady(&r.sent);
+    println!(
+        "| delivery, steady (10 % -> 90 % delivered) | {} | {} | {} | | |",
+        delivery_steady(&ours),
+        col(&baseline, &delivery_steady),
+        col(&floor, &delivery_steady)
+    );
+    let first = |r: &BacklogRun| r.sent.first.map_or_else(dash, secs);
     println!(
         "| first reply delivered at | {} | {} | {} | | |",
         first(&ours),
