@@ -808,7 +808,12 @@ async fn main() -> Result<()> {
         ratio_verdict
     );
     println!(
-        "| ratio postbote / py_reference | {ratio_text} | 1.00x | {} | <= 0.50x | {ratio_verdict} |",
+        "| ratio postbote / py_reference | {ratio_text} | {} | {} | <= 0.50x | {ratio_verdict} |",
+        if baseline.is_some() {
+            "1.00x".to_string()
+        } else {
+            dash()
+        },
         match (&floor, &baseline) {
             (Some(f), Some(b)) => format!("{:.2}x", f.total.as_secs_f64() / b.total.as_secs_f64()),
             _ => dash(),
