@@ -101,8 +101,9 @@ fn clock_ticks_per_sec() -> f64 {
         .unwrap_or(100.0)
 }
 
-/// voluntary + nonvoluntary context switches per thread of `pid`.
-fn ctxt_switches(pid: u32) -> Result<BTreeMap<u32, u64>> {
+/// voluntary + nonvoluntary context switches per thread of `pid`, with the
+/// thread's name.
+fn ctxt_switches(pid: u32) -> Result<BTreeMap<u32, (String, u64)>> {
     let mut out = BTreeMap::new();
     let tasks = format!("/proc/{pid}/task");
     for entry in std::fs::read_dir(&tasks).with_context(|| format!("reading {tasks}"))? {
@@ -122,7 +123,8 @@ fn ctxt_switches(pid: u32) -> Result<BTreeMap<u32, u64>> {
             })
             .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
             .sum();
-        out.insert(tid, sum);
+        let name = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+        out.insert(tid, (name.trim().to_string(), sum));
     }
     Ok(out)
 }
@@ -648,6 +650,8 @@ struct OneByOne {
     wakeups_per_sec: f64,
     idle_threads: usize,
     idle_threads_gone: usize,
+    /// Wakeups per second by thread name, most first.
+    idle_by_thread: Vec<(String, f64)>,
     latencies: Vec<Duration>,
 }
 
@@ -675,10 +679,12 @@ async fn run_one_by_one(latency_mails: usize, idle_secs: u64) -> Result<OneByOne
     let window = window.elapsed().as_secs_f64();
     // Threads that ended within the window take their count with them; new
     // threads count from zero.
-    let switches: u64 = after
-        .iter()
-        .map(|(tid, n)| n.saturating_sub(before.get(tid).copied().unwrap_or(0)))
-        .sum();
+    let mut by_name: BTreeMap<String, u64> = BTreeMap::new();
+    for (tid, (name, n)) in &after {
+        let earlier = before.get(tid).map_or(0, |(_, n)| *n);
+        *by_name.entry(name.clone()).or_default() += n.saturating_sub(earlier);
+    }
+    let switches: u64 = by_name.values().sum();
     let idle_threads_gone = before.keys().filter(|t| !after.contains_key(t)).count();
 
     // Latency, one mail at a time.
@@ -707,7 +713,14 @@ async fn run_one_by_one(latency_mails: usize, idle_secs: u64) -> Result<OneByOne
     }
     latencies.sort();
     daemon.stop()?;
+    let mut idle_by_thread: Vec<(String, f64)> = by_name
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(name, n)| (name, n as f64 / window))
+        .collect();
+    idle_by_thread.sort_by(|a, b| b.1.total_cmp(&a.1));
     Ok(OneByOne {
+        idle_by_thread,
         idle_rss_kb,
         wakeups_per_sec: switches as f64 / window,
         idle_threads: after.len(),
@@ -928,6 +941,14 @@ async fn main() -> Result<()> {
             String::new()
         }
     );
+    if !one.idle_by_thread.is_empty() {
+        let parts: Vec<String> = one
+            .idle_by_thread
+            .iter()
+            .map(|(name, r)| format!("{name} {r:.2}/s"))
+            .collect();
+        println!("(idle wakeups by thread name: {})", parts.join(", "));
+    }
     if let Some(dir) = &baselines {
         println!("(baselines from {})", dir.display());
     } else {
