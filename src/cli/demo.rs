@@ -27,7 +27,7 @@ use crate::workflow::interviews::schedule;
 use crate::workflow::overview;
 use crate::workflow::selection::{self, Outcome, preview};
 use anyhow::{Context, bail};
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, MultiPart, SinglePart};
 use secrecy::SecretString;
@@ -49,11 +49,7 @@ const DEMO_ZOOM: &str = "https://zoom.us/j/1234567890";
 fn berlin(date: (i32, u32, u32), hour: u32) -> anyhow::Result<DateTime<Utc>> {
     let day = NaiveDate::from_ymd_opt(date.0, date.1, date.2).context("demo date")?;
     let local = day.and_hms_opt(hour, 0, 0).context("demo time")?;
-    german::TZ
-        .from_local_datetime(&local)
-        .single()
-        .map(|t| t.with_timezone(&Utc))
-        .context("demo time is ambiguous")
+    german::from_berlin(local).context("demo time is ambiguous")
 }
 
 pub async fn run(demo_config: &Path, dir: &Path, examples: &Path) -> anyhow::Result<()> {

@@ -351,23 +351,12 @@ where
     let deadline = std::time::Instant::now() + OPEN_BUSY_LIMIT;
     loop {
         match open().await {
-            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+            Err(e) if transient::is_busy(&e) && std::time::Instant::now() < deadline => {
                 tracing::debug!(error = %e, "database busy while opening; trying again");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             other => return other,
         }
-    }
-}
-
-/// SQLITE_BUSY or SQLITE_LOCKED, with any extended code.
-fn is_busy(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Database(db) => db
-            .code()
-            .and_then(|c| c.parse::<i64>().ok())
-            .is_some_and(|code| matches!(code & 0xff, 5 | 6)),
-        _ => false,
     }
 }
 

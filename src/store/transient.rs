@@ -22,13 +22,30 @@ const TRANSIENT_CODES: &[i64] = &[
     15, // SQLITE_PROTOCOL
 ];
 
-/// Whether one sqlx error is transient (see the module docs).
-pub fn is_transient_sqlx(e: &sqlx::Error) -> bool {
+/// The SQLite primary result code of a database error (the low byte of its
+/// extended code).
+fn primary_code(e: &sqlx::Error) -> Option<i64> {
     match e {
         sqlx::Error::Database(db) => db
             .code()
             .and_then(|c| c.parse::<i64>().ok())
-            .is_some_and(|code| TRANSIENT_CODES.contains(&(code & 0xff))),
+            .map(|code| code & 0xff),
+        _ => None,
+    }
+}
+
+/// SQLITE_BUSY or SQLITE_LOCKED, with any extended code: another
+/// connection holds a lock.
+pub fn is_busy(e: &sqlx::Error) -> bool {
+    primary_code(e).is_some_and(|code| matches!(code, 5 | 6))
+}
+
+/// Whether one sqlx error is transient (see the module docs).
+pub fn is_transient_sqlx(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(_) => {
+            primary_code(e).is_some_and(|code| TRANSIENT_CODES.contains(&code))
+        }
         sqlx::Error::Io(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed

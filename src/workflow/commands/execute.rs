@@ -257,16 +257,13 @@ async fn reply_desk<'a>(
 ) -> anyhow::Result<Desk<'a>> {
     let mut meant = std::collections::BTreeSet::new();
     for command in commands {
-        let programme = if let Some(code) = command.programme() {
-            desk.programmes.get(code)
-        } else if let Some(reference) = command.reference() {
-            applications::find(tx, reference)
+        let programme = match (command.scope(), command.reference()) {
+            (Some(Some(code)), _) => desk.programmes.get(code),
+            (Some(None), _) => desk.resolve_programme(None).ok(),
+            (None, Some(reference)) => applications::find(tx, reference)
                 .await?
-                .and_then(|a| desk.programmes.get(&a.programme))
-        } else if command.takes_programme() {
-            desk.resolve_programme(None).ok()
-        } else {
-            None
+                .and_then(|a| desk.programmes.get(&a.programme)),
+            (None, None) => None,
         };
         match programme {
             Some(p) => {

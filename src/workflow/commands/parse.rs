@@ -435,6 +435,14 @@ impl Command {
 
     /// The programme code the command names, if any (upper case).
     pub fn programme(&self) -> Option<&str> {
+        self.scope().flatten()
+    }
+
+    /// The one programme the command acts on: `Some(Some(code))` when it
+    /// names it, `Some(None)` when the code was left out and the only active
+    /// programme is meant; `None` for a command on no programme or (the
+    /// overview without a code) on all of them.
+    pub fn scope(&self) -> Option<Option<&str>> {
         match self {
             Command::ReleaseInvitations { programme }
             | Command::ReleaseNotices { programme }
@@ -442,28 +450,12 @@ impl Command {
             | Command::Preview { programme }
             | Command::ConfirmEvent { programme, .. }
             | Command::CancelEvent { programme, .. }
-            | Command::Overview { programme }
             | Command::Welcome { programme }
-            | Command::ImportRoster { programme } => programme.as_deref(),
-            Command::Route { programme, .. } => Some(programme),
+            | Command::ImportRoster { programme } => Some(programme.as_deref()),
+            Command::Overview { programme } => programme.as_deref().map(Some),
+            Command::Route { programme, .. } => Some(Some(programme)),
             _ => None,
         }
-    }
-
-    /// Whether the command acts on a programme whose code may be left out
-    /// (then: the only active one).
-    pub fn takes_programme(&self) -> bool {
-        matches!(
-            self,
-            Command::ReleaseInvitations { .. }
-                | Command::ReleaseNotices { .. }
-                | Command::ShowPlan { .. }
-                | Command::Preview { .. }
-                | Command::ConfirmEvent { .. }
-                | Command::CancelEvent { .. }
-                | Command::Welcome { .. }
-                | Command::ImportRoster { .. }
-        )
     }
 }
 
