@@ -144,6 +144,10 @@ pub struct MailboxSettings {
     /// `health.mailbox_stale_after_secs`.
     #[serde(default = "default_rescan")]
     pub rescan_secs: u64,
+    /// New mail is fetched in pages of at most this many bytes (by
+    /// RFC822.SIZE), one `UID FETCH` each: bounds the intake's memory.
+    #[serde(default = "default_fetch_page_bytes")]
+    pub fetch_page_bytes: u64,
 }
 
 impl Settings {
@@ -514,6 +518,10 @@ fn default_mailbox_retry_max() -> u64 {
 fn default_mailbox_attempts() -> u32 {
     5
 }
+fn default_fetch_page_bytes() -> u64 {
+    4 * 1024 * 1024
+}
+
 fn default_max_message_bytes() -> u64 {
     50 * 1024 * 1024
 }

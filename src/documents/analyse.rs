@@ -88,23 +88,46 @@ pub struct Analysis {
 
 /// Analyses a raw mail. Never fails: what cannot be read is reported per document.
 pub fn analyse(raw: &[u8], limits: &Limits) -> Analysis {
-    if raw.len() > MAX_MESSAGE_BYTES {
-        let problem = format!(
-            "mail of {} MiB is over the limit of {} MiB",
-            raw.len() >> 20,
-            MAX_MESSAGE_BYTES >> 20
-        );
-        return whole_mail_problem(&problem);
+    if let Some(too_big) = over_size(raw.len()) {
+        return too_big;
     }
     // NOTE: third-party parsers may panic on hostile input (mail-parser has
     // debug_assert!s that fuzzing reaches); the mail then goes to a human.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+        || match MessageParser::default().parse(raw) {
+            Some(message) => analyse_unguarded(&message, limits),
+            None => Analysis::default(),
+        },
+    ))
+    .unwrap_or_else(|_| parser_failure())
+}
+
+/// [`analyse`] of a mail the caller has parsed already (`raw_len` bytes):
+/// intake parses each mail once and reads both its header facts and its
+/// documents from the same [`Message`].
+pub fn analyse_message(message: &Message<'_>, raw_len: usize, limits: &Limits) -> Analysis {
+    if let Some(too_big) = over_size(raw_len) {
+        return too_big;
+    }
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        analyse_unguarded(raw, limits)
+        analyse_unguarded(message, limits)
     }))
-    .unwrap_or_else(|_| {
-        tracing::error!("document analysis panicked; the mail is left for a human");
-        whole_mail_problem("the mail could not be taken apart (parser failure)")
+    .unwrap_or_else(|_| parser_failure())
+}
+
+fn over_size(len: usize) -> Option<Analysis> {
+    (len > MAX_MESSAGE_BYTES).then(|| {
+        whole_mail_problem(&format!(
+            "mail of {} MiB is over the limit of {} MiB",
+            len >> 20,
+            MAX_MESSAGE_BYTES >> 20
+        ))
     })
+}
+
+fn parser_failure() -> Analysis {
+    tracing::error!("document analysis panicked; the mail is left for a human");
+    whole_mail_problem("the mail could not be taken apart (parser failure)")
 }
 
 /// A whole mail larger than this is not taken apart; a human looks at it.
@@ -112,7 +135,9 @@ pub const MAX_MESSAGE_BYTES: usize = 60 * 1024 * 1024;
 /// MIME parts in one mail (all levels); more is refused as a whole.
 pub const MAX_MIME_PARTS: usize = 1_000;
 
-fn whole_mail_problem(problem: &str) -> Analysis {
+/// The analysis of a mail that could not be taken apart at all: one
+/// unreadable "document" naming the problem, for a human.
+pub fn whole_mail_problem(problem: &str) -> Analysis {
     Analysis {
         documents: vec![unreadable("(ganze E-Mail)", Format::Unknown, &[], problem)],
         body: String::new(),
@@ -140,21 +165,17 @@ pub fn analyse_isolated(raw: Vec<u8>, limits: Limits, budget: std::time::Duratio
 /// suite can stop the real binary in the middle of one
 /// (`tests/daemon/shutdown.rs`). Release builds have no such hook.
 #[cfg(debug_assertions)]
-fn test_delay() -> Option<std::time::Duration> {
+pub fn test_delay() -> Option<std::time::Duration> {
     let secs = std::env::var("POSTBOTE_TEST_ANALYSIS_DELAY_SECS").ok()?;
     secs.parse().ok().map(std::time::Duration::from_secs)
 }
 
 #[cfg(not(debug_assertions))]
-fn test_delay() -> Option<std::time::Duration> {
+pub fn test_delay() -> Option<std::time::Duration> {
     None
 }
 
-fn analyse_unguarded(raw: &[u8], limits: &Limits) -> Analysis {
-    let parser = MessageParser::default();
-    let Some(message) = parser.parse(raw) else {
-        return Analysis::default();
-    };
+fn analyse_unguarded(message: &Message<'_>, limits: &Limits) -> Analysis {
     if message.parts.len() > MAX_MIME_PARTS {
         let problem = format!(
             "mail has {} MIME parts, over the limit of {MAX_MIME_PARTS}",
@@ -169,7 +190,7 @@ fn analyse_unguarded(raw: &[u8], limits: &Limits) -> Analysis {
             .unwrap_or_default(),
         documents: Vec::new(),
     };
-    walk_message(&message, "", 0, limits, &mut out.documents);
+    walk_message(message, "", 0, limits, &mut out.documents);
     out
 }
 

@@ -54,8 +54,30 @@ impl Incoming {
             .flatten()
     }
 
+    /// The header facts only (no body, no attachments), read from the
+    /// header block: what the intake stores beside the raw bytes before it
+    /// acts on them. The full parse comes once, when the mail is processed.
+    pub fn parse_headers(raw: &[u8]) -> Option<Incoming> {
+        std::panic::catch_unwind(|| {
+            MessageParser::default()
+                .parse_headers(raw)
+                .map(|m| Self::from_message(&m))
+        })
+        .ok()
+        .flatten()
+    }
+
     fn parse_unguarded(raw: &[u8]) -> Option<Incoming> {
         let msg = MessageParser::default().parse(raw)?;
+        Some(Self::from_message(&msg))
+    }
+
+    /// The facts of a message parsed by the caller, who may read more from
+    /// the same parse (the documents: [`crate::documents::analyse::analyse_message`]).
+    ///
+    /// NOTE: mail-parser may panic on malformed nesting; callers run this
+    /// under `catch_unwind`, as [`Incoming::parse`] does.
+    pub fn from_message(msg: &mail_parser::Message<'_>) -> Incoming {
         let first_addr = |a: Option<&mail_parser::Address>| {
             a.and_then(|a| a.first())
                 .and_then(|a| a.address())
@@ -114,7 +136,7 @@ impl Incoming {
             .take(500)
             .map(|(n, v)| (n.to_ascii_lowercase(), v.trim().to_string()))
             .collect();
-        Some(Incoming {
+        Incoming {
             message_id: msg.message_id().and_then(clean_id),
             from: from_text
                 .as_deref()
@@ -130,7 +152,7 @@ impl Incoming {
             body_start,
             headers,
             content_type,
-        })
+        }
     }
 
     /// The first value of a header (name in any case).

@@ -2,12 +2,14 @@
 //! workflow's state change, its outbox rows and the message's new state.
 
 use super::bounce::{self, Bounce};
+use super::classify::Rules;
 use super::route::{self, Route};
 use super::{Class, Incoming, classify};
 use crate::config::settings::SourceKind;
 use crate::context::App;
 use crate::documents::Limits;
-use crate::documents::analyse::{Analysis, analyse_isolated};
+use crate::documents::analyse::{Analysis, analyse_message, test_delay, whole_mail_problem};
+use crate::documents::isolate::run_isolated;
 use crate::store::bounces::{self, NewBounce};
 use crate::store::messages::{self, Handled, MessageState};
 use crate::store::outbox::{self, Purpose};
@@ -147,46 +149,195 @@ fn debug_panic(mail: &Incoming) {
 /// nothing and is returned as [`ProcessError::Transient`]; other storage
 /// errors (recording the outcome failed) as [`ProcessError::Storage`].
 pub async fn process(app: &App, row: i64) -> Result<Disposition, ProcessError> {
+    let step = prepare(app, row).await?;
+    finish(app, step).await
+}
+
+/// Processes `rows` in their order, reading up to `parallel` of them at
+/// once ([`read_mail`] on the blocking pool: the parse, the class and the
+/// documents) while the earlier ones are committed one by one. Every
+/// row's transaction commits in the order of `rows`, as [`process`] would.
+/// Stops at the first storage error (the rows after it stay `received`).
+pub async fn process_many(
+    app: &App,
+    rows: &[i64],
+    parallel: usize,
+) -> Result<Vec<Disposition>, ProcessError> {
+    let mut out = Vec::with_capacity(rows.len());
+    let mut reading = std::collections::VecDeque::new();
+    for &row in rows {
+        reading.push_back(prepare(app, row).await?);
+        if reading.len() >= parallel.max(1)
+            && let Some(step) = reading.pop_front()
+        {
+            out.push(finish(app, step).await?);
+        }
+    }
+    while let Some(step) = reading.pop_front() {
+        out.push(finish(app, step).await?);
+    }
+    Ok(out)
+}
+
+/// A stored message on its way through [`process`].
+pub enum Step {
+    /// Handled before: nothing to do but file it.
+    Done(Disposition),
+    /// Being read on the blocking pool ([`read_mail`]).
+    Reading {
+        row: i64,
+        /// Without its bytes: they went to the reader.
+        loaded: Box<messages::Loaded>,
+        read: tokio::task::JoinHandle<Read>,
+    },
+}
+
+/// What is read from a mail before its transaction, all from one parse.
+#[derive(Default)]
+pub struct Read {
+    pub incoming: Option<Incoming>,
+    pub class: Option<Class>,
+    /// The documents: read only for an application that is not a copy.
+    pub analysis: Analysis,
+    /// The delivery report of an automatic mail, if it is one.
+    pub bounce: Option<Bounce>,
+}
+
+/// Loads the message and starts reading it. A copy (the same Message-ID
+/// from the same sender as an earlier message) is parsed, but its
+/// documents are not read.
+async fn prepare(app: &App, row: i64) -> Result<Step, ProcessError> {
+    let mut loaded = messages::load(&app.store, row)
+        .await
+        .map_err(ProcessError::storage)?;
+    if loaded.state != MessageState::Received {
+        return Ok(Step::Done(Disposition::from_db(
+            loaded.disposition.as_deref(),
+        )));
+    }
+    let copy = match &loaded.message_id {
+        Some(id) => messages::seen_before(&app.store, row, id, loaded.from_address.as_deref())
+            .await
+            .map_err(ProcessError::storage)?,
+        None => false,
+    };
+    let raw = std::mem::take(&mut loaded.raw);
+    let rules = app.rules.clone();
+    let read = tokio::task::spawn_blocking(move || read_mail(raw, &rules, !copy));
+    Ok(Step::Reading {
+        row,
+        loaded: Box::new(loaded),
+        read,
+    })
+}
+
+/// Parses a raw mail once and reads from that one parse its header facts,
+/// its class and (for an application, when `documents`) its documents; a
+/// bounce's delivery report besides. Runs on its own thread with
+/// [`ANALYSIS_BUDGET`] ([`crate::documents::isolate`]): no parser can hang
+/// the intake. Past the budget or after a panic, the header facts are
+/// parsed again here and the documents are reported as unreadable.
+pub fn read_mail(raw: Vec<u8>, rules: &Rules, documents: bool) -> Read {
+    let raw = std::sync::Arc::new(raw);
+    let (job_raw, job_rules) = (raw.clone(), rules.clone());
+    let delay = test_delay();
+    let job = move || {
+        let Some(msg) = mail_parser::MessageParser::default().parse(&job_raw[..]) else {
+            return Ok(Read::default());
+        };
+        let incoming = Incoming::from_message(&msg);
+        let class = classify(&incoming, &job_rules);
+        let analysis = if documents && class == Class::Application {
+            if let Some(d) = delay {
+                std::thread::sleep(d);
+            }
+            analyse_message(&msg, job_raw.len(), &Limits::default())
+        } else {
+            Analysis::default()
+        };
+        let bounce = match class {
+            Class::Automatic(_) => bounce::parse(&job_raw),
+            _ => None,
+        };
+        Ok(Read {
+            incoming: Some(incoming),
+            class: Some(class),
+            analysis,
+            bounce,
+        })
+    };
+    match run_isolated(ANALYSIS_BUDGET, job) {
+        Ok(read) => read,
+        Err(e) => {
+            tracing::error!(error = %e, "reading the mail did not finish; its documents are left for a human");
+            let incoming = Incoming::parse(&raw);
+            let class = incoming.as_ref().and_then(|m| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| classify(m, rules))).ok()
+            });
+            let analysis = if documents && class == Some(Class::Application) {
+                whole_mail_problem(&e.to_string())
+            } else {
+                Analysis::default()
+            };
+            Read {
+                incoming,
+                class,
+                analysis,
+                bounce: None,
+            }
+        }
+    }
+}
+
+/// Waits for the reading of a prepared message and acts on it in one
+/// transaction; records a failure as an attempt (see [`process`]).
+async fn finish(app: &App, step: Step) -> Result<Disposition, ProcessError> {
+    let (row, loaded, read) = match step {
+        Step::Done(d) => return Ok(d),
+        Step::Reading { row, loaded, read } => (row, loaded, read.await),
+    };
     let messages::Loaded {
-        raw,
         internal_date,
-        state,
-        disposition,
         retries,
         secret_verified,
         programme: routed,
-    } = messages::load(&app.store, row)
-        .await
-        .map_err(ProcessError::storage)?;
-    if state != MessageState::Received {
-        return Ok(Disposition::from_db(disposition.as_deref()));
-    }
+        ..
+    } = *loaded;
     let received = parse_ts(&internal_date).unwrap_or_else(Utc::now);
-    let incoming = Incoming::parse(&raw);
+    let (read, failed) = match read {
+        Ok(read) => (read, None),
+        Err(e) => (
+            Read::default(),
+            Some(format!("panic while reading the mail: {e}")),
+        ),
+    };
+    let incoming = read.incoming.as_ref();
     let span = tracing::info_span!(
         "message",
         row,
         message_id = incoming
-            .as_ref()
             .and_then(|m| m.message_id.as_deref())
             .unwrap_or("-"),
         application = tracing::field::Empty,
     );
-    let result = guarded(
-        handle(
-            app,
-            row,
-            &raw,
-            incoming.as_ref(),
-            Arrived {
-                received,
-                secret_verified,
-                routed: routed.as_deref(),
-            },
+    let result = match failed {
+        Some(e) => Err(e),
+        None => guarded(
+            handle(
+                app,
+                row,
+                &read,
+                Arrived {
+                    received,
+                    secret_verified,
+                    routed: routed.as_deref(),
+                },
+            )
+            .instrument(span.clone()),
         )
-        .instrument(span.clone()),
-    )
-    .await;
+        .await
+        .map_err(|panic| format!("panic while processing: {panic}")),
+    };
     let error = match result {
         Ok(Ok(d)) => {
             app.outbox_signal.notify_one();
@@ -200,7 +351,7 @@ pub async fn process(app: &App, row: i64) -> Result<Disposition, ProcessError> {
             return Err(ProcessError::Transient(e));
         }
         Ok(Err(e)) => format!("{e:#}"),
-        Err(panic) => format!("panic while processing: {panic}"),
+        Err(panic) => panic,
     };
     span.in_scope(|| tracing::error!(error = %error, "processing failed"));
     let state = messages::set_error(&app.store, row, &error, MAX_ATTEMPTS)
@@ -216,7 +367,7 @@ pub async fn process(app: &App, row: i64) -> Result<Disposition, ProcessError> {
             &mut tx,
             row,
             retries,
-            incoming.as_ref(),
+            incoming,
             received,
             &error,
         )
@@ -240,8 +391,7 @@ struct Arrived<'a> {
 async fn handle(
     app: &App,
     row: i64,
-    raw: &[u8],
-    incoming: Option<&Incoming>,
+    read: &Read,
     arrived: Arrived<'_>,
 ) -> anyhow::Result<Disposition> {
     let Arrived {
@@ -249,18 +399,13 @@ async fn handle(
         secret_verified,
         routed,
     } = arrived;
-    let class = incoming.map(|m| classify(m, &app.rules));
-    // Documents are read before the transaction: extraction may take seconds.
-    let analysis = if class == Some(Class::Application) {
-        let raw = raw.to_vec();
-        tokio::task::spawn_blocking(move || {
-            analyse_isolated(raw, Limits::default(), ANALYSIS_BUDGET)
-        })
-        .await
-        .context("document analysis task failed")?
-    } else {
-        Analysis::default()
-    };
+    let Read {
+        incoming,
+        class,
+        analysis,
+        bounce,
+    } = read;
+    let (incoming, class) = (incoming.as_ref(), class.clone());
     let mut tx = app.store.begin().await?;
     #[cfg(debug_assertions)]
     if let Some(mail) = incoming {
@@ -393,7 +538,7 @@ async fn handle(
     }
     let route = match class {
         Class::Application => Some(
-            route::application(&app.programmes, &mut tx, mail, &analysis, received, routed).await?,
+            route::application(&app.programmes, &mut tx, mail, analysis, received, routed).await?,
         ),
         _ => None,
     };
@@ -425,13 +570,13 @@ async fn handle(
                 _ => app.programmes.first(),
             };
             let desk = app.desk_for(programme);
-            let id = applications::receive(&desk, &mut tx, row, mail, received, &analysis).await?;
+            let id = applications::receive(&desk, &mut tx, row, mail, received, analysis).await?;
             (Disposition::Move, Some(id))
         }
         Class::Automatic(reason) => {
             tracing::info!(%reason, "automatic mail: recorded, never answered");
-            if let Some(b) = bounce::parse(raw) {
-                let matched = record_bounce(&mut tx, row, &b).await?;
+            if let Some(b) = bounce {
+                let matched = record_bounce(&mut tx, row, b).await?;
                 tracing::warn!(
                     matched,
                     recipients = b.recipients.len(),

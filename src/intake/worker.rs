@@ -2,7 +2,7 @@
 //! reconnect with capped exponential backoff, forever, until shutdown.
 
 use super::Incoming;
-use super::process::{Disposition, ProcessError, guarded, process};
+use super::process::{Disposition, ProcessError, guarded, process_many};
 use crate::context::App;
 use crate::mailbox::{Fetch, MailSource, SetupError, SourceError, Wake};
 use crate::store::messages::{Location, MessageState};
@@ -87,9 +87,10 @@ pub async fn run<S: MailSource>(
     mut backoff: Backoff,
     shutdown: CancellationToken,
 ) {
+    let mut paging = Paging::default();
     while !shutdown.is_cancelled() {
         let mut delay = None;
-        match connect_and_watch(app, &mut source, &mut backoff, &shutdown).await {
+        match connect_and_watch(app, &mut source, &mut backoff, &shutdown, &mut paging).await {
             Ok(()) => return,
             // The store's passing trouble outside a sweep: not the mailbox's.
             Err(e) if is_storage_trouble(&e) => {
@@ -123,11 +124,12 @@ async fn connect_and_watch<S: MailSource>(
     source: &mut S,
     backoff: &mut Backoff,
     shutdown: &CancellationToken,
+    paging: &mut Paging,
 ) -> anyhow::Result<()> {
     source.connect().await?;
     let mut storage = Backoff::new(STORAGE_RETRY_INITIAL, STORAGE_RETRY_MAX);
     loop {
-        let sweep = match sweep(app, source, shutdown).await {
+        let sweep = match sweep_paged(app, source, shutdown, paging).await {
             Ok(s) => s,
             // NOTE: a busy or failing store is not the mailbox's fault and
             // not the message's: keep the connection, count nothing, and
@@ -209,27 +211,72 @@ pub fn retry_policy(app: &App) -> RetryPolicy {
     }
 }
 
-/// One pass: finish messages stored earlier but not processed (after a crash),
-/// then every message in the folder that is not done yet: fetch and store the
-/// new ones, process what is unprocessed, move what is handled.
-///
-/// A refusal by the server for one message (fetch or move) is recorded on
-/// that message with its retry decision, and the sweep goes on with the
-/// next; so does a message over `mailbox.max_message_bytes`, which is not
-/// fetched but recorded and reported to staff once. A panic while fetching
-/// or moving one message is recorded on it like a refusal, and the sweep
-/// ends (the connection may be in any state). Only a broken connection or a
-/// storage error ends the sweep otherwise. Stops between messages when
-/// shutdown is requested.
+/// How the sweep fetches and files: in pages (the default), or one message
+/// at a time after a page made a parser or the connection panic, until a
+/// sweep succeeds. Kept across sweeps and reconnects by [`run`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Paging {
+    pub one_by_one: bool,
+}
+
+/// The most messages in one page, whatever their size.
+pub const PAGE_MAILS: usize = 200;
+
+/// How many mails are read (parsed, classified, documents analysed) at once:
+/// one per core.
+fn parallel_reads() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
+
+/// [`sweep_paged`] in pages, as a fresh worker starts.
 pub async fn sweep<S: MailSource>(
     app: &App,
     source: &mut S,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Sweep> {
+    sweep_paged(app, source, shutdown, &mut Paging::default()).await
+}
+
+/// One pass: finish messages stored earlier but not processed (after a crash),
+/// then every message in the folder that is not done yet: fetch and store the
+/// new ones, process what is unprocessed, move what is handled.
+///
+/// New mail goes in pages of at most `mailbox.fetch_page_bytes` (by
+/// RFC822.SIZE, asked first for all of them) and [`PAGE_MAILS`] mails:
+///
+/// 1. one `UID FETCH` of the page's UID set;
+/// 2. the page's raw mails committed in one transaction: nothing is acted on
+///    before its bytes are durable;
+/// 3. the page processed, [`parallel_reads`] mails read at once, each
+///    committed in its own transaction in UID order, while the next page is
+///    fetched and stored;
+/// 4. the page's handled mails moved with one `UID MOVE` per target folder,
+///    and the moves recorded in one transaction.
+///
+/// A kill at any point repeats nothing: a stored mail is processed once
+/// (its state is in its transaction), a processed one is only filed again.
+///
+/// A refusal by the server for one message (fetch or move) is recorded on
+/// that message with its retry decision, and the sweep goes on with the
+/// next; a page the server refuses as a whole is done one by one, so the
+/// refusal lands on the message it concerns. So does a message over
+/// `mailbox.max_message_bytes`, which is not fetched but recorded and
+/// reported to staff once. A panic while fetching or moving one message is
+/// recorded on it like a refusal, and the sweep ends (the connection may be
+/// in any state); a panic with a page ends the sweep and the next ones go
+/// one by one ([`Paging`]) until one succeeds. Only a broken connection or
+/// a storage error ends the sweep otherwise. Stops between pages when
+/// shutdown is requested.
+pub async fn sweep_paged<S: MailSource>(
+    app: &App,
+    source: &mut S,
+    shutdown: &CancellationToken,
+    paging: &mut Paging,
+) -> anyhow::Result<Sweep> {
     let mut stats = Sweep::default();
-    for row in messages::unprocessed(&app.store).await? {
-        process(app, row).await?;
-    }
+    let parallel = parallel_reads();
+    let rows = messages::unprocessed(&app.store).await?;
+    process_many(app, &rows, parallel).await?;
     let locations = source.scan().await?;
     stats.seen = locations.len();
     let mut todo = Vec::new();
@@ -244,97 +291,359 @@ pub async fn sweep<S: MailSource>(
     }
     let pending: Vec<_> = todo.iter().map(|(l, _)| l.clone()).collect();
     waiting::record_scan(&app.store, source.kind(), &pending).await?;
-    let policy = retry_policy(app);
     let max_bytes = app.settings.mailbox.max_message_bytes;
+    let now = Utc::now();
+    let (mut handled, mut stored, mut new) = (Vec::new(), Vec::new(), Vec::new());
     for (loc, known) in todo {
-        if shutdown.is_cancelled() {
-            break;
-        }
-        if waiting::blocked(&app.store, &loc, Utc::now(), max_bytes).await? {
+        if waiting::blocked(&app.store, &loc, now, max_bytes).await? {
             continue;
         }
-        let disposition = match known {
-            Some(k) if k.state == MessageState::Received => process(app, k.message_row).await?,
+        match known {
+            Some(k) if k.state == MessageState::Received => stored.push((loc, k.message_row)),
             // Handled before: no need to load the raw message again.
-            Some(k) => Disposition::from_db(k.disposition.as_deref()),
-            None => {
-                let fetched = match guarded(source.fetch(&loc, max_bytes)).await {
-                    Ok(Ok(Fetch::Mail(f))) => f,
-                    Ok(Ok(Fetch::Gone)) => continue,
-                    Ok(Ok(Fetch::TooLarge { size, summary })) => {
-                        stats.too_large += 1;
-                        too_large(app, &loc, size, &summary).await?;
-                        continue;
-                    }
-                    Ok(Err(SourceError::Message(e))) => {
-                        stats.failed += 1;
-                        message_failed(app, &loc, Stage::Fetch, &e, policy).await?;
-                        continue;
-                    }
-                    Ok(Err(SourceError::Connection(e))) => return Err(e),
+            Some(k) => handled.push((loc, Disposition::from_db(k.disposition.as_deref()))),
+            None => new.push(loc),
+        }
+    }
+    // What the store holds already: processed (if need be) and filed.
+    let rows: Vec<i64> = stored.iter().map(|(_, r)| *r).collect();
+    let dispositions = process_many(app, &rows, parallel).await?;
+    handled.extend(stored.into_iter().map(|(l, _)| l).zip(dispositions));
+    file(app, source, handled, &mut stats, paging).await?;
+    if new.is_empty() || shutdown.is_cancelled() {
+        return Ok(stats);
+    }
+    let mut pages = plan_pages(app, source, new, paging).await?.into_iter();
+    let mut in_hand = match pages.next() {
+        Some(page) => fetch_and_store(app, source, &page, &mut stats, paging).await?,
+        None => Vec::new(),
+    };
+    while !in_hand.is_empty() {
+        let next = if shutdown.is_cancelled() {
+            None
+        } else {
+            pages.next()
+        };
+        let rows: Vec<i64> = in_hand.iter().map(|(_, r)| *r).collect();
+        // The page in hand is processed while the next one is fetched and stored.
+        let (processed, fetched) = tokio::join!(process_many(app, &rows, parallel), async {
+            match &next {
+                Some(page) => fetch_and_store(app, source, page, &mut stats, paging)
+                    .await
+                    .map(Some),
+                None => Ok(None),
+            }
+        });
+        let dispositions = processed?;
+        let fetched = fetched?;
+        let done = in_hand.into_iter().map(|(l, _)| l).zip(dispositions);
+        file(app, source, done.collect(), &mut stats, paging).await?;
+        in_hand = fetched.unwrap_or_default();
+    }
+    paging.one_by_one = false;
+    Ok(stats)
+}
+
+/// Cuts the new messages into pages of bounded bytes, by their sizes asked
+/// first. A message over `mailbox.max_message_bytes`, or one whose size the
+/// server did not tell, is a page of its own: [`MailSource::fetch`] asks
+/// again and reads the envelope only. One larger than a page but within the
+/// limit is a page of its own too.
+async fn plan_pages<S: MailSource>(
+    app: &App,
+    source: &mut S,
+    new: Vec<Location>,
+    paging: &mut Paging,
+) -> anyhow::Result<Vec<Vec<Location>>> {
+    if paging.one_by_one {
+        return Ok(new.into_iter().map(|l| vec![l]).collect());
+    }
+    let sizes = match guarded(source.sizes(&new)).await {
+        Ok(Ok(sizes)) => sizes,
+        // A refusal: one by one, where each message's own refusal is recorded.
+        Ok(Err(SourceError::Message(e))) => {
+            tracing::warn!(error = %format!("{e:#}"), "the server refused the sizes of a page; fetching one by one");
+            return Ok(new.into_iter().map(|l| vec![l]).collect());
+        }
+        Ok(Err(SourceError::Connection(e))) => return Err(e),
+        Err(panic) => {
+            paging.one_by_one = true;
+            return Err(anyhow!("panic while asking message sizes: {panic}")
+                .context("the mailbox connection is reset; the next sweep goes one by one"));
+        }
+    };
+    let max_bytes = app.settings.mailbox.max_message_bytes;
+    let page_bytes = app.settings.mailbox.fetch_page_bytes;
+    let mut pages: Vec<Vec<Location>> = Vec::new();
+    let mut page = Vec::new();
+    let mut bytes = 0u64;
+    for loc in new {
+        let size = match &sizes {
+            Some(sizes) => sizes.get(&loc.uid).copied(),
+            None => Some(0),
+        };
+        match size {
+            Some(size) if size <= max_bytes => {
+                if !page.is_empty() && (bytes + size > page_bytes || page.len() >= PAGE_MAILS) {
+                    pages.push(std::mem::take(&mut page));
+                    bytes = 0;
+                }
+                bytes += size;
+                page.push(loc);
+            }
+            _ => pages.push(vec![loc]),
+        }
+    }
+    if !page.is_empty() {
+        pages.push(page);
+    }
+    Ok(pages)
+}
+
+/// Fetches one page (one command, or one by one) and stores its mails in one
+/// transaction; the stored ones with their rows, in the page's order.
+async fn fetch_and_store<S: MailSource>(
+    app: &App,
+    source: &mut S,
+    page: &[Location],
+    stats: &mut Sweep,
+    paging: &mut Paging,
+) -> anyhow::Result<Vec<(Location, i64)>> {
+    let max_bytes = app.settings.mailbox.max_message_bytes;
+    let together = page.len() > 1 && !paging.one_by_one;
+    let fetched = if together {
+        match guarded(source.fetch_page(page, max_bytes)).await {
+            Ok(Ok(fetched)) => Some(fetched),
+            Ok(Err(SourceError::Message(e))) => {
+                tracing::warn!(
+                    mails = page.len(), error = %format!("{e:#}"),
+                    "the server refused a page; fetching its mails one by one"
+                );
+                None
+            }
+            Ok(Err(SourceError::Connection(e))) => return Err(e),
+            Err(panic) => {
+                paging.one_by_one = true;
+                return Err(anyhow!("panic while fetching a page: {panic}")
+                    .context("the mailbox connection is reset; the next sweep goes one by one"));
+            }
+        }
+    } else {
+        None
+    };
+    let mut mails = Vec::with_capacity(page.len());
+    match fetched {
+        Some(fetched) => {
+            for (loc, result) in page.iter().zip(fetched) {
+                if let Some(f) = settle_fetch(app, loc, result, stats).await? {
+                    mails.push((loc.clone(), f));
+                }
+            }
+        }
+        None => {
+            for loc in page {
+                let result = match guarded(source.fetch(loc, max_bytes)).await {
+                    Ok(r) => r,
                     Err(panic) => {
                         let e = anyhow!("panic while fetching: {panic}");
-                        message_failed(app, &loc, Stage::Fetch, &e, policy).await?;
+                        message_failed(app, loc, Stage::Fetch, &e, retry_policy(app)).await?;
                         return Err(e.context("the mailbox connection is reset"));
                     }
                 };
-                let (raw, secret_verified) = masked_for_storage(app, fetched.raw);
-                let summary = messages::Summary {
-                    secret_verified,
-                    ..summary_of(&raw)
-                };
-                let outcome = messages::store_incoming(
-                    &app.store,
-                    &loc,
-                    &raw,
-                    fetched.internal_date,
-                    &summary,
-                )
-                .await?;
-                stats.stored += 1;
-                process(app, outcome.row()).await?
-            }
-        };
-        match disposition {
-            Disposition::Pending => {}
-            Disposition::Keep => waiting::done(&app.store, &loc).await?,
-            Disposition::Sent | Disposition::Delete | Disposition::Move => {
-                // Moved (or deleted) where it belongs; a sent copy already in
-                // the sent folder is not moved again (`false`).
-                let (step, result) = match disposition {
-                    Disposition::Sent => ("moving", guarded(source.move_sent(&loc)).await),
-                    Disposition::Delete => (
-                        "deleting",
-                        guarded(async { source.delete(&loc).await.map(|()| true) }).await,
-                    ),
-                    _ => (
-                        "moving",
-                        guarded(async { source.move_processed(&loc).await.map(|()| true) }).await,
-                    ),
-                };
-                match result {
-                    Ok(Ok(moved)) => {
-                        if moved {
-                            messages::mark_moved(&app.store, &loc).await?;
-                            stats.moved += 1;
-                        }
-                        waiting::done(&app.store, &loc).await?;
-                    }
-                    Ok(Err(SourceError::Message(e))) => {
-                        stats.failed += 1;
-                        message_failed(app, &loc, Stage::Move, &e, policy).await?;
-                    }
-                    Ok(Err(SourceError::Connection(e))) => return Err(e),
-                    Err(panic) => {
-                        let e = anyhow!("panic while {step}: {panic}");
-                        message_failed(app, &loc, Stage::Move, &e, policy).await?;
-                        return Err(e.context("the mailbox connection is reset"));
-                    }
+                if let Some(f) = settle_fetch(app, loc, result, stats).await? {
+                    mails.push((loc.clone(), f));
                 }
             }
         }
     }
-    Ok(stats)
+    if mails.is_empty() {
+        return Ok(Vec::new());
+    }
+    let prepared: Vec<(Vec<u8>, messages::Summary)> = mails
+        .iter_mut()
+        .map(|(_, f)| {
+            let (raw, secret_verified) = masked_for_storage(app, std::mem::take(&mut f.raw));
+            let summary = messages::Summary {
+                secret_verified,
+                ..summary_of(&raw)
+            };
+            (raw, summary)
+        })
+        .collect();
+    let batch: Vec<messages::NewMessage<'_>> = mails
+        .iter()
+        .zip(&prepared)
+        .map(|((loc, f), (raw, summary))| messages::NewMessage {
+            loc,
+            raw,
+            internal_date: f.internal_date,
+            summary,
+        })
+        .collect();
+    let outcomes = messages::store_incoming_batch(&app.store, &batch).await?;
+    drop(batch);
+    stats.stored += outcomes.len();
+    if together {
+        tracing::debug!(mails = outcomes.len(), "page fetched and stored");
+    }
+    Ok(mails
+        .into_iter()
+        .map(|(l, _)| l)
+        .zip(outcomes.into_iter().map(|o| o.row()))
+        .collect())
+}
+
+/// What became of one fetch: the mail, or nothing (gone, too large, refused
+/// and recorded). A broken connection ends the sweep.
+async fn settle_fetch(
+    app: &App,
+    loc: &Location,
+    result: Result<Fetch, SourceError>,
+    stats: &mut Sweep,
+) -> anyhow::Result<Option<crate::mailbox::Fetched>> {
+    match result {
+        Ok(Fetch::Mail(f)) => Ok(Some(f)),
+        Ok(Fetch::Gone) => Ok(None),
+        Ok(Fetch::TooLarge { size, summary }) => {
+            stats.too_large += 1;
+            too_large(app, loc, size, &summary).await?;
+            Ok(None)
+        }
+        Err(SourceError::Message(e)) => {
+            stats.failed += 1;
+            message_failed(app, loc, Stage::Fetch, &e, retry_policy(app)).await?;
+            Ok(None)
+        }
+        Err(SourceError::Connection(e)) => Err(e),
+    }
+}
+
+/// Files handled mails where they belong: one `UID MOVE` per target folder
+/// for the lot (one by one when the server refuses the lot, or after a
+/// panic), deletions one by one; then the moves and what is done recorded
+/// in one transaction. What was filed before a broken connection is
+/// recorded too.
+async fn file<S: MailSource>(
+    app: &App,
+    source: &mut S,
+    items: Vec<(Location, Disposition)>,
+    stats: &mut Sweep,
+    paging: &mut Paging,
+) -> anyhow::Result<()> {
+    let mut done: Vec<(Location, bool)> = Vec::new();
+    let result = file_into(app, source, items, stats, paging, &mut done).await;
+    if !done.is_empty() {
+        let mut tx = app.store.begin().await?;
+        for (loc, moved) in &done {
+            if *moved {
+                messages::mark_moved_in(&mut tx, loc).await?;
+            }
+            waiting::done_in(&mut tx, loc).await?;
+        }
+        tx.commit().await.context("cannot record the moves")?;
+        stats.moved += done.iter().filter(|(_, moved)| *moved).count();
+    }
+    result
+}
+
+async fn file_into<S: MailSource>(
+    app: &App,
+    source: &mut S,
+    items: Vec<(Location, Disposition)>,
+    stats: &mut Sweep,
+    paging: &mut Paging,
+    done: &mut Vec<(Location, bool)>,
+) -> anyhow::Result<()> {
+    let (mut to_processed, mut to_sent, mut to_delete) = (Vec::new(), Vec::new(), Vec::new());
+    for (loc, d) in items {
+        match d {
+            Disposition::Pending => {}
+            Disposition::Keep => done.push((loc, false)),
+            Disposition::Move => to_processed.push(loc),
+            Disposition::Sent => to_sent.push(loc),
+            Disposition::Delete => to_delete.push(loc),
+        }
+    }
+    for (group, disposition) in [
+        (to_processed, Disposition::Move),
+        (to_sent, Disposition::Sent),
+    ] {
+        if group.is_empty() {
+            continue;
+        }
+        if group.len() > 1 && !paging.one_by_one {
+            let result = match disposition {
+                Disposition::Sent => guarded(source.move_sent_many(&group)).await,
+                _ => {
+                    guarded(async { source.move_processed_many(&group).await.map(|()| true) }).await
+                }
+            };
+            match result {
+                Ok(Ok(moved)) => {
+                    done.extend(group.into_iter().map(|l| (l, moved)));
+                    continue;
+                }
+                Ok(Err(SourceError::Message(e))) => tracing::warn!(
+                    mails = group.len(), error = %format!("{e:#}"),
+                    "the server refused to move a page; moving its mails one by one"
+                ),
+                Ok(Err(SourceError::Connection(e))) => return Err(e),
+                Err(panic) => {
+                    paging.one_by_one = true;
+                    return Err(anyhow!("panic while moving a page: {panic}").context(
+                        "the mailbox connection is reset; the next sweep goes one by one",
+                    ));
+                }
+            }
+        }
+        for loc in group {
+            if let Some(moved) = file_one(app, source, &loc, disposition, stats).await? {
+                done.push((loc, moved));
+            }
+        }
+    }
+    for loc in to_delete {
+        if let Some(moved) = file_one(app, source, &loc, Disposition::Delete, stats).await? {
+            done.push((loc, moved));
+        }
+    }
+    Ok(())
+}
+
+/// Files one mail: Some(moved) when done (a sent copy with no sent folder
+/// stays: false), None when the server refused (recorded on the message).
+async fn file_one<S: MailSource>(
+    app: &App,
+    source: &mut S,
+    loc: &Location,
+    disposition: Disposition,
+    stats: &mut Sweep,
+) -> anyhow::Result<Option<bool>> {
+    let (step, result) = match disposition {
+        Disposition::Sent => ("moving", guarded(source.move_sent(loc)).await),
+        Disposition::Delete => (
+            "deleting",
+            guarded(async { source.delete(loc).await.map(|()| true) }).await,
+        ),
+        _ => (
+            "moving",
+            guarded(async { source.move_processed(loc).await.map(|()| true) }).await,
+        ),
+    };
+    match result {
+        Ok(Ok(moved)) => Ok(Some(moved)),
+        Ok(Err(SourceError::Message(e))) => {
+            stats.failed += 1;
+            message_failed(app, loc, Stage::Move, &e, retry_policy(app)).await?;
+            Ok(None)
+        }
+        Ok(Err(SourceError::Connection(e))) => Err(e),
+        Err(panic) => {
+            let e = anyhow!("panic while {step}: {panic}");
+            message_failed(app, loc, Stage::Move, &e, retry_policy(app)).await?;
+            Err(e.context("the mailbox connection is reset"))
+        }
+    }
 }
 
 /// Records a message over the size limit; staff get one notice the first
@@ -395,16 +704,16 @@ async fn message_failed(
 /// mail is stored as it came.
 fn masked_for_storage(app: &App, raw: Vec<u8>) -> (Vec<u8>, bool) {
     let staff = &app.settings.staff;
-    let Some(mail) = Incoming::parse(&raw) else {
-        return (raw, false);
-    };
-    let from_staff = mail
-        .from
-        .as_ref()
+    // The header block tells who wrote; only a staff mail is parsed whole here.
+    let from_staff = Incoming::parse_headers(&raw)
+        .and_then(|m| m.from)
         .is_some_and(|from| staff.addresses.iter().any(|s| s.key() == from.key()));
     if !from_staff {
         return (raw, false);
     }
+    let Some(mail) = Incoming::parse(&raw) else {
+        return (raw, false);
+    };
     let verified = crate::workflow::commands::secret_matches(
         staff.command_secret.as_ref(),
         crate::workflow::commands::parse(&mail.body_start)
@@ -420,8 +729,9 @@ fn masked_for_storage(app: &App, raw: Vec<u8>) -> (Vec<u8>, bool) {
     }
 }
 
+/// The header facts stored beside the raw bytes, from the header block only.
 fn summary_of(raw: &[u8]) -> messages::Summary {
-    match Incoming::parse(raw) {
+    match Incoming::parse_headers(raw) {
         Some(m) => messages::Summary {
             message_id: m.message_id,
             from_address: m.from_raw,

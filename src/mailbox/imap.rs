@@ -13,6 +13,7 @@ use async_imap::Session;
 use chrono::Utc;
 use futures::TryStreamExt;
 use secrecy::ExposeSecret;
+use std::collections::HashMap;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
@@ -294,7 +295,19 @@ impl ImapSource {
         setting: &str,
     ) -> Result<(), SourceError> {
         let uid = Self::uid_of(loc)?.to_string();
-        match self.move_once(&uid, target).await {
+        self.move_set(&uid, target, logical, setting).await
+    }
+
+    /// Moves the messages of UID set `uids` ("3:7,9") to `target`.
+    async fn move_set(
+        &mut self,
+        uids: &str,
+        target: &str,
+        logical: &str,
+        setting: &str,
+    ) -> Result<(), SourceError> {
+        let uid = uids;
+        match self.move_once(uid, target).await {
             // NOTE: RFC 3501 §6.4.7: [TRYCREATE] means the target folder is gone (someone
             // deleted it): create it again and retry once.
             Err(SourceError::Message(e))
@@ -311,11 +324,51 @@ impl ImapSource {
                             SourceError::Connection(e)
                         }
                     })?;
-                self.move_once(&uid, target).await
+                self.move_once(uid, target).await
             }
             other => other,
         }
     }
+}
+
+/// UIDs in one command at most: keeps command lines short (RFC 7162 §4
+/// asks clients to stay under 8,192 octets).
+const UIDS_PER_COMMAND: usize = 500;
+
+/// The UIDs of `locs` as compact UID sets ("3:7,9,12:15"), at most
+/// [`UIDS_PER_COMMAND`] UIDs each.
+fn uid_sets(locs: &[Location]) -> Result<Vec<String>, SourceError> {
+    let mut uids = locs
+        .iter()
+        .map(ImapSource::uid_of)
+        .collect::<Result<Vec<_>, _>>()?;
+    uids.sort_unstable();
+    uids.dedup();
+    Ok(uids.chunks(UIDS_PER_COMMAND).map(compact).collect())
+}
+
+/// Sorted, distinct UIDs as an IMAP sequence set.
+fn compact(uids: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1] == end.wrapping_add(1) {
+            i += 1;
+            end = uids[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
 }
 
 /// Sender, subject and date from a FETCH ENVELOPE, decoded like a header.
@@ -687,6 +740,101 @@ impl MailSource for ImapSource {
             .map(|()| true)
     }
 
+    async fn sizes(
+        &mut self,
+        locs: &[Location],
+    ) -> Result<Option<HashMap<String, u64>>, SourceError> {
+        let mut sizes = HashMap::with_capacity(locs.len());
+        for set in uid_sets(locs)? {
+            let session = self.session()?;
+            let fetched = op_msg("UID FETCH RFC822.SIZE", async {
+                session
+                    .uid_fetch(&set, "(UID RFC822.SIZE)")
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await
+            })
+            .await;
+            self.drain_unsolicited();
+            for f in fetched? {
+                // NOTE: a server that sends no RFC822.SIZE (every IMAP4rev1
+                // server does) gets its messages fetched one by one, where
+                // `fetch` reads them anyway.
+                if let (Some(uid), Some(size)) = (f.uid, f.size) {
+                    sizes.insert(uid.to_string(), u64::from(size));
+                }
+            }
+        }
+        Ok(Some(sizes))
+    }
+
+    async fn fetch_page(
+        &mut self,
+        locs: &[Location],
+        max_bytes: u64,
+    ) -> Result<Vec<Result<Fetch, SourceError>>, SourceError> {
+        let _ = max_bytes;
+        let mut by_uid: HashMap<u32, Result<Fetch, SourceError>> = HashMap::new();
+        for set in uid_sets(locs)? {
+            let session = self.session()?;
+            // NOTE: BODY.PEEK leaves \Seen alone: staff read the same mailbox.
+            let fetches = op_msg("UID FETCH", async {
+                session
+                    .uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])")
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await
+            })
+            .await;
+            self.drain_unsolicited();
+            for f in fetches? {
+                let Some(uid) = f.uid else { continue };
+                let one = match (f.body(), f.internal_date()) {
+                    (Some(raw), Some(date)) => Ok(Fetch::Mail(Fetched {
+                        raw: raw.to_vec(),
+                        internal_date: date.with_timezone(&Utc),
+                    })),
+                    (None, _) => Err(SourceError::Message(anyhow!("FETCH returned no body"))),
+                    (_, None) => Err(SourceError::Message(anyhow!(
+                        "FETCH returned no INTERNALDATE"
+                    ))),
+                };
+                by_uid.insert(uid, one);
+            }
+        }
+        Ok(locs
+            .iter()
+            .map(|l| {
+                l.uid
+                    .parse::<u32>()
+                    .ok()
+                    .and_then(|u| by_uid.remove(&u))
+                    .unwrap_or(Ok(Fetch::Gone))
+            })
+            .collect())
+    }
+
+    async fn move_processed_many(&mut self, locs: &[Location]) -> Result<(), SourceError> {
+        let (target, logical) = (self.processed.clone(), self.processed_logical.clone());
+        for set in uid_sets(locs)? {
+            self.move_set(&set, &target, &logical, "mailbox.processed_folder")
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn move_sent_many(&mut self, locs: &[Location]) -> Result<bool, SourceError> {
+        let Some(target) = self.sent.clone() else {
+            return Ok(false);
+        };
+        let logical = self.sent_logical.clone();
+        for set in uid_sets(locs)? {
+            self.move_set(&set, &target, &logical, "imap.sent_folder")
+                .await?;
+        }
+        Ok(true)
+    }
+
     async fn wait(
         &mut self,
         shutdown: &CancellationToken,
@@ -1013,6 +1161,31 @@ mod tests {
         } else {
             "{tag} OK\r\n".into()
         }
+    }
+
+    #[test]
+    fn uids_become_compact_sets_of_bounded_length() {
+        assert_eq!(compact(&[1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
+        assert_eq!(compact(&[9]), "9");
+        assert_eq!(compact(&[]), "");
+        assert_eq!(
+            compact(&[u32::MAX - 1, u32::MAX]),
+            format!("{}:{}", u32::MAX - 1, u32::MAX)
+        );
+        let locs: Vec<Location> = (1..=1200u32)
+            .rev()
+            .filter(|u| u % 100 != 0)
+            .map(|u| Location {
+                uid: u.to_string(),
+                ..loc()
+            })
+            .collect();
+        let sets = uid_sets(&locs).unwrap();
+        assert_eq!(sets.len(), 3, "{sets:?}");
+        assert!(sets[0].starts_with("1:99,101:199,"), "{}", sets[0]);
+        let mut bad = loc();
+        bad.uid = "x".into();
+        assert!(matches!(uid_sets(&[bad]), Err(SourceError::Message(_))));
     }
 
     async fn timed_wait(s: &mut ImapSource, at_most: Duration) -> (Wake, Duration) {

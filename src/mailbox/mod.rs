@@ -141,6 +141,54 @@ pub trait MailSource {
         let _ = loc;
         Ok(false)
     }
+    /// RFC822.SIZE of every message of `locs` still there, asked in few
+    /// commands, so that the intake can cut its fetches into pages of
+    /// bounded bytes. None: the source does not know sizes up front (the
+    /// intake pages by count, and [`MailSource::fetch`] checks each size).
+    async fn sizes(
+        &mut self,
+        locs: &[Location],
+    ) -> Result<Option<std::collections::HashMap<String, u64>>, SourceError> {
+        let _ = locs;
+        Ok(None)
+    }
+    /// A page of messages, each under `max_bytes` by [`MailSource::sizes`],
+    /// fetched in one go where the source can (one `UID FETCH` of a UID
+    /// set); one result per location, in order. `Fetch::Gone` for one that
+    /// vanished. A refusal of the whole page is returned as
+    /// `SourceError::Message` (the caller then goes one by one), a broken
+    /// connection as `SourceError::Connection`.
+    async fn fetch_page(
+        &mut self,
+        locs: &[Location],
+        max_bytes: u64,
+    ) -> Result<Vec<Result<Fetch, SourceError>>, SourceError> {
+        let mut out = Vec::with_capacity(locs.len());
+        for loc in locs {
+            match self.fetch(loc, max_bytes).await {
+                Err(SourceError::Connection(e)) => return Err(SourceError::Connection(e)),
+                other => out.push(other),
+            }
+        }
+        Ok(out)
+    }
+    /// Moves many handled messages to the processed folder, in one command
+    /// where the source can (`UID MOVE` of a UID set). On a refusal the
+    /// caller goes one by one with [`MailSource::move_processed`].
+    async fn move_processed_many(&mut self, locs: &[Location]) -> Result<(), SourceError> {
+        for loc in locs {
+            self.move_processed(loc).await?;
+        }
+        Ok(())
+    }
+    /// [`MailSource::move_sent`] for many; false when there is no sent folder.
+    async fn move_sent_many(&mut self, locs: &[Location]) -> Result<bool, SourceError> {
+        let mut moved = false;
+        for loc in locs {
+            moved = self.move_sent(loc).await?;
+        }
+        Ok(moved)
+    }
     /// Waits until the folder may have changed, `at_most` passed, or shutdown.
     async fn wait(
         &mut self,

@@ -118,17 +118,57 @@ pub async fn store_incoming(
     internal_date: DateTime<Utc>,
     summary: &Summary,
 ) -> anyhow::Result<StoreOutcome> {
-    let sha = sha256_hex(raw);
+    let one = NewMessage {
+        loc,
+        raw,
+        internal_date,
+        summary,
+    };
+    let mut rows = store_incoming_batch(store, std::slice::from_ref(&one)).await?;
+    rows.pop().context("no row stored")
+}
+
+/// One fetched message on its way into the store.
+pub struct NewMessage<'a> {
+    pub loc: &'a Location,
+    pub raw: &'a [u8],
+    pub internal_date: DateTime<Utc>,
+    pub summary: &'a Summary,
+}
+
+/// Stores a batch of raw messages and their locations in one durable
+/// transaction (one fsync for the batch); the outcomes in the batch's order.
+/// Nothing acts on a message before this has committed.
+pub async fn store_incoming_batch(
+    store: &Store,
+    batch: &[NewMessage<'_>],
+) -> anyhow::Result<Vec<StoreOutcome>> {
     let now = now();
+    let mut out = Vec::with_capacity(batch.len());
     let mut tx = store.begin().await?;
+    for m in batch {
+        out.push(insert_incoming(&mut tx, m, &now).await?);
+    }
+    tx.commit()
+        .await
+        .context("cannot commit incoming messages")?;
+    Ok(out)
+}
+
+async fn insert_incoming(
+    tx: &mut Tx<'_>,
+    m: &NewMessage<'_>,
+    now: &str,
+) -> anyhow::Result<StoreOutcome> {
+    let sha = sha256_hex(m.raw);
     sqlx::query(
         "INSERT OR IGNORE INTO raw_messages (sha256, size, bytes, stored_at) VALUES (?, ?, ?, ?)",
     )
     .bind(&sha)
-    .bind(raw.len() as i64)
-    .bind(raw)
-    .bind(&now)
-    .execute(&mut *tx)
+    .bind(m.raw.len() as i64)
+    .bind(m.raw)
+    .bind(now)
+    .execute(&mut **tx)
     .await
     .context("cannot store raw message")?;
     let inserted = sqlx::query(
@@ -136,32 +176,29 @@ pub async fn store_incoming(
          VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&sha)
-    .bind(&summary.message_id)
-    .bind(&summary.from_address)
-    .bind(&summary.subject)
-    .bind(ts(internal_date))
-    .bind(&now)
-    .bind(summary.secret_verified)
-    .execute(&mut *tx)
+    .bind(&m.summary.message_id)
+    .bind(&m.summary.from_address)
+    .bind(&m.summary.subject)
+    .bind(ts(m.internal_date))
+    .bind(now)
+    .bind(m.summary.secret_verified)
+    .execute(&mut **tx)
     .await
     .context("cannot store message row")?
     .rows_affected();
     let row: i64 = sqlx::query_scalar("SELECT id FROM messages WHERE sha256 = ?")
         .bind(&sha)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
     bind_location!(sqlx::query(
         "INSERT OR IGNORE INTO mailbox_locations (source, folder, validity, uid, message_row, seen_at) \
          VALUES (?, ?, ?, ?, ?, ?)",
-    ), loc)
+    ), m.loc)
     .bind(row)
-    .bind(&now)
-    .execute(&mut *tx)
+    .bind(now)
+    .execute(&mut **tx)
     .await
     .context("cannot record mailbox location")?;
-    tx.commit()
-        .await
-        .context("cannot commit incoming message")?;
     Ok(if inserted == 1 {
         StoreOutcome::New(row)
     } else {
@@ -170,6 +207,14 @@ pub async fn store_incoming(
 }
 
 pub async fn mark_moved(store: &Store, loc: &Location) -> anyhow::Result<()> {
+    let mut tx = store.begin().await?;
+    mark_moved_in(&mut tx, loc).await?;
+    tx.commit().await.context("cannot commit the move")?;
+    Ok(())
+}
+
+/// Records, in the caller's transaction, that `loc` left the watched folder.
+pub async fn mark_moved_in(tx: &mut Tx<'_>, loc: &Location) -> anyhow::Result<()> {
     bind_location!(
         sqlx::query(
             "UPDATE mailbox_locations SET moved_at = ? \
@@ -178,7 +223,7 @@ pub async fn mark_moved(store: &Store, loc: &Location) -> anyhow::Result<()> {
         .bind(now()),
         loc
     )
-    .execute(store.pool())
+    .execute(&mut **tx)
     .await
     .context("cannot mark message as moved")?;
     Ok(())
@@ -208,13 +253,16 @@ pub struct Loaded {
     pub secret_verified: bool,
     /// The programme staff routed it to (`ZUORDNEN`), if they did.
     pub programme: Option<String>,
+    /// The header facts stored with it ([`Summary`]).
+    pub message_id: Option<String>,
+    pub from_address: Option<String>,
 }
 
 /// The stored message: raw bytes, INTERNALDATE, state and disposition.
 pub async fn load(store: &Store, row: i64) -> anyhow::Result<Loaded> {
     sqlx::query_as(
         "SELECT r.bytes AS raw, m.internal_date, m.state, m.disposition, m.retries, m.secret_verified, \
-         m.programme FROM messages m \
+         m.programme, m.message_id, m.from_address FROM messages m \
          JOIN raw_messages r ON r.sha256 = m.sha256 WHERE m.id = ?",
     )
     .bind(row)
@@ -265,6 +313,36 @@ pub async fn earlier_with_message_id(
         .into_iter()
         .find(|(_, _, from)| sender_key(from.as_deref()) == sender)
         .map(|(id, disposition, _)| (id, disposition)))
+}
+
+/// [`earlier_with_message_id`] outside a transaction: asked before a
+/// mail's documents are read, so that a copy is never analysed. The answer
+/// is a hint; the transaction that acts on the mail asks again.
+pub async fn seen_before(
+    store: &Store,
+    row: i64,
+    message_id: &str,
+    from_address: Option<&str>,
+) -> anyhow::Result<bool> {
+    let mut conn = store
+        .pool()
+        .acquire()
+        .await
+        .context("cannot look up an earlier message with the same Message-ID")?;
+    let candidates: Vec<(Option<String>,)> = sqlx::query_as(
+        "SELECT from_address FROM messages WHERE message_id = ? AND id < ? AND state IN (?, ?)",
+    )
+    .bind(message_id)
+    .bind(row)
+    .bind(MessageState::Processed)
+    .bind(MessageState::Duplicate)
+    .fetch_all(&mut *conn)
+    .await
+    .context("cannot look up an earlier message with the same Message-ID")?;
+    let sender = sender_key(from_address);
+    Ok(candidates
+        .iter()
+        .any(|(from,)| sender_key(from.as_deref()) == sender))
 }
 
 /// Records how a message was handled, inside the transaction that acted on it.

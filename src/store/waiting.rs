@@ -94,10 +94,18 @@ pub async fn record_scan(store: &Store, source: &str, pending: &[Location]) -> a
 
 /// The message is done (moved, or processed and kept for staff).
 pub async fn done(store: &Store, loc: &Location) -> anyhow::Result<()> {
+    let mut tx = store.begin().await?;
+    done_in(&mut tx, loc).await?;
+    tx.commit().await.context("cannot clear waiting message")?;
+    Ok(())
+}
+
+/// [`done`] in the caller's transaction.
+pub async fn done_in(tx: &mut Tx<'_>, loc: &Location) -> anyhow::Result<()> {
     bind_location!(sqlx::query(
         "DELETE FROM mailbox_waiting WHERE source = ? AND folder = ? AND validity = ? AND uid = ?",
     ), loc)
-    .execute(store.pool())
+    .execute(&mut **tx)
     .await
     .context("cannot clear waiting message")?;
     Ok(())
