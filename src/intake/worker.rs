@@ -314,10 +314,12 @@ pub async fn sweep_paged<S: MailSource>(
         return Ok(stats);
     }
     let mut pages = plan_pages(app, source, new, paging).await?.into_iter();
-    let mut in_hand = match pages.next() {
-        Some(page) => fetch_and_store(app, source, &page, &mut stats, paging).await?,
-        None => Vec::new(),
-    };
+    let mut in_hand = Vec::new();
+    // A page may store nothing (refused, gone, too large): take the next.
+    while in_hand.is_empty() && !shutdown.is_cancelled() {
+        let Some(page) = pages.next() else { break };
+        in_hand = fetch_and_store(app, source, &page, &mut stats, paging).await?;
+    }
     while !in_hand.is_empty() {
         let next = if shutdown.is_cancelled() {
             None
@@ -339,6 +341,10 @@ pub async fn sweep_paged<S: MailSource>(
         let done = in_hand.into_iter().map(|(l, _)| l).zip(dispositions);
         file(app, source, done.collect(), &mut stats, paging).await?;
         in_hand = fetched.unwrap_or_default();
+        while in_hand.is_empty() && next.is_some() && !shutdown.is_cancelled() {
+            let Some(page) = pages.next() else { break };
+            in_hand = fetch_and_store(app, source, &page, &mut stats, paging).await?;
+        }
     }
     paging.one_by_one = false;
     Ok(stats)
@@ -355,7 +361,7 @@ async fn plan_pages<S: MailSource>(
     new: Vec<Location>,
     paging: &mut Paging,
 ) -> anyhow::Result<Vec<Vec<Location>>> {
-    if paging.one_by_one {
+    if paging.one_by_one || !source.batches() {
         return Ok(new.into_iter().map(|l| vec![l]).collect());
     }
     let sizes = match guarded(source.sizes(&new)).await {
@@ -410,7 +416,7 @@ async fn fetch_and_store<S: MailSource>(
     paging: &mut Paging,
 ) -> anyhow::Result<Vec<(Location, i64)>> {
     let max_bytes = app.settings.mailbox.max_message_bytes;
-    let together = page.len() > 1 && !paging.one_by_one;
+    let together = page.len() > 1 && !paging.one_by_one && source.batches();
     let fetched = if together {
         match guarded(source.fetch_page(page, max_bytes)).await {
             Ok(Ok(fetched)) => Some(fetched),
@@ -571,7 +577,7 @@ async fn file_into<S: MailSource>(
         if group.is_empty() {
             continue;
         }
-        if group.len() > 1 && !paging.one_by_one {
+        if group.len() > 1 && !paging.one_by_one && source.batches() {
             let result = match disposition {
                 Disposition::Sent => guarded(source.move_sent_many(&group)).await,
                 _ => {

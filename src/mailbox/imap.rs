@@ -740,6 +740,10 @@ impl MailSource for ImapSource {
             .map(|()| true)
     }
 
+    fn batches(&self) -> bool {
+        true
+    }
+
     async fn sizes(
         &mut self,
         locs: &[Location],

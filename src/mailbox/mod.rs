@@ -141,6 +141,12 @@ pub trait MailSource {
         let _ = loc;
         Ok(false)
     }
+    /// Whether [`MailSource::fetch_page`] and the `move_*_many` methods do
+    /// many messages in one command. Sources that go one by one anyway keep
+    /// the default, and the intake uses their single-message operations.
+    fn batches(&self) -> bool {
+        false
+    }
     /// RFC822.SIZE of every message of `locs` still there, asked in few
     /// commands, so that the intake can cut its fetches into pages of
     /// bounded bytes. None: the source does not know sizes up front (the

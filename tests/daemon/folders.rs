@@ -211,18 +211,65 @@ async fn deleted_processed_and_sent_folders_are_created_again() {
 }
 
 /// The real IMAP source, except that the server "refuses" to move (or with
-/// `fetch`, to hand over) the message with UID `uid` while `refuse` is set.
+/// `fetch`, to hand over) the message with UID `uid` while `refuse` is set:
+/// alone (counted in `refusals`), and as a server does, in any command for
+/// a UID set that holds it (counted in `page_refusals`).
 struct RefuseMove {
     inner: ImapSource,
     refuse: Arc<AtomicBool>,
     uid: String,
     refusals: Arc<AtomicUsize>,
+    page_refusals: Arc<AtomicUsize>,
     fetch: bool,
+}
+
+impl RefuseMove {
+    fn refuses_page(&self, locs: &[Location], fetch: bool) -> bool {
+        let refused = self.fetch == fetch
+            && self.refuse.load(Ordering::SeqCst)
+            && locs.iter().any(|l| l.uid == self.uid);
+        if refused {
+            self.page_refusals.fetch_add(1, Ordering::SeqCst);
+        }
+        refused
+    }
 }
 
 impl MailSource for RefuseMove {
     fn kind(&self) -> &'static str {
         self.inner.kind()
+    }
+    fn batches(&self) -> bool {
+        self.inner.batches()
+    }
+    async fn sizes(
+        &mut self,
+        locs: &[Location],
+    ) -> Result<Option<std::collections::HashMap<String, u64>>, SourceError> {
+        self.inner.sizes(locs).await
+    }
+    async fn fetch_page(
+        &mut self,
+        locs: &[Location],
+        max_bytes: u64,
+    ) -> Result<Vec<Result<Fetch, SourceError>>, SourceError> {
+        if self.refuses_page(locs, true) {
+            return Err(SourceError::Message(anyhow::anyhow!(
+                "NO [SERVERBUG] Internal error occurred (simulated, page)"
+            )));
+        }
+        self.inner.fetch_page(locs, max_bytes).await
+    }
+    async fn move_processed_many(&mut self, locs: &[Location]) -> Result<(), SourceError> {
+        if self.refuses_page(locs, false) {
+            return Err(SourceError::Message(anyhow::anyhow!(
+                "NO [CANNOT] Quota exceeded (simulated, page)"
+            )));
+        }
+        self.inner.move_processed_many(locs).await
+    }
+    async fn move_sent_many(&mut self, locs: &[Location]) -> Result<bool, SourceError> {
+        self.inner.move_sent_many(locs).await
     }
     async fn connect(&mut self) -> anyhow::Result<()> {
         self.inner.connect().await
@@ -299,6 +346,7 @@ async fn refusing_first(app: &TestApp, fetch: bool) -> (Arc<App>, RefuseMove) {
         refuse: Arc::new(AtomicBool::new(true)),
         uid,
         refusals: Arc::new(AtomicUsize::new(0)),
+        page_refusals: Arc::new(AtomicUsize::new(0)),
         fetch,
     };
     (one, source)
@@ -333,8 +381,12 @@ async fn a_message_that_cannot_be_moved_never_blocks_the_others_and_is_retried_o
         .await
         .expect("the sweep goes on");
 
-    // Assert 1: both confirmed, the second moved, the first recorded.
+    // Assert 1: both confirmed, the second moved, the first recorded. The
+    // two were moved as one UID set first; the server's refusal of the set
+    // sent the sweep one by one, and only the refused one counts.
     assert_eq!((s.stored, s.moved, s.failed), (2, 1, 1));
+    assert_eq!(source.page_refusals.load(Ordering::SeqCst), 1);
+    assert_eq!(refusals.load(Ordering::SeqCst), 1);
     assert_eq!(
         app.count("SELECT COUNT(*) FROM outbox").await,
         2,
@@ -493,6 +545,8 @@ async fn a_message_the_server_will_not_hand_over_is_left_for_staff_and_the_next_
         .await
         .expect("the sweep goes on");
     assert_eq!((s.stored, s.moved, s.failed), (1, 1, 1));
+    // The page of two was refused as a whole, then fetched one by one.
+    assert_eq!(source.page_refusals.load(Ordering::SeqCst), 1);
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(1100)).await;
         sweep(&one, &mut source, &stop).await.unwrap();
