@@ -490,7 +490,7 @@ async fn fetch_and_store<S: MailSource>(
     drop(batch);
     stats.stored += outcomes.len();
     if together {
-        tracing::debug!(mails = outcomes.len(), "page fetched and stored");
+        tracing::info!(mails = outcomes.len(), "page fetched and stored");
     }
     Ok(mails
         .into_iter()

@@ -28,6 +28,11 @@ const RECOVERY_WAIT: (&str, &str) = ("POSTBOTE_SMTP__RECOVERY_WAIT_SECS", "120")
 /// applicant mail (60 by default), which would suppress their confirmations.
 const HOURLY_CAP: (&str, &str) = ("POSTBOTE_MAIL__MAX_AUTOMATIC_PER_HOUR", "1000");
 
+/// Small pages (a test application is about 1 KB): a backlog goes in many
+/// pages of several mails, so that the kills land between a page's fetch,
+/// its one commit, its processing and its one move.
+const PAGE_BYTES: (&str, &str) = ("POSTBOTE_MAILBOX__FETCH_PAGE_BYTES", "6000");
+
 fn who(i: usize) -> String {
     format!("amt{i}@kommune{i}.test")
 }
@@ -72,6 +77,8 @@ enum Trouble {
 struct Figures {
     applications: usize,
     kills: usize,
+    /// Pages of several mails fetched and stored in one go.
+    pages: usize,
     recorded: i64,
     lost: usize,
     duplicates: usize,
@@ -104,18 +111,32 @@ async fn deliver(app: &TestApp, i: usize, smtp_up: bool) {
 
 async fn crash_run(seed: u64, n: usize, kills: usize, trouble: Trouble) -> Figures {
     let servers = start_servers(Layout::Default).await;
-    let app = app_on_servers(servers, Deadline::Future, "", &[RECOVERY_WAIT, HOURLY_CAP]);
+    let app = app_on_servers(
+        servers,
+        Deadline::Future,
+        "",
+        &[RECOVERY_WAIT, HOURLY_CAP, PAGE_BYTES],
+    );
     let mut next = xorshift(seed);
     let per_wave = n.div_ceil(kills);
     let mut delivered = 0;
     let mut smtp_up = true;
     let mut daemon = start(&app);
     for k in 0..kills {
+        // Every other wave arrives while the daemon is down: it starts on a
+        // backlog, which goes the batched way (pages), and is killed in it.
+        let down = k % 2 == 1;
+        if down {
+            kill(&mut daemon);
+        }
         let wave = per_wave.min(n - delivered);
         for i in delivered..delivered + wave {
             deliver(&app, i, smtp_up).await;
         }
         delivered += wave;
+        if down {
+            daemon = start(&app);
+        }
         if let Trouble::ServerOutages = trouble {
             if k == kills / 3 {
                 app.servers.stop_dovecot().expect("stop dovecot");
@@ -208,9 +229,23 @@ async fn crash_run(seed: u64, n: usize, kills: usize, trouble: Trouble) -> Figur
             .collect::<Vec<_>>()
             .join("\n")
     );
+    // The batched path ran: pages of more than one mail were stored.
+    let pages = log
+        .lines()
+        .filter(|l| l.contains("page fetched and stored"))
+        .filter_map(|l| l.split("mails=").nth(1))
+        .filter_map(|n| {
+            n.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse::<u32>()
+                .ok()
+        })
+        .filter(|&mails| mails > 1)
+        .count();
     Figures {
         applications: n,
         kills,
+        pages,
         recorded,
         lost,
         duplicates,
@@ -229,9 +264,13 @@ async fn crash_run(seed: u64, n: usize, kills: usize, trouble: Trouble) -> Figur
 
 fn report(name: &str, f: &Figures) {
     println!(
-        "crash test ({name}): {} applications, {} SIGKILLs: {} recorded, {} lost, {} duplicate confirmations; \
-         interrupted sends: {} found sent by their copy, {} sent again",
-        f.applications, f.kills, f.recorded, f.lost, f.duplicates, f.settled, f.resent
+        "crash test ({name}): {} applications, {} SIGKILLs, {} pages of several mails: {} recorded, {} lost, \
+         {} duplicate confirmations; interrupted sends: {} found sent by their copy, {} sent again",
+        f.applications, f.kills, f.pages, f.recorded, f.lost, f.duplicates, f.settled, f.resent
+    );
+    assert!(
+        f.pages > 0,
+        "no page of several mails: the batched path did not run"
     );
 }
 
