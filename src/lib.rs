@@ -20,6 +20,7 @@ pub mod documents;
 pub mod domain;
 pub mod intake;
 pub mod mailbox;
+pub mod memory;
 pub mod outbox;
 pub mod retention;
 pub mod startup;

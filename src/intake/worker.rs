@@ -150,6 +150,10 @@ async fn connect_and_watch<S: MailSource>(
         storage.reset();
         backoff.reset();
         health::mailbox_ok(&app.store).await?;
+        if sweep.stored > 0 {
+            // A burst is over: its buffers go back to the system.
+            crate::memory::release();
+        }
         if sweep.stored > 0 || sweep.failed > 0 || sweep.too_large > 0 {
             tracing::info!(
                 seen = sweep.seen,
@@ -280,8 +284,24 @@ pub async fn sweep_paged<S: MailSource>(
     let locations = source.scan().await?;
     stats.seen = locations.len();
     let mut todo = Vec::new();
+    // One query for the folder's known locations, not one per message.
+    let (mut known_here, folder) = match locations.first() {
+        Some(f) => (
+            messages::known_in_folder(&app.store, f.source, &f.folder, f.validity).await?,
+            Some((f.folder.clone(), f.validity)),
+        ),
+        None => (std::collections::HashMap::new(), None),
+    };
     for loc in locations {
-        match messages::known(&app.store, &loc).await? {
+        let same_folder = folder
+            .as_ref()
+            .is_some_and(|(f, v)| *f == loc.folder && *v == loc.validity);
+        let known = if same_folder {
+            known_here.remove(&loc.uid)
+        } else {
+            messages::known(&app.store, &loc).await?
+        };
+        match known {
             Some(k) if k.moved => {}
             Some(k)
                 if k.state != MessageState::Received
@@ -292,10 +312,10 @@ pub async fn sweep_paged<S: MailSource>(
     let pending: Vec<_> = todo.iter().map(|(l, _)| l.clone()).collect();
     waiting::record_scan(&app.store, source.kind(), &pending).await?;
     let max_bytes = app.settings.mailbox.max_message_bytes;
-    let now = Utc::now();
+    let blocked = waiting::blocked_all(&app.store, source.kind(), Utc::now(), max_bytes).await?;
     let (mut handled, mut stored, mut new) = (Vec::new(), Vec::new(), Vec::new());
     for (loc, known) in todo {
-        if waiting::blocked(&app.store, &loc, now, max_bytes).await? {
+        if blocked.contains(&(loc.folder.clone(), loc.validity, loc.uid.clone())) {
             continue;
         }
         match known {

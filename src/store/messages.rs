@@ -109,6 +109,41 @@ pub async fn known(store: &Store, loc: &Location) -> anyhow::Result<Option<Known
     .context("cannot read mailbox location")
 }
 
+/// [`known`] for every location ever recorded in one folder (one query per
+/// sweep, not one per message), by UID.
+pub async fn known_in_folder(
+    store: &Store,
+    source: &str,
+    folder: &str,
+    validity: i64,
+) -> anyhow::Result<std::collections::HashMap<String, Known>> {
+    let rows = sqlx::query(
+        "SELECT l.uid, l.message_row, l.moved_at, m.state, m.disposition FROM mailbox_locations l \
+         JOIN messages m ON m.id = l.message_row \
+         WHERE l.source = ? AND l.folder = ? AND l.validity = ?",
+    )
+    .bind(source)
+    .bind(folder)
+    .bind(validity)
+    .fetch_all(store.pool())
+    .await
+    .context("cannot look up mailbox locations")?;
+    rows.into_iter()
+        .map(|r| -> anyhow::Result<(String, Known)> {
+            Ok((
+                r.try_get(0)?,
+                Known {
+                    message_row: r.try_get(1)?,
+                    moved: r.try_get::<Option<String>, _>(2)?.is_some(),
+                    state: r.try_get(3)?,
+                    disposition: r.try_get(4)?,
+                },
+            ))
+        })
+        .collect::<anyhow::Result<_>>()
+        .context("cannot read mailbox locations")
+}
+
 /// Stores the raw message and its location in one durable transaction. Nothing
 /// acts on a message before this has committed.
 pub async fn store_incoming(

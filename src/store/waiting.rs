@@ -142,6 +142,45 @@ pub async fn blocked(
     })
 }
 
+/// [`blocked`] for every waiting message of `source` at once (one query
+/// per sweep, not one per message): the (folder, validity, uid) to leave alone.
+pub async fn blocked_all(
+    store: &Store,
+    source: &str,
+    at: DateTime<Utc>,
+    max_bytes: u64,
+) -> anyhow::Result<HashSet<(String, i64, String)>> {
+    /// folder, validity, uid, permanent, next_attempt_at, stage, size
+    type Row = (
+        String,
+        i64,
+        String,
+        bool,
+        Option<String>,
+        Option<Stage>,
+        Option<i64>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT folder, validity, uid, permanent, next_attempt_at, stage, size FROM mailbox_waiting \
+         WHERE source = ? AND (permanent = 1 OR next_attempt_at IS NOT NULL OR stage IS NOT NULL)",
+    )
+    .bind(source)
+    .fetch_all(store.pool())
+    .await
+    .context("cannot read waiting messages")?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, _, _, permanent, next, stage, size)| match stage {
+            Some(Stage::TooLarge) => {
+                size.is_none_or(|s| u64::try_from(s).is_ok_and(|s| s > max_bytes))
+            }
+            _ if *permanent => true,
+            _ => next.as_deref().and_then(parse_ts).is_some_and(|n| n > at),
+        })
+        .map(|(folder, validity, uid, ..)| (folder, validity, uid))
+        .collect())
+}
+
 /// Records, in the caller's transaction (which also queues the staff
 /// notice), that `loc` is over the size limit (`size` bytes by RFC822.SIZE)
 /// and is left in the folder for staff. True when this is news (staff are
@@ -283,6 +322,15 @@ mod tests {
 
     const LIMIT: u64 = 1000;
 
+    /// [`blocked`], checked against [`blocked_all`]: the sweep uses the latter.
+    async fn is_blocked(store: &Store, l: &Location, at: DateTime<Utc>, limit: u64) -> bool {
+        let one = blocked(store, l, at, limit).await.unwrap();
+        let all = blocked_all(store, l.source, at, limit).await.unwrap();
+        let key = (l.folder.clone(), l.validity, l.uid.clone());
+        assert_eq!(one, all.contains(&key), "blocked and blocked_all disagree");
+        one
+    }
+
     fn loc(uid: &str) -> Location {
         Location {
             source: "imap",
@@ -306,7 +354,7 @@ mod tests {
             .unwrap();
         assert_eq!(all(&store).await.unwrap().len(), 2);
         let now = Utc::now();
-        assert!(!blocked(&store, &loc("1"), now, LIMIT).await.unwrap());
+        assert!(!is_blocked(&store, &loc("1"), now, LIMIT).await);
         let f = failed(&store, &loc("1"), Stage::Move, "NO nope", policy)
             .await
             .unwrap();
@@ -317,22 +365,14 @@ mod tests {
                 permanent: false
             }
         );
-        assert!(blocked(&store, &loc("1"), now, LIMIT).await.unwrap());
-        assert!(
-            !blocked(&store, &loc("1"), now + Duration::seconds(120), LIMIT)
-                .await
-                .unwrap()
-        );
+        assert!(is_blocked(&store, &loc("1"), now, LIMIT).await);
+        assert!(!is_blocked(&store, &loc("1"), now + Duration::seconds(120), LIMIT).await);
         assert!(next_retry(&store).await.unwrap().is_some());
         let f = failed(&store, &loc("1"), Stage::Move, "NO nope", policy)
             .await
             .unwrap();
         assert!(f.permanent);
-        assert!(
-            blocked(&store, &loc("1"), now + Duration::days(9), LIMIT)
-                .await
-                .unwrap()
-        );
+        assert!(is_blocked(&store, &loc("1"), now + Duration::days(9), LIMIT).await);
         assert_eq!(next_retry(&store).await.unwrap(), None);
         // Message 2 is done; message 1 was moved away by a human.
         done(&store, &loc("2")).await.unwrap();
@@ -354,8 +394,8 @@ mod tests {
         assert!(record(5000).await, "news");
         assert!(!record(5000).await, "told once");
         let now = Utc::now();
-        assert!(blocked(&store, &loc("1"), now, LIMIT).await.unwrap());
-        assert!(!blocked(&store, &loc("1"), now, 5000).await.unwrap());
+        assert!(is_blocked(&store, &loc("1"), now, LIMIT).await);
+        assert!(!is_blocked(&store, &loc("1"), now, 5000).await);
         let w = all(&store).await.unwrap();
         assert_eq!(
             (w[0].stage, w[0].size, w[0].permanent),
