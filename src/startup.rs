@@ -363,7 +363,7 @@ pub async fn wait_for_signal() -> anyhow::Result<()> {
 
 /// Listens for SIGUSR1, the wake-up that CLI commands send the daemon after
 /// they queued mail or changed what the scheduler plans
-/// ([`crate::cli::wake`]). Call it before the database lock is taken: from
+/// (`cli::wake`). Call it before the database lock is taken: from
 /// then on the lock file names this process, and SIGUSR1's default action
 /// would end it.
 pub fn listen_for_wakeups() -> anyhow::Result<tokio::signal::unix::Signal> {

@@ -332,7 +332,7 @@ pub enum Command {
 impl Command {
     /// Whether the command, when it succeeds, may have queued outgoing mail
     /// or changed what the scheduler plans (events, roster, applications),
-    /// so that the running daemon must look now ([`wake::wake`]).
+    /// so that the running daemon must look now (`wake::wake`).
     pub fn wakes_daemon(&self) -> bool {
         match self {
             Command::Applications { action, .. } => {
