@@ -652,6 +652,8 @@ struct OneByOne {
     idle_threads_gone: usize,
     /// Wakeups per second by thread name, most first.
     idle_by_thread: Vec<(String, f64)>,
+    /// Wakeups per second of each thread (tid, name), most first.
+    idle_per_thread: Vec<(u32, String, f64)>,
     latencies: Vec<Duration>,
 }
 
@@ -680,9 +682,11 @@ async fn run_one_by_one(latency_mails: usize, idle_secs: u64) -> Result<OneByOne
     // Threads that ended within the window take their count with them; new
     // threads count from zero.
     let mut by_name: BTreeMap<String, u64> = BTreeMap::new();
+    let mut idle_per_thread = Vec::new();
     for (tid, (name, n)) in &after {
         let earlier = before.get(tid).map_or(0, |(_, n)| *n);
         *by_name.entry(name.clone()).or_default() += n.saturating_sub(earlier);
+        idle_per_thread.push((*tid, name.clone(), n.saturating_sub(earlier) as f64));
     }
     let switches: u64 = by_name.values().sum();
     let idle_threads_gone = before.keys().filter(|t| !after.contains_key(t)).count();
@@ -719,8 +723,13 @@ async fn run_one_by_one(latency_mails: usize, idle_secs: u64) -> Result<OneByOne
         .map(|(name, n)| (name, n as f64 / window))
         .collect();
     idle_by_thread.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for t in &mut idle_per_thread {
+        t.2 /= window;
+    }
+    idle_per_thread.sort_by(|a, b| b.2.total_cmp(&a.2));
     Ok(OneByOne {
         idle_by_thread,
+        idle_per_thread,
         idle_rss_kb,
         wakeups_per_sec: switches as f64 / window,
         idle_threads: after.len(),
@@ -948,6 +957,12 @@ async fn main() -> Result<()> {
             .map(|(name, r)| format!("{name} {r:.2}/s"))
             .collect();
         println!("(idle wakeups by thread name: {})", parts.join(", "));
+        let parts: Vec<String> = one
+            .idle_per_thread
+            .iter()
+            .map(|(tid, name, r)| format!("{name}[{tid}] {r:.2}/s"))
+            .collect();
+        println!("(idle wakeups per thread: {})", parts.join(", "));
     }
     if let Some(dir) = &baselines {
         println!("(baselines from {})", dir.display());

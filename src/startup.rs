@@ -30,8 +30,13 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// How often the scheduler looks for due reminders, digests and alarms.
-pub const SCHEDULER_TICK: Duration = Duration::from_secs(60);
+/// The longest the scheduler sleeps between passes. It sleeps until the
+/// next thing it knows to be due (a reminder, the digest, the next day's
+/// retention run, an alarm threshold: [`crate::calendar::scheduler::Plan`])
+/// or until another task or process wakes it (`App::scheduler_signal`,
+/// SIGUSR1); this bound covers what it cannot foresee (the outbox alarms,
+/// counted in hours, and a wall clock that jumps).
+pub const SCHEDULER_MAX_SLEEP: Duration = Duration::from_secs(15 * 60);
 
 /// From the shutdown signal to the end of the process, at most. The unit's
 /// `TimeoutStopSec=` (deploy/postbote.service) leaves room above it.
@@ -277,34 +282,72 @@ async fn run_intake(app: Arc<App>, shutdown: CancellationToken) {
 }
 
 async fn run_scheduler(app: Arc<App>, shutdown: CancellationToken) {
+    let mut passes = 0u64;
     loop {
+        stall_for_tests(passes, &shutdown).await;
+        if shutdown.is_cancelled() {
+            return;
+        }
+        passes += 1;
         let clock = app.clock.now();
-        match crate::calendar::scheduler::tick(&app, clock).await {
+        let plan = match crate::calendar::scheduler::tick(&app, clock).await {
             Ok(t) => {
                 if t.reminders + t.event_mails + t.skipped > 0 || t.digest {
                     tracing::info!(?t, "scheduler queued mail");
                 }
-                let at = crate::store::ts(clock);
-                if let Err(e) =
-                    crate::store::health::set(&app.store, health::SCHEDULER_TICK, &at).await
-                {
-                    tracing::error!(error = %format!("{e:#}"), "cannot record the scheduler tick");
-                }
+                t.plan
             }
             Err(e) => {
                 let error = format!("{e:#}");
                 tracing::error!(error = %error, "scheduler pass failed");
                 let _ =
                     crate::store::health::set(&app.store, health::SCHEDULER_ERROR, &error).await;
+                e.tick.plan
             }
+        };
+        let sleep = plan.sleep(app.clock.now(), chrono::Utc::now(), SCHEDULER_MAX_SLEEP);
+        let next = chrono::Utc::now()
+            + chrono::Duration::from_std(sleep).unwrap_or(chrono::Duration::zero());
+        // NOTE: written after failed passes too: `status` judges the planned
+        // pass, and reports the failure itself from `SCHEDULER_ERROR`.
+        let recorded = crate::store::health::scheduler_pass(
+            &app.store,
+            &crate::store::ts(clock),
+            &crate::store::ts(next),
+        )
+        .await;
+        if let Err(e) = recorded {
+            tracing::error!(error = %format!("{e:#}"), "cannot record the scheduler pass");
         }
+        tracing::debug!(
+            sleep_s = sleep.as_secs(),
+            "scheduler sleeps until its next pass"
+        );
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = app.scheduler_signal.notified() => {}
-            _ = tokio::time::sleep(SCHEDULER_TICK) => {}
+            _ = tokio::time::sleep(sleep) => {}
         }
     }
 }
+
+/// Debug builds only: with `POSTBOTE_TEST_SCHEDULER_STALL_AFTER=N` the
+/// scheduler's pass N+1 never ends, as a pass stuck in a step would, so that
+/// the daemon tests can show that `status` reports it. Release builds have
+/// no such hook.
+#[cfg(debug_assertions)]
+async fn stall_for_tests(passes: u64, shutdown: &CancellationToken) {
+    let after = std::env::var("POSTBOTE_TEST_SCHEDULER_STALL_AFTER")
+        .ok()
+        .and_then(|n| n.parse::<u64>().ok());
+    if after.is_some_and(|n| passes >= n) {
+        tracing::warn!("test hook: the scheduler pass stalls");
+        shutdown.cancelled().await;
+    }
+}
+
+#[cfg(not(debug_assertions))]
+async fn stall_for_tests(_: u64, _: &CancellationToken) {}
 
 /// Resolves on SIGTERM or SIGINT.
 pub async fn wait_for_signal() -> anyhow::Result<()> {
@@ -316,6 +359,26 @@ pub async fn wait_for_signal() -> anyhow::Result<()> {
         _ = int.recv() => tracing::info!("SIGINT received"),
     }
     Ok(())
+}
+
+/// Listens for SIGUSR1, the wake-up that CLI commands send the daemon after
+/// they queued mail or changed what the scheduler plans
+/// (`cli::wake`). Call it before the database lock is taken: from
+/// then on the lock file names this process, and SIGUSR1's default action
+/// would end it.
+pub fn listen_for_wakeups() -> anyhow::Result<tokio::signal::unix::Signal> {
+    use tokio::signal::unix::{SignalKind, signal};
+    signal(SignalKind::user_defined1()).context("cannot listen for SIGUSR1")
+}
+
+/// On each SIGUSR1: wakes the sender and the scheduler, which look at the
+/// queue and the plan at once. Runs until the process ends.
+pub async fn forward_wakeups(mut usr1: tokio::signal::unix::Signal, app: Arc<App>) {
+    while usr1.recv().await.is_some() {
+        tracing::debug!("SIGUSR1 received: waking the sender and the scheduler");
+        app.outbox_signal.notify_one();
+        app.scheduler_signal.notify_one();
+    }
 }
 
 #[cfg(test)]

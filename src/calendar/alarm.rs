@@ -17,9 +17,10 @@
 
 use crate::calendar::german;
 use crate::context::App;
+use crate::store::waiting::{self, Stage};
 use crate::store::{health, outbox, parse_ts};
 use crate::workflow::notices;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 /// Queues the alarms that apply now; returns how many incidents are open.
 pub async fn check(app: &App) -> anyhow::Result<usize> {
@@ -104,6 +105,34 @@ pub async fn check(app: &App) -> anyhow::Result<usize> {
         tx.commit().await?;
     }
     Ok(open)
+}
+
+/// When, on the wall clock, the next alarm threshold is crossed if nothing
+/// changes before: no successful mailbox check for
+/// `health.alarm_mailbox_after_secs`, the mailbox failing to open for
+/// `health.mailbox_error_after_secs`, a message waiting unprocessed for
+/// `health.unprocessed_after_secs`. None when none is ahead. The thresholds
+/// about the outbox (hours) are left to the scheduler's longest sleep.
+pub async fn next_due(app: &App) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let h = &app.settings.health;
+    let now = Utc::now();
+    let after = |at: &str, secs: u64| {
+        let secs = chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 2_000));
+        parse_ts(at).and_then(|t| t.checked_add_signed(secs))
+    };
+    let mut due = Vec::new();
+    if let Some((last_ok, _)) = health::get(&app.store, health::MAILBOX_OK).await? {
+        due.push(after(&last_ok, h.alarm_mailbox_after_secs));
+    }
+    if let Some((since, _)) = health::get(&app.store, health::MAILBOX_FAILING_SINCE).await? {
+        due.push(after(&since, h.mailbox_error_after_secs));
+    }
+    for w in waiting::all(&app.store).await? {
+        if w.stage != Some(Stage::TooLarge) {
+            due.push(after(&w.first_seen_at, h.unprocessed_after_secs));
+        }
+    }
+    Ok(due.into_iter().flatten().filter(|t| *t > now).min())
 }
 
 /// Tells staff once, in one notice, about mail marked `expired` (its event

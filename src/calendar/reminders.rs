@@ -225,6 +225,24 @@ fn addresses(told: &[String], roster: &[Recipient]) -> Vec<Recipient> {
         .collect()
 }
 
+/// The first reminder of the timeline due after `clock` (the scheduler's
+/// next pass for this programme's reminders); None when none is left.
+pub fn next_due(
+    app: &App,
+    desk: &Desk<'_>,
+    events: &[Event],
+    roster: &[Recipient],
+    clock: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let emails: Vec<String> = roster.iter().map(|r| r.email.key()).collect();
+    let scope = &desk.programme.key_scope;
+    // Sorted by due time.
+    timeline::scoped_reminders(scope, events, &app.settings.reminders, &emails)
+        .into_iter()
+        .map(|d| d.due)
+        .find(|due| *due > clock)
+}
+
 /// Sends the reminders due at `clock`. Per event and participant only the
 /// latest due one goes out (after downtime the earlier ones are superseded);
 /// reminders whose event has begun are skipped and reported to staff.

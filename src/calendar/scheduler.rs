@@ -1,7 +1,8 @@
 //! The scheduler: one step function, `tick(app, clock)`, which the daemon
-//! calls every minute with the wall clock and tests call with any clock
-//! (a whole programme year in fast-forward). Everything it queues is keyed,
-//! so any number of ticks and restarts sends nothing twice.
+//! calls with the wall clock whenever something falls due (the pass says
+//! when: [`Tick::plan`]) or another task wakes it, and tests call with any
+//! clock (a whole programme year in fast-forward). Everything it queues is
+//! keyed, so any number of ticks and restarts sends nothing twice.
 //!
 //! Every step runs on its own: a step that fails is logged and collected,
 //! and the steps after it run all the same. The alarm check runs last and
@@ -31,6 +32,67 @@ pub struct Tick {
     pub privacy: crate::retention::requests::Performed,
     /// The steps that failed in this pass, in order.
     pub failed: Vec<StepFailure>,
+    /// When the next pass has something to do, as far as this pass knows.
+    pub plan: Plan,
+}
+
+/// When the next pass is due: the earliest time at which something this
+/// pass saw falls due. Work that arrives in between (a command mail, a CLI
+/// command, mail queued by the intake) wakes the scheduler itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// On the scheduler's clock: the next reminder of any programme, the
+    /// start of an incomplete-application reminder window, the next digest,
+    /// the next day's retention run, or a retry of a failed request.
+    pub due: Option<DateTime<Utc>>,
+    /// On the wall clock (health facts are written on it): when an alarm
+    /// threshold is crossed if nothing changes before (the mailbox not
+    /// checked or failing to open for too long, mail waiting unprocessed).
+    pub alarm: Option<DateTime<Utc>>,
+}
+
+/// How soon a pass is tried again after a step failed (the staff alarm says
+/// "every minute"), and after a privacy request failed.
+pub const RETRY: chrono::Duration = chrono::Duration::seconds(60);
+
+impl Plan {
+    /// Makes `at` (on the scheduler's clock) due, if it is earlier.
+    pub fn due_at(&mut self, at: Option<DateTime<Utc>>) {
+        self.due = earliest(self.due, at);
+    }
+
+    /// Makes `at` (on the wall clock) an alarm time, if it is earlier.
+    pub fn alarm_at(&mut self, at: Option<DateTime<Utc>>) {
+        self.alarm = earliest(self.alarm, at);
+    }
+
+    /// How long to sleep from `clock` (the scheduler's) and `wall` until the
+    /// next planned pass, at most `max`; at least a second, so that a due
+    /// time just reached is not missed by a clock a little behind.
+    pub fn sleep(
+        &self,
+        clock: DateTime<Utc>,
+        wall: DateTime<Utc>,
+        max: std::time::Duration,
+    ) -> std::time::Duration {
+        let until = |at: Option<DateTime<Utc>>, from: DateTime<Utc>| {
+            at.map(|t| (t - from).to_std().unwrap_or(std::time::Duration::ZERO))
+        };
+        let margin = std::time::Duration::from_secs(1);
+        [until(self.due, clock), until(self.alarm, wall)]
+            .into_iter()
+            .flatten()
+            .map(|d| d + margin)
+            .fold(max, std::cmp::Ord::min)
+            .max(margin)
+    }
+}
+
+fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// One step of a pass that failed.
@@ -126,11 +188,20 @@ pub async fn tick(app: &App, clock: DateTime<Utc>) -> Result<Tick, TickError> {
         crate::retention::requests::perform_pending(&app.store, &desk).await,
     ) {
         t.privacy = p;
+        if p.failed > 0 {
+            // NOTE: a request that failed is tried again at the next pass
+            // (up to `MAX_ATTEMPTS`); its retry is planned like a failed step.
+            t.plan.due_at(Some(clock + RETRY));
+        }
     }
+    plan_daily(app, clock, &mut t.plan);
     // NOTE: last and unconditional: a failing step before it must not
     // silence the alarm about everything else.
     if let Some(n) = keep(&mut failed, STEP_ALARM, alarm::check(app).await) {
         t.alarms = n;
+    }
+    if let Some(at) = keep(&mut failed, STEP_ALARM, alarm::next_due(app).await) {
+        t.plan.alarm_at(at);
     }
     let report = report_failed_steps(app, &failed).await;
     if let Some(true) = keep(&mut failed, STEP_REPORT, report) {
@@ -142,6 +213,9 @@ pub async fn tick(app: &App, clock: DateTime<Utc>) -> Result<Tick, TickError> {
         || t.alarms > 0
     {
         app.outbox_signal.notify_one();
+    }
+    if !failed.is_empty() {
+        t.plan.due_at(Some(clock + RETRY));
     }
     t.failed = failed;
     if t.failed.is_empty() {
@@ -187,6 +261,8 @@ async fn programme_steps(
     ) {
         t.incomplete_reminders += n;
     }
+    t.plan
+        .due_at(crate::workflow::reminders::window_opens_after(&desk, clock));
     if events.is_none() || roster.is_none() {
         for step in [STEP_SYNC, STEP_REMINDERS] {
             mine.push(StepFailure {
@@ -212,11 +288,25 @@ async fn programme_steps(
             t.reminders += pass.queued;
             t.skipped += pass.skipped.len();
         }
+        t.plan
+            .due_at(reminders::next_due(app, &desk, events, roster, clock));
     }
     for mut f in mine {
         f.programme.clone_from(&code);
         failed.push(f);
     }
+}
+
+/// The digest's next scheduled time and the next day's retention run.
+fn plan_daily(app: &App, clock: DateTime<Utc>, plan: &mut Plan) {
+    if app.settings.digest.enabled {
+        // NOTE: a cron expression that does not parse fails the digest step
+        // itself, which plans a retry.
+        if let Ok(schedule) = super::cron::CronSchedule::parse(&app.settings.digest.cron) {
+            plan.due_at(schedule.next_after(clock));
+        }
+    }
+    plan.due_at(crate::retention::next_run(clock));
 }
 
 /// When steps failed: one ALARM to staff per incident, naming them; when
@@ -548,5 +638,81 @@ mod tests {
         );
         let alarm = alarms(&app).await;
         assert_eq!(alarm.len(), 1, "{alarm:?}");
+    }
+
+    #[tokio::test]
+    async fn a_pass_plans_the_next_one_for_the_next_reminder_and_the_alarm_threshold() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = testing::app(dir.path()).await;
+        enrol(&app, "EWS7", "sieben@ahausen.test").await;
+        let last_ok = Utc::now();
+        health::set(&app.store, health::MAILBOX_OK, &ts(last_ok))
+            .await
+            .unwrap();
+        // Learning group 2 begins on Wed 11.11.2026 at 09:00 CET; its
+        // 1-hour reminder is due at 07:00 UTC. The digest (07:30 Berlin)
+        // went at 06:30 UTC, the next one is a day later, and so is the
+        // next retention run.
+        let clock = chrono::DateTime::parse_from_rfc3339("2026-11-11T06:40:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let t = tick(&app, clock).await.unwrap();
+        let reminder = chrono::DateTime::parse_from_rfc3339("2026-11-11T07:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(t.plan.due, Some(reminder), "{t:?}");
+        let threshold =
+            chrono::Duration::seconds(app.settings.health.alarm_mailbox_after_secs as i64);
+        let alarm = t.plan.alarm.unwrap();
+        assert!(
+            (alarm - (last_ok + threshold)).num_seconds().abs() <= 1,
+            "{alarm} vs {last_ok}"
+        );
+        // Past the timeline's last reminder the plan still holds the next
+        // day's retention run.
+        let late = chrono::DateTime::parse_from_rfc3339("2040-01-01T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let t = tick(&app, late).await.unwrap();
+        let midnight = chrono::DateTime::parse_from_rfc3339("2040-01-02T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert!(
+            t.plan.due.is_some_and(|d| d > late && d <= midnight),
+            "{t:?}"
+        );
+    }
+
+    #[test]
+    fn the_sleep_lasts_until_the_earliest_planned_time_within_its_bounds() {
+        use std::time::Duration;
+        let clock = chrono::DateTime::parse_from_rfc3339("2030-01-01T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        // The wall clock stands elsewhere (a test clock).
+        let wall = clock + chrono::Duration::days(100);
+        let max = Duration::from_secs(900);
+        let min = chrono::Duration::minutes;
+        assert_eq!(Plan::default().sleep(clock, wall, max), max);
+        let due = Plan {
+            due: Some(clock + min(5)),
+            alarm: Some(wall + min(10)),
+        };
+        assert_eq!(due.sleep(clock, wall, max), Duration::from_secs(301));
+        let alarm = Plan {
+            due: Some(clock + min(5)),
+            alarm: Some(wall + min(2)),
+        };
+        assert_eq!(alarm.sleep(clock, wall, max), Duration::from_secs(121));
+        let far = Plan {
+            due: Some(clock + min(600)),
+            alarm: None,
+        };
+        assert_eq!(far.sleep(clock, wall, max), max);
+        let past = Plan {
+            due: Some(clock - min(1)),
+            alarm: None,
+        };
+        assert_eq!(past.sleep(clock, wall, max), Duration::from_secs(1));
     }
 }

@@ -10,6 +10,7 @@ mod plan;
 mod privacy;
 mod staff;
 mod status;
+mod wake;
 mod welcome;
 
 use crate::config::Config;
@@ -328,6 +329,37 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Whether the command, when it succeeds, may have queued outgoing mail
+    /// or changed what the scheduler plans (events, roster, applications),
+    /// so that the running daemon must look now (`wake::wake`).
+    pub fn wakes_daemon(&self) -> bool {
+        match self {
+            Command::Applications { action, .. } => {
+                !matches!(action, None | Some(ApplicationsAction::Show { .. }))
+            }
+            Command::Outbox { action, .. } => matches!(action, Some(OutboxAction::Retry { .. })),
+            Command::Interviews { action, .. } => !matches!(action, InterviewsAction::Plan { .. }),
+            Command::Decisions { action, .. } => matches!(
+                action,
+                DecisionsAction::Set { .. } | DecisionsAction::Release { yes: true }
+            ),
+            Command::Participants { action } => !matches!(action, ParticipantsAction::List { .. }),
+            Command::Forget { yes, .. } => *yes,
+            Command::Run
+            | Command::Migrate
+            | Command::Backup { .. }
+            | Command::CheckConfig
+            | Command::Status { .. }
+            | Command::Messages { .. }
+            | Command::Plan { .. }
+            | Command::Export { .. }
+            | Command::Forms { .. }
+            | Command::Demo { .. } => false,
+        }
+    }
+}
+
 /// Runs the command; the exit code is 0 on success, 1 on unhealthy status, 2 on errors.
 pub async fn main(cli: Cli) -> ExitCode {
     let format = if cli.log_json {
@@ -362,7 +394,17 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             .map(|_| ExitCode::SUCCESS);
     }
     let config = Config::load(&cli.config)?;
-    match cli.command {
+    let wakes = cli.command.wakes_daemon();
+    let database = config.settings.storage.database.clone();
+    let code = run(cli.command, config).await?;
+    if wakes && code == ExitCode::SUCCESS {
+        wake::wake(&database);
+    }
+    Ok(code)
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    match command {
         Command::Forms { out, programme } => {
             let programme = match config.programmes.pick(programme.as_deref()) {
                 Ok(p) => p,
@@ -393,10 +435,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run => {
             // NOTE: before anything touches the database: a second daemon
             // must not migrate, send or move mail beside the first.
+            // NOTE: listening first: the lock file names this process, and
+            // a CLI command may send SIGUSR1 as soon as it does.
+            let usr1 = startup::listen_for_wakeups()?;
             let lock = DatabaseLock::acquire(&config.settings.storage.database, "run")
                 .context("postbote run refused")?;
             tracing::info!(lock = %lock.path().display(), "database lock taken");
             let app = App::build(config).await?;
+            tokio::spawn(startup::forward_wakeups(usr1, app.clone()));
             let shutdown = CancellationToken::new();
             let signal = shutdown.clone();
             tokio::spawn(async move {

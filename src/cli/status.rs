@@ -31,6 +31,8 @@ struct Status {
     decisions: Vec<(String, i64)>,
     participants: i64,
     last_scheduler_pass: Option<String>,
+    /// When the scheduler planned its next pass (wall clock).
+    next_scheduler_pass: Option<String>,
     /// The counts of each programme (the totals above are over all).
     programmes: Vec<ProgrammeCounts>,
 }
@@ -105,6 +107,13 @@ pub async fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
         && tick.as_ref().is_none_or(|(_, ok_at)| *ok_at < at)
     {
         problems.push(format!("the scheduler failed at {at}: {error}"));
+    }
+    // A planned pass long overdue: the scheduler is stuck in a pass, or the
+    // daemon does not run (it sleeps until its next pass and records when
+    // that is, `health::SCHEDULER_NEXT`).
+    let next_pass = health::get(&store, health::SCHEDULER_NEXT).await?;
+    if let Some(p) = scheduler_late(next_pass.as_ref(), tick.as_ref(), &s.health, now) {
+        problems.push(p);
     }
     // LÖSCHEN and AUSKUNFT by mail are performed within seconds; one still
     // pending after an hour is stuck (the mailbox unreachable, or the
@@ -191,6 +200,7 @@ pub async fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
         decisions,
         participants,
         last_scheduler_pass: tick.map(|(_, at)| at),
+        next_scheduler_pass: next_pass.map(|(at, _)| at),
         programmes: per_programme,
     };
     if json {
@@ -230,8 +240,9 @@ fn print(s: &Status) {
     println!("messages:     {}", join(&s.messages));
     println!("outbox:       {}", join(&s.outbox));
     println!(
-        "scheduler:    last pass {}",
-        s.last_scheduler_pass.as_deref().unwrap_or("never")
+        "scheduler:    last pass {}, next planned {}",
+        s.last_scheduler_pass.as_deref().unwrap_or("never"),
+        s.next_scheduler_pass.as_deref().unwrap_or("-")
     );
     for p in &s.programmes {
         println!(
@@ -250,10 +261,57 @@ fn print(s: &Status) {
     }
 }
 
+/// The problem when the planned pass `next` (value, written at) is overdue
+/// by more than `health.scheduler_late_after_secs` at `now`; `tick` is the
+/// last finished pass (its clock's value, written at).
+fn scheduler_late(
+    next: Option<&(String, String)>,
+    tick: Option<&(String, String)>,
+    h: &crate::config::settings::HealthSettings,
+    now: chrono::DateTime<Utc>,
+) -> Option<String> {
+    let planned = parse_ts(&next?.0)?;
+    let late = (now - planned).num_seconds();
+    if late <= i64::try_from(h.scheduler_late_after_secs).unwrap_or(i64::MAX) {
+        return None;
+    }
+    Some(format!(
+        "the scheduler's pass planned for {} is {} minutes overdue (last pass finished at {}): it \
+         is stuck or not running; see the daemon's log",
+        next?.0,
+        late / 60,
+        tick.map_or("never", |(_, at)| at.as_str())
+    ))
+}
+
 /// `key=count, …`
 fn join<K: std::fmt::Display>(v: &[(K, i64)]) -> String {
     v.iter()
         .map(|(k, n)| format!("{k}={n}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::settings::HealthSettings;
+    use crate::store::ts;
+
+    #[test]
+    fn a_planned_pass_long_overdue_is_a_problem_and_one_in_time_is_not() {
+        let h = HealthSettings {
+            scheduler_late_after_secs: 600,
+            ..HealthSettings::default()
+        };
+        let now = Utc::now();
+        let at = |minutes: i64| (ts(now + chrono::Duration::minutes(minutes)), ts(now));
+        let tick = (ts(now), ts(now - chrono::Duration::minutes(30)));
+        assert_eq!(scheduler_late(None, Some(&tick), &h, now), None);
+        assert_eq!(scheduler_late(Some(&at(5)), Some(&tick), &h, now), None);
+        assert_eq!(scheduler_late(Some(&at(-9)), Some(&tick), &h, now), None);
+        let late = scheduler_late(Some(&at(-11)), Some(&tick), &h, now).unwrap();
+        assert!(late.contains("11 minutes overdue"), "{late}");
+        assert!(late.contains(&tick.1), "{late}");
+    }
 }

@@ -409,6 +409,10 @@ pub struct HealthSettings {
     /// exit 1 until someone acknowledges it (`postbote outbox ack`).
     #[serde(default = "default_failed_mail_window")]
     pub failed_mail_window_hours: u64,
+    /// `status` exits 1 when the scheduler's planned pass is this much
+    /// overdue: the scheduler is stuck in a pass, or not running.
+    #[serde(default = "default_scheduler_late_after")]
+    pub scheduler_late_after_secs: u64,
 }
 
 impl Default for HealthSettings {
@@ -421,6 +425,7 @@ impl Default for HealthSettings {
             unprocessed_after_secs: default_unprocessed_after(),
             mailbox_error_after_secs: default_mailbox_error_after(),
             failed_mail_window_hours: default_failed_mail_window(),
+            scheduler_late_after_secs: default_scheduler_late_after(),
         }
     }
 }
@@ -505,6 +510,9 @@ fn default_mailbox_error_after() -> u64 {
 }
 fn default_recovery_wait() -> u64 {
     120
+}
+fn default_scheduler_late_after() -> u64 {
+    600
 }
 fn default_failed_mail_window() -> u64 {
     72
@@ -802,6 +810,9 @@ impl Settings {
                 "health.failed_mail_window_hours",
                 "must be between 1 and 8760",
             );
+        }
+        if self.health.scheduler_late_after_secs == 0 {
+            return bad("health.scheduler_late_after_secs", "must be at least 1");
         }
         if self.smtp.recovery_wait_secs > 86_400 {
             return bad("smtp.recovery_wait_secs", "must be at most 86400 (a day)");

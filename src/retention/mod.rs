@@ -301,6 +301,16 @@ pub async fn erase(
     Ok((counts, expunged))
 }
 
+/// When the next day's run is due: the next midnight (UTC) of `clock`,
+/// the day [`run_daily`] keys its runs by.
+pub fn next_run(clock: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    clock
+        .date_naive()
+        .succ_opt()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+}
+
 /// The scheduler's step: once a day (by `clock`), erases what the policy
 /// says is due. Returns what went, or None when it ran today already.
 pub async fn run_daily(

@@ -12,6 +12,10 @@ pub const MAILBOX_FAILING_SINCE: &str = "mailbox.failing_since";
 pub const MAILBOX_SETUP_ERROR: &str = "mailbox.setup_error";
 /// The scheduler clock of the last finished scheduler pass.
 pub const SCHEDULER_TICK: &str = "scheduler.last_tick";
+/// When (wall clock) the scheduler planned its next pass, written with
+/// [`SCHEDULER_TICK`]: `status` reports a scheduler that let it pass by more
+/// than `health.scheduler_late_after_secs` (stuck, or not running).
+pub const SCHEDULER_NEXT: &str = "scheduler.next_pass";
 /// The error of the last failed scheduler pass.
 pub const SCHEDULER_ERROR: &str = "scheduler.last_error";
 /// Sending is paused: the SMTP server refused postbote itself
@@ -73,6 +77,28 @@ pub async fn clear(store: &Store, key: &str) -> anyhow::Result<()> {
         .execute(store.pool())
         .await
         .context("cannot clear health")?;
+    Ok(())
+}
+
+/// Records a finished scheduler pass at `tick` (the scheduler's clock) and
+/// the wall-clock time of the next one it planned: one transaction, one
+/// fsync per pass.
+pub async fn scheduler_pass(store: &Store, tick: &str, next: &str) -> anyhow::Result<()> {
+    let now = now();
+    let mut tx = store.begin().await?;
+    for (key, value) in [(SCHEDULER_TICK, tick), (SCHEDULER_NEXT, next)] {
+        sqlx::query(
+            "INSERT INTO health (key, value, updated_at) VALUES (?, ?, ?) \
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .context("cannot record health")?;
+    }
+    tx.commit().await.context("cannot commit health")?;
     Ok(())
 }
 

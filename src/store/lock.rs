@@ -101,6 +101,24 @@ impl DatabaseLock {
     }
 }
 
+/// The pid and the command ("run", "migrate") the last holder of the lock
+/// of `database` wrote into it; None when there is no lock file or it says
+/// nothing readable. Says nothing about whether that process still lives.
+pub fn last_holder(database: &Path) -> std::io::Result<Option<(u32, String)>> {
+    let text = match std::fs::read_to_string(lock_path(database)) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(parse_holder(&text))
+}
+
+fn parse_holder(text: &str) -> Option<(u32, String)> {
+    let mut words = text.split_whitespace();
+    let pid = words.next()?.parse::<u32>().ok()?;
+    Some((pid, words.next()?.to_string()))
+}
+
 /// "pid 1234, `postbote run`" from the file's "1234 run".
 fn describe_holder(text: &str) -> String {
     let mut words = text.split_whitespace();
@@ -142,6 +160,21 @@ mod tests {
         let again = DatabaseLock::acquire(&db, "migrate").unwrap();
         let text = std::fs::read_to_string(again.path()).unwrap();
         assert_eq!(text, format!("{} migrate\n", std::process::id()));
+    }
+
+    #[test]
+    fn the_last_holder_is_read_back_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("postbote.sqlite");
+        assert!(last_holder(&db).unwrap().is_none(), "no lock file yet");
+        let lock = DatabaseLock::acquire(&db, "run").unwrap();
+        assert_eq!(
+            last_holder(&db).unwrap(),
+            Some((std::process::id(), "run".to_string()))
+        );
+        drop(lock);
+        assert_eq!(parse_holder("42"), None);
+        assert_eq!(parse_holder(""), None);
     }
 
     #[test]

@@ -11,6 +11,18 @@ use crate::store::{Store, applications, outbox};
 use crate::workflow::desk::Desk;
 use chrono::{DateTime, Duration, Utc};
 
+/// When the reminder window of the programme opens, if that is after
+/// `now` (the scheduler plans a pass for it). Inside the window a new
+/// incomplete application is reminded at the next pass.
+pub fn window_opens_after(desk: &Desk<'_>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let days = desk.settings.workflow.incomplete_reminder_days;
+    if desk.programme.retired || days == 0 {
+        return None;
+    }
+    let opens = desk.programme.deadline_end.with_timezone(&Utc) - Duration::days(i64::from(days));
+    (opens > now).then_some(opens)
+}
+
 /// Queues the reminders that are due at `now`, one transaction per
 /// application; returns how many were queued (the caller wakes the sender).
 pub async fn queue_due(

@@ -19,6 +19,7 @@ mod documents;
 mod end_to_end;
 mod fixtures;
 mod folders;
+mod idle;
 mod intake;
 mod interviews;
 mod operations;
