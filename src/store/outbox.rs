@@ -393,6 +393,44 @@ pub async fn claim(store: &Store, id: i64, owner: &str, at: DateTime<Utc>) -> an
     Ok(r.rows_affected() == 1)
 }
 
+/// Claims, in one transaction (one commit), up to `limit` queued mails that
+/// are due now and whose time (`expires_at`) has not come by `at`, for
+/// `owner` (state `sending`, durable before anything goes out); returns the
+/// rows actually claimed, in id order. A row another sender claimed
+/// meanwhile is not among them.
+///
+/// NOTE: every row returned is claimed before any of them goes out. If the
+/// process dies before a row's outcome is recorded, that row is an orphan
+/// for the next run ([`orphans`]), checked for its copy like any
+/// interrupted send: the price of one commit for a whole batch is that a
+/// crash leaves up to `limit` orphans, none sent twice, none lost.
+pub async fn claim_due(
+    store: &Store,
+    owner: &str,
+    at: DateTime<Utc>,
+    limit: i64,
+) -> anyhow::Result<Vec<Due>> {
+    let mut rows: Vec<Due> = sqlx::query_as(
+        "UPDATE outbox SET state = ?, owner = ?, claimed_at = ? \
+         WHERE state = ? AND id IN (SELECT id FROM outbox WHERE state = ? AND next_attempt_at <= ? \
+         AND (expires_at IS NULL OR expires_at > ?) ORDER BY next_attempt_at, id LIMIT ?) \
+         RETURNING id, message_id, purpose, env_from, env_to, raw, attempts",
+    )
+    .bind(OutboxState::Sending)
+    .bind(owner)
+    .bind(now())
+    .bind(OutboxState::Queued)
+    .bind(OutboxState::Queued)
+    .bind(now())
+    .bind(ts(at))
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await
+    .context("cannot claim mail for sending")?;
+    rows.sort_by_key(|d| d.id);
+    Ok(rows)
+}
+
 /// What became of a claimed mail, to be recorded on its row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -409,11 +447,47 @@ pub enum Outcome {
     /// been accepted. The row stays `sending` without an owner and is
     /// checked like a crashed send.
     Uncertain { error: String },
+    /// Claimed with its batch but never handed to the server (sending
+    /// halted or stopped before its turn): back to the queue as it was, not
+    /// counted as an attempt.
+    Unclaimed,
 }
 
 /// Records `outcome` on claimed mail `id`. Only a row still `sending`
 /// changes; returns whether one did.
 pub async fn record(store: &Store, id: i64, outcome: &Outcome) -> anyhow::Result<bool> {
+    let mut conn = store
+        .pool()
+        .acquire()
+        .await
+        .context("cannot record the outcome of a send")?;
+    record_on(&mut conn, id, outcome).await
+}
+
+/// Records the outcomes of several claimed mails in one transaction (one
+/// commit): all or none. Returns, in the order given, whether each row was
+/// still `sending` and changed.
+///
+/// NOTE: an outcome is durable only once this commits; a mail sent whose
+/// outcome waits for its group when the process dies stays `sending`, an
+/// orphan that the next run settles by its copy ([`orphans`]).
+pub async fn record_many(store: &Store, outcomes: &[(i64, Outcome)]) -> anyhow::Result<Vec<bool>> {
+    let mut tx = store.begin().await?;
+    let mut changed = Vec::with_capacity(outcomes.len());
+    for (id, outcome) in outcomes {
+        changed.push(record_on(&mut tx, *id, outcome).await?);
+    }
+    tx.commit()
+        .await
+        .context("cannot record the outcomes of sends")?;
+    Ok(changed)
+}
+
+async fn record_on(
+    conn: &mut sqlx::SqliteConnection,
+    id: i64,
+    outcome: &Outcome,
+) -> anyhow::Result<bool> {
     let sending = OutboxState::Sending;
     let q = match outcome {
         Outcome::Sent { copied } => sqlx::query(
@@ -446,11 +520,15 @@ pub async fn record(store: &Store, id: i64, outcome: &Outcome) -> anyhow::Result
             sqlx::query("UPDATE outbox SET owner = NULL, last_error = ? WHERE id = ? AND state = ?")
                 .bind(error)
         }
+        Outcome::Unclaimed => {
+            sqlx::query("UPDATE outbox SET state = ?, owner = NULL WHERE id = ? AND state = ?")
+                .bind(OutboxState::Queued)
+        }
     };
     let r = q
         .bind(id)
         .bind(sending)
-        .execute(store.pool())
+        .execute(&mut *conn)
         .await
         .context("cannot record the outcome of a send")?;
     Ok(r.rows_affected() == 1)
