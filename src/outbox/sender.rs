@@ -1,11 +1,21 @@
 //! The sender actor: sends due outbox rows, each at most once.
 //!
 //! - A row is claimed (`sending`, this run's owner id) before its SMTP
-//!   transaction, and its outcome recorded after it. A row left `sending` by
+//!   transaction, and its outcome recorded after it. Due rows are claimed a
+//!   batch at a time in one transaction ([`outbox::claim_due`]), sent over
+//!   up to `concurrency` SMTP connections at once, and their outcomes
+//!   recorded in groups, one transaction each ([`outbox::record_many`]): a
+//!   backlog costs a few commits per batch, not two per mail. A row claimed
+//!   with its batch but not sent (sending halted or stopped first) goes back
+//!   to the queue unchanged. A row left `sending` by
 //!   another run (a crash, SIGKILL, an answer that never came) may have been
 //!   accepted: it is sent again only when its copy (the extra envelope
 //!   recipient, see `transport`) is neither stored nor in the project
-//!   mailbox `recovery_wait` after the claim.
+//!   mailbox `recovery_wait` after the claim. So a crash, or a kill, before
+//!   an outcome's group is committed leaves that row an orphan like any
+//!   interrupted send: settled by its copy, never sent twice, never lost;
+//!   the batches only make the rows so left more (at most one claimed
+//!   batch and the outcomes not yet recorded).
 //! - An outcome that cannot be recorded (disk full, read-only database)
 //!   leaves the row `sending`, never due again; the sender sends nothing
 //!   more, with backoff, until the store takes the outcome.
@@ -14,7 +24,10 @@
 //! - Transient failures are retried with capped backoff; permanent ones are
 //!   recorded; mail whose time has come (`expires_at`) is marked `expired`.
 //!
-//! Woken by the intake (a Notify) or by the time the next retry falls due.
+//! Woken only by `outbox_signal` (the intake, the scheduler, a SIGUSR1 from
+//! the CLI), the time the next mail falls due, the end of a pause or of the
+//! store's backoff, the next look for an interrupted send's copy, and
+//! [`MAX_IDLE`]: an idle daemon does not poll the queue.
 
 use super::transport::{DeliveryError, Transport};
 use crate::calendar::clock::Clock;
@@ -24,9 +37,11 @@ use crate::store::{Store, health, messages, parse_ts};
 use chrono::Utc;
 use futures::StreamExt;
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -88,6 +103,9 @@ struct State {
     looked: HashSet<i64>,
     /// The health facts of an earlier pause or store failure were cleared.
     clean: bool,
+    /// When an interrupted send must be looked at again (its copy may
+    /// still arrive, or the mailbox could not be searched).
+    look_at: Option<chrono::DateTime<Utc>>,
 }
 
 struct Pause {
@@ -95,9 +113,34 @@ struct Pause {
     delay: Duration,
 }
 
-/// The longest the actor sleeps without looking at the queue.
-/// Short, so mail queued by the CLI (another process) leaves within seconds.
-const MAX_IDLE: Duration = Duration::from_secs(5);
+/// The longest the actor sleeps without looking at the queue: a safety net
+/// only, as every reason to look wakes it by itself. It wakes for
+/// `outbox_signal` (mail queued by the intake or the scheduler, and by the
+/// CLI in another process, which sends the daemon SIGUSR1), the time the
+/// next mail falls due, the end of a pause, the next look for an
+/// interrupted send's copy, or the store's backoff. Each look costs SQLite
+/// queries, so an idle daemon must not poll.
+const MAX_IDLE: Duration = Duration::from_secs(600);
+
+/// Due rows claimed in one transaction, per mail sent at once; the batch
+/// is at most [`CLAIM_MAX`]. The next batch is claimed while the last mails
+/// of the one before are still being sent.
+const CLAIM_PER_SEND: usize = 4;
+
+/// The most rows claimed in one transaction: also the most a crash leaves
+/// claimed but never sent (orphans the next run checks for their copies).
+const CLAIM_MAX: usize = 64;
+
+/// The most outcomes recorded in one transaction.
+const RECORD_GROUP: usize = 32;
+
+/// How long the first outcome of a group waits for others to join it
+/// before the group is committed (the end of the sending commits at once).
+const RECORD_LINGER: Duration = Duration::from_millis(5);
+
+/// An interrupted send whose copy could not be looked for is looked for
+/// again this much later.
+const LOOK_AGAIN: Duration = Duration::from_secs(30);
 
 /// Sending paused for configuration is probed again at most this far apart.
 const MAX_PROBE: Duration = Duration::from_secs(300);
@@ -186,7 +229,8 @@ impl Sender {
     }
 
     /// Settles interrupted sends, expires mail whose time has come, and sends
-    /// everything due now; returns how many mails were attempted.
+    /// everything due now; returns how many mails were attempted. Every
+    /// outcome is recorded (or kept as unrecorded) when it returns.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
         if !self.flush_unrecorded().await {
             return Ok(0);
@@ -201,27 +245,90 @@ impl Sender {
                     "mail whose time had come was not sent (marked expired; staff are told)"
                 );
             }
-            let (limit, concurrency) = match self.gate() {
-                Gate::Open => (100, self.concurrency),
-                Gate::Probe => (1, 1),
+            let (sent, more) = match self.gate() {
+                Gate::Open => {
+                    let batch = (self.concurrency * CLAIM_PER_SEND).clamp(1, CLAIM_MAX);
+                    self.pass(batch, self.concurrency, false).await?
+                }
+                Gate::Probe => self.pass(1, 1, true).await?,
                 Gate::Closed => return Ok(attempted),
             };
-            let batch = outbox::due(&self.store, limit).await?;
-            if batch.is_empty() {
-                return Ok(attempted);
-            }
-            let results: Vec<anyhow::Result<bool>> = futures::stream::iter(batch)
-                .map(|mail| self.deliver(mail))
-                .buffer_unordered(concurrency)
-                .collect()
-                .await;
-            for r in results {
-                attempted += usize::from(r?);
-            }
-            if self.halted() || self.shutdown.is_cancelled() {
+            attempted += sent;
+            if !more || self.halted() || self.shutdown.is_cancelled() {
                 return Ok(attempted);
             }
         }
+    }
+
+    /// Claims due mail `batch` rows at a time and sends it, `concurrency`
+    /// mails at once, while their outcomes are recorded in groups. Stops
+    /// when nothing is due (more: false), after one batch if `once`, or when
+    /// sending halts or the gate closes (more: true: the caller looks again).
+    /// Returns how many mails were attempted, once every outcome is recorded.
+    ///
+    /// NOTE: its streams own a clone of the sender (which shares its state):
+    /// closures that borrow `self` make rustc find the task's future not
+    /// `Send` ("not general enough").
+    async fn pass(
+        &self,
+        batch: usize,
+        concurrency: usize,
+        once: bool,
+    ) -> anyhow::Result<(usize, bool)> {
+        let emptied = Arc::new(AtomicBool::new(false));
+        let me = Arc::new(self.clone());
+        let (flag, claimer) = (emptied.clone(), me.clone());
+        let claims = futures::stream::unfold(false, move |done| {
+            claimer.clone().claim_next(done, batch, once, flag.clone())
+        })
+        .flat_map(futures::stream::iter);
+        let (outcomes, recorded) = unbounded_channel();
+        let sending = claims
+            .map(move |claimed| me.clone().deliver_claimed(claimed, outcomes.clone()))
+            .buffer_unordered(concurrency)
+            .collect::<Vec<anyhow::Result<bool>>>();
+        let (results, ()) = tokio::join!(sending, self.recorder(recorded));
+        let mut attempted = 0;
+        for r in results {
+            attempted += usize::from(r?);
+        }
+        Ok((attempted, !emptied.load(Ordering::Relaxed)))
+    }
+
+    /// The next batch of a pass: claimed rows (or the claim's error), and
+    /// whether the pass ends after it; None when it ends now (`done`,
+    /// halted, the gate closed, or nothing due: then `emptied` is set).
+    async fn claim_next(
+        self: Arc<Self>,
+        done: bool,
+        batch: usize,
+        once: bool,
+        emptied: Arc<AtomicBool>,
+    ) -> Option<(Vec<anyhow::Result<Due>>, bool)> {
+        if done
+            || self.halted()
+            || self.shutdown.is_cancelled()
+            || (!once && !matches!(self.gate(), Gate::Open))
+        {
+            return None;
+        }
+        let limit = i64::try_from(batch).unwrap_or(1);
+        match outbox::claim_due(&self.store, &self.owner, self.expiry_clock(), limit).await {
+            Ok(rows) if rows.is_empty() => {
+                emptied.store(true, Ordering::Relaxed);
+                None
+            }
+            Ok(rows) => Some((rows.into_iter().map(Ok).collect(), once)),
+            Err(e) => Some((vec![Err(e)], true)),
+        }
+    }
+
+    async fn deliver_claimed(
+        self: Arc<Self>,
+        claimed: anyhow::Result<Due>,
+        outcomes: UnboundedSender<(i64, Outcome)>,
+    ) -> anyhow::Result<bool> {
+        self.deliver(claimed?, outcomes).await
     }
 
     /// Loops until `shutdown`, sending what falls due. Each run claims under
@@ -241,13 +348,7 @@ impl Sender {
             };
             let wait = if ok {
                 backoff = STORE_BACKOFF.0;
-                match outbox::next_due_at(&self.store).await {
-                    Ok(Some(t)) => (t - Utc::now())
-                        .to_std()
-                        .unwrap_or(Duration::ZERO)
-                        .min(MAX_IDLE),
-                    _ => MAX_IDLE,
-                }
+                self.idle_wait().await
             } else {
                 let wait = backoff;
                 backoff = (backoff * 2).min(STORE_BACKOFF.1);
@@ -265,12 +366,46 @@ impl Sender {
         }
     }
 
-    /// Claims, sends and records one mail; true if it was attempted.
-    async fn deliver(&self, mail: Due) -> anyhow::Result<bool> {
-        if self.halted() || self.shutdown.is_cancelled() {
-            return Ok(false);
+    /// How long the actor may sleep, unless signalled: until the next mail
+    /// falls due (not before a pause ends), the next look for an interrupted
+    /// send's copy, at most [`MAX_IDLE`].
+    async fn idle_wait(&self) -> Duration {
+        let until = |t: chrono::DateTime<Utc>| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        let mut due = match outbox::next_due_at(&self.store).await {
+            Ok(Some(t)) => until(t),
+            Ok(None) => MAX_IDLE,
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "cannot read when the next mail falls due");
+                STORE_BACKOFF.1
+            }
+        };
+        let (paused, look) = {
+            let s = self.state();
+            let now = Instant::now();
+            (
+                s.paused
+                    .as_ref()
+                    .map(|p| p.until.saturating_duration_since(now)),
+                s.look_at.map(until),
+            )
+        };
+        if let Some(left) = paused {
+            // Due mail waits for the probe.
+            due = due.max(left);
         }
-        if !outbox::claim(&self.store, mail.id, &self.owner, self.expiry_clock()).await? {
+        due.min(look.unwrap_or(MAX_IDLE)).min(MAX_IDLE)
+    }
+
+    /// Sends one claimed mail and hands its outcome to `outcomes` (the
+    /// recorder of its pass); true if it was attempted. A mail whose turn
+    /// comes after sending halted or stopped goes back to the queue.
+    async fn deliver(
+        &self,
+        mail: Due,
+        outcomes: UnboundedSender<(i64, Outcome)>,
+    ) -> anyhow::Result<bool> {
+        if self.halted() || self.shutdown.is_cancelled() {
+            self.hand_over(&outcomes, mail.id, Outcome::Unclaimed).await;
             return Ok(false);
         }
         let span = tracing::info_span!("send", id = mail.id, message_id = %mail.message_id, purpose = %mail.purpose);
@@ -283,7 +418,12 @@ impl Sender {
                 Ok(d) => {
                     tracing::info!(to = %mail.env_to, copied = d.copied, "mail sent");
                     self.working().await;
-                    Outcome::Sent { copied: d.copied }
+                    // Appended before the outcome is recorded, so that the
+                    // record says whether the copy is there.
+                    let appended = self.copy_to_sent(&mail).await;
+                    Outcome::Sent {
+                        copied: d.copied || appended,
+                    }
                 }
                 Err(DeliveryError::Permanent(e)) => {
                     tracing::error!(to = %mail.env_to, error = %e, "permanent delivery failure recorded");
@@ -304,43 +444,94 @@ impl Sender {
                 }
                 Err(DeliveryError::Uncertain(e)) => {
                     tracing::warn!(to = %mail.env_to, error = %e, "the server's answer did not come; checking for the copy before sending again");
+                    // The next pass looks for its copy.
+                    self.look_at(Utc::now());
                     Outcome::Uncertain {
                         error: format!("outcome unknown: {e}"),
                     }
                 }
             };
-            let sent = matches!(outcome, Outcome::Sent { .. });
-            self.record(mail.id, outcome).await;
-            if sent {
-                self.copy_to_sent(&mail).await;
-            }
+            self.hand_over(&outcomes, mail.id, outcome).await;
         }
         .instrument(span)
         .await;
         Ok(true)
     }
 
-    /// Records `outcome`; when the store refuses, keeps it to record later
-    /// and stops sending (the row stays `sending`, never due).
-    async fn record(&self, id: i64, outcome: Outcome) {
-        match outbox::record(&self.store, id, &outcome).await {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::warn!(
+    /// Gives an outcome to the recorder; records it at once should the
+    /// recorder be gone.
+    async fn hand_over(&self, to: &UnboundedSender<(i64, Outcome)>, id: i64, outcome: Outcome) {
+        if let Err(back) = to.send((id, outcome)) {
+            self.record(vec![back.0]).await;
+        }
+    }
+
+    /// Records the outcomes of a pass as they come, in groups: one
+    /// transaction for all that arrived within [`RECORD_LINGER`] of the
+    /// first (at most [`RECORD_GROUP`]). Returns when the pass's sends are
+    /// done and every outcome is recorded or kept as unrecorded.
+    async fn recorder(&self, mut outcomes: UnboundedReceiver<(i64, Outcome)>) {
+        while let Some(first) = outcomes.recv().await {
+            let mut group = vec![first];
+            let until = tokio::time::Instant::now() + RECORD_LINGER;
+            while group.len() < RECORD_GROUP {
+                match tokio::time::timeout_at(until, outcomes.recv()).await {
+                    Ok(Some(o)) => group.push(o),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            self.record(group).await;
+        }
+    }
+
+    /// Records `group` in one transaction; when the store refuses it, one
+    /// outcome at a time, so that only the outcomes the store refuses are
+    /// kept to record later, and sending stops (their rows stay `sending`,
+    /// never due).
+    async fn record(&self, group: Vec<(i64, Outcome)>) {
+        let refused = self.record_group(group).await;
+        let Some((_, _, error)) = refused.last() else {
+            return;
+        };
+        let error = error.clone();
+        for (id, outcome, error) in &refused {
+            tracing::error!(id, %error, ?outcome, "cannot record the outcome of a send; sending stops until the store works again");
+        }
+        self.state()
+            .unrecorded
+            .extend(refused.into_iter().map(|(id, o, _)| (id, o)));
+        if let Err(e) = health::outbox_store_failed(&self.store, &error).await {
+            tracing::error!(error = %format!("{e:#}"), "cannot record the store failure either");
+        }
+    }
+
+    /// Records `group` (in one transaction, else one by one); returns the
+    /// outcomes the store refused, with its error.
+    async fn record_group(&self, group: Vec<(i64, Outcome)>) -> Vec<(i64, Outcome, String)> {
+        let results = match outbox::record_many(&self.store, &group).await {
+            Ok(changed) => changed.into_iter().map(Ok).collect::<Vec<_>>(),
+            Err(e) if group.len() == 1 => vec![Err(e)],
+            Err(_) => {
+                let mut one_by_one = Vec::with_capacity(group.len());
+                for (id, outcome) in &group {
+                    one_by_one.push(outbox::record(&self.store, *id, outcome).await);
+                }
+                one_by_one
+            }
+        };
+        let mut refused = Vec::new();
+        for ((id, outcome), result) in group.into_iter().zip(results) {
+            match result {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(
                     id,
                     ?outcome,
                     "the row was no longer being sent; outcome not recorded"
-                )
-            }
-            Err(e) => {
-                let error = format!("{e:#}");
-                tracing::error!(id, %error, ?outcome, "cannot record the outcome of a send; sending stops until the store works again");
-                self.state().unrecorded.push((id, outcome));
-                if let Err(e) = health::outbox_store_failed(&self.store, &error).await {
-                    tracing::error!(error = %format!("{e:#}"), "cannot record the store failure either");
-                }
+                ),
+                Err(e) => refused.push((id, outcome, format!("{e:#}"))),
             }
         }
+        refused
     }
 
     /// Records the outcomes the store refused before; true when none is left.
@@ -349,18 +540,21 @@ impl Sender {
         if pending.is_empty() {
             return true;
         }
-        let mut left = Vec::new();
-        for (id, outcome) in pending {
-            match outbox::record(&self.store, id, &outcome).await {
-                Ok(_) => tracing::info!(id, ?outcome, "outcome recorded after the store failure"),
-                Err(e) => {
-                    tracing::warn!(id, error = %format!("{e:#}"), "the store still refuses the outcome of a send");
-                    left.push((id, outcome));
-                }
-            }
+        let ids: Vec<i64> = pending.iter().map(|(id, _)| *id).collect();
+        let left = self.record_group(pending).await;
+        for id in ids
+            .iter()
+            .filter(|id| !left.iter().any(|(l, _, _)| l == *id))
+        {
+            tracing::info!(id, "outcome recorded after the store failure");
+        }
+        for (id, _, error) in &left {
+            tracing::warn!(id, %error, "the store still refuses the outcome of a send");
         }
         let clear = left.is_empty();
-        self.state().unrecorded.extend(left);
+        self.state()
+            .unrecorded
+            .extend(left.into_iter().map(|(id, o, _)| (id, o)));
         if clear {
             tracing::info!("the store works again; sending resumes");
             if let Err(e) = health::clear(&self.store, health::OUTBOX_STORE_ERROR).await {
@@ -368,6 +562,12 @@ impl Sender {
             }
         }
         clear
+    }
+
+    /// Asks for a look at the interrupted sends by `t` at the latest.
+    fn look_at(&self, t: chrono::DateTime<Utc>) {
+        let mut s = self.state();
+        s.look_at = Some(s.look_at.map_or(t, |l| l.min(t)));
     }
 
     /// The server refuses postbote itself: no mail goes out until a probe
@@ -428,14 +628,23 @@ impl Sender {
     /// Settles the rows other runs left `sending`: a copy found means the
     /// mail went out; none `recovery.wait` after the claim puts it back in
     /// the queue.
+    ///
+    /// Notes when the rows not settled now must be looked at again (the
+    /// end of their wait, or [`LOOK_AGAIN`]), so that the actor wakes then.
     async fn recover(&self) -> anyhow::Result<()> {
-        for o in outbox::orphans(&self.store, &self.owner).await? {
+        let orphans = outbox::orphans(&self.store, &self.owner).await?;
+        let mut next: Option<chrono::DateTime<Utc>> = None;
+        let mut again = |t: chrono::DateTime<Utc>| next = Some(next.map_or(t, |n| n.min(t)));
+        let wait = chrono::Duration::from_std(self.recovery.wait).unwrap_or(chrono::Duration::MAX);
+        for o in orphans {
             let claimed = o.claimed_at.as_deref().and_then(parse_ts);
             let waited = claimed.is_none_or(|t| {
                 (Utc::now() - t).to_std().unwrap_or(Duration::ZERO) >= self.recovery.wait
             });
+            let wait_ends = claimed.map(|t| t.checked_add_signed(wait).unwrap_or(t));
             let first = self.state().looked.insert(o.id);
             if !first && !waited {
+                wait_ends.map(&mut again);
                 continue;
             }
             let (found, note) = match self.look_for_copy(&o).await {
@@ -443,7 +652,10 @@ impl Sender {
                     true,
                     format!("sent before an interrupted run: its copy is in {place}"),
                 ),
-                Ok(Look::NotYet) if !waited => continue,
+                Ok(Look::NotYet) if !waited => {
+                    wait_ends.map(&mut again);
+                    continue;
+                }
                 Ok(Look::NotYet) => (
                     false,
                     format!(
@@ -457,6 +669,7 @@ impl Sender {
                 ),
                 Err(e) => {
                     tracing::warn!(id = o.id, error = %format!("{e:#}"), "cannot look for the copy of an interrupted send; looking again later");
+                    again(Utc::now() + chrono::Duration::from_std(LOOK_AGAIN).unwrap_or_default());
                     continue;
                 }
             };
@@ -469,6 +682,7 @@ impl Sender {
                 }
             }
         }
+        self.state().look_at = next;
         Ok(())
     }
 
@@ -504,19 +718,18 @@ impl Sender {
         Ok(Look::NotYet)
     }
 
-    async fn copy_to_sent(&self, mail: &Due) {
+    /// Appends a copy of a sent mail to the sent folder, if so configured;
+    /// true when it is there (recorded with the mail's outcome).
+    async fn copy_to_sent(&self, mail: &Due) -> bool {
         let Some(copy) = &self.sent_copy else {
-            return;
+            return false;
         };
         match crate::mailbox::imap::append_copy(&copy.imap, &copy.folder, &mail.raw).await {
-            Ok(()) => {
-                if let Err(e) = outbox::mark_copied(&self.store, mail.id).await {
-                    tracing::warn!(error = %e, "cannot record sent copy");
-                }
-            }
+            Ok(()) => true,
             // NOTE: a failed copy must never cause a second send.
             Err(e) => {
-                tracing::warn!(error = %format!("{e:#}"), "cannot append copy to the sent folder")
+                tracing::warn!(error = %format!("{e:#}"), "cannot append copy to the sent folder");
+                false
             }
         }
     }
