@@ -734,3 +734,161 @@ impl Sender {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::outbox::{Enqueued, NewMail, Purpose, enqueue};
+    use crate::store::testing;
+
+    async fn queue(store: &Store, n: usize) -> Vec<i64> {
+        let mut tx = store.begin().await.unwrap();
+        let mut ids = Vec::new();
+        for i in 0..n {
+            let mail = NewMail {
+                idempotency_key: format!("k{i}"),
+                message_id: format!("m{i}.postbote@ews.test"),
+                purpose: Purpose::StaffNotice,
+                application_id: None,
+                env_from: "projekt@ews.test".into(),
+                env_to: format!("r{i}@x.test"),
+                subject: "s".into(),
+                raw: format!("Subject: {i}\r\n\r\nx\r\n").into_bytes(),
+                expires_at: None,
+            };
+            let Enqueued::Queued(id) = enqueue(&mut tx, &mail, 100).await.unwrap() else {
+                panic!("not queued");
+            };
+            ids.push(id);
+        }
+        tx.commit().await.unwrap();
+        ids
+    }
+
+    fn sender(store: &Store, dir: &std::path::Path, concurrency: usize) -> Sender {
+        let policy = Policy {
+            retry: (Duration::from_secs(60), Duration::from_secs(600)),
+            concurrency,
+            ..Policy::default()
+        };
+        Sender::new(
+            store.clone(),
+            Transport::File(dir.to_path_buf()),
+            Arc::new(Notify::new()),
+            policy,
+            Clock::system(),
+        )
+    }
+
+    async fn states(store: &Store) -> Vec<(String, i64, Option<String>)> {
+        sqlx::query_as("SELECT state, attempts, owner FROM outbox ORDER BY id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap()
+    }
+
+    fn written(dir: &std::path::Path, i: usize) -> bool {
+        dir.join(format!("m{i}.postbote@ews.test.eml")).exists()
+    }
+
+    #[tokio::test]
+    async fn a_backlog_goes_out_in_batches_and_every_outcome_is_recorded_when_the_pass_returns() {
+        let (_db, store) = testing::store().await;
+        let out = tempfile::tempdir().unwrap();
+        queue(&store, 150).await;
+        let s = sender(&store, out.path(), 4);
+        assert_eq!(s.run_once().await.unwrap(), 150);
+        let rows = states(&store).await;
+        assert!(
+            rows.iter().all(|(state, attempts, owner)| state == "sent"
+                && *attempts == 1
+                && owner.as_deref() == Some(s.owner())),
+            "{rows:?}"
+        );
+        assert!((0..150).all(|i| written(out.path(), i)));
+        assert_eq!(s.run_once().await.unwrap(), 0, "nothing is due any more");
+        assert_eq!(outbox::next_due_at(&store).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn outcomes_the_store_refuses_halt_sending_and_the_batch_not_reached_goes_back_to_the_queue()
+     {
+        let (_db, store) = testing::store().await;
+        let out = tempfile::tempdir().unwrap();
+        queue(&store, 40).await;
+        sqlx::query(
+            "CREATE TRIGGER refuse_sent BEFORE UPDATE OF state ON outbox \
+             WHEN NEW.state = 'sent' BEGIN SELECT RAISE(ABORT, 'disk I/O error (test)'); END",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let s = sender(&store, out.path(), 2);
+        let attempted = s.run_once().await.unwrap();
+        // The mails sent before the refusal came back (as few as one, as
+        // many as all on a loaded machine) wait as unrecorded.
+        assert!(attempted >= 1, "{attempted}");
+        let unrecorded = s.state().unrecorded.len();
+        assert_eq!(unrecorded, attempted, "every send's outcome waits");
+        let rows = states(&store).await;
+        for (i, (state, attempts, _)) in rows.iter().enumerate() {
+            match state.as_str() {
+                // Sent, not recorded: never due again.
+                "sending" => assert!(written(out.path(), i), "{i}"),
+                // Claimed with its batch but not reached, or never claimed.
+                "queued" => assert!(!written(out.path(), i) && *attempts == 0, "{i}"),
+                other => panic!("{i}: {other}"),
+            }
+        }
+        assert_eq!(rows.iter().filter(|r| r.0 == "sending").count(), attempted);
+        assert!(s.halted());
+        assert_eq!(
+            s.run_once().await.unwrap(),
+            0,
+            "still refused: nothing sent"
+        );
+        assert_eq!(s.state().unrecorded.len(), unrecorded);
+
+        sqlx::query("DROP TRIGGER refuse_sent")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(s.run_once().await.unwrap(), 40 - attempted);
+        let rows = states(&store).await;
+        assert!(
+            rows.iter()
+                .all(|(state, attempts, _)| state == "sent" && *attempts == 1),
+            "{rows:?}"
+        );
+        assert!(!s.halted());
+    }
+
+    #[tokio::test]
+    async fn an_idle_sender_sleeps_until_the_next_due_mail_or_the_safety_cap() {
+        let (_db, store) = testing::store().await;
+        let out = tempfile::tempdir().unwrap();
+        let s = sender(&store, out.path(), 4);
+        assert_eq!(s.idle_wait().await, MAX_IDLE);
+        queue(&store, 1).await;
+        sqlx::query("UPDATE outbox SET next_attempt_at = ?")
+            .bind(crate::store::ts(Utc::now() + chrono::Duration::seconds(90)))
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let wait = s.idle_wait().await;
+        assert!(
+            wait > Duration::from_secs(80) && wait <= Duration::from_secs(90),
+            "{wait:?}"
+        );
+        // A pause holds due mail back until its probe.
+        s.state().paused = Some(Pause {
+            until: Instant::now() + Duration::from_secs(200),
+            delay: Duration::from_secs(200),
+        });
+        let wait = s.idle_wait().await;
+        assert!(wait > Duration::from_secs(190), "{wait:?}");
+        // An interrupted send to look at again comes first.
+        s.look_at(Utc::now() + chrono::Duration::seconds(5));
+        assert!(s.idle_wait().await <= Duration::from_secs(5));
+    }
+}

@@ -1279,4 +1279,110 @@ mod tests {
         );
         assert_eq!(state_of(&store, 999).await.unwrap(), None);
     }
+
+    #[tokio::test]
+    async fn a_batch_is_claimed_in_one_go_and_its_outcomes_recorded_all_or_none() {
+        let (_dir, store) = testing::store().await;
+        let now = Utc::now();
+        let mut ids = Vec::new();
+        for k in ["b1", "b2", "b3", "b4", "b5"] {
+            ids.push(queued(&store, k, None).await);
+        }
+        let late = queued(&store, "b6", Some(now - Duration::minutes(1))).await;
+        let later = queued(&store, "b7", None).await;
+        sqlx::query("UPDATE outbox SET next_attempt_at = ? WHERE id = ?")
+            .bind(ts(now + Duration::hours(1)))
+            .bind(later)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let first = claim_due(&store, "run-a", now, 3).await.unwrap();
+        assert_eq!(first.iter().map(|d| d.id).collect::<Vec<_>>(), ids[..3]);
+        // The rest; not the expired one, not the one due later.
+        let second = claim_due(&store, "run-b", now, 10).await.unwrap();
+        assert_eq!(second.iter().map(|d| d.id).collect::<Vec<_>>(), ids[3..]);
+        assert!(
+            claim_due(&store, "run-c", now, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            orphans(&store, "run-a")
+                .await
+                .unwrap()
+                .iter()
+                .all(|o| o.id > ids[2])
+        );
+        assert_eq!(orphans(&store, "run-b").await.unwrap().len(), 3);
+        assert_eq!(
+            state_of(&store, late).await.unwrap(),
+            Some(OutboxState::Queued)
+        );
+
+        // A group is recorded in one transaction: one refused, none recorded.
+        sqlx::query(
+            "CREATE TRIGGER refuse_failed BEFORE UPDATE OF state ON outbox \
+             WHEN NEW.state = 'failed' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let group = vec![
+            (ids[0], Outcome::Sent { copied: true }),
+            (
+                ids[1],
+                Outcome::Failed {
+                    error: "550".into(),
+                },
+            ),
+        ];
+        assert!(record_many(&store, &group).await.is_err());
+        assert_eq!(
+            state_of(&store, ids[0]).await.unwrap(),
+            Some(OutboxState::Sending)
+        );
+        sqlx::query("DROP TRIGGER refuse_failed")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let group = vec![
+            (ids[0], Outcome::Sent { copied: true }),
+            (
+                ids[1],
+                Outcome::Failed {
+                    error: "550".into(),
+                },
+            ),
+            (ids[2], Outcome::Unclaimed),
+            // Not being sent any more: unchanged.
+            (later, Outcome::Sent { copied: false }),
+        ];
+        assert_eq!(
+            record_many(&store, &group).await.unwrap(),
+            [true, true, true, false]
+        );
+        let rows = list(&store).await.unwrap();
+        let by_id = |id: i64| rows.iter().find(|r| r.id == id).unwrap();
+        assert_eq!(
+            (by_id(ids[0]).state, by_id(ids[0]).attempts),
+            (OutboxState::Sent, 1)
+        );
+        assert_eq!(by_id(ids[1]).state, OutboxState::Failed);
+        // Unclaimed: back in the queue as it was, due again, no attempt counted.
+        assert_eq!(
+            (by_id(ids[2]).state, by_id(ids[2]).attempts),
+            (OutboxState::Queued, 0)
+        );
+        assert_eq!(by_id(later).state, OutboxState::Queued);
+        assert_eq!(
+            claim_due(&store, "run-c", now, 10)
+                .await
+                .unwrap()
+                .iter()
+                .map(|d| d.id)
+                .collect::<Vec<_>>(),
+            [ids[2]]
+        );
+    }
 }
