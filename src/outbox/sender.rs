@@ -14,8 +14,9 @@
 //!   mailbox `recovery_wait` after the claim. So a crash, or a kill, before
 //!   an outcome's group is committed leaves that row an orphan like any
 //!   interrupted send: settled by its copy, never sent twice, never lost;
-//!   the batches only make the rows so left more (at most one claimed
-//!   batch and the outcomes not yet recorded).
+//!   the batches only make the rows so left more (at most a claimed batch
+//!   or two, and [`UNRECORDED_MAX`] outcomes not yet recorded). Without a
+//!   copy recipient (`smtp.copy_sent = false`) such a row is sent again.
 //! - An outcome that cannot be recorded (disk full, read-only database)
 //!   leaves the row `sending`, never due again; the sender sends nothing
 //!   more, with backoff, until the store takes the outcome.
@@ -42,6 +43,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -133,6 +135,15 @@ const CLAIM_MAX: usize = 64;
 
 /// The most outcomes recorded in one transaction.
 const RECORD_GROUP: usize = 32;
+
+/// The most mails of a pass sent but not yet recorded: a send waits for
+/// the recorder beyond this. It bounds what a crash (or a store that stops
+/// taking outcomes) leaves as orphans to settle by their copies.
+const UNRECORDED_MAX: usize = 2 * RECORD_GROUP;
+
+/// An outcome on its way to the recorder, with the send's place among
+/// [`UNRECORDED_MAX`], freed once the outcome is committed.
+type Handed = (i64, Outcome, Option<OwnedSemaphorePermit>);
 
 /// How long the first outcome of a group waits for others to join it
 /// before the group is committed (the end of the sending commits at once).
@@ -283,8 +294,12 @@ impl Sender {
         })
         .flat_map(futures::stream::iter);
         let (outcomes, recorded) = unbounded_channel();
+        let places = Arc::new(Semaphore::new(UNRECORDED_MAX));
         let sending = claims
-            .map(move |claimed| me.clone().deliver_claimed(claimed, outcomes.clone()))
+            .map(move |claimed| {
+                me.clone()
+                    .deliver_claimed(claimed, outcomes.clone(), places.clone())
+            })
             .buffer_unordered(concurrency)
             .collect::<Vec<anyhow::Result<bool>>>();
         let (results, ()) = tokio::join!(sending, self.recorder(recorded));
@@ -326,9 +341,10 @@ impl Sender {
     async fn deliver_claimed(
         self: Arc<Self>,
         claimed: anyhow::Result<Due>,
-        outcomes: UnboundedSender<(i64, Outcome)>,
+        outcomes: UnboundedSender<Handed>,
+        places: Arc<Semaphore>,
     ) -> anyhow::Result<bool> {
-        self.deliver(claimed?, outcomes).await
+        self.deliver(claimed?, outcomes, places).await
     }
 
     /// Loops until `shutdown`, sending what falls due. Each run claims under
@@ -402,10 +418,14 @@ impl Sender {
     async fn deliver(
         &self,
         mail: Due,
-        outcomes: UnboundedSender<(i64, Outcome)>,
+        outcomes: UnboundedSender<Handed>,
+        places: Arc<Semaphore>,
     ) -> anyhow::Result<bool> {
+        // Waits while UNRECORDED_MAX outcomes wait for the recorder.
+        let place = places.acquire_owned().await.ok();
         if self.halted() || self.shutdown.is_cancelled() {
-            self.hand_over(&outcomes, mail.id, Outcome::Unclaimed).await;
+            self.hand_over(&outcomes, (mail.id, Outcome::Unclaimed, place))
+                .await;
             return Ok(false);
         }
         let span = tracing::info_span!("send", id = mail.id, message_id = %mail.message_id, purpose = %mail.purpose);
@@ -451,7 +471,7 @@ impl Sender {
                     }
                 }
             };
-            self.hand_over(&outcomes, mail.id, outcome).await;
+            self.hand_over(&outcomes, (mail.id, outcome, place)).await;
         }
         .instrument(span)
         .await;
@@ -460,9 +480,10 @@ impl Sender {
 
     /// Gives an outcome to the recorder; records it at once should the
     /// recorder be gone.
-    async fn hand_over(&self, to: &UnboundedSender<(i64, Outcome)>, id: i64, outcome: Outcome) {
-        if let Err(back) = to.send((id, outcome)) {
-            self.record(vec![back.0]).await;
+    async fn hand_over(&self, to: &UnboundedSender<Handed>, handed: Handed) {
+        if let Err(back) = to.send(handed) {
+            let (id, outcome, _place) = back.0;
+            self.record(vec![(id, outcome)]).await;
         }
     }
 
@@ -470,7 +491,7 @@ impl Sender {
     /// transaction for all that arrived within [`RECORD_LINGER`] of the
     /// first (at most [`RECORD_GROUP`]). Returns when the pass's sends are
     /// done and every outcome is recorded or kept as unrecorded.
-    async fn recorder(&self, mut outcomes: UnboundedReceiver<(i64, Outcome)>) {
+    async fn recorder(&self, mut outcomes: UnboundedReceiver<Handed>) {
         while let Some(first) = outcomes.recv().await {
             let mut group = vec![first];
             let until = tokio::time::Instant::now() + RECORD_LINGER;
@@ -480,7 +501,10 @@ impl Sender {
                     Ok(None) | Err(_) => break,
                 }
             }
+            let (group, places): (Vec<_>, Vec<_>) =
+                group.into_iter().map(|(id, o, p)| ((id, o), p)).unzip();
             self.record(group).await;
+            drop(places);
         }
     }
 

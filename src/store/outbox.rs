@@ -745,14 +745,6 @@ pub async fn mark_expiry_noticed(tx: &mut Tx<'_>, ids: &[i64]) -> anyhow::Result
     Ok(())
 }
 
-pub async fn mark_copied(store: &Store, id: i64) -> anyhow::Result<()> {
-    sqlx::query("UPDATE outbox SET copied_to_sent = 1 WHERE id = ?")
-        .bind(id)
-        .execute(store.pool())
-        .await?;
-    Ok(())
-}
-
 /// One row as `postbote outbox` shows it.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct OutboxEntry {
