@@ -7,6 +7,13 @@
 //! lost after the message was handed over leaves its fate open. One extra
 //! envelope recipient, the copy address, gets the same message in the same
 //! transaction.
+//!
+//! Connections are kept: up to `smtp.pool_max` of them, one per mail being
+//! sent at the same moment, and the next mail on a kept connection starts
+//! with its MAIL FROM (no new TCP, TLS, EHLO or AUTH). Where the server
+//! offers PIPELINING (RFC 2920), MAIL FROM, the RCPT TOs and DATA go out in
+//! one write and their answers are read in order: two round trips a mail
+//! (the commands, the message) instead of five.
 
 use crate::config::Security;
 use crate::config::settings::{SmtpSettings, TransportKind};
@@ -15,7 +22,7 @@ use anyhow::Context;
 use lettre::Address;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
-use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use lettre::transport::smtp::response::Severity;
 use secrecy::ExposeSecret;
@@ -111,9 +118,36 @@ impl Transport {
     }
 }
 
-/// A pooled connection is tested (NOOP) and reused only this soon after its
-/// last mail.
+/// A pooled connection is reused only this soon after its last mail.
 const POOL_IDLE_MAX: Duration = Duration::from_secs(60);
+
+/// A pooled connection idle longer than this is tested (NOOP) before it is
+/// reused; one idle for less carries the next mail at once. Should the
+/// server have closed it meanwhile, the first answer says so before the
+/// message went out, and the mail goes over a new connection instead.
+const POOL_TRUSTED: Duration = Duration::from_secs(10);
+
+/// A connection and what its server offers beyond lettre's `ServerInfo`.
+struct Conn {
+    smtp: AsyncSmtpConnection,
+    /// The server offers PIPELINING.
+    pipelining: bool,
+}
+
+/// Why a transaction did not go through.
+enum Failure {
+    /// What becomes of the mail.
+    Mail(DeliveryError),
+    /// A kept connection turned out closed at the first answer, before
+    /// the message went out: worth one try on a new connection.
+    Stale(DeliveryError),
+}
+
+impl From<DeliveryError> for Failure {
+    fn from(e: DeliveryError) -> Failure {
+        Failure::Mail(e)
+    }
+}
 
 /// SMTP with postbote's own transaction; see the module documentation.
 pub struct SmtpClient {
@@ -126,7 +160,7 @@ pub struct SmtpClient {
     hello: ClientId,
     copy_to: Option<Address>,
     pool_max: usize,
-    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    idle: Mutex<Vec<(Conn, Instant)>>,
 }
 
 /// Where the transaction stood when something went wrong.
@@ -193,40 +227,53 @@ impl SmtpClient {
         let recipient: Address = to
             .parse()
             .map_err(|e| DeliveryError::Permanent(format!("bad recipient {to:?}: {e}")))?;
-        let mut conn = self.checkout().await?;
-        match self.transact(&mut conn, sender, recipient, raw).await {
-            Ok(done) => {
-                self.checkin(conn);
-                Ok(done)
-            }
-            Err(e) => {
-                let _ = tokio::time::timeout(self.timeout, conn.abort()).await;
-                Err(e)
+        let (mut conn, mut kept) = self.checkout().await?;
+        loop {
+            match self
+                .transact(&mut conn, sender.clone(), recipient.clone(), raw)
+                .await
+            {
+                Ok(done) => {
+                    self.checkin(conn);
+                    return Ok(done);
+                }
+                Err(Failure::Stale(e)) if kept => {
+                    tracing::debug!(error = %e, "kept SMTP connection was closed; sending over a new one");
+                    let _ = tokio::time::timeout(self.timeout, conn.smtp.abort()).await;
+                    conn = self.connect().await?;
+                    kept = false;
+                }
+                Err(Failure::Mail(e) | Failure::Stale(e)) => {
+                    let _ = tokio::time::timeout(self.timeout, conn.smtp.abort()).await;
+                    return Err(e);
+                }
             }
         }
     }
 
-    /// A live pooled connection, or a new one.
-    async fn checkout(&self) -> Result<AsyncSmtpConnection, DeliveryError> {
+    /// A live pooled connection (true), or a new one.
+    async fn checkout(&self) -> Result<(Conn, bool), DeliveryError> {
         loop {
             let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let Some((mut conn, since)) = pooled else {
-                return self.connect().await;
+                return Ok((self.connect().await?, false));
             };
-            if since.elapsed() < POOL_IDLE_MAX
-                && !conn.has_broken()
-                && tokio::time::timeout(self.timeout, conn.test_connected())
-                    .await
-                    .unwrap_or(false)
+            let idle = since.elapsed();
+            if idle < POOL_IDLE_MAX
+                && !conn.smtp.has_broken()
+                && (idle < POOL_TRUSTED
+                    || tokio::time::timeout(self.timeout, conn.smtp.test_connected())
+                        .await
+                        .unwrap_or(false))
             {
-                return Ok(conn);
+                return Ok((conn, true));
             }
-            let _ = tokio::time::timeout(self.timeout, conn.abort()).await;
+            let _ = tokio::time::timeout(self.timeout, conn.smtp.abort()).await;
         }
     }
 
-    fn checkin(&self, conn: AsyncSmtpConnection) {
-        if conn.has_broken() {
+    fn checkin(&self, conn: Conn) {
+        if conn.smtp.has_broken() {
             return;
         }
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
@@ -235,8 +282,9 @@ impl SmtpClient {
         }
     }
 
-    /// Connects, upgrades (STARTTLS) and logs in.
-    async fn connect(&self) -> Result<AsyncSmtpConnection, DeliveryError> {
+    /// Connects, upgrades (STARTTLS), learns whether the server pipelines,
+    /// and logs in.
+    async fn connect(&self) -> Result<Conn, DeliveryError> {
         let wrapper = match self.security {
             Security::Tls => self.tls.clone(),
             _ => None,
@@ -271,6 +319,24 @@ impl SmtpClient {
             self.step(Step::StartTls, conn.starttls(params, &self.hello))
                 .await?;
         }
+        // NOTE: lettre's `ServerInfo` keeps only 8BITMIME, SMTPUTF8, STARTTLS
+        // and AUTH of the EHLO answer, so PIPELINING is read from a second
+        // EHLO (one round trip per connection, before AUTH, which a later
+        // EHLO could reset). Its failure only means no pipelining.
+        let pipelining =
+            match tokio::time::timeout(self.timeout, conn.command(Ehlo::new(self.hello.clone())))
+                .await
+            {
+                Ok(Ok(answer)) => offers_pipelining(answer.message()),
+                Ok(Err(e)) if !conn.has_broken() && e.status().is_some() => false,
+                Ok(Err(e)) => return Err(self.decide(Step::Connect, &e)),
+                Err(_) => {
+                    return Err(DeliveryError::Transient(format!(
+                        "no answer to EHLO within {} s",
+                        self.timeout.as_secs()
+                    )));
+                }
+            };
         if let Some((_, credentials)) = &self.credentials
             && let Err(e) = self
                 .step(
@@ -282,17 +348,23 @@ impl SmtpClient {
             let _ = tokio::time::timeout(self.timeout, conn.abort()).await;
             return Err(e);
         }
-        Ok(conn)
+        Ok(Conn {
+            smtp: conn,
+            pipelining,
+        })
     }
 
-    /// MAIL FROM, RCPT TO (recipient, then copy), DATA.
+    /// MAIL FROM, RCPT TO (recipient, then copy), DATA, the message; the
+    /// first four in one write where the server pipelines.
     async fn transact(
         &self,
-        conn: &mut AsyncSmtpConnection,
+        conn: &mut Conn,
         sender: Address,
         recipient: Address,
         raw: &[u8],
-    ) -> Result<Delivered, DeliveryError> {
+    ) -> Result<Delivered, Failure> {
+        let pipelining = conn.pipelining;
+        let conn = &mut conn.smtp;
         let mut options = Vec::new();
         let non_ascii = [&sender, &recipient]
             .iter()
@@ -301,7 +373,8 @@ impl SmtpClient {
             if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
                 return Err(DeliveryError::Permanent(
                     "non-ASCII address, and the server offers no SMTPUTF8".into(),
-                ));
+                )
+                .into());
             }
             options.push(MailParameter::SmtpUtfEight);
         }
@@ -309,52 +382,99 @@ impl SmtpClient {
             if !conn.server_info().supports_feature(Extension::EightBitMime) {
                 return Err(DeliveryError::Permanent(
                     "8-bit message, and the server offers no 8BITMIME".into(),
-                ));
+                )
+                .into());
             }
             options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
-        self.step(
-            Step::MailFrom,
-            conn.command(Mail::new(Some(sender.clone()), options)),
-        )
-        .await?;
-        if let Err(e) = self
-            .step(
+        let mail = Mail::new(Some(sender.clone()), options);
+        let copy = self.copy_to.as_ref().filter(|c| **c != recipient);
+        // The first answer tells whether a kept connection still stands.
+        let first = if pipelining {
+            // NOTE: lettre has no pipelined send; `command` writes whatever
+            // it is given in one write and reads one answer, and the other
+            // answers are read with `read_response`, in order (RFC 2920:
+            // DATA ends the group, the message waits for its 354).
+            let mut group = format!("{mail}{}", Rcpt::new(recipient.clone(), vec![]));
+            if let Some(copy) = copy {
+                group.push_str(&Rcpt::new(copy.clone(), vec![]).to_string());
+            }
+            group.push_str(&Data.to_string());
+            tokio::time::timeout(self.timeout, conn.command(group)).await
+        } else {
+            tokio::time::timeout(self.timeout, conn.command(mail)).await
+        };
+        match first {
+            Ok(Ok(_)) => {}
+            // Closed (no answer, or 421 "closing"): nothing went out yet.
+            Ok(Err(e)) if e.status().is_none_or(|c| u16::from(c) == 421) => {
+                return Err(Failure::Stale(self.decide(Step::MailFrom, &e)));
+            }
+            Ok(Err(e)) => return Err(self.decide(Step::MailFrom, &e).into()),
+            Err(_) => {
+                return Err(DeliveryError::Transient(format!(
+                    "no answer within {} s ({:?})",
+                    self.timeout.as_secs(),
+                    Step::MailFrom
+                ))
+                .into());
+            }
+        }
+        let answer = if pipelining {
+            self.step(Step::Rcpt, conn.read_response()).await
+        } else {
+            self.step(
                 Step::Rcpt,
                 conn.command(Rcpt::new(recipient.clone(), vec![])),
             )
             .await
-        {
-            return Err(self.recipient_refused(conn, e, &recipient).await);
+        };
+        if let Err(e) = answer {
+            // A refused recipient, with DATA in the same group: should the
+            // server have answered it 354 (for the copy), the connection is
+            // dropped without the final dot, and nothing is delivered.
+            return Err(self
+                .recipient_refused(conn, e, &recipient, pipelining)
+                .await
+                .into());
         }
         let mut copied = false;
-        if let Some(copy) = self.copy_to.as_ref().filter(|c| **c != recipient) {
-            match self
-                .step(Step::Rcpt, conn.command(Rcpt::new(copy.clone(), vec![])))
-                .await
-            {
+        if let Some(copy) = copy {
+            let answer = if pipelining {
+                self.step(Step::Rcpt, conn.read_response()).await
+            } else {
+                self.step(Step::Rcpt, conn.command(Rcpt::new(copy.clone(), vec![])))
+                    .await
+            };
+            match answer {
                 Ok(_) => copied = true,
                 // The mail still goes to its recipient, without a copy (so
                 // no crash check for it either).
                 Err(DeliveryError::Permanent(e) | DeliveryError::Paused(e)) => {
                     tracing::warn!(copy = %copy, error = %e, "the server refused the copy recipient; sending without a copy");
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
-        self.step(Step::Data, conn.command(Data)).await?;
+        if pipelining {
+            self.step(Step::Data, conn.read_response()).await?;
+        } else {
+            self.step(Step::Data, conn.command(Data)).await?;
+        }
         self.step(Step::Message, conn.message(raw)).await?;
         Ok(Delivered { copied })
     }
 
     /// The recipient was refused with `e`: a refusal of this mail, unless it
     /// says that postbote may not send at all (relaying denied, no AUTH), or
-    /// the server refuses the project mailbox in the same way.
+    /// the server refuses the project mailbox in the same way (`pipelined`:
+    /// its RCPT went out already, its answer is the next).
     async fn recipient_refused(
         &self,
         conn: &mut AsyncSmtpConnection,
         e: DeliveryError,
         recipient: &Address,
+        pipelined: bool,
     ) -> DeliveryError {
         let DeliveryError::Permanent(text) = &e else {
             return e;
@@ -364,11 +484,15 @@ impl SmtpClient {
                 "the server does not let postbote send to <{recipient}>: {text}"
             ));
         }
+        let copy = self.copy_to.as_ref().filter(|c| *c != recipient);
         if text.contains("5.7.1")
-            && let Some(copy) = self.copy_to.as_ref().filter(|c| *c != recipient)
-            && let Err(DeliveryError::Permanent(own) | DeliveryError::Paused(own)) = self
-                .step(Step::Rcpt, conn.command(Rcpt::new(copy.clone(), vec![])))
-                .await
+            && let Some(copy) = copy
+            && let Err(DeliveryError::Permanent(own) | DeliveryError::Paused(own)) = if pipelined {
+                self.step(Step::Rcpt, conn.read_response()).await
+            } else {
+                self.step(Step::Rcpt, conn.command(Rcpt::new(copy.clone(), vec![])))
+                    .await
+            }
         {
             return DeliveryError::Paused(format!(
                 "the server refuses even the project mailbox <{copy}> ({own}); for <{recipient}>: {text}"
@@ -449,6 +573,15 @@ fn refuses_sender(text: &str) -> bool {
         || lower.contains(": 5.7.0")
 }
 
+/// Whether an EHLO answer's lines (after the greeting line) name PIPELINING.
+fn offers_pipelining<'a>(mut lines: impl Iterator<Item = &'a str>) -> bool {
+    lines.any(|l| {
+        l.split_whitespace()
+            .next()
+            .is_some_and(|w| w.eq_ignore_ascii_case("PIPELINING"))
+    })
+}
+
 /// Whether `e` came from the TLS layer (a certificate, the handshake).
 fn is_tls(e: &lettre::transport::smtp::Error) -> bool {
     if e.is_tls() {
@@ -502,7 +635,24 @@ async fn write_file(dir: &std::path::Path, message_id: &str, raw: &[u8]) -> anyh
 
 #[cfg(test)]
 mod tests {
-    use super::refuses_sender;
+    use super::{offers_pipelining, refuses_sender};
+
+    #[test]
+    fn pipelining_is_read_from_the_ehlo_answer() {
+        let postfix = [
+            "mail.ews.test",
+            "PIPELINING",
+            "SIZE 10240000",
+            "8BITMIME",
+            "SMTPUTF8",
+        ];
+        assert!(offers_pipelining(postfix.into_iter()));
+        assert!(offers_pipelining(["x", "pipelining"].into_iter()));
+        assert!(!offers_pipelining(
+            ["mail.ews.test", "SIZE 1", "X-PIPELINING-NOT"].into_iter()
+        ));
+        assert!(!offers_pipelining(std::iter::empty()));
+    }
 
     #[test]
     fn a_relay_denial_or_missing_auth_refuses_the_sender_a_mailbox_refusal_does_not() {

@@ -393,6 +393,44 @@ pub async fn claim(store: &Store, id: i64, owner: &str, at: DateTime<Utc>) -> an
     Ok(r.rows_affected() == 1)
 }
 
+/// Claims, in one transaction (one commit), up to `limit` queued mails that
+/// are due now and whose time (`expires_at`) has not come by `at`, for
+/// `owner` (state `sending`, durable before anything goes out); returns the
+/// rows actually claimed, in id order. A row another sender claimed
+/// meanwhile is not among them.
+///
+/// NOTE: every row returned is claimed before any of them goes out. If the
+/// process dies before a row's outcome is recorded, that row is an orphan
+/// for the next run ([`orphans`]), checked for its copy like any
+/// interrupted send: the price of one commit for a whole batch is that a
+/// crash leaves up to `limit` orphans, none sent twice, none lost.
+pub async fn claim_due(
+    store: &Store,
+    owner: &str,
+    at: DateTime<Utc>,
+    limit: i64,
+) -> anyhow::Result<Vec<Due>> {
+    let mut rows: Vec<Due> = sqlx::query_as(
+        "UPDATE outbox SET state = ?, owner = ?, claimed_at = ? \
+         WHERE state = ? AND id IN (SELECT id FROM outbox WHERE state = ? AND next_attempt_at <= ? \
+         AND (expires_at IS NULL OR expires_at > ?) ORDER BY next_attempt_at, id LIMIT ?) \
+         RETURNING id, message_id, purpose, env_from, env_to, raw, attempts",
+    )
+    .bind(OutboxState::Sending)
+    .bind(owner)
+    .bind(now())
+    .bind(OutboxState::Queued)
+    .bind(OutboxState::Queued)
+    .bind(now())
+    .bind(ts(at))
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await
+    .context("cannot claim mail for sending")?;
+    rows.sort_by_key(|d| d.id);
+    Ok(rows)
+}
+
 /// What became of a claimed mail, to be recorded on its row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -409,11 +447,47 @@ pub enum Outcome {
     /// been accepted. The row stays `sending` without an owner and is
     /// checked like a crashed send.
     Uncertain { error: String },
+    /// Claimed with its batch but never handed to the server (sending
+    /// halted or stopped before its turn): back to the queue as it was, not
+    /// counted as an attempt.
+    Unclaimed,
 }
 
 /// Records `outcome` on claimed mail `id`. Only a row still `sending`
 /// changes; returns whether one did.
 pub async fn record(store: &Store, id: i64, outcome: &Outcome) -> anyhow::Result<bool> {
+    let mut conn = store
+        .pool()
+        .acquire()
+        .await
+        .context("cannot record the outcome of a send")?;
+    record_on(&mut conn, id, outcome).await
+}
+
+/// Records the outcomes of several claimed mails in one transaction (one
+/// commit): all or none. Returns, in the order given, whether each row was
+/// still `sending` and changed.
+///
+/// NOTE: an outcome is durable only once this commits; a mail sent whose
+/// outcome waits for its group when the process dies stays `sending`, an
+/// orphan that the next run settles by its copy ([`orphans`]).
+pub async fn record_many(store: &Store, outcomes: &[(i64, Outcome)]) -> anyhow::Result<Vec<bool>> {
+    let mut tx = store.begin().await?;
+    let mut changed = Vec::with_capacity(outcomes.len());
+    for (id, outcome) in outcomes {
+        changed.push(record_on(&mut tx, *id, outcome).await?);
+    }
+    tx.commit()
+        .await
+        .context("cannot record the outcomes of sends")?;
+    Ok(changed)
+}
+
+async fn record_on(
+    conn: &mut sqlx::SqliteConnection,
+    id: i64,
+    outcome: &Outcome,
+) -> anyhow::Result<bool> {
     let sending = OutboxState::Sending;
     let q = match outcome {
         Outcome::Sent { copied } => sqlx::query(
@@ -446,11 +520,15 @@ pub async fn record(store: &Store, id: i64, outcome: &Outcome) -> anyhow::Result
             sqlx::query("UPDATE outbox SET owner = NULL, last_error = ? WHERE id = ? AND state = ?")
                 .bind(error)
         }
+        Outcome::Unclaimed => {
+            sqlx::query("UPDATE outbox SET state = ?, owner = NULL WHERE id = ? AND state = ?")
+                .bind(OutboxState::Queued)
+        }
     };
     let r = q
         .bind(id)
         .bind(sending)
-        .execute(store.pool())
+        .execute(&mut *conn)
         .await
         .context("cannot record the outcome of a send")?;
     Ok(r.rows_affected() == 1)
@@ -664,14 +742,6 @@ pub async fn mark_expiry_noticed(tx: &mut Tx<'_>, ids: &[i64]) -> anyhow::Result
             .await
             .context("cannot mark expired mail as noticed")?;
     }
-    Ok(())
-}
-
-pub async fn mark_copied(store: &Store, id: i64) -> anyhow::Result<()> {
-    sqlx::query("UPDATE outbox SET copied_to_sent = 1 WHERE id = ?")
-        .bind(id)
-        .execute(store.pool())
-        .await?;
     Ok(())
 }
 
@@ -1200,5 +1270,111 @@ mod tests {
             Some(OutboxState::Queued)
         );
         assert_eq!(state_of(&store, 999).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_claimed_in_one_go_and_its_outcomes_recorded_all_or_none() {
+        let (_dir, store) = testing::store().await;
+        let now = Utc::now();
+        let mut ids = Vec::new();
+        for k in ["b1", "b2", "b3", "b4", "b5"] {
+            ids.push(queued(&store, k, None).await);
+        }
+        let late = queued(&store, "b6", Some(now - Duration::minutes(1))).await;
+        let later = queued(&store, "b7", None).await;
+        sqlx::query("UPDATE outbox SET next_attempt_at = ? WHERE id = ?")
+            .bind(ts(now + Duration::hours(1)))
+            .bind(later)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let first = claim_due(&store, "run-a", now, 3).await.unwrap();
+        assert_eq!(first.iter().map(|d| d.id).collect::<Vec<_>>(), ids[..3]);
+        // The rest; not the expired one, not the one due later.
+        let second = claim_due(&store, "run-b", now, 10).await.unwrap();
+        assert_eq!(second.iter().map(|d| d.id).collect::<Vec<_>>(), ids[3..]);
+        assert!(
+            claim_due(&store, "run-c", now, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            orphans(&store, "run-a")
+                .await
+                .unwrap()
+                .iter()
+                .all(|o| o.id > ids[2])
+        );
+        assert_eq!(orphans(&store, "run-b").await.unwrap().len(), 3);
+        assert_eq!(
+            state_of(&store, late).await.unwrap(),
+            Some(OutboxState::Queued)
+        );
+
+        // A group is recorded in one transaction: one refused, none recorded.
+        sqlx::query(
+            "CREATE TRIGGER refuse_failed BEFORE UPDATE OF state ON outbox \
+             WHEN NEW.state = 'failed' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let group = vec![
+            (ids[0], Outcome::Sent { copied: true }),
+            (
+                ids[1],
+                Outcome::Failed {
+                    error: "550".into(),
+                },
+            ),
+        ];
+        assert!(record_many(&store, &group).await.is_err());
+        assert_eq!(
+            state_of(&store, ids[0]).await.unwrap(),
+            Some(OutboxState::Sending)
+        );
+        sqlx::query("DROP TRIGGER refuse_failed")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let group = vec![
+            (ids[0], Outcome::Sent { copied: true }),
+            (
+                ids[1],
+                Outcome::Failed {
+                    error: "550".into(),
+                },
+            ),
+            (ids[2], Outcome::Unclaimed),
+            // Not being sent any more: unchanged.
+            (later, Outcome::Sent { copied: false }),
+        ];
+        assert_eq!(
+            record_many(&store, &group).await.unwrap(),
+            [true, true, true, false]
+        );
+        let rows = list(&store).await.unwrap();
+        let by_id = |id: i64| rows.iter().find(|r| r.id == id).unwrap();
+        assert_eq!(
+            (by_id(ids[0]).state, by_id(ids[0]).attempts),
+            (OutboxState::Sent, 1)
+        );
+        assert_eq!(by_id(ids[1]).state, OutboxState::Failed);
+        // Unclaimed: back in the queue as it was, due again, no attempt counted.
+        assert_eq!(
+            (by_id(ids[2]).state, by_id(ids[2]).attempts),
+            (OutboxState::Queued, 0)
+        );
+        assert_eq!(by_id(later).state, OutboxState::Queued);
+        assert_eq!(
+            claim_due(&store, "run-c", now, 10)
+                .await
+                .unwrap()
+                .iter()
+                .map(|d| d.id)
+                .collect::<Vec<_>>(),
+            [ids[2]]
+        );
     }
 }

@@ -433,13 +433,20 @@ impl TestApp {
 
     /// Runs the postbote binary with this app's config (and its overrides).
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
-        std::process::Command::new(env!("CARGO_BIN_EXE_postbote"))
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_postbote"))
             .arg("--config")
             .arg(&self.config_path)
             .args(args)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .output()
-            .expect("run postbote")
+            .expect("run postbote");
+        // The sender no longer polls the queue: mail the CLI queued wakes a
+        // running daemon (SIGUSR1). The daemon of these tests runs in this
+        // process, so its sender is woken here the same way.
+        if let Some(app) = &self.running {
+            app.outbox_signal.notify_one();
+        }
+        out
     }
 
     pub async fn count(&self, sql: &str) -> i64 {

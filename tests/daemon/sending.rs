@@ -486,3 +486,131 @@ async fn mail_whose_time_has_come_expires_and_failed_mail_is_retried_or_acknowle
     assert!(out.status.success(), "{}", stderr(&out));
     app.wait_status(0).await;
 }
+
+/// The smtpd sessions in Postfix's log: (connections, `mail=` commands over
+/// the sessions that ended), from the log's line `from` on.
+fn smtpd_sessions(app: &TestApp, from: usize) -> (usize, usize, Vec<String>) {
+    let log = app.servers.postfix_log();
+    let lines: Vec<&str> = log
+        .lines()
+        .skip(from)
+        .filter(|l| l.contains("smtpd"))
+        .collect();
+    let connects = lines
+        .iter()
+        .filter(|l| l.contains(": connect from"))
+        .count();
+    let ends: Vec<String> = lines
+        .iter()
+        .filter(|l| l.contains(": disconnect from"))
+        .map(|l| l.to_string())
+        .collect();
+    let mails = ends
+        .iter()
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix("mail="))
+                .and_then(|n| n.split('/').next_back())
+                .and_then(|n| n.parse::<usize>().ok())
+        })
+        .sum();
+    (connects, mails, ends)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_goes_out_once_each_over_several_kept_connections() {
+    // Arrange: 50 mails wait in the queue while the daemon is stopped.
+    const N: usize = 50;
+    const POOL: usize = 4;
+    let pool = POOL.to_string();
+    let mut app = spawn_app_with_env(
+        Deadline::Future,
+        "",
+        &[("POSTBOTE_SMTP__POOL_MAX", pool.as_str())],
+    )
+    .await;
+    app.wait_for_count(
+        "SELECT COUNT(*) FROM health WHERE key = 'mailbox.last_ok'",
+        1,
+    )
+    .await;
+    app.stop_daemon().await;
+    let to: Vec<String> = (0..N).map(|i| format!("rueckstau{i}@stadt.test")).collect();
+    let keys: Vec<String> = (0..N).map(|i| format!("backlog:{i}")).collect();
+    let mails: Vec<(&str, &str, Option<DateTime<Utc>>)> = keys
+        .iter()
+        .zip(&to)
+        .map(|(k, t)| (k.as_str(), t.as_str(), None))
+        .collect();
+    let rows = queue(&app, &mails).await;
+    let ids = rows
+        .iter()
+        .map(|r| r.id.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let log_from = app.servers.postfix_log().lines().count();
+
+    // Act: the daemon starts.
+    app.start_daemon().await;
+
+    // Assert: every mail is recorded sent, after one attempt, and reaches
+    // its recipient exactly once.
+    app.wait_for_count(
+        &format!(
+            "SELECT COUNT(*) FROM outbox WHERE state = 'sent' AND attempts = 1 AND id IN ({ids})"
+        ),
+        N as i64,
+    )
+    .await;
+    for t in &to {
+        app.wait_for_mail(t, 1).await;
+    }
+    poll_until(
+        "Postfix's deliveries of the backlog",
+        WAIT,
+        Duration::from_millis(200),
+        async || {
+            let n: usize = to.iter().map(|t| deliveries(&app, t)).sum();
+            if n >= N {
+                Ok(())
+            } else {
+                Err(format!("{n} of {N}"))
+            }
+        },
+    )
+    .await;
+    // The sessions end when the daemon stops (its kept connections close).
+    app.stop_daemon().await;
+    let deadline = Instant::now() + WAIT;
+    let (connects, mails, ends) = loop {
+        let (c, m, e) = smtpd_sessions(&app, log_from);
+        if e.len() >= c || Instant::now() > deadline {
+            break (c, m, e);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let each: Vec<usize> = to.iter().map(|t| deliveries(&app, t)).collect();
+    assert!(
+        each.iter().all(|n| *n == 1),
+        "deliveries per recipient: {each:?}"
+    );
+    for t in &to {
+        assert_eq!(app.mails_in(t, "INBOX").await.len(), 1, "{t}");
+    }
+    assert!(
+        (2..=2 * POOL).contains(&connects),
+        "{connects} SMTP connections for {N} mails with pool_max = {POOL}: {ends:#?}"
+    );
+    assert_eq!(mails, N, "MAIL FROMs over the sessions: {ends:#?}");
+    let log = app.servers.postfix_log();
+    assert!(
+        !log.contains("improper command pipelining"),
+        "pipelined only where offered, DATA last: {log}"
+    );
+    println!(
+        "FIGURE backlog of {N} mails: delivered once each over {connects} SMTP connections (pool_max = {POOL}), {mails} MAIL FROMs, no NOOP: {:?}",
+        ends.iter()
+            .filter_map(|l| l.split_once(" ehlo=").map(|(_, c)| format!("ehlo={c}")))
+            .collect::<Vec<_>>()
+    );
+}
