@@ -242,6 +242,17 @@ async fn crash_run(seed: u64, n: usize, kills: usize, trouble: Trouble) -> Figur
         })
         .filter(|&mails| mails > 1)
         .count();
+    if pages == 0 {
+        let swept: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("swept") || l.contains("page"))
+            .take(40)
+            .collect();
+        println!(
+            "no page of several mails; the sweeps:\n{}",
+            swept.join("\n")
+        );
+    }
     Figures {
         applications: n,
         kills,
