@@ -6,7 +6,8 @@
 //! idles at its peak size long after the burst. [`release`] asks glibc to
 //! return the free pages (`malloc_trim(0)`, which walks every arena since
 //! glibc 2.8). It costs a few milliseconds on a large heap and nothing on a
-//! small one; the intake calls it when a sweep that stored mail is over.
+//! small one; the intake calls it when a sweep that stored mail is over, the
+//! sender when a pass that sent mail is over.
 //! Other C libraries keep their own policy: there it does nothing.
 
 /// Returns free heap pages to the system (glibc); a no-op elsewhere.

@@ -356,7 +356,13 @@ impl Sender {
         let mut backoff = STORE_BACKOFF.0;
         loop {
             let ok = match self.run_once().await {
-                Ok(_) => self.state().unrecorded.is_empty(),
+                Ok(sent) => {
+                    if sent > 0 {
+                        // A burst is over: its buffers go back to the system.
+                        crate::memory::release();
+                    }
+                    self.state().unrecorded.is_empty()
+                }
                 Err(e) => {
                     tracing::error!(error = %format!("{e:#}"), "outbox pass failed");
                     false
