@@ -91,6 +91,12 @@ mod tests {
             .args(["-c", "trap '' USR1; sleep 30", "postbote", "run"])
             .spawn()
             .unwrap();
+        // NOTE: until the child has exec'd, its command line is this test's.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !is_daemon(daemon.id()) {
+            assert!(std::time::Instant::now() < deadline, "sh never started");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         std::fs::write(lock::lock_path(&db), format!("{} run\n", daemon.id())).unwrap();
         assert_eq!(running_daemon(&db).unwrap(), Some(daemon.id()));
         std::fs::write(lock::lock_path(&db), format!("{} migrate\n", daemon.id())).unwrap();
