@@ -380,6 +380,16 @@ fn folder_count(servers: &MailServers, logical: &str) -> usize {
         .sum()
 }
 
+/// Files in the INBOX of [`MAILBOX`] (Maildir++: the root's `cur` + `new`).
+fn inbox_count(servers: &MailServers) -> usize {
+    let dir = servers.dir().join(MAILBOX_DIR);
+    ["cur", "new"]
+        .iter()
+        .filter_map(|sub| std::fs::read_dir(dir.join(sub)).ok())
+        .map(|entries| entries.count())
+        .sum()
+}
+
 /// Fresh servers whose [`MAILBOX`] INBOX holds `mails`; returns them and the
 /// time the IMAP APPENDs took.
 async fn servers_with_backlog(mails: &[Vec<u8>]) -> Result<(MailServers, Duration)> {
@@ -625,6 +635,19 @@ async fn run_postbote_backlog(mails: &[Vec<u8>]) -> Result<(BacklogRun, u64)> {
     )
     .await?;
     run.fill = fill;
+    // Idle means no work left: the copies of the replies (one per reply, to
+    // the project mailbox) are still being filed into the sent folder when
+    // the last reply is delivered. Wait for an empty INBOX, then settle.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while inbox_count(&servers) > 0 {
+        if Instant::now() > deadline {
+            bail!(
+                "postbote: {} mails still in the INBOX 120 s after the last reply",
+                inbox_count(&servers)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle_after = daemon.status_kb("VmRSS:");
     run.peak_rss_kb = run.peak_rss_kb.max(daemon.status_kb("VmHWM:"));
