@@ -334,12 +334,7 @@ pub async fn sweep_paged<S: MailSource>(
         return Ok(stats);
     }
     let mut pages = plan_pages(app, source, new, paging).await?.into_iter();
-    let mut in_hand = Vec::new();
-    // A page may store nothing (refused, gone, too large): take the next.
-    while in_hand.is_empty() && !shutdown.is_cancelled() {
-        let Some(page) = pages.next() else { break };
-        in_hand = fetch_and_store(app, source, &page, &mut stats, paging).await?;
-    }
+    let mut in_hand = first_stored(app, source, &mut pages, &mut stats, paging, shutdown).await?;
     while !in_hand.is_empty() {
         let next = if shutdown.is_cancelled() {
             None
@@ -360,14 +355,36 @@ pub async fn sweep_paged<S: MailSource>(
         let fetched = fetched?;
         let done = in_hand.into_iter().map(|(l, _)| l).zip(dispositions);
         file(app, source, done.collect(), &mut stats, paging).await?;
-        in_hand = fetched.unwrap_or_default();
-        while in_hand.is_empty() && next.is_some() && !shutdown.is_cancelled() {
-            let Some(page) = pages.next() else { break };
-            in_hand = fetch_and_store(app, source, &page, &mut stats, paging).await?;
-        }
+        in_hand = match fetched {
+            Some(rows) if rows.is_empty() => {
+                first_stored(app, source, &mut pages, &mut stats, paging, shutdown).await?
+            }
+            rows => rows.unwrap_or_default(),
+        };
     }
     paging.one_by_one = false;
     Ok(stats)
+}
+
+/// Fetches and stores pages until one stored something: a page may store
+/// nothing (refused, gone, too large). Empty when the pages ran out or
+/// shutdown was asked.
+async fn first_stored<S: MailSource>(
+    app: &App,
+    source: &mut S,
+    pages: &mut impl Iterator<Item = Vec<Location>>,
+    stats: &mut Sweep,
+    paging: &mut Paging,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Vec<(Location, i64)>> {
+    while !shutdown.is_cancelled() {
+        let Some(page) = pages.next() else { break };
+        let stored = fetch_and_store(app, source, &page, stats, paging).await?;
+        if !stored.is_empty() {
+            return Ok(stored);
+        }
+    }
+    Ok(Vec::new())
 }
 
 /// Cuts the new messages into pages of bounded bytes, by their sizes asked

@@ -32,14 +32,30 @@ pub const OUTBOX_STORE_ERROR: &str = "outbox.store_error";
 pub const SCHEDULER_FAILING_SINCE: &str = "scheduler.failing_since";
 
 pub async fn set(store: &Store, key: &str, value: &str) -> anyhow::Result<()> {
+    let mut conn = store
+        .pool()
+        .acquire()
+        .await
+        .context("cannot record health")?;
+    put(&mut conn, key, value, &now()).await
+}
+
+/// Writes `key` = `value` (updated `now`) on `conn`, a connection or a
+/// transaction.
+async fn put(
+    conn: &mut sqlx::SqliteConnection,
+    key: &str,
+    value: &str,
+    now: &str,
+) -> anyhow::Result<()> {
     sqlx::query(
         "INSERT INTO health (key, value, updated_at) VALUES (?, ?, ?) \
          ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
     )
     .bind(key)
     .bind(value)
-    .bind(now())
-    .execute(store.pool())
+    .bind(now)
+    .execute(conn)
     .await
     .context("cannot record health")?;
     Ok(())
@@ -87,16 +103,7 @@ pub async fn scheduler_pass(store: &Store, tick: &str, next: &str) -> anyhow::Re
     let now = now();
     let mut tx = store.begin().await?;
     for (key, value) in [(SCHEDULER_TICK, tick), (SCHEDULER_NEXT, next)] {
-        sqlx::query(
-            "INSERT INTO health (key, value, updated_at) VALUES (?, ?, ?) \
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        )
-        .bind(key)
-        .bind(value)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await
-        .context("cannot record health")?;
+        put(&mut tx, key, value, &now).await?;
     }
     tx.commit().await.context("cannot commit health")?;
     Ok(())
@@ -107,16 +114,7 @@ pub async fn scheduler_pass(store: &Store, tick: &str, next: &str) -> anyhow::Re
 pub async fn mailbox_ok(store: &Store) -> anyhow::Result<()> {
     let now = now();
     let mut tx = store.begin().await?;
-    sqlx::query(
-        "INSERT INTO health (key, value, updated_at) VALUES (?, ?, ?) \
-         ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-    )
-    .bind(MAILBOX_OK)
-    .bind(&now)
-    .bind(&now)
-    .execute(&mut *tx)
-    .await
-    .context("cannot record health")?;
+    put(&mut tx, MAILBOX_OK, &now, &now).await?;
     sqlx::query("DELETE FROM health WHERE key IN (?, ?)")
         .bind(MAILBOX_FAILING_SINCE)
         .bind(MAILBOX_SETUP_ERROR)
@@ -149,16 +147,7 @@ pub async fn mailbox_failed(store: &Store, error: &str, setup: bool) -> anyhow::
 pub async fn outbox_paused(store: &Store, error: &str) -> anyhow::Result<()> {
     let now = now();
     let mut tx = store.begin().await?;
-    sqlx::query(
-        "INSERT INTO health (key, value, updated_at) VALUES (?, ?, ?) \
-         ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-    )
-    .bind(OUTBOX_PAUSED)
-    .bind(error)
-    .bind(&now)
-    .execute(&mut *tx)
-    .await
-    .context("cannot record health")?;
+    put(&mut tx, OUTBOX_PAUSED, error, &now).await?;
     sqlx::query(
         "INSERT INTO health (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO NOTHING",
     )

@@ -241,13 +241,6 @@ async fn insert_incoming(
     })
 }
 
-pub async fn mark_moved(store: &Store, loc: &Location) -> anyhow::Result<()> {
-    let mut tx = store.begin().await?;
-    mark_moved_in(&mut tx, loc).await?;
-    tx.commit().await.context("cannot commit the move")?;
-    Ok(())
-}
-
 /// Records, in the caller's transaction, that `loc` left the watched folder.
 pub async fn mark_moved_in(tx: &mut Tx<'_>, loc: &Location) -> anyhow::Result<()> {
     bind_location!(

@@ -92,15 +92,8 @@ pub async fn record_scan(store: &Store, source: &str, pending: &[Location]) -> a
     Ok(())
 }
 
-/// The message is done (moved, or processed and kept for staff).
-pub async fn done(store: &Store, loc: &Location) -> anyhow::Result<()> {
-    let mut tx = store.begin().await?;
-    done_in(&mut tx, loc).await?;
-    tx.commit().await.context("cannot clear waiting message")?;
-    Ok(())
-}
-
-/// [`done`] in the caller's transaction.
+/// The message is done (moved, or processed and kept for staff), in the
+/// caller's transaction (the sweep's one for a page's moves).
 pub async fn done_in(tx: &mut Tx<'_>, loc: &Location) -> anyhow::Result<()> {
     bind_location!(sqlx::query(
         "DELETE FROM mailbox_waiting WHERE source = ? AND folder = ? AND validity = ? AND uid = ?",
@@ -132,14 +125,25 @@ pub async fn blocked(
     .fetch_optional(store.pool())
     .await
     .context("cannot read waiting message")?;
-    Ok(match row {
-        Some((_, _, Some(Stage::TooLarge), size)) => {
-            size.is_none_or(|s| u64::try_from(s).is_ok_and(|s| s > max_bytes))
-        }
-        Some((true, _, _, _)) => true,
-        Some((_, Some(next), _, _)) => parse_ts(&next).is_some_and(|n| n > at),
-        _ => false,
-    })
+    Ok(row.is_some_and(|(permanent, next, stage, size)| {
+        leave_alone(permanent, next.as_deref(), stage, size, at, max_bytes)
+    }))
+}
+
+/// The rule of [`blocked`] and [`blocked_all`] for one waiting row.
+fn leave_alone(
+    permanent: bool,
+    next_attempt_at: Option<&str>,
+    stage: Option<Stage>,
+    size: Option<i64>,
+    at: DateTime<Utc>,
+    max_bytes: u64,
+) -> bool {
+    match stage {
+        Some(Stage::TooLarge) => size.is_none_or(|s| u64::try_from(s).is_ok_and(|s| s > max_bytes)),
+        _ if permanent => true,
+        _ => next_attempt_at.and_then(parse_ts).is_some_and(|n| n > at),
+    }
 }
 
 /// [`blocked`] for every waiting message of `source` at once (one query
@@ -170,12 +174,8 @@ pub async fn blocked_all(
     .context("cannot read waiting messages")?;
     Ok(rows
         .into_iter()
-        .filter(|(_, _, _, permanent, next, stage, size)| match stage {
-            Some(Stage::TooLarge) => {
-                size.is_none_or(|s| u64::try_from(s).is_ok_and(|s| s > max_bytes))
-            }
-            _ if *permanent => true,
-            _ => next.as_deref().and_then(parse_ts).is_some_and(|n| n > at),
+        .filter(|(_, _, _, permanent, next, stage, size)| {
+            leave_alone(*permanent, next.as_deref(), *stage, *size, at, max_bytes)
         })
         .map(|(folder, validity, uid, ..)| (folder, validity, uid))
         .collect())
@@ -375,7 +375,9 @@ mod tests {
         assert!(is_blocked(&store, &loc("1"), now + Duration::days(9), LIMIT).await);
         assert_eq!(next_retry(&store).await.unwrap(), None);
         // Message 2 is done; message 1 was moved away by a human.
-        done(&store, &loc("2")).await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        done_in(&mut tx, &loc("2")).await.unwrap();
+        tx.commit().await.unwrap();
         record_scan(&store, "imap", &[]).await.unwrap();
         assert!(all(&store).await.unwrap().is_empty());
     }

@@ -278,6 +278,16 @@ pub fn date_now() -> String {
 }
 
 impl TestApp {
+    /// The test app's `POSTBOTE_*` overrides plus `extra`, for a binary
+    /// started by the test itself.
+    pub fn env_with<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        self.env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain(extra.iter().copied())
+            .collect()
+    }
+
     pub fn config(&self) -> Config {
         let settings =
             Settings::load(&self.config_path, self.env.clone().into_iter()).expect("settings");

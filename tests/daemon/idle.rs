@@ -12,19 +12,11 @@ use std::time::Duration;
 /// Dovecot's delivery).
 const PROMPTLY: Duration = Duration::from_secs(20);
 
-fn env_of<'a>(app: &'a TestApp, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    app.env
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .chain(extra.iter().copied())
-        .collect()
-}
-
 /// The real binary on the test's servers (it takes the database lock and
 /// writes its pid there, which the CLI reads).
 async fn start_binary(app: &mut TestApp, extra: &[(&str, &str)]) -> Daemon {
     app.stop_daemon().await;
-    let env = env_of(app, extra);
+    let env = app.env_with(extra);
     let daemon = Daemon::start(&app.config_path, &env, &app.dir.path().join("run.log"));
     // Idle: a mailbox check done, the scheduler's first pass recorded.
     app.wait_for_count(
@@ -102,7 +94,7 @@ async fn status_exits_1_when_the_scheduler_lets_its_planned_pass_go_by() {
     )
     .await;
     // `status` judges by its own settings: the same limit.
-    let env = env_of(&app, &[late]);
+    let env = app.env_with(&[late]);
     let status = || postbote(&app.config_path, &env, &["status", "--json"]);
     let first = status();
     assert!(first.status.success(), "{first:?}\n{}", daemon.log());

@@ -3,7 +3,7 @@
 //! SMTP transaction, and the systemd notifications around both.
 
 use crate::binary::{Daemon, maildir_config, wait_healthy};
-use crate::helpers::{PROJECT, TestApp, application, spawn_app};
+use crate::helpers::{PROJECT, application, spawn_app};
 use postbote::startup::SHUTDOWN_BUDGET;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,15 +15,6 @@ use tokio::sync::Notify;
 /// Longer than the test waits for SIGTERM to work: a hang shows as a failure.
 const KILL_AFTER: Duration = Duration::from_secs(40);
 
-/// The test app's `POSTBOTE_*` overrides plus `extra`.
-fn env_of<'a>(app: &'a TestApp, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    app.env
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .chain(extra.iter().copied())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_a_long_document_analysis_ends_in_time_and_the_mail_is_handled_after_the_restart()
  {
@@ -31,7 +22,7 @@ async fn sigterm_during_a_long_document_analysis_ends_in_time_and_the_mail_is_ha
     // (a debug-build hook standing in for a slow parser; the limit is 60 s).
     let mut app = spawn_app().await;
     app.stop_daemon().await;
-    let env = env_of(&app, &[("POSTBOTE_TEST_ANALYSIS_DELAY_SECS", "120")]);
+    let env = app.env_with(&[("POSTBOTE_TEST_ANALYSIS_DELAY_SECS", "120")]);
     let mut daemon = Daemon::start(&app.config_path, &env, &app.dir.path().join("run.log"));
     let applicant = "kaemmerei@stadt.test";
     let raw = application(applicant, "Stadt Langsam", "slow-1@stadt.test");
@@ -159,7 +150,7 @@ async fn sigterm_while_a_mail_is_in_its_smtp_transaction_lets_it_finish_records_
         ("POSTBOTE_SMTP__PORT", port.as_str()),
         ("POSTBOTE_SMTP__POOL_MAX", "1"),
     ];
-    let env = env_of(&app, &extra);
+    let env = app.env_with(&extra);
     let applicants: Vec<String> = (0..3).map(|i| format!("amt{i}@stadt.test")).collect();
     for (i, a) in applicants.iter().enumerate() {
         let raw = application(
