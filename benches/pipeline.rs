@@ -137,7 +137,11 @@ impl Daemon {
     fn start(config: &Path) -> Result<Daemon> {
         let child = Command::new(env!("CARGO_BIN_EXE_postbote"))
             .args(["--config", config.to_str().context("config path")?, "run"])
-            .env("RUST_LOG", "warn")
+            // BENCH_RUST_LOG (e.g. `info`) shows the daemon's log, to see where time goes.
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_RUST_LOG").unwrap_or_else(|_| "warn".to_string()),
+            )
             // The backlog confirms 1000+ applications within minutes: lift
             // the hourly cap of applicant mail (60 by default).
             .env("POSTBOTE_MAIL__MAX_AUTOMATIC_PER_HOUR", "1000000")

@@ -461,7 +461,7 @@ impl SmtpClient {
         } else {
             self.step(Step::Data, conn.command(Data)).await?;
         }
-        self.step(Step::Message, conn.message(raw)).await?;
+        self.step(Step::Message, send_message(conn, raw)).await?;
         Ok(Delivered { copied })
     }
 
@@ -604,6 +604,43 @@ fn is_tls(e: &lettre::transport::smtp::Error) -> bool {
     false
 }
 
+/// Sends the message after the server's 354 and reads its answer.
+///
+/// NOTE: lettre's `message` writes the message, then the final
+/// `CRLF.CRLF` in a second write. With Nagle's algorithm the small second
+/// write waits for the ACK of the first, and the server delays that ACK
+/// (40 ms on Linux): every mail took 45 ms on loopback whatever the
+/// server did. A text message goes out dot-stuffed, with its end, in one
+/// write; only a message that is not UTF-8 takes lettre's way.
+async fn send_message(
+    conn: &mut AsyncSmtpConnection,
+    raw: &[u8],
+) -> Result<lettre::transport::smtp::response::Response, lettre::transport::smtp::Error> {
+    match std::str::from_utf8(raw) {
+        Ok(text) => conn.command(DotStuffed(text)).await,
+        Err(_) => conn.message(raw).await,
+    }
+}
+
+/// A message as it goes after DATA (RFC 5321 4.5.2), as lettre encodes it:
+/// a line that starts with `.` gets a second one, and `CRLF.CRLF` ends it.
+struct DotStuffed<'a>(&'a str);
+
+impl std::fmt::Display for DotStuffed<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, line) in self.0.split("\r\n").enumerate() {
+            if i > 0 {
+                f.write_str("\r\n")?;
+            }
+            if line.starts_with('.') {
+                f.write_str(".")?;
+            }
+            f.write_str(line)?;
+        }
+        f.write_str("\r\n.\r\n")
+    }
+}
+
 /// Our own Message-IDs are hex@domain; anything else is refused as a name.
 fn safe_file_name(message_id: &str) -> bool {
     !message_id.starts_with('.')
@@ -635,7 +672,17 @@ async fn write_file(dir: &std::path::Path, message_id: &str, raw: &[u8]) -> anyh
 
 #[cfg(test)]
 mod tests {
-    use super::{offers_pipelining, refuses_sender};
+    use super::{DotStuffed, offers_pipelining, refuses_sender};
+
+    #[test]
+    fn a_message_is_dot_stuffed_and_ended_as_lettre_does() {
+        let text = ".first\r\nmiddle\r\n.\r\n..two\r\nbare\n.dot\rx.\r\nlast";
+        assert_eq!(
+            DotStuffed(text).to_string(),
+            "..first\r\nmiddle\r\n..\r\n...two\r\nbare\n.dot\rx.\r\nlast\r\n.\r\n"
+        );
+        assert_eq!(DotStuffed("a\r\n").to_string(), "a\r\n\r\n.\r\n");
+    }
 
     #[test]
     fn pipelining_is_read_from_the_ehlo_answer() {

@@ -410,6 +410,8 @@ pub async fn claim_due(
     at: DateTime<Utc>,
     limit: i64,
 ) -> anyhow::Result<Vec<Due>> {
+    // A transaction of its own, only to queue at the store's write gate.
+    let mut tx = store.begin().await?;
     let mut rows: Vec<Due> = sqlx::query_as(
         "UPDATE outbox SET state = ?, owner = ?, claimed_at = ? \
          WHERE state = ? AND id IN (SELECT id FROM outbox WHERE state = ? AND next_attempt_at <= ? \
@@ -424,9 +426,10 @@ pub async fn claim_due(
     .bind(now())
     .bind(ts(at))
     .bind(limit)
-    .fetch_all(store.pool())
+    .fetch_all(&mut *tx)
     .await
     .context("cannot claim mail for sending")?;
+    tx.commit().await.context("cannot commit the claim")?;
     rows.sort_by_key(|d| d.id);
     Ok(rows)
 }

@@ -439,11 +439,16 @@ pub async fn references(store: &Store, apps: &[i64]) -> anyhow::Result<Vec<Strin
     .context("cannot read references")
 }
 
-async fn count(tx: &mut Tx<'_>, sql: &str, a: &str, m: &str) -> anyhow::Result<u64> {
+async fn count(
+    tx: &mut sqlx::SqliteConnection,
+    sql: &str,
+    a: &str,
+    m: &str,
+) -> anyhow::Result<u64> {
     let n: i64 = sqlx::query_scalar(sql)
         .bind(a)
         .bind(m)
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *tx)
         .await
         .with_context(|| format!("cannot count ({sql})"))?;
     Ok(u64::try_from(n).unwrap_or(0))
@@ -534,19 +539,23 @@ fn binds(sel: &Selection) -> [String; 6] {
     ]
 }
 
-async fn run_count(tx: &mut Tx<'_>, sql: &str, b: &[String; 6]) -> anyhow::Result<u64> {
+async fn run_count(
+    tx: &mut sqlx::SqliteConnection,
+    sql: &str,
+    b: &[String; 6],
+) -> anyhow::Result<u64> {
     let mut q = sqlx::query_scalar::<_, i64>(sql);
     for v in b {
         q = q.bind(v.as_str());
     }
     let n = q
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *tx)
         .await
         .with_context(|| format!("cannot count ({sql})"))?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-async fn tally(tx: &mut Tx<'_>, sel: &Selection) -> anyhow::Result<Counts> {
+async fn tally(tx: &mut sqlx::SqliteConnection, sel: &Selection) -> anyhow::Result<Counts> {
     let b = binds(sel);
     let mut c = Counts::default();
     for (kind, from) in STEPS {

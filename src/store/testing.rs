@@ -33,7 +33,7 @@ pub async fn open_with_busy_timeout(path: &std::path::Path, busy: std::time::Dur
         .connect_with(options)
         .await
         .unwrap();
-    Store { pool }
+    Store::from_pool(pool)
 }
 
 /// Stores a distinct incoming message `n`; returns its row.
