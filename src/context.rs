@@ -34,9 +34,21 @@ pub struct App {
     pub clock: Clock,
     /// Wakes the scheduler before its next tick (tests moving the clock).
     pub scheduler_signal: Arc<Notify>,
+    /// Ends the intake's wait for mail (SIGUSR1 after `postbote messages
+    /// retry`): it sweeps at once and finds the message pending again.
+    pub intake_signal: Arc<Notify>,
 }
 
 impl App {
+    /// What SIGUSR1 does (`startup::forward_wakeups`): the sender, the
+    /// scheduler and the intake look at the queue, the plan and the pending
+    /// messages at once.
+    pub fn wake(&self) {
+        self.outbox_signal.notify_one();
+        self.scheduler_signal.notify_one();
+        self.intake_signal.notify_one();
+    }
+
     /// What a workflow step works with, for the first programme of the
     /// settings: for work that belongs to no programme in particular (staff
     /// notices, alarms) and while only one programme is configured.
@@ -187,6 +199,7 @@ impl App {
             outbox_signal: Arc::new(Notify::new()),
             clock,
             scheduler_signal: Arc::new(Notify::new()),
+            intake_signal: Arc::new(Notify::new()),
         }))
     }
 }

@@ -371,13 +371,13 @@ pub fn listen_for_wakeups() -> anyhow::Result<tokio::signal::unix::Signal> {
     signal(SignalKind::user_defined1()).context("cannot listen for SIGUSR1")
 }
 
-/// On each SIGUSR1: wakes the sender and the scheduler, which look at the
-/// queue and the plan at once. Runs until the process ends.
+/// On each SIGUSR1: wakes the sender, the scheduler and the intake, which
+/// look at the queue, the plan and the pending messages at once. Runs until
+/// the process ends.
 pub async fn forward_wakeups(mut usr1: tokio::signal::unix::Signal, app: Arc<App>) {
     while usr1.recv().await.is_some() {
-        tracing::debug!("SIGUSR1 received: waking the sender and the scheduler");
-        app.outbox_signal.notify_one();
-        app.scheduler_signal.notify_one();
+        tracing::debug!("SIGUSR1 received: waking the sender, the scheduler and the intake");
+        app.wake();
     }
 }
 

@@ -339,6 +339,7 @@ impl Command {
                 !matches!(action, None | Some(ApplicationsAction::Show { .. }))
             }
             Command::Outbox { action, .. } => matches!(action, Some(OutboxAction::Retry { .. })),
+            Command::Messages { action } => matches!(action, MessagesAction::Retry { .. }),
             Command::Interviews { action, .. } => !matches!(action, InterviewsAction::Plan { .. }),
             Command::Decisions { action, .. } => matches!(
                 action,
@@ -351,7 +352,6 @@ impl Command {
             | Command::Backup { .. }
             | Command::CheckConfig
             | Command::Status { .. }
-            | Command::Messages { .. }
             | Command::Plan { .. }
             | Command::Export { .. }
             | Command::Forms { .. }

@@ -197,11 +197,41 @@ async fn connect_and_watch<S: MailSource>(
         if sweep.stored > 0 || sweep.moved > 0 {
             at_most = at_most.min(SETTLE_RESCAN);
         }
-        let wake = source.wait(shutdown, at_most).await?;
+        let wake = wait_or_nudge(source, shutdown, at_most, &app.intake_signal).await?;
         if wake == Wake::Shutdown {
             return Ok(());
         }
     }
+}
+
+/// [`MailSource::wait`], ended early by `nudge` (SIGUSR1 after `postbote
+/// messages retry`: the message is pending again and must not wait for new
+/// mail or the next rescan). The source's stop token is a child of
+/// `shutdown`, cancelled on a nudge, so an IMAP source ends its IDLE with
+/// DONE either way and keeps its session. A nudge that arrives during a
+/// sweep is kept by `Notify` and ends the next wait at once.
+async fn wait_or_nudge<S: MailSource>(
+    source: &mut S,
+    shutdown: &CancellationToken,
+    at_most: Duration,
+    nudge: &tokio::sync::Notify,
+) -> anyhow::Result<Wake> {
+    let stop = shutdown.child_token();
+    let wait = source.wait(&stop, at_most);
+    tokio::pin!(wait);
+    let wake = tokio::select! {
+        wake = &mut wait => return wake,
+        () = nudge.notified() => {
+            tracing::debug!("intake woken: sweeping now");
+            stop.cancel();
+            wait.await?
+        }
+    };
+    Ok(if shutdown.is_cancelled() {
+        wake
+    } else {
+        Wake::Changed
+    })
 }
 
 /// The retry policy of single-message failures, from the settings.
@@ -787,8 +817,60 @@ fn summary_of(raw: &[u8]) -> messages::Summary {
 
 #[cfg(test)]
 mod tests {
-    use super::Backoff;
+    use super::{Backoff, wait_or_nudge};
+    use crate::mailbox::Wake;
+    use crate::mailbox::maildir::MaildirSource;
     use std::time::Duration;
+    use tokio::sync::Notify;
+    use tokio_util::sync::CancellationToken;
+
+    const LONG: Duration = Duration::from_secs(3600);
+
+    #[tokio::test]
+    async fn a_nudge_ends_the_wait_for_mail_as_a_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut source = MaildirSource::new(dir.path(), "Verarbeitet", LONG);
+        let (shutdown, nudge) = (CancellationToken::new(), Notify::new());
+        // Sent during the sweep before the wait: kept, and ends it at once.
+        nudge.notify_one();
+        let wake = tokio::time::timeout(
+            Duration::from_secs(10),
+            wait_or_nudge(&mut source, &shutdown, LONG, &nudge),
+        )
+        .await
+        .expect("the nudge ended the wait")
+        .unwrap();
+        assert_eq!(wake, Wake::Changed);
+        assert!(!shutdown.is_cancelled(), "a nudge is not a shutdown");
+        // Sent while waiting.
+        let wait = wait_or_nudge(&mut source, &shutdown, LONG, &nudge);
+        let nudged = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            nudge.notify_one();
+        };
+        let (wake, ()) = tokio::time::timeout(Duration::from_secs(10), async {
+            tokio::join!(wait, nudged)
+        })
+        .await
+        .expect("the nudge ended the wait");
+        assert_eq!(wake.unwrap(), Wake::Changed);
+    }
+
+    #[tokio::test]
+    async fn shutdown_still_ends_the_wait_as_shutdown() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut source = MaildirSource::new(dir.path(), "Verarbeitet", LONG);
+        let (shutdown, nudge) = (CancellationToken::new(), Notify::new());
+        shutdown.cancel();
+        let wake = tokio::time::timeout(
+            Duration::from_secs(10),
+            wait_or_nudge(&mut source, &shutdown, LONG, &nudge),
+        )
+        .await
+        .expect("shutdown ended the wait")
+        .unwrap();
+        assert_eq!(wake, Wake::Shutdown);
+    }
 
     #[test]
     fn backoff_doubles_to_its_cap_and_resets() {

@@ -3,6 +3,7 @@
 
 use crate::mail_servers::{Layout, MailServers};
 use chrono::{DateTime, Utc};
+use clap::Parser;
 use postbote::calendar::clock::Clock;
 use postbote::config::{Config, Programmes, Settings};
 use postbote::context::App;
@@ -452,9 +453,16 @@ impl TestApp {
             .expect("run postbote");
         // The sender no longer polls the queue: mail the CLI queued wakes a
         // running daemon (SIGUSR1). The daemon of these tests runs in this
-        // process, so its sender is woken here the same way.
+        // process, so it is woken here the same way, after the commands that
+        // wake it and only then.
         if let Some(app) = &self.running {
-            app.outbox_signal.notify_one();
+            let wakes = postbote::cli::Cli::try_parse_from(
+                ["postbote", "--config", "postbote.toml"].iter().chain(args),
+            )
+            .is_ok_and(|cli| cli.command.wakes_daemon());
+            if wakes && out.status.success() {
+                app.wake();
+            }
         }
         out
     }

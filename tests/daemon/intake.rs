@@ -198,14 +198,9 @@ async fn a_message_id_from_two_senders_is_two_applications_on_a_dot_separated_se
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_mail_fails_after_its_attempts_blocks_nothing_and_is_retried_by_the_cli() {
-    // Arrange: a look at the folder at least every 2 s (for the retry).
-    let app = spawn_app_on(
-        Layout::Default,
-        Deadline::Future,
-        "",
-        &[("POSTBOTE_MAILBOX__RESCAN_SECS", "2")],
-    )
-    .await;
+    // Arrange: the default rescan (300 s), longer than any wait below: the
+    // retry must wake the daemon (SIGUSR1), not wait for the next look.
+    let app = spawn_app_on(Layout::Default, Deadline::Future, "", &[]).await;
     // The debug hook (see `intake::process::DEBUG_PANIC_HEADER`): this mail
     // panics mid-processing while the file exists.
     let cause = app.dir.path().join("postbote-debug-panic-cli");
