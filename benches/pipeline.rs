@@ -394,10 +394,50 @@ fn inbox_count(servers: &MailServers) -> usize {
         .sum()
 }
 
+/// The files of every run, removed when the bench ends (or fails), not when
+/// the run ends.
+///
+/// NOTE: on an ext4 file system without a journal (this machine's), the
+/// inode allocator skips recently freed inodes (`recently_deleted` in
+/// `fs/ext4/ialloc.c`). A run right after another
+/// one's thousands of files were deleted paid for it: filling the same
+/// INBOX took 2.0 s before the first backlog and 4.3 s before the third. Kept
+/// until the end, no run creates its files among another run's deleted ones.
+#[derive(Default)]
+struct Leftovers(Vec<PathBuf>);
+
+impl Leftovers {
+    /// A fresh temporary folder, removed when the bench ends.
+    fn dir(&mut self) -> Result<PathBuf> {
+        let path = tempfile::tempdir()?.keep();
+        self.0.push(path.clone());
+        Ok(path)
+    }
+
+    /// `servers`' folder (configuration, queue, mail) stays when they stop.
+    fn servers(&mut self, servers: &mut MailServers) {
+        self.0.push(servers.keep_files());
+    }
+}
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            if let Err(e) = std::fs::remove_dir_all(path) {
+                eprintln!("bench: cannot remove {}: {e}", path.display());
+            }
+        }
+    }
+}
+
 /// Fresh servers whose [`MAILBOX`] INBOX holds `mails`; returns them and the
 /// time the IMAP APPENDs took.
-async fn servers_with_backlog(mails: &[Vec<u8>]) -> Result<(MailServers, Duration)> {
-    let servers = tokio::task::spawn_blocking(MailServers::start).await??;
+async fn servers_with_backlog(
+    mails: &[Vec<u8>],
+    leftovers: &mut Leftovers,
+) -> Result<(MailServers, Duration)> {
+    let mut servers = tokio::task::spawn_blocking(MailServers::start).await??;
+    leftovers.servers(&mut servers);
     let started = Instant::now();
     for chunk in mails.chunks(50) {
         servers.append_all(MAILBOX, chunk).await?;
@@ -570,17 +610,18 @@ async fn run_script(
     script: &str,
     mails: &[Vec<u8>],
     done_folder: Option<&str>,
+    leftovers: &mut Leftovers,
 ) -> Result<BacklogRun> {
-    let (servers, fill) = servers_with_backlog(mails).await?;
-    let work = tempfile::tempdir()?;
-    let stderr_path = work.path().join("stderr.txt");
+    let (servers, fill) = servers_with_backlog(mails, leftovers).await?;
+    let work = leftovers.dir()?;
+    let stderr_path = work.join("stderr.txt");
     let mut command = Command::new("python3");
     command
         .arg(dir.join(script))
         .arg(servers.imap_port.to_string())
         .arg(servers.smtp_port.to_string());
     if script == "py_reference.py" {
-        command.arg(work.path().join("ref"));
+        command.arg(work.join("ref"));
     }
     let started = Instant::now();
     let mut child = command
@@ -622,10 +663,13 @@ fn postbote_config(dir: &Path, servers: &MailServers) -> Result<PathBuf> {
 }
 
 /// postbote's backlog on fresh servers; also its RSS after the backlog.
-async fn run_postbote_backlog(mails: &[Vec<u8>]) -> Result<(BacklogRun, u64)> {
-    let (servers, fill) = servers_with_backlog(mails).await?;
-    let dir = tempfile::tempdir()?;
-    let config = postbote_config(dir.path(), &servers)?;
+async fn run_postbote_backlog(
+    mails: &[Vec<u8>],
+    leftovers: &mut Leftovers,
+) -> Result<(BacklogRun, u64)> {
+    let (servers, fill) = servers_with_backlog(mails, leftovers).await?;
+    let dir = leftovers.dir()?;
+    let config = postbote_config(&dir, &servers)?;
     let started = Instant::now();
     let mut daemon = Daemon::start(&config)?;
     let mut run = watch_backlog(
@@ -656,7 +700,7 @@ async fn run_postbote_backlog(mails: &[Vec<u8>]) -> Result<(BacklogRun, u64)> {
     let idle_after = daemon.status_kb("VmRSS:");
     run.peak_rss_kb = run.peak_rss_kb.max(daemon.status_kb("VmHWM:"));
     daemon.stop()?;
-    let store = Store::open(&dir.path().join("postbote.sqlite")).await?;
+    let store = Store::open(&dir.join("postbote.sqlite")).await?;
     let confirmations = count(
         &store,
         "SELECT COUNT(*) FROM outbox WHERE purpose = 'confirmation'",
@@ -684,11 +728,16 @@ struct OneByOne {
     latencies: Vec<Duration>,
 }
 
-async fn run_one_by_one(latency_mails: usize, idle_secs: u64) -> Result<OneByOne> {
-    let servers = tokio::task::spawn_blocking(MailServers::start).await??;
-    let dir = tempfile::tempdir()?;
-    let config = postbote_config(dir.path(), &servers)?;
-    let store = Store::open(&dir.path().join("postbote.sqlite")).await?;
+async fn run_one_by_one(
+    latency_mails: usize,
+    idle_secs: u64,
+    leftovers: &mut Leftovers,
+) -> Result<OneByOne> {
+    let mut servers = tokio::task::spawn_blocking(MailServers::start).await??;
+    leftovers.servers(&mut servers);
+    let dir = leftovers.dir()?;
+    let config = postbote_config(&dir, &servers)?;
+    let store = Store::open(&dir.join("postbote.sqlite")).await?;
 
     // Idle: the daemon after its first sweep, settled.
     let daemon = Daemon::start(&config)?;
@@ -806,19 +855,21 @@ async fn main() -> Result<()> {
     let mail_kib = mails.iter().map(Vec::len).sum::<usize>() / mails.len() / 1024;
 
     eprintln!("bench: idle ({idle_secs} s) and latency ({latency_mails} mails one by one)");
-    let one = run_one_by_one(latency_mails, idle_secs).await?;
+    let mut leftovers = Leftovers::default();
+    let one = run_one_by_one(latency_mails, idle_secs, &mut leftovers).await?;
     let (baseline, floor) = match &baselines {
         Some(dir) => {
             eprintln!("bench: py_reference.py backlog of {backlog}");
-            let reference = run_script(dir, "py_reference.py", &mails, Some("Done")).await?;
+            let reference =
+                run_script(dir, "py_reference.py", &mails, Some("Done"), &mut leftovers).await?;
             eprintln!("bench: raw_floor.py backlog of {backlog}");
-            let floor = run_script(dir, "raw_floor.py", &mails, None).await?;
+            let floor = run_script(dir, "raw_floor.py", &mails, None, &mut leftovers).await?;
             (Some(reference), Some(floor))
         }
         None => (None, None),
     };
     eprintln!("bench: postbote backlog of {backlog}");
-    let (ours, idle_after) = run_postbote_backlog(&mails).await?;
+    let (ours, idle_after) = run_postbote_backlog(&mails, &mut leftovers).await?;
 
     let p50 = percentile(&one.latencies, 0.50);
     let p99 = percentile(&one.latencies, 0.99);

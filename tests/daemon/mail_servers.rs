@@ -151,6 +151,13 @@ pub struct MailServers {
 }
 
 impl MailServers {
+    /// Keeps the temporary directory (configuration, queue, mail) when the
+    /// servers are dropped and returns its path: the caller removes it.
+    pub fn keep_files(&mut self) -> PathBuf {
+        self.dir.disable_cleanup(true);
+        self.dir.path().to_path_buf()
+    }
+
     /// Starts Dovecot and Postfix and waits (bounded) until IMAP, LMTP and SMTP answer with
     /// their greeting. Blocking.
     pub fn start() -> Result<MailServers> {
