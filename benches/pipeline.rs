@@ -414,9 +414,12 @@ impl Leftovers {
         Ok(path)
     }
 
-    /// `servers`' folder (configuration, queue, mail) stays when they stop.
-    fn servers(&mut self, servers: &mut MailServers) {
+    /// Fresh servers whose folder (configuration, queue, mail) stays when
+    /// they stop, and is removed when the bench ends.
+    async fn servers(&mut self) -> Result<MailServers> {
+        let mut servers = tokio::task::spawn_blocking(MailServers::start).await??;
         self.0.push(servers.keep_files());
+        Ok(servers)
     }
 }
 
@@ -436,8 +439,7 @@ async fn servers_with_backlog(
     mails: &[Vec<u8>],
     leftovers: &mut Leftovers,
 ) -> Result<(MailServers, Duration)> {
-    let mut servers = tokio::task::spawn_blocking(MailServers::start).await??;
-    leftovers.servers(&mut servers);
+    let servers = leftovers.servers().await?;
     let started = Instant::now();
     for chunk in mails.chunks(50) {
         servers.append_all(MAILBOX, chunk).await?;
@@ -733,8 +735,7 @@ async fn run_one_by_one(
     idle_secs: u64,
     leftovers: &mut Leftovers,
 ) -> Result<OneByOne> {
-    let mut servers = tokio::task::spawn_blocking(MailServers::start).await??;
-    leftovers.servers(&mut servers);
+    let servers = leftovers.servers().await?;
     let dir = leftovers.dir()?;
     let config = postbote_config(&dir, &servers)?;
     let store = Store::open(&dir.join("postbote.sqlite")).await?;

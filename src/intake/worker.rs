@@ -826,49 +826,56 @@ mod tests {
 
     const LONG: Duration = Duration::from_secs(3600);
 
+    /// A maildir source that would wait an hour for mail, and its folder.
+    fn idle_source() -> (tempfile::TempDir, MaildirSource) {
+        let dir = tempfile::tempdir().unwrap();
+        let source = MaildirSource::new(dir.path(), "Verarbeitet", LONG);
+        (dir, source)
+    }
+
+    /// [`wait_or_nudge`] for at most 10 s; fails the test if that passes.
+    async fn waited(
+        source: &mut MaildirSource,
+        shutdown: &CancellationToken,
+        nudge: &Notify,
+        what: &str,
+    ) -> Wake {
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            wait_or_nudge(source, shutdown, LONG, nudge),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not end the wait"))
+        .unwrap()
+    }
+
     #[tokio::test]
     async fn a_nudge_ends_the_wait_for_mail_as_a_change() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut source = MaildirSource::new(dir.path(), "Verarbeitet", LONG);
+        let (_dir, mut source) = idle_source();
         let (shutdown, nudge) = (CancellationToken::new(), Notify::new());
         // Sent during the sweep before the wait: kept, and ends it at once.
         nudge.notify_one();
-        let wake = tokio::time::timeout(
-            Duration::from_secs(10),
-            wait_or_nudge(&mut source, &shutdown, LONG, &nudge),
-        )
-        .await
-        .expect("the nudge ended the wait")
-        .unwrap();
+        let wake = waited(&mut source, &shutdown, &nudge, "an earlier nudge").await;
         assert_eq!(wake, Wake::Changed);
         assert!(!shutdown.is_cancelled(), "a nudge is not a shutdown");
         // Sent while waiting.
-        let wait = wait_or_nudge(&mut source, &shutdown, LONG, &nudge);
         let nudged = async {
             tokio::time::sleep(Duration::from_millis(50)).await;
             nudge.notify_one();
         };
-        let (wake, ()) = tokio::time::timeout(Duration::from_secs(10), async {
-            tokio::join!(wait, nudged)
-        })
-        .await
-        .expect("the nudge ended the wait");
-        assert_eq!(wake.unwrap(), Wake::Changed);
+        let (wake, ()) = tokio::join!(
+            waited(&mut source, &shutdown, &nudge, "a nudge while waiting"),
+            nudged
+        );
+        assert_eq!(wake, Wake::Changed);
     }
 
     #[tokio::test]
     async fn shutdown_still_ends_the_wait_as_shutdown() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut source = MaildirSource::new(dir.path(), "Verarbeitet", LONG);
+        let (_dir, mut source) = idle_source();
         let (shutdown, nudge) = (CancellationToken::new(), Notify::new());
         shutdown.cancel();
-        let wake = tokio::time::timeout(
-            Duration::from_secs(10),
-            wait_or_nudge(&mut source, &shutdown, LONG, &nudge),
-        )
-        .await
-        .expect("shutdown ended the wait")
-        .unwrap();
+        let wake = waited(&mut source, &shutdown, &nudge, "shutdown").await;
         assert_eq!(wake, Wake::Shutdown);
     }
 
