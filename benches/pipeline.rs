@@ -504,7 +504,52 @@ struct BacklogRun {
     sent: Marks,
     peak_rss_kb: u64,
     cpu_secs: f64,
+    /// CPU of Dovecot and Postfix (all their processes) from the start to the
+    /// last reply.
+    servers_cpu_secs: f64,
+    /// The whole machine from the start to the last reply.
+    machine: MachineTime,
     fill: Duration,
+}
+
+/// The machine's CPU time (all cores, `/proc/stat`), in seconds.
+#[derive(Debug, Default, Clone, Copy)]
+struct MachineTime {
+    /// Neither idle nor waiting for I/O.
+    busy: f64,
+    /// Idle, or idle waiting for I/O.
+    idle: f64,
+    /// Taken by the hypervisor for other guests: a busy host, not this run.
+    steal: f64,
+}
+
+impl MachineTime {
+    fn now(ticks: f64) -> MachineTime {
+        let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let fields: Vec<f64> = text
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .skip(1)
+            .map(|f| f.parse::<f64>().unwrap_or(0.0) / ticks)
+            .collect();
+        let at = |i: usize| fields.get(i).copied().unwrap_or(0.0);
+        // user nice system idle iowait irq softirq steal (guest is in user)
+        MachineTime {
+            busy: at(0) + at(1) + at(2) + at(5) + at(6),
+            idle: at(3) + at(4),
+            steal: at(7),
+        }
+    }
+
+    fn since(self, start: MachineTime) -> MachineTime {
+        MachineTime {
+            busy: self.busy - start.busy,
+            idle: self.idle - start.idle,
+            steal: self.steal - start.steal,
+        }
+    }
 }
 
 /// Samples `pid` and the servers every [`SAMPLE`] from `started` until
@@ -524,6 +569,8 @@ async fn watch_backlog(
     let ticks = clock_ticks_per_sec();
     let mut log = MaillogTail::open(servers)?;
     let mut run = BacklogRun::default();
+    let servers_at_start = servers.cpu_ticks();
+    let machine_at_start = MachineTime::now(ticks);
     let mut exited_at: Option<Instant> = None;
     loop {
         if exited_at.is_none() {
@@ -544,6 +591,9 @@ async fn watch_backlog(
         run.sent.update(sent, want, started.elapsed());
         if sent >= want && run.total.is_zero() {
             run.total = started.elapsed();
+            run.servers_cpu_secs =
+                servers.cpu_ticks().saturating_sub(servers_at_start) as f64 / ticks;
+            run.machine = MachineTime::now(ticks).since(machine_at_start);
         }
         // The clock stops at the last reply; a program may move the last
         // mails out of INBOX after that (py_reference.py moves each page of
@@ -976,6 +1026,28 @@ async fn main() -> Result<()> {
         col(&baseline, &cpu),
         col(&floor, &cpu)
     );
+    let servers_cpu = |r: &BacklogRun| format!("{:.1} s", r.servers_cpu_secs);
+    println!(
+        "| CPU time of Dovecot + Postfix (start -> last reply) | {} | {} | {} | | |",
+        servers_cpu(&ours),
+        col(&baseline, &servers_cpu),
+        col(&floor, &servers_cpu)
+    );
+    let machine = |r: &BacklogRun| {
+        let m = r.machine;
+        format!(
+            "{:.0} % ({:.1} of {:.1} s)",
+            100.0 * m.busy / (m.busy + m.idle).max(f64::EPSILON),
+            m.busy,
+            m.busy + m.idle
+        )
+    };
+    println!(
+        "| machine busy, all cores (start -> last reply) | {} | {} | {} | | |",
+        machine(&ours),
+        col(&baseline, &machine),
+        col(&floor, &machine)
+    );
     let peak = |r: &BacklogRun| mib(r.peak_rss_kb);
     println!(
         "| RSS peak (VmHWM during the backlog) | {} | {} | {} | <= 64 MiB | {} |",
@@ -1042,6 +1114,27 @@ async fn main() -> Result<()> {
             .map(|(tid, name, r)| format!("{name}[{tid}] {r:.2}/s"))
             .collect();
         println!("(idle wakeups per thread: {})", parts.join(", "));
+    }
+    let steal = |r: &BacklogRun| format!("{:.1} s", r.machine.steal);
+    println!(
+        "(CPU stolen by the hypervisor during the backlog, a busy host: postbote {}, py_reference {}, raw_floor {})",
+        steal(&ours),
+        col(&baseline, &steal),
+        col(&floor, &steal)
+    );
+    if let Some(b) = &baseline {
+        // NOTE: on a small machine the servers' own work for postbote's
+        // deliveries (its replies and their copies to the project mailbox)
+        // can leave little of the target's CPU for postbote itself.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let budget = cores * 0.5 * b.total.as_secs_f64();
+        println!(
+            "(at the target, {cores:.0} cores x 0.5 x {} give {budget:.1} core-seconds; in postbote's run              Dovecot + Postfix used {:.1} of them, leaving {:.1} for postbote, which used {:.1})",
+            secs(b.total),
+            ours.servers_cpu_secs,
+            budget - ours.servers_cpu_secs,
+            ours.cpu_secs
+        );
     }
     if let Some(dir) = &baselines {
         println!("(baselines from {})", dir.display());

@@ -80,3 +80,15 @@ pub async fn application(store: &Store, n: u32, late: bool) -> Application {
     tx.commit().await.unwrap();
     a
 }
+
+/// SQLite's plan for `sql` (its `?` left unbound), one line per step.
+pub async fn query_plan(store: &Store, sql: &str) -> String {
+    let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    rows.into_iter()
+        .map(|(_, _, _, detail)| detail)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
