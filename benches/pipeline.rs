@@ -1129,7 +1129,8 @@ async fn main() -> Result<()> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
         let budget = cores * 0.5 * b.total.as_secs_f64();
         println!(
-            "(at the target, {cores:.0} cores x 0.5 x {} give {budget:.1} core-seconds; in postbote's run              Dovecot + Postfix used {:.1} of them, leaving {:.1} for postbote, which used {:.1})",
+            "(at the target, {cores:.0} cores x 0.5 x {} give {budget:.1} core-seconds; in postbote's run \
+             Dovecot + Postfix used {:.1} of them, leaving {:.1} for postbote, which used {:.1})",
             secs(b.total),
             ours.servers_cpu_secs,
             budget - ours.servers_cpu_secs,
