@@ -931,27 +931,86 @@ pub async fn prepare_folder(s: &ImapSettings, folder: &str, setting: &str) -> an
     Ok(())
 }
 
-/// Appends a copy of a sent mail to the logical `folder` (translated to the
-/// server's namespace), marked \Seen. The start prepared the folder; only
-/// when the server refuses the APPEND is the folder made again (it may have
-/// been deleted), and the APPEND tried once more.
-pub async fn append_copy(s: &ImapSettings, folder: &str, raw: &[u8]) -> anyhow::Result<()> {
+/// Appends copies of sent mail, marked \Seen, to one logical folder
+/// (translated to the server's namespace) over one IMAP session, kept from
+/// the first copy until [`SentAppender::close`]: a backlog of replies logs
+/// in once, not once per mail. The start prepared the folder; only when the
+/// server refuses an APPEND is the folder made again (it may have been
+/// deleted), and the APPEND tried once more.
+pub struct SentAppender {
+    settings: ImapSettings,
+    folder: String,
+    /// The kept session and the folder's name on the server.
+    session: tokio::sync::Mutex<Option<(Session<Stream>, String)>>,
+}
+
+impl SentAppender {
     const SETTING: &str = "imap.sent_folder";
-    let (mut session, name) = session_for(s, folder, SETTING).await?;
-    let append = async |session: &mut Session<Stream>| {
-        op_msg("APPEND", session.append(&name, Some("(\\Seen)"), None, raw)).await
-    };
-    match append(&mut session).await {
-        Ok(()) => {}
-        // NOTE: async-imap reports a refused APPEND (e.g. [TRYCREATE]) without its code.
-        Err(SourceError::Message(_)) => {
-            ensure_folder(&mut session, &name, folder, SETTING).await?;
-            append(&mut session).await?;
+
+    pub fn new(settings: ImapSettings, folder: String) -> SentAppender {
+        SentAppender {
+            settings,
+            folder,
+            session: tokio::sync::Mutex::new(None),
         }
-        Err(SourceError::Connection(e)) => return Err(e),
     }
-    let _ = op("LOGOUT", session.logout()).await;
-    Ok(())
+
+    /// Appends `raw`; the copies of mail sent at once wait for each other.
+    pub async fn append(&self, raw: &[u8]) -> anyhow::Result<()> {
+        let mut held = self.session.lock().await;
+        let reused = held.is_some();
+        let result = match held.take() {
+            Some(kept) => self.append_over(kept, raw).await,
+            None => {
+                let fresh = session_for(&self.settings, &self.folder, Self::SETTING).await?;
+                self.append_over(fresh, raw).await
+            }
+        };
+        match result {
+            Ok(kept) => {
+                *held = Some(kept);
+                Ok(())
+            }
+            // NOTE: a kept session may have been closed by the server while
+            // the sender waited (autologout, a restart): one fresh login.
+            Err(e) if reused => {
+                tracing::debug!(error = %format!("{e:#}"), "the kept IMAP session failed; logging in again");
+                let fresh = session_for(&self.settings, &self.folder, Self::SETTING).await?;
+                *held = Some(self.append_over(fresh, raw).await?);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One APPEND over `kept`; the session back when it can go on.
+    async fn append_over(
+        &self,
+        (mut session, name): (Session<Stream>, String),
+        raw: &[u8],
+    ) -> anyhow::Result<(Session<Stream>, String)> {
+        let append = async |session: &mut Session<Stream>| {
+            op_msg("APPEND", session.append(&name, Some("(\\Seen)"), None, raw)).await
+        };
+        match append(&mut session).await {
+            Ok(()) => {}
+            // NOTE: async-imap reports a refused APPEND (e.g. [TRYCREATE]) without its code.
+            Err(SourceError::Message(_)) => {
+                ensure_folder(&mut session, &name, &self.folder, Self::SETTING).await?;
+                append(&mut session).await?;
+            }
+            Err(SourceError::Connection(e)) => return Err(e),
+        }
+        Ok((session, name))
+    }
+
+    /// Logs the kept session out, if there is one: when the queue is empty,
+    /// so that an idle daemon holds no second connection.
+    pub async fn close(&self) {
+        if let Some((mut session, _)) = self.session.lock().await.take() {
+            let _ = op("LOGOUT", session.logout()).await;
+        }
+    }
 }
 
 /// The first of the logical `folders` that holds a message with Message-ID

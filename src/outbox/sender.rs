@@ -33,6 +33,7 @@
 use super::transport::{DeliveryError, Transport};
 use crate::calendar::clock::Clock;
 use crate::config::settings::ImapSettings;
+use crate::mailbox::imap::SentAppender;
 use crate::store::outbox::{self, Due, Orphan, Outcome};
 use crate::store::{Store, health, messages, parse_ts};
 use chrono::Utc;
@@ -84,7 +85,8 @@ pub struct Sender {
     retry_initial: Duration,
     retry_max: Duration,
     concurrency: usize,
-    sent_copy: Option<SentCopy>,
+    /// One IMAP session for the copies of a run's mail ([`Sender::run_once`]).
+    sent_copy: Option<Arc<SentAppender>>,
     recovery: Recovery,
     /// With the wall clock, judges `expires_at` ([`Sender::expiry_clock`]).
     clock: Clock,
@@ -197,7 +199,9 @@ impl Sender {
             retry_initial: policy.retry.0,
             retry_max: policy.retry.1,
             concurrency: policy.concurrency.max(1),
-            sent_copy: policy.sent_copy,
+            sent_copy: policy
+                .sent_copy
+                .map(|c| Arc::new(SentAppender::new(c.imap, c.folder))),
             recovery: policy.recovery,
             clock,
             owner: new_owner(),
@@ -243,6 +247,16 @@ impl Sender {
     /// everything due now; returns how many mails were attempted. Every
     /// outcome is recorded (or kept as unrecorded) when it returns.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
+        let result = self.send_due().await;
+        // The copies' IMAP session lasts one run: the queue is empty (or
+        // sending halted) when it returns.
+        if let Some(copy) = &self.sent_copy {
+            copy.close().await;
+        }
+        result
+    }
+
+    async fn send_due(&self) -> anyhow::Result<usize> {
         if !self.flush_unrecorded().await {
             return Ok(0);
         }
@@ -754,7 +768,7 @@ impl Sender {
         let Some(copy) = &self.sent_copy else {
             return false;
         };
-        match crate::mailbox::imap::append_copy(&copy.imap, &copy.folder, &mail.raw).await {
+        match copy.append(&mail.raw).await {
             Ok(()) => true,
             // NOTE: a failed copy must never cause a second send.
             Err(e) => {

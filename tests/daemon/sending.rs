@@ -5,9 +5,9 @@
 
 use crate::helpers::{
     Deadline, PROJECT, SENT_FOLDER, STAFF, TestApp, WAIT, application, header, poll_until,
-    spawn_app, spawn_app_on_servers, spawn_app_with_env, wait_subject,
+    spawn_app, spawn_app_on, spawn_app_on_servers, spawn_app_with_env, wait_subject,
 };
-use crate::mail_servers::{MailServers, PASSWORD, UNKNOWN_RECIPIENT};
+use crate::mail_servers::{Layout, MailServers, PASSWORD, UNKNOWN_RECIPIENT};
 use chrono::{DateTime, Utc};
 use postbote::context::App;
 use postbote::domain::EmailAddress;
@@ -613,4 +613,88 @@ async fn a_backlog_goes_out_once_each_over_several_kept_connections() {
             .filter_map(|l| l.split_once(" ehlo=").map(|(_, c)| format!("ehlo={c}")))
             .collect::<Vec<_>>()
     );
+}
+
+/// IMAP logins of `user` in Dovecot's log.
+fn imap_logins(app: &TestApp, user: &str) -> usize {
+    let needle = format!("Login: user=<{user}>");
+    app.servers
+        .dovecot_log()
+        .lines()
+        .filter(|l| l.contains("imap-login") && l.contains(&needle))
+        .count()
+}
+
+/// Without a copy recipient (`smtp.copy_sent = false`) each sent mail's copy
+/// is appended to the sent folder over IMAP: a backlog over one session, not
+/// one login per mail (before, 20 mails took 20 logins more).
+async fn appended_copies_share_one_session_on(layout: Layout) {
+    // Arrange: 20 mails wait in the queue while the daemon is stopped.
+    const N: usize = 20;
+    let mut app = spawn_app_on(
+        layout,
+        Deadline::Future,
+        "",
+        &[("POSTBOTE_SMTP__COPY_SENT", "false")],
+    )
+    .await;
+    app.wait_for_count(
+        "SELECT COUNT(*) FROM health WHERE key = 'mailbox.last_ok'",
+        1,
+    )
+    .await;
+    app.stop_daemon().await;
+    let to: Vec<String> = (0..N).map(|i| format!("kopie{i}@stadt.test")).collect();
+    let keys: Vec<String> = (0..N).map(|i| format!("copies:{i}")).collect();
+    let mails: Vec<(&str, &str, Option<DateTime<Utc>>)> = keys
+        .iter()
+        .zip(&to)
+        .map(|(k, t)| (k.as_str(), t.as_str(), None))
+        .collect();
+    let rows = queue(&app, &mails).await;
+    let ids = rows
+        .iter()
+        .map(|r| r.id.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let logins_before = imap_logins(&app, PROJECT);
+
+    // Act: the daemon starts and sends the backlog.
+    app.start_daemon().await;
+
+    // Assert: every mail is sent once, each copy is in the sent folder,
+    // recorded with its mail, and the copies took a login or two, not 20.
+    app.wait_for_count(
+        &format!("SELECT COUNT(*) FROM outbox WHERE state = 'sent' AND copied_to_sent = 1 AND id IN ({ids})"),
+        N as i64,
+    )
+    .await;
+    app.stop_daemon().await;
+    // Counted before the checks below, which log in themselves. The start's
+    // own logins: the folders prepared (one), the intake (one).
+    let logins = imap_logins(&app, PROJECT) - logins_before;
+    assert!(
+        logins <= 2 + 3,
+        "{layout:?}: {logins} IMAP logins for a start and {N} appended copies"
+    );
+    assert_eq!(
+        app.mails_in(PROJECT, SENT_FOLDER).await.len(),
+        N,
+        "{layout:?}: one copy per mail in the sent folder"
+    );
+    for t in &to {
+        app.wait_for_mail(t, 1).await;
+        assert_eq!(deliveries(&app, t), 1, "{layout:?}: {t}");
+    }
+    println!("FIGURE {layout:?}: {N} copies appended over IMAP with {logins} logins in all");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appended_copies_share_one_session_on_the_default_layout() {
+    appended_copies_share_one_session_on(Layout::Default).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appended_copies_share_one_session_below_inbox() {
+    appended_copies_share_one_session_on(Layout::InboxPrefix).await;
 }
