@@ -970,68 +970,43 @@ async fn main() -> Result<()> {
             _ => dash(),
         }
     );
+    // A row with a figure per program and no target.
+    let row = |label: &str, f: &dyn Fn(&BacklogRun) -> String| {
+        println!(
+            "| {label} | {} | {} | {} | | |",
+            f(&ours),
+            col(&baseline, f),
+            col(&floor, f)
+        )
+    };
     let intake = |r: &BacklogRun| match r.moved.all {
         Some(d) => format!("{} (all at {})", rate(backlog, d), secs(d)),
         None => "(moves nothing)".into(),
     };
-    println!(
-        "| intake: mails moved out of INBOX/s | {} | {} | {} | | |",
-        intake(&ours),
-        col(&baseline, &intake),
-        col(&floor, &intake)
-    );
+    row("intake: mails moved out of INBOX/s", &intake);
     let steady = |m: &Marks| match m.steady(backlog) {
         Some(r) => format!("{r:.1}/s"),
         None => dash(),
     };
     let intake_steady = |r: &BacklogRun| steady(&r.moved);
-    println!(
-        "| intake, steady (10 % -> 90 % moved) | {} | {} | {} | | |",
-        intake_steady(&ours),
-        col(&baseline, &intake_steady),
-        col(&floor, &intake_steady)
-    );
+    row("intake, steady (10 % -> 90 % moved)", &intake_steady);
     let first_moved = |r: &BacklogRun| r.moved.first.map_or_else(dash, secs);
-    println!(
-        "| first mail moved out of INBOX at | {} | {} | {} | | |",
-        first_moved(&ours),
-        col(&baseline, &first_moved),
-        col(&floor, &first_moved)
-    );
+    row("first mail moved out of INBOX at", &first_moved);
     let delivery = |r: &BacklogRun| rate(backlog, r.total);
-    println!(
-        "| delivery: replies delivered/s | {} | {} | {} | | |",
-        delivery(&ours),
-        col(&baseline, &delivery),
-        col(&floor, &delivery)
-    );
+    row("delivery: replies delivered/s", &delivery);
     let delivery_steady = |r: &BacklogRun| steady(&r.sent);
-    println!(
-        "| delivery, steady (10 % -> 90 % delivered) | {} | {} | {} | | |",
-        delivery_steady(&ours),
-        col(&baseline, &delivery_steady),
-        col(&floor, &delivery_steady)
+    row(
+        "delivery, steady (10 % -> 90 % delivered)",
+        &delivery_steady,
     );
     let first = |r: &BacklogRun| r.sent.first.map_or_else(dash, secs);
-    println!(
-        "| first reply delivered at | {} | {} | {} | | |",
-        first(&ours),
-        col(&baseline, &first),
-        col(&floor, &first)
-    );
+    row("first reply delivered at", &first);
     let cpu = |r: &BacklogRun| format!("{:.1} s", r.cpu_secs);
-    println!(
-        "| CPU time of the program (user+sys) | {} | {} | {} | | |",
-        cpu(&ours),
-        col(&baseline, &cpu),
-        col(&floor, &cpu)
-    );
+    row("CPU time of the program (user+sys)", &cpu);
     let servers_cpu = |r: &BacklogRun| format!("{:.1} s", r.servers_cpu_secs);
-    println!(
-        "| CPU time of Dovecot + Postfix (start -> last reply) | {} | {} | {} | | |",
-        servers_cpu(&ours),
-        col(&baseline, &servers_cpu),
-        col(&floor, &servers_cpu)
+    row(
+        "CPU time of Dovecot + Postfix (start -> last reply)",
+        &servers_cpu,
     );
     let machine = |r: &BacklogRun| {
         let m = r.machine;
@@ -1042,12 +1017,7 @@ async fn main() -> Result<()> {
             m.busy + m.idle
         )
     };
-    println!(
-        "| machine busy, all cores (start -> last reply) | {} | {} | {} | | |",
-        machine(&ours),
-        col(&baseline, &machine),
-        col(&floor, &machine)
-    );
+    row("machine busy, all cores (start -> last reply)", &machine);
     let peak = |r: &BacklogRun| mib(r.peak_rss_kb);
     println!(
         "| RSS peak (VmHWM during the backlog) | {} | {} | {} | <= 64 MiB | {} |",

@@ -958,29 +958,26 @@ impl SentAppender {
     /// Appends `raw`; the copies of mail sent at once wait for each other.
     pub async fn append(&self, raw: &[u8]) -> anyhow::Result<()> {
         let mut held = self.session.lock().await;
-        let reused = held.is_some();
-        let result = match held.take() {
-            Some(kept) => self.append_over(kept, raw).await,
-            None => {
-                let fresh = session_for(&self.settings, &self.folder, Self::SETTING).await?;
-                self.append_over(fresh, raw).await
-            }
+        let (session, reused) = match held.take() {
+            Some(kept) => (kept, true),
+            None => (self.login().await?, false),
         };
-        match result {
-            Ok(kept) => {
-                *held = Some(kept);
-                Ok(())
-            }
+        let kept = match self.append_over(session, raw).await {
+            Ok(kept) => kept,
             // NOTE: a kept session may have been closed by the server while
             // the sender waited (autologout, a restart): one fresh login.
             Err(e) if reused => {
                 tracing::debug!(error = %format!("{e:#}"), "the kept IMAP session failed; logging in again");
-                let fresh = session_for(&self.settings, &self.folder, Self::SETTING).await?;
-                *held = Some(self.append_over(fresh, raw).await?);
-                Ok(())
+                self.append_over(self.login().await?, raw).await?
             }
-            Err(e) => Err(e),
-        }
+            Err(e) => return Err(e),
+        };
+        *held = Some(kept);
+        Ok(())
+    }
+
+    async fn login(&self) -> anyhow::Result<(Session<Stream>, String)> {
+        session_for(&self.settings, &self.folder, Self::SETTING).await
     }
 
     /// One APPEND over `kept`; the session back when it can go on.

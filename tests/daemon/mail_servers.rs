@@ -1390,16 +1390,18 @@ fn proc_stat(pid: u32) -> Option<ProcStat> {
 /// CPU clock ticks used so far by process group `pgid`: every member (zombies
 /// too, until they are reaped) with the children it has reaped.
 fn group_cpu_ticks(pgid: u32) -> u64 {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return 0;
-    };
-    entries
+    group_stats(pgid).map(|(_, stat)| stat.cpu_ticks).sum()
+}
+
+/// Every process of group `pgid`, zombies included.
+fn group_stats(pgid: u32) -> impl Iterator<Item = (u32, ProcStat)> {
+    fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
         .flatten()
         .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(proc_stat)
-        .filter(|stat| stat.pgrp == pgid)
-        .map(|stat| stat.cpu_ticks)
-        .sum()
+        .filter_map(|pid| Some((pid, proc_stat(pid)?)))
+        .filter(move |(_, stat)| stat.pgrp == pgid)
 }
 
 /// Alive and not a zombie (the container's init may reap daemonized processes late).
@@ -1409,14 +1411,8 @@ fn is_alive(pid: u32) -> bool {
 
 /// Live (non-zombie) members of process group `pgid`, as (pid, comm).
 fn group_members(pgid: u32) -> Vec<(u32, String)> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| Some((pid, proc_stat(pid)?)))
-        .filter(|(_, stat)| stat.pgrp == pgid && !matches!(stat.state, 'Z' | 'X'))
+    group_stats(pgid)
+        .filter(|(_, stat)| !matches!(stat.state, 'Z' | 'X'))
         .map(|(pid, stat)| (pid, stat.comm))
         .collect()
 }

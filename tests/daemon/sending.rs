@@ -89,6 +89,26 @@ async fn queue(app: &TestApp, mails: &[(&str, &str, Option<DateTime<Utc>>)]) -> 
     out
 }
 
+/// Queues `n` staff notices without expiry, keys `{key}:{i}`, to
+/// `{local}{i}@stadt.test`; their recipients and their row ids, joined for
+/// an SQL `IN (...)`.
+async fn queue_backlog(app: &TestApp, local: &str, key: &str, n: usize) -> (Vec<String>, String) {
+    let to: Vec<String> = (0..n).map(|i| format!("{local}{i}@stadt.test")).collect();
+    let keys: Vec<String> = (0..n).map(|i| format!("{key}:{i}")).collect();
+    let mails: Vec<(&str, &str, Option<DateTime<Utc>>)> = keys
+        .iter()
+        .zip(&to)
+        .map(|(k, t)| (k.as_str(), t.as_str(), None))
+        .collect();
+    let rows = queue(app, &mails).await;
+    let ids = rows
+        .iter()
+        .map(|r| r.id.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    (to, ids)
+}
+
 async fn row(app: &TestApp, id: i64) -> (String, Option<String>, Option<String>, Option<String>) {
     let store = app.store().await;
     let r =
@@ -535,19 +555,7 @@ async fn a_backlog_goes_out_once_each_over_several_kept_connections() {
     )
     .await;
     app.stop_daemon().await;
-    let to: Vec<String> = (0..N).map(|i| format!("rueckstau{i}@stadt.test")).collect();
-    let keys: Vec<String> = (0..N).map(|i| format!("backlog:{i}")).collect();
-    let mails: Vec<(&str, &str, Option<DateTime<Utc>>)> = keys
-        .iter()
-        .zip(&to)
-        .map(|(k, t)| (k.as_str(), t.as_str(), None))
-        .collect();
-    let rows = queue(&app, &mails).await;
-    let ids = rows
-        .iter()
-        .map(|r| r.id.to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let (to, ids) = queue_backlog(&app, "rueckstau", "backlog", N).await;
     let log_from = app.servers.postfix_log().lines().count();
 
     // Act: the daemon starts.
@@ -644,19 +652,7 @@ async fn appended_copies_share_one_session_on(layout: Layout) {
     )
     .await;
     app.stop_daemon().await;
-    let to: Vec<String> = (0..N).map(|i| format!("kopie{i}@stadt.test")).collect();
-    let keys: Vec<String> = (0..N).map(|i| format!("copies:{i}")).collect();
-    let mails: Vec<(&str, &str, Option<DateTime<Utc>>)> = keys
-        .iter()
-        .zip(&to)
-        .map(|(k, t)| (k.as_str(), t.as_str(), None))
-        .collect();
-    let rows = queue(&app, &mails).await;
-    let ids = rows
-        .iter()
-        .map(|r| r.id.to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let (to, ids) = queue_backlog(&app, "kopie", "copies", N).await;
     let logins_before = imap_logins(&app, PROJECT);
 
     // Act: the daemon starts and sends the backlog.
